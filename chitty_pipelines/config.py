@@ -1,0 +1,138 @@
+"""Every environment variable chitty-pipelines reads, declared and read in this one module.
+
+Other modules never touch ``os.environ``: they ask for a ``Settings`` (plain values such as
+paths and URLs) or for ``secret(NAME)`` (a Dagster ``EnvVar`` so that the secret's value is
+resolved by Dagster at run time and never lands in a run config, a log or the UI).
+
+The README's configuration table is generated from ``ENV_VARS`` (``chitty-sync env``), so the
+table and the code cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+PLATFORMS: tuple[str, ...] = ("local", "neon", "notion", "github", "drive", "cloudflare")
+
+
+@dataclass(frozen=True)
+class EnvVarSpec:
+    name: str
+    description: str
+    default: str | None = None
+    secret: bool = False
+    platform: str | None = None  # the platform this variable configures, if any
+    required_for_platform: bool = False  # the platform counts as configured only when set
+
+
+ENV_VARS: tuple[EnvVarSpec, ...] = (
+    EnvVarSpec("CHITTY_HOME", "Folder for the embedded warehouse and operational state.", "~/.chitty"),
+    EnvVarSpec(
+        "CHITTY_WAREHOUSE_PATH",
+        "DuckDB warehouse file.",
+        "$CHITTY_HOME/warehouse.duckdb",
+    ),
+    EnvVarSpec(
+        "CHITTY_LOCK_TIMEOUT",
+        "Seconds a writer waits for the warehouse lock held by another process before failing.",
+        "600",
+    ),
+    EnvVarSpec(
+        "DAGSTER_HOME",
+        "Dagster instance folder. When set, CLI runs are recorded there and appear in the UI.",
+    ),
+    EnvVarSpec(
+        "CLAUDE_HOME",
+        "Claude Code data folder (holds projects/, todos/, tasks/). A comma-separated list is allowed.",
+        "$CLAUDE_CONFIG_DIR, else ~/.claude",
+        platform="local",
+    ),
+    EnvVarSpec(
+        "CLAUDE_CONFIG_DIR",
+        "Claude Code's own variable; used when CLAUDE_HOME is not set.",
+        platform="local",
+    ),
+    EnvVarSpec(
+        "CHITTY_EXPORTS_DIR",
+        "Folder searched recursively for ChatGPT conversations.json exports.",
+        "$CHITTY_HOME/exports",
+        platform="local",
+    ),
+)
+
+_SPECS = {spec.name: spec for spec in ENV_VARS}
+
+
+def env(name: str) -> str | None:
+    """The raw value of a declared variable (empty strings count as unset)."""
+    if name not in _SPECS:
+        raise KeyError(f"{name} is not declared in chitty_pipelines.config.ENV_VARS")
+    value = os.environ.get(name)
+    return value if value else None
+
+
+def is_set(name: str) -> bool:
+    return env(name) is not None
+
+
+def secret(name: str) -> dg.EnvVar | None:
+    """An ``EnvVar`` for a secret that is set, else None (the platform is then not configured).
+
+    Returning None rather than an unset EnvVar keeps the definitions loadable on a machine that
+    has no credentials at all.
+    """
+    if not _SPECS[name].secret:
+        raise ValueError(f"{name} is not declared as a secret")
+    return dg.EnvVar(name) if is_set(name) else None
+
+
+def _path(value: str) -> Path:
+    return Path(os.path.expanduser(os.path.expandvars(value)))
+
+
+@dataclass(frozen=True)
+class Settings:
+    chitty_home: Path
+    warehouse_path: Path
+    lock_timeout_s: float
+    claude_homes: tuple[Path, ...]
+    exports_dir: Path
+    dagster_home: Path | None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def load_settings() -> Settings:
+    chitty_home = _path(env("CHITTY_HOME") or "~/.chitty")
+    claude = env("CLAUDE_HOME") or env("CLAUDE_CONFIG_DIR") or "~/.claude"
+    dagster_home = env("DAGSTER_HOME")
+    return Settings(
+        chitty_home=chitty_home,
+        warehouse_path=_path(env("CHITTY_WAREHOUSE_PATH") or str(chitty_home / "warehouse.duckdb")),
+        lock_timeout_s=float(env("CHITTY_LOCK_TIMEOUT") or 600),
+        claude_homes=tuple(_path(p.strip()) for p in claude.split(",") if p.strip()),
+        exports_dir=_path(env("CHITTY_EXPORTS_DIR") or str(chitty_home / "exports")),
+        dagster_home=_path(dagster_home) if dagster_home else None,
+    )
+
+
+def platform_configured(platform: str) -> bool:
+    """A platform is configured when every variable it requires is set.
+
+    The local platform needs nothing: it reads whatever session files exist.
+    """
+    required = [s.name for s in ENV_VARS if s.platform == platform and s.required_for_platform]
+    return all(is_set(name) for name in required)
+
+
+def env_table_markdown() -> str:
+    rows = ["| Variable | Platform | Default | Secret | Meaning |", "|---|---|---|---|---|"]
+    for s in ENV_VARS:
+        rows.append(
+            f"| `{s.name}` | {s.platform or '-'} | {f'`{s.default}`' if s.default else '-'} "
+            f"| {'yes' if s.secret else 'no'} | {s.description} |"
+        )
+    return "\n".join(rows)

@@ -1,0 +1,14 @@
+"""The one Definitions object of the code location. It only assembles; nothing is built here."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from .assets.platforms import local
+from .jobs import JOBS
+from .resources.warehouse import WarehouseResource
+
+defs = dg.Definitions.merge(
+    dg.Definitions(resources={"warehouse": WarehouseResource.from_settings()}, jobs=JOBS),
+    local.defs,
+)

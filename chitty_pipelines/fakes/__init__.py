@@ -1,0 +1,1 @@
+"""Local HTTP servers speaking each platform's wire protocol (tests, benchmarks, the demo)."""

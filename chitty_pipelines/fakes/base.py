@@ -1,0 +1,202 @@
+"""A small threaded HTTP server on 127.0.0.1 that each platform fake builds on.
+
+A fake subclasses ``FakeService`` and registers routes; the base gives it a random free port,
+request counting, latency and fault injection (429 with Retry-After, 5xx, dropped connections),
+and a context manager that stops it. Faults are drawn from a seeded RNG so a test that injects
+20% faults is repeatable.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+    params: dict[str, str] = field(default_factory=dict)  # from the route pattern
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: Any = None  # dict/list -> JSON; bytes/str -> as is
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encoded(self) -> bytes:
+        if self.body is None:
+            return b""
+        if isinstance(self.body, bytes):
+            return self.body
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body).encode()
+
+
+Handler = Callable[[Request], Response]
+
+
+@dataclass
+class Faults:
+    """Fault injection: each request fails with probability ``rate`` (429 or 5xx, or a drop)."""
+
+    rate: float = 0.0
+    retry_after_s: float = 0.0
+    latency_s: float = 0.0
+    statuses: tuple[int, ...] = (429, 500, 502, 503)
+    drop: bool = False  # also close some connections without answering
+    seed: int = 7
+
+
+class FakeService:
+    """Base of every fake. Subclasses call ``self.route(method, pattern, handler)`` in __init__."""
+
+    def __init__(self, faults: Faults | None = None):
+        self.faults = faults or Faults()
+        self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
+        self.requests: Counter[str] = Counter()  # "METHOD /path" -> count (answered or faulted)
+        self.log: list[tuple[str, str, int]] = []  # (method, path+query, status)
+        self._rng = random.Random(self.faults.seed)
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- routes -------------------------------------------------------------------------
+    def route(self, method: str, pattern: str, handler: Handler) -> None:
+        """``pattern`` is a path with ``{name}`` placeholders matching one segment
+        (``{name:path}`` matches the rest of the path)."""
+        regex = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", pattern)
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
+        self._routes.append((method.upper(), re.compile(f"^{regex}$"), handler))
+
+    # --- lifecycle ----------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "start() the fake first"
+        return self._server.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FakeService:
+        fake = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *_args: Any) -> None:  # keep test output quiet
+                pass
+
+            def _handle(self) -> None:
+                fake._dispatch(self)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _handle
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeService:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.log.clear()
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    # --- dispatch -----------------------------------------------------------------------
+    def _dispatch(self, h: BaseHTTPRequestHandler) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        parts = urlsplit(h.path)
+        req = Request(
+            h.command,
+            parts.path,
+            parse_qs(parts.query, keep_blank_values=True),
+            {k.lower(): v for k, v in h.headers.items()},
+            body,
+        )
+        with self._lock:
+            self.requests[f"{req.method} {req.path}"] += 1
+            roll = self._rng.random()
+            status_pick = self._rng.choice(self.faults.statuses)
+            drop_roll = self._rng.random()
+        if self.faults.latency_s:
+            time.sleep(self.faults.latency_s)
+        if roll < self.faults.rate:
+            if self.faults.drop and drop_roll < 0.25:
+                h.close_connection = True
+                self._record(req, h.path, 0)
+                return
+            headers = {"Retry-After": str(self.faults.retry_after_s)} if status_pick == 429 else {}
+            self._send(h, req, self.fault_response(status_pick, headers))
+            return
+        self._send(h, req, self._route(req))
+
+    def fault_response(self, status: int, headers: dict[str, str]) -> Response:
+        """What an injected fault looks like; fakes override it to use their error envelope."""
+        return Response(status, {"message": f"injected fault {status}"}, headers)
+
+    def _route(self, req: Request) -> Response:
+        for method, regex, handler in self._routes:
+            m = regex.match(req.path)
+            if m and method == req.method:
+                req.params = m.groupdict()
+                try:
+                    return handler(req)
+                except Exception as exc:  # a bug in the fake shows as a 500 with its reason
+                    return Response(500, {"message": f"fake error: {type(exc).__name__}: {exc}"})
+        return Response(404, {"message": f"no route for {req.method} {req.path}"})
+
+    def _send(self, h: BaseHTTPRequestHandler, req: Request, resp: Response) -> None:
+        payload = resp.encoded()
+        h.send_response(resp.status)
+        headers = {"Content-Type": "application/json", **resp.headers}
+        for k, v in headers.items():
+            h.send_header(k, v)
+        h.send_header("Content-Length", str(len(payload)))
+        h.end_headers()
+        if req.method != "HEAD" and payload:
+            h.wfile.write(payload)
+        self._record(req, h.path, resp.status)
+
+    def _record(self, req: Request, full_path: str, status: int) -> None:
+        with self._lock:
+            self.log.append((req.method, full_path, status))

@@ -1,0 +1,26 @@
+"""The warehouse as a Dagster resource."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import Field
+
+from ..config import load_settings
+from ..warehouse import Warehouse
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The embedded DuckDB warehouse (schemas ``raw_<platform>``, ``unified``, ``ops``)."""
+
+    path: str = Field(description="DuckDB file; defaults to $CHITTY_HOME/warehouse.duckdb.")
+    lock_timeout_s: float = Field(
+        default=600.0, description="How long a writer waits for another process's lock."
+    )
+
+    @classmethod
+    def from_settings(cls) -> WarehouseResource:
+        settings = load_settings()
+        return cls(path=str(settings.warehouse_path), lock_timeout_s=settings.lock_timeout_s)
+
+    def get(self) -> Warehouse:
+        return Warehouse(self.path, self.lock_timeout_s)

@@ -1,0 +1,16 @@
+"""The warehouse: table declarations, the DuckDB store and the shared ops tables."""
+
+from .store import Reject, Transaction, Warehouse
+from .tables import Column, InvalidIdentifier, TableSpec, cols, quote, validate_identifier
+
+__all__ = [
+    "Column",
+    "InvalidIdentifier",
+    "Reject",
+    "TableSpec",
+    "Transaction",
+    "Warehouse",
+    "cols",
+    "quote",
+    "validate_identifier",
+]

@@ -1,0 +1,277 @@
+"""The embedded DuckDB warehouse.
+
+DuckDB lets one process at a time open a database file for writing. Dagster's multiprocess
+executor and two CLI runs at once are several processes, so the rules here are:
+
+* connections are short: open, do one transaction, close;
+* extraction happens before the connection is opened, never while the lock is held;
+* opening waits and retries (with jitter) while another process holds the lock, up to
+  ``lock_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+from tenacity import (
+    Retrying,
+    retry_if_exception,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from ..config import PLATFORMS
+from .ops_tables import OPS_TABLES, REJECTS, SYNC_CURSORS, SYNC_LOG
+from .tables import TableSpec, quote, validate_identifier
+
+log = logging.getLogger(__name__)
+
+SCHEMAS: tuple[str, ...] = (*(f"raw_{p}" for p in PLATFORMS), "unified", "ops")
+EXCERPT_CHARS = 300
+
+
+def _is_lock_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+@dataclass(frozen=True)
+class Reject:
+    platform: str
+    stream: str
+    source: str
+    location: str
+    reason: str
+    excerpt: str = ""
+
+    def row(self, run_id: str | None, now: datetime) -> dict[str, Any]:
+        key = "\x1f".join((self.platform, self.stream, self.source, self.location))
+        return {
+            "reject_id": hashlib.sha1(key.encode()).hexdigest(),
+            "platform": self.platform,
+            "stream": self.stream,
+            "source": self.source,
+            "location": self.location,
+            "reason": self.reason[:500],
+            "excerpt": self.excerpt[:EXCERPT_CHARS],
+            "run_id": run_id,
+            "rejected_at": now,
+        }
+
+
+class Transaction:
+    """Writes that commit together: data, cursors, rejects. Obtained from ``Warehouse.transaction``."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: str | None):
+        self.con = con
+        self.run_id = run_id
+        self.now = datetime.now(UTC)
+
+    def ensure(self, table: TableSpec) -> None:
+        self.con.execute(table.create_sql())
+
+    def upsert(self, table: TableSpec, rows: Sequence[Mapping[str, Any]] | pa.Table) -> int:
+        """Insert rows, replacing any row with the same primary key. Returns rows written.
+
+        Within one batch the last row for a key wins.
+        """
+        batch = rows if isinstance(rows, pa.Table) else _to_arrow(table, rows)
+        if batch.num_rows == 0:
+            return 0
+        self.ensure(table)
+        batch = batch.append_column("__seq", pa.array(range(batch.num_rows), pa.int64()))
+        self.con.register("__batch", batch)
+        try:
+            key = ", ".join(quote(k) for k in table.primary_key)
+            match = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM b.{quote(k)}" for k in table.primary_key)
+            self.con.execute(f"DELETE FROM {table.sql_name} AS t USING __batch AS b WHERE {match}")
+            names = ", ".join(quote(c) for c in table.column_names)
+            self.con.execute(
+                f"INSERT INTO {table.sql_name} ({names}) SELECT {names} FROM __batch "
+                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY __seq DESC) = 1"
+            )
+        finally:
+            self.con.unregister("__batch")
+        return batch.num_rows
+
+    def delete_where(self, table: TableSpec, column: str, values: Iterable[Any]) -> None:
+        values = list(values)
+        if not values:
+            return
+        self.ensure(table)
+        self.con.execute(
+            f"DELETE FROM {table.sql_name} WHERE {quote(column)} IN (SELECT unnest(?))", [values]
+        )
+
+    def set_cursor(self, platform: str, stream: str, key: str, value: Any) -> None:
+        self.set_cursors(platform, stream, {key: value})
+
+    def set_cursors(self, platform: str, stream: str, values: Mapping[str, Any]) -> None:
+        self.upsert(
+            SYNC_CURSORS,
+            [
+                {
+                    "platform": platform,
+                    "stream": stream,
+                    "cursor_key": key,
+                    "cursor_value": json.dumps(value, default=str),
+                    "updated_at": self.now,
+                }
+                for key, value in values.items()
+            ],
+        )
+
+    def clear_cursors(self, platform: str, stream: str | None = None) -> None:
+        if stream is None:
+            self.con.execute(f"DELETE FROM {SYNC_CURSORS.sql_name} WHERE platform = ?", [platform])
+        else:
+            self.con.execute(
+                f"DELETE FROM {SYNC_CURSORS.sql_name} WHERE platform = ? AND stream = ?", [platform, stream]
+            )
+
+    def add_rejects(self, rejects: Iterable[Reject]) -> int:
+        rows = [r.row(self.run_id, self.now) for r in rejects]
+        return self.upsert(REJECTS, rows)
+
+    def log_sync(
+        self,
+        *,
+        platform: str,
+        asset: str,
+        started_at: datetime,
+        status: str,
+        rows_written: int = 0,
+        bytes_read: int = 0,
+        rejects: int = 0,
+        full_refresh: bool = False,
+        message: str = "",
+    ) -> None:
+        self.upsert(
+            SYNC_LOG,
+            [
+                {
+                    "run_id": self.run_id or f"adhoc-{self.now.isoformat()}",
+                    "platform": platform,
+                    "asset": asset,
+                    "started_at": started_at,
+                    "finished_at": datetime.now(UTC),
+                    "status": status,
+                    "rows_written": rows_written,
+                    "bytes_read": bytes_read,
+                    "rejects": rejects,
+                    "full_refresh": full_refresh,
+                    "message": message[:1000],
+                }
+            ],
+        )
+
+
+def _to_arrow(table: TableSpec, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    schema = table.arrow_schema()
+    names = schema.names
+    columns = {n: [row.get(n) for row in rows] for n in names}
+    return pa.Table.from_pydict(columns, schema=schema)
+
+
+class Warehouse:
+    """The DuckDB warehouse file and the few operations every platform needs."""
+
+    # One lock per file within a process: DuckDB shares one database instance per process, so
+    # threads of the same process queue here instead of interleaving BEGIN/COMMIT on it.
+    _process_locks: dict[str, threading.RLock] = {}
+
+    def __init__(self, path: Path | str, lock_timeout_s: float = 600.0):
+        self.path = Path(path)
+        self.lock_timeout_s = lock_timeout_s
+        self._bootstrapped = False
+
+    def _lock(self) -> threading.RLock:
+        return self._process_locks.setdefault(str(self.path.resolve()), threading.RLock())
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        for attempt in Retrying(
+            retry=retry_if_exception(_is_lock_conflict),
+            wait=wait_random_exponential(multiplier=0.05, max=2.0),
+            stop=stop_after_delay(self.lock_timeout_s),
+            reraise=True,
+        ):
+            with attempt:
+                con = duckdb.connect(str(self.path))
+        waited = time.monotonic() - started
+        if waited > 1:
+            log.info("waited %.1fs for the warehouse lock on %s", waited, self.path)
+        return con
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock():
+            con = self._open()
+            try:
+                if not self._bootstrapped:
+                    _bootstrap(con)
+                    self._bootstrapped = True
+                yield con
+            finally:
+                con.close()
+
+    @contextmanager
+    def transaction(self, run_id: str | None = None) -> Iterator[Transaction]:
+        """One atomic unit: everything written through the Transaction commits or none of it."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                yield Transaction(con, run_id)
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        with self.connect() as con:
+            return con.execute(sql, params or []).df()
+
+    def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        with self.connect() as con:
+            row = con.execute(sql, params or []).fetchone()
+            return row[0] if row else None
+
+    def table_exists(self, schema: str, name: str) -> bool:
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [validate_identifier(schema), validate_identifier(name)],
+            )
+        )
+
+    def row_count(self, table: TableSpec) -> int:
+        if not self.table_exists(table.schema, table.name):
+            return 0
+        return int(self.scalar(f"SELECT count(*) FROM {table.sql_name}"))
+
+    def cursors(self, platform: str, stream: str) -> dict[str, Any]:
+        rows = self.query(
+            f"SELECT cursor_key, cursor_value FROM {SYNC_CURSORS.sql_name} WHERE platform = ? AND stream = ?",
+            [platform, stream],
+        )
+        return {k: json.loads(v) for k, v in zip(rows["cursor_key"], rows["cursor_value"], strict=True)}
+
+
+def _bootstrap(con: duckdb.DuckDBPyConnection) -> None:
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+    for table in OPS_TABLES:
+        con.execute(table.create_sql())

@@ -1,0 +1,41 @@
+"""Shared fixtures: an isolated CHITTY_HOME per test, the warehouse on it, the samples folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.warehouse import Warehouse
+
+SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
+
+
+@pytest.fixture
+def chitty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private CHITTY_HOME; every variable that could point at the user's real data is reset."""
+    home = tmp_path / "chitty"
+    home.mkdir()
+    monkeypatch.setenv("CHITTY_HOME", str(home))
+    for name in ("CHITTY_WAREHOUSE_PATH", "CLAUDE_HOME", "CLAUDE_CONFIG_DIR", "CHITTY_EXPORTS_DIR", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CLAUDE_HOME", str(tmp_path / "claude"))
+    return home
+
+
+@pytest.fixture
+def warehouse_resource(chitty_home: Path) -> WarehouseResource:
+    return WarehouseResource(path=str(chitty_home / "warehouse.duckdb"), lock_timeout_s=120)
+
+
+@pytest.fixture
+def warehouse(warehouse_resource: WarehouseResource) -> Warehouse:
+    return warehouse_resource.get()
+
+
+@pytest.fixture
+def samples() -> Path:
+    if not SAMPLES.is_dir():
+        pytest.skip(f"conformance samples not found at {SAMPLES}")
+    return SAMPLES

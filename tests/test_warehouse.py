@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+
+from chitty_pipelines.warehouse import InvalidIdentifier, Reject, TableSpec, cols, validate_identifier
+
+T = TableSpec("raw_local", "things", cols(("id", "VARCHAR"), ("n", "BIGINT"), ("tags", "VARCHAR[]")), ("id",))
+
+
+def test_upsert_replaces_by_key_and_last_in_batch_wins(warehouse):
+    with warehouse.transaction() as tx:
+        assert tx.upsert(T, [{"id": "a", "n": 1}, {"id": "b", "n": 2, "tags": ["x"]}]) == 2
+    with warehouse.transaction() as tx:
+        tx.upsert(T, [{"id": "a", "n": 10}, {"id": "a", "n": 11}])
+    rows = warehouse.query("SELECT id, n FROM raw_local.things ORDER BY id").values.tolist()
+    assert rows == [["a", 11], ["b", 2]]
+
+
+def test_data_and_cursor_roll_back_together(warehouse):
+    with pytest.raises(RuntimeError), warehouse.transaction() as tx:
+        tx.upsert(T, [{"id": "a", "n": 1}])
+        tx.set_cursor("local", "things", "f", {"offset": 10})
+        raise RuntimeError("crash between data and cursor")
+    assert warehouse.row_count(T) == 0
+    assert warehouse.cursors("local", "things") == {}
+
+
+def test_rejects_are_keyed_by_location(warehouse):
+    r = Reject("local", "s", "/f.jsonl", "line 3", "invalid JSON", "{oops")
+    with warehouse.transaction("run1") as tx:
+        tx.add_rejects([r, r])
+    with warehouse.transaction("run2") as tx:
+        tx.add_rejects([r])
+    assert warehouse.scalar("SELECT count(*) FROM ops.rejects") == 1
+
+
+@pytest.mark.parametrize("bad", ["x;drop table y", "1abc", "a b", "", "a" * 64, 'q"'])
+def test_identifiers_are_validated(bad):
+    with pytest.raises(InvalidIdentifier):
+        validate_identifier(bad)
