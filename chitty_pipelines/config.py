@@ -62,6 +62,59 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "$CHITTY_HOME/exports",
         platform="local",
     ),
+    # --- cloudflare: R2 (S3 API), Workers KV and D1 (v4 REST API) ---------------------------
+    EnvVarSpec(
+        "CLOUDFLARE_ACCOUNT_ID",
+        "Cloudflare account id (R2 endpoint and v4 API paths).",
+        platform="cloudflare",
+        required_for_platform=True,
+    ),
+    EnvVarSpec(
+        "CLOUDFLARE_API_TOKEN",
+        "API token for Workers KV and D1 (read scopes).",
+        secret=True,
+        platform="cloudflare",
+    ),
+    EnvVarSpec(
+        "CLOUDFLARE_API_BASE_URL",
+        "Cloudflare v4 REST base URL.",
+        "https://api.cloudflare.com/client/v4",
+        platform="cloudflare",
+    ),
+    EnvVarSpec("CLOUDFLARE_R2_ACCESS_KEY_ID", "R2 access key id.", secret=True, platform="cloudflare"),
+    EnvVarSpec("CLOUDFLARE_R2_SECRET_ACCESS_KEY", "R2 API token secret.", secret=True, platform="cloudflare"),
+    EnvVarSpec(
+        "CLOUDFLARE_R2_ENDPOINT",
+        "R2 S3 endpoint.",
+        "https://$CLOUDFLARE_ACCOUNT_ID.r2.cloudflarestorage.com",
+        platform="cloudflare",
+    ),
+    EnvVarSpec("CLOUDFLARE_R2_BUCKETS", "Comma-separated R2 buckets to inventory.", platform="cloudflare"),
+    EnvVarSpec(
+        "CLOUDFLARE_R2_JSON_PREFIXES",
+        "Comma-separated key prefixes whose *.json objects are loaded (e.g. entities/).",
+        platform="cloudflare",
+    ),
+    EnvVarSpec(
+        "CLOUDFLARE_R2_JSON_MAX_BYTES",
+        "Largest JSON object loaded; bigger ones are rejected.",
+        "1048576",
+        platform="cloudflare",
+    ),
+    EnvVarSpec("CLOUDFLARE_KV_NAMESPACE_IDS", "Comma-separated KV namespace ids.", platform="cloudflare"),
+    EnvVarSpec("CLOUDFLARE_D1_DATABASE_IDS", "Comma-separated D1 database ids.", platform="cloudflare"),
+    EnvVarSpec(
+        "CLOUDFLARE_D1_CURSOR_COLUMNS",
+        "Column names that make a D1 table incremental, first match wins.",
+        "updated_at",
+        platform="cloudflare",
+    ),
+    EnvVarSpec(
+        "CLOUDFLARE_API_RATE",
+        "Client-side pace for v4 calls, requests/s (API: 1,200 per 5 min).",
+        "3.5",
+        platform="cloudflare",
+    ),
 )
 
 _SPECS = {spec.name: spec for spec in ENV_VARS}
