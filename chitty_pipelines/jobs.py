@@ -13,4 +13,7 @@ syncall_job = dg.define_asset_job(
     description="Sync every platform, then rebuild the unified tables.",
 )
 
+# Jobs of daily-partitioned assets: syncall runs their latest partition; backfills run ranges.
+PARTITIONED_JOBS: list[str] = []
+
 JOBS = [syncall_job]

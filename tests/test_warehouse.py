@@ -38,3 +38,26 @@ def test_rejects_are_keyed_by_location(warehouse):
 def test_identifiers_are_validated(bad):
     with pytest.raises(InvalidIdentifier):
         validate_identifier(bad)
+
+
+def _writer(path: str, worker: int, n: int) -> int:
+    from chitty_pipelines.warehouse import Warehouse
+
+    wh = Warehouse(path, lock_timeout_s=120)
+    for i in range(n):
+        with wh.transaction() as tx:
+            tx.upsert(T, [{"id": f"w{worker}-{i}", "n": i}])
+            tx.set_cursor("local", f"w{worker}", "pos", {"i": i})
+    return worker
+
+
+def test_processes_writing_at_once_all_succeed(warehouse):
+    """DuckDB has one writer per file; other processes wait on the lock instead of failing."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(3) as pool:
+        done = pool.starmap(_writer, [(str(warehouse.path), w, 15) for w in range(3)])
+    assert sorted(done) == [0, 1, 2]
+    assert warehouse.scalar("SELECT count(*) FROM raw_local.things") == 45
+    assert warehouse.cursors("local", "w2") == {"pos": {"i": 14}}

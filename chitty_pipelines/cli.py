@@ -1,0 +1,137 @@
+"""``chitty-sync``: the command-line surface of chitty-pipelines.
+
+Every command that syncs goes through Dagster (so runs, materializations and checks are recorded
+exactly as when launched from the UI); nothing here touches a platform directly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import config
+
+app = typer.Typer(
+    name="chitty-sync",
+    help="Sync ChittyOS platforms and AI sessions into the warehouse, through Dagster.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+_STYLES = {
+    "start": ("·", "dim"),
+    "asset": ("✓", "green"),
+    "check": ("✓", "dim green"),
+    "check_failed": ("!", "yellow"),
+    "failure": ("✗", "bold red"),
+    "log": (" ", "dim"),
+}
+
+
+def _print_event(kind: str, text: str) -> None:
+    mark, style = _STYLES.get(kind, (" ", ""))
+    console.print(f"{mark} {text}", style=style, markup=False, highlight=False)
+
+
+def _warehouse():
+    from .resources.warehouse import WarehouseResource
+
+    return WarehouseResource.from_settings().get()
+
+
+@app.command()
+def syncall(
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Ignore cursors and re-read everything (upserts, no duplicates).")
+    ] = False,
+) -> None:
+    """Materialize every asset: all platforms, then the unified tables."""
+    from .definitions import defs
+    from .jobs import PARTITIONED_JOBS
+    from .runner import execute_with_progress, open_instance
+
+    tags = {"chitty/full_refresh": "true"} if full_refresh else {}
+    ok = True
+    with open_instance() as instance:
+        jobs = [("syncall", None)] + [(name, "latest") for name in PARTITIONED_JOBS]
+        for name, partition in jobs:
+            job = defs.resolve_job_def(name)
+            partition_key = None
+            if partition == "latest":
+                partitions = job.partitions_def
+                partition_key = partitions.get_last_partition_key() if partitions else None
+                if partition_key is None:
+                    continue
+            console.print(
+                f"[bold]{name}[/bold]" + (f" partition {partition_key}" if partition_key else ""),
+                highlight=False,
+            )
+            outcome = execute_with_progress(
+                job, instance, on_event=_print_event, tags=tags, partition_key=partition_key
+            )
+            where = "recorded in $DAGSTER_HOME" if config.is_set("DAGSTER_HOME") else "ephemeral instance"
+            verdict = "[green]succeeded[/green]" if outcome.success else "[bold red]failed[/bold red]"
+            console.print(
+                f"{name} {verdict}: {len(outcome.materialized)} assets materialized, run {outcome.run_id} ({where})"
+            )
+            ok = ok and outcome.success
+    if not ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
+    """Per platform: configured or not, last sync, rows per table, rejects."""
+    from .status import platform_statuses
+
+    statuses = platform_statuses(_warehouse())
+    if as_json:
+        out.print_json(json.dumps([s.to_json() for s in statuses]))
+        return
+    table = Table(title=f"chitty-pipelines status ({config.load_settings().warehouse_path})")
+    for column in ("platform", "configured", "last sync", "rows", "rejects"):
+        table.add_column(column)
+    for s in statuses:
+        rows = "\n".join(f"{name}: {n:,}" for name, n in s.tables.items()) or "-"
+        last = f"{s.last_sync} ({s.last_status})" if s.last_sync else "never"
+        table.add_row(s.platform, "yes" if s.configured else "no", last, rows, str(s.rejects))
+    out.print(table)
+
+
+@app.command("env")
+def env_table() -> None:
+    """Print every environment variable chitty-pipelines reads (markdown table)."""
+    out.print(config.env_table_markdown(), markup=False, highlight=False)
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port for the Dagster UI.")] = 3000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Open the Dagster UI on this code location (``dagster dev``), with runs kept in DAGSTER_HOME
+    (default $CHITTY_HOME/dagster)."""
+    settings = config.load_settings()
+    home = settings.dagster_home or settings.chitty_home / "dagster"
+    home.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    console.print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={home})")
+    cmd = [sys.executable, "-m", "dagster", "dev", "-m", "chitty_pipelines.definitions", "-h", host, "-p", str(port)]
+    raise typer.Exit(subprocess.call(cmd, env=env))
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""What ``chitty-sync status`` reports: per platform, configured or not, last sync, rows, rejects."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .config import PLATFORMS, platform_configured
+from .warehouse import Warehouse, quote
+
+
+@dataclass
+class PlatformStatus:
+    platform: str
+    configured: bool
+    last_sync: str | None = None
+    last_status: str | None = None
+    tables: dict[str, int] = field(default_factory=dict)
+    rejects: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def platform_statuses(warehouse: Warehouse) -> list[PlatformStatus]:
+    synced = warehouse.path.exists()
+    return [_platform_status(warehouse, p, synced) for p in PLATFORMS]
+
+
+def _platform_status(warehouse: Warehouse, platform: str, synced: bool) -> PlatformStatus:
+    status = PlatformStatus(platform, platform_configured(platform))
+    if not synced:
+        return status
+    with warehouse.connect() as con:
+        last = con.execute(
+            "SELECT finished_at, status FROM ops.sync_log WHERE platform = ? "
+            "ORDER BY finished_at DESC LIMIT 1",
+            [platform],
+        ).fetchone()
+        if last:
+            status.last_sync = last[0].isoformat(timespec="seconds")
+            status.last_status = last[1]
+        tables = con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ? ORDER BY 1",
+            [f"raw_{platform}"],
+        ).fetchall()
+        for (name,) in tables:
+            sql = f"SELECT count(*) FROM {quote('raw_' + platform)}.{quote(name)}"
+            status.tables[name] = int(con.execute(sql).fetchone()[0])
+        status.rejects = int(
+            con.execute("SELECT count(*) FROM ops.rejects WHERE platform = ?", [platform]).fetchone()[0]
+        )
+    return status

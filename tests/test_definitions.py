@@ -1,0 +1,36 @@
+"""The code location loads with no credentials at all, and its graph keeps its shape."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import dagster as dg
+
+
+def test_definitions_load_without_any_credentials(chitty_home):
+    from chitty_pipelines.definitions import defs
+
+    dg.Definitions.validate_loadable(defs)
+    assert defs.resolve_job_def("syncall") is not None
+    groups = {spec.group_name for spec in defs.resolve_all_asset_specs()}
+    assert "local" in groups
+
+
+def test_every_asset_has_a_group_kinds_and_a_description(chitty_home):
+    from chitty_pipelines.definitions import defs
+
+    for spec in defs.resolve_all_asset_specs():
+        assert spec.group_name and spec.group_name != "default", spec.key
+        assert spec.kinds, spec.key
+        assert spec.description, spec.key
+
+
+def test_dagster_definitions_validate_cli(chitty_home):
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-m", "chitty_pipelines.definitions"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
