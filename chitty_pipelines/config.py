@@ -70,7 +70,12 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         platform="notion",
         required_for_platform=True,
     ),
-    EnvVarSpec("NOTION_BASE_URL", "Notion API root (the client adds /v1).", "https://api.notion.com", platform="notion"),
+    EnvVarSpec(
+        "NOTION_BASE_URL",
+        "Notion API root (the client adds /v1).",
+        "https://api.notion.com",
+        platform="notion",
+    ),
     EnvVarSpec(
         "NOTION_API_VERSION",
         "Notion-Version: 2025-09-03 (databases hold data sources) or 2022-06-28 (classic database query).",
@@ -79,12 +84,25 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     ),
     EnvVarSpec(
         "NOTION_DATABASES",
-        "Comma-separated database ids to sync; unset means every database shared with the integration (search).",
+        "Comma-separated database ids to sync; unset: every database shared with the integration.",
         platform="notion",
     ),
-    EnvVarSpec("NOTION_EVIDENCE_DATABASE", "ChittyLedger evidence database id (stream raw_notion.evidence).", platform="notion"),
-    EnvVarSpec("NOTION_CASES_DATABASE", "ChittyLedger cases database id (stream raw_notion.cases).", platform="notion"),
-    EnvVarSpec("NOTION_RATE", "Client-side pace for Notion calls, requests/s (API average: 3).", "3", platform="notion"),
+    EnvVarSpec(
+        "NOTION_EVIDENCE_DATABASE",
+        "ChittyLedger evidence database id (stream raw_notion.evidence).",
+        platform="notion",
+    ),
+    EnvVarSpec(
+        "NOTION_CASES_DATABASE",
+        "ChittyLedger cases database id (stream raw_notion.cases).",
+        platform="notion",
+    ),
+    EnvVarSpec(
+        "NOTION_RATE",
+        "Client-side pace for Notion calls, requests/s (API average: 3).",
+        "3",
+        platform="notion",
+    ),
     # --- cloudflare: R2 (S3 API), Workers KV and D1 (v4 REST API) ---------------------------
     EnvVarSpec(
         "CLOUDFLARE_ACCOUNT_ID",
