@@ -27,6 +27,8 @@ class EnvVarSpec:
     secret: bool = False
     platform: str | None = None  # the platform this variable configures, if any
     required_for_platform: bool = False  # the platform counts as configured only when set
+    # variables sharing a one_of group are alternatives: the platform needs at least one of them
+    one_of: str | None = None
 
 
 ENV_VARS: tuple[EnvVarSpec, ...] = (
@@ -155,6 +157,59 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "Client-side pace for v4 calls, requests/s (API: 1,200 per 5 min).",
         "3.5",
         platform="cloudflare",
+    ),    # --- drive: files and small contents of the chittyos-data folder (google-api-python-client)
+    EnvVarSpec(
+        "DRIVE_SERVICE_ACCOUNT_JSON",
+        "Service-account key: a file path or the JSON itself. Share the folder with its client_email.",
+        secret=True,
+        platform="drive",
+        one_of="drive_credentials",
+    ),
+    EnvVarSpec(
+        "DRIVE_AUTHORIZED_USER_JSON",
+        "User credentials instead of a service account: authorized-user JSON (path or inline).",
+        secret=True,
+        platform="drive",
+        one_of="drive_credentials",
+    ),
+    EnvVarSpec(
+        "DRIVE_REFRESH_TOKEN",
+        "User credentials as a bare OAuth refresh token (with DRIVE_CLIENT_ID/DRIVE_CLIENT_SECRET).",
+        secret=True,
+        platform="drive",
+        one_of="drive_credentials",
+    ),
+    EnvVarSpec("DRIVE_CLIENT_ID", "OAuth client id for DRIVE_REFRESH_TOKEN.", platform="drive"),
+    EnvVarSpec("DRIVE_CLIENT_SECRET", "OAuth client secret for DRIVE_REFRESH_TOKEN.", secret=True, platform="drive"),
+    EnvVarSpec(
+        "DRIVE_TOKEN_URI",
+        "OAuth token endpoint; overrides the token_uri of the credentials (proxies, the fake).",
+        "https://oauth2.googleapis.com/token",
+        platform="drive",
+    ),
+    EnvVarSpec(
+        "DRIVE_FOLDER_ID",
+        "Id of the chittyos-data folder synced recursively (inside DRIVE_SHARED_DRIVE_ID if both set).",
+        platform="drive",
+        one_of="drive_root",
+    ),
+    EnvVarSpec(
+        "DRIVE_SHARED_DRIVE_ID",
+        "Shared drive id: alone, the whole shared drive is synced (corpora=drive).",
+        platform="drive",
+        one_of="drive_root",
+    ),
+    EnvVarSpec(
+        "DRIVE_BASE_URL",
+        "Drive API root URL (the client appends drive/v3/).",
+        "https://www.googleapis.com/",
+        platform="drive",
+    ),
+    EnvVarSpec(
+        "DRIVE_CONTENT_MAX_BYTES",
+        "Largest JSON/Markdown/text file or exported Google Doc stored in raw_drive.file_contents; 0 = none.",
+        "1048576",
+        platform="drive",
     ),
 )
 
@@ -219,7 +274,12 @@ def platform_configured(platform: str) -> bool:
     The local platform needs nothing: it reads whatever session files exist.
     """
     required = [s.name for s in ENV_VARS if s.platform == platform and s.required_for_platform]
-    return all(is_set(name) for name in required)
+    groups: dict[str, list[str]] = {}
+    for s in ENV_VARS:
+        if s.platform == platform and s.one_of:
+            groups.setdefault(s.one_of, []).append(s.name)
+    alternatives_met = all(any(is_set(n) for n in names) for names in groups.values())
+    return all(is_set(name) for name in required) and alternatives_met
 
 
 def env_table_markdown() -> str:
