@@ -157,7 +157,8 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "Client-side pace for v4 calls, requests/s (API: 1,200 per 5 min).",
         "3.5",
         platform="cloudflare",
-    ),    # --- drive: files and small contents of the chittyos-data folder (google-api-python-client)
+    ),
+    # --- drive: files and small contents of the chittyos-data folder (google-api-python-client)
     EnvVarSpec(
         "DRIVE_SERVICE_ACCOUNT_JSON",
         "Service-account key: a file path or the JSON itself. Share the folder with its client_email.",
