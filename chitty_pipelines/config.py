@@ -181,7 +181,9 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         one_of="drive_credentials",
     ),
     EnvVarSpec("DRIVE_CLIENT_ID", "OAuth client id for DRIVE_REFRESH_TOKEN.", platform="drive"),
-    EnvVarSpec("DRIVE_CLIENT_SECRET", "OAuth client secret for DRIVE_REFRESH_TOKEN.", secret=True, platform="drive"),
+    EnvVarSpec(
+        "DRIVE_CLIENT_SECRET", "OAuth client secret for DRIVE_REFRESH_TOKEN.", secret=True, platform="drive"
+    ),
     EnvVarSpec(
         "DRIVE_TOKEN_URI",
         "OAuth token endpoint; overrides the token_uri of the credentials (proxies, the fake).",
