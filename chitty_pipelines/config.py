@@ -214,6 +214,44 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "1048576",
         platform="drive",
     ),
+    EnvVarSpec(
+        "GITHUB_TOKEN",
+        "GitHub token (fine-grained or classic PAT) with read access to the repositories.",
+        secret=True,
+        platform="github",
+        required_for_platform=True,
+    ),
+    EnvVarSpec(
+        "GITHUB_BASE_URL",
+        "GitHub REST root; GitHub Enterprise Server: https://<host>/api/v3.",
+        "https://api.github.com",
+        platform="github",
+    ),
+    EnvVarSpec(
+        "GITHUB_OWNERS",
+        "Comma-separated users/organisations whose repositories are synced.",
+        platform="github",
+        one_of="github_scope",
+    ),
+    EnvVarSpec(
+        "GITHUB_REPOSITORIES",
+        "Comma-separated owner/name repositories synced in addition to the owners' ones.",
+        platform="github",
+        one_of="github_scope",
+    ),
+    EnvVarSpec(
+        "GITHUB_DATA_REPOSITORY",
+        "ChittyOS data repository: owner/name, or a name under the first of GITHUB_OWNERS.",
+        "chittychat-data",
+        platform="github",
+    ),
+    EnvVarSpec("GITHUB_MAX_WORKERS", "Repositories read in parallel.", "4", platform="github"),
+    EnvVarSpec(
+        "GITHUB_REQUESTS_PER_SECOND",
+        "Client-side pacing of GitHub requests (secondary limits); 0 = unpaced.",
+        "10",
+        platform="github",
+    ),
 )
 
 _SPECS = {spec.name: spec for spec in ENV_VARS}
