@@ -51,7 +51,10 @@ def _warehouse():
 @app.command()
 def syncall(
     full_refresh: Annotated[
-        bool, typer.Option("--full-refresh", help="Ignore cursors and re-read everything (upserts, no duplicates).")
+        bool,
+        typer.Option(
+            "--full-refresh", help="Ignore cursors and re-read everything (upserts, no duplicates)."
+        ),
     ] = False,
 ) -> None:
     """Materialize every asset: all platforms, then the unified tables."""
@@ -80,9 +83,8 @@ def syncall(
             )
             where = "recorded in $DAGSTER_HOME" if config.is_set("DAGSTER_HOME") else "ephemeral instance"
             verdict = "[green]succeeded[/green]" if outcome.success else "[bold red]failed[/bold red]"
-            console.print(
-                f"{name} {verdict}: {len(outcome.materialized)} assets materialized, run {outcome.run_id} ({where})"
-            )
+            count = len(outcome.materialized)
+            console.print(f"{name} {verdict}: {count} assets materialized, run {outcome.run_id} ({where})")
             ok = ok and outcome.success
     if not ok:
         raise typer.Exit(1)
@@ -125,7 +127,18 @@ def ui(
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     console.print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={home})")
-    cmd = [sys.executable, "-m", "dagster", "dev", "-m", "chitty_pipelines.definitions", "-h", host, "-p", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "dev",
+        "-m",
+        "chitty_pipelines.definitions",
+        "-h",
+        host,
+        "-p",
+        str(port),
+    ]
     raise typer.Exit(subprocess.call(cmd, env=env))
 
 

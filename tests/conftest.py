@@ -18,7 +18,13 @@ def chitty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "chitty"
     home.mkdir()
     monkeypatch.setenv("CHITTY_HOME", str(home))
-    for name in ("CHITTY_WAREHOUSE_PATH", "CLAUDE_HOME", "CLAUDE_CONFIG_DIR", "CHITTY_EXPORTS_DIR", "DAGSTER_HOME"):
+    for name in (
+        "CHITTY_WAREHOUSE_PATH",
+        "CLAUDE_HOME",
+        "CLAUDE_CONFIG_DIR",
+        "CHITTY_EXPORTS_DIR",
+        "DAGSTER_HOME",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLAUDE_HOME", str(tmp_path / "claude"))
     return home
@@ -39,3 +45,14 @@ def samples() -> Path:
     if not SAMPLES.is_dir():
         pytest.skip(f"conformance samples not found at {SAMPLES}")
     return SAMPLES
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn():
+    """A real PostgreSQL superuser DSN for the session (tests/postgres_harness.py): the
+    CHITTY_TEST_POSTGRES_DSN server, else a private throwaway cluster, else pgserver. Tests make
+    their own database with ``postgres_harness.fresh_database(postgres_dsn)``."""
+    from postgres_harness import postgres_server
+
+    with postgres_server() as dsn:
+        yield dsn

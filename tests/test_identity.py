@@ -25,8 +25,16 @@ def test_placeholder_from_the_ui_fails_with_the_right_expected_checksum():
 
 
 @pytest.mark.parametrize(
-    "bad", ["local_fallback_1700000000", "03-0-USA-3846-T-2602-0-57", "03-1-usa-3846-T-2602-0-57",
-            "03-1-USA-3846-X-2602-0-57", "03-1-USA-3846-T-2602-0-58", "", None]
+    "bad",
+    [
+        "local_fallback_1700000000",
+        "03-0-USA-3846-T-2602-0-57",
+        "03-1-usa-3846-T-2602-0-57",
+        "03-1-USA-3846-X-2602-0-57",
+        "03-1-USA-3846-T-2602-0-58",
+        "",
+        None,
+    ],
 )
 def test_malformed_or_wrong_checksum_fails(bad):
     assert not is_valid(bad)

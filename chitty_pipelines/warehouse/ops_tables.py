@@ -22,7 +22,11 @@ REJECTS = TableSpec(
     "ops",
     "rejects",
     cols(
-        ("reject_id", "VARCHAR", "hash of platform, stream, source and location: a re-read is not a new reject"),
+        (
+            "reject_id",
+            "VARCHAR",
+            "hash of platform, stream, source and location: a re-read is not a new reject",
+        ),
         ("platform", "VARCHAR"),
         ("stream", "VARCHAR"),
         ("source", "VARCHAR", "file, table or URL the record came from"),

@@ -1,0 +1,121 @@
+"""End to end through real processes: the CLI, Dagster's multiprocess executor, concurrent runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.local_fixtures import write_local_corpus
+
+pytestmark = pytest.mark.slow
+
+CLI = [sys.executable, "-m", "chitty_pipelines.cli"]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    paths = write_local_corpus(tmp_path)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CHITTY_", "CLAUDE_", "DAGSTER_"))}
+    for name in ("NEON_DATABASE_URL", "NOTION_TOKEN", "GITHUB_TOKEN", "CLOUDFLARE_API_TOKEN"):
+        base.pop(name, None)
+    return {
+        **base,
+        "CHITTY_HOME": str(tmp_path / "home"),
+        "CLAUDE_HOME": str(paths["claude"]),
+        "CHITTY_EXPORTS_DIR": str(paths["exports"]),
+        "DAGSTER_HOME": str(tmp_path / "dagster"),
+    }
+
+
+def _counts(env: dict[str, str]) -> dict[str, int]:
+    con = duckdb.connect(str(Path(env["CHITTY_HOME"]) / "warehouse.duckdb"), read_only=True)
+    try:
+        return {
+            t: con.execute(f"SELECT count(*) FROM raw_local.{t}").fetchone()[0]
+            for t in ("claude_sessions", "claude_messages", "chatgpt_conversations", "chatgpt_messages")
+        }
+    finally:
+        con.close()
+
+
+EXPECTED = {"claude_sessions": 2, "claude_messages": 4, "chatgpt_conversations": 1, "chatgpt_messages": 2}
+
+
+def test_syncall_prints_progress_and_status_reports_it(env):
+    Path(env["DAGSTER_HOME"]).mkdir()
+    run = subprocess.run([*CLI, "syncall"], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "raw_local/claude_sessions" in run.stderr and "syncall succeeded" in run.stderr
+    assert _counts(env) == EXPECTED
+
+    status = subprocess.run([*CLI, "status", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0, status.stderr
+    local = next(p for p in json.loads(status.stdout) if p["platform"] == "local")
+    assert local["configured"] and local["last_status"] == "success"
+    assert local["tables"]["claude_sessions"] == 2
+    assert local["rejects"] == 0
+
+
+def test_two_syncall_runs_at_once_both_succeed(env):
+    Path(env["DAGSTER_HOME"]).mkdir()
+    procs = [
+        subprocess.Popen(
+            [*CLI, "syncall"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    results = [p.communicate(timeout=300) for p in procs]
+    for p, (_out, err) in zip(procs, results, strict=True):
+        assert p.returncode == 0, err
+    assert _counts(env) == EXPECTED
+
+
+def test_multiprocess_executor_runs_local_assets_in_parallel(env):
+    """`dagster job execute` uses the multiprocess executor: each asset step is its own process,
+    all writing the same DuckDB file."""
+    Path(env["DAGSTER_HOME"]).mkdir()
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "job",
+            "execute",
+            "-m",
+            "chitty_pipelines.definitions",
+            "-j",
+            "syncall",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert _counts(env) == EXPECTED
+
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        (record,) = instance.get_run_records()
+        starts: dict[str, float] = {}
+        ends: dict[str, float] = {}
+        for entry in instance.all_logs(record.dagster_run.run_id):
+            event = entry.dagster_event
+            if event is None or not event.step_key:
+                continue
+            if event.event_type_value == "STEP_START":
+                starts[event.step_key] = entry.timestamp
+            elif event.event_type_value == "STEP_SUCCESS":
+                ends[event.step_key] = entry.timestamp
+    local_steps = [k for k in starts if "claude" in k or "chatgpt" in k]
+    assert len(local_steps) >= 2, starts
+    assert set(local_steps) <= set(ends)
+    # The two local steps ran at the same time: each started before the other finished.
+    assert max(starts[k] for k in local_steps) < min(ends[k] for k in local_steps)
