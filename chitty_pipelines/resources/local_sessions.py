@@ -105,10 +105,19 @@ class LocalSessionsResource(dg.ConfigurableResource):
         }
 
 
+# Arrays that sit next to conversations.json in a ChatGPT export ZIP (or in a Google Takeout) but
+# hold no conversations: reading them as exports would reject every element.
+_NOT_CONVERSATIONS = frozenset(
+    {"shared_conversations.json", "message_feedback.json", "model_comparisons.json", "My Activity.json"}
+)
+
+
 def _looks_like_export(path: Path) -> bool:
     """``conversations.json`` by name, or any JSON file whose first byte opens an array."""
     if path.name == "conversations.json":
         return True
+    if path.name in _NOT_CONVERSATIONS:
+        return False
     try:
         with path.open("rb") as fh:
             head = fh.read(64).lstrip()
