@@ -5,10 +5,12 @@ from __future__ import annotations
 import dagster as dg
 
 from .assets.platforms import local
+from .assets.platforms import notion as notion_platform
 from .jobs import JOBS
 from .resources.warehouse import WarehouseResource
 
 defs = dg.Definitions.merge(
     dg.Definitions(resources={"warehouse": WarehouseResource.from_settings()}, jobs=JOBS),
     local.defs,
+    notion_platform.defs,
 )
