@@ -1,0 +1,335 @@
+"""R2: an incremental object inventory per bucket, and the content of JSON objects under prefixes.
+
+Incremental by manifest diff (R2 has no "modified since"): every sync lists the bucket (one call
+per 1,000 keys) and compares ``(etag, size, last_modified)`` with the stored inventory. Only new,
+changed and deleted objects are written, and only new or changed JSON objects are downloaded, so
+a sync with no change makes list calls only. Deleted objects stay in the inventory with
+``deleted = true`` (a tombstone, so downstream can see what disappeared and when); their JSON
+content is removed. Content type is not in listings: it is recorded for objects whose content is
+downloaded, never fetched with a HEAD per object (100k HEADs would cost more than the sync).
+"""
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import dagster as dg
+
+from ...resources.cloudflare import CloudflareResource
+from ...resources.cloudflare_r2 import R2Client, R2Error
+from ...resources.warehouse import WarehouseResource
+from ...warehouse import Reject, Warehouse
+from .. import common
+from ..common import SyncConfig
+from .cloudflare_tables import KEY_PREFIX, PLATFORM, R2_JSON_OBJECTS, R2_OBJECTS, finish_not_configured
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+OBJECTS_KEY = dg.AssetKey([KEY_PREFIX, "r2_objects"])
+JSON_KEY = dg.AssetKey([KEY_PREFIX, "r2_json_objects"])
+
+
+def _us(ts: datetime) -> int:
+    return (ts.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
+
+
+@dataclass
+class BucketDiff:
+    rows: list[dict[str, Any]]  # inventory rows to upsert (new, changed, deleted)
+    listed: dict[str, dict[str, Any]]  # key -> {size, etag, last_modified}
+    new: int = 0
+    changed: int = 0
+    deleted: int = 0
+    changed_keys: set[str] | None = None
+
+
+def _stored_inventory(warehouse: Warehouse, bucket: str) -> dict[str, dict[str, Any]]:
+    if not warehouse.table_exists(R2_OBJECTS.schema, R2_OBJECTS.name):
+        return {}
+    df = warehouse.query(
+        f"SELECT key, etag, size, epoch_us(last_modified) AS lm_us, deleted, first_seen_at, "
+        "last_modified, storage_class, content_type, change, changed_at "
+        f"FROM {R2_OBJECTS.sql_name} WHERE bucket = ?",
+        [bucket],
+    )
+    return {r["key"]: r for r in df.to_dict("records")}
+
+
+def _stored_json_etags(warehouse: Warehouse, bucket: str) -> dict[str, str]:
+    if not warehouse.table_exists(R2_JSON_OBJECTS.schema, R2_JSON_OBJECTS.name):
+        return {}
+    df = warehouse.query(f"SELECT key, etag FROM {R2_JSON_OBJECTS.sql_name} WHERE bucket = ?", [bucket])
+    return dict(zip(df["key"], df["etag"], strict=True))
+
+
+def diff_bucket(
+    client: R2Client, bucket: str, stored: dict[str, dict[str, Any]], now: datetime
+) -> BucketDiff:
+    diff = BucketDiff(rows=[], listed={}, changed_keys=set())
+    for page in client.list_pages(bucket):
+        for obj in page:
+            key, etag, size = obj["Key"], str(obj.get("ETag", "")).strip('"'), int(obj.get("Size", 0))
+            lm: datetime = obj["LastModified"]
+            diff.listed[key] = {"size": size, "etag": etag, "last_modified": lm}
+            old = stored.get(key)
+            if (
+                old is not None
+                and not old["deleted"]
+                and (old["etag"], int(old["size"]), int(old["lm_us"]))
+                == (
+                    etag,
+                    size,
+                    _us(lm),
+                )
+            ):
+                continue
+            change = "new" if old is None or old["deleted"] else "changed"
+            diff.new += change == "new"
+            diff.changed += change == "changed"
+            diff.changed_keys.add(key)  # type: ignore[union-attr]
+            diff.rows.append(
+                {
+                    "bucket": bucket,
+                    "key": key,
+                    "size": size,
+                    "etag": etag,
+                    "last_modified": lm,
+                    "storage_class": obj.get("StorageClass"),
+                    "content_type": None,
+                    "deleted": False,
+                    "change": change,
+                    "changed_at": now,
+                    "first_seen_at": now if old is None else old["first_seen_at"],
+                }
+            )
+    for key, old in stored.items():
+        if key not in diff.listed and not old["deleted"]:
+            diff.deleted += 1
+            diff.rows.append(
+                {
+                    "bucket": bucket,
+                    "key": key,
+                    "size": int(old["size"]),
+                    "etag": old["etag"],
+                    "last_modified": old["last_modified"],
+                    "storage_class": old["storage_class"],
+                    "content_type": old["content_type"],
+                    "deleted": True,
+                    "change": "deleted",
+                    "changed_at": now,
+                    "first_seen_at": old["first_seen_at"],
+                }
+            )
+    return diff
+
+
+def _matching_prefix(key: str, prefixes: list[str]) -> str | None:
+    if not key.lower().endswith(".json"):
+        return None
+    return next((p for p in prefixes if key.startswith(p)), None)
+
+
+def fetch_json(
+    client: R2Client, bucket: str, keys: list[tuple[str, str, dict[str, Any]]], max_bytes: int, workers: int
+) -> tuple[list[dict[str, Any]], list[Reject], set[str], int]:
+    """Download and parse ``(key, prefix, listed)``; returns rows, rejects, keys that yielded no
+    row (their stale content must go), and bytes read."""
+    rows: list[dict[str, Any]] = []
+    rejects: list[Reject] = []
+    failed: set[str] = set()
+    source = f"r2://{bucket}"
+
+    def one(item: tuple[str, str, dict[str, Any]]) -> tuple[str, str, dict[str, Any], Any]:
+        key, prefix, listed = item
+        if listed["size"] > max_bytes:
+            return (
+                key,
+                prefix,
+                listed,
+                ("reject", f"object is {listed['size']} bytes, over the limit of {max_bytes}", ""),
+            )
+        try:
+            return key, prefix, listed, client.get_object(bucket, key, max_bytes)
+        except R2Error as exc:
+            if exc.code in ("NoSuchKey", "404"):  # deleted since the listing; the next sync records it
+                return key, prefix, listed, None
+            raise
+
+    bytes_read = 0
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for key, prefix, listed, got in pool.map(one, keys):
+            if got is None:
+                failed.add(key)
+                continue
+            if got[0] == "reject":
+                failed.add(key)
+                rejects.append(Reject(PLATFORM, "r2_json_objects", source, key, got[1]))
+                continue
+            data, content_type, etag = got
+            bytes_read += len(data)
+            if len(data) > max_bytes:
+                failed.add(key)
+                rejects.append(
+                    Reject(PLATFORM, "r2_json_objects", source, key, f"object is over {max_bytes} bytes")
+                )
+                continue
+            try:
+                doc = json.loads(data)
+            except ValueError as exc:  # UnicodeDecodeError is a ValueError too
+                failed.add(key)
+                excerpt = data[:300].decode("utf-8", "replace")
+                rejects.append(
+                    Reject(PLATFORM, "r2_json_objects", source, key, f"invalid JSON: {exc}", excerpt)
+                )
+                continue
+            rows.append(
+                {
+                    "bucket": bucket,
+                    "key": key,
+                    "prefix": prefix,
+                    "etag": etag or listed["etag"],
+                    "size": len(data),
+                    "content_type": content_type,
+                    "doc": json.dumps(doc, ensure_ascii=False),
+                }
+            )
+    return rows, rejects, failed, bytes_read
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            OBJECTS_KEY,
+            description=R2_OBJECTS.description,
+            kinds={"cloudflare", "s3", "duckdb"},
+            group_name=PLATFORM,
+        ),
+        dg.AssetSpec(
+            JSON_KEY,
+            description=R2_JSON_OBJECTS.description,
+            kinds={"cloudflare", "json", "duckdb"},
+            group_name=PLATFORM,
+        ),
+    ],
+    can_subset=False,
+)
+def r2_assets(
+    context: dg.AssetExecutionContext,
+    config: SyncConfig,
+    cloudflare: CloudflareResource,
+    warehouse: WarehouseResource,
+):
+    """Inventory every configured bucket; load JSON objects under the configured prefixes."""
+    wh = warehouse.get()
+    started = common.now()
+    reason = cloudflare.r2_missing()
+    if reason:
+        yield from finish_not_configured(
+            context, wh, [OBJECTS_KEY, JSON_KEY], ["r2_objects", "r2_json_objects"], reason, started
+        )
+        return
+    full = common.is_full_refresh(context, config)
+    client = cloudflare.r2()
+    inv = common.StreamStats(extra={"new": 0, "changed": 0, "deleted": 0, "objects_listed": 0})
+    js = common.StreamStats(extra={"objects_downloaded": 0})
+    prefixes = list(cloudflare.r2_json_prefixes)
+    for bucket in cloudflare.r2_buckets:
+        now = common.now()
+        stored = _stored_inventory(wh, bucket)
+        diff = diff_bucket(client, bucket, stored, now)
+        cursor = wh.cursors(PLATFORM, "r2_objects").get(bucket) or {}
+        json_etags = _stored_json_etags(wh, bucket) if prefixes else {}
+        prefixes_changed = sorted(prefixes) != sorted(cursor.get("json_prefixes", []))
+        todo = []
+        for key, listed in diff.listed.items():
+            prefix = _matching_prefix(key, prefixes)
+            if prefix is None:
+                continue
+            changed = key in (diff.changed_keys or set())
+            unseen = prefixes_changed and json_etags.get(key) != listed["etag"]
+            if full or changed or unseen:
+                todo.append((key, prefix, listed))
+        json_rows, rejects, failed, bytes_read = fetch_json(
+            client, bucket, todo, cloudflare.r2_json_max_bytes, cloudflare.r2_concurrency
+        )
+        for row in json_rows:
+            row["synced_at"] = now
+        # Content type is learnt from the download; carry it into the inventory rows.
+        by_key = {r["key"]: r for r in diff.rows}
+        for row in json_rows:
+            inv_row = by_key.get(row["key"])
+            if inv_row is None:  # unchanged object fetched for a new prefix or a full refresh
+                old, listed = stored[row["key"]], diff.listed[row["key"]]
+                inv_row = {
+                    **{c: old.get(c) for c in R2_OBJECTS.column_names},
+                    "bucket": bucket,
+                    "key": row["key"],
+                }
+                inv_row.update(
+                    size=listed["size"], etag=listed["etag"], last_modified=listed["last_modified"]
+                )
+                inv_row.update(change=old.get("change") or "new", changed_at=old.get("changed_at") or now)
+                diff.rows.append(inv_row)
+            inv_row["content_type"] = row["content_type"]
+        gone = [r["key"] for r in diff.rows if r["deleted"]] + sorted(failed)
+        with wh.transaction(context.run_id) as tx:
+            tx.ensure(R2_OBJECTS)
+            tx.ensure(R2_JSON_OBJECTS)
+            inv.rows_written += tx.upsert(R2_OBJECTS, diff.rows)
+            _delete_json(tx, bucket, gone)
+            js.rows_written += tx.upsert(R2_JSON_OBJECTS, json_rows)
+            js.rejects += tx.add_rejects(rejects)
+            tx.set_cursor(
+                PLATFORM,
+                "r2_objects",
+                bucket,
+                {
+                    "objects": len(diff.listed),
+                    "json_prefixes": sorted(prefixes),
+                    "synced_at": now.isoformat(),
+                },
+            )
+        inv.extra["new"] += diff.new
+        inv.extra["changed"] += diff.changed
+        inv.extra["deleted"] += diff.deleted
+        inv.extra["objects_listed"] += len(diff.listed)
+        js.bytes_read += bytes_read
+        js.extra["objects_downloaded"] += len(todo)
+        context.log.info(
+            "r2 %s: %d listed, %d new, %d changed, %d deleted, %d JSON downloaded, %d rejected",
+            bucket,
+            len(diff.listed),
+            diff.new,
+            diff.changed,
+            diff.deleted,
+            len(todo),
+            len(rejects),
+        )
+    inv.extra["requests"] = client.requests
+    inv.extra["buckets"] = ", ".join(cloudflare.r2_buckets)
+    inv.extra["full_refresh"] = full
+    js.extra["prefixes"] = ", ".join(prefixes) or "(none configured)"
+    for asset, table, stats in (("r2_objects", R2_OBJECTS, inv), ("r2_json_objects", R2_JSON_OBJECTS, js)):
+        common.log_sync(
+            wh,
+            context,
+            platform=PLATFORM,
+            asset=asset,
+            started_at=started,
+            status="success",
+            stats=stats,
+            full_refresh=full,
+        )
+        yield dg.MaterializeResult(
+            asset_key=OBJECTS_KEY if asset == "r2_objects" else JSON_KEY,
+            metadata=common.table_metadata(wh, table, stats),
+        )
+
+
+def _delete_json(tx: Any, bucket: str, keys: list[str]) -> None:
+    if keys:
+        tx.con.execute(
+            f"DELETE FROM {R2_JSON_OBJECTS.sql_name} WHERE bucket = ? AND key IN (SELECT unnest(?))",
+            [bucket, keys],
+        )
