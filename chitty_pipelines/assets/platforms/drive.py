@@ -1,0 +1,148 @@
+"""Google Drive (group ``drive``, key prefix ``raw_drive``): the chittyos-data folder or a
+shared drive, recursively, with full paths; incremental through the changes feed; small text
+contents alongside. Not configured without credentials and a folder or shared drive id."""
+
+from collections.abc import Iterator
+
+import dagster as dg
+
+from ...resources.drive import DriveResource
+from ...resources.warehouse import WarehouseResource
+from ..common import (
+    StreamStats,
+    SyncConfig,
+    is_full_refresh,
+    log_sync,
+    not_configured_results,
+    now,
+    rejects_check_result,
+    table_metadata,
+    unique_key_check_result,
+)
+from .drive_sync import CONTENTS, FILES, PLATFORM, sync
+
+FILES_KEY = dg.AssetKey(["raw_drive", "files"])
+CONTENTS_KEY = dg.AssetKey(["raw_drive", "file_contents"])
+KINDS = {"googledrive", "duckdb"}
+
+SPECS = [
+    dg.AssetSpec(
+        FILES_KEY,
+        kinds=KINDS,
+        group_name=PLATFORM,
+        description=(
+            "Every file and folder below DRIVE_FOLDER_ID (or the whole DRIVE_SHARED_DRIVE_ID) with its "
+            "full path, mime type, size, md5, times, owners and trash state. Incremental through Drive's "
+            "changes feed; the page token is stored with the rows in one transaction."
+        ),
+    ),
+    dg.AssetSpec(
+        CONTENTS_KEY,
+        kinds=KINDS,
+        group_name=PLATFORM,
+        deps=[FILES_KEY],
+        description=(
+            "Text of small JSON, Markdown and text files and of Google Docs (exported as text), up to "
+            "DRIVE_CONTENT_MAX_BYTES; JSON parsed, invalid JSON kept as text and counted as a reject. "
+            "Only files whose md5 (or modified time) changed are downloaded again."
+        ),
+    ),
+]
+
+
+@dg.multi_asset(specs=SPECS, name="raw_drive_sync", can_subset=False)
+def raw_drive_sync(
+    context: dg.AssetExecutionContext,
+    config: SyncConfig,
+    drive: DriveResource,
+    warehouse: WarehouseResource,
+) -> Iterator[dg.MaterializeResult]:
+    started = now()
+    wh = warehouse.get()
+    full = is_full_refresh(context, config)
+    if not drive.configured:
+        reason = drive.not_configured_reason()
+        context.log.info(reason)
+        for spec in SPECS:
+            log_sync(
+                wh,
+                context,
+                platform=PLATFORM,
+                asset=spec.key.to_user_string(),
+                started_at=started,
+                status="not_configured",
+                message=reason,
+            )
+        yield from not_configured_results(SPECS, reason)
+        return
+
+    client = drive.client()
+    outcome = sync(drive, client, wh, context.run_id, full)
+    context.log.info(
+        f"drive {outcome.mode} sync: {outcome.changes_seen} changes, {outcome.files_written} rows written, "
+        f"{outcome.files_deleted} deleted, {outcome.contents_written} contents read, "
+        f"{len(outcome.rejects)} rejects, {client.requests} requests"
+    )
+    content_rejects = sum(1 for r in outcome.rejects if r.stream == "file_contents")
+    file_stats = StreamStats(
+        rows_written=outcome.files_written,
+        rejects=len(outcome.rejects) - content_rejects,
+        extra={
+            "mode": outcome.mode,
+            "changes_seen": outcome.changes_seen,
+            "rows_deleted": outcome.files_deleted,
+            "page_token": outcome.page_token,
+            "root_id": drive.root_id or "",
+            "api_requests": client.requests,
+        },
+    )
+    content_stats = StreamStats(
+        rows_written=outcome.contents_written,
+        bytes_read=outcome.content_bytes,
+        rejects=content_rejects,
+        extra={"rows_deleted": outcome.contents_deleted, "max_bytes": drive.content_max_bytes},
+    )
+    for key, table, stats in ((FILES_KEY, FILES, file_stats), (CONTENTS_KEY, CONTENTS, content_stats)):
+        log_sync(
+            wh,
+            context,
+            platform=PLATFORM,
+            asset=key.to_user_string(),
+            started_at=started,
+            status="success",
+            stats=stats,
+            full_refresh=full,
+        )
+        yield dg.MaterializeResult(asset_key=key, metadata=table_metadata(wh, table, stats))
+
+
+@dg.asset_check(asset=FILES_KEY, name="drive_reachable", description="The root folder can be read.")
+def drive_reachable(drive: DriveResource) -> dg.AssetCheckResult:
+    health = drive.health()
+    if not health["configured"]:
+        return dg.AssetCheckResult(passed=True, metadata={"configured": False, "reason": health["reason"]})
+    return dg.AssetCheckResult(
+        passed=bool(health["ok"]),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={k: str(v) for k, v in health.items()},
+    )
+
+
+@dg.asset_check(asset=FILES_KEY, name="files_unique_id", description="No file id appears twice.")
+def files_unique_id(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return unique_key_check_result(warehouse.get(), FILES)
+
+
+@dg.asset_check(asset=CONTENTS_KEY, name="contents_rejects", description="Unparseable contents, by reason.")
+def contents_rejects(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return rejects_check_result(warehouse.get(), PLATFORM, ["files", "file_contents"])
+
+
+DRIVE_ASSETS = [raw_drive_sync]
+DRIVE_CHECKS = [drive_reachable, files_unique_id, contents_rejects]
+
+defs = dg.Definitions(
+    assets=DRIVE_ASSETS,
+    asset_checks=DRIVE_CHECKS,
+    resources={"drive": DriveResource.from_settings()},
+)
