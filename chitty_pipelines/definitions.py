@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from .assets.platforms import local
+from .assets.platforms import github as github_platform
 from .assets.platforms import notion as notion_platform
 from .jobs import JOBS
 from .resources.warehouse import WarehouseResource
@@ -12,5 +13,6 @@ from .resources.warehouse import WarehouseResource
 defs = dg.Definitions.merge(
     dg.Definitions(resources={"warehouse": WarehouseResource.from_settings()}, jobs=JOBS),
     local.defs,
+    github_platform.defs,
     notion_platform.defs,
 )
