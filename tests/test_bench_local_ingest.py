@@ -51,6 +51,8 @@ def test_generator_is_seeded_and_its_truth_matches_the_rules(tmp_path: Path) -> 
         assert counts.get(key, 0) > 0, key
 
     ref = exact_totals(tmp_path / "a")
+    two = exact_totals(tmp_path / "a", workers=2)
+    assert two["true_tokens"] == ref["true_tokens"] and two["lines"] == ref["lines"]
     assert ref["true_tokens"] == a["true_tokens"]
     assert ref["responses_counted"] == a["responses_counted"]
     per_session = orjson.loads((tmp_path / "a" / "manifest_sessions.json").read_bytes())
@@ -79,7 +81,8 @@ def test_runner_smoke_ingests_exactly_and_rerun_reads_nothing(tmp_path: Path) ->
     first, second = r["ours"]["first_run"], r["ours"]["second_run_no_changes"]
     assert first["ok"], first.get("stderr_tail")
     assert second["ok"], second.get("stderr_tail")
-    assert r["python_ceiling"]["exact"] is True
+    assert r["python_ceiling"]["processes_1"]["exact"] is True
+    assert r["python_ceiling"]["processes_2"]["exact"] is True
     assert r["ours"]["tokens_exact"] is True, r["ours"]["tokens_minus_truth"]
     wh = r["ours"]["warehouse"]
     assert wh["sessions"] == r["inputs"]["sessions"]

@@ -9,6 +9,8 @@ session id.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +35,15 @@ def _usage_values(u: dict[str, Any]) -> tuple[int, int, int, int]:
     )
 
 
-def exact_totals(root: Path) -> dict[str, Any]:
+def _scan(job: tuple[int, list[str]]) -> tuple[dict[str, list[str]], list[tuple], int, int, int]:
+    """Parse every line of some files: session time spans and usage-bearing candidates."""
+    first_index, paths = job
     span: dict[str, list[str]] = {}  # session id -> [first, last] timestamp of envelope lines
     cands: list[tuple] = []  # (uuid, session, message id, request id, sidechain, values, order)
-    lines = bad = 0
-    nbytes = 0
-    for path in sorted((root / "projects").rglob("*.jsonl")):
+    lines = bad = nbytes = 0
+    for fi, path in enumerate(paths, first_index):
         with open(path, "rb") as fh:
-            for raw in fh:
+            for n, raw in enumerate(fh):
                 lines += 1
                 nbytes += len(raw)
                 try:
@@ -67,17 +70,42 @@ def exact_totals(root: Path) -> dict[str, Any]:
                 if msg.get("model") == "<synthetic>" or d.get("isApiErrorMessage"):  # rule 2
                     continue
                 vals = _usage_values(msg["usage"])
-                cands.append(
-                    (
-                        d.get("uuid"),
-                        sid,
-                        msg.get("id"),
-                        d.get("requestId"),
-                        bool(d.get("isSidechain")),
-                        vals,
-                        len(cands),
-                    )
-                )
+                row = (d.get("uuid"), sid, msg.get("id"), d.get("requestId"), bool(d.get("isSidechain")))
+                cands.append((*row, vals, (fi, n)))
+    return span, cands, lines, bad, nbytes
+
+
+def exact_totals(root: Path, workers: int = 1) -> dict[str, Any]:
+    """Exact totals; ``workers`` > 1 parses contiguous, size-balanced file chunks in processes."""
+    if not (root / "projects").is_dir():
+        raise FileNotFoundError(f"no projects/ folder under {root}")
+    paths = [str(p) for p in sorted((root / "projects").rglob("*.jsonl"))]
+    jobs: list[tuple[int, list[str]]] = []
+    if workers <= 1:
+        jobs = [(0, paths)]
+    else:
+        sizes = [os.path.getsize(p) for p in paths]
+        share, acc, begin = sum(sizes) / workers, 0, 0
+        for i, size in enumerate(sizes):
+            acc += size
+            if acc >= share * (len(jobs) + 1) and len(jobs) < workers - 1:
+                jobs.append((begin, paths[begin : i + 1]))
+                begin = i + 1
+        jobs.append((begin, paths[begin:]))
+    if len(jobs) == 1:
+        parts = [_scan(jobs[0])]
+    else:
+        with ProcessPoolExecutor(len(jobs)) as pool:
+            parts = list(pool.map(_scan, jobs))
+    span: dict[str, list[str]] = {}
+    cands: list[tuple] = []
+    lines = bad = nbytes = 0
+    for sp_part, c_part, n_lines, n_bad, n_bytes in parts:
+        for sid, (lo, hi) in sp_part.items():
+            sp = span.setdefault(sid, [lo, hi])
+            sp[0], sp[1] = min(sp[0], lo), max(sp[1], hi)
+        cands.extend(c_part)
+        lines, bad, nbytes = lines + n_lines, bad + n_bad, nbytes + n_bytes
 
     def skey(sid: str) -> tuple[str, str, str]:
         sp = span.get(sid) or ["", ""]
@@ -126,7 +154,7 @@ if __name__ == "__main__":
     import time
 
     t0 = time.perf_counter()
-    r = exact_totals(Path(sys.argv[1]))
+    r = exact_totals(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else 1)
     r.pop("per_session")
     r["seconds"] = round(time.perf_counter() - t0, 3)
     print(orjson.dumps(r, option=orjson.OPT_INDENT_2).decode())
