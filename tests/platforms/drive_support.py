@@ -161,7 +161,8 @@ def files_table(warehouse: Warehouse, columns: str = "path, mime_type, size_byte
 def contents_table(warehouse: Warehouse) -> list[tuple]:
     return rows(
         warehouse,
-        "SELECT f.path, c.format, c.text, c.json, c.valid_json, c.skipped_reason FROM raw_drive.file_contents c "
+        "SELECT f.path, c.format, c.text, c.json, c.valid_json, c.skipped_reason "
+        "FROM raw_drive.file_contents c "
         "JOIN raw_drive.files f ON f.id = c.file_id ORDER BY f.path",
     )
 

@@ -77,7 +77,7 @@ def raw_drive_sync(
         return
 
     client = drive.client()
-    outcome = sync(drive, client, wh, context.run_id, full)
+    outcome = sync(drive, client, wh, context.run.run_id, full)
     context.log.info(
         f"drive {outcome.mode} sync: {outcome.changes_seen} changes, {outcome.files_written} rows written, "
         f"{outcome.files_deleted} deleted, {outcome.contents_written} contents read, "

@@ -1,0 +1,249 @@
+"""Drive: exact tables from a seeded fake, the one-call re-sync, checks, not configured."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import dagster as dg
+import pytest
+from drive_support import (
+    BROKEN_JSON,
+    ROOT,
+    api_requests,
+    contents_table,
+    files_table,
+    materialize,
+    rows,
+    seed,
+    set_env,
+    start_fake,
+)
+
+from chitty_pipelines import config
+from chitty_pipelines.fakes.drive import FakeDrive
+from chitty_pipelines.resources.drive import DriveResource
+
+FOLDER = "application/vnd.google-apps.folder"
+EXPECTED_FILES = [
+    ("consolidated", FOLDER, None, False),
+    ("consolidated/alpha", FOLDER, None, False),
+    ("consolidated/alpha/state.json", "application/json", 12, False),
+    ("notes", FOLDER, None, False),
+    ("notes/Design Doc", "application/vnd.google-apps.document", None, False),
+    ("notes/big.txt", "text/plain", 1500, False),
+    ("notes/photo.png", "image/png", 48, False),
+    ("notes/readme.md", "text/markdown", 14, False),
+    ("notes/todo.txt", "text/plain", 8, False),
+    ("projects", FOLDER, None, False),
+    ("projects/alpha.json", "application/json", 37, False),
+    ("projects/beta.json", "application/json", 16, False),
+    ("projects/broken.json", "application/json", 19, False),
+]
+ALPHA = '{"name": "alpha", "status": "active"}'
+EXPECTED_CONTENTS = [
+    ("consolidated/alpha/state.json", "json", '{"todos": 3}', '{"todos": 3}', True, None),
+    ("notes/Design Doc", "google_doc", "Design\nLine two", None, None, None),
+    ("notes/big.txt", "text", None, None, None, "larger than 1000 bytes"),
+    ("notes/readme.md", "markdown", "# Notes\n\nhello", None, None, None),
+    ("notes/todo.txt", "text", "buy milk", None, None, None),
+    ("projects/alpha.json", "json", ALPHA, ALPHA, True, None),
+    ("projects/beta.json", "json", '{"name": "beta"}', '{"name": "beta"}', True, None),
+    ("projects/broken.json", "json", BROKEN_JSON, None, False, None),
+]
+
+
+@pytest.fixture
+def fake(chitty_home, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDrive]:
+    fake = start_fake()
+    try:
+        seed(fake)
+        set_env(monkeypatch, fake)
+        yield fake
+    finally:
+        fake.stop()
+
+
+def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, object]]:
+    return {
+        m.asset_key.to_user_string(): {k: v.value for k, v in m.metadata.items()}
+        for m in result.asset_materializations_for_node("raw_drive_sync")
+    }
+
+
+def test_full_sync_exact_tables(fake: FakeDrive, warehouse_resource, warehouse) -> None:
+    result = materialize(warehouse_resource)
+    assert result.success
+    assert files_table(warehouse) == EXPECTED_FILES
+    assert contents_table(warehouse) == EXPECTED_CONTENTS
+
+    (alpha,) = rows(
+        warehouse,
+        "SELECT id, name, parent_id, parents, md5, modified_time, created_time, version, owners, drive_id, "
+        "is_folder FROM raw_drive.files WHERE path = 'projects/alpha.json'",
+    )
+    # The fake's clock starts at 2026-01-01 00:00:00 and ticks once per mutation; alpha is the 3rd.
+    t3 = datetime(2026, 1, 1, 0, 0, 3, tzinfo=UTC)
+    assert alpha == (
+        "jalpha", "alpha.json", "fprojects", ["fprojects"], hashlib.md5(ALPHA.encode()).hexdigest(),
+        t3, t3, 1, ["data@chitty.example"], None, False,
+    )  # fmt: skip
+    # Nothing outside the synced folder, and not the folder itself.
+    assert rows(warehouse, "SELECT count(*) FROM raw_drive.files WHERE id IN ('tprivate', 'felsewhere', ?)".replace(
+        "?", f"'{ROOT}'"
+    )) == [(0,)]  # fmt: skip
+
+    (reject,) = rows(warehouse, "SELECT platform, stream, source, location, reason, excerpt FROM ops.rejects")
+    assert reject[:4] == ("drive", "file_contents", "projects/broken.json", "jbroken")
+    assert reject[4].startswith("invalid JSON") and reject[5] == BROKEN_JSON
+
+    meta = _metadata(result)
+    fetched = [ALPHA, '{"name": "beta"}', BROKEN_JSON, '{"todos": 3}', "# Notes\n\nhello", "buy milk"]
+    doc_bytes = len("\ufeffDesign\nLine two".encode())
+    assert meta["raw_drive/files"]["dagster/row_count"] == 13
+    assert meta["raw_drive/files"]["rows_written"] == 13
+    assert meta["raw_drive/files"]["mode"] == "full"
+    assert meta["raw_drive/file_contents"]["dagster/row_count"] == 8
+    assert meta["raw_drive/file_contents"]["rejects"] == 1
+    assert meta["raw_drive/file_contents"]["bytes_read"] == sum(map(len, fetched)) + doc_bytes
+    # Three folder levels -> three files.list calls (folders are listed together), one start
+    # token, one download per text file, one export; big.txt is skipped by its listed size.
+    reqs = api_requests(fake)
+    assert reqs["GET /drive/v3/files"] == 3
+    assert reqs["GET /drive/v3/changes/startPageToken"] == 1
+    assert reqs["GET /drive/v3/files/ddesign/export"] == 1
+    assert "GET /drive/v3/files/tbig" not in reqs and "GET /drive/v3/files/bphoto" not in reqs
+    log = rows(warehouse, "SELECT asset, status, rows_written, rejects FROM ops.sync_log ORDER BY asset")
+    assert log == [("raw_drive/file_contents", "success", 8, 1), ("raw_drive/files", "success", 13, 0)]
+
+
+def test_no_change_resync_is_one_changes_call(fake: FakeDrive, warehouse_resource, warehouse) -> None:
+    materialize(warehouse_resource)
+    before = files_table(warehouse, "*")
+    fake.reset_counters()
+    result = materialize(warehouse_resource)
+    assert api_requests(fake) == {"GET /drive/v3/changes": 1, "POST /token": 1}
+    assert files_table(warehouse, "*") == before
+    meta = _metadata(result)
+    assert meta["raw_drive/files"]["mode"] == "incremental"
+    assert meta["raw_drive/files"]["rows_written"] == 0
+    assert meta["raw_drive/file_contents"]["rows_written"] == 0
+    token = warehouse.cursors("drive", "files")[f"my_drive:{ROOT}"]
+    assert token == {"page_token": str(len(fake.change_log) + 1), "root_id": ROOT}
+
+
+def test_full_refresh_rereads_and_keeps_rows_unique(fake: FakeDrive, warehouse_resource, warehouse) -> None:
+    materialize(warehouse_resource)
+    fake.reset_counters()
+    result = materialize(warehouse_resource, full_refresh=True, checks=True)
+    assert files_table(warehouse) == EXPECTED_FILES
+    assert contents_table(warehouse) == EXPECTED_CONTENTS
+    assert api_requests(fake)["GET /drive/v3/files/jalpha"] == 1  # contents re-read too
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"drive_reachable": True, "files_unique_id": True, "contents_rejects": False}
+
+
+def test_health(fake: FakeDrive, monkeypatch: pytest.MonkeyPatch) -> None:
+    health = DriveResource.from_settings().health()
+    assert health == {
+        "ok": True,
+        "reason": "ok",
+        "configured": True,
+        "root_name": "chittyos-data",
+        "root_id": ROOT,
+    }
+    monkeypatch.setenv("DRIVE_FOLDER_ID", "0Bmissing")
+    missing = DriveResource.from_settings().health()
+    assert missing["ok"] is False and "HTTP 404 notFound" in missing["reason"]
+    fake.trash(ROOT)
+    monkeypatch.setenv("DRIVE_FOLDER_ID", ROOT)
+    assert DriveResource.from_settings().health()["reason"] == f"root folder {ROOT} is in the trash"
+
+
+def test_shared_drive_whole_corpus(chitty_home, monkeypatch, warehouse_resource, warehouse) -> None:
+    fake = start_fake()
+    try:
+        shared = fake.add_shared_drive("0ASharedTeam", "Team")
+        docs = fake.add_folder("docs", shared, file_id="fdocs")
+        fake.add("a.md", docs, content="# A", mime_type="text/markdown", file_id="ma")
+        fake.add("top.txt", shared, content="top", file_id="ttop")
+        fake.add("mine.txt", content="my drive, not the shared drive", file_id="tmine")
+        set_env(monkeypatch, fake)
+        monkeypatch.delenv("DRIVE_FOLDER_ID")
+        monkeypatch.setenv("DRIVE_SHARED_DRIVE_ID", shared)
+        materialize(warehouse_resource)
+        assert files_table(warehouse, "path, drive_id, owners") == [
+            ("docs", shared, []),
+            ("docs/a.md", shared, []),
+            ("top.txt", shared, []),
+        ]
+        # One flat corpora=drive listing instead of a folder walk.
+        assert api_requests(fake)["GET /drive/v3/files"] == 1
+        assert "corpora=drive" in next(p for m, p, _ in fake.log if p.startswith("/drive/v3/files?"))
+        fake.update("ma", "# A, edited")
+        fake.add("new.txt", docs, content="new", file_id="tnew")
+        fake.add("mine2.txt", content="elsewhere", file_id="tmine2")
+        fake.reset_counters()
+        materialize(warehouse_resource)
+        assert api_requests(fake) == {
+            "GET /drive/v3/changes": 1,
+            "GET /drive/v3/files/ma": 1,
+            "GET /drive/v3/files/tnew": 1,
+            "POST /token": 1,
+        }
+        assert [r[0] for r in files_table(warehouse)] == ["docs", "docs/a.md", "docs/new.txt", "top.txt"]
+        assert rows(warehouse, "SELECT text FROM raw_drive.file_contents WHERE file_id = 'ma'") == [
+            ("# A, edited",)
+        ]
+    finally:
+        fake.stop()
+
+
+def test_not_configured_succeeds_with_zero_rows(
+    chitty_home, monkeypatch, warehouse_resource, warehouse
+) -> None:
+    for spec in config.ENV_VARS:
+        if spec.platform == "drive":
+            monkeypatch.delenv(spec.name, raising=False)
+    assert config.platform_configured("drive") is False
+    result = materialize(warehouse_resource, checks=True)
+    assert result.success
+    meta = _metadata(result)
+    for key in ("raw_drive/files", "raw_drive/file_contents"):
+        assert meta[key]["configured"] is False
+        assert meta[key]["dagster/row_count"] == 0
+        assert "DRIVE_FOLDER_ID" in str(meta[key]["reason"])
+    assert rows(warehouse, "SELECT asset, status FROM ops.sync_log ORDER BY asset") == [
+        ("raw_drive/file_contents", "not_configured"),
+        ("raw_drive/files", "not_configured"),
+    ]
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+
+
+def test_configured_needs_credentials_and_a_root(chitty_home, monkeypatch) -> None:
+    for spec in config.ENV_VARS:
+        if spec.platform == "drive":
+            monkeypatch.delenv(spec.name, raising=False)
+    monkeypatch.setenv("DRIVE_FOLDER_ID", "x")
+    assert not config.platform_configured("drive") and not DriveResource.from_settings().configured
+    monkeypatch.setenv("DRIVE_REFRESH_TOKEN", "r")
+    assert config.platform_configured("drive") and DriveResource.from_settings().configured
+
+
+def test_definitions_load_without_env(monkeypatch) -> None:
+    for spec in config.ENV_VARS:
+        if spec.platform == "drive":
+            monkeypatch.delenv(spec.name, raising=False)
+    from chitty_pipelines.assets.platforms import drive
+
+    from chitty_pipelines.resources.warehouse import WarehouseResource
+
+    shared = dg.Definitions(resources={"warehouse": WarehouseResource.from_settings()})
+    dg.Definitions.validate_loadable(dg.Definitions.merge(shared, drive.defs))
+    specs = {s.key.to_user_string(): s for s in drive.raw_drive_sync.specs}
+    assert set(specs) == {"raw_drive/files", "raw_drive/file_contents"}
+    assert all(s.group_name == "drive" and "googledrive" in s.kinds for s in specs.values())
+    checks = sorted(k.name for c in drive.DRIVE_CHECKS for k in c.check_keys)
+    assert json.dumps(checks) == '["contents_rejects", "drive_reachable", "files_unique_id"]'
