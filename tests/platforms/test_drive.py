@@ -91,9 +91,8 @@ def test_full_sync_exact_tables(fake: FakeDrive, warehouse_resource, warehouse) 
         t3, t3, 1, ["data@chitty.example"], None, False,
     )  # fmt: skip
     # Nothing outside the synced folder, and not the folder itself.
-    assert rows(warehouse, "SELECT count(*) FROM raw_drive.files WHERE id IN ('tprivate', 'felsewhere', ?)".replace(
-        "?", f"'{ROOT}'"
-    )) == [(0,)]  # fmt: skip
+    outside = f"SELECT count(*) FROM raw_drive.files WHERE id IN ('tprivate', 'felsewhere', '{ROOT}')"
+    assert rows(warehouse, outside) == [(0,)]
 
     (reject,) = rows(warehouse, "SELECT platform, stream, source, location, reason, excerpt FROM ops.rejects")
     assert reject[:4] == ("drive", "file_contents", "projects/broken.json", "jbroken")
@@ -237,7 +236,6 @@ def test_definitions_load_without_env(monkeypatch) -> None:
         if spec.platform == "drive":
             monkeypatch.delenv(spec.name, raising=False)
     from chitty_pipelines.assets.platforms import drive
-
     from chitty_pipelines.resources.warehouse import WarehouseResource
 
     shared = dg.Definitions(resources={"warehouse": WarehouseResource.from_settings()})
