@@ -252,6 +252,34 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "10",
         platform="github",
     ),
+    # --- neon: PostgreSQL event store and evidence ledger --------------------------------------
+    EnvVarSpec(
+        "NEON_DATABASE_URL",
+        "PostgreSQL DSN (postgresql://user:pass@ep-....neon.tech/db?sslmode=require); use the "
+        "direct host, not -pooler, for COPY and long extracts.",
+        secret=True,
+        platform="neon",
+        required_for_platform=True,
+    ),
+    EnvVarSpec(
+        "NEON_STREAMS",
+        'JSON list of extra tables: "schema.table" or {"table", "name", "cursor", "primary_key", '
+        '"lookback_seconds", "partition": "daily"}; same name overrides a default stream.',
+        platform="neon",
+    ),
+    EnvVarSpec(
+        "NEON_LOOKBACK_SECONDS",
+        "Overlap re-read below the high-water mark (>= your longest transaction).",
+        "600",
+        platform="neon",
+    ),
+    EnvVarSpec("NEON_CHUNK_ROWS", "Rows per COPY chunk written to the warehouse.", "50000", platform="neon"),
+    EnvVarSpec(
+        "NEON_PARTITION_START",
+        "First day of the daily partitions of the event store (YYYY-MM-DD).",
+        "2024-01-01",
+        platform="neon",
+    ),
 )
 
 _SPECS = {spec.name: spec for spec in ENV_VARS}

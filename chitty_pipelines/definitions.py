@@ -6,6 +6,7 @@ import dagster as dg
 
 from .assets.platforms import local
 from .assets.platforms import github as github_platform
+from .assets.platforms import neon as neon_platform
 from .assets.platforms import notion as notion_platform
 from .jobs import JOBS
 from .resources.warehouse import WarehouseResource
@@ -14,5 +15,6 @@ defs = dg.Definitions.merge(
     dg.Definitions(resources={"warehouse": WarehouseResource.from_settings()}, jobs=JOBS),
     local.defs,
     github_platform.defs,
+    neon_platform.defs,
     notion_platform.defs,
 )

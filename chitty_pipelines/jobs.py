@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import dagster as dg
 
+from .assets.common import PARTITIONED_TAG
+from .assets.platforms.neon import DAILY as NEON_DAILY
+
 # Every asset, platform and unified. The CLI's syncall runs this job; in the UI it is the
 # "materialize everything" button with a name. Partitioned streams (the Neon event store)
 # sync their latest partition here; history is a backfill.
 syncall_job = dg.define_asset_job(
     "syncall",
-    selection=dg.AssetSelection.all(),
+    # Minus the daily-partitioned assets (tagged PARTITIONED_TAG): a job cannot mix partitioned
+    # and unpartitioned assets. They run in their PARTITIONED_JOBS below.
+    selection=dg.AssetSelection.all() - dg.AssetSelection.tag(PARTITIONED_TAG, "daily"),
     description="Sync every platform, then rebuild the unified tables.",
 )
 
-# Jobs of daily-partitioned assets: syncall runs their latest partition; backfills run ranges.
-PARTITIONED_JOBS: list[str] = []
+# The Neon event store (and any stream configured with "partition": "daily"), by day.
+neon_partitioned_job = dg.define_asset_job(
+    "neon_partitioned",
+    selection=dg.AssetSelection.groups("neon") & dg.AssetSelection.tag(PARTITIONED_TAG, "daily"),
+    partitions_def=NEON_DAILY,
+    description="Daily-partitioned Neon streams; one run backfills a date range (single-run policy).",
+)
 
-JOBS = [syncall_job]
+# Jobs of daily-partitioned assets: syncall runs their latest partition; backfills run ranges.
+PARTITIONED_JOBS: list[str] = ["neon_partitioned"]
+
+JOBS = [syncall_job, neon_partitioned_job]

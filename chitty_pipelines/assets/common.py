@@ -14,6 +14,9 @@ from pydantic import Field
 from ..warehouse import TableSpec, Warehouse, quote
 
 FULL_REFRESH_TAG = "chitty/full_refresh"
+# Daily-partitioned assets carry this tag (value "daily"): jobs.py keeps them out of syncall,
+# because a job cannot mix partitioned and unpartitioned assets, and runs them in their own job.
+PARTITIONED_TAG = "chitty/partitioned"
 
 
 class SyncConfig(dg.Config):
