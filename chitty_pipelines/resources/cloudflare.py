@@ -44,6 +44,9 @@ class CloudflareResource(dg.ConfigurableResource):
     )
     r2_json_max_bytes: int = Field(default=1024 * 1024, description="Larger JSON objects are rejected.")
     r2_concurrency: int = Field(default=8, description="Parallel object reads.")
+    r2_list_page_size: int = Field(
+        default=1000, description="Keys per ListObjectsV2 call (R2 maximum 1,000)."
+    )
     kv_namespace_ids: list[str] = Field(default_factory=list, description="Workers KV namespaces.")
     kv_concurrency: int = Field(default=4, description="Parallel KV value reads (still paced).")
     d1_database_ids: list[str] = Field(default_factory=list, description="D1 databases.")
@@ -111,6 +114,7 @@ class CloudflareResource(dg.ConfigurableResource):
             access_key_id=self.r2_access_key_id or "",
             secret_access_key=self.r2_secret_access_key or "",
             max_pool=max(self.r2_concurrency * 2, 10),
+            page_size=self.r2_list_page_size,
         )
 
     def api(self) -> CloudflareApi:
@@ -137,7 +141,8 @@ class CloudflareResource(dg.ConfigurableResource):
         return {"ok": True, "configured": True, "reason": f"{len(self.r2_buckets)} bucket(s) reachable"}
 
     def api_health(self) -> dict[str, Any]:
-        reason = self.api_missing("any", ["x"])
+        missing = [n for n, v in ((ACCOUNT_VAR, self.account_id), (TOKEN_VAR, self.api_token)) if not v]
+        reason = f"{', '.join(missing)} not set" if missing else None
         if reason:
             return {"ok": None, "configured": False, "reason": reason}
         try:

@@ -105,7 +105,7 @@ class CloudflareApi:
         if status in (401, 403) or code in _AUTH_CODES:
             return CloudflareAuthError(
                 f"Cloudflare {describe} was refused ({detail}). Check {TOKEN_VAR}: it must be valid, not "
-                f"revoked, and allowed to read Workers KV and D1 in account {ACCOUNT_VAR}.",
+                f"revoked, and allowed to read Workers KV and D1 in the account {ACCOUNT_VAR} names.",
                 status=status,
                 code=code,
             )

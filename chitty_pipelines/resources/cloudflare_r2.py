@@ -56,7 +56,9 @@ class R2Client:
         attempts: int = 6,
         max_wait: float = 30.0,
         max_pool: int = 16,
+        page_size: int = 1000,
     ):
+        self.page_size = max(1, min(page_size, 1000))
         self.endpoint_url = endpoint_url
         self.attempts = attempts
         self.max_wait = max_wait
@@ -104,7 +106,7 @@ class R2Client:
         """ListObjectsV2 pages of at most 1,000 objects, each retried on its own."""
         token: str | None = None
         while True:
-            kwargs: dict[str, Any] = {"Bucket": bucket, "MaxKeys": 1000}
+            kwargs: dict[str, Any] = {"Bucket": bucket, "MaxKeys": self.page_size}
             if prefix:
                 kwargs["Prefix"] = prefix
             if token:

@@ -198,14 +198,14 @@ def d1_rows(
             except InvalidIdentifier as exc:  # a name we will not put in SQL text: skip the table
                 rejects.append(Reject(PLATFORM, "d1_rows", f"d1://{db}", str(name), str(exc)))
                 continue
-            n = sync_table(api, wh, context.run_id, db, plan, cloudflare.d1_page_rows, full, stats)
+            n = sync_table(api, wh, context.run.run_id, db, plan, cloudflare.d1_page_rows, full, stats)
             stats.extra["tables"] += 1
             stats.extra["rows_read"] += n
             mode = f"incremental on {plan.cursor}" if plan.cursor else "full"
             tables_md.append(f"| {db} | {plan.name} | {', '.join(plan.key)} | {mode} | {n} |")
             context.log.info("d1 %s.%s: %d rows read (%s)", db, plan.name, n, mode)
     if rejects:
-        with wh.transaction(context.run_id) as tx:
+        with wh.transaction(context.run.run_id) as tx:
             stats.rejects += tx.add_rejects(rejects)
     stats.extra["api_requests"] = api.requests
     stats.extra["full_refresh"] = full

@@ -126,7 +126,7 @@ def kv_entries(
                 value, _expiration_header = got
                 stats.bytes_read += len(value)
                 rows.append(_row(ns, item, value, now))
-        with wh.transaction(context.run_id) as tx:
+        with wh.transaction(context.run.run_id) as tx:
             tx.ensure(KV_ENTRIES)
             if deleted:
                 tx.con.execute(

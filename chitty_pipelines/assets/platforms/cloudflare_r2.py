@@ -273,7 +273,7 @@ def r2_assets(
                 diff.rows.append(inv_row)
             inv_row["content_type"] = row["content_type"]
         gone = [r["key"] for r in diff.rows if r["deleted"]] + sorted(failed)
-        with wh.transaction(context.run_id) as tx:
+        with wh.transaction(context.run.run_id) as tx:
             tx.ensure(R2_OBJECTS)
             tx.ensure(R2_JSON_OBJECTS)
             inv.rows_written += tx.upsert(R2_OBJECTS, diff.rows)
@@ -295,7 +295,8 @@ def r2_assets(
         inv.extra["deleted"] += diff.deleted
         inv.extra["objects_listed"] += len(diff.listed)
         js.bytes_read += bytes_read
-        js.extra["objects_downloaded"] += len(todo)
+        downloads = sum(1 for _key, _prefix, listed in todo if listed["size"] <= cloudflare.r2_json_max_bytes)
+        js.extra["objects_downloaded"] += downloads
         context.log.info(
             "r2 %s: %d listed, %d new, %d changed, %d deleted, %d JSON downloaded, %d rejected",
             bucket,
@@ -303,7 +304,7 @@ def r2_assets(
             diff.new,
             diff.changed,
             diff.deleted,
-            len(todo),
+            downloads,
             len(rejects),
         )
     inv.extra["requests"] = client.requests
