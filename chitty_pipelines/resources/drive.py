@@ -185,9 +185,9 @@ class DriveResource(dg.ConfigurableResource):
     max_wait_s: float = 60.0
 
     @classmethod
-    def from_settings(cls) -> DriveResource:
+    def from_settings(cls, **overrides: Any) -> DriveResource:
         max_bytes = config.env("DRIVE_CONTENT_MAX_BYTES")
-        return cls(
+        settings: dict[str, Any] = dict(
             base_url=config.env("DRIVE_BASE_URL") or "https://www.googleapis.com/",
             folder_id=config.env("DRIVE_FOLDER_ID"),
             shared_drive_id=config.env("DRIVE_SHARED_DRIVE_ID"),
@@ -199,6 +199,7 @@ class DriveResource(dg.ConfigurableResource):
             token_uri=config.env("DRIVE_TOKEN_URI"),
             content_max_bytes=int(max_bytes) if max_bytes else 1_048_576,
         )
+        return cls(**(settings | overrides))
 
     # --- configuration ------------------------------------------------------------------
     @property
