@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import math
 import threading
 import time
 import zlib
@@ -235,7 +236,7 @@ class GitHubFake(FakeService):
             "X-RateLimit-Limit": str(self.rate_limit),
             "X-RateLimit-Remaining": str(max(self.rate_remaining, 0)),
             "X-RateLimit-Used": str(self.rate_limit - max(self.rate_remaining, 0)),
-            "X-RateLimit-Reset": str(int(self.rate_reset_at)),
+            "X-RateLimit-Reset": str(math.ceil(self.rate_reset_at)),
             "X-RateLimit-Resource": "core",
         }
 
@@ -424,7 +425,7 @@ class GitHubFake(FakeService):
         core = {
             "limit": self.rate_limit,
             "remaining": max(self.rate_remaining, 0),
-            "reset": int(self.rate_reset_at),
+            "reset": math.ceil(self.rate_reset_at),
             "used": self.rate_limit - max(self.rate_remaining, 0),
         }
         return Response(200, {"resources": {"core": core}, "rate": core})
@@ -569,34 +570,3 @@ class GitHubFake(FakeService):
                     },
                 )
         return self._not_found()
-
-
-def seed_org(
-    fake: GitHubFake,
-    org: str,
-    repos: int,
-    *,
-    commits_per_repo: int = 3,
-    issues_per_repo: int = 2,
-    pr_every: int = 3,
-) -> list[str]:
-    """A synthetic organisation with history. Timestamps are spread an hour apart per item so an
-    overlap window re-reads only the item at the boundary. Deterministic."""
-    fake.add_owner(org, "Organization")
-    names = []
-    for i in range(repos):
-        full = f"{org}/repo-{i:04d}"
-        fake.add_repo(full, topics=["chittyos", f"t{i % 5}"], archived=(i % 17 == 16), created_at=EPOCH)
-        base = EPOCH + timedelta(days=1, minutes=i)
-        for j in range(commits_per_repo):
-            fake.add_commit(full, f"commit {j} of {full}", at=base + timedelta(hours=2 * j))
-        for j in range(issues_per_repo):
-            fake.add_issue(
-                full,
-                f"issue {j} of {full}",
-                pull_request=(j % pr_every == pr_every - 1),
-                at=base + timedelta(hours=2 * j + 1),
-            )
-        names.append(full)
-    fake.clock = EPOCH + timedelta(days=30)
-    return names

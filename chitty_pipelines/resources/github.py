@@ -316,23 +316,23 @@ class GitHubResource(dg.ConfigurableResource):
         )
 
     def health(self) -> dict[str, Any]:
-        """``ok`` and ``reason``: the token works (GET /user) and how much rate budget is left
-        (GET /rate_limit, which costs nothing)."""
+        """``ok`` and ``reason``: GITHUB_TOKEN is accepted and the rate budget is readable, from
+        GET /rate_limit, which does not count against the limit (so checks cost nothing)."""
         if not self.configured:
             return {"ok": False, "configured": False, "reason": self.not_configured_reason()}
         client = self.client()
         try:
-            login = client.authenticated_login()
             core = (client.get("/rate_limit").data or {}).get("resources", {}).get("core", {})
         except GitHubError as exc:
             return {"ok": False, "configured": True, "reason": str(exc)}
         except (GithubException, requests.RequestException) as exc:
             return {"ok": False, "configured": True, "reason": f"GitHub unreachable: {type(exc).__name__}"}
+        remaining, limit = core.get("remaining"), core.get("limit")
         return {
             "ok": True,
             "configured": True,
-            "reason": f"authenticated as {login}",
-            "login": login,
-            "rate_limit_remaining": core.get("remaining"),
-            "rate_limit_limit": core.get("limit"),
+            "reason": f"GITHUB_TOKEN accepted; {remaining} of {limit} requests left this hour",
+            "rate_limit_remaining": remaining,
+            "rate_limit_limit": limit,
+            "base_url": self.base_url,
         }

@@ -97,7 +97,7 @@ def repositories(
         client, github.owners, github.repositories, wh.cursors(PLATFORM, "repositories"), full
     )
     batch.rows.setdefault(REPOSITORIES, [])
-    commit_batches(wh, context.run_id, batch)
+    commit_batches(wh, context.run.run_id, batch)
     return _result(context, wh, REPOSITORIES, batch, client, started, full)
 
 
@@ -123,7 +123,7 @@ def commits(
     repos = configured_repos(wh, github.owners, github.repositories)
     batch = sync_commits(client, repos, wh.cursors(PLATFORM, "commits"), full, github.max_workers)
     batch.rows.setdefault(COMMITS, [])
-    commit_batches(wh, context.run_id, batch)
+    commit_batches(wh, context.run.run_id, batch)
     return _result(context, wh, COMMITS, batch, client, started, full)
 
 
@@ -149,7 +149,7 @@ def issues_and_pull_requests(
     batch = sync_issues(client, repos, wh.cursors(PLATFORM, "issues"), full, github.max_workers)
     batch.rows.setdefault(ISSUES, [])
     batch.rows.setdefault(PULL_REQUESTS, [])
-    commit_batches(wh, context.run_id, batch)
+    commit_batches(wh, context.run.run_id, batch)
     yield _result(context, wh, ISSUES, batch, client, started, full)
     yield _result(context, wh, PULL_REQUESTS, batch, client, started, full)
 
@@ -180,7 +180,7 @@ def chittychat_data(
     client = github.client()
     batch = sync_data_repo(client, repo, wh.cursors(PLATFORM, STREAM), full)
     batch.extra["repository"] = repo
-    commit_batches(wh, context.run_id, batch)
+    commit_batches(wh, context.run.run_id, batch)
     for table in DATA_TABLES:
         yield _result(context, wh, table, batch, client, started, full)
 

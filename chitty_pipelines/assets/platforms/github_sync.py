@@ -313,13 +313,13 @@ def sync_issues(
         if reply.not_modified:
             return repo, st, [], None
         stop_at = ts(st["max_updated"]) - ISSUES_LAG if st and st.get("max_updated") else None
-        items, pages = list(reply.data or []), 1
+        items = list(reply.data or [])
         nxt = reply.next_url
         # Newest first: once a page ends before the stored cursor, the rest is unchanged.
         while nxt and not (stop_at and _oldest(items) is not None and _oldest(items) < stop_at):
             page = client.get(nxt)
             items.extend(page.data or [])
-            nxt, pages = page.next_url, pages + 1
+            nxt = page.next_url
         if stop_at:
             items = [i for i in items if (ts(i.get("updated_at")) or stop_at) >= stop_at]
         updated = [ts(i.get("updated_at")) for i in items] + (
@@ -327,8 +327,11 @@ def sync_issues(
         )
         newest = max((u for u in updated if u), default=None)
         state = {"anchor": anchor, "etag": reply.etag, "max_updated": _iso(newest)}
-        if st and pages > 1 and newest:
-            # The window outgrew a page: move ``since`` up; the next request is unconditional once.
+        seen = ts(st.get("max_updated")) if st else None
+        changed = sum(1 for i in items if seen is None or (ts(i.get("updated_at")) or seen) > seen)
+        if st and changed >= client.per_page and newest:
+            # The changes outgrew a page: move ``since`` up so later reads stay short; the next
+            # request is unconditional once.
             state = {"anchor": _iso(newest - ISSUES_LAG), "etag": None, "max_updated": _iso(newest)}
         return repo, state, items, None
 
