@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .assets.platforms import local
 from .assets.platforms import github as github_platform
+from .assets.platforms import local
 from .assets.platforms import neon as neon_platform
 from .assets.platforms import notion as notion_platform
 from .jobs import JOBS

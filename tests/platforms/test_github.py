@@ -78,8 +78,8 @@ def test_full_sync_gives_exact_tables(
     ]
     commits = rows(
         warehouse,
-        "SELECT repo_full_name, sha, branch, message, author_name, author_login, committer_date, len(parents) "
-        "FROM raw_github.commits ORDER BY repo_full_name, committer_date",
+        "SELECT repo_full_name, sha, branch, message, author_name, author_login, committer_date, "
+        "len(parents) FROM raw_github.commits ORDER BY repo_full_name, committer_date",
     )
     expected = []
     for repo in ("acme/api", "acme/old", "acme/web", "other/tools"):
@@ -121,7 +121,8 @@ def test_full_sync_gives_exact_tables(
     ]
     assert rows(
         warehouse,
-        "SELECT repo_full_name, number, title, state, merged_at, draft FROM raw_github.pull_requests ORDER BY ALL",
+        "SELECT repo_full_name, number, title, state, merged_at, draft "
+        "FROM raw_github.pull_requests ORDER BY ALL",
     ) == [
         ("acme/api", 2, "Fix endpoint", "open", None, False),
         ("other/tools", 1, "Add linter", "closed", day(6), False),
