@@ -17,6 +17,7 @@ Either way the sync sees ``NotionTable`` objects (one per table) with their sche
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -109,6 +110,8 @@ class NotionApi:
             notion_version=resource.api_version,
             timeout_ms=int(resource.timeout_s * 1000),
             retry=False,
+            # Our own logger: the default one adds a console handler per client instance.
+            logger=logging.getLogger("chitty_pipelines.notion_client"),
         )
         self.requests = 0
         self._count_lock = threading.Lock()

@@ -6,13 +6,12 @@ ChittyLedger streams ``evidence`` and ``cases`` (typed tables) when their databa
 Layout and cursor rules: notion_sync.py.
 """
 
-
 from collections.abc import Iterator
 from datetime import datetime
 
 import dagster as dg
 
-from ...resources.notion import NotionResource
+from ...resources.notion import NotionAuthError, NotionResource
 from ...resources.warehouse import WarehouseResource
 from ...warehouse import TableSpec, Warehouse, cols
 from .. import common
@@ -78,7 +77,11 @@ def notion_sync(
         yield from _not_configured(context, wh, started, "NOTION_TOKEN is not set")
         return
     full = common.is_full_refresh(context, config)
-    report, requests = sync_all(notion, wh, run_id=context.run_id, full_refresh=full)
+    try:
+        report, requests = sync_all(notion, wh, run_id=context.run.run_id, full_refresh=full)
+    except NotionAuthError as exc:
+        # A refused token is a settings problem, not a flaky one: say which variable, don't retry.
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     context.log.info(
         f"notion: {len(report.tables)} tables, {report.pages_read} pages read, "
         f"{report.pages_written} written, {len(report.rejects)} rejects, {requests} requests"
