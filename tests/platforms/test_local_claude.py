@@ -1,0 +1,225 @@
+"""Claude Code ingestion through Dagster: every layout, record type and token rule, with exact
+figures (each derived by hand in tests/platforms/claude_fixtures.py docstrings)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from chitty_pipelines.warehouse import Warehouse
+from tests.platforms.claude_fixtures import (
+    S1,
+    S2,
+    S3,
+    S4,
+    build_home,
+    checks,
+    materialize,
+    metadata,
+    resources,
+)
+
+
+@pytest.fixture
+def synced(tmp_path: Path, warehouse_resource, warehouse: Warehouse):
+    home = tmp_path / "claude"
+    paths = build_home(home)
+    res = resources(home, warehouse_resource, tmp_path)
+    result = materialize(res)
+    assert result.success
+    return {"home": home, "paths": paths, "res": res, "result": result, "wh": warehouse}
+
+
+def _session(wh: Warehouse, session_id: str) -> dict:
+    df = wh.query("SELECT * FROM raw_local.claude_sessions WHERE session_id = ?", [session_id])
+    assert len(df) == 1
+    row = df.iloc[0].to_dict()
+    for key in ("cwds", "cli_versions", "models", "flags"):
+        row[key] = list(row[key])
+    return row
+
+
+def test_row_counts_metadata_and_checks(synced) -> None:
+    md = metadata(synced["result"])
+    assert {k: v["dagster/row_count"] for k, v in md.items()} == {
+        "claude_sessions": 4,
+        "claude_messages": 44,  # 24 (S1) + 3 + 2 (S2 + flat agent) + 6 + 3 + 2 (S3 + subagents) + 4 (S4)
+        "claude_tool_calls": 7,  # S1 3, S2 1, S3 2, S4's replayed copy of S2's Task call 1
+        "claude_todos": 7,  # TodoWrite 3 + todos/ 2 + tasks/ 2
+        "claude_subagents": 3,
+    }
+    msgs = md["claude_messages"]
+    assert msgs["rows_written"] == 44 and msgs["rejects"] == 0
+    assert msgs["files_total"] == 7 and msgs["files_read"] == 7 + 3 and msgs["files_skipped"] == 0
+    total = sum(p.stat().st_size for p in synced["paths"].values())
+    state = sum(p.stat().st_size for p in (synced["home"] / "todos").iterdir())
+    state += sum(p.stat().st_size for p in (synced["home"] / "tasks" / "list-x").glob("*.json"))
+    assert msgs["bytes_read"] == total + state
+    assert "source_file" in [c.name for c in msgs["dagster/column_schema"].columns]
+    assert all(checks(synced["result"]).values()), checks(synced["result"])
+
+
+def test_v10_session_tokens_titles_counts(synced) -> None:
+    s = _session(synced["wh"], S1)
+    assert (s["input_tokens"], s["output_tokens"], s["cache_creation_tokens"], s["cache_read_tokens"]) == (
+        16,
+        61,
+        106,
+        1000,
+    )
+    assert s["total_tokens"] == 1183
+    assert s["api_requests"] == 4  # msg_A/req_A, msg_S, msg_B, msg_C
+    assert s["assistant_responses"] == 3  # msg_A, msg_B, msg_C (no synthetic, no API error)
+    assert s["title"] == "My parser session" and s["title_source"] == "custom-title"
+    assert s["prompt_count"] == 2  # meta, compact summary and tool results are not prompts
+    assert s["message_count"] == 13 and s["line_count"] == 24
+    assert s["tool_call_count"] == 3 and s["subagent_count"] == 1 and s["compactions"] == 1
+    assert s["flags"] == ["usage_without_request_id"]
+    assert s["models"] == ["claude-sonnet-4-20250514"]
+    assert s["cli_versions"] == ["1.0.98", "1.0.99"]
+    assert s["project_path"] == "/work/app" and s["cwds"] == ["/work/app"] and s["git_branch"] == "main"
+    assert s["first_at"].to_pydatetime() == datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    assert s["last_at"].to_pydatetime() == datetime(2026, 11, 1, 10, 9, tzinfo=UTC)
+
+
+def test_v20_flat_agent_v21_subagents_and_replay(synced) -> None:
+    wh = synced["wh"]
+    s2, s3, s4 = _session(wh, S2), _session(wh, S3), _session(wh, S4)
+    # S2: main msg_D 50 + flat agent msg_E 20; the Task result's totalTokens is never added
+    assert (s2["total_tokens"], s2["input_tokens"], s2["output_tokens"]) == (70, 29, 41)
+    assert (s2["subagent_count"], s2["api_requests"], s2["line_count"], s2["message_count"]) == (1, 2, 5, 3)
+    # S3: msg_G 10 + a77 msg_F (max of 4 -> 12 output) 20 + compaction agent 150; progress copy ignored
+    assert (s3["total_tokens"], s3["input_tokens"], s3["output_tokens"]) == (180, 113, 67)
+    assert (s3["subagent_count"], s3["api_requests"], s3["tool_call_count"]) == (2, 3, 2)
+    assert s3["models"] == ["claude-haiku-4-5-20251001", "claude-opus-4-6", "claude-sonnet-4-20250514"]
+    # S4 replays S2's first two lines: only its own prompt and response count
+    assert (s4["total_tokens"], s4["prompt_count"], s4["message_count"], s4["tool_call_count"]) == (
+        3,
+        1,
+        2,
+        0,
+    )
+    assert s4["title"] == "Continue" and s4["title_source"] == "first-prompt"
+    assert s4["line_count"] == 4
+    assert wh.scalar("SELECT sum(total_tokens) FROM raw_local.claude_sessions") == 1183 + 70 + 180 + 3
+
+    parts = wh.query(
+        "SELECT part_id, layout, agent_type, description, tool_use_id, is_compaction, line_count "
+        "FROM raw_local.claude_subagents ORDER BY part_id"
+    ).to_dict("records")
+    assert parts == [
+        {"part_id": f"{S2}#agent-f1a2", "layout": "v2.0 flat", "agent_type": None, "description": None,
+         "tool_use_id": "toolu_task1", "is_compaction": False, "line_count": 2},
+        {"part_id": f"{S3}#agent-a77", "layout": "v2.1 subagents", "agent_type": "Explore",
+         "description": "Find files", "tool_use_id": "toolu_task2", "is_compaction": False, "line_count": 3},
+        {"part_id": f"{S3}#agent-acompact-1b", "layout": "v2.1 subagents", "agent_type": None,
+         "description": None, "tool_use_id": None, "is_compaction": True, "line_count": 2},
+    ]  # fmt: skip
+
+
+def test_messages_keep_every_record_type(synced) -> None:
+    wh = synced["wh"]
+    types = dict(
+        wh.query(
+            "SELECT coalesce(type, '?') || '/' || coalesce(subtype, '') AS t, count(*) AS n "
+            "FROM raw_local.claude_messages GROUP BY ALL"
+        ).values.tolist()
+    )
+    assert types == {
+        "user/": 17,
+        "assistant/": 16,  # S1 8, S2 2, S3 4, S4 2
+        "assistant/api_error": 1,
+        "system/compact_boundary": 1,
+        "summary/": 1,
+        "ai-title/": 1,
+        "custom-title/": 1,
+        "queue-operation/": 1,
+        "file-history-snapshot/": 1,
+        "future-thing/": 1,
+        "progress/hook_progress": 1,
+        "progress/agent_progress": 1,
+        "attachment/skill_listing": 1,
+    }
+    raw = wh.scalar("SELECT raw FROM raw_local.claude_messages WHERE type = 'future-thing'")
+    assert '"payload": {"x": 1}' in raw  # unknown types are kept whole
+    assert wh.scalar("SELECT count(*) FROM raw_local.claude_messages WHERE raw IS NOT NULL") == 1
+    # the agent_progress copy carries no usage of its own
+    assert (
+        wh.scalar("SELECT total_tokens FROM raw_local.claude_messages WHERE subtype = 'agent_progress'")
+        is None
+    )
+    flat = wh.query(
+        "SELECT DISTINCT session_id, agent_id, file_kind, is_sidechain FROM raw_local.claude_messages "
+        "WHERE source_file LIKE '%agent-f1a2.jsonl'"
+    ).values.tolist()
+    assert flat == [[S2, "f1a2", "agent_flat", True]]  # attributed to the lines' sessionId
+
+
+def test_tool_calls_results_and_todos(synced) -> None:
+    wh = synced["wh"]
+    calls = wh.query(
+        "SELECT session_id, tool_use_id, name, input_summary, file_paths, has_result, result_is_error "
+        "FROM raw_local.claude_tool_calls ORDER BY session_id, tool_use_id"
+    ).to_dict("records")
+    for c in calls:
+        c["file_paths"] = list(c["file_paths"])
+    # no command/path/query in TodoWrite's input: its JSON, cut to 200 characters
+    todo_summary = (
+        '{"todos":[{"content":"Write the reader","status":"completed","activeForm":"Writing the reader"},'
+        '{"content":"Write the parser","status":"in_progress","activeForm":"Writing the parser"},'
+        '{"content":"Writ'
+    )
+    assert len(todo_summary) == 200
+    assert calls == [
+        {"session_id": S1, "tool_use_id": "toolu_bash", "name": "Bash", "input_summary": "ls -la",
+         "file_paths": [], "has_result": True, "result_is_error": True},
+        {"session_id": S1, "tool_use_id": "toolu_read", "name": "Read",
+         "input_summary": "/work/app/reader.py", "file_paths": ["/work/app/reader.py"], "has_result": True,
+         "result_is_error": False},
+        {"session_id": S1, "tool_use_id": "toolu_todo", "name": "TodoWrite", "input_summary": todo_summary,
+         "file_paths": [], "has_result": True, "result_is_error": False},
+        {"session_id": S2, "tool_use_id": "toolu_task1", "name": "Task", "input_summary": "Run tests",
+         "file_paths": [], "has_result": True, "result_is_error": False},
+        {"session_id": S3, "tool_use_id": "toolu_glob", "name": "Glob", "input_summary": "**/*.toml",
+         "file_paths": ["/work/app"], "has_result": False, "result_is_error": None},
+        {"session_id": S3, "tool_use_id": "toolu_task2", "name": "Task", "input_summary": "Find files",
+         "file_paths": [], "has_result": True, "result_is_error": False},
+        {"session_id": S4, "tool_use_id": "toolu_task1", "name": "Task", "input_summary": "Run tests",
+         "file_paths": [], "has_result": False, "result_is_error": None},
+    ]  # fmt: skip
+    with wh.connect() as con:
+        todos = con.execute(
+            "SELECT source, session_id, list_id, item_id, content, status, blocked_by "
+            "FROM raw_local.claude_todos ORDER BY source, source_file, position"
+        ).fetchall()
+    assert [list(t) for t in todos] == [
+        ["tasks", "list-x", "list-x", "1", "Ship it", "pending", ["2"]],
+        ["tasks", "list-x", "list-x", "2", "Test it", "completed", None],
+        ["todos", S1, S1, None, "Write the reader", "completed", None],
+        ["todos", S1, S1, None, "Write the parser", "in_progress", None],
+        ["transcript", S1, None, None, "Write the reader", "completed", None],
+        ["transcript", S1, None, None, "Write the parser", "in_progress", None],
+        ["transcript", S1, None, None, "Write the tests", "pending", None],
+    ]
+
+
+def test_second_claude_home_and_empty_home(tmp_path: Path, warehouse_resource, warehouse: Warehouse) -> None:
+    """Several homes are read; a home without projects/ is not an error."""
+    build_home(tmp_path / "a")
+    (tmp_path / "empty").mkdir()
+    result = materialize(resources([tmp_path / "a", tmp_path / "empty"], warehouse_resource, tmp_path))
+    assert result.success
+    assert metadata(result)["claude_sessions"]["dagster/row_count"] == 4
+
+
+def test_no_claude_home_at_all(tmp_path: Path, warehouse_resource, warehouse: Warehouse) -> None:
+    result = materialize(resources(tmp_path / "missing", warehouse_resource, tmp_path))
+    assert result.success
+    md = metadata(result)
+    assert md["claude_sessions"]["dagster/row_count"] == 0 and md["claude_messages"]["bytes_read"] == 0
+    assert (
+        warehouse.scalar("SELECT status FROM ops.sync_log WHERE asset = 'raw_local/claude_sessions'")
+        == "success"
+    )
