@@ -94,6 +94,7 @@ class FakeDrive(FakeService):
         self._service_accounts: dict[str, Any] = {}  # client_email -> public key
         self._refresh_tokens: dict[str, tuple[str, str]] = {}  # refresh token -> (id, secret)
         self._access_tokens: set[str] = set()
+        self.issued_tokens: list[str] = []  # every access token handed out (tests look for leaks)
         self.revoked = False
         self.route("POST", "/token", self._token)
         self.route("GET", "/drive/v3/files", self._files_list)
@@ -238,6 +239,7 @@ class FakeDrive(FakeService):
         token = "ya29.fake-" + base64.urlsafe_b64encode(hashlib.sha256(req.body).digest()[:12]).decode()
         with self._state:
             self._access_tokens.add(token)
+            self.issued_tokens.append(token)
         return Response(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
 
     def _valid_assertion(self, assertion: str) -> bool:

@@ -254,9 +254,19 @@ class DriveResource(dg.ConfigurableResource):
                 creds = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
             elif var == "DRIVE_AUTHORIZED_USER_JSON":
                 info = _load_json(_value(self.authorized_user_json) or "", var)
-                if self.token_uri:
-                    info["token_uri"] = self.token_uri
-                creds = user_credentials.Credentials.from_authorized_user_info(info, scopes=SCOPES)
+                missing = sorted({"refresh_token", "client_id", "client_secret"} - info.keys())
+                if missing:
+                    raise DriveAuthError(f"{var} lacks {', '.join(missing)}")
+                # Built by hand: from_authorized_user_info ignores the JSON's token_uri.
+                creds = user_credentials.Credentials(
+                    None,
+                    refresh_token=info["refresh_token"],
+                    client_id=info["client_id"],
+                    client_secret=info["client_secret"],
+                    token_uri=self.token_uri or info.get("token_uri") or DEFAULT_TOKEN_URI,
+                    quota_project_id=info.get("quota_project_id"),
+                    scopes=SCOPES,
+                )
             else:
                 if not (self.client_id and self.client_secret):
                     raise DriveAuthError("DRIVE_REFRESH_TOKEN needs DRIVE_CLIENT_ID and DRIVE_CLIENT_SECRET")
