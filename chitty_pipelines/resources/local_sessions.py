@@ -95,6 +95,13 @@ class LocalSessionsResource(dg.ConfigurableResource):
         if base.is_dir():
             yield from sorted(p for p in base.rglob("*.json") if p.is_file() and _looks_like_export(p))
 
+    def gemini_activity(self) -> Iterator[Path]:
+        """Google Takeout's ``My Activity.json`` files under the exports folder (Gemini Apps activity;
+        other products' activity files are filtered item by item by their header)."""
+        base = Path(self.exports_dir)
+        if base.is_dir():
+            yield from sorted(p for p in base.rglob("My Activity.json") if p.is_file())
+
     def health(self) -> dict[str, object]:
         roots = self.claude_roots()
         return {

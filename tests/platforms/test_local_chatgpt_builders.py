@@ -8,7 +8,7 @@ from typing import Any
 
 import dagster as dg
 
-from chitty_pipelines.assets.platforms.local_chatgpt import CHATGPT_ASSETS, CHATGPT_CHECKS
+from chitty_pipelines.assets.platforms import local_chatgpt as lc
 from chitty_pipelines.resources.local_sessions import LocalSessionsResource
 from chitty_pipelines.resources.warehouse import WarehouseResource
 
@@ -194,7 +194,13 @@ def run_sync(
     warehouse_resource: WarehouseResource, exports_dir: Path, **config: Any
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [*CHATGPT_ASSETS, *CHATGPT_CHECKS],
+        [
+            lc.chatgpt_exports,
+            lc.chatgpt_conversations_unique_key,
+            lc.chatgpt_messages_unique_key,
+            lc.chatgpt_rejects,
+            lc.chatgpt_messages_have_conversation,
+        ],
         resources={
             "warehouse": warehouse_resource,
             "local_sessions": LocalSessionsResource(claude_homes=[], exports_dir=str(exports_dir)),

@@ -24,6 +24,7 @@ from ..common import (
     unique_key_check_result,
 )
 from .local_chatgpt_sync import CONVERSATIONS, MESSAGES, PLATFORM, STREAM, SyncOutcome, sync_exports
+from .local_gemini import GEMINI_ASSETS, GEMINI_CHECKS
 
 CONVERSATIONS_KEY = dg.AssetKey(["raw_local", "chatgpt_conversations"])
 MESSAGES_KEY = dg.AssetKey(["raw_local", "chatgpt_messages"])
@@ -152,10 +153,12 @@ def chatgpt_messages_have_conversation(warehouse: WarehouseResource) -> dg.Asset
     )
 
 
-CHATGPT_ASSETS: list[dg.AssetsDefinition] = [chatgpt_exports]
+# Gemini Takeout activity rides along: local.py assembles the local platform from these two lists.
+CHATGPT_ASSETS: list[dg.AssetsDefinition] = [chatgpt_exports, *GEMINI_ASSETS]
 CHATGPT_CHECKS: list[dg.AssetChecksDefinition] = [
     chatgpt_conversations_unique_key,
     chatgpt_messages_unique_key,
     chatgpt_rejects,
     chatgpt_messages_have_conversation,
+    *GEMINI_CHECKS,
 ]
