@@ -389,3 +389,30 @@ def test_export_listing_skips_sibling_files(tmp_path: Path) -> None:
     (tmp_path / "user.json").write_text("{}")
     found = LocalSessionsResource(claude_homes=[], exports_dir=str(tmp_path)).chatgpt_exports()
     assert [p.name for p in found] == ["conversations.json", "x.json"]
+
+
+def test_crash_mid_file_leaves_no_cursor_and_the_rerun_is_idempotent(
+    tmp_path: Path, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chitty_pipelines.assets.platforms import local_chatgpt_sync as sync
+
+    export = write_export(tmp_path / "conversations.json", [branching(), fragment(), tools()])
+    real = sync.parse_conversation
+
+    def crash_on_third(raw: object, source: str, index: int):  # type: ignore[no-untyped-def]
+        if index == 2:
+            raise RuntimeError("simulated crash")
+        return real(raw, source, index)
+
+    monkeypatch.setattr(sync, "parse_conversation", crash_on_third)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        sync.sync_exports(warehouse, [export], run_id="r1", full_refresh=False, batch_messages=1)
+    # The first batches were committed; the file's cursor was not (it goes with the last batch).
+    assert _counts(warehouse) == (2, 12)
+    assert warehouse.cursors("local", "chatgpt") == {}
+
+    monkeypatch.setattr(sync, "parse_conversation", real)
+    outcome = sync.sync_exports(warehouse, [export], run_id="r2", full_refresh=False, batch_messages=1)
+    assert (outcome.files_read, outcome.bytes_read) == (1, export.stat().st_size)
+    assert _counts(warehouse) == (3, 16)
+    assert list(warehouse.cursors("local", "chatgpt")) == [str(export.resolve())]
