@@ -267,6 +267,7 @@ def sync_table(
     new_time, ids_at = _advance(cursor, read)
 
     with warehouse.transaction(run_id) as tx:
+        tx.ensure(PAGES)  # an empty first table still leaves its tables behind
         if full_refresh:
             # Pages no longer returned (trashed, unshared) leave with a full refresh.
             tx.delete_where(PAGES, "table_id", [table.table_id])
