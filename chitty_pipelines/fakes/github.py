@@ -288,6 +288,15 @@ class GitHubFake(FakeService):
             )
         return resp
 
+    def _route(self, req: Request) -> Response:
+        # Recorded responses may live on paths no route serves (e.g. /repositories/<id>/issues).
+        if req.path.startswith(API) and self._match_recorded(req):
+            return self._guarded(self._not_found_handler)(req)
+        return super()._route(req)
+
+    def _not_found_handler(self, _req: Request) -> Response:
+        return self._not_found()
+
     def _match_recorded(self, req: Request) -> Recorded | None:
         path = req.path[len(API) :]
         for rec in self.recorded:
