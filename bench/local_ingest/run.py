@@ -54,6 +54,19 @@ def corpus_for(
     return corpus, generate(corpus, size_mb, seed, *rates), False
 
 
+def code_version() -> dict[str, Any]:
+    """The commit measured, and whether the ingestion code had uncommitted edits."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    paths = ["chitty_pipelines/assets/platforms", "chitty_pipelines/parsers", "chitty_pipelines/resources"]
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", *paths).splitlines() if "claude" in line]
+    return {"git_head": git("rev-parse", "--short", "HEAD"), "ingestion_uncommitted_files": dirty}
+
+
 def ingest_once(corpus: Path, warehouse: Path, exports: Path, tmp: Path, tag: str) -> dict[str, Any]:
     out = tmp / f"ingest-{tag}.json"
     cmd = [sys.executable, "-m", "bench.local_ingest.ingest_child", "--corpus", str(corpus)]
@@ -142,6 +155,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "loadavg": os.getloadavg()},
         "page_cache": "warm (every file read once before timing)",
+        "code": code_version(),
         "inputs": {k: manifest[k] for k in manifest if k not in ("true_tokens",)} | {"corpus_reused": reused},
         "truth_tokens": truth,
     }
