@@ -292,10 +292,10 @@ def test_configured_database_ids_and_an_unshared_one_goes_to_rejects(
 # --- reliability ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("version", VERSIONS)
 def test_twenty_percent_faults_give_the_same_tables(
-    warehouse_resource: WarehouseResource, tmp_path: Any, version: str
+    warehouse_resource: WarehouseResource, tmp_path: Any
 ) -> None:
+    version = "2025-09-03"  # the retry path is the same for both versions; one keeps the suite fast
     dumps = []
     for n, faults in enumerate([Faults(), Faults(rate=0.2, retry_after_s=0, drop=True, seed=11)]):
         server = FakeNotion(token=TOKEN, faults=faults)
