@@ -245,3 +245,25 @@ def test_definitions_load_without_env(monkeypatch) -> None:
     assert all(s.group_name == "drive" and "googledrive" in s.kinds for s in specs.values())
     checks = sorted(k.name for c in drive.DRIVE_CHECKS for k in c.check_keys)
     assert json.dumps(checks) == '["contents_rejects", "drive_reachable", "files_unique_id"]'
+
+
+def test_long_folder_batches_use_method_override(
+    chitty_home, monkeypatch, warehouse_resource, warehouse
+) -> None:
+    """40 real-length folder ids make a URL over 2,048 characters: the client sends it as a POST
+    with X-HTTP-Method-Override, as it does against Google, and the walk still sees every file."""
+    fake = start_fake()
+    try:
+        fake.add_folder("chittyos-data", file_id=ROOT)
+        for i in range(45):
+            folder = fake.add_folder(f"p{i:02d}", ROOT, file_id=f"1AbCdEfGhIjKlMnOpQrStUvWxYz-{i:05d}")
+            fake.add(f"f{i:02d}.bin", folder, content=b"\x01", mime_type="application/octet-stream")
+        set_env(monkeypatch, fake)
+        materialize(warehouse_resource)
+        assert fake.method_overrides >= 1
+        assert rows(warehouse, "SELECT count(*), count(DISTINCT path) FROM raw_drive.files") == [(90, 90)]
+        assert rows(warehouse, "SELECT path FROM raw_drive.files WHERE name = 'f44.bin'") == [
+            ("p44/f44.bin",)
+        ]
+    finally:
+        fake.stop()

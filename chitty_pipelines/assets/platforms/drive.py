@@ -2,6 +2,7 @@
 shared drive, recursively, with full paths; incremental through the changes feed; small text
 contents alongside. Not configured without credentials and a folder or shared drive id."""
 
+import time
 from collections.abc import Iterator
 
 import dagster as dg
@@ -77,7 +78,9 @@ def raw_drive_sync(
         return
 
     client = drive.client()
+    clock = time.perf_counter()
     outcome = sync(drive, client, wh, context.run.run_id, full)
+    sync_seconds = round(time.perf_counter() - clock, 3)
     context.log.info(
         f"drive {outcome.mode} sync: {outcome.changes_seen} changes, {outcome.files_written} rows written, "
         f"{outcome.files_deleted} deleted, {outcome.contents_written} contents read, "
@@ -94,6 +97,7 @@ def raw_drive_sync(
             "page_token": outcome.page_token,
             "root_id": drive.root_id or "",
             "api_requests": client.requests,
+            "sync_seconds": sync_seconds,
         },
     )
     content_stats = StreamStats(
