@@ -83,9 +83,9 @@ def iter_line_blocks(
                     seg = seg[:-1]
                 if seg.strip():
                     block.lines.append((block.end_line_no, seg))
-            if block.bytes_read >= block_bytes:
-                yield block
-                block = LineBlock(end_offset=block.end_offset, end_line_no=block.end_line_no)
+                if block.bytes_read >= block_bytes:
+                    yield block
+                    block = LineBlock(end_offset=block.end_offset, end_line_no=block.end_line_no)
         if carry:
             tail = carry[:-1] if carry.endswith(b"\r") else carry
             if drop_newline and not tail.strip():

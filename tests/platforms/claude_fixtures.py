@@ -317,10 +317,12 @@ def resources(home: Path | list[Path], warehouse: WarehouseResource, tmp: Path) 
     }
 
 
-def materialize(resources: dict[str, Any], full_refresh: bool = False) -> dg.ExecuteInProcessResult:
+def materialize(
+    resources: dict[str, Any], full_refresh: bool = False, with_checks: bool = True
+) -> dg.ExecuteInProcessResult:
     config = {"ops": {"claude_code_transcripts": {"config": {"full_refresh": full_refresh}}}}
     return dg.materialize(
-        [*CLAUDE_ASSETS, *CLAUDE_CHECKS],
+        [*CLAUDE_ASSETS, *(CLAUDE_CHECKS if with_checks else [])],
         resources=resources,
         run_config=config,
         instance=dg.DagsterInstance.ephemeral(),

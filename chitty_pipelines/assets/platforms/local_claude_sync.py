@@ -98,13 +98,13 @@ class ClaudeSync:
         run_id: str | None,
         full_refresh: bool,
         log: Callable[[str], None],
-        batch_bytes: int = BATCH_BYTES,
+        batch_bytes: int | None = None,
     ):
         self.wh = warehouse
         self.run_id = run_id
         self.full_refresh = full_refresh
         self.log = log
-        self.batch_bytes = batch_bytes
+        self.batch_bytes = batch_bytes or BATCH_BYTES  # read at run time so tests can shrink it
         self.stats = SyncStats()
 
     # -- transcripts -------------------------------------------------------------------------
