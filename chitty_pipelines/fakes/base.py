@@ -105,6 +105,9 @@ class FakeService:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body are separate writes; with Nagle on, keep-alive clients wait for a
+            # delayed ACK (~40 ms) on every response.
+            disable_nagle_algorithm = True
 
             def log_message(self, *_args: Any) -> None:  # keep test output quiet
                 pass
