@@ -20,6 +20,14 @@ from .cloudflare_r2 import R2Client, R2Error
 DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
 
 
+def _secret(value: str | None) -> str:
+    """A secret field's value. Inside a run Dagster has already resolved the EnvVar; outside one
+    (``chitty-sync status`` calling ``health()``) the field still holds the EnvVar itself."""
+    if isinstance(value, dg.EnvVar):
+        return value.get_value() or ""
+    return value or ""
+
+
 def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
@@ -49,6 +57,7 @@ class CloudflareResource(dg.ConfigurableResource):
     )
     kv_namespace_ids: list[str] = Field(default_factory=list, description="Workers KV namespaces.")
     kv_concurrency: int = Field(default=4, description="Parallel KV value reads (still paced).")
+    kv_page_size: int = Field(default=1000, description="Keys per list call (10 to 1,000).")
     d1_database_ids: list[str] = Field(default_factory=list, description="D1 databases.")
     d1_cursor_columns: list[str] = Field(
         default_factory=lambda: ["updated_at"], description="Columns that make a D1 table incremental."
@@ -111,8 +120,8 @@ class CloudflareResource(dg.ConfigurableResource):
     def r2(self) -> R2Client:
         return R2Client(
             endpoint_url=self.r2_endpoint(),
-            access_key_id=self.r2_access_key_id or "",
-            secret_access_key=self.r2_secret_access_key or "",
+            access_key_id=_secret(self.r2_access_key_id),
+            secret_access_key=_secret(self.r2_secret_access_key),
             max_pool=max(self.r2_concurrency * 2, 10),
             page_size=self.r2_list_page_size,
         )
@@ -120,7 +129,7 @@ class CloudflareResource(dg.ConfigurableResource):
     def api(self) -> CloudflareApi:
         return CloudflareApi(
             account_id=self.account_id or "",
-            token=self.api_token or "",
+            token=_secret(self.api_token),
             base_url=self.api_base_url,
             rate_per_s=self.api_rate_per_s,
             attempts=self.api_attempts,

@@ -157,10 +157,10 @@ class CloudflareApi:
         return raw.http_response.json().get("result") or {}
 
     def list_keys_page(
-        self, namespace_id: str, cursor: str | None
+        self, namespace_id: str, cursor: str | None, limit: int = KV_PAGE
     ) -> tuple[list[dict[str, Any]], str | None]:
         """One page of at most 1,000 keys: ``[{name, expiration, metadata}]`` and the next cursor."""
-        kwargs: dict[str, Any] = {"account_id": self.account_id, "limit": KV_PAGE}
+        kwargs: dict[str, Any] = {"account_id": self.account_id, "limit": max(10, min(limit, KV_PAGE))}
         if cursor:
             kwargs["cursor"] = cursor
         raw = self._call(

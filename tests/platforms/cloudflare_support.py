@@ -59,7 +59,7 @@ def create_bucket(client: Any, bucket: str) -> None:
 
 
 def resource(**overrides: Any) -> CloudflareResource:
-    settings: dict[str, Any] = {"account_id": ACCOUNT, "api_rate_per_s": 0, "api_max_wait_s": 2.0}
+    settings: dict[str, Any] = {"account_id": ACCOUNT, "api_rate_per_s": 0, "api_max_wait_s": 0.2}
     settings.update(overrides)
     return CloudflareResource(**settings)
 

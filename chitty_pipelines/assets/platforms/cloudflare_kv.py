@@ -44,11 +44,11 @@ def _stored(warehouse: Warehouse, namespace_id: str) -> dict[str, tuple[float | 
     return out
 
 
-def list_keys(api: CloudflareApi, namespace_id: str) -> list[dict[str, Any]]:
+def list_keys(api: CloudflareApi, namespace_id: str, page_size: int = 1000) -> list[dict[str, Any]]:
     keys: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
-        page, cursor = api.list_keys_page(namespace_id, cursor)
+        page, cursor = api.list_keys_page(namespace_id, cursor, page_size)
         keys.extend(page)
         if not cursor:
             return keys
@@ -97,7 +97,7 @@ def kv_entries(
     for ns in cloudflare.kv_namespace_ids:
         now = common.now()
         stored = _stored(wh, ns)
-        listed = list_keys(api, ns)
+        listed = list_keys(api, ns, cloudflare.kv_page_size)
         todo = []
         for item in listed:
             old = stored.get(item["name"])
