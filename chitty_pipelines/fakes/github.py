@@ -20,50 +20,27 @@ import json
 import math
 import threading
 import time
-import zlib
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
 from .base import FakeService, Faults, Request, Response
+from .github_shapes import (
+    EPOCH,
+    FakeRepo,
+    commit_json,
+    dir_json,
+    file_json,
+    git_blob_sha,
+    iso,
+    issue_json,
+    parse_iso,
+    repo_json,
+    user_json,
+)
 
 API = "/api/v3"
-EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def git_blob_sha(content: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
-
-
-@dataclass
-class FakeRepo:
-    owner: str
-    name: str
-    id: int
-    default_branch: str = "main"
-    topics: list[str] = field(default_factory=list)
-    archived: bool = False
-    private: bool = False
-    description: str = ""
-    created_at: datetime = EPOCH
-    updated_at: datetime = EPOCH
-    pushed_at: datetime = EPOCH
-    commits: list[dict[str, Any]] = field(default_factory=list)  # oldest first
-    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
-    files: dict[str, bytes] = field(default_factory=dict)
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.owner}/{self.name}"
 
 
 @dataclass
@@ -334,92 +311,6 @@ class GitHubFake(FakeService):
         return Response(200, body, {"Link": ", ".join(links)} if links else {})
 
     # --- JSON shapes ------------------------------------------------------------------------
-    def _user_json(self, login: str | None) -> dict[str, Any] | None:
-        if login is None:
-            return None
-        return {
-            "login": login,
-            "id": zlib.crc32(login.encode()) % 10**6,
-            "type": "User",
-            "url": f"{self.api_url}/users/{login}",
-        }
-
-    def _repo_json(self, r: FakeRepo) -> dict[str, Any]:
-        url = f"{self.api_url}/repos/{r.full_name}"
-        return {
-            "id": r.id,
-            "node_id": base64.b64encode(f"R_{r.id}".encode()).decode(),
-            "name": r.name,
-            "full_name": r.full_name,
-            "owner": {
-                "login": r.owner,
-                "id": zlib.crc32(r.owner.encode()) % 10**6,
-                "type": self.owners.get(r.owner, "User"),
-            },
-            "private": r.private,
-            "visibility": "private" if r.private else "public",
-            "description": r.description or None,
-            "fork": False,
-            "url": url,
-            "html_url": f"https://github.example/{r.full_name}",
-            "commits_url": url + "/commits{/sha}",
-            "default_branch": r.default_branch,
-            "topics": list(r.topics),
-            "archived": r.archived,
-            "created_at": iso(r.created_at),
-            "updated_at": iso(r.updated_at),
-            "pushed_at": iso(r.pushed_at),
-            "stargazers_count": 0,
-            "open_issues_count": sum(1 for i in r.issues.values() if i["state"] == "open"),
-        }
-
-    def _commit_json(self, r: FakeRepo, c: dict[str, Any]) -> dict[str, Any]:
-        url = f"{self.api_url}/repos/{r.full_name}/commits/{c['sha']}"
-        person = {"name": c["author_name"], "email": c["author_email"], "date": iso(c["date"])}
-        return {
-            "sha": c["sha"],
-            "node_id": "C_" + c["sha"][:12],
-            "commit": {"author": person, "committer": person, "message": c["message"], "comment_count": 0},
-            "url": url,
-            "html_url": f"https://github.example/{r.full_name}/commit/{c['sha']}",
-            "author": self._user_json(c["login"]),
-            "committer": self._user_json(c["login"]),
-            "parents": [
-                {"sha": c["parent"], "url": f"{self.api_url}/repos/{r.full_name}/commits/{c['parent']}"}
-            ]
-            if c["parent"]
-            else [],
-        }
-
-    def _issue_json(self, r: FakeRepo, i: dict[str, Any]) -> dict[str, Any]:
-        kind = "pulls" if i["pull_request"] else "issues"
-        html = "pull" if i["pull_request"] else "issues"
-        out = {
-            "url": f"{self.api_url}/repos/{r.full_name}/issues/{i['number']}",
-            "repository_url": f"{self.api_url}/repos/{r.full_name}",
-            "html_url": f"https://github.example/{r.full_name}/{html}/{i['number']}",
-            "id": i["id"],
-            "number": i["number"],
-            "title": i["title"],
-            "user": self._user_json(i["user"]),
-            "labels": [{"name": n} for n in i["labels"]],
-            "state": i["state"],
-            "assignees": [],
-            "comments": i["comments"],
-            "created_at": iso(i["created_at"]),
-            "updated_at": iso(i["updated_at"]),
-            "closed_at": iso(i["closed_at"]) if i["closed_at"] else None,
-            "body": i["body"],
-        }
-        if i["pull_request"]:
-            out["draft"] = i["draft"]
-            out["pull_request"] = {
-                "url": f"{self.api_url}/repos/{r.full_name}/{kind}/{i['number']}",
-                "merged_at": iso(i["merged_at"]) if i["merged_at"] else None,
-            }
-        return out
-
-    # --- handlers ----------------------------------------------------------------------------
     def _find(self, req: Request) -> FakeRepo | None:
         return self.repos.get(f"{req.params['owner']}/{req.params['repo']}")
 
@@ -428,7 +319,7 @@ class GitHubFake(FakeService):
         return Response(404, {"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
 
     def _user(self, req: Request) -> Response:
-        return Response(200, self._user_json(req.params["_login"]))
+        return Response(200, user_json(self.api_url, req.params["_login"]))
 
     def _rate_limit(self, _req: Request) -> Response:
         core = {
@@ -461,7 +352,9 @@ class GitHubFake(FakeService):
             return self._not_found()
         with self._data_lock:
             repos = self._sorted_repos(req, [r for r in self.repos.values() if r.owner == login])
-            return self._page(req, [self._repo_json(r) for r in repos])
+            return self._page(
+                req, [repo_json(self.api_url, r, self.owners.get(r.owner, "User")) for r in repos]
+            )
 
     def _user_repos(self, req: Request) -> Response:
         return self._owner_repos(
@@ -473,7 +366,7 @@ class GitHubFake(FakeService):
         if repo is None:
             return self._not_found()
         with self._data_lock:
-            return Response(200, self._repo_json(repo))
+            return Response(200, repo_json(self.api_url, repo, self.owners.get(repo.owner, "User")))
 
     def _commits(self, req: Request) -> Response:
         repo = self._find(req)
@@ -489,7 +382,7 @@ class GitHubFake(FakeService):
                 if (not since or c["date"] >= parse_iso(since))
                 and (not until or c["date"] <= parse_iso(until))
             ]
-            return self._page(req, [self._commit_json(repo, c) for c in chosen])
+            return self._page(req, [commit_json(self.api_url, repo, c) for c in chosen])
 
     def _issues(self, req: Request) -> Response:
         repo = self._find(req)
@@ -505,7 +398,7 @@ class GitHubFake(FakeService):
                 and (not since or i["updated_at"] >= parse_iso(since))
             ]
             chosen.sort(key=lambda i: (i[sort], i["number"]), reverse=req.arg("direction", "desc") == "desc")
-            return self._page(req, [self._issue_json(repo, i) for i in chosen])
+            return self._page(req, [issue_json(self.api_url, repo, i) for i in chosen])
 
     def _contents(self, req: Request) -> Response:
         repo = self._find(req)
@@ -514,7 +407,7 @@ class GitHubFake(FakeService):
         path = (req.params.get("path") or "").strip("/")
         with self._data_lock:
             if path in repo.files:
-                return Response(200, self._file_json(repo, path, with_content=True))
+                return Response(200, file_json(self.api_url, repo, path, with_content=True))
             prefix = f"{path}/" if path else ""
             children: dict[str, bool] = {}  # name -> is_dir
             for p in repo.files:
@@ -524,44 +417,12 @@ class GitHubFake(FakeService):
             if not children:
                 return self._not_found()
             listing = [
-                self._dir_json(repo, prefix + name) if is_dir else self._file_json(repo, prefix + name, False)
+                dir_json(self.api_url, repo, prefix + name)
+                if is_dir
+                else file_json(self.api_url, repo, prefix + name, False)
                 for name, is_dir in sorted(children.items())
             ]
             return Response(200, listing)
-
-    def _tree_sha(self, repo: FakeRepo, path: str) -> str:
-        prefix = path + "/"
-        entries = sorted((p, git_blob_sha(c)) for p, c in repo.files.items() if p.startswith(prefix))
-        return hashlib.sha1(json.dumps(entries).encode()).hexdigest()
-
-    def _dir_json(self, repo: FakeRepo, path: str) -> dict[str, Any]:
-        return {
-            "type": "dir",
-            "name": path.rsplit("/", 1)[-1],
-            "path": path,
-            "sha": self._tree_sha(repo, path),
-            "size": 0,
-            "url": f"{self.api_url}/repos/{repo.full_name}/contents/{path}",
-        }
-
-    def _file_json(self, repo: FakeRepo, path: str, with_content: bool) -> dict[str, Any]:
-        data = repo.files[path]
-        sha = git_blob_sha(data)
-        out: dict[str, Any] = {
-            "type": "file",
-            "name": path.rsplit("/", 1)[-1],
-            "path": path,
-            "sha": sha,
-            "size": len(data),
-            "url": f"{self.api_url}/repos/{repo.full_name}/contents/{path}",
-            "git_url": f"{self.api_url}/repos/{repo.full_name}/git/blobs/{sha}",
-        }
-        if with_content:
-            encoded = base64.b64encode(data).decode()
-            # GitHub wraps base64 at 60 characters per line.
-            out["content"] = "\n".join(encoded[i : i + 60] for i in range(0, len(encoded), 60)) + "\n"
-            out["encoding"] = "base64"
-        return out
 
     def _blob(self, req: Request) -> Response:
         repo = self._find(req)
