@@ -301,19 +301,27 @@ def sync(
     root = resource.root_id or ""
     cursor_key = f"{resource.shared_drive_id or 'my_drive'}:{root}"
     saved = warehouse.cursors(PLATFORM, STREAM).get(cursor_key)
+    incremental = bool(saved) and not full_refresh
+    relevant: list[dict[str, Any]] = []
+    if incremental:
+        changes, token = read_changes(client, resource, saved["page_token"])
+        relevant = [c for c in changes if c.get("changeType", "file") == "file" and c.get("fileId") != root]
+        if not relevant:  # the common poll: nothing to rebuild, only the token moves
+            with warehouse.transaction(run_id) as tx:
+                tx.set_cursor(PLATFORM, STREAM, cursor_key, {"page_token": token, "root_id": root})
+            return SyncOutcome(
+                "incremental", token, changes_seen=len(changes), files_total=warehouse.row_count(FILES)
+            )
     old_items, old_rows, stored_keys = load_state(warehouse)
     content_keys = {} if full_refresh else stored_keys  # a full refresh re-reads contents too
-    if full_refresh or not saved:
+    if not incremental:
         # The token first: a change made while we list is then replayed next time, never lost.
         outcome = SyncOutcome("full", start_token(client, resource))
         items = walk(client, resource, [root])
     else:
-        changes, token = read_changes(client, resource, saved["page_token"])
         outcome = SyncOutcome("incremental", token, changes_seen=len(changes))
         items = dict(old_items)
-        for change in changes:
-            if change.get("changeType", "file") != "file" or change.get("fileId") == root:
-                continue
+        for change in relevant:
             if change.get("removed") or "file" not in change:
                 items.pop(change["fileId"], None)
             else:
