@@ -241,8 +241,9 @@ def sync_table(
     run_id: str | None,
     full_refresh: bool,
     report: SyncReport,
+    cursor: dict[str, Any],
 ) -> None:
-    cursor = {} if full_refresh else warehouse.cursors(PLATFORM, stream).get(table.table_id, {})
+    cursor = {} if full_refresh else cursor
     since = cursor.get("last_edited_time")
     columns = typed_columns(table.properties)
     fingerprint = schema_fingerprint(columns)
@@ -275,7 +276,9 @@ def sync_table(
         if rebuild:
             tx.con.execute(f"DROP TABLE IF EXISTS {spec.sql_name}")
             tx.ensure(spec)
-            typed_source = _stored_pages(tx, table.table_id)
+            # Pages stored before a schema change must move to the new layout too; on a first
+            # sync or a full refresh what was just read is everything there is.
+            typed_source = _stored_pages(tx, table.table_id) if cursor else fresh
         else:
             typed_source = fresh
         typed, typed_rejects = _typed_rows(typed_source, columns, table.table_id)
@@ -307,6 +310,13 @@ def sync_table(
             "rebuilt": rebuild,
         }
     )
+
+
+def _all_cursors(warehouse: Warehouse) -> dict[tuple[str, str], dict[str, Any]]:
+    df = warehouse.query(
+        "SELECT stream, cursor_key, cursor_value FROM ops.sync_cursors WHERE platform = ?", [PLATFORM]
+    )
+    return {(st, key): json.loads(v) for st, key, v in df.itertuples(index=False)}
 
 
 def _stored_pages(tx: Transaction, table_id: str) -> list[dict[str, Any]]:
@@ -344,12 +354,22 @@ def sync_all(
     report = SyncReport()
     try:
         tables, rejects = discover(api, resource)
+        cursors = _all_cursors(warehouse)  # one connection for all tables, not one per table
         if rejects:
             with warehouse.transaction(run_id) as tx:
                 tx.add_rejects(rejects)
             report.rejects += rejects
         for stream, table in tables:
-            sync_table(api, warehouse, stream, table, run_id=run_id, full_refresh=full_refresh, report=report)
+            sync_table(
+                api,
+                warehouse,
+                stream,
+                table,
+                run_id=run_id,
+                full_refresh=full_refresh,
+                report=report,
+                cursor=cursors.get((stream, table.table_id), {}),
+            )
     finally:
         api.close()
     return report, api.requests
