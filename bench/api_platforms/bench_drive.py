@@ -163,6 +163,15 @@ def run(latency_s: float = 0.03, smoke: bool = False) -> dict[str, Any]:
             for f in blobs:
                 fake.rename(f.id, f.name + ".renamed")
             changed = _timed(fake, lambda: _materialize(drive, wr))
+            # Like for like with the baseline: metadata only (contents off), fresh warehouse.
+            meta_only = DriveResource(
+                base_url=drive.base_url,
+                folder_id=ROOT,
+                service_account_json=json.dumps(sa_info),
+                content_max_bytes=0,
+            )
+            wr2 = WarehouseResource(path=str(Path(tmp) / "bench-meta.duckdb"), lock_timeout_s=60)
+            metadata_only = _timed(fake, lambda: _materialize(meta_only, wr2))
         baseline = _timed(fake, lambda: baseline_walk(fake, sa_info))
     finally:
         fake.stop()
@@ -175,10 +184,13 @@ def run(latency_s: float = 0.03, smoke: bool = False) -> dict[str, Any]:
         "ours_full_sync": full,
         "ours_resync_no_change": resync,
         "ours_resync_k_changes": changed,
+        "ours_full_sync_metadata_only": metadata_only,
         "baseline_plain_walk": baseline,
         "ratios": {
             "full_requests_vs_baseline": round(full["requests"] / baseline["requests"], 3),
             "full_wall_vs_baseline": round(full["wall_s"] / baseline["wall_s"], 3),
+            "metadata_only_requests_vs_baseline": round(metadata_only["requests"] / baseline["requests"], 3),
+            "metadata_only_wall_vs_baseline": round(metadata_only["wall_s"] / baseline["wall_s"], 3),
             "resync_requests_vs_baseline": round(resync["requests"] / baseline["requests"], 4),
             "resync_wall_vs_baseline": round(resync["wall_s"] / baseline["wall_s"], 3),
         },
