@@ -13,78 +13,28 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from .base import FakeService, Faults, Request, Response
+from .notion_wire import (
+    BOT_ID,
+    CLASSIC,
+    CURRENT,
+    USER_ID,
+    FakeDatabase,
+    FakeDataSource,
+    FakePage,
+    canon,
+    compile_filter,
+    error,
+    new_id,
+    not_found,
+    rich,
+    title_of,
+)
 
-CLASSIC = "2022-06-28"
-CURRENT = "2025-09-03"
-BOT_ID = "0c9a3f55-8f0e-4a0b-9d6e-8a1b2c3d4e5f"
-USER_ID = "7775f3a3-893f-43fa-b625-460c61094c78"
-
-
-def rich(text: str) -> list[dict[str, Any]]:
-    """A rich-text array as Notion sends it."""
-    return [
-        {
-            "type": "text",
-            "text": {"content": text, "link": None},
-            "annotations": {
-                "bold": False,
-                "italic": False,
-                "strikethrough": False,
-                "underline": False,
-                "code": False,
-                "color": "default",
-            },
-            "plain_text": text,
-            "href": None,
-        }
-    ]
-
-
-def _new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    body = {"object": "error", "status": status, "code": code, "message": message, "request_id": _new_id()}
-    return Response(status, body, headers or {})
-
-
-@dataclass
-class FakeDataSource:
-    id: str
-    database_id: str
-    title: str
-    properties: dict[str, dict[str, Any]]  # schema: name -> {id, name, type, <type>: config}
-    created_time: str
-    last_edited_time: str
-
-
-@dataclass
-class FakeDatabase:
-    id: str
-    title: str
-    data_source_ids: list[str]
-    created_time: str
-    last_edited_time: str
-
-
-@dataclass
-class FakePage:
-    id: str
-    data_source_id: str
-    properties: dict[str, dict[str, Any]]  # name -> {type, <type>: value}
-    created_time: str
-    last_edited_time: str
-    in_trash: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+__all__ = ["CLASSIC", "CURRENT", "FakeNotion", "rich"]
 
 
 class FakeNotion(FakeService):
@@ -131,8 +81,8 @@ class FakeNotion(FakeService):
     ) -> FakeDatabase:
         """A database with one data source per id in ``data_source_ids`` (default: one), all with
         ``schema`` (property name -> ``{"type": t, ...}``; ids are filled in)."""
-        db_id = database_id or _new_id()
-        ds_ids = data_source_ids or [_new_id()]
+        db_id = database_id or new_id()
+        ds_ids = data_source_ids or [new_id()]
         props = {
             name: {
                 "id": spec.get("id") or f"p{i:03d}",
@@ -166,7 +116,7 @@ class FakeNotion(FakeService):
         with self._data_lock:
             ds_id = self.databases[table_id].data_source_ids[0] if table_id in self.databases else table_id
             page = FakePage(
-                page_id or _new_id(),
+                page_id or new_id(),
                 ds_id,
                 dict(properties),
                 created_time or last_edited_time,
@@ -183,7 +133,7 @@ class FakeNotion(FakeService):
             page.last_edited_time = at
 
     def revoke_token(self) -> None:
-        self.token = "revoked-" + _new_id()
+        self.token = "revoked-" + new_id()
 
     def reset_counters(self) -> None:
         super().reset_counters()
@@ -198,17 +148,17 @@ class FakeNotion(FakeService):
     # --- protocol -----------------------------------------------------------------------------
     def fault_response(self, status: int, headers: dict[str, str]) -> Response:
         codes = {429: "rate_limited", 500: "internal_server_error", 503: "service_unavailable"}
-        return _error(status, codes.get(status, "internal_server_error"), f"injected fault {status}", headers)
+        return error(status, codes.get(status, "internal_server_error"), f"injected fault {status}", headers)
 
     def _route(self, req: Request) -> Response:
         # Auth, version and rate limit come before routing, as on the real API.
         if req.headers.get("authorization") != f"Bearer {self.token}":
-            return _error(401, "unauthorized", "API token is invalid.")
+            return error(401, "unauthorized", "API token is invalid.")
         version = req.headers.get("notion-version")
         if version not in (CLASSIC, CURRENT):
-            return _error(400, "missing_version", "Notion-Version header failed validation.")
+            return error(400, "missing_version", "Notion-Version header failed validation.")
         if self._over_rate():
-            return _error(
+            return error(
                 429,
                 "rate_limited",
                 "You have been rate limited. Please try again in a few minutes.",
@@ -250,7 +200,7 @@ class FakeNotion(FakeService):
                     "owner": {"type": "workspace", "workspace": True},
                     "workspace_name": "Fake Workspace",
                 },
-                "request_id": _new_id(),
+                "request_id": new_id(),
             },
         )
 
@@ -334,9 +284,7 @@ class FakeNotion(FakeService):
         start = 0
         if start_cursor:
             if start_cursor not in ids:
-                return _error(
-                    400, "validation_error", f"The start_cursor provided is invalid: {start_cursor}"
-                )
+                return error(400, "validation_error", f"The start_cursor provided is invalid: {start_cursor}")
             start = ids.index(start_cursor)
         size = max(1, min(int(page_size or 100), 100))
         chunk = items[start : start + size]
@@ -348,7 +296,7 @@ class FakeNotion(FakeService):
             "has_more": has_more,
             "type": kind,
             kind: {},
-            "request_id": _new_id(),
+            "request_id": new_id(),
         }
 
     def _respond_list(self, listing: dict[str, Any] | Response) -> Response:
@@ -366,7 +314,7 @@ class FakeNotion(FakeService):
         wanted = (body.get("filter") or {}).get("value")
         table_kind = "database" if version == CLASSIC else "data_source"
         if wanted not in (None, "page", table_kind):
-            return _error(400, "validation_error", f"body.filter.value should be `page` or `{table_kind}`")
+            return error(400, "validation_error", f"body.filter.value should be `page` or `{table_kind}`")
         with self._data_lock:
             objs: list[dict[str, Any]] = []
             if wanted in (None, table_kind):
@@ -378,7 +326,7 @@ class FakeNotion(FakeService):
                 objs += [self._page_obj(p, version) for p in self.pages.values() if not p.in_trash]
         query = str(body.get("query") or "").lower()
         if query:
-            objs = [o for o in objs if query in _title_of(o).lower()]
+            objs = [o for o in objs if query in title_of(o).lower()]
         descending = (body.get("sort") or {}).get("direction") != "ascending"
         objs.sort(key=lambda o: (o["last_edited_time"], o["id"]), reverse=descending)
         kind = "page_or_database" if version == CLASSIC else "page_or_data_source"
@@ -387,32 +335,32 @@ class FakeNotion(FakeService):
         )
 
     def _get_database(self, req: Request) -> Response:
-        db = self.databases.get(_canon(req.params["id"]))
+        db = self.databases.get(canon(req.params["id"]))
         if db is None:
-            return _not_found(req.params["id"], "database")
-        return Response(200, {**self._database_obj(db, self._version(req)), "request_id": _new_id()})
+            return not_found(req.params["id"], "database")
+        return Response(200, {**self._database_obj(db, self._version(req)), "request_id": new_id()})
 
     def _get_data_source(self, req: Request) -> Response:
         if self._version(req) == CLASSIC:
-            return _error(400, "invalid_request_url", "Invalid request URL.")
-        ds = self.data_sources.get(_canon(req.params["id"]))
+            return error(400, "invalid_request_url", "Invalid request URL.")
+        ds = self.data_sources.get(canon(req.params["id"]))
         if ds is None:
-            return _not_found(req.params["id"], "data source")
-        return Response(200, {**self._data_source_obj(ds), "request_id": _new_id()})
+            return not_found(req.params["id"], "data source")
+        return Response(200, {**self._data_source_obj(ds), "request_id": new_id()})
 
     def _get_page(self, req: Request) -> Response:
-        page = self.pages.get(_canon(req.params["id"]))
+        page = self.pages.get(canon(req.params["id"]))
         if page is None:
-            return _not_found(req.params["id"], "page")
+            return not_found(req.params["id"], "page")
         return Response(200, self._page_obj(page, self._version(req)))
 
     def _query_database(self, req: Request) -> Response:
         version = self._version(req)
-        db = self.databases.get(_canon(req.params["id"]))
+        db = self.databases.get(canon(req.params["id"]))
         if db is None:
-            return _not_found(req.params["id"], "database")
+            return not_found(req.params["id"], "database")
         if version != CLASSIC and len(db.data_source_ids) > 1:
-            return _error(
+            return error(
                 400, "validation_error", "Databases with multiple data sources: query a data source."
             )
         return self._query(req, db.data_source_ids[0], version)
@@ -420,18 +368,18 @@ class FakeNotion(FakeService):
     def _query_data_source(self, req: Request) -> Response:
         version = self._version(req)
         if version == CLASSIC:
-            return _error(400, "invalid_request_url", "Invalid request URL.")
-        ds_id = _canon(req.params["id"])
+            return error(400, "invalid_request_url", "Invalid request URL.")
+        ds_id = canon(req.params["id"])
         if ds_id not in self.data_sources:
-            return _not_found(req.params["id"], "data source")
+            return not_found(req.params["id"], "data source")
         return self._query(req, ds_id, version)
 
     def _query(self, req: Request, ds_id: str, version: str) -> Response:
         body = req.json() or {}
         try:
-            predicate = _compile_filter(body.get("filter"))
+            predicate = compile_filter(body.get("filter"))
         except ValueError as exc:
-            return _error(400, "validation_error", str(exc))
+            return error(400, "validation_error", str(exc))
         with self._data_lock:
             pages = [p for p in self.pages.values() if p.data_source_id == ds_id and not p.in_trash]
             pages = [p for p in pages if predicate(p)]
@@ -439,69 +387,10 @@ class FakeNotion(FakeService):
             sort = sorts[0]
             key = sort.get("timestamp") or "last_edited_time"
             if key not in ("last_edited_time", "created_time"):
-                return _error(400, "validation_error", "the fake sorts only by timestamps")
+                return error(400, "validation_error", "the fake sorts only by timestamps")
             pages.sort(key=lambda p: (getattr(p, key), p.id), reverse=sort.get("direction") == "descending")
             objs = [self._page_obj(p, version) for p in pages]
         kind = "page_or_database" if version == CLASSIC else "page_or_data_source"
         return self._respond_list(
             self._list(objs, kind, body.get("start_cursor"), body.get("page_size", 100))
         )
-
-
-def _canon(value: str) -> str:
-    compact = value.replace("-", "").lower()
-    if len(compact) == 32:
-        return f"{compact[:8]}-{compact[8:12]}-{compact[12:16]}-{compact[16:20]}-{compact[20:]}"
-    return value
-
-
-def _not_found(obj_id: str, what: str) -> Response:
-    return _error(
-        404,
-        "object_not_found",
-        f"Could not find {what} with ID: {obj_id}. Make sure the relevant pages and databases are shared "
-        "with your integration.",
-    )
-
-
-def _title_of(obj: dict[str, Any]) -> str:
-    if obj.get("object") in ("database", "data_source"):
-        return "".join(t.get("plain_text", "") for t in obj.get("title") or [])
-    for prop in (obj.get("properties") or {}).values():
-        if prop.get("type") == "title":
-            return "".join(t.get("plain_text", "") for t in prop.get("title") or [])
-    return ""
-
-
-def _compile_filter(spec: dict[str, Any] | None) -> Callable[[FakePage], bool]:
-    """Timestamp filters (and their and/or compounds), as far as a sync needs them."""
-    if not spec:
-        return lambda _p: True
-    if "and" in spec or "or" in spec:
-        parts = [_compile_filter(s) for s in spec.get("and") or spec.get("or") or []]
-        combine = all if "and" in spec else any
-        return lambda p: combine(f(p) for f in parts)
-    ts = spec.get("timestamp")
-    if ts not in ("last_edited_time", "created_time"):
-        raise ValueError("the fake supports only timestamp filters (last_edited_time, created_time)")
-    cond = spec.get(ts) or {}
-    ops = {
-        "on_or_after": lambda a, b: a >= b,
-        "after": lambda a, b: a > b,
-        "before": lambda a, b: a < b,
-        "on_or_before": lambda a, b: a <= b,
-        "equals": lambda a, b: a == b,
-    }
-    (op, value), *_ = cond.items() if cond else [(None, None)]
-    if op not in ops:
-        raise ValueError(f"body.filter.{ts} should be one of {sorted(ops)}")
-    bound = _norm_time(str(value))
-    return lambda p: ops[op](_norm_time(getattr(p, ts)), bound)
-
-
-def _norm_time(value: str) -> str:
-    """Comparable UTC text for the ISO forms used here (``Z`` or ``+00:00``, with or without ms)."""
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")

@@ -452,3 +452,18 @@ def test_search_discovers_multi_source_database_and_paginates(
         assert server.query_requests() == 2 + 2  # 4 and 3 pages at 2 per request
     per_table = warehouse.query("SELECT table_id, page_count FROM raw_notion.databases ORDER BY 1")
     assert per_table.values.tolist() == [[db.data_source_ids[0], 4], [db.data_source_ids[1], 3]]
+
+
+def test_a_refused_start_cursor_restarts_the_listing(fake: FakeNotion) -> None:
+    """Notion's cursor is the next result's id; if that page is trashed mid-listing the cursor is
+    refused (400). The listing restarts once instead of failing (Airbyte's lesson)."""
+    api = resource(fake, page_size=2).api()
+    (notes,) = [t for t in api.search_tables() if t.table_id == NOTES_DS]
+    listing = api.query_pages(notes, None)
+    first = [next(listing)["id"], next(listing)["id"]]
+    fake.pages["bbbbbbbb-0000-4000-8000-000000000002"].in_trash = True  # the next cursor
+    rest = [p["id"] for p in listing]
+    assert first == ["bbbbbbbb-0000-4000-8000-000000000000", "bbbbbbbb-0000-4000-8000-000000000001"]
+    assert rest == [f"bbbbbbbb-0000-4000-8000-00000000000{i}" for i in (0, 1, 3, 4)]
+    assert [s for _m, _p, s in fake.log] == [200, 200, 400, 200, 200]
+    api.close()
