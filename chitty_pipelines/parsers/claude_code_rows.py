@@ -5,7 +5,6 @@ assets/platforms/local_claude_tables.py assert they match)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 MESSAGE_FIELDS = (
@@ -130,7 +129,7 @@ def todo_rows(
     agent: str | None,
     list_id: str | None,
     tool_use_id: str | None,
-    observed_at: datetime | None,
+    observed_at: str | None,  # ISO-8601 with offset
 ) -> list[tuple]:
     """One row per todo item; items that are not objects (seen in the wild) are skipped."""
     rows = []

@@ -25,7 +25,7 @@ def parse_state_file(path: Path, folder: str, mtime_ns: int) -> tuple[list[tuple
         return [], "invalid UTF-8" if "UTF-8" in str(exc) else f"invalid JSON: {exc}"
     except OSError as exc:  # vanished or unreadable: say so, the next sync tries again
         return [], f"unreadable: {exc.strerror}"
-    observed = datetime.fromtimestamp(mtime_ns / 1e9, UTC)
+    observed = datetime.fromtimestamp(mtime_ns / 1e9, UTC).isoformat()
     source_file = str(path)
     if folder == "todos":
         if not isinstance(value, list):
