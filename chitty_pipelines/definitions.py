@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from .assets.platforms import cloudflare as cloudflare_platform
 from .assets.platforms import drive as drive_platform
 from .assets.platforms import github as github_platform
 from .assets.platforms import local
@@ -15,6 +16,7 @@ from .resources.warehouse import WarehouseResource
 defs = dg.Definitions.merge(
     dg.Definitions(resources={"warehouse": WarehouseResource.from_settings()}, jobs=JOBS),
     local.defs,
+    cloudflare_platform.defs,
     drive_platform.defs,
     github_platform.defs,
     neon_platform.defs,
