@@ -76,6 +76,7 @@ def _count(fake: FakeDrive) -> dict[str, int]:
     for key, n in fake.requests.items():
         _method, path = key.split(" ", 1)
         kind = "files.get(media)" if path.count("/") == 4 and path.startswith("/drive/v3/files/") else path
+        kind = "files.get(root)" if path == f"/drive/v3/files/{ROOT}" else kind
         kind = {"/drive/v3/files": "files.list", "/drive/v3/changes": "changes.list", "/token": "token",
                 "/drive/v3/changes/startPageToken": "changes.getStartPageToken"}.get(kind, kind)  # fmt: skip
         kinds[kind] = kinds.get(kind, 0) + n

@@ -267,3 +267,18 @@ def test_long_folder_batches_use_method_override(
         ]
     finally:
         fake.stop()
+
+
+def test_missing_root_fails_instead_of_emptying_the_table(
+    fake: FakeDrive, monkeypatch, warehouse_resource
+) -> None:
+    materialize(warehouse_resource)
+    monkeypatch.setenv("DRIVE_FOLDER_ID", "0Bmissing")
+    result = materialize(warehouse_resource, raise_on_error=False)
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.error.to_string()
+    assert "HTTP 404 notFound; check DRIVE_FOLDER_ID (0Bmissing)" in message
+    assert "DRIVE_SERVICE_ACCOUNT_JSON" in message
+    monkeypatch.setenv("DRIVE_FOLDER_ID", "jalpha")
+    result = materialize(warehouse_resource, raise_on_error=False)
+    assert not result.success

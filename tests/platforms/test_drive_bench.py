@@ -13,6 +13,7 @@ def test_bench_drive_smoke() -> None:
     # Three folder levels, listed level by level, against one query per folder (13) for the walk.
     assert result["ours_full_sync_metadata_only"]["requests_by_kind"] == {
         "changes.getStartPageToken": 1,
+        "files.get(root)": 1,
         "files.list": 3,
         "token": 1,
     }

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ...resources.drive import FILE_FIELDS, DriveClient, DriveResource
+from ...resources.drive import FILE_FIELDS, DriveApiError, DriveClient, DriveResource
 from ...warehouse import Reject, TableSpec, Warehouse, cols
 
 PLATFORM = "drive"
@@ -211,6 +211,24 @@ def read_changes(
         token = page["nextPageToken"]
 
 
+def check_root(client: DriveClient, resource: DriveResource) -> None:
+    """A missing or unshared folder would otherwise list as empty and wipe the table."""
+    root = resource.root_id
+    variable = "DRIVE_FOLDER_ID" if resource.folder_id else "DRIVE_SHARED_DRIVE_ID"
+    try:
+        meta = client.execute(
+            lambda: client.service.files().get(fileId=root, fields="id,mimeType", supportsAllDrives=True),
+            "files.get(root)",
+        )
+    except DriveApiError as exc:
+        raise DriveApiError(
+            f"{exc}; check {variable} ({root}) and that it is shared with the account in "
+            f"{client.credential_var}"
+        ) from None
+    if meta.get("mimeType") != FOLDER:
+        raise DriveApiError(f"{variable} ({root}) is not a folder but {meta.get('mimeType')}")
+
+
 def start_token(client: DriveClient, resource: DriveResource) -> str:
     params: dict[str, Any] = {"supportsAllDrives": True}
     if resource.shared_drive_id:
@@ -315,6 +333,7 @@ def sync(
     old_items, old_rows, stored_keys = load_state(warehouse)
     content_keys = {} if full_refresh else stored_keys  # a full refresh re-reads contents too
     if not incremental:
+        check_root(client, resource)
         # The token first: a change made while we list is then replayed next time, never lost.
         outcome = SyncOutcome("full", start_token(client, resource))
         items = walk(client, resource, [root])
