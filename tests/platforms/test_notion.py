@@ -467,3 +467,33 @@ def test_a_refused_start_cursor_restarts_the_listing(fake: FakeNotion) -> None:
     assert rest == [f"bbbbbbbb-0000-4000-8000-00000000000{i}" for i in (0, 1, 3, 4)]
     assert [s for _m, _p, s in fake.log] == [200, 200, 400, 200, 200]
     api.close()
+
+
+def test_column_names_are_valid_identifiers_without_collisions() -> None:
+    from chitty_pipelines.assets.platforms.notion_sync import typed_table_name
+    from chitty_pipelines.parsers.notion_properties import normalize_id, typed_columns
+    from chitty_pipelines.resources.notion import NotionTable
+
+    schema = {
+        "Due": {"id": "a", "type": "date"},
+        "Due Start": {"id": "b", "type": "rich_text"},
+        "due-start": {"id": "c", "type": "number"},
+        "日付": {"id": "d", "type": "checkbox"},
+        "page_id": {"id": "e", "type": "url"},
+        "Heading": {"id": "title", "type": "title"},
+        "x" * 80: {"id": "f", "type": "button"},
+    }
+    cols = [(c.name, c.type, c.prop) for c in typed_columns(schema)]
+    assert cols == [
+        ("heading", "VARCHAR", "Heading"),  # the title first, then by name
+        ("due_start", "TIMESTAMPTZ", "Due"),
+        ("due_end", "TIMESTAMPTZ", "Due"),
+        ("due_start_2", "VARCHAR", "Due Start"),
+        ("due_start_3", "DOUBLE", "due-start"),
+        ("p_page_id", "VARCHAR", "page_id"),
+        ("x" * 48, "JSON", "x" * 80),
+        ("prop_3c363836", "BOOLEAN", "日付"),
+    ]
+    assert normalize_id("11111111111141118111111111111111") == "11111111-1111-4111-8111-111111111111"
+    odd = NotionTable('x"; DROP TABLE y; --', None, None, {}, None, "database")
+    assert typed_table_name("pages", odd) == "db_xdroptabley"

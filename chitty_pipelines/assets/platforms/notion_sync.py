@@ -21,7 +21,9 @@ When a table's schema changes, its typed table is rebuilt from ``pages`` in that
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,7 +103,9 @@ def typed_table_name(stream: str, table: NotionTable) -> str:
     if stream != "pages":
         return stream
     prefix = "ds" if table.kind == "data_source" else "db"
-    return f"{prefix}_{table.table_id.replace('-', '')}"
+    # Ids are UUIDs, but the name reaches SQL: keep only identifier characters, whatever arrives.
+    safe = re.sub(r"[^a-z0-9_]", "", table.table_id.lower())[:56]
+    return f"{prefix}_{safe or hashlib.sha1(table.table_id.encode()).hexdigest()[:16]}"
 
 
 def typed_spec(name: str, columns: list[TypedColumn]) -> TableSpec:
