@@ -65,6 +65,14 @@ class NotionTable:
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
+def _secret_value(value: Any) -> str | None:
+    """Inside a run Dagster has resolved the EnvVar; outside one (``health()`` from the CLI or a
+    sensor) the field still holds the EnvVar itself."""
+    if isinstance(value, dg.EnvVar):
+        return value.get_value()
+    return value
+
+
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, HTTPResponseError):
         return exc.status in RETRY_STATUSES
@@ -97,7 +105,8 @@ class NotionApi:
     """One sync's worth of client, pacer and request counter (the resource itself is immutable)."""
 
     def __init__(self, resource: NotionResource):
-        if not resource.token:
+        token = _secret_value(resource.token)
+        if not token:
             raise NotionAuthError("Notion is not configured: set NOTION_TOKEN")
         self.version = resource.api_version
         self.page_size = resource.page_size
@@ -105,7 +114,7 @@ class NotionApi:
         self.max_wait = resource.max_retry_wait_s
         self.pacer = Pacer(resource.rate_per_s)
         self.client = Client(
-            auth=resource.token,
+            auth=token,
             base_url=resource.base_url.rstrip("/"),
             notion_version=resource.api_version,
             timeout_ms=int(resource.timeout_s * 1000),

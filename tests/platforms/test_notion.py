@@ -497,3 +497,23 @@ def test_column_names_are_valid_identifiers_without_collisions() -> None:
     assert normalize_id("11111111111141118111111111111111") == "11111111-1111-4111-8111-111111111111"
     odd = NotionTable('x"; DROP TABLE y; --', None, None, {}, None, "database")
     assert typed_table_name("pages", odd) == "db_xdroptabley"
+
+
+def test_settings_from_the_environment_resolve_outside_and_inside_a_run(
+    fake: FakeNotion,
+    warehouse_resource: WarehouseResource,
+    warehouse: Warehouse,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("NOTION_TOKEN", TOKEN)
+    monkeypatch.setenv("NOTION_BASE_URL", fake.base_url)
+    monkeypatch.setenv("NOTION_RATE", "0")
+    monkeypatch.setenv("NOTION_CASES_DATABASE", TASKS_DB)
+    monkeypatch.delenv("NOTION_DATABASES", raising=False)
+    monkeypatch.delenv("NOTION_EVIDENCE_DATABASE", raising=False)
+    notion = NotionResource.from_settings()
+    assert isinstance(notion.token, dg.EnvVar)  # the secret itself is never in the resource config
+    assert notion.health()["ok"] is True  # outside a run (CLI status, sensors)
+    result = sync(notion, warehouse_resource)
+    assert result.success and metadata(result, "cases")["dagster/row_count"] == 2
+    assert warehouse.scalar("SELECT count(*) FROM raw_notion.pages") == 7
