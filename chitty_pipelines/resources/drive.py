@@ -77,7 +77,8 @@ def retry_after(exc: BaseException) -> float | None:
 def _is_grant_refusal(exc: auth_exceptions.RefreshError) -> bool:
     """The token endpoint said no (a revoked key or token), as opposed to being unavailable."""
     data = exc.args[1] if len(exc.args) > 1 else None
-    return isinstance(data, dict) and data.get("error") in _GRANT_ERRORS
+    error = data.get("error") if isinstance(data, dict) else None
+    return isinstance(error, str) and error in _GRANT_ERRORS  # a 5xx envelope holds a dict here
 
 
 def _load_json(value: str, variable: str) -> dict[str, Any]:

@@ -282,3 +282,31 @@ def test_missing_root_fails_instead_of_emptying_the_table(
     monkeypatch.setenv("DRIVE_FOLDER_ID", "jalpha")
     result = materialize(warehouse_resource, raise_on_error=False)
     assert not result.success
+
+
+def _http_error(status: int, reason: str, retry_after: str | None = None) -> Exception:
+    import httplib2
+    from googleapiclient.errors import HttpError
+
+    headers = {"status": str(status)} | ({"retry-after": retry_after} if retry_after else {})
+    body = {
+        "error": {"code": status, "message": reason, "errors": [{"reason": reason, "domain": "usageLimits"}]}
+    }
+    return HttpError(httplib2.Response(headers), json.dumps(body).encode(), uri="http://x/drive/v3/files")
+
+
+def test_retry_policy_classifies_drive_errors() -> None:
+    from google.auth.exceptions import RefreshError
+
+    from chitty_pipelines.resources.drive import is_retryable, retry_after
+
+    assert is_retryable(_http_error(403, "userRateLimitExceeded"))
+    assert is_retryable(_http_error(403, "rateLimitExceeded"))
+    assert not is_retryable(_http_error(403, "insufficientFilePermissions"))
+    assert not is_retryable(_http_error(404, "notFound"))
+    assert all(is_retryable(_http_error(s, "backendError")) for s in (429, 500, 502, 503, 504))
+    assert retry_after(_http_error(429, "rateLimitExceeded", "7")) == 7.0
+    assert retry_after(_http_error(503, "backendError")) is None
+    assert is_retryable(ConnectionResetError())
+    assert not is_retryable(RefreshError("invalid_grant: bad", {"error": "invalid_grant"}))
+    assert is_retryable(RefreshError("server down", {"error": {"code": 502}}))
