@@ -71,6 +71,7 @@ def test_unchanged_files_are_not_opened(home, warehouse: Warehouse) -> None:
     md = metadata(result)["claude_messages"]
     assert md["bytes_read"] == 0 and md["files_read"] == 0
     assert md["files_skipped"] == 7 + 3 and md["rows_written"] == 0
+    assert md["sessions_recomputed"] is False  # nothing committed since the last derive
     assert _snapshot(warehouse) == before
     assert all(checks(result).values())
 
@@ -256,3 +257,28 @@ def test_malformed_lines_go_to_rejects_and_the_sync_succeeds(
     # a re-run neither re-reads nor duplicates the rejects
     md = metadata(materialize(resources(root, warehouse_resource, tmp_path)))["claude_messages"]
     assert md["bytes_read"] == 0 and warehouse.scalar("SELECT count(*) FROM ops.rejects") == 7
+
+
+def test_run_dying_before_sessions_are_derived_is_repaired_by_the_next(
+    tmp_path: Path, warehouse_resource, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows and cursors committed, then the run dies: the next run reads nothing yet derives."""
+    root = tmp_path / "claude"
+    build_home(root)
+    res = resources(root, warehouse_resource, tmp_path)
+
+    def die(self) -> bool:
+        raise RuntimeError("killed before derive")
+
+    with monkeypatch.context() as m:
+        m.setattr(local_claude_sync.ClaudeSync, "derive", die)
+        with pytest.raises(RuntimeError, match="killed before derive"):
+            materialize(res)
+    assert warehouse.scalar("SELECT count(*) FROM raw_local.claude_messages") == 44
+    assert not warehouse.table_exists("raw_local", "claude_sessions") or (
+        warehouse.scalar("SELECT count(*) FROM raw_local.claude_sessions") == 0
+    )
+    md = metadata(materialize(res))["claude_sessions"]
+    assert md["bytes_read"] == 0 and md["sessions_recomputed"] is True
+    assert md["dagster/row_count"] == 4
+    assert warehouse.scalar("SELECT sum(total_tokens) FROM raw_local.claude_sessions") == 1436

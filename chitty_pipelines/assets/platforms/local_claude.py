@@ -73,7 +73,7 @@ def claude_code_transcripts(
     sync.sync_state_files(
         (folder, path) for folder in ("todos", "tasks") for path in local_sessions.claude_state_files(folder)
     )
-    sync.derive()
+    derived = sync.derive()
     st = sync.stats
     elapsed = time.monotonic() - t0
     context.log.info(
@@ -86,6 +86,7 @@ def claude_code_transcripts(
         "files_skipped": st.files_skipped,
         "files_failed": st.files_failed,
         "batches": st.batches,
+        "sessions_recomputed": derived,
         "full_refresh": full,
         "duration_s": round(elapsed, 3),
         "mb_per_s": round(st.bytes_read / 1e6 / elapsed, 2) if elapsed > 0 else 0.0,

@@ -38,6 +38,7 @@ from .local_claude_tables import (
 PLATFORM = "local"
 STREAM = "claude_code"  # transcript files
 STATE_STREAM = "claude_state"  # todos/ and tasks/ files
+DERIVED_STREAM = "claude_derived"  # whether claude_sessions must be recomputed
 BATCH_BYTES = 32 << 20
 PROGRESS_EVERY_S = 5.0
 
@@ -131,7 +132,7 @@ class ClaudeSync:
             offset, line_no = (cursor.offset, cursor.line_no) if action == "resume" and cursor else (0, 0)
             known_session = saved.get("session_id") if isinstance(saved, dict) else None
             ctx = FileContext.for_file(key, f.kind, f.session_hint, known_session)
-            if action == "reread" and (cursor is not None or self.full_refresh):
+            if action == "reread":  # also without a cursor: cursors may have been cleared by hand
                 batch.rereads.append(key)
             try:
                 batch = self._read_file(f, ctx, offset, line_no, batch)
@@ -199,6 +200,8 @@ class ClaudeSync:
                 _with_registered(tx, "__results", results, RESULTS_SQL)
             self.stats.rejects += tx.add_rejects(rejects)
             tx.set_cursors(PLATFORM, STREAM, batch.cursors)
+            # committed with the rows: a run that dies before derive() leaves the flag for the next
+            tx.set_cursor(PLATFORM, DERIVED_STREAM, "sessions", {"dirty": True})
         self.stats.batches += 1
         self.stats.sessions_touched.update(r[2] for r in rows.messages)
 
@@ -238,8 +241,15 @@ class ClaudeSync:
             tx.set_cursors(PLATFORM, STATE_STREAM, new_cursors)
 
     # -- derived -----------------------------------------------------------------------------
-    def derive(self) -> None:
-        """Recompute sessions from every stored line; link subagents to their Task calls."""
+    def derive(self) -> bool:
+        """Recompute sessions from every stored line; link subagents to their Task calls.
+
+        Skipped (returns False) when no transcript rows were committed since the last derive, by
+        this run or any other, so a sync with nothing new stays cheap."""
+        state = self.wh.cursors(PLATFORM, DERIVED_STREAM).get("sessions")
+        fresh = state is not None and not state.get("dirty")
+        if fresh and not self.full_refresh and self.wh.table_exists(SESSIONS.schema, SESSIONS.name):
+            return False
         with self.wh.transaction(self.run_id) as tx:
             for spec in TABLES:
                 tx.ensure(spec)
@@ -247,7 +257,9 @@ class ClaudeSync:
             tx.con.execute(f"INSERT INTO {SESSIONS.sql_name} {SESSIONS_SQL}")
             tx.con.execute(SUBAGENT_STATS_SQL)
             tx.con.execute(SPAWN_SQL)
+            tx.set_cursor(PLATFORM, DERIVED_STREAM, "sessions", {"dirty": False})
         self.stats.written[SESSIONS.name] = len(self.stats.sessions_touched)
+        return True
 
 
 def _with_registered(tx: Transaction, name: str, table: pa.Table, sql: str) -> None:
