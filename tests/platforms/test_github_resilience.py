@@ -47,8 +47,12 @@ def resource(fake: GitHubFake, token: Any = TOKEN, **kw: Any) -> GitHubResource:
     return GitHubResource(**settings)
 
 
-def sync(gh: GitHubResource, wh: WarehouseResource, **kw: Any) -> dg.ExecuteInProcessResult:
-    return dg.materialize([*GITHUB_ASSETS, *GITHUB_CHECKS], resources={"github": gh, "warehouse": wh}, **kw)
+def sync(
+    gh: GitHubResource, wh: WarehouseResource, checks: bool = False, **kw: Any
+) -> dg.ExecuteInProcessResult:
+    """Materialize the GitHub assets (and their checks when asked: they add steps, not coverage)."""
+    defs = [*GITHUB_ASSETS, *GITHUB_CHECKS] if checks else GITHUB_ASSETS
+    return dg.materialize(defs, resources={"github": gh, "warehouse": wh}, **kw)
 
 
 def error_text(error: Any) -> str:
@@ -108,9 +112,9 @@ def test_token_never_appears_in_logs_metadata_rejects_or_errors(
     instance = dg.DagsterInstance.ephemeral()
     caplog.set_level(logging.DEBUG)  # PyGithub logs request headers at DEBUG (masked)
     logging.getLogger("github").setLevel(logging.DEBUG)
-    ok = sync(gh, warehouse_resource, instance=instance)
+    ok = sync(gh, warehouse_resource, checks=True, instance=instance)
     fake.revoke(TOKEN)
-    failed = sync(gh, warehouse_resource, instance=instance, raise_on_error=False)
+    failed = sync(gh, warehouse_resource, checks=True, instance=instance, raise_on_error=False)
     assert ok.success and not failed.success
     texts = [caplog.text]
     for run in (ok, failed):
@@ -194,3 +198,15 @@ def test_secondary_limit_403_is_retried_after_retry_after(tmp_path: Path) -> Non
     retried = client.statuses[403]
     assert retried >= 1 and len(next(iter(batch.rows.values()))) == 3
     assert elapsed >= 0.2 * retried * 0.9  # each retry waited the Retry-After
+
+
+def test_rate_limit_403_from_a_budget_spent_elsewhere_waits_for_the_reset() -> None:
+    with GitHubFake(tokens={TOKEN: "octo-user"}, rate_limit=100) as fake:
+        seed_org(fake, "acme", 2, commits_per_repo=0, issues_per_repo=0)
+        fake.rate_remaining = 0  # another app spent this user's budget
+        fake.rate_reset_at = time.time() + 0.8
+        client = GitHubClient(TOKEN, fake.api_url, requests_per_second=0)
+        batch = sync_repositories(client, ["acme"], [], {})
+    assert len(next(iter(batch.rows.values()))) == 2
+    assert client.statuses[403] == 1  # answered once, then the client waited for X-RateLimit-Reset
+    assert client.gate.waited_s > 0.2
