@@ -154,6 +154,7 @@ class GitHubClient:
         self.retry_max_wait_s = retry_max_wait_s
         self.timeout_s = timeout_s
         self._local = threading.local()
+        self._instances: list[github.Github] = []  # one per thread that made requests
         self._lock = threading.Lock()
         self.statuses: Counter[int] = Counter()  # replies by status, for metadata and benchmarks
         self.bytes_read = 0
@@ -174,7 +175,22 @@ class GitHubClient:
                 seconds_between_requests=None,
             )
             self._local.gh = gh
+            with self._lock:
+                self._instances.append(gh)
         return gh
+
+    def close(self) -> None:
+        """Close every thread's connection pool."""
+        with self._lock:
+            instances, self._instances = self._instances, []
+        for gh in instances:
+            gh.close()
+
+    def __enter__(self) -> GitHubClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     @property
     def requests_made(self) -> int:
@@ -320,9 +336,9 @@ class GitHubResource(dg.ConfigurableResource):
         GET /rate_limit, which does not count against the limit (so checks cost nothing)."""
         if not self.configured:
             return {"ok": False, "configured": False, "reason": self.not_configured_reason()}
-        client = self.client()
         try:
-            core = (client.get("/rate_limit").data or {}).get("resources", {}).get("core", {})
+            with self.client() as client:
+                core = (client.get("/rate_limit").data or {}).get("resources", {}).get("core", {})
         except GitHubError as exc:
             return {"ok": False, "configured": True, "reason": str(exc)}
         except (GithubException, requests.RequestException) as exc:

@@ -69,6 +69,7 @@ def test_full_sync_gives_exact_tables(
 ) -> None:
     result = sync(resource(fake), warehouse_resource, checks=True)
     assert result.success
+    assert {method for method, _, _ in fake.log} == {"GET"}  # nothing is ever written to GitHub
     assert rows(
         warehouse,
         "SELECT full_name, default_branch, archived, private, topics, description, "

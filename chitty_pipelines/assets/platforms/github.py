@@ -92,10 +92,9 @@ def repositories(
     if not github.configured:
         return _not_configured(context, wh, (REPOSITORIES,), github.not_configured_reason())[0]
     started, full = now(), is_full_refresh(context, config)
-    client = github.client()
-    batch = sync_repositories(
-        client, github.owners, github.repositories, wh.cursors(PLATFORM, "repositories"), full
-    )
+    with github.client() as client:
+        stored = wh.cursors(PLATFORM, "repositories")
+        batch = sync_repositories(client, github.owners, github.repositories, stored, full)
     batch.rows.setdefault(REPOSITORIES, [])
     commit_batches(wh, context.run.run_id, batch)
     return _result(context, wh, REPOSITORIES, batch, client, started, full)
@@ -119,9 +118,9 @@ def commits(
     if not github.configured:
         return _not_configured(context, wh, (COMMITS,), github.not_configured_reason())[0]
     started, full = now(), is_full_refresh(context, config)
-    client = github.client()
     repos = configured_repos(wh, github.owners, github.repositories)
-    batch = sync_commits(client, repos, wh.cursors(PLATFORM, "commits"), full, github.max_workers)
+    with github.client() as client:
+        batch = sync_commits(client, repos, wh.cursors(PLATFORM, "commits"), full, github.max_workers)
     batch.rows.setdefault(COMMITS, [])
     commit_batches(wh, context.run.run_id, batch)
     return _result(context, wh, COMMITS, batch, client, started, full)
@@ -144,9 +143,9 @@ def issues_and_pull_requests(
         yield from _not_configured(context, wh, (ISSUES, PULL_REQUESTS), github.not_configured_reason())
         return
     started, full = now(), is_full_refresh(context, config)
-    client = github.client()
     repos = configured_repos(wh, github.owners, github.repositories)
-    batch = sync_issues(client, repos, wh.cursors(PLATFORM, "issues"), full, github.max_workers)
+    with github.client() as client:
+        batch = sync_issues(client, repos, wh.cursors(PLATFORM, "issues"), full, github.max_workers)
     batch.rows.setdefault(ISSUES, [])
     batch.rows.setdefault(PULL_REQUESTS, [])
     commit_batches(wh, context.run.run_id, batch)
@@ -177,8 +176,8 @@ def chittychat_data(
         yield from _not_configured(context, wh, DATA_TABLES, reason)
         return
     started, full = now(), is_full_refresh(context, config)
-    client = github.client()
-    batch = sync_data_repo(client, repo, wh.cursors(PLATFORM, STREAM), full)
+    with github.client() as client:
+        batch = sync_data_repo(client, repo, wh.cursors(PLATFORM, STREAM), full)
     batch.extra["repository"] = repo
     commit_batches(wh, context.run.run_id, batch)
     for table in DATA_TABLES:
