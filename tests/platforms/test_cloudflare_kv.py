@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -207,6 +208,7 @@ def test_token_never_appears_in_metadata_logs_or_warehouse(
     warehouse: Warehouse,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # the SDK and httpx log requests at DEBUG
     kv_fake.faults = Faults(rate=0.2, retry_after_s=0.0, seed=3)  # retries log warnings too
     instance = dg.DagsterInstance.ephemeral()
     result = materialize([kv_entries], _kv(kv_fake, api_attempts=10), warehouse_resource, instance=instance)
@@ -215,7 +217,7 @@ def test_token_never_appears_in_metadata_logs_or_warehouse(
         warehouse.query(f"SELECT * FROM {t}").to_csv()
         for t in ("ops.sync_log", "ops.sync_cursors", "ops.rejects")
     )
-    assert "kv_entries" in logs and "kv_entries" in dump
+    assert "kv_entries" in logs and "kv_entries" in dump and "/storage/kv/namespaces/" in caplog.text
     for text in (logs, dump, caplog.text, repr(metadata(result, KV_KEY))):
         assert TOKEN not in text
 
