@@ -517,3 +517,27 @@ def test_settings_from_the_environment_resolve_outside_and_inside_a_run(
     result = sync(notion, warehouse_resource)
     assert result.success and metadata(result, "cases")["dagster/row_count"] == 2
     assert warehouse.scalar("SELECT count(*) FROM raw_notion.pages") == 7
+
+
+def test_a_value_that_does_not_fit_its_column_is_a_reject_not_a_failure(
+    fake: FakeNotion, warehouse_resource: WarehouseResource, warehouse: Warehouse
+) -> None:
+    odd = "aaaaaaaa-0000-4000-8000-0000000000ff"
+    fake.add_page(TASKS_DB, {"Name": {"type": "title", "title": rich("odd")},
+                             "Estimate": {"type": "rich_text", "rich_text": rich("about three")}},
+                  "2025-03-01T09:10:00.000Z", page_id=odd)  # fmt: skip
+    result = sync(resource(fake), warehouse_resource, checks=True)
+    assert result.success
+    assert metadata(result, "pages")["rejects"] == 1 and metadata(result, "evidence")["rejects"] == 1
+    got = rows(warehouse, "SELECT platform, stream, source, location, reason, excerpt FROM ops.rejects")
+    assert got == [
+        {"platform": "notion", "stream": "evidence", "source": TASKS_DS, "location": f"{odd}:Estimate",
+         "reason": "property 'Estimate' does not fit its typed column; kept in pages.properties",
+         "excerpt": '"about three"'},
+    ]  # fmt: skip
+    row = rows(warehouse, f"SELECT name, estimate FROM raw_notion.evidence WHERE page_id = '{odd}'")[0]
+    assert row["name"] == "odd" and row["estimate"] != row["estimate"]  # NULL
+    stored = json.loads(warehouse.scalar(f"SELECT properties FROM raw_notion.pages WHERE page_id = '{odd}'"))
+    assert stored["Estimate"] == "about three"
+    checks = {e.check_name: (e.passed, e.severity) for e in result.get_asset_check_evaluations()}
+    assert checks["notion_rejects"] == (False, dg.AssetCheckSeverity.WARN)

@@ -195,7 +195,7 @@ def _dumps(value: Any) -> str:
 
 
 def _typed_rows(
-    page_rows: Iterable[dict[str, Any]], columns: list[TypedColumn], table_id: str
+    page_rows: Iterable[dict[str, Any]], columns: list[TypedColumn], table_id: str, stream: str
 ) -> tuple[list[dict[str, Any]], list[Reject]]:
     rows, rejects = [], []
     for pr in page_rows:
@@ -213,7 +213,7 @@ def _typed_rows(
             rejects.append(
                 Reject(
                     PLATFORM,
-                    "pages",
+                    stream,
                     table_id,
                     f"{pr['page_id']}:{prop}",
                     f"property {prop!r} does not fit its typed column; kept in pages.properties",
@@ -296,7 +296,7 @@ def sync_table(
             typed_source = _stored_pages(tx, table.table_id) if cursor else fresh
         else:
             typed_source = fresh
-        typed, typed_rejects = _typed_rows(typed_source, columns, table.table_id)
+        typed, typed_rejects = _typed_rows(typed_source, columns, table.table_id, stream)
         tx.upsert(spec, typed)
         count = int(
             tx.con.execute(
