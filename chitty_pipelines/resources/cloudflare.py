@@ -134,6 +134,7 @@ class CloudflareResource(dg.ConfigurableResource):
             rate_per_s=self.api_rate_per_s,
             attempts=self.api_attempts,
             max_wait=self.api_max_wait_s,
+            pace_dir=config.load_settings().chitty_home / "state",
         )
 
     # --- health -----------------------------------------------------------------------------------

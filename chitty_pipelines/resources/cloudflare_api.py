@@ -2,10 +2,11 @@
 
 The SDK does the HTTP; this module adds what a sync needs around it:
 
-* every call is paced (one token bucket per base URL and account, shared by KV and D1 in a
-  process, because the 1,200 requests / 5 min budget is per token, and going over blocks the
-  token for 5 minutes) and retried through ``retry.call_with_retry`` (429 honours Retry-After,
-  5xx and connection errors back off); the SDK's own retries are off so there is one policy;
+* every call is paced (one schedule per base URL and account, shared by KV and D1 across
+  processes, because the 1,200 requests / 5 min budget is per token, and going over blocks the
+  token for 5 minutes; see ``cloudflare_pacing``) and retried through ``retry.call_with_retry``
+  (429 honours Retry-After, 5xx and connection errors back off); the SDK's own retries are off
+  so there is one policy;
 * the v4 envelope is checked, ``success: false`` included (it can come with HTTP 200), and turned
   into ``CloudflareError`` carrying the code and message, never the token;
 * 401/403 and authentication codes fail fast with ``CloudflareAuthError`` naming the variable.
@@ -15,30 +16,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from cloudflare import APIConnectionError, APIStatusError, Cloudflare
 
-from .retry import Pacer, call_with_retry, parse_retry_after
+from .cloudflare_pacing import pacer_for
+from .retry import call_with_retry, parse_retry_after
 
 TOKEN_VAR = "CLOUDFLARE_API_TOKEN"
 ACCOUNT_VAR = "CLOUDFLARE_ACCOUNT_ID"
 KV_PAGE = 1000  # the API's maximum (and default) for KV key listings
 _AUTH_CODES = {1000, 1001, 6003, 6111, 9103, 9106, 9109, 10000}
 _RATE_CODES = {971, 10429}
-
-_pacers: dict[tuple[str, str], Pacer] = {}
-_pacers_lock = threading.Lock()
-
-
-def shared_pacer(base_url: str, account_id: str, rate_per_s: float) -> Pacer:
-    """One pacer per API and account in this process, so concurrent KV and D1 work shares it."""
-    with _pacers_lock:
-        key = (base_url, account_id)
-        pacer = _pacers.get(key)
-        if pacer is None or abs(pacer.interval - (1.0 / rate_per_s if rate_per_s > 0 else 0.0)) > 1e-9:
-            pacer = _pacers[key] = Pacer(rate_per_s)
-        return pacer
 
 
 class CloudflareError(RuntimeError):
@@ -85,11 +75,12 @@ class CloudflareApi:
         attempts: int = 6,
         max_wait: float = 60.0,
         timeout_s: float = 30.0,
+        pace_dir: Path | None = None,
     ):
         self.account_id = account_id
         self._token = token
         self._client = Cloudflare(api_token=token, base_url=base_url, max_retries=0, timeout=timeout_s)
-        self.pacer = shared_pacer(base_url, account_id, rate_per_s)
+        self.pacer = pacer_for(base_url, account_id, rate_per_s, pace_dir)
         self.attempts = attempts
         self.max_wait = max_wait
         self._count_lock = threading.Lock()

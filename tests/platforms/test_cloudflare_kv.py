@@ -231,3 +231,27 @@ def test_health_outside_a_run_resolves_the_env_var(
     assert (
         bad["ok"] is False and "CLOUDFLARE_API_TOKEN" in bad["api"]["reason"] and "wrong" not in bad["reason"]
     )
+
+
+def test_file_pacer_spaces_calls_across_independent_pacers(tmp_path: Path) -> None:
+    """Two pacers on one file stand for the KV and D1 steps in two processes: one schedule."""
+    import threading
+    import time
+
+    from chitty_pipelines.resources.cloudflare_pacing import FilePacer
+
+    pacers = [FilePacer(20, tmp_path / "p.pace"), FilePacer(20, tmp_path / "p.pace")]
+    stamps: list[float] = []
+
+    def work(p: FilePacer) -> None:
+        for _ in range(8):
+            p.wait()
+            stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in pacers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stamps.sort()
+    assert stamps[-1] - stamps[0] >= 15 * 0.05 - 0.01  # 16 calls at 20/s
