@@ -173,3 +173,29 @@ def test_sql_error_is_clear_and_auth_error_names_the_variable(
     denied = materialize([d1_rows], _d1(d1_fake), warehouse_resource, raise_on_error=False)
     text = failure_text(denied)
     assert "Check CLOUDFLARE_API_TOKEN" in text and "revoked-token-xyz" not in text
+
+
+def test_fake_query_endpoint_answers_the_sdk(d1_fake: FakeCloudflare) -> None:
+    """The fake's ``query`` endpoint (objects per row) as the official SDK parses it."""
+    from cloudflare import Cloudflare
+
+    client = Cloudflare(api_token=TOKEN, base_url=d1_fake.base_url, max_retries=0)
+    page = client.d1.database.query(
+        "db-1", account_id="acc123", sql="SELECT a, b FROM tags WHERE a = ? ORDER BY b", params=["x"]
+    )
+    assert [r.results for r in page.result] == [[{"a": "x", "b": 1}, {"a": "x", "b": 2}]]
+
+
+def test_success_false_with_http_200_is_an_error(warehouse_resource: WarehouseResource) -> None:
+    """The v4 API can fail with HTTP 200 and ``success: false``; that must not pass as no rows."""
+    from chitty_pipelines.fakes.base import Request, Response
+
+    class Flaky(FakeCloudflare):
+        def _d1_query(self, req: Request, *, raw: bool) -> Response:
+            body = {"success": False, "errors": [{"code": 7500, "message": "D1 is busy"}], "result": None}
+            return Response(200, body)
+
+    with Flaky(account_id="acc123", token=TOKEN) as f:
+        f.d1_execute("db-1", "CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        result = materialize([d1_rows], _d1(f), warehouse_resource, raise_on_error=False)
+    assert "HTTP 200, code 7500: D1 is busy" in failure_text(result)
