@@ -17,14 +17,47 @@ class PlatformStatus:
     last_status: str | None = None
     tables: dict[str, int] = field(default_factory=dict)
     rejects: int = 0
+    health: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def platform_statuses(warehouse: Warehouse) -> list[PlatformStatus]:
+def platform_statuses(warehouse: Warehouse, with_health: bool = True) -> list[PlatformStatus]:
     synced = warehouse.path.exists()
-    return [_platform_status(warehouse, p, synced) for p in PLATFORMS]
+    statuses = [_platform_status(warehouse, p, synced) for p in PLATFORMS]
+    if with_health:
+        for status in statuses:
+            if status.configured:
+                status.health = platform_health(status.platform)
+    return statuses
+
+
+def platform_health(platform: str) -> dict[str, Any]:
+    """The platform resource's own health probe (reachable, authorised), never raising."""
+    import importlib
+
+    module_name, class_name = _RESOURCES[platform]
+    try:
+        resource_cls = getattr(
+            importlib.import_module(f"chitty_pipelines.resources.{module_name}"), class_name
+        )
+        health = resource_cls.from_settings().health()
+    except Exception as exc:  # a broken probe is a finding, not a crash of `status`
+        return {"ok": False, "reason": f"health probe failed: {type(exc).__name__}"}
+    if "ok" not in health:  # the local platform reports what it found rather than ok/not ok
+        health = {"ok": True, **health}
+    return health
+
+
+_RESOURCES: dict[str, tuple[str, str]] = {
+    "local": ("local_sessions", "LocalSessionsResource"),
+    "neon": ("neon", "NeonResource"),
+    "notion": ("notion", "NotionResource"),
+    "github": ("github", "GitHubResource"),
+    "drive": ("drive", "DriveResource"),
+    "cloudflare": ("cloudflare", "CloudflareResource"),
+}
 
 
 def _platform_status(warehouse: Warehouse, platform: str, synced: bool) -> PlatformStatus:
