@@ -4,11 +4,11 @@
     .venv/bin/python -m bench.r2_inventory.run            # 100,000 objects
     .venv/bin/python -m bench.r2_inventory.run --smoke    # 2,000 objects, seconds
 
-Moto runs in this process (ThreadedMotoServer, quiet) and is seeded through its backend directly
-(a put through HTTP costs ~5 ms; the backend ~0.07 ms). Every contender runs in a child process
-that talks S3 over HTTP to it, so wall time and peak RSS (``wait4`` ``ru_maxrss``) are the
-contender's own. Runs: (1) baseline listing, (2) our full sync into a fresh warehouse, (3) our
-re-sync with no change, (4) our re-sync after k changes (k/2 rewritten, k/4 deleted, k/4 added).
+Moto runs in its own process (``server.py``: ThreadedMotoServer, quiet, seeded through its
+backend). Every contender runs in a child process that talks S3 over HTTP to it; this parent
+stays small because Linux counts the parent's RSS at spawn time in a child's ``ru_maxrss``, so
+wall time and peak RSS (``wait4``) are the contender's own. Runs: (1) baseline listing, (2) our
+full sync into a fresh warehouse, (3) our re-sync with no change, (4) our re-sync after k changes (k/2 rewritten, k/4 deleted, k/4 added).
 Writes bench/results/r2_inventory.json (--smoke: bench/.work/r2_inventory.smoke.json).
 """
 
@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import platform
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,14 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .server import BUCKET
+
 ROOT = Path(__file__).resolve().parents[2]
-BUCKET = "chitty-r2-bench"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _child(args: list[str]) -> dict[str, Any]:
@@ -59,15 +52,6 @@ def _child(args: list[str]) -> dict[str, Any]:
     return result
 
 
-def _key(i: int) -> str:
-    kinds = ("person", "place", "thing", "event", "session")
-    return f"entities/{kinds[i % len(kinds)]}/{i:08d}.json"
-
-
-def _body(i: int, version: int = 0) -> bytes:
-    return json.dumps({"chittyId": f"CH-{i:08d}", "v": version, "payload": "x" * (i % 200)}).encode()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -84,37 +68,18 @@ def main() -> None:
         else ROOT / "bench/results/r2_inventory.json"
     )
 
-    import boto3
-    import botocore.config
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.s3.models import s3_backends
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request otherwise
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bench.r2_inventory.server", "--objects", str(n)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+        text=True,
+    )
+    assert server.stdin is not None and server.stdout is not None
     try:
-        client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=endpoint,
-            region_name="auto",
-            aws_access_key_id="seed",
-            aws_secret_access_key="seed",
-            config=botocore.config.Config(signature_version="s3v4"),
-        )
-        client.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
-        backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
-        t0 = time.perf_counter()
-        total_bytes = 0
-        for i in range(n):
-            body = _body(i)
-            total_bytes += len(body)
-            backend.put_object(BUCKET, _key(i), body)
-        seed_s = time.perf_counter() - t0
+        ready = json.loads(server.stdout.readline())
+        endpoint, seed_s, total_bytes = ready["endpoint"], ready["seed_s"], ready["bytes"]
         print(f"seeded {n:,} objects ({total_bytes / 1e6:.1f} MB) in {seed_s:.1f}s", flush=True)
-
         runs: dict[str, dict[str, Any]] = {}
         runs["baseline_list"] = _child(["baseline", "--endpoint", endpoint, "--bucket", BUCKET])
         print("baseline", runs["baseline_list"], flush=True)
@@ -125,18 +90,15 @@ def main() -> None:
             print("full", runs["ours_full_sync"], flush=True)
             runs["ours_resync_no_change"] = _child(common)
             print("no change", runs["ours_resync_no_change"], flush=True)
-            rewritten, deleted = k // 2, k // 4
-            added = k - rewritten - deleted
-            for i in range(rewritten):
-                backend.put_object(BUCKET, _key(i * 7 % n), _body(i * 7 % n, version=1))
-            for i in range(deleted):
-                backend.delete_object(BUCKET, _key(n - 1 - i))
-            for i in range(added):
-                backend.put_object(BUCKET, _key(n + i), _body(n + i))
+            server.stdin.write(f"change {k}\n")
+            server.stdin.flush()
+            changes = json.loads(server.stdout.readline())
             runs["ours_resync_k_changes"] = _child(common)
+            runs["ours_resync_k_changes"]["changes_made"] = changes
             print("k changes", runs["ours_resync_k_changes"], flush=True)
     finally:
-        server.stop()
+        server.stdin.close()
+        server.wait(timeout=60)
 
     base = runs["baseline_list"]["process_wall_s"]
     result = {
@@ -146,7 +108,7 @@ def main() -> None:
             "object_bytes_total": total_bytes,
             "changes_k": k,
             "page_size": 1000,
-            "server": "moto ThreadedMotoServer (in the parent process)",
+            "server": "moto ThreadedMotoServer in its own process, seeded through its backend",
             "smoke": args.smoke,
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
