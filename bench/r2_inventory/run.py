@@ -8,7 +8,8 @@ Moto runs in its own process (``server.py``: ThreadedMotoServer, quiet, seeded t
 backend). Every contender runs in a child process that talks S3 over HTTP to it; this parent
 stays small because Linux counts the parent's RSS at spawn time in a child's ``ru_maxrss``, so
 wall time and peak RSS (``wait4``) are the contender's own. Runs: (1) baseline listing, (2) our
-full sync into a fresh warehouse, (3) our re-sync with no change, (4) our re-sync after k changes (k/2 rewritten, k/4 deleted, k/4 added).
+full sync into a fresh warehouse, (3) our re-sync with no change, (4) our re-sync after k
+changes (k/2 rewritten, k/4 deleted, k/4 added).
 Writes bench/results/r2_inventory.json (--smoke: bench/.work/r2_inventory.smoke.json).
 """
 
