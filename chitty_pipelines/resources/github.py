@@ -31,6 +31,8 @@ from .retry import Pacer, call_with_retry, parse_retry_after
 DEFAULT_BASE_URL = "https://api.github.com"
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
+_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_REPO = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 
 
 class GitHubError(RuntimeError):
@@ -318,9 +320,23 @@ class GitHubResource(dg.ConfigurableResource):
             return self.data_repository
         return f"{self.owners[0]}/{self.data_repository}" if self.owners and self.data_repository else None
 
+    def check_names(self) -> None:
+        """Owner and repository names end up in URL paths: refuse anything that is not a GitHub
+        name (no ``/``, ``?``, ``..`` tricks), naming the variable to fix."""
+        for owner in self.owners:
+            if not _OWNER.match(owner):
+                raise GitHubError(f"GITHUB_OWNERS: {owner!r} is not a GitHub user or organisation name")
+        for repo in self.repositories:
+            if not _REPO.match(repo) or ".." in repo:
+                raise GitHubError(f"GITHUB_REPOSITORIES: {repo!r} is not owner/name")
+        data = self.data_repo_full_name()
+        if data and (not _REPO.match(data) or ".." in data):
+            raise GitHubError(f"GITHUB_DATA_REPOSITORY: {self.data_repository!r} is not owner/name or a name")
+
     def client(self) -> GitHubClient:
         if not self.token:
             raise GitHubError("GITHUB_TOKEN is not set")
+        self.check_names()
         return GitHubClient(
             self.token,
             self.base_url,

@@ -17,7 +17,7 @@ from chitty_pipelines.assets.platforms.github_sync import sync_repositories
 from chitty_pipelines.fakes.base import Faults
 from chitty_pipelines.fakes.github import GitHubFake
 from chitty_pipelines.fakes.github_seed import DATA_REPO, seed_example, seed_org
-from chitty_pipelines.resources.github import GitHubClient, GitHubResource
+from chitty_pipelines.resources.github import GitHubClient, GitHubError, GitHubResource
 from chitty_pipelines.resources.warehouse import WarehouseResource
 from chitty_pipelines.warehouse import Warehouse
 
@@ -210,3 +210,22 @@ def test_rate_limit_403_from_a_budget_spent_elsewhere_waits_for_the_reset() -> N
     assert len(next(iter(batch.rows.values()))) == 2
     assert client.statuses[403] == 1  # answered once, then the client waited for X-RateLimit-Reset
     assert client.gate.waited_s > 0.2
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "variable"),
+    [
+        ("owners", ["acme/../x"], "GITHUB_OWNERS"),
+        ("repositories", ["acme/api?per_page=1"], "GITHUB_REPOSITORIES"),
+        ("repositories", ["acme/.."], "GITHUB_REPOSITORIES"),
+        ("data_repository", "a/b/c", "GITHUB_DATA_REPOSITORY"),
+    ],
+)
+def test_names_from_configuration_are_validated_before_reaching_a_url(
+    field: str, value: Any, variable: str
+) -> None:
+    settings: dict[str, Any] = {"token": TOKEN, "owners": ["acme"], field: value}
+    gh = GitHubResource(**settings)
+    with pytest.raises(GitHubError, match=variable):
+        gh.client()
+    GitHubResource(token=TOKEN, owners=["acme", "a-b"], repositories=["o/r.js", "o/r_2"]).client()
