@@ -12,7 +12,7 @@ import pytest
 
 from chitty_pipelines.assets.platforms.github import GITHUB_ASSETS, GITHUB_CHECKS
 from chitty_pipelines.assets.platforms.github_tables import REPOSITORIES
-from chitty_pipelines.fakes.github import GitHubFake
+from chitty_pipelines.fakes.github import GitHubFake, git_blob_sha
 from chitty_pipelines.fakes.github_seed import DATA_REPO, TODOS_ALPHA, day, seed_example
 from chitty_pipelines.resources.github import GitHubResource
 from chitty_pipelines.resources.warehouse import WarehouseResource
@@ -158,6 +158,8 @@ def test_full_sync_gives_exact_tables(
     assert rows(warehouse, "SELECT project_id, name, path FROM raw_github.projects") == [
         ("alpha", "Alpha", "projects/alpha.json")
     ]
+    state_sha = git_blob_sha(fake.repos[DATA_REPO].files["consolidated/alpha/state.json"])
+    assert rows(warehouse, "SELECT sha FROM raw_github.project_states") == [(state_sha,)]
     # beta's bad JSON and the non-object todo are rejects, not failures
     assert rows(warehouse, "SELECT stream, source, location, reason FROM ops.rejects ORDER BY source") == [
         ("chittychat_data", f"{DATA_REPO}/consolidated/beta/state.json", "line 1", "invalid JSON: "

@@ -115,9 +115,9 @@ def sync_data_repo(
             if old.get(name) == sha:
                 continue
             path = f"{folder}/{name}/{filename}" if filename else f"{folder}/{name}"
-            text = _download(client, repo, path)
-            if text is not None:
-                _parse(batch, repo, folder, _name(folder, name), path, text)
+            got = _download(client, repo, path)
+            if got is not None:
+                _parse(batch, repo, folder, _name(folder, name), path, *got)
     return batch
 
 
@@ -131,7 +131,8 @@ def _name(folder: str, entry: str) -> str:
     return entry[: -len(".json")] if folder == "projects" else entry
 
 
-def _download(client: GitHubClient, repo: str, path: str) -> str | None:
+def _download(client: GitHubClient, repo: str, path: str) -> tuple[str, str] | None:
+    """The file's text and git blob sha, or None when it does not exist."""
     try:
         data = client.get(f"/repos/{repo}/contents/{path}").data
     except GithubException as exc:
@@ -141,10 +142,11 @@ def _download(client: GitHubClient, repo: str, path: str) -> str | None:
     if data.get("encoding") != "base64" or not data.get("content"):
         # Files over 1 MB come without content; the blobs API serves them (up to 100 MB).
         data = client.get(f"/repos/{repo}/git/blobs/{data['sha']}").data
-    return base64.b64decode(data.get("content") or "").decode("utf-8", errors="replace")
+    text = base64.b64decode(data.get("content") or "").decode("utf-8", errors="replace")
+    return text, data["sha"]
 
 
-def _parse(batch: Batch, repo: str, folder: str, name: str, path: str, text: str) -> None:
+def _parse(batch: Batch, repo: str, folder: str, name: str, path: str, text: str, sha: str) -> None:
     source = f"{repo}/{path}"
     try:
         doc = json.loads(text)
@@ -154,7 +156,6 @@ def _parse(batch: Batch, repo: str, folder: str, name: str, path: str, text: str
     if not isinstance(doc, dict):
         batch.rejects.append(_reject(STREAM, source, "document", "expected a JSON object", text))
         return
-    sha = _sha_of(batch, folder, name)
     if folder == "consolidated":
         batch.add(
             PROJECT_STATES,
@@ -217,12 +218,3 @@ def _parse(batch: Batch, repo: str, folder: str, name: str, path: str, text: str
                 }
             ],
         )
-
-
-def _sha_of(batch: Batch, folder: str, name: str) -> str | None:
-    """The folder entry's sha (a tree sha for project folders, the blob sha for projects/*.json)."""
-    for key, value in batch.cursors.items():
-        if key.endswith(f"/contents/{folder}"):
-            entry = name + ".json" if folder == "projects" else name
-            return value.get("entries", {}).get(entry)
-    return None
