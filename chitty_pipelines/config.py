@@ -64,6 +64,35 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "$CHITTY_HOME/exports",
         platform="local",
     ),
+    # --- unified: projects, sessions, ChittyIDs, the operational store ------------------------
+    EnvVarSpec("CHITTY_ID_URL", "id.chitty.cc base URL (mint, validate).", "https://id.chitty.cc"),
+    EnvVarSpec(
+        "CHITTY_ID_TOKEN",
+        "Bearer token for id.chitty.cc; without it entities get stable local ids (id_source=local).",
+        secret=True,
+    ),
+    EnvVarSpec(
+        "CHITTY_ID_ENTITY_CODES",
+        'JSON entity type -> ChittyID entity code, e.g. {"session": "CONTEXT", "project": "PROP"}.',
+        '{"project": "PROP", "session": "CONTEXT", "topic": "INFO"}',
+    ),
+    EnvVarSpec("CHITTY_ID_MAX_MINTS", "Most ids minted per asset run; the rest stay local until later.", "500"),
+    EnvVarSpec(
+        "CHITTY_OPSTORE_PATH",
+        "SQLite (WAL) store of projects and sessions registered by projectsync/sessionsync.",
+        "$CHITTY_HOME/opstore.sqlite",
+    ),
+    EnvVarSpec(
+        "SESSION_TTL",
+        "Seconds without a heartbeat (or file activity) after which a session is no longer active.",
+        "1800",
+    ),
+    EnvVarSpec("CLAUDECODE", "Set by Claude Code in its shells; sessionsync then guesses platform claude_code."),
+    EnvVarSpec(
+        "OPENAI_API_KEY",
+        "Only its presence is read: sessionsync guesses platform openai (the original's heuristic).",
+        secret=True,
+    ),
     # --- notion: pages of databases / data sources (notion-client) ---------------------------
     EnvVarSpec(
         "NOTION_TOKEN",
@@ -280,6 +309,64 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "2024-01-01",
         platform="neon",
     ),
+    # --- ops: core-service registration, health, schedules (chitty_pipelines/ops) -------------
+    EnvVarSpec("CHITTY_REGISTER_URL", "register.chitty.cc base URL.", "https://register.chitty.cc"),
+    EnvVarSpec(
+        "CHITTY_REGISTER_API",
+        "Register contract: v1 (POST /api/v1/register) or legacy (the original's POST /api/register).",
+        "v1",
+    ),
+    EnvVarSpec("CHITTY_REGISTER_TOKEN", "Bearer token for register.chitty.cc, if it asks.", secret=True),
+    EnvVarSpec("CHITTY_REGISTRY_URL", "registry.chitty.cc base URL.", "https://registry.chitty.cc"),
+    EnvVarSpec(
+        "CHITTY_REGISTRY_ROUTES",
+        "Registry routes: stub (POST /register) or v1 (POST /api/v1/register, GET /api/v1/discover/:name).",
+        "stub",
+    ),
+    EnvVarSpec(
+        "CHITTY_REGISTRY_AUTH",
+        "How the registry token is sent: none, bearer or chittyid-token (X-ChittyID-Token).",
+        "bearer",
+    ),
+    EnvVarSpec(
+        "CHITTY_REGISTRY_TOKEN",
+        "Registry write token; without it the registry is only read (services register via Register).",
+        secret=True,
+    ),
+    EnvVarSpec(
+        "CHITTY_SERVICE_URLS",
+        "Overrides of core-service base URLs: name=url pairs, comma-separated (e.g. canon=http://...).",
+    ),
+    EnvVarSpec(
+        "CHITTY_SERVICES_PROJECT", "Project key whose sync registers the core services.", "chittyos-services"
+    ),
+    EnvVarSpec("CHITTY_OPS_TIMEOUT", "Seconds per ChittyOS service request (at most 10).", "10"),
+    EnvVarSpec("CHITTY_HEALTH_INTERVAL", "Seconds between health-sensor ticks.", "300"),
+    EnvVarSpec("CHITTY_SYNCALL_CRON", "Cron of the syncall schedule (off until turned on).", "0 * * * *"),
+    # --- topics: categorising unified.sessions (unified.session_topics, unified.topics) ---------
+    EnvVarSpec(
+        "CHITTY_TOPIC_TAXONOMY",
+        "Topic taxonomy YAML (id, name, description, keywords, parent); unset: the ChittyOS topics.",
+        "packaged chitty_pipelines/topics/taxonomy.yaml",
+    ),
+    EnvVarSpec(
+        "CHITTY_TOPIC_CLASSIFIER",
+        "Topic classifier: tfidf (offline, no download), semantic (extra 'semantic') or llm.",
+        "tfidf",
+    ),
+    EnvVarSpec("CHITTY_TOPIC_MAX_PER_SESSION", "Most topics kept per session.", "3"),
+    EnvVarSpec(
+        "CHITTY_TOPIC_MIN_CONFIDENCE",
+        "Topics below this confidence are dropped (the best topic is always kept).",
+        "0.2",
+    ),
+    EnvVarSpec(
+        "CHITTY_TOPIC_LLM_BASE_URL",
+        "OpenAI-compatible API root for the llm classifier (POST <root>/chat/completions).",
+        "https://api.openai.com/v1",
+    ),
+    EnvVarSpec("CHITTY_TOPIC_LLM_API_KEY", "API key of the llm classifier's endpoint.", secret=True),
+    EnvVarSpec("CHITTY_TOPIC_LLM_MODEL", "Model name sent to the llm classifier's endpoint.", "gpt-4o-mini"),
 )
 
 _SPECS = {spec.name: spec for spec in ENV_VARS}
@@ -359,3 +446,21 @@ def env_table_markdown() -> str:
             f"| {'yes' if s.secret else 'no'} | {s.description} |"
         )
     return "\n".join(rows)
+
+
+README_START, README_END = "<!-- env-table:start -->", "<!-- env-table:end -->"
+
+
+def render_readme_table(readme_text: str) -> str:
+    """The README with its configuration table regenerated from ENV_VARS
+    (``python -m chitty_pipelines.config README.md`` rewrites the file)."""
+    head, rest = readme_text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    return f"{head}{README_START}\n{env_table_markdown()}\n{README_END}{tail}"
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    target.write_text(render_readme_table(target.read_text()))
