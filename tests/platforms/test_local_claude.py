@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chitty_pipelines.resources.warehouse import WarehouseResource
 from chitty_pipelines.warehouse import Warehouse
 from tests.platforms.claude_fixtures import (
     S1,
@@ -22,14 +23,17 @@ from tests.platforms.claude_fixtures import (
 )
 
 
-@pytest.fixture
-def synced(tmp_path: Path, warehouse_resource, warehouse: Warehouse):
-    home = tmp_path / "claude"
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory: pytest.TempPathFactory):
+    """One sync of the full fixture home, shared by the read-only tests of this module."""
+    tmp = tmp_path_factory.mktemp("claude_main")
+    home = tmp / "claude"
     paths = build_home(home)
-    res = resources(home, warehouse_resource, tmp_path)
+    warehouse_resource = WarehouseResource(path=str(tmp / "warehouse.duckdb"), lock_timeout_s=120)
+    res = resources(home, warehouse_resource, tmp)
     result = materialize(res)
     assert result.success
-    return {"home": home, "paths": paths, "res": res, "result": result, "wh": warehouse}
+    return {"home": home, "paths": paths, "res": res, "result": result, "wh": warehouse_resource.get()}
 
 
 def _session(wh: Warehouse, session_id: str) -> dict:
