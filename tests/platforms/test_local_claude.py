@@ -3,6 +3,7 @@ figures (each derived by hand in tests/platforms/claude_fixtures.py docstrings).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -80,6 +81,7 @@ def test_v10_session_tokens_titles_counts(synced) -> None:
     assert s["prompt_count"] == 2  # meta, compact summary and tool results are not prompts
     assert s["message_count"] == 13 and s["line_count"] == 24
     assert s["tool_call_count"] == 3 and s["subagent_count"] == 1 and s["compactions"] == 1
+    assert json.loads(s["tool_calls_by_name"]) == {"Bash": 1, "Read": 1, "TodoWrite": 1}
     assert s["flags"] == ["usage_without_request_id"]
     assert s["models"] == ["claude-sonnet-4-20250514"]
     assert s["cli_versions"] == ["1.0.98", "1.0.99"]

@@ -151,6 +151,7 @@ SESSIONS = TableSpec(
         ("assistant_responses", "BIGINT", "distinct message.id in the main conversation"),
         ("api_requests", "BIGINT", "responses counted for usage, subagents included"),
         ("tool_call_count", "BIGINT"),
+        ("tool_calls_by_name", "JSON", "{tool name: calls}"),
         ("subagent_count", "BIGINT", "subagent files plus v1.0 inline sidechain roots"),
         ("compactions", "BIGINT"),
         ("input_tokens", "BIGINT"),
@@ -248,9 +249,12 @@ kept_lines AS (
     FROM kept GROUP BY ALL
 ),
 tools AS (
-    SELECT t.session_id, count(DISTINCT t.tool_use_id) AS tool_call_count
-    FROM {T} t SEMI JOIN kept k ON k.source_file = t.source_file AND k.line_no = t.line_no
-    GROUP BY ALL
+    SELECT session_id, sum(n) AS tool_call_count, json_group_object(name, n) AS by_name
+    FROM (
+        SELECT t.session_id, coalesce(t.name, '?') AS name, count(DISTINCT t.tool_use_id) AS n
+        FROM {T} t SEMI JOIN kept k ON k.source_file = t.source_file AND k.line_no = t.line_no
+        GROUP BY ALL
+    ) GROUP BY ALL
 )
 SELECT a.session_id, a.project_path, a.cwds, a.git_branch, a.first_at, a.last_at, a.cli_versions,
     a.models,
@@ -262,6 +266,7 @@ SELECT a.session_id, a.project_path, a.cwds, a.git_branch, a.first_at, a.last_at
          WHEN k.first_prompt IS NOT NULL THEN 'first-prompt' END AS title_source,
     coalesce(k.prompt_count, 0), coalesce(k.message_count, 0), a.line_count,
     coalesce(k.assistant_responses, 0), coalesce(t.api_requests, 0), coalesce(tl.tool_call_count, 0),
+    coalesce(tl.by_name, '{{}}'),
     a.agent_files + coalesce(k.inline_sidechains, 0), coalesce(k.compactions, 0),
     coalesce(t.input_tokens, 0), coalesce(t.output_tokens, 0), coalesce(t.cache_creation_tokens, 0),
     coalesce(t.cache_read_tokens, 0), coalesce(t.total_tokens, 0),
