@@ -1,0 +1,260 @@
+"""Dagster wiring of operations (group ``ops``, key prefix ``ops``): the registration asset and
+its job, the sensors (services project -> registration, health with self-healing, run
+failures) and the syncall schedule."""
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import httpx
+
+from .. import config
+from ..assets.common import Check, StreamStats, bundled_checks, table_metadata
+from ..resources.chittyos_registry import RegistryContractError
+from ..resources.chittyos_services import ChittyServicesResource
+from ..resources.warehouse import WarehouseResource
+from ..warehouse import Warehouse
+from .health import (
+    health_rows,
+    lost_services,
+    observation_metadata,
+    platform_health,
+    record_health,
+    service_health,
+)
+from .registration import latest_registrations, record, register_all
+from .tables import SERVICE_HEALTH, SERVICE_REGISTRATIONS
+
+GROUP = "ops"
+REGISTRATIONS_KEY = dg.AssetKey(["ops", "service_registrations"])
+HEALTH_KEY = dg.AssetKey(["ops", "service_health"])
+PROJECTS_KEY = dg.AssetKey(["unified", "projects"])
+PROJECT_KEYS_METADATA = "project_keys"  # optional list on the projects materialization
+HEAL_COOLDOWN_S = 1800.0  # the same lost set is re-requested at most this often
+
+
+@dg.asset(
+    key=REGISTRATIONS_KEY,
+    group_name=GROUP,
+    kinds={"duckdb"},
+    description=SERVICE_REGISTRATIONS.description
+    + " Registers the 8 core services with Register, then confirms each is discoverable in Registry.",
+)
+def service_registrations(
+    context: dg.AssetExecutionContext, chittyos_services: ChittyServicesResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    wh = warehouse.get()
+    outcomes = register_all(chittyos_services)
+    record(wh, context.run.run_id, outcomes)
+    for o in outcomes:
+        log = context.log.info if o.ok else context.log.warning
+        log(f"{o.target} {o.service}: {o.status} ({o.http_status}) {o.message}")
+    by_status: dict[str, int] = {}
+    for o in outcomes:
+        by_status[f"{o.target}_{o.status}"] = by_status.get(f"{o.target}_{o.status}", 0) + 1
+    stats = StreamStats(
+        rows_written=len(outcomes), extra={"failed": sum(not o.ok for o in outcomes), **by_status}
+    )
+    return dg.MaterializeResult(metadata=table_metadata(wh, SERVICE_REGISTRATIONS, stats))
+
+
+def _target_check(target: str, severity: dg.AssetCheckSeverity):
+    def fn(context: Any) -> dg.AssetCheckResult:
+        wh: Warehouse = context.resources.warehouse.get()
+        services = [s.name for s in context.resources.chittyos_services.services()]
+        latest = latest_registrations(wh)
+        failing = {}
+        for name in services:
+            row = latest.get((name, target))
+            if row is None or not row["ok"]:
+                failing[name] = row["status"] if row is not None else "never attempted"
+        return dg.AssetCheckResult(
+            passed=not failing,
+            severity=severity,
+            metadata={"failing": len(failing), "detail": json.dumps(failing) if failing else "none"},
+        )
+
+    return fn
+
+
+CHECKS = bundled_checks(
+    "ops_checks",
+    [
+        Check(
+            REGISTRATIONS_KEY,
+            "registered_with_register",
+            _target_check("register", dg.AssetCheckSeverity.ERROR),
+            "Every core service is registered (pending or active) with register.chitty.cc.",
+        ),
+        Check(
+            REGISTRATIONS_KEY,
+            "discoverable_in_registry",
+            _target_check("registry", dg.AssetCheckSeverity.WARN),
+            "Every core service is listed by registry.chitty.cc.",
+        ),
+    ],
+    {"warehouse", "chittyos_services"},
+)
+
+HEALTH_SPEC = dg.AssetSpec(
+    HEALTH_KEY,
+    group_name=GROUP,
+    kinds={"duckdb"},
+    description=SERVICE_HEALTH.description
+    + " Written by the core_services_health and record_failed_runs sensors; plot latency_ms_* in the UI.",
+)
+
+register_core_services = dg.define_asset_job(
+    "register_core_services",
+    selection=dg.AssetSelection.assets(REGISTRATIONS_KEY),
+    description="Register the core services with Register and confirm them in Registry (idempotent).",
+)
+
+
+def _services_project_in(record: Any, project: str, wh: Warehouse) -> bool:
+    """The materialization's own list of project keys when it carries one, else the table."""
+    mat = record.asset_materialization
+    listed = mat.metadata.get(PROJECT_KEYS_METADATA) if mat is not None else None
+    if listed is not None:
+        value = listed.value
+        keys = json.loads(value) if isinstance(value, str) else value
+        return project in (keys or [])
+    if not wh.table_exists("unified", "projects"):
+        return False
+    count = wh.scalar('SELECT count(*) FROM "unified"."projects" WHERE project_key = ?', [project])
+    return bool(count)
+
+
+@dg.sensor(
+    name="register_on_services_project",
+    job=register_core_services,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="When unified/projects is materialized with the services project in it, register "
+    "the core services. The cursor (last storage id seen) means one run per materialization.",
+)
+def services_project_sensor(
+    context: dg.SensorEvaluationContext,
+    chittyos_services: ChittyServicesResource,
+    warehouse: WarehouseResource,
+) -> dg.SensorResult | dg.SkipReason:
+    after = int(context.cursor) if context.cursor else None
+    records = context.instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=PROJECTS_KEY, after_storage_id=after), limit=1
+    ).records  # newest first: only the latest materialization matters
+    if not records:
+        return dg.SkipReason("no new unified/projects materialization")
+    latest = records[0]
+    project = chittyos_services.services_project
+    cursor = str(latest.storage_id)
+    if not _services_project_in(latest, project, warehouse.get()):
+        return dg.SensorResult(skip_reason=f"{project} not in materialization {cursor}", cursor=cursor)
+    request = dg.RunRequest(
+        run_key=f"projects-{latest.storage_id}",
+        tags={"chitty/trigger": "services_project", "chitty/projects_storage_id": cursor},
+    )
+    return dg.SensorResult(run_requests=[request], cursor=cursor)
+
+
+def _heal_request(context: dg.SensorEvaluationContext, lost: list[str]) -> tuple[list[dg.RunRequest], dict]:
+    state = json.loads(context.cursor) if context.cursor else {}
+    last = state.get("healed") or {}
+    now = time.time()
+    if not lost:
+        return [], {}
+    if sorted(lost) == last.get("names") and now - float(last.get("at", 0)) < HEAL_COOLDOWN_S:
+        return [], last
+    request = dg.RunRequest(
+        run_key=f"heal-{'-'.join(sorted(lost))}-{int(now)}",
+        tags={"chitty/trigger": "self_healing", "chitty/lost_services": ",".join(sorted(lost))},
+    )
+    return [request], {"names": sorted(lost), "at": now}
+
+
+@dg.sensor(
+    name="core_services_health",
+    job=register_core_services,
+    minimum_interval_seconds=int(config.env("CHITTY_HEALTH_INTERVAL") or 300),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Probe each core service and configured platform, record ops/service_health, and "
+    "re-register when Registry has lost a service it used to list.",
+)
+def health_sensor(
+    context: dg.SensorEvaluationContext,
+    chittyos_services: ChittyServicesResource,
+    warehouse: WarehouseResource,
+) -> dg.SensorResult:
+    wh = warehouse.get()
+    services = service_health(chittyos_services)
+    platforms = platform_health()
+    record_health(wh, health_rows(services, platforms, "health_sensor"))
+    try:
+        with chittyos_services.registry_client() as registry:
+            listed: set[str] | None = registry.names()
+    except (httpx.HTTPError, RegistryContractError) as exc:
+        context.log.warning(f"registry list failed ({type(exc).__name__}); self-healing skipped")
+        listed = None
+    lost = (
+        lost_services(wh, listed, [s.name for s in chittyos_services.services()])
+        if listed is not None
+        else []
+    )
+    requests, healed = _heal_request(context, lost)
+    meta = observation_metadata(services, platforms)
+    meta["lost_services"] = ", ".join(lost) or "none"
+    return dg.SensorResult(
+        run_requests=requests,
+        asset_events=[dg.AssetMaterialization(HEALTH_KEY, metadata=meta)],
+        cursor=json.dumps({"healed": healed}),
+    )
+
+
+@dg.run_failure_sensor(
+    name="record_failed_runs",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Record every failed run (syncs included) in ops.service_health.",
+)
+def run_failure_sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource) -> None:
+    run = context.dagster_run
+    message = (context.failure_event.message or "run failed")[:1000]
+    row = {
+        "checked_at": datetime.now(UTC),
+        "kind": "run",
+        "name": run.job_name,
+        "reachable": None,
+        "healthy": False,
+        "http_status": None,
+        "latency_ms": None,
+        "status_text": "failure",
+        "reason": message,
+        "source": "run_failure_sensor",
+        "run_id": run.run_id,
+    }
+    record_health(warehouse.get(), [row], run.run_id)
+    context.instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            HEALTH_KEY, metadata={"failed_job": run.job_name, "failed_run_id": run.run_id, "reason": message}
+        )
+    )
+
+
+syncall_schedule = dg.ScheduleDefinition(
+    name="syncall_schedule",
+    cron_schedule=config.env("CHITTY_SYNCALL_CRON") or "0 * * * *",
+    job_name="syncall",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="syncall on CHITTY_SYNCALL_CRON (hourly by default); off until turned on in the UI.",
+)
+
+SENSORS = [services_project_sensor, health_sensor, run_failure_sensor]
+
+defs = dg.Definitions(
+    assets=[service_registrations, HEALTH_SPEC],
+    asset_checks=[CHECKS],
+    jobs=[register_core_services],
+    sensors=SENSORS,
+    schedules=[syncall_schedule],
+    resources={"chittyos_services": ChittyServicesResource.from_settings()},
+)

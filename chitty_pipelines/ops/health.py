@@ -1,0 +1,184 @@
+"""Health of the core services (``/health``, judged on parsed JSON) and of the configured
+platforms (each resource's own ``health()``), recorded in ops.service_health."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from .. import config
+from ..resources.chittyos_health import HealthResult
+from ..resources.chittyos_services import ChittyServicesResource
+from ..warehouse import Warehouse
+from .registration import latest_registrations
+from .tables import SERVICE_HEALTH
+
+_PLATFORM_RESOURCES: dict[str, tuple[str, str]] = {
+    "local": ("local_sessions", "LocalSessionsResource"),
+    "neon": ("neon", "NeonResource"),
+    "notion": ("notion", "NotionResource"),
+    "github": ("github", "GitHubResource"),
+    "drive": ("drive", "DriveResource"),
+    "cloudflare": ("cloudflare", "CloudflareResource"),
+}
+
+
+def service_health(resource: ChittyServicesResource) -> list[HealthResult]:
+    """Probe all core services at once: each has its own timeout, so one slow service costs
+    at most that timeout, not the sum."""
+    services = resource.services()
+    with ThreadPoolExecutor(max_workers=len(services) or 1) as pool:
+        return list(pool.map(resource.probe, services))
+
+
+@dataclass
+class PlatformHealth:
+    name: str
+    configured: bool
+    ok: bool | None  # None: not configured (not a failure)
+    reason: str
+    latency_ms: float
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def platform_health(platforms: Sequence[str] = config.PLATFORMS) -> list[PlatformHealth]:
+    """Each platform resource's own cheap authenticated call; never raises."""
+    return [_one_platform(p) for p in platforms]
+
+
+def _one_platform(platform: str) -> PlatformHealth:
+    if platform == "local":
+        return _local_health()
+    if not config.platform_configured(platform):
+        return PlatformHealth(platform, False, None, "not configured", 0.0)
+    module_name, class_name = _PLATFORM_RESOURCES[platform]
+    started = time.monotonic()
+    try:
+        module = importlib.import_module(f"chitty_pipelines.resources.{module_name}")
+        health = getattr(module, class_name).from_settings().health()
+    except Exception as exc:  # a broken probe is a finding; its text may hold a DSN, so the type only
+        health = {"ok": False, "configured": True, "reason": f"health probe failed ({type(exc).__name__})"}
+    latency = round((time.monotonic() - started) * 1000, 1)
+    configured = bool(health.get("configured", True))
+    ok = bool(health.get("ok")) if configured else None
+    return PlatformHealth(platform, configured, ok, str(health.get("reason") or ""), latency)
+
+
+def _local_health() -> PlatformHealth:
+    """Local needs no settings; it is "configured" when there is Claude Code data to read."""
+    started = time.monotonic()
+    roots = [Path(p) for p in config.load_settings().claude_homes]
+    found = [r for r in roots if (r / "projects").is_dir()]
+    latency = round((time.monotonic() - started) * 1000, 1)
+    if not found:
+        return PlatformHealth("local", False, None, "no Claude Code projects/ folder found", latency)
+    readable = [r for r in found if _readable(r / "projects")]
+    if not readable:
+        return PlatformHealth("local", True, False, f"{found[0]}/projects is not readable", latency)
+    return PlatformHealth("local", True, True, f"reading {', '.join(map(str, readable))}", latency)
+
+
+def _readable(path: Path) -> bool:
+    try:
+        next(iter(path.iterdir()), None)
+        return True
+    except OSError:
+        return False
+
+
+def health_rows(
+    services: Sequence[HealthResult], platforms: Sequence[PlatformHealth], source: str
+) -> list[dict[str, Any]]:
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "checked_at": now,
+            "kind": "service",
+            "name": h.name,
+            "reachable": h.reachable,
+            "healthy": h.healthy,
+            "http_status": h.http_status,
+            "latency_ms": h.latency_ms,
+            "status_text": h.status_text,
+            "reason": h.reason,
+            "source": source,
+            "run_id": None,
+        }
+        for h in services
+    ]
+    rows += [
+        {
+            "checked_at": now,
+            "kind": "platform",
+            "name": p.name,
+            "reachable": p.ok,
+            "healthy": p.ok,
+            "http_status": None,
+            "latency_ms": p.latency_ms,
+            "status_text": "ok" if p.ok else ("not_configured" if p.ok is None else "failed"),
+            "reason": p.reason,
+            "source": source,
+            "run_id": None,
+        }
+        for p in platforms
+        if p.configured
+    ]
+    return rows
+
+
+def record_health(warehouse: Warehouse, rows: Sequence[dict[str, Any]], run_id: str | None = None) -> int:
+    with warehouse.transaction(run_id) as tx:
+        return tx.upsert(SERVICE_HEALTH, list(rows))
+
+
+def lost_services(warehouse: Warehouse, listed: set[str], catalogue: Sequence[str]) -> list[str]:
+    """Core services the Registry listed at their last registration run but lists no longer."""
+    latest = latest_registrations(warehouse)
+    return [
+        name
+        for name in catalogue
+        if (row := latest.get((name, "registry"))) is not None
+        and row["status"] == "discoverable"
+        and name not in listed
+    ]
+
+
+def observation_metadata(
+    services: Sequence[HealthResult], platforms: Sequence[PlatformHealth]
+) -> dict[str, Any]:
+    """Numbers the UI plots over time (one series per key), plus a readable summary."""
+    meta: dict[str, Any] = {
+        "services_healthy": sum(h.healthy for h in services),
+        "services_reachable": sum(h.reachable for h in services),
+        "services_total": len(services),
+        "platforms_ok": sum(bool(p.ok) for p in platforms if p.configured),
+        "platforms_configured": sum(p.configured for p in platforms),
+    }
+    for h in services:
+        meta[f"latency_ms_{h.name}"] = float(h.latency_ms)
+    lines = ["| service | healthy | HTTP | ms | reason |", "|---|---|---|---|---|"]
+    lines += [
+        f"| {h.name} | {_yes(h.healthy)} | {h.http_status or '-'} | {h.latency_ms} | {h.reason} |"
+        for h in services
+    ]
+    lines += [
+        f"| {p.name} (platform) | {_yes(p.ok)} | - | {p.latency_ms} | {p.reason} |"
+        for p in platforms
+        if p.configured
+    ]
+    meta["summary"] = dg.MetadataValue.md("\n".join(lines))
+    return meta
+
+
+def _yes(flag: bool | None) -> str:
+    return "yes" if flag else "no"

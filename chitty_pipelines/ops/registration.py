@@ -1,0 +1,126 @@
+"""Register every core service with Register, then confirm each is discoverable in Registry.
+
+Idempotent by construction: Register answers a known name with 400, which becomes
+``already_registered`` (a success) after the stored registration is read back; the Registry is
+written only for services it is missing, and only when a token (or auth mode none) allows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import httpx
+
+from ..resources.chittyos_register import Outcome
+from ..resources.chittyos_registry import RegistryContractError
+from ..resources.chittyos_services import ChittyServicesResource
+from ..warehouse import Warehouse
+from .catalogue import CoreService
+from .tables import SERVICE_REGISTRATIONS
+
+
+def register_all(
+    resource: ChittyServicesResource, services: Sequence[CoreService] | None = None
+) -> list[Outcome]:
+    services = list(services or resource.services())
+    outcomes: list[Outcome] = []
+    with resource.register_client() as register:
+        for service in services:
+            if outcomes and outcomes[-1].status == "unavailable":
+                # Register is down (after retries): the other services would each wait out the
+                # same retries and timeouts for the same answer.
+                down = outcomes[-1]
+                outcomes.append(
+                    Outcome(service.name, "register", "unavailable", None, f"not attempted: {down.message}")
+                )
+                continue
+            outcomes.append(register.register(service, _version(resource, service)))
+    outcomes.extend(confirm_in_registry(resource, services))
+    return outcomes
+
+
+def _version(resource: ChittyServicesResource, service: CoreService) -> str | None:
+    """Register v1 wants a version: the service's own, from its /health JSON (§2.3)."""
+    result = resource.probe(service)
+    return result.version if result.healthy else None
+
+
+def confirm_in_registry(resource: ChittyServicesResource, services: Sequence[CoreService]) -> list[Outcome]:
+    """Poll the Registry with backoff until every service is listed or the deadline passes
+    (Register -> Registry propagation is asynchronous); write the missing ones where allowed."""
+    deadline = time.monotonic() + resource.confirm_s
+    written: dict[str, Outcome] = {}
+    with resource.registry_client() as registry:
+        delay = 0.2
+        while True:
+            try:
+                names = registry.names()
+            except (httpx.HTTPError, RegistryContractError) as exc:
+                reason = f"registry list failed: {_short(exc)}"
+                return [Outcome(s.name, "registry", "unavailable", _status_of(exc), reason) for s in services]
+            missing = [s for s in services if s.name not in names]
+            if missing and registry.can_write:
+                for s in missing:
+                    if s.name not in written:
+                        written[s.name] = registry.register(s)
+                names = registry.names()
+                missing = [s for s in services if s.name not in names]
+            if not missing or time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
+    outcomes = []
+    for s in services:
+        if s.name in names:
+            how = "registered with the registry and listed" if s.name in written else "listed by the registry"
+            outcomes.append(Outcome(s.name, "registry", "discoverable", 200, how))
+        elif s.name in written and not written[s.name].ok:
+            outcomes.append(written[s.name])
+        else:
+            why = "" if registry.can_write else " (no CHITTY_REGISTRY_TOKEN to register it directly)"
+            outcomes.append(Outcome(s.name, "registry", "missing", 200, f"not listed by the registry{why}"))
+    return outcomes
+
+
+def _status_of(exc: BaseException) -> int | None:
+    return exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None
+
+
+def _short(exc: BaseException) -> str:
+    if isinstance(exc, httpx.HTTPStatusError):
+        return f"HTTP {exc.response.status_code}"
+    if isinstance(exc, RegistryContractError):
+        return str(exc)
+    return type(exc).__name__
+
+
+def record(warehouse: Warehouse, run_id: str, outcomes: Sequence[Outcome]) -> int:
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "run_id": run_id,
+            "service": o.service,
+            "target": o.target,
+            "status": o.status,
+            "ok": o.ok,
+            "http_status": o.http_status,
+            "message": o.message[:1000],
+            "attempted_at": now,
+        }
+        for o in outcomes
+    ]
+    with warehouse.transaction(run_id) as tx:
+        return tx.upsert(SERVICE_REGISTRATIONS, rows)
+
+
+def latest_registrations(warehouse: Warehouse) -> dict[tuple[str, str], dict]:
+    """(service, target) -> the latest attempt's row."""
+    if not warehouse.table_exists("ops", "service_registrations"):
+        return {}
+    df = warehouse.query(
+        f"SELECT * FROM {SERVICE_REGISTRATIONS.sql_name} "
+        "QUALIFY row_number() OVER (PARTITION BY service, target ORDER BY attempted_at DESC) = 1"
+    )
+    return {(r["service"], r["target"]): r for r in df.to_dict("records")}

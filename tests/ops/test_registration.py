@@ -1,0 +1,130 @@
+"""The register_core_services job against the fakes: every service registered with Register and
+discoverable in Registry, idempotent on a second run, each failure reported as its own state."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from chitty_pipelines.fakes.chittyos import ChittyOSFakes
+from chitty_pipelines.ops import defs as ops_defs
+from chitty_pipelines.ops.catalogue import bundled_catalogue
+from chitty_pipelines.ops.registration import latest_registrations, register_all
+from chitty_pipelines.resources.chittyos_services import ChittyServicesResource
+from chitty_pipelines.warehouse import Warehouse
+
+NAMES = [s.name for s in bundled_catalogue()]
+
+
+def _run(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    return defs.resolve_job_def("register_core_services").execute_in_process(instance=instance)
+
+
+def _statuses(warehouse: Warehouse, run_id: str) -> dict[tuple[str, str], str]:
+    df = warehouse.query(
+        "SELECT service, target, status FROM ops.service_registrations WHERE run_id = ?", [run_id]
+    )
+    return {(r.service, r.target): r.status for r in df.itertuples()}
+
+
+def test_catalogue_has_the_eight_services_in_order():
+    assert NAMES == ["identity", "sync", "register", "registry", "auth", "gateway", "canon", "schema"]
+    schema = bundled_catalogue()[-1]
+    assert (schema.type, schema.category, schema.health_url) == ("data", "Data", "https://schema.chitty.cc/health")
+
+
+def test_register_job_then_idempotent_rerun(ops_definitions, ops_env: ChittyOSFakes, warehouse: Warehouse):
+    fakes = ops_env
+    with dg.instance_for_test() as instance:
+        first = _run(ops_definitions, instance)
+        assert first.success
+        statuses = _statuses(warehouse, first.run_id)
+        assert {statuses[(n, "register")] for n in NAMES} == {"pending"}
+        assert {statuses[(n, "registry")] for n in NAMES} == {"discoverable"}
+        assert fakes.register.registrations == 8
+        assert set(fakes.register.services) == set(NAMES)
+        # v1 body mapping (§2.3): version from the service's /health, category from the catalogue
+        identity = fakes.register.services["identity"]
+        assert (identity["version"], identity["type"], identity["category"]) == ("2.1.0", "worker", "Foundation")
+        assert fakes.register.services["auth"]["version"] == "1.0.0"  # its /health has no version
+        assert fakes.registry.writes == 0  # Register propagated them; nothing to write
+
+        second = _run(ops_definitions, instance)
+        assert second.success
+        statuses = _statuses(warehouse, second.run_id)
+        assert {statuses[(n, "register")] for n in NAMES} == {"already_registered"}
+        assert {statuses[(n, "registry")] for n in NAMES} == {"discoverable"}
+        assert fakes.register.registrations == 8  # no duplicate registration
+        assert warehouse.scalar("SELECT count(*) FROM ops.service_registrations") == 32
+        checks = {e.check_name: e.passed for e in second.get_asset_check_evaluations()}
+        assert checks == {"registered_with_register": True, "discoverable_in_registry": True}
+        mat = second.asset_materializations_for_node("ops__service_registrations")[0]
+        assert mat.metadata["register_already_registered"].value == 8
+        assert mat.metadata["failed"].value == 0
+
+
+def test_registry_without_propagation_is_written_with_the_token(chitty_home, monkeypatch):
+    with ChittyOSFakes(propagate=False) as fakes:
+        for k, v in fakes.env().items():
+            monkeypatch.setenv(k, v)
+        resource = ChittyServicesResource.from_settings(confirm_s=0.5)
+        outcomes = {(o.service, o.target): o for o in register_all(resource)}
+        assert all(outcomes[(n, "registry")].status == "discoverable" for n in NAMES)
+        assert fakes.registry.writes == 8
+        again = {(o.service, o.target): o for o in register_all(resource)}
+        assert all(again[(n, "registry")].status == "discoverable" for n in NAMES)
+        assert fakes.registry.writes == 8  # listed now, so not written again
+
+
+def test_wrong_tokens_and_outages_are_states_not_crashes(chitty_home, monkeypatch):
+    with ChittyOSFakes(propagate=False) as fakes:
+        for k, v in fakes.env().items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("CHITTY_REGISTER_TOKEN", "wrong-register-secret")
+        monkeypatch.setenv("CHITTY_REGISTRY_TOKEN", "wrong-registry-secret")
+        resource = ChittyServicesResource.from_settings(confirm_s=0.3)
+        outcomes = register_all(resource)
+        register = {o.service: o for o in outcomes if o.target == "register"}
+        registry = {o.service: o for o in outcomes if o.target == "registry"}
+        assert {o.status for o in register.values()} == {"auth_failed"}
+        assert register["sync"].http_status == 401
+        assert "CHITTY_REGISTER_TOKEN" in register["sync"].message
+        assert {o.status for o in registry.values()} == {"auth_failed"}
+        assert "CHITTY_REGISTRY_TOKEN" in registry["canon"].message
+        text = repr([o.to_json() for o in outcomes])
+        assert "wrong-register-secret" not in text and "wrong-registry-secret" not in text
+        assert fakes.register.registrations == 0
+
+        fakes.fail("register", 503)
+        fakes.down("registry")
+        outcomes = register_all(resource)
+        assert {o.status for o in outcomes} == {"unavailable"}
+        register = [o for o in outcomes if o.target == "register"]
+        assert register[0].http_status == 503
+        assert register[1].message.startswith("not attempted")
+        assert fakes.register.requests["POST /api/v1/register"] == 8 + 3  # 8 refused, then 3 attempts
+
+
+def test_legacy_register_form(chitty_home, monkeypatch):
+    with ChittyOSFakes(register_token=None) as fakes:
+        for k, v in fakes.env().items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("CHITTY_REGISTER_API", "legacy")
+        resource = ChittyServicesResource.from_settings(confirm_s=0.3)
+        outcomes = [o for o in register_all(resource) if o.target == "register"]
+        assert {o.status for o in outcomes} == {"registered"}
+        assert fakes.register.requests["POST /api/register"] == 8
+        assert fakes.register.services["schema"]["type"] == "data"  # the original's flat body
+
+
+def test_results_are_kept_per_attempt(ops_env, services_resource, warehouse: Warehouse):
+    from chitty_pipelines.ops.registration import record
+
+    record(warehouse, "r1", register_all(services_resource))
+    ops_env.registry.forget("canon")
+    ops_env.registry.token = "changed"  # and the registry no longer accepts our token
+    record(warehouse, "r2", register_all(services_resource))
+    latest = latest_registrations(warehouse)
+    assert latest[("canon", "registry")]["status"] == "auth_failed"
+    assert latest[("sync", "registry")]["status"] == "discoverable"
+    assert warehouse.scalar("SELECT count(DISTINCT run_id) FROM ops.service_registrations") == 2
+    assert ops_defs.REGISTRATIONS_KEY.path == ["ops", "service_registrations"]
