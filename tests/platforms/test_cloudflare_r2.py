@@ -188,3 +188,32 @@ def test_health_reports_reachable_buckets(endpoint: str) -> None:
     }
     bad = _r2(endpoint, "inv-missing").r2_health()
     assert bad["ok"] is False and "CLOUDFLARE_R2_BUCKETS" in bad["reason"]
+
+
+def test_refused_credentials_name_the_variables_and_hide_the_key() -> None:
+    """moto does not check signatures, so the S3 error R2 sends is built here, as botocore raises it."""
+    from botocore.exceptions import ClientError
+
+    from chitty_pipelines.resources.cloudflare_r2 import R2AuthError, R2Error, _convert
+
+    refused = ClientError(
+        {
+            "Error": {"Code": "InvalidAccessKeyId", "Message": f"The key {R2_KEY_ID} does not exist"},
+            "ResponseMetadata": {"HTTPStatusCode": 403, "HTTPHeaders": {}},
+        },
+        "ListObjectsV2",
+    )
+    err = _convert("list bucket b", refused)
+    assert isinstance(err, R2AuthError) and not err.retryable
+    assert "CLOUDFLARE_R2_ACCESS_KEY_ID / CLOUDFLARE_R2_SECRET_ACCESS_KEY" in str(
+        err
+    ) and R2_KEY_ID not in str(err)
+    slow = ClientError(
+        {
+            "Error": {"Code": "SlowDown", "Message": "Reduce your request rate"},
+            "ResponseMetadata": {"HTTPStatusCode": 503, "HTTPHeaders": {"retry-after": "2"}},
+        },
+        "ListObjectsV2",
+    )
+    err = _convert("list bucket b", slow)
+    assert isinstance(err, R2Error) and err.retryable and err.retry_after == 2.0
