@@ -153,6 +153,13 @@ def status(
             health_text = ("ok" if s.health.get("ok") else "FAIL") + (f": {reason}" if reason else "")
         table.add_row(s.platform, "yes" if s.configured else "no", health_text, last, rows, str(s.rejects))
     out.print(table)
+    from .assets.unified.summary import unified_counts
+
+    u = unified_counts(_warehouse())
+    out.print(
+        f"unified: {u['projects']} projects, {u['sessions']} sessions ({u['active']} active, "
+        f"{u['stale']} stale, {u['ended']} ended), {u['topics']} topics"
+    )
 
 
 @app.command("env")
@@ -192,5 +199,8 @@ def main() -> None:
     app()
 
 
+from .cli_registry import register as _register_registry  # noqa: E402  (projectsync, sessionsync)
+
+_register_registry(app)
 if __name__ == "__main__":
     main()

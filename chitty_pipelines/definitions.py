@@ -10,6 +10,7 @@ from .assets.platforms import github as github_platform
 from .assets.platforms import local
 from .assets.platforms import neon as neon_platform
 from .assets.platforms import notion as notion_platform
+from .assets.unified import entities as unified_entities
 from .jobs import JOBS
 from .resources.warehouse import WarehouseResource
 
@@ -21,4 +22,5 @@ defs = dg.Definitions.merge(
     github_platform.defs,
     neon_platform.defs,
     notion_platform.defs,
+    unified_entities.defs,
 )

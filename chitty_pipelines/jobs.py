@@ -29,4 +29,13 @@ neon_partitioned_job = dg.define_asset_job(
 # Jobs of daily-partitioned assets: syncall runs their latest partition; backfills run ranges.
 PARTITIONED_JOBS: list[str] = ["neon_partitioned"]
 
-JOBS = [syncall_job, neon_partitioned_job]
+# `chitty-sync projectsync`: this machine's sessions, then the unified tables (every source already
+# in the warehouse counts; the API platforms are left to syncall and their schedules).
+projectsync_job = dg.define_asset_job(
+    "projectsync",
+    selection=(dg.AssetSelection.groups("local") | dg.AssetSelection.groups("unified"))
+    - dg.AssetSelection.tag(PARTITIONED_TAG, "daily"),
+    description="Local sessions, then projects, sessions and topics (chitty-sync projectsync).",
+)
+
+JOBS = [syncall_job, neon_partitioned_job, projectsync_job]
