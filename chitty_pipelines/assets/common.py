@@ -173,14 +173,18 @@ class Check:
     blocking: bool = False
 
 
-def bundled_checks(name: str, checks: Sequence[Check], resource_keys: set[str]) -> dg.AssetChecksDefinition:
+def bundled_checks(
+    name: str, checks: Sequence[Check], resource_keys: Iterable[str]
+) -> dg.AssetChecksDefinition:
     """All of a platform's checks as one multi-asset check.
 
     Separate ``@asset_check``s are separate steps, and under the multiprocess executor every step
     is a process that imports the whole code location (seconds each). One step per platform keeps
     a full sync quick while every check still shows, and can be re-run, on its own asset in the UI.
     """
-    by_key = {(c.asset, c.name): c for c in checks}
+    checks = list(checks)
+    if len({(c.asset, c.name) for c in checks}) != len(checks):
+        raise ValueError(f"{name}: two checks share an asset and a name")
 
     @dg.multi_asset_check(
         specs=[
@@ -189,12 +193,21 @@ def bundled_checks(name: str, checks: Sequence[Check], resource_keys: set[str]) 
         ],
         name=name,
         can_subset=True,
-        required_resource_keys=resource_keys,
+        required_resource_keys=set(resource_keys),
     )
     def _run(context):  # annotated types are strings here (future import) and Dagster rejects them
-        for check_key in context.selected_asset_check_keys:
-            check = by_key[(check_key.asset_key, check_key.name)]
-            result = check.fn(context)
+        selected = {(k.asset_key, k.name) for k in context.selected_asset_check_keys}
+        errors: list[BaseException] = []
+        # In declaration order (the selection is a set), so results come in a stable order.
+        for check in (c for c in checks if (c.asset, c.name) in selected):
+            try:
+                result = check.fn(context)
+            except Exception as exc:
+                # A check that raises fails the step, as its own step did, but only after the
+                # platform's other checks have still reported.
+                context.log.error(f"check {check.name} on {check.asset.to_user_string()} raised {exc!r}")
+                errors.append(exc)
+                continue
             yield dg.AssetCheckResult(
                 passed=result.passed,
                 asset_key=check.asset,
@@ -203,5 +216,7 @@ def bundled_checks(name: str, checks: Sequence[Check], resource_keys: set[str]) 
                 metadata=result.metadata,
                 description=result.description,
             )
+        if errors:
+            raise errors[0]
 
     return _run
