@@ -10,8 +10,10 @@ import dagster as dg
 from ...resources.drive import DriveResource
 from ...resources.warehouse import WarehouseResource
 from ..common import (
+    Check,
     StreamStats,
     SyncConfig,
+    bundled_checks,
     is_full_refresh,
     log_sync,
     not_configured_results,
@@ -120,8 +122,8 @@ def raw_drive_sync(
         yield dg.MaterializeResult(asset_key=key, metadata=table_metadata(wh, table, stats))
 
 
-@dg.asset_check(asset=FILES_KEY, name="drive_reachable", description="The root folder can be read.")
-def drive_reachable(drive: DriveResource) -> dg.AssetCheckResult:
+def drive_reachable(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    drive: DriveResource = context.resources.drive
     health = drive.health()
     if not health["configured"]:
         return dg.AssetCheckResult(passed=True, metadata={"configured": False, "reason": health["reason"]})
@@ -132,18 +134,30 @@ def drive_reachable(drive: DriveResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=FILES_KEY, name="files_unique_id", description="No file id appears twice.")
-def files_unique_id(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def files_unique_id(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warehouse: WarehouseResource = context.resources.warehouse
     return unique_key_check_result(warehouse.get(), FILES)
 
 
-@dg.asset_check(asset=CONTENTS_KEY, name="contents_rejects", description="Unparseable contents, by reason.")
-def contents_rejects(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def contents_rejects(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warehouse: WarehouseResource = context.resources.warehouse
     return rejects_check_result(warehouse.get(), PLATFORM, ["files", "file_contents"])
 
 
+# One step for all of Drive's checks (common.bundled_checks says why).
+drive_checks = bundled_checks(
+    "drive_checks",
+    [
+        Check(FILES_KEY, "drive_reachable", drive_reachable, "The root folder can be read."),
+        Check(FILES_KEY, "files_unique_id", files_unique_id, "No file id appears twice."),
+        Check(CONTENTS_KEY, "contents_rejects", contents_rejects, "Unparseable contents, by reason."),
+    ],
+    {"drive", "warehouse"},
+)
+
+
 DRIVE_ASSETS = [raw_drive_sync]
-DRIVE_CHECKS = [drive_reachable, files_unique_id, contents_rejects]
+DRIVE_CHECKS = [drive_checks]
 
 defs = dg.Definitions(
     assets=DRIVE_ASSETS,
