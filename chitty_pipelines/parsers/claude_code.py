@@ -92,6 +92,8 @@ def parse_timestamp(value: Any) -> str | None:
     """
     if not isinstance(value, str) or not value:
         return None
+    if len(value) == 24 and value[-1] == "Z" and value[10] == "T":
+        return value  # Claude Code's own shape; the Arrow cast re-checks every value
     try:
         ts = datetime.fromisoformat(value)
     except ValueError:

@@ -7,8 +7,12 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
+from chitty_pipelines.assets.platforms.local_claude_sync import _timestamps
+from chitty_pipelines.parsers.claude_code import parse_timestamp
+from chitty_pipelines.parsers.jsonl_files import iter_line_blocks
 from chitty_pipelines.resources.warehouse import WarehouseResource
 from chitty_pipelines.warehouse import Warehouse
 from tests.platforms.claude_fixtures import (
@@ -229,3 +233,25 @@ def test_no_claude_home_at_all(tmp_path: Path, warehouse_resource, warehouse: Wa
         warehouse.scalar("SELECT status FROM ops.sync_log WHERE asset = 'raw_local/claude_sessions'")
         == "success"
     )
+
+
+def test_line_blocks_offsets_crlf_blank_lines_and_pending_tail(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_bytes(b'{"a":1}\r\n\n{"b":2}\n{"c":3}\n{"d":')
+    blocks = list(iter_line_blocks(path, 0, 0, path.stat().st_size, block_bytes=10))
+    assert [[n for n, _ in b.lines] for b in blocks] == [[1], [3, 4], []]  # blank line 2 counted
+    assert [b.end_offset for b in blocks] == [10, 26, 26]
+    assert blocks[0].lines[0][1] == b'{"a":1}'  # CR stripped
+    assert blocks[-1].eof and blocks[-1].pending_tail == 5 and blocks[-1].end_line_no == 4
+    resumed = list(iter_line_blocks(path, 18, 3, path.stat().st_size))
+    assert [n for b in resumed for n, _ in b.lines] == [4] and resumed[-1].bytes_read == 8
+
+
+def test_impossible_timestamps_become_null_not_a_failed_batch() -> None:
+    assert parse_timestamp("2026-02-10T21:11:56.906Z") == "2026-02-10T21:11:56.906Z"
+    assert parse_timestamp("2025-06-14T11:00:00") == "2025-06-14T11:00:00+00:00"  # naive is UTC
+    assert parse_timestamp("yesterday") is None and parse_timestamp(42) is None
+    arr = _timestamps(
+        ("2026-02-10T21:11:56.906Z", "2026-13-45T99:99:99.999Z", None), pa.timestamp("us", "UTC")
+    )
+    assert arr.to_pylist() == [datetime(2026, 2, 10, 21, 11, 56, 906000, tzinfo=UTC), None, None]

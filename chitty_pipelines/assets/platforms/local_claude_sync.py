@@ -66,11 +66,27 @@ def _columns_to_arrow(schema: pa.Schema, rows: list[tuple]) -> pa.Table:
         if i >= len(columns):
             arrays.append(pa.nulls(len(rows), f.type))
         elif pa.types.is_timestamp(f.type):
-            # the parsers emit validated ISO strings; Arrow's cast is far faster than datetimes
-            arrays.append(pa.array(columns[i], type=pa.string()).cast(f.type))
+            arrays.append(_timestamps(columns[i], f.type))
         else:
             arrays.append(pa.array(columns[i], type=f.type))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _timestamps(values: tuple, type_: pa.DataType) -> pa.Array:
+    """ISO strings -> timestamps. Arrow's cast is ~10x faster than converting datetime objects;
+    a value it cannot parse (a well-shaped but impossible date) becomes null, not a failed sync."""
+    strings = pa.array(values, type=pa.string())
+    try:
+        return strings.cast(type_)
+    except pa.ArrowInvalid:
+        return pa.array([_one_timestamp(v, type_) for v in values], type=type_)
+
+
+def _one_timestamp(value: str | None, type_: pa.DataType):
+    try:
+        return pa.scalar(value, pa.string()).cast(type_) if value else None
+    except pa.ArrowInvalid:
+        return None
 
 
 @dataclass

@@ -249,7 +249,8 @@ kept_lines AS (
     FROM kept GROUP BY ALL
 ),
 tools AS (
-    SELECT session_id, sum(n) AS tool_call_count, json_group_object(name, n) AS by_name
+    SELECT session_id, sum(n) AS tool_call_count,
+        to_json(map(list(name ORDER BY name), list(n ORDER BY name)))::VARCHAR AS by_name
     FROM (
         SELECT t.session_id, coalesce(t.name, '?') AS name, count(DISTINCT t.tool_use_id) AS n
         FROM {T} t SEMI JOIN kept k ON k.source_file = t.source_file AND k.line_no = t.line_no
