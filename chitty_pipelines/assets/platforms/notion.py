@@ -167,8 +167,8 @@ def _typed_spec_from_warehouse(wh: Warehouse, name: str) -> TableSpec:
 # --- checks -------------------------------------------------------------------------------------
 
 
-@dg.asset_check(asset=PAGES_KEY, description="Notion answers GET /v1/users/me with the configured token.")
-def notion_api_health(notion: NotionResource) -> dg.AssetCheckResult:
+def notion_api_health(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    notion: NotionResource = context.resources.notion
     health = notion.health()
     if not health.get("configured", True):
         return dg.AssetCheckResult(passed=True, metadata={"configured": False, "reason": health["reason"]})
@@ -179,35 +179,56 @@ def notion_api_health(notion: NotionResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(asset=PAGES_KEY, description="No page id appears twice in raw_notion.pages.")
-def notion_pages_unique(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def notion_pages_unique(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warehouse: WarehouseResource = context.resources.warehouse
     return common.unique_key_check_result(warehouse.get(), PAGES)
 
 
-@dg.asset_check(asset=PAGES_KEY, description="Warns when Notion pages or properties were rejected.")
-def notion_rejects(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def notion_rejects(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warehouse: WarehouseResource = context.resources.warehouse
     return common.rejects_check_result(warehouse.get(), PLATFORM, list(STREAMS))
 
 
-def _ledger_unique_check(stream: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=LEDGER_KEYS[stream],
-        name=f"notion_{stream}_unique",
-        description=f"No page id twice in {stream}.",
-    )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def _ledger_unique_check(stream: str) -> common.Check:
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        warehouse: WarehouseResource = context.resources.warehouse
         return common.unique_key_check_result(warehouse.get(), _ledger_key_spec(stream))
 
-    return _check
+    return common.Check(
+        LEDGER_KEYS[stream], f"notion_{stream}_unique", _check, f"No page id twice in {stream}."
+    )
+
+
+# One step for all of Notion's checks (common.bundled_checks says why).
+notion_checks = common.bundled_checks(
+    "notion_checks",
+    [
+        common.Check(
+            PAGES_KEY,
+            "notion_api_health",
+            notion_api_health,
+            "Notion answers GET /v1/users/me with the configured token.",
+        ),
+        common.Check(
+            PAGES_KEY,
+            "notion_pages_unique",
+            notion_pages_unique,
+            "No page id appears twice in raw_notion.pages.",
+        ),
+        common.Check(
+            PAGES_KEY,
+            "notion_rejects",
+            notion_rejects,
+            "Warns when Notion pages or properties were rejected.",
+        ),
+        *map(_ledger_unique_check, LEDGER_KEYS),
+    ],
+    {"notion", "warehouse"},
+)
 
 
 NOTION_ASSETS = [notion_sync]
-NOTION_CHECKS = [
-    notion_api_health,
-    notion_pages_unique,
-    notion_rejects,
-    *map(_ledger_unique_check, LEDGER_KEYS),
-]
+NOTION_CHECKS = [notion_checks]
 
 defs = dg.Definitions(
     assets=NOTION_ASSETS,
