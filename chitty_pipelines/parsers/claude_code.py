@@ -101,6 +101,10 @@ def parse_timestamp(value: Any) -> str | None:
     return (ts if ts.tzinfo else ts.replace(tzinfo=UTC)).isoformat()
 
 
+def _str(value: Any) -> str | None:
+    return value if value.__class__ is str else None
+
+
 def _int(value: Any) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
@@ -195,27 +199,28 @@ class TranscriptParser:
 
     def _entry(self, line_no: int, e: dict, etype: str | None, message: Any, raw: bytes) -> None:
         ctx = self.ctx
-        line_session = e.get("sessionId")
+        get = e.get  # one bound method: this function runs once per line
+        line_session = _str(get("sessionId"))
         session = ctx.session_for(line_session)
-        agent = e.get("agentId") if isinstance(e.get("agentId"), str) else ctx.agent_hint
-        sidechain = bool(e.get("isSidechain")) or ctx.kind != "main"
-        ts = parse_timestamp(e.get("timestamp"))
+        agent = _str(get("agentId")) or ctx.agent_hint
+        sidechain = bool(get("isSidechain")) or ctx.kind != "main"
+        ts = parse_timestamp(get("timestamp"))
         msg = message if isinstance(message, dict) else {}
-        role = msg.get("role") if isinstance(msg.get("role"), str) else None
+        role = _str(msg.get("role"))
         # ccusage-style lines have no ``type``: key on the message (§1.15)
         kind = etype or role
-        subtype = e.get("subtype") if isinstance(e.get("subtype"), str) else None
+        subtype = _str(get("subtype"))
         text = ""
         model = message_id = request_id = None
         usage_ok = is_prompt = False
         tokens: tuple[int, int, int, int] | None = None
         tool_uses = 0
-        uuid = e.get("uuid") if isinstance(e.get("uuid"), str) else None
+        uuid = _str(get("uuid"))
 
         if kind == "assistant":
-            model = msg.get("model") if isinstance(msg.get("model"), str) else None
-            message_id = msg.get("id") if isinstance(msg.get("id"), str) else None
-            request_id = e.get("requestId") if isinstance(e.get("requestId"), str) else None
+            model = _str(msg.get("model"))
+            message_id = _str(msg.get("id"))
+            request_id = _str(get("requestId"))
             content = msg.get("content")
             text, _ = _blocks_text(content)
             if isinstance(content, list):
@@ -223,8 +228,8 @@ class TranscriptParser:
             usage = msg.get("usage")
             if isinstance(usage, dict):
                 tokens = usage_tokens(usage)
-                usage_ok = model != "<synthetic>" and not e.get("isApiErrorMessage")
-            if e.get("isApiErrorMessage"):
+                usage_ok = model != "<synthetic>" and not get("isApiErrorMessage")
+            if get("isApiErrorMessage"):
                 subtype = "api_error"
         elif kind == "user":
             content = msg.get("content")
@@ -254,8 +259,8 @@ class TranscriptParser:
                 line_no,
                 session,
                 uuid,
-                e.get("parentUuid") if isinstance(e.get("parentUuid"), str) else None,
-                line_session if isinstance(line_session, str) else None,
+                _str(get("parentUuid")),
+                line_session,
                 agent,
                 ctx.kind,
                 sidechain,
@@ -266,7 +271,7 @@ class TranscriptParser:
                 model,
                 message_id,
                 request_id,
-                bool(e.get("isMeta")),
+                bool(get("isMeta")),
                 is_prompt,
                 usage_ok,
                 inp,
@@ -276,9 +281,9 @@ class TranscriptParser:
                 (inp + out + cc + cr) if tokens else None,
                 tool_uses,
                 text,
-                e.get("cwd") if isinstance(e.get("cwd"), str) else None,
-                e.get("gitBranch") if isinstance(e.get("gitBranch"), str) else None,
-                e.get("version") if isinstance(e.get("version"), str) else None,
+                _str(get("cwd")),
+                _str(get("gitBranch")),
+                _str(get("version")),
                 raw_json,
             )
         )
