@@ -21,7 +21,9 @@ from ...resources.warehouse import WarehouseResource
 from ...warehouse import TableSpec, cols
 from ..common import (
     PARTITIONED_TAG,
+    Check,
     SyncConfig,
+    bundled_checks,
     is_full_refresh,
     log_sync,
     not_configured_results,
@@ -217,24 +219,28 @@ def build_stream_asset(spec: StreamSpec) -> dg.AssetsDefinition:
     return _asset
 
 
-def build_unique_key_check(spec: StreamSpec) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=_key(spec), name="unique_primary_key", description="No key appears twice.")
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        wh = warehouse.get()
+def unique_key_check(spec: StreamSpec) -> Check:
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        wh = context.resources.warehouse.get()
         pk = wh.cursors(PLATFORM, spec.name).get("primary_key")
         if not pk:
             return dg.AssetCheckResult(passed=True, metadata={"rows": 0, "note": "not synced yet"})
         table = TableSpec(SCHEMA, spec.name, cols(*((k, "VARCHAR") for k in pk)), tuple(pk))
         return unique_key_check_result(wh, table)
 
-    return _check
+    return Check(_key(spec), "unique_primary_key", _check, "No key appears twice.")
+
+
+def build_unique_key_check(spec: StreamSpec) -> dg.AssetChecksDefinition:
+    """One stream's key check on its own (tests materialize a few streams at a time)."""
+    return bundled_checks(f"{SCHEMA}_{spec.name}_unique_primary_key", [unique_key_check(spec)], {"warehouse"})
 
 
 HEALTH_ASSET = _key(next(s for s in STREAMS if s.name == "event_store"))
 
 
-@dg.asset_check(asset=HEALTH_ASSET, name="neon_health", description="The Neon database answers.")
-def neon_health(neon: NeonResource) -> dg.AssetCheckResult:
+def _neon_health(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    neon: NeonResource = context.resources.neon
     health = neon.health()
     metadata = {k: v for k, v in health.items() if k != "ok"}
     if STREAMS_ERROR:
@@ -246,8 +252,26 @@ def neon_health(neon: NeonResource) -> dg.AssetCheckResult:
     )
 
 
+HEALTH_CHECK = Check(HEALTH_ASSET, "neon_health", _neon_health, "The Neon database answers.")
+neon_health = bundled_checks("neon_health", [HEALTH_CHECK], {"neon"})
+
+
+def _bundles() -> list[dg.AssetChecksDefinition]:
+    """One step for the checks of the unpartitioned streams (syncall) and one for those of the
+    daily-partitioned ones (their own job): a bundle never straddles the two kinds of run."""
+    by_kind: dict[bool, list[Check]] = {False: [], True: []}
+    for spec in STREAMS:
+        if _key(spec) == HEALTH_ASSET:
+            by_kind[spec.partitioned].append(HEALTH_CHECK)
+        by_kind[spec.partitioned].append(unique_key_check(spec))
+    names = {False: "neon_checks", True: "neon_partitioned_checks"}
+    return [
+        bundled_checks(names[p], checks, {"neon", "warehouse"}) for p, checks in by_kind.items() if checks
+    ]
+
+
 NEON_ASSETS = [build_stream_asset(s) for s in STREAMS]
-NEON_CHECKS = [neon_health, *(build_unique_key_check(s) for s in STREAMS)]
+NEON_CHECKS = _bundles()
 
 defs = dg.Definitions(
     assets=NEON_ASSETS,
