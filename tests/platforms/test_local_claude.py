@@ -20,11 +20,15 @@ from tests.platforms.claude_fixtures import (
     S2,
     S3,
     S4,
+    assistant,
     build_home,
     checks,
     materialize,
     metadata,
     resources,
+    text,
+    usage,
+    write_jsonl,
 )
 
 
@@ -255,3 +259,32 @@ def test_impossible_timestamps_become_null_not_a_failed_batch() -> None:
         ("2026-02-10T21:11:56.906Z", "2026-13-45T99:99:99.999Z", None), pa.timestamp("us", "UTC")
     )
     assert arr.to_pylist() == [datetime(2026, 2, 10, 21, 11, 56, 906000, tzinfo=UTC), None, None]
+
+
+def test_ties_keep_the_last_line_and_missing_ids_fall_back_to_the_line(
+    tmp_path: Path, warehouse_resource, warehouse: Warehouse
+) -> None:
+    """§1.8 rule 4 tie-break and rule 8 (gateways): msg_T's two lines both total 15, the last one
+    (5 in, 10 out) is kept; two lines without message.id or requestId are two requests."""
+    home = tmp_path / "claude"
+    s = "tie"
+    write_jsonl(
+        home / "projects" / "-p" / f"{s}.jsonl",
+        [
+            assistant("t1", None, s, 0, "msg_T", "req_T", [text("a")], usage(10, 5)),
+            assistant("t2", "t1", s, 0, "msg_T", "req_T", [text("b")], usage(5, 10)),
+            assistant("g1", "t2", s, 1, None, None, [text("c")], usage(1, 1)),
+            assistant("g2", "g1", s, 2, None, None, [text("d")], usage(2, 2)),
+        ],
+    )
+    assert materialize(resources(home, warehouse_resource, tmp_path), with_checks=False).success
+    row = warehouse.query(
+        "SELECT input_tokens, output_tokens, total_tokens, api_requests, flags FROM raw_local.claude_sessions"
+    ).iloc[0]
+    assert (row["input_tokens"], row["output_tokens"], row["total_tokens"], row["api_requests"]) == (
+        8,
+        13,
+        21,
+        3,
+    )
+    assert list(row["flags"]) == ["usage_without_request_id", "usage_without_message_id"]
