@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from chitty_pipelines.assets.platforms import local_claude_sync
+from chitty_pipelines.assets.platforms.local_claude import CLAUDE_ASSETS, CLAUDE_CHECKS
 from chitty_pipelines.warehouse import Warehouse
 from tests.platforms import claude_fixtures
 from tests.platforms.claude_fixtures import (
@@ -282,3 +284,32 @@ def test_run_dying_before_sessions_are_derived_is_repaired_by_the_next(
     assert md["bytes_read"] == 0 and md["sessions_recomputed"] is True
     assert md["dagster/row_count"] == 4
     assert warehouse.scalar("SELECT sum(total_tokens) FROM raw_local.claude_sessions") == 1436
+
+
+def test_transcript_secrets_stay_out_of_logs_and_metadata(
+    tmp_path: Path, warehouse_resource, warehouse: Warehouse
+) -> None:
+    """Transcripts are user data: a token in a tool result or in a broken line reaches the
+    warehouse only, never the Dagster event log (logs, metadata, check results)."""
+    secret = "sk-ant-api03-DO-NOT-LEAK-0123456789"
+    root = tmp_path / "claude"
+    write_jsonl(
+        root / "projects" / "-p" / "leaky.jsonl",
+        [
+            user("l1", None, "leaky", 0, "print my env"),
+            user("l2", "l1", "leaky", 1, [{"type": "tool_result", "tool_use_id": "t", "content": secret}]),
+            ('{"type": "user", "uuid": "l3", "content": "' + secret).encode(),  # malformed
+        ],
+    )
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [*CLAUDE_ASSETS, *CLAUDE_CHECKS],
+        resources=resources(root, warehouse_resource, tmp_path),
+        instance=instance,
+    )
+    assert result.success
+    records = instance.all_logs(result.run_id)  # user log lines and every event with its metadata
+    text = "\n".join(f"{r.user_message} {r.dagster_event!r}" for r in records)
+    assert "claude_code: read 1 files" in text and "'rejects'" in text
+    assert secret not in text
+    assert warehouse.scalar("SELECT count(*) FROM ops.rejects WHERE excerpt LIKE '%DO-NOT-LEAK%'") == 1
