@@ -202,5 +202,6 @@ def main() -> None:
 from .cli_registry import register as _register_registry  # noqa: E402  (projectsync, sessionsync)
 
 _register_registry(app)
+from . import cli_topics  # noqa: E402, F401  (topicsync)
 if __name__ == "__main__":
     main()

@@ -11,6 +11,7 @@ from .assets.platforms import local
 from .assets.platforms import neon as neon_platform
 from .assets.platforms import notion as notion_platform
 from .assets.unified import entities as unified_entities
+from .assets.unified import topics as unified_topics
 from .jobs import JOBS
 from .resources.warehouse import WarehouseResource
 
@@ -23,4 +24,5 @@ defs = dg.Definitions.merge(
     neon_platform.defs,
     notion_platform.defs,
     unified_entities.defs,
+    unified_topics.defs,
 )

@@ -6,6 +6,7 @@ import dagster as dg
 
 from .assets.common import PARTITIONED_TAG
 from .assets.platforms.neon import DAILY as NEON_DAILY
+from .assets.unified.topics import SESSION_TOPICS_KEY, TOPICS_KEY
 
 # Every asset, platform and unified. The CLI's syncall runs this job; in the UI it is the
 # "materialize everything" button with a name. Partitioned streams (the Neon event store)
@@ -38,4 +39,11 @@ projectsync_job = dg.define_asset_job(
     description="Local sessions, then projects, sessions and topics (chitty-sync projectsync).",
 )
 
-JOBS = [syncall_job, neon_partitioned_job, projectsync_job]
+# `chitty-sync topicsync`: (re)categorise unified.sessions into the topic taxonomy.
+topicsync_job = dg.define_asset_job(
+    "topicsync",
+    selection=dg.AssetSelection.assets(SESSION_TOPICS_KEY, TOPICS_KEY),
+    description="Categorise sessions into topics (chitty-sync topicsync [--full-refresh]).",
+)
+
+JOBS = [syncall_job, neon_partitioned_job, projectsync_job, topicsync_job]
