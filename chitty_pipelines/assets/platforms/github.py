@@ -13,8 +13,10 @@ from ...resources.github import GitHubClient, GitHubResource
 from ...resources.warehouse import WarehouseResource
 from ...warehouse import TableSpec, Warehouse
 from ..common import (
+    Check,
     StreamStats,
     SyncConfig,
+    bundled_checks,
     is_full_refresh,
     log_sync,
     not_configured_results,
@@ -198,38 +200,51 @@ def github_token_valid(github: GitHubResource) -> dg.AssetCheckResult:
     )
 
 
-def _unique_check(table: TableSpec) -> dg.AssetChecksDefinition:
-    @dg.asset_check(
-        asset=_key(table), name=f"{table.name}_unique_key", description=f"{table.primary_key} is unique"
-    )
-    def check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def _unique_check(table: TableSpec) -> Check:
+    def check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        warehouse: WarehouseResource = context.resources.warehouse
         return unique_key_check_result(warehouse.get(), table)
 
-    return check
+    return Check(_key(table), f"{table.name}_unique_key", check, f"{table.primary_key} is unique")
 
 
-@dg.asset_check(asset=_key(PROJECT_STATES), name="chittychat_data_rejects")
-def chittychat_data_rejects(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Files of the data repository that are not valid JSON (or not the expected shape)."""
+def chittychat_data_rejects(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warehouse: WarehouseResource = context.resources.warehouse
     return rejects_check_result(warehouse.get(), PLATFORM, [STREAM])
 
 
-@dg.asset_check(asset=_key(REPOSITORIES), name="github_rejects")
-def github_rejects(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Repositories that could not be read, and malformed items."""
+def github_rejects(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warehouse: WarehouseResource = context.resources.warehouse
     return rejects_check_result(warehouse.get(), PLATFORM, ["repositories", "commits", "issues"])
 
 
+# The other checks in one step (common.bundled_checks says why). github_token_valid keeps its own:
+# it blocks commits and issues, and a step that waited for them could not also gate them.
+github_checks = bundled_checks(
+    "github_checks",
+    [
+        Check(
+            _key(REPOSITORIES),
+            "github_rejects",
+            github_rejects,
+            "Repositories that could not be read, and malformed items.",
+        ),
+        Check(
+            _key(PROJECT_STATES),
+            "chittychat_data_rejects",
+            chittychat_data_rejects,
+            "Files of the data repository that are not valid JSON (or not the expected shape).",
+        ),
+        *(
+            _unique_check(t)
+            for t in (REPOSITORIES, COMMITS, ISSUES, PULL_REQUESTS, PROJECT_STATES, PROJECT_TODOS, PROJECTS)
+        ),
+    ],
+    {"warehouse"},
+)
+
 GITHUB_ASSETS = [repositories, commits, issues_and_pull_requests, chittychat_data]
-GITHUB_CHECKS = [
-    github_token_valid,
-    github_rejects,
-    chittychat_data_rejects,
-    *(
-        _unique_check(t)
-        for t in (REPOSITORIES, COMMITS, ISSUES, PULL_REQUESTS, PROJECT_STATES, PROJECT_TODOS, PROJECTS)
-    ),
-]
+GITHUB_CHECKS = [github_token_valid, github_checks]
 
 defs = dg.Definitions(
     assets=GITHUB_ASSETS,
