@@ -313,3 +313,34 @@ def test_transcript_secrets_stay_out_of_logs_and_metadata(
     assert "claude_code: read 1 files" in text and "'rejects'" in text
     assert secret not in text
     assert warehouse.scalar("SELECT count(*) FROM ops.rejects WHERE excerpt LIKE '%DO-NOT-LEAK%'") == 1
+
+
+def test_file_failing_mid_read_keeps_rows_and_cursor_consistent(
+    tmp_path: Path, warehouse_resource, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S1 is read in small blocks and fails after two of them (a disk error, a vanished file):
+    what was committed matches its cursor exactly, and the next sync completes the file."""
+    root = tmp_path / "claude"
+    paths = build_home(root)
+    real = local_claude_sync.iter_line_blocks
+
+    def flaky(path, *args, **kwargs):
+        for n, block in enumerate(real(path, *args, **kwargs)):
+            if str(path) == str(paths["s1"]) and n == 2:
+                raise OSError(5, "Input/output error")
+            yield block
+
+    res = resources(root, warehouse_resource, tmp_path)
+    with monkeypatch.context() as m:
+        m.setattr(local_claude_sync, "BATCH_BYTES", 600)
+        m.setattr(local_claude_sync, "iter_line_blocks", flaky)
+        md = metadata(materialize(res))["claude_messages"]
+    assert md["files_failed"] == 1 and md["files_read"] == 6 + 3
+    cursor = _cursor(warehouse, paths["s1"])
+    stored = warehouse.scalar(
+        "SELECT max(line_no) FROM raw_local.claude_messages WHERE source_file = ?", [str(paths["s1"])]
+    )
+    assert 0 < cursor["line_no"] < 24 and stored == cursor["line_no"]
+    md = metadata(materialize(res))["claude_messages"]
+    assert md["files_read"] == 1 and md["dagster/row_count"] == 44
+    assert warehouse.scalar("SELECT sum(total_tokens) FROM raw_local.claude_sessions") == 1436

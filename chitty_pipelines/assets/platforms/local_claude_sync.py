@@ -128,6 +128,7 @@ class ClaudeSync:
         self.log = log
         self.batch_bytes = batch_bytes or BATCH_BYTES  # read at run time so tests can shrink it
         self.stats = SyncStats()
+        self._batch = _Batch()  # rows and cursors not committed yet
 
     # -- transcripts -------------------------------------------------------------------------
     def sync_transcripts(self, files: list[SessionFile]) -> None:
@@ -135,7 +136,6 @@ class ClaudeSync:
         st = self.stats
         st.files_total = len(files)
         total_bytes = sum(f.size for f in files)
-        batch = _Batch()
         last_log = started = time.monotonic()
         for done, f in enumerate(files, 1):
             key = str(f.path)
@@ -149,10 +149,10 @@ class ClaudeSync:
             known_session = saved.get("session_id") if isinstance(saved, dict) else None
             ctx = FileContext.for_file(key, f.kind, f.session_hint, known_session)
             if action == "reread":  # also without a cursor: cursors may have been cleared by hand
-                batch.rereads.append(key)
+                self._batch.rereads.append(key)
             try:
-                batch = self._read_file(f, ctx, offset, line_no, batch)
-            except OSError as exc:  # vanished or unreadable now: the next sync tries again
+                self._read_file(f, ctx, offset, line_no)
+            except OSError as exc:  # vanished or unreadable now: what was read stays consistent
                 st.files_failed += 1
                 self.log(f"could not read {key}: {exc.strerror}")
                 continue
@@ -165,14 +165,15 @@ class ClaudeSync:
                     f"claude_code: {done}/{len(files)} files, {mb:.1f} of {total_bytes / 1e6:.1f} MB "
                     f"({mb / max(now - started, 1e-9):.1f} MB/s)"
                 )
-        self._flush(batch)
+        self._flush()
 
-    def _read_file(
-        self, f: SessionFile, ctx: FileContext, offset: int, line_no: int, batch: _Batch
-    ) -> _Batch:
+    def _read_file(self, f: SessionFile, ctx: FileContext, offset: int, line_no: int) -> None:
+        """Parse the file's new lines into the pending batch; each block's rows and the cursor
+        just past them always land in the same batch, so any flush is consistent."""
         key = str(f.path)
-        parser = TranscriptParser(ctx, batch.rows)
         for block in iter_line_blocks(f.path, offset, line_no, f.size, self.batch_bytes):
+            batch = self._batch
+            parser = TranscriptParser(ctx, batch.rows)
             for n, raw in block.lines:
                 parser.line(n, raw)
             batch.bytes += block.bytes_read
@@ -185,12 +186,10 @@ class ClaudeSync:
                 session = ctx.session_id or ctx.session_hint
                 batch.rows.subagents.append(subagent_row(ctx, session, _meta(f.path)))
             if batch.bytes >= self.batch_bytes:
-                self._flush(batch)
-                batch = _Batch()
-                parser = TranscriptParser(ctx, batch.rows)
-        return batch
+                self._flush()
 
-    def _flush(self, batch: _Batch) -> None:
+    def _flush(self) -> None:
+        batch, self._batch = self._batch, _Batch()
         if not batch.cursors and not batch.rows.rejects:
             return
         rows = batch.rows
