@@ -203,5 +203,9 @@ from .cli_registry import register as _register_registry  # noqa: E402  (project
 
 _register_registry(app)
 from . import cli_topics  # noqa: E402, F401  (topicsync)
+from .cli_ops import register_commands as _ops_commands  # noqa: E402  (check, register, services)
+
+_ops_commands(app)
+
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ from .assets.platforms import notion as notion_platform
 from .assets.unified import entities as unified_entities
 from .assets.unified import topics as unified_topics
 from .jobs import JOBS
+from .ops import defs as ops_defs
 from .resources.warehouse import WarehouseResource
 
 defs = dg.Definitions.merge(
@@ -25,4 +26,5 @@ defs = dg.Definitions.merge(
     notion_platform.defs,
     unified_entities.defs,
     unified_topics.defs,
+    ops_defs.defs,
 )

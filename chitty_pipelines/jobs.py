@@ -15,7 +15,10 @@ syncall_job = dg.define_asset_job(
     "syncall",
     # Minus the daily-partitioned assets (tagged PARTITIONED_TAG): a job cannot mix partitioned
     # and unpartitioned assets. They run in their PARTITIONED_JOBS below.
-    selection=dg.AssetSelection.all() - dg.AssetSelection.tag(PARTITIONED_TAG, "daily"),
+    selection=dg.AssetSelection.all()
+    - dg.AssetSelection.tag(PARTITIONED_TAG, "daily")
+    # Registration has its own job and sensors (registered when the services project syncs).
+    - dg.AssetSelection.groups("ops"),
     description="Sync every platform, then rebuild the unified tables.",
 )
 

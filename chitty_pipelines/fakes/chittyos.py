@@ -322,10 +322,14 @@ class ChittyOSFakes:
         return self
 
     def stop(self) -> None:
-        for name, fake in self.services.items():
-            if name not in self._stopped:
-                fake.stop()
-                self._stopped.add(name)
+        # In parallel: each server's shutdown waits out its serve_forever poll (up to 0.5 s).
+        running = [f for n, f in self.services.items() if n not in self._stopped]
+        threads = [threading.Thread(target=f.stop) for f in running]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self._stopped.update(self.services)
 
     def __enter__(self) -> ChittyOSFakes:
         return self.start()

@@ -14,15 +14,18 @@ from chitty_pipelines.ops import defs as ops_defs
 from chitty_pipelines.resources.chittyos_services import ChittyServicesResource
 from chitty_pipelines.resources.warehouse import WarehouseResource
 
-TOKENS = ("register-token", "registry-token", "id-token")
-
 
 def _clear_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
     """No platform is configured unless a test says so (the machine may have real tokens)."""
     for spec in config.ENV_VARS:
         if spec.platform and spec.platform != "local":
             monkeypatch.delenv(spec.name, raising=False)
-    for name in ("CHITTY_REGISTER_API", "CHITTY_REGISTRY_ROUTES", "CHITTY_REGISTRY_AUTH", "CHITTY_SERVICES_PROJECT"):
+    for name in (
+        "CHITTY_REGISTER_API",
+        "CHITTY_REGISTRY_ROUTES",
+        "CHITTY_REGISTRY_AUTH",
+        "CHITTY_SERVICES_PROJECT",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

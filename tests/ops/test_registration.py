@@ -29,7 +29,11 @@ def _statuses(warehouse: Warehouse, run_id: str) -> dict[tuple[str, str], str]:
 def test_catalogue_has_the_eight_services_in_order():
     assert NAMES == ["identity", "sync", "register", "registry", "auth", "gateway", "canon", "schema"]
     schema = bundled_catalogue()[-1]
-    assert (schema.type, schema.category, schema.health_url) == ("data", "Data", "https://schema.chitty.cc/health")
+    assert (schema.type, schema.category, schema.health_url) == (
+        "data",
+        "Data",
+        "https://schema.chitty.cc/health",
+    )
 
 
 def test_register_job_then_idempotent_rerun(ops_definitions, ops_env: ChittyOSFakes, warehouse: Warehouse):
@@ -44,7 +48,11 @@ def test_register_job_then_idempotent_rerun(ops_definitions, ops_env: ChittyOSFa
         assert set(fakes.register.services) == set(NAMES)
         # v1 body mapping (§2.3): version from the service's /health, category from the catalogue
         identity = fakes.register.services["identity"]
-        assert (identity["version"], identity["type"], identity["category"]) == ("2.1.0", "worker", "Foundation")
+        assert (identity["version"], identity["type"], identity["category"]) == (
+            "2.1.0",
+            "worker",
+            "Foundation",
+        )
         assert fakes.register.services["auth"]["version"] == "1.0.0"  # its /health has no version
         assert fakes.registry.writes == 0  # Register propagated them; nothing to write
 

@@ -1,0 +1,127 @@
+"""``chitty-sync check`` against healthy, degraded and down fakes: lines, score, exit code,
+``--json``; tokens never printed. Also ``services`` and ``register``."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from typer.testing import CliRunner
+
+from chitty_pipelines.cli import app
+from chitty_pipelines.fakes.chittyos import ChittyOSFakes
+from chitty_pipelines.ops.registration import record, register_all
+from chitty_pipelines.warehouse import Warehouse
+
+TOKENS = ("register-token", "registry-token", "id-token")  # ChittyOSFakes defaults
+
+runner = CliRunner()
+
+
+def _check(*args: str) -> tuple[int, dict]:
+    result = runner.invoke(app, ["check", "--json", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, json.loads(result.stdout)
+
+
+def _verdicts(report: dict) -> dict[tuple[int, str], str]:
+    return {(line["test"], line["name"]): line["verdict"] for line in report["lines"]}
+
+
+def _synced(warehouse: Warehouse) -> None:
+    with warehouse.transaction("sync-run") as tx:
+        tx.log_sync(
+            platform="github", asset="raw_github.repositories", started_at=datetime.now(UTC), status="success"
+        )
+
+
+@pytest.fixture
+def registered(ops_env: ChittyOSFakes, services_resource, warehouse: Warehouse) -> ChittyOSFakes:
+    record(warehouse, "reg-run", register_all(services_resource))
+    _synced(warehouse)
+    return ops_env
+
+
+def test_healthy_everything_passes(registered: ChittyOSFakes):
+    code, report = _check()
+    assert code == 0
+    assert report["counts"] == {"PASS": 19, "WARN": 0, "FAIL": 0, "SKIP": 6}
+    assert report["score"] == 100 and report["passed"] is True
+    verdicts = _verdicts(report)
+    assert {verdicts[(12, n)] for n in ("identity", "register", "registry", "schema")} == {"PASS"}
+    assert (
+        verdicts[(13, "id mint")]
+        == verdicts[(13, "registry list")]
+        == verdicts[(13, "sync status")]
+        == "PASS"
+    )
+    assert all(
+        verdicts[(11, p)] == "SKIP" for p in ("local", "neon", "notion", "github", "drive", "cloudflare")
+    )
+    assert len(registered.identity.minted) == 1  # one id minted and validated
+
+
+def test_degraded_lines_say_why_and_the_threshold_decides(registered: ChittyOSFakes):
+    registered.unhealthy("canon", "degraded")  # 200, but not healthy
+    registered.services["schema"].placeholder()  # 200 with an HTML page
+    registered.registry.forget("auth")  # registration reported success, now missing
+    code, report = _check()
+    lines = {(line["test"], line["name"]): line for line in report["lines"]}
+    assert lines[(12, "canon")]["verdict"] == "WARN" and "degraded" in lines[(12, "canon")]["reason"]
+    assert lines[(12, "schema")]["verdict"] == "WARN"
+    assert lines[(12, "schema")]["reason"] == "200 but the body is not a JSON object"
+    assert lines[(14, "auth")]["verdict"] == "FAIL"
+    assert lines[(14, "auth")]["reason"].startswith("reported registered but missing")
+    assert report["counts"] == {"PASS": 16, "WARN": 2, "FAIL": 1, "SKIP": 6}
+    assert report["score"] == 84  # floor(16 * 100 / 19)
+    assert code == 0
+    code, report = _check("--threshold", "90")
+    assert code == 1 and report["passed"] is False
+
+
+def test_a_required_service_failing_is_a_fail(registered: ChittyOSFakes):
+    registered.fail("register", 500)
+    code, report = _check()
+    verdicts = _verdicts(report)
+    assert verdicts[(12, "register")] == "FAIL"
+    assert all(verdicts[(14, n)] == "WARN" for n in ("identity", "sync", "schema"))  # cannot verify
+    assert code == 1
+
+
+def test_everything_down(ops_env: ChittyOSFakes):
+    for name in list(ops_env.services):
+        ops_env.down(name)
+    result = runner.invoke(app, ["check"])
+    assert result.exit_code == 1
+    text = result.stdout
+    assert "FAIL 12 core services identity     unreachable: connection refused" in text
+    assert "WARN 12 core services canon        unreachable: connection refused" in text
+    assert "FAIL 13 integration   id mint      id service unavailable" in text
+    assert "score 0% (0 PASS, 16 WARN, 3 FAIL; 6 not configured, not counted); threshold 80%: failed" in text
+    for token in TOKENS:
+        assert token not in result.output
+
+
+def test_wrong_id_token_fails_mint_and_names_the_variable(registered: ChittyOSFakes, monkeypatch):
+    monkeypatch.setenv("CHITTY_ID_TOKEN", "not-the-right-secret")
+    code, report = _check()
+    line = next(ln for ln in report["lines"] if ln["name"] == "id mint")
+    assert line["verdict"] == "FAIL" and "CHITTY_ID_TOKEN" in line["reason"]
+    assert (report["score"], code) == (94, 0)  # floor(18 * 100 / 19): one FAIL alone stays above 80
+    assert "not-the-right-secret" not in json.dumps(report)
+    monkeypatch.delenv("CHITTY_ID_TOKEN")
+    _code, report = _check()
+    line = next(ln for ln in report["lines"] if ln["name"] == "id mint")
+    assert line["verdict"] == "WARN" and line["reason"].startswith("CHITTY_ID_TOKEN is not set")
+
+
+def test_services_command_shows_health_and_registration(registered: ChittyOSFakes):
+    result = runner.invoke(app, ["services", "--json"])
+    assert result.exit_code == 0
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert set(rows) == {"identity", "sync", "register", "registry", "auth", "gateway", "canon", "schema"}
+    assert rows["canon"]["healthy"] is True and rows["canon"]["register"] == "pending"
+    assert rows["canon"]["registry"] == "discoverable"
+    offline = runner.invoke(app, ["services", "--json", "--no-probe"])
+    assert json.loads(offline.stdout)[0]["healthy"] is None  # nothing probed or recorded yet
