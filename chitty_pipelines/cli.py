@@ -160,6 +160,9 @@ def status(
         f"unified: {u['projects']} projects, {u['sessions']} sessions ({u['active']} active, "
         f"{u['stale']} stale, {u['ended']} ended), {u['topics']} topics"
     )
+    from .cli_ops import print_services_status  # core services: health and registration
+
+    print_services_status(out, _warehouse(), probe=health)
 
 
 @app.command("env")
