@@ -23,8 +23,10 @@ from ...resources.local_sessions import LocalSessionsResource
 from ...resources.warehouse import WarehouseResource
 from ...warehouse import Reject, TableSpec, Warehouse, cols
 from ..common import (
+    Check,
     StreamStats,
     SyncConfig,
+    bundled_checks,
     is_full_refresh,
     log_sync,
     now,
@@ -299,24 +301,23 @@ def gemini_activity(
     yield dg.MaterializeResult(asset_key=SESSIONS_KEY, metadata=table_metadata(wh, SESSIONS, session_stats))
 
 
-@dg.asset_check(asset=PROMPTS_KEY, blocking=True, description="prompt_id is unique.")
-def gemini_prompts_unique_key(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def gemini_prompts_unique_key(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warehouse: WarehouseResource = context.resources.warehouse
     return unique_key_check_result(warehouse.get(), PROMPTS)
 
 
-@dg.asset_check(asset=SESSIONS_KEY, blocking=True, description="session_id is unique.")
-def gemini_sessions_unique_key(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def gemini_sessions_unique_key(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warehouse: WarehouseResource = context.resources.warehouse
     return unique_key_check_result(warehouse.get(), SESSIONS)
 
 
-@dg.asset_check(asset=PROMPTS_KEY, description="Activity files or items that were rejected.")
-def gemini_rejects(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def gemini_rejects(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warehouse: WarehouseResource = context.resources.warehouse
     return rejects_check_result(warehouse.get(), PLATFORM, [STREAM])
 
 
-@dg.asset_check(asset=SESSIONS_KEY, description="Every prompt belongs to a session and counts add up.")
-def gemini_prompts_in_sessions(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    wh = warehouse.get()
+def gemini_prompts_in_sessions(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    wh = context.resources.warehouse.get()
     if not wh.table_exists(PROMPTS.schema, PROMPTS.name):
         return dg.AssetCheckResult(passed=True, metadata={"prompts_without_session": 0})
     missing = int(
@@ -335,9 +336,32 @@ def gemini_prompts_in_sessions(warehouse: WarehouseResource) -> dg.AssetCheckRes
 
 
 GEMINI_ASSETS: list[dg.AssetsDefinition] = [gemini_activity]
-GEMINI_CHECKS: list[dg.AssetChecksDefinition] = [
-    gemini_prompts_unique_key,
-    gemini_sessions_unique_key,
-    gemini_rejects,
-    gemini_prompts_in_sessions,
-]
+# All four in one step (common.bundled_checks says why).
+gemini_checks = bundled_checks(
+    "gemini_checks",
+    [
+        Check(
+            PROMPTS_KEY,
+            "gemini_prompts_unique_key",
+            gemini_prompts_unique_key,
+            "prompt_id is unique.",
+            blocking=True,
+        ),
+        Check(
+            SESSIONS_KEY,
+            "gemini_sessions_unique_key",
+            gemini_sessions_unique_key,
+            "session_id is unique.",
+            blocking=True,
+        ),
+        Check(PROMPTS_KEY, "gemini_rejects", gemini_rejects, "Activity files or items that were rejected."),
+        Check(
+            SESSIONS_KEY,
+            "gemini_prompts_in_sessions",
+            gemini_prompts_in_sessions,
+            "Every prompt belongs to a session and counts add up.",
+        ),
+    ],
+    {"warehouse"},
+)
+GEMINI_CHECKS: list[dg.AssetChecksDefinition] = [gemini_checks]
