@@ -14,8 +14,10 @@ from pydantic import Field
 from ...resources.local_sessions import LocalSessionsResource
 from ...resources.warehouse import WarehouseResource
 from ..common import (
+    Check,
     StreamStats,
     SyncConfig,
+    bundled_checks,
     is_full_refresh,
     log_sync,
     now,
@@ -118,24 +120,23 @@ def _common_metadata(outcome: SyncOutcome, exports_dir: str, full: bool) -> dict
     }
 
 
-@dg.asset_check(asset=CONVERSATIONS_KEY, blocking=True, description="conversation_id is unique.")
-def chatgpt_conversations_unique_key(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def _conversations_unique_key(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warehouse: WarehouseResource = context.resources.warehouse
     return unique_key_check_result(warehouse.get(), CONVERSATIONS)
 
 
-@dg.asset_check(asset=MESSAGES_KEY, blocking=True, description="(conversation_id, node_id) is unique.")
-def chatgpt_messages_unique_key(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def _messages_unique_key(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warehouse: WarehouseResource = context.resources.warehouse
     return unique_key_check_result(warehouse.get(), MESSAGES)
 
 
-@dg.asset_check(asset=CONVERSATIONS_KEY, description="Export files or conversations that were rejected.")
-def chatgpt_rejects(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def _rejects(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warehouse: WarehouseResource = context.resources.warehouse
     return rejects_check_result(warehouse.get(), PLATFORM, [STREAM])
 
 
-@dg.asset_check(asset=MESSAGES_KEY, description="Every message belongs to a known conversation.")
-def chatgpt_messages_have_conversation(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    wh = warehouse.get()
+def _messages_have_conversation(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    wh = context.resources.warehouse.get()
     if not wh.table_exists(MESSAGES.schema, MESSAGES.name):
         return dg.AssetCheckResult(passed=True, metadata={"orphan_messages": 0})
     orphans = 0
@@ -153,12 +154,41 @@ def chatgpt_messages_have_conversation(warehouse: WarehouseResource) -> dg.Asset
     )
 
 
-# Gemini Takeout activity rides along: local.py assembles the local platform from these two lists.
-CHATGPT_ASSETS: list[dg.AssetsDefinition] = [chatgpt_exports, *GEMINI_ASSETS]
-CHATGPT_CHECKS: list[dg.AssetChecksDefinition] = [
+_CHECKS = [
+    Check(
+        CONVERSATIONS_KEY,
+        "chatgpt_conversations_unique_key",
+        _conversations_unique_key,
+        "conversation_id is unique.",
+        blocking=True,
+    ),
+    Check(
+        MESSAGES_KEY,
+        "chatgpt_messages_unique_key",
+        _messages_unique_key,
+        "(conversation_id, node_id) is unique.",
+        blocking=True,
+    ),
+    Check(
+        CONVERSATIONS_KEY, "chatgpt_rejects", _rejects, "Export files or conversations that were rejected."
+    ),
+    Check(
+        MESSAGES_KEY,
+        "chatgpt_messages_have_conversation",
+        _messages_have_conversation,
+        "Every message belongs to a known conversation.",
+    ),
+]
+# All four in one step (common.bundled_checks says why).
+chatgpt_checks = bundled_checks("chatgpt_checks", _CHECKS, {"warehouse"})
+# Each also on its own, for runs (and tests) that pick some; never together with chatgpt_checks.
+(
     chatgpt_conversations_unique_key,
     chatgpt_messages_unique_key,
     chatgpt_rejects,
     chatgpt_messages_have_conversation,
-    *GEMINI_CHECKS,
-]
+) = (bundled_checks(c.name, [c], {"warehouse"}) for c in _CHECKS)
+
+# Gemini Takeout activity rides along: local.py assembles the local platform from these two lists.
+CHATGPT_ASSETS: list[dg.AssetsDefinition] = [chatgpt_exports, *GEMINI_ASSETS]
+CHATGPT_CHECKS: list[dg.AssetChecksDefinition] = [chatgpt_checks, *GEMINI_CHECKS]
