@@ -22,8 +22,8 @@ from .opstore import OpStore
 from .resources.opstore import default_path
 
 PROJECTSYNC_JOB = "projectsync"
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)  # whole lines: scripts grep them
+out = Console(soft_wrap=True)
 
 
 def _store() -> OpStore:
