@@ -7,6 +7,7 @@ import dagster as dg
 
 from ...resources.cloudflare import CloudflareResource
 from ...resources.warehouse import WarehouseResource
+from ...warehouse import TableSpec
 from .. import common
 from .cloudflare_d1 import D1_KEY, d1_rows
 from .cloudflare_kv import KV_KEY, kv_entries
@@ -24,53 +25,55 @@ def _health_result(health: dict[str, object], key: dg.AssetKey) -> dg.AssetCheck
     )
 
 
-@dg.asset_check(
-    asset=OBJECTS_KEY, name="r2_reachable", description="Every configured bucket answers HeadBucket."
-)
-def r2_reachable(cloudflare: CloudflareResource) -> dg.AssetCheckResult:
+def r2_reachable(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    cloudflare: CloudflareResource = context.resources.cloudflare
     return _health_result(cloudflare.r2_health(), OBJECTS_KEY)
 
 
-@dg.asset_check(asset=KV_KEY, name="api_token_valid", description="The v4 API token verifies as active.")
-def kv_token_valid(cloudflare: CloudflareResource) -> dg.AssetCheckResult:
-    return _health_result(cloudflare.api_health(), KV_KEY)
+def _token_valid(key: dg.AssetKey) -> common.Check:
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        cloudflare: CloudflareResource = context.resources.cloudflare
+        return _health_result(cloudflare.api_health(), key)
+
+    return common.Check(key, "api_token_valid", _check, "The v4 API token verifies as active.")
 
 
-@dg.asset_check(asset=D1_KEY, name="api_token_valid", description="The v4 API token verifies as active.")
-def d1_token_valid(cloudflare: CloudflareResource) -> dg.AssetCheckResult:
-    return _health_result(cloudflare.api_health(), D1_KEY)
-
-
-def _unique_check(key: dg.AssetKey, table, name: str):
-    @dg.asset_check(asset=key, name=name, description=f"{table.qualified} has no duplicate primary key.")
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def _unique_check(key: dg.AssetKey, table: TableSpec, name: str) -> common.Check:
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        warehouse: WarehouseResource = context.resources.warehouse
         return common.unique_key_check_result(warehouse.get(), table, key)
 
-    return _check
+    return common.Check(key, name, _check, f"{table.qualified} has no duplicate primary key.")
 
 
-@dg.asset_check(asset=JSON_KEY, name="no_rejects", description="No R2 JSON object was rejected.")
-def r2_json_rejects(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return common.rejects_check_result(warehouse.get(), PLATFORM, ["r2_json_objects"], JSON_KEY)
+def _rejects_check(key: dg.AssetKey, stream: str, description: str) -> common.Check:
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        warehouse: WarehouseResource = context.resources.warehouse
+        return common.rejects_check_result(warehouse.get(), PLATFORM, [stream], key)
 
-
-@dg.asset_check(asset=D1_KEY, name="no_rejects", description="No D1 table was skipped.")
-def d1_rejects(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    return common.rejects_check_result(warehouse.get(), PLATFORM, ["d1_rows"], D1_KEY)
+    return common.Check(key, "no_rejects", _check, description)
 
 
 CLOUDFLARE_ASSETS = [r2_assets, kv_entries, d1_rows]
-CLOUDFLARE_CHECKS = [
-    r2_reachable,
-    kv_token_valid,
-    d1_token_valid,
-    r2_json_rejects,
-    d1_rejects,
-    _unique_check(OBJECTS_KEY, R2_OBJECTS, "unique_key"),
-    _unique_check(JSON_KEY, R2_JSON_OBJECTS, "unique_key"),
-    _unique_check(KV_KEY, KV_ENTRIES, "unique_key"),
-    _unique_check(D1_KEY, D1_ROWS, "unique_key"),
-]
+# All of Cloudflare's checks in one step (common.bundled_checks says why).
+cloudflare_checks = common.bundled_checks(
+    "cloudflare_checks",
+    [
+        common.Check(
+            OBJECTS_KEY, "r2_reachable", r2_reachable, "Every configured bucket answers HeadBucket."
+        ),
+        _token_valid(KV_KEY),
+        _token_valid(D1_KEY),
+        _rejects_check(JSON_KEY, "r2_json_objects", "No R2 JSON object was rejected."),
+        _rejects_check(D1_KEY, "d1_rows", "No D1 table was skipped."),
+        _unique_check(OBJECTS_KEY, R2_OBJECTS, "unique_key"),
+        _unique_check(JSON_KEY, R2_JSON_OBJECTS, "unique_key"),
+        _unique_check(KV_KEY, KV_ENTRIES, "unique_key"),
+        _unique_check(D1_KEY, D1_ROWS, "unique_key"),
+    ],
+    {"cloudflare", "warehouse"},
+)
+CLOUDFLARE_CHECKS = [cloudflare_checks]
 
 defs = dg.Definitions(
     assets=CLOUDFLARE_ASSETS,
