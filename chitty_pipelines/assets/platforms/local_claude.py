@@ -14,8 +14,10 @@ import dagster as dg
 from ...resources.local_sessions import LocalSessionsResource
 from ...resources.warehouse import WarehouseResource
 from ..common import (
+    Check,
     StreamStats,
     SyncConfig,
+    bundled_checks,
     is_full_refresh,
     log_sync,
     now,
@@ -112,38 +114,28 @@ def claude_code_transcripts(
         yield dg.MaterializeResult(asset_key=asset_key(table.name), metadata=table_metadata(wh, table, stats))
 
 
-def _unique_check(table_name: str, blocking: bool):
+def _unique_check(table_name: str, blocking: bool) -> Check:
     table = next(t for t in TABLES if t.name == table_name)
 
-    @dg.asset_check(
-        asset=asset_key(table_name),
-        name=f"{table_name}_unique_key",
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        return unique_key_check_result(context.resources.warehouse.get(), table)
+
+    return Check(
+        asset_key(table_name),
+        f"{table_name}_unique_key",
+        _check,
+        f"No two rows of {table.qualified} share ({', '.join(table.primary_key)}).",
         blocking=blocking,
-        description=f"No two rows of {table.qualified} share ({', '.join(table.primary_key)}).",
     )
-    def _check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        return unique_key_check_result(warehouse.get(), table)
-
-    return _check
 
 
-@dg.asset_check(
-    asset=asset_key(MESSAGES.name),
-    name="claude_messages_rejects",
-    description="Malformed transcript or state-file lines (warns; they are in ops.rejects).",
-)
-def claude_rejects_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def claude_rejects_check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    warehouse: WarehouseResource = context.resources.warehouse
     return rejects_check_result(warehouse.get(), PLATFORM, [STREAM, STATE_STREAM])
 
 
-@dg.asset_check(
-    asset=asset_key(TOOL_CALLS.name),
-    name="claude_tool_calls_session_exists",
-    blocking=True,
-    description="Every tool call belongs to a session present in claude_sessions.",
-)
-def claude_tool_calls_session_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    wh = warehouse.get()
+def claude_tool_calls_session_check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    wh = context.resources.warehouse.get()
     if not wh.table_exists(TOOL_CALLS.schema, TOOL_CALLS.name):
         return dg.AssetCheckResult(passed=True, metadata={"orphans": 0})
     orphans = int(
@@ -154,13 +146,8 @@ def claude_tool_calls_session_check(warehouse: WarehouseResource) -> dg.AssetChe
     return dg.AssetCheckResult(passed=orphans == 0, metadata={"orphans": orphans})
 
 
-@dg.asset_check(
-    asset=asset_key(SESSIONS.name),
-    name="claude_sessions_tokens_add_up",
-    description="Session token columns add up to total_tokens and are never negative.",
-)
-def claude_sessions_tokens_check(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    wh = warehouse.get()
+def claude_sessions_tokens_check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    wh = context.resources.warehouse.get()
     if not wh.table_exists(SESSIONS.schema, SESSIONS.name):
         return dg.AssetCheckResult(passed=True, metadata={"bad_sessions": 0})
     bad = int(
@@ -174,13 +161,35 @@ def claude_sessions_tokens_check(warehouse: WarehouseResource) -> dg.AssetCheckR
 
 
 CLAUDE_ASSETS: list[dg.AssetsDefinition] = [claude_code_transcripts]
-CLAUDE_CHECKS: list[dg.AssetChecksDefinition] = [
-    _unique_check(SESSIONS.name, blocking=True),
-    _unique_check(MESSAGES.name, blocking=True),
-    _unique_check(TOOL_CALLS.name, blocking=True),
-    _unique_check(TODOS.name, blocking=False),
-    _unique_check(SUBAGENTS.name, blocking=False),
-    claude_rejects_check,
-    claude_tool_calls_session_check,
-    claude_sessions_tokens_check,
-]
+# All eight in one step (common.bundled_checks says why).
+claude_checks = bundled_checks(
+    "claude_checks",
+    [
+        _unique_check(SESSIONS.name, blocking=True),
+        _unique_check(MESSAGES.name, blocking=True),
+        _unique_check(TOOL_CALLS.name, blocking=True),
+        _unique_check(TODOS.name, blocking=False),
+        _unique_check(SUBAGENTS.name, blocking=False),
+        Check(
+            asset_key(MESSAGES.name),
+            "claude_messages_rejects",
+            claude_rejects_check,
+            "Malformed transcript or state-file lines (warns; they are in ops.rejects).",
+        ),
+        Check(
+            asset_key(TOOL_CALLS.name),
+            "claude_tool_calls_session_exists",
+            claude_tool_calls_session_check,
+            "Every tool call belongs to a session present in claude_sessions.",
+            blocking=True,
+        ),
+        Check(
+            asset_key(SESSIONS.name),
+            "claude_sessions_tokens_add_up",
+            claude_sessions_tokens_check,
+            "Session token columns add up to total_tokens and are never negative.",
+        ),
+    ],
+    {"warehouse"},
+)
+CLAUDE_CHECKS: list[dg.AssetChecksDefinition] = [claude_checks]
