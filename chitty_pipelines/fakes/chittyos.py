@@ -1,6 +1,6 @@
 """Fakes of the core ChittyOS services on 127.0.0.1: Register (v1 and the original's
 ``/api/register``), Registry (the platform stub's routes and chittyrouter's v1), the id service
-(mint, validate) and the ``/health`` of the other five, each its own HTTP server.
+(fakes/chittyos_id.py: mint, validate) and the ``/health`` of the other five, each its own server.
 
 ``ChittyOSFakes`` starts all eight and gives the environment that points chitty-pipelines at
 them (``env()``). Fault injection per service: ``down`` (the server stops: connection refused),
@@ -11,17 +11,15 @@ Registry lose a service.
 
 from __future__ import annotations
 
-import itertools
 import re
 import threading
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from ..identity import checksum
-from ..identity import validate as validate_id
 from ..ops.catalogue import bundled_catalogue
 from .base import FakeService, Faults, Request, Response
+from .chittyos_id import FakeChittyIdService
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{2,63}$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+(-[a-z0-9]+)?$")
@@ -265,32 +263,19 @@ class RegistryFake(ServiceFake):
         return Response(200, {"success": True, "service": service})
 
 
-class IdFake(ServiceFake):
-    """id.chitty.cc: ``POST /v1/mint`` (Bearer) -> ``{chittyId}``, ``GET /v1/validate/{id}``."""
+class IdFake(FakeChittyIdService):
+    """The id service fake (fakes/chittyos_id.py) with the health toggles of the others."""
 
-    def __init__(self, token: str | None = "id-token", **kw: Any):
-        super().__init__("identity", **kw)
-        self.token = token
-        self.minted: list[str] = []
-        self._seq = itertools.count(1)
-        self.route("POST", "/v1/mint", self._mint)
-        self.route("GET", "/v1/validate/{cid}", self._validate)
+    def __init__(self, token: str, **kw: Any):
+        super().__init__(token=token, **kw)
+        self.name = "identity"
+        self.health_body: dict[str, Any] | str = dict(HEALTH_BODIES["identity"])
 
-    def _mint(self, req: Request) -> Response:
-        if self.token is not None and self.bearer(req) != self.token:
-            return Response(401, {"error": "Unauthorized"})
-        body = req.json() or {}
-        if not isinstance(body, dict) or not body.get("entity"):
-            return Response(400, {"error": "entity is required"})
-        head = f"03-1-USA-{next(self._seq) % 10000:04d}-T-2611-0"
-        cid = f"{head}-{checksum(head)}"
-        self.minted.append(cid)
-        return Response(200, {"chittyId": cid, "entity": body["entity"], "timestamp": _now(), "version": "1"})
+    def _health(self, req: Request) -> Response:
+        return self._guard(req, auth=False) or Response(200, self.health_body)
 
-    def _validate(self, req: Request) -> Response:
-        cid = unquote(req.params["cid"])
-        valid = validate_id(cid).valid and cid in self.minted
-        return Response(200, {"valid": valid, "chittyId": cid})
+    unhealthy = ServiceFake.unhealthy
+    placeholder = ServiceFake.placeholder
 
 
 class ChittyOSFakes:
@@ -307,8 +292,8 @@ class ChittyOSFakes:
         self.register_token, self.registry_token, self.id_token = register_token, registry_token, id_token
         self.registry = RegistryFake(token=registry_token)
         self.register = RegisterFake(token=register_token, registry=self.registry if propagate else None)
-        self.identity = IdFake(token=id_token)
-        self.services: dict[str, ServiceFake] = {
+        self.identity = IdFake(token=id_token or "no-token-configured")
+        self.services: dict[str, ServiceFake | IdFake] = {
             s.name: ServiceFake(s.name)
             for s in bundled_catalogue()
             if s.name not in {"identity", "register", "registry"}

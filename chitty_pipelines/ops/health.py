@@ -65,7 +65,9 @@ def _one_platform(platform: str) -> PlatformHealth:
     started = time.monotonic()
     try:
         module = importlib.import_module(f"chitty_pipelines.resources.{module_name}")
-        health = getattr(module, class_name).from_settings().health()
+        # Resolved as Dagster resolves it for a run: the secret fields hold EnvVars until then.
+        resource = getattr(module, class_name).from_settings().process_config_and_initialize()
+        health = resource.health()
     except Exception as exc:  # a broken probe is a finding; its text may hold a DSN, so the type only
         health = {"ok": False, "configured": True, "reason": f"health probe failed ({type(exc).__name__})"}
     latency = round((time.monotonic() - started) * 1000, 1)

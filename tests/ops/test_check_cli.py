@@ -135,3 +135,21 @@ def test_status_shows_core_services(registered: ChittyOSFakes):
     row = {ln.split("│")[1].strip(): [c.strip() for c in ln.split("│")[2:-1]] for ln in lines}
     assert row["canon"][0] == "ok" and row["canon"][2:] == ["pending", "discoverable"]
     assert row["schema"][0].startswith("FAIL: connection refused")
+
+
+def test_a_configured_platform_is_checked_through_its_resource(registered: ChittyOSFakes, monkeypatch):
+    from chitty_pipelines.fakes.github import GitHubFake
+
+    with GitHubFake(tokens={"ghp_secret_for_check": "octo"}) as github:
+        monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret_for_check")
+        monkeypatch.setenv("GITHUB_OWNERS", "octo")
+        monkeypatch.setenv("GITHUB_BASE_URL", github.api_url)
+        code, report = _check()
+        line = next(ln for ln in report["lines"] if (ln["test"], ln["name"]) == (11, "github"))
+        assert line["verdict"] == "PASS" and line["reason"].startswith("GITHUB_TOKEN accepted")
+        assert report["counts"]["PASS"] == 20 and code == 0
+        github.revoke("ghp_secret_for_check")
+        code, report = _check()
+        line = next(ln for ln in report["lines"] if (ln["test"], ln["name"]) == (11, "github"))
+        assert line["verdict"] == "FAIL" and "GITHUB_TOKEN" in line["reason"]
+        assert "ghp_secret_for_check" not in json.dumps(report)

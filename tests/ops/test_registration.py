@@ -65,6 +65,11 @@ def test_register_job_then_idempotent_rerun(ops_definitions, ops_env: ChittyOSFa
         assert warehouse.scalar("SELECT count(*) FROM ops.service_registrations") == 32
         checks = {e.check_name: e.passed for e in second.get_asset_check_evaluations()}
         assert checks == {"registered_with_register": True, "discoverable_in_registry": True}
+        events = [*instance.all_logs(first.run_id), *instance.all_logs(second.run_id)]
+        text = " ".join(f"{e.user_message} {e.dagster_event}" for e in events)
+        assert "already registered" in text  # the per-service log lines are in there
+        for token in ("register-token", "registry-token", "id-token"):
+            assert token not in text
         mat = second.asset_materializations_for_node("ops__service_registrations")[0]
         assert mat.metadata["register_already_registered"].value == 8
         assert mat.metadata["failed"].value == 0
