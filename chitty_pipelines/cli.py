@@ -205,7 +205,9 @@ def main() -> None:
 from .cli_registry import register as _register_registry  # noqa: E402  (projectsync, sessionsync)
 
 _register_registry(app)
-from . import cli_topics  # noqa: E402, F401  (topicsync)
+from .cli_topics import register as _register_topics  # noqa: E402  (topicsync)
+
+_register_topics(app)
 from .cli_ops import register_commands as _ops_commands  # noqa: E402  (check, register, services)
 
 _ops_commands(app)

@@ -6,16 +6,23 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from . import config
 from .assets.common import FULL_REFRESH_TAG
-from .cli import _print_event, _warehouse, app, console, out
 
 TOPICSYNC_JOB = "topicsync"
+console = Console(stderr=True)
+out = Console()
 
 
-@app.command()
+def register(app: typer.Typer) -> None:
+    """Add ``topicsync`` to the ``chitty-sync`` app (cli.py calls this; registering on the app
+    object passed in also works when cli.py runs as ``python -m chitty_pipelines.cli``)."""
+    app.command()(topicsync)
+
+
 def topicsync(
     full_refresh: Annotated[
         bool,
@@ -25,6 +32,7 @@ def topicsync(
     ] = False,
 ) -> None:
     """Categorise sessions into the topic taxonomy (CHITTY_TOPIC_CLASSIFIER, CHITTY_TOPIC_TAXONOMY)."""
+    from .cli import _print_event
     from .definitions import defs
     from .runner import execute_with_progress, open_instance
 
@@ -42,7 +50,9 @@ def topicsync(
 
 
 def _print_topics() -> None:
-    wh = _warehouse()
+    from .resources.warehouse import WarehouseResource
+
+    wh = WarehouseResource.from_settings().get()
     if not wh.table_exists("unified", "topics"):
         return
     df = wh.query(

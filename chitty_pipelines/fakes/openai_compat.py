@@ -7,7 +7,7 @@ It speaks the wire protocol a client sees: Bearer auth with OpenAI's error envel
 the prompt and picks, for each session, the topics whose id or name occurs in it as a word
 (confidence 0.9, then 0.6, 0.3), unless the test scripted an answer. Knobs for the failure paths:
 ``malformed_replies`` (content that is not JSON), ``unknown_topic`` (an id outside the taxonomy),
-plus the base class's 429/5xx fault injection.
+``fail_next`` (scripted 429/5xx answers), plus the base class's random fault injection.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ class FakeOpenAICompat(FakeService):
         self.api_key = api_key
         self.scripted: dict[str, list[dict[str, Any]]] = {}  # substring of a session -> topics
         self.malformed_replies = 0
+        # Deterministic failures: the next requests answer these (status, headers) in order.
+        self.fail_next: list[tuple[int, dict[str, str]]] = []
         self.unknown_topic: str | None = None
         self.bodies: list[dict[str, Any]] = []
         self.route("POST", "/v1/chat/completions", self._completions)
@@ -42,6 +44,9 @@ class FakeOpenAICompat(FakeService):
         return Response(status, {"error": {"message": message, "type": kind, "param": None, "code": code}})
 
     def _completions(self, req: Request) -> Response:
+        if self.fail_next:
+            status, headers = self.fail_next.pop(0)
+            return self.fault_response(status, headers)
         if self.api_key is not None and req.headers.get("authorization") != f"Bearer {self.api_key}":
             return self._error(401, "Incorrect API key provided.", "invalid_request_error", "invalid_api_key")
         try:

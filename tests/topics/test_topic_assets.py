@@ -78,7 +78,9 @@ def test_classifies_sessions_and_builds_topics(warehouse, warehouse_resource):
 def test_reruns_classify_only_changed_sessions(warehouse, warehouse_resource):
     put_sessions(warehouse, SESSIONS_V1)
     materialize(warehouse_resource)
-    first = warehouse.query(f"SELECT session_key, classified_at FROM {STATE.sql_name}").set_index("session_key")
+    first = warehouse.query(f"SELECT session_key, classified_at FROM {STATE.sql_name}").set_index(
+        "session_key"
+    )
 
     again = materialize(warehouse_resource)
     meta = metadata(again, ["unified", "session_topics"])
@@ -94,7 +96,9 @@ def test_reruns_classify_only_changed_sessions(warehouse, warehouse_resource):
     assert _topics(warehouse, "s-db")[0]["topic_id"] == "deployment"
     assert _topics(warehouse, "s-test") == []
     assert all(checks(third).values())
-    state = warehouse.query(f"SELECT session_key, classified_at FROM {STATE.sql_name}").set_index("session_key")
+    state = warehouse.query(f"SELECT session_key, classified_at FROM {STATE.sql_name}").set_index(
+        "session_key"
+    )
     assert sorted(state.index) == ["s-auth", "s-db", "s-empty"]
     assert state.loc["s-auth", "classified_at"] == first.loc["s-auth", "classified_at"]
     assert state.loc["s-db", "classified_at"] > first.loc["s-db", "classified_at"]

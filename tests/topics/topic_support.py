@@ -59,12 +59,18 @@ def materialize(
     *,
     full_refresh: bool = False,
     raise_on_error: bool = True,
+    instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
-    run_config = {"ops": {"unified__session_topics": {"config": {"full_refresh": True}}}} if full_refresh else None
+    run_config = (
+        {"ops": {"unified__session_topics": {"config": {"full_refresh": True}}}} if full_refresh else None
+    )
     return dg.materialize(
         [session_topics, topics, TOPIC_CHECKS],
-        resources={"warehouse": warehouse_resource, "topic_classifier": classifier or TopicClassifierResource()},
-        instance=dg.DagsterInstance.ephemeral(),
+        resources={
+            "warehouse": warehouse_resource,
+            "topic_classifier": classifier or TopicClassifierResource(),
+        },
+        instance=instance or dg.DagsterInstance.ephemeral(),
         run_config=run_config,
         raise_on_error=raise_on_error,
     )
@@ -78,9 +84,7 @@ def metadata(result: dg.ExecuteInProcessResult, key: list[str]) -> dict[str, Any
 
 
 def checks(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
-    return {
-        f"{e.asset_key.path[-1]}:{e.check_name}": e.passed for e in result.get_asset_check_evaluations()
-    }
+    return {f"{e.asset_key.path[-1]}:{e.check_name}": e.passed for e in result.get_asset_check_evaluations()}
 
 
 __all__ = ["SESSIONS", "SESSIONS_KEY", "checks", "labelled", "materialize", "metadata", "put_sessions"]

@@ -126,6 +126,7 @@ def classify_sessions(
             tx.delete_where(SESSION_TOPICS, "session_key", todo.removed)
             tx.delete_where(STATE, "session_key", todo.removed)
     started = time.monotonic()
+    chunk = int(getattr(classifier, "batch_size", chunk))
     for start in range(0, len(todo.pending), chunk):
         batch = todo.pending[start : start + chunk]
         try:

@@ -91,7 +91,7 @@ def select(
             break
         terms = list(evidence.keywords.get(topic_id, []))
         for term in (extra_terms or {}).get(topic_id, []):
-            if term not in terms:
+            if term.lower() not in {t.lower() for t in terms}:
                 terms.append(term)
         out.append(
             TopicScore(

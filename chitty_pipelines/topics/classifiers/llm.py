@@ -79,6 +79,12 @@ class LlmClassifier:
         )
 
     @property
+    def batch_size(self) -> int:
+        """Sessions per request; the asset hands over this many at a time, so a failed request
+        leaves only its own sessions unclassified."""
+        return max(1, self.settings.batch_size)
+
+    @property
     def label(self) -> str:
         return f"llm:{self.settings.model}"
 
@@ -163,7 +169,9 @@ class LlmClassifier:
             topic_id = str(item.get("id", ""))
             if topic_id not in self.taxonomy or topic_id in dict(ranked):
                 continue
-            topic_id = self.taxonomy.category_of(topic_id)  # a subcategory answered: its parent
+            answered, topic_id = topic_id, self.taxonomy.category_of(topic_id)  # a subcategory: its parent
+            if topic_id in dict(ranked):
+                continue
             try:
                 confidence = float(item.get("confidence", 0.5))
             except (TypeError, ValueError):
@@ -174,6 +182,8 @@ class LlmClassifier:
                 for s in item.get("subcategories") or []
                 if str(s) in self.taxonomy and self.taxonomy[str(s)].parent == topic_id
             ]
+            if answered != topic_id and answered not in subs:
+                subs.insert(0, answered)
             model_evidence.subcategories[topic_id] = subs or evidence.subcategories.get(topic_id, [])
             model_evidence.keywords[topic_id] = evidence.keywords.get(topic_id, [])
             terms[topic_id] = [str(t)[:60] for t in item.get("evidence") or [] if isinstance(t, str)]
