@@ -51,6 +51,8 @@ def check(
                 highlight=False,
                 soft_wrap=True,  # one line per check, whatever the terminal width (grep-able)
             )
+        for note in report.notes:
+            console.print(f"note: {note}", style="dim", markup=False)
         c = report.counts
         verdict = "[green]passed[/green]" if report.passed else "[bold red]failed[/bold red]"
         out.print(

@@ -48,6 +48,7 @@ class CheckLine:
 class CheckReport:
     threshold: int
     lines: list[CheckLine] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def counts(self) -> dict[str, int]:
@@ -71,6 +72,7 @@ class CheckReport:
             "threshold": self.threshold,
             "passed": self.passed,
             "counts": self.counts,
+            "notes": self.notes,
             "lines": [line.to_json() for line in self.lines],
         }
 
@@ -90,7 +92,10 @@ def run_check(
         where = "" if h.reachable else "unreachable: "
         report.lines.append(CheckLine(12, h.name, verdict, f"{where}{h.reason}", h.latency_ms))
     if record:
-        record_health(warehouse, health_rows(services, platforms, "check"))
+        try:
+            record_health(warehouse, health_rows(services, platforms, "check"))
+        except Exception as exc:  # a busy or read-only warehouse must not hide the results
+            report.notes.append(f"health not recorded in the warehouse ({type(exc).__name__})")
     report.lines.append(_mint_line())  # test 13
     listed = _registry_line(resource, report)
     report.lines.append(_sync_status_line(warehouse))

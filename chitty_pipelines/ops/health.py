@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,11 +31,7 @@ _PLATFORM_RESOURCES: dict[str, tuple[str, str]] = {
 
 
 def service_health(resource: ChittyServicesResource) -> list[HealthResult]:
-    """Probe all core services at once: each has its own timeout, so one slow service costs
-    at most that timeout, not the sum."""
-    services = resource.services()
-    with ThreadPoolExecutor(max_workers=len(services) or 1) as pool:
-        return list(pool.map(resource.probe, services))
+    return resource.probe_all()
 
 
 @dataclass

@@ -25,6 +25,9 @@ def register_all(
     resource: ChittyServicesResource, services: Sequence[CoreService] | None = None
 ) -> list[Outcome]:
     services = list(services or resource.services())
+    # Register v1 wants a version: the service's own, from its /health JSON (§2.3), probed in
+    # parallel (each probe has its own timeout).
+    versions = {h.name: h.version for h in resource.probe_all(services) if h.healthy}
     outcomes: list[Outcome] = []
     with resource.register_client() as register:
         for service in services:
@@ -36,15 +39,9 @@ def register_all(
                     Outcome(service.name, "register", "unavailable", None, f"not attempted: {down.message}")
                 )
                 continue
-            outcomes.append(register.register(service, _version(resource, service)))
+            outcomes.append(register.register(service, versions.get(service.name)))
     outcomes.extend(confirm_in_registry(resource, services))
     return outcomes
-
-
-def _version(resource: ChittyServicesResource, service: CoreService) -> str | None:
-    """Register v1 wants a version: the service's own, from its /health JSON (§2.3)."""
-    result = resource.probe(service)
-    return result.version if result.healthy else None
 
 
 def confirm_in_registry(resource: ChittyServicesResource, services: Sequence[CoreService]) -> list[Outcome]:

@@ -3,6 +3,8 @@ and Register / Registry clients built from the environment (tokens as EnvVars)."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dagster as dg
@@ -82,3 +84,10 @@ class ChittyServicesResource(dg.ConfigurableResource):
 
     def probe(self, service: CoreService) -> HealthResult:
         return probe_health(service.name, service.health_url, timeout_s=self.timeout_s)
+
+    def probe_all(self, services: Sequence[CoreService] | None = None) -> list[HealthResult]:
+        """Every service's /health at once: each probe has its own timeout, so one slow service
+        costs at most that timeout, not the sum."""
+        services = list(services or self.services())
+        with ThreadPoolExecutor(max_workers=max(1, len(services))) as pool:
+            return list(pool.map(self.probe, services))
