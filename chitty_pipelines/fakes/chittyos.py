@@ -203,6 +203,7 @@ class RegistryFake(ServiceFake):
             for n in self.SEEDED
         }
         self.writes = 0
+        self.total_override: Any = None  # a contract break: e.g. total sent as a string
         self.route("GET", "/api/v1/services", self._list)
         self.route("GET", "/api/v1/discover/{name}", self._discover)
         self.route("POST", "/register", self._register)
@@ -226,7 +227,7 @@ class RegistryFake(ServiceFake):
         return Response(
             200,
             {
-                "total": len(services),
+                "total": len(services) if self.total_override is None else self.total_override,
                 "services": services,
                 "platform": "ChittyOS",
                 "version": "2.0.0",
