@@ -11,7 +11,7 @@ downloaded, never fetched with a HEAD per object (100k HEADs would cost more tha
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,24 +34,38 @@ def _us(ts: datetime) -> int:
     return (ts.astimezone(UTC) - _EPOCH) // timedelta(microseconds=1)
 
 
+Listed = tuple[int, str, datetime]  # size, etag, last modified: what a listing says of an object
+Stored = tuple[str, int, int, bool]  # etag, size, last modified (epoch µs), deleted
+
+
 @dataclass
 class BucketDiff:
-    rows: list[dict[str, Any]]  # inventory rows to upsert (new, changed, deleted)
-    listed: dict[str, dict[str, Any]]  # key -> {size, etag, last_modified}
+    rows: list[dict[str, Any]] = field(default_factory=list)  # inventory rows to upsert
+    listed: dict[str, Listed] = field(default_factory=dict)
+    deleted_keys: list[str] = field(default_factory=list)
     new: int = 0
     changed: int = 0
-    deleted: int = 0
-    changed_keys: set[str] | None = None
 
 
-def _stored_inventory(warehouse: Warehouse, bucket: str) -> dict[str, dict[str, Any]]:
+def _stored_inventory(warehouse: Warehouse, bucket: str) -> dict[str, Stored]:
+    """The comparison columns only, as tuples: a 100k-object inventory stays a few tens of MB."""
     if not warehouse.table_exists(R2_OBJECTS.schema, R2_OBJECTS.name):
         return {}
+    with warehouse.connect() as con:
+        found = con.execute(
+            f"SELECT key, etag, size, epoch_us(last_modified), deleted FROM {R2_OBJECTS.sql_name} "
+            "WHERE bucket = ?",
+            [bucket],
+        ).fetchall()
+    return {key: (etag, int(size), int(lm_us), bool(deleted)) for key, etag, size, lm_us, deleted in found}
+
+
+def _old_rows(warehouse: Warehouse, bucket: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """Full stored rows of the few keys whose history must be kept (changed, deleted, re-read)."""
+    if not keys:
+        return {}
     df = warehouse.query(
-        f"SELECT key, etag, size, epoch_us(last_modified) AS lm_us, deleted, first_seen_at, "
-        "last_modified, storage_class, content_type, change, changed_at "
-        f"FROM {R2_OBJECTS.sql_name} WHERE bucket = ?",
-        [bucket],
+        f"SELECT * FROM {R2_OBJECTS.sql_name} WHERE bucket = ? AND key IN (SELECT unnest(?))", [bucket, keys]
     )
     return {r["key"]: r for r in df.to_dict("records")}
 
@@ -59,35 +73,28 @@ def _stored_inventory(warehouse: Warehouse, bucket: str) -> dict[str, dict[str, 
 def _stored_json_etags(warehouse: Warehouse, bucket: str) -> dict[str, str]:
     if not warehouse.table_exists(R2_JSON_OBJECTS.schema, R2_JSON_OBJECTS.name):
         return {}
-    df = warehouse.query(f"SELECT key, etag FROM {R2_JSON_OBJECTS.sql_name} WHERE bucket = ?", [bucket])
-    return dict(zip(df["key"], df["etag"], strict=True))
+    with warehouse.connect() as con:
+        found = con.execute(
+            f"SELECT key, etag FROM {R2_JSON_OBJECTS.sql_name} WHERE bucket = ?", [bucket]
+        ).fetchall()
+    return dict(found)
 
 
-def diff_bucket(
-    client: R2Client, bucket: str, stored: dict[str, dict[str, Any]], now: datetime
-) -> BucketDiff:
-    diff = BucketDiff(rows=[], listed={}, changed_keys=set())
+def diff_bucket(client: R2Client, bucket: str, stored: dict[str, Stored], now: datetime) -> BucketDiff:
+    """List the bucket and compare with the stored inventory. Rows of changed objects carry
+    ``first_seen_at = now``; the caller restores it from the stored row."""
+    diff = BucketDiff()
     for page in client.list_pages(bucket):
         for obj in page:
             key, etag, size = obj["Key"], str(obj.get("ETag", "")).strip('"'), int(obj.get("Size", 0))
             lm: datetime = obj["LastModified"]
-            diff.listed[key] = {"size": size, "etag": etag, "last_modified": lm}
+            diff.listed[key] = (size, etag, lm)
             old = stored.get(key)
-            if (
-                old is not None
-                and not old["deleted"]
-                and (old["etag"], int(old["size"]), int(old["lm_us"]))
-                == (
-                    etag,
-                    size,
-                    _us(lm),
-                )
-            ):
+            if old is not None and not old[3] and old[:3] == (etag, size, _us(lm)):
                 continue
-            change = "new" if old is None or old["deleted"] else "changed"
+            change = "new" if old is None or old[3] else "changed"
             diff.new += change == "new"
             diff.changed += change == "changed"
-            diff.changed_keys.add(key)  # type: ignore[union-attr]
             diff.rows.append(
                 {
                     "bucket": bucket,
@@ -100,28 +107,17 @@ def diff_bucket(
                     "deleted": False,
                     "change": change,
                     "changed_at": now,
-                    "first_seen_at": now if old is None else old["first_seen_at"],
+                    "first_seen_at": now,
                 }
             )
-    for key, old in stored.items():
-        if key not in diff.listed and not old["deleted"]:
-            diff.deleted += 1
-            diff.rows.append(
-                {
-                    "bucket": bucket,
-                    "key": key,
-                    "size": int(old["size"]),
-                    "etag": old["etag"],
-                    "last_modified": old["last_modified"],
-                    "storage_class": old["storage_class"],
-                    "content_type": old["content_type"],
-                    "deleted": True,
-                    "change": "deleted",
-                    "changed_at": now,
-                    "first_seen_at": old["first_seen_at"],
-                }
-            )
+    diff.deleted_keys = [k for k, old in stored.items() if not old[3] and k not in diff.listed]
     return diff
+
+
+def _tombstone(old: dict[str, Any], now: datetime) -> dict[str, Any]:
+    row = {c: old.get(c) for c in R2_OBJECTS.column_names}
+    row.update(deleted=True, change="deleted", changed_at=now)
+    return row
 
 
 def _matching_prefix(key: str, prefixes: list[str]) -> str | None:
@@ -131,7 +127,7 @@ def _matching_prefix(key: str, prefixes: list[str]) -> str | None:
 
 
 def fetch_json(
-    client: R2Client, bucket: str, keys: list[tuple[str, str, dict[str, Any]]], max_bytes: int, workers: int
+    client: R2Client, bucket: str, keys: list[tuple[str, str, Listed]], max_bytes: int, workers: int
 ) -> tuple[list[dict[str, Any]], list[Reject], set[str], int]:
     """Download and parse ``(key, prefix, listed)``; returns rows, rejects, keys that yielded no
     row (their stale content must go), and bytes read."""
@@ -140,14 +136,14 @@ def fetch_json(
     failed: set[str] = set()
     source = f"r2://{bucket}"
 
-    def one(item: tuple[str, str, dict[str, Any]]) -> tuple[str, str, dict[str, Any], Any]:
+    def one(item: tuple[str, str, Listed]) -> tuple[str, str, Listed, Any]:
         key, prefix, listed = item
-        if listed["size"] > max_bytes:
+        if listed[0] > max_bytes:
             return (
                 key,
                 prefix,
                 listed,
-                ("reject", f"object is {listed['size']} bytes, over the limit of {max_bytes}", ""),
+                ("reject", f"object is {listed[0]} bytes, over the limit of {max_bytes}", ""),
             )
         try:
             return key, prefix, listed, client.get_object(bucket, key, max_bytes)
@@ -188,7 +184,7 @@ def fetch_json(
                     "bucket": bucket,
                     "key": key,
                     "prefix": prefix,
-                    "etag": etag or listed["etag"],
+                    "etag": etag or listed[1],
                     "size": len(data),
                     "content_type": content_type,
                     "doc": json.dumps(doc, ensure_ascii=False),
@@ -241,38 +237,34 @@ def r2_assets(
         cursor = wh.cursors(PLATFORM, "r2_objects").get(bucket) or {}
         json_etags = _stored_json_etags(wh, bucket) if prefixes else {}
         prefixes_changed = sorted(prefixes) != sorted(cursor.get("json_prefixes", []))
+        by_key = {r["key"]: r for r in diff.rows}
         todo = []
         for key, listed in diff.listed.items():
             prefix = _matching_prefix(key, prefixes)
             if prefix is None:
                 continue
-            changed = key in (diff.changed_keys or set())
-            unseen = prefixes_changed and json_etags.get(key) != listed["etag"]
-            if full or changed or unseen:
+            unseen = prefixes_changed and json_etags.get(key) != listed[1]
+            if full or key in by_key or unseen:
                 todo.append((key, prefix, listed))
         json_rows, rejects, failed, bytes_read = fetch_json(
             client, bucket, todo, cloudflare.r2_json_max_bytes, cloudflare.r2_concurrency
         )
         for row in json_rows:
             row["synced_at"] = now
-        # Content type is learnt from the download; carry it into the inventory rows.
-        by_key = {r["key"]: r for r in diff.rows}
+        # History to keep: first_seen_at of changed objects, every column of deleted ones, and the
+        # rows of unchanged objects whose content type the download just taught us.
+        refreshed = [r["key"] for r in json_rows if r["key"] not in by_key]
+        olds = _old_rows(wh, bucket, [k for k in by_key if k in stored] + diff.deleted_keys + refreshed)
+        for key, row in by_key.items():
+            if key in olds:
+                row["first_seen_at"] = olds[key]["first_seen_at"]
+        diff.rows.extend(_tombstone(olds[k], now) for k in diff.deleted_keys)
+        for key in refreshed:
+            by_key[key] = {c: olds[key].get(c) for c in R2_OBJECTS.column_names}
+            diff.rows.append(by_key[key])
         for row in json_rows:
-            inv_row = by_key.get(row["key"])
-            if inv_row is None:  # unchanged object fetched for a new prefix or a full refresh
-                old, listed = stored[row["key"]], diff.listed[row["key"]]
-                inv_row = {
-                    **{c: old.get(c) for c in R2_OBJECTS.column_names},
-                    "bucket": bucket,
-                    "key": row["key"],
-                }
-                inv_row.update(
-                    size=listed["size"], etag=listed["etag"], last_modified=listed["last_modified"]
-                )
-                inv_row.update(change=old.get("change") or "new", changed_at=old.get("changed_at") or now)
-                diff.rows.append(inv_row)
-            inv_row["content_type"] = row["content_type"]
-        gone = [r["key"] for r in diff.rows if r["deleted"]] + sorted(failed)
+            by_key[row["key"]]["content_type"] = row["content_type"]
+        gone = diff.deleted_keys + sorted(failed)
         with wh.transaction(context.run.run_id) as tx:
             tx.ensure(R2_OBJECTS)
             tx.ensure(R2_JSON_OBJECTS)
@@ -292,10 +284,10 @@ def r2_assets(
             )
         inv.extra["new"] += diff.new
         inv.extra["changed"] += diff.changed
-        inv.extra["deleted"] += diff.deleted
+        inv.extra["deleted"] += len(diff.deleted_keys)
         inv.extra["objects_listed"] += len(diff.listed)
         js.bytes_read += bytes_read
-        downloads = sum(1 for _key, _prefix, listed in todo if listed["size"] <= cloudflare.r2_json_max_bytes)
+        downloads = sum(1 for _key, _prefix, listed in todo if listed[0] <= cloudflare.r2_json_max_bytes)
         js.extra["objects_downloaded"] += downloads
         context.log.info(
             "r2 %s: %d listed, %d new, %d changed, %d deleted, %d JSON downloaded, %d rejected",
@@ -303,7 +295,7 @@ def r2_assets(
             len(diff.listed),
             diff.new,
             diff.changed,
-            diff.deleted,
+            len(diff.deleted_keys),
             downloads,
             len(rejects),
         )
