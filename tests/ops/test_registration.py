@@ -141,3 +141,40 @@ def test_results_are_kept_per_attempt(ops_env, services_resource, warehouse: War
     assert latest[("sync", "registry")]["status"] == "discoverable"
     assert warehouse.scalar("SELECT count(DISTINCT run_id) FROM ops.service_registrations") == 2
     assert ops_defs.REGISTRATIONS_KEY.path == ["ops", "service_registrations"]
+
+
+def test_registry_confirmation_polls_until_propagation_arrives(chitty_home, monkeypatch):
+    """Register -> Registry propagation is asynchronous: poll with backoff up to a deadline."""
+    import threading
+    import time
+
+    with ChittyOSFakes(propagate=False, registry_token=None) as fakes:
+        for k, v in fakes.env().items():
+            monkeypatch.setenv(k, v)
+        monkeypatch.setenv("CHITTY_REGISTRY_AUTH", "bearer")  # no token: the registry is only read
+        resource = ChittyServicesResource.from_settings(confirm_s=0.3)
+        late = register_all(resource)
+        missing = [o for o in late if o.target == "registry"]
+        assert {o.status for o in missing} == {"missing"}
+        assert "CHITTY_REGISTRY_TOKEN" in missing[0].message
+
+        fakes.register.services.clear()  # start over, and let the registry learn of them late
+
+        def propagate_late() -> None:
+            while len(fakes.register.services) < 8 and not stop.is_set():
+                time.sleep(0.02)
+            time.sleep(0.8)  # after the first listing has come back without them
+            for entry in list(fakes.register.services.values()):
+                fakes.registry.publish(entry)
+
+        stop = threading.Event()
+        worker = threading.Thread(target=propagate_late)
+        worker.start()
+        try:
+            outcomes = register_all(ChittyServicesResource.from_settings(confirm_s=5.0))
+        finally:
+            stop.set()
+            worker.join()
+        assert {o.status for o in outcomes if o.target == "registry"} == {"discoverable"}
+        assert fakes.registry.writes == 0
+        assert fakes.registry.requests["GET /api/v1/services"] >= 2  # it had to ask again
