@@ -152,6 +152,7 @@ def test_wrong_token_fails_the_run_naming_the_variable(warehouse, warehouse_reso
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     message = failure.event_specific_data.error.to_string()  # the step error and its cause
     assert "CHITTY_ID_TOKEN" in message and "not-the-token" not in message
+    assert "not-the-token" not in repr(result.all_events)  # nor in any log, metadata or event
 
 
 def dg_materialize_failing(warehouse_resource, org, res):

@@ -51,6 +51,7 @@ def test_many_writer_processes(tmp_path):
 CLI = [sys.executable, "-m", "chitty_pipelines.cli"]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
 def test_projectsync_sessionsync_and_status(tmp_path):
     project = tmp_path / "code" / "chittyos-services"

@@ -91,6 +91,7 @@ def test_resolution_precision_and_recall_on_the_synthetic_org(warehouse, warehou
     assert all(check_results(result).values()), check_results(result)
     meta = metadata(result, "unified/projects")
     assert meta["dagster/row_count"] == 17 and meta["rules"]["ignored_generic"] == 2
+    assert meta["project_keys"] == sorted(by_key.index) and "chittyos-services" in meta["project_keys"]
 
 
 def test_only_the_local_platform_present(warehouse, warehouse_resource, chitty_home):

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from chitty_pipelines.assets.unified.session_sources import session_status
+from chitty_pipelines.assets.unified.summary import unified_counts
 from chitty_pipelines.opstore import OpStore
 from tests.unified.org_fixture import T0, register_projects, seed_platforms
 from tests.unified.unified_helpers import check_results, materialize, metadata
@@ -81,9 +82,16 @@ def test_sources_links_and_usage(warehouse, warehouse_resource, world):
     )
     assert s.loc["registered:s3", "project_key"] is None
     assert all(check_results(result).values()), check_results(result)
-    assert (
-        metadata(result, "unified/sessions")["linked_to_project"] == 14 + 1 + 2
-    )  # not: home, /tmp, ChatGPT, Gemini, s3
+    # linked: not the sessions started in ~ or /tmp, nor ChatGPT, Gemini and s3
+    assert metadata(result, "unified/sessions")["linked_to_project"] == 14 + 1 + 2
+    assert unified_counts(warehouse) == {
+        "projects": 17,
+        "sessions": 24,
+        "active": 6,
+        "stale": 0,
+        "ended": 18,
+        "topics": 0,
+    }
 
 
 def test_status_transitions_with_a_controllable_clock(warehouse, warehouse_resource, world):

@@ -161,6 +161,8 @@ def unified_projects(
     extra = {
         "sources": dg.MetadataValue.json(per_source),
         "rules": dg.MetadataValue.json(dict(sorted(rules.items()))),
+        # read by the registration sensor (issue 7) without opening the warehouse
+        "project_keys": dg.MetadataValue.json(sorted(projects)),
         "duration_s": round(time.monotonic() - t0, 3),
         **ids.metadata,
     }
