@@ -211,6 +211,9 @@ _register_topics(app)
 from .cli_ops import register_commands as _ops_commands  # noqa: E402  (check, register, services)
 
 _ops_commands(app)
+from .cli_demo import register as _demo_command  # noqa: E402  (demo)
+
+_demo_command(app)
 
 if __name__ == "__main__":
     main()

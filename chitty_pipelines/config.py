@@ -44,6 +44,11 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "600",
     ),
     EnvVarSpec(
+        "CHITTY_TEST_POSTGRES_DSN",
+        "Tests, benchmarks and `chitty-sync demo`: a PostgreSQL superuser DSN to use instead of "
+        "starting a throwaway server.",
+    ),
+    EnvVarSpec(
         "DAGSTER_HOME",
         "Dagster instance folder. When set, CLI runs are recorded there and appear in the UI.",
     ),
