@@ -21,11 +21,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import pandas as pd
-import pyarrow as pa
 from tenacity import (
     Retrying,
     retry_if_exception,
@@ -37,6 +34,12 @@ from ..config import PLATFORMS
 from .ops_tables import OPS_TABLES, REJECTS, SYNC_CURSORS, SYNC_LOG
 from .tables import TableSpec, quote, validate_identifier
 
+if TYPE_CHECKING:
+    # Imported where used: loading the code location (every step process does) stays cheap.
+    import duckdb
+    import pandas as pd
+    import pyarrow as pa
+
 log = logging.getLogger(__name__)
 
 SCHEMAS: tuple[str, ...] = (*(f"raw_{p}" for p in PLATFORMS), "unified", "ops")
@@ -44,6 +47,8 @@ EXCERPT_CHARS = 300
 
 
 def _is_lock_conflict(exc: BaseException) -> bool:
+    import duckdb
+
     return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
@@ -87,6 +92,8 @@ class Transaction:
 
         Within one batch the last row for a key wins.
         """
+        import pyarrow as pa
+
         batch = rows if isinstance(rows, pa.Table) else _to_arrow(table, rows)
         if batch.num_rows == 0:
             return 0
@@ -179,6 +186,8 @@ class Transaction:
 
 
 def _to_arrow(table: TableSpec, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    import pyarrow as pa
+
     schema = table.arrow_schema()
     names = schema.names
     columns = {n: [row.get(n) for row in rows] for n in names}
@@ -201,6 +210,8 @@ class Warehouse:
         return self._process_locks.setdefault(str(self.path.resolve()), threading.RLock())
 
     def _open(self) -> duckdb.DuckDBPyConnection:
+        import duckdb
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         for attempt in Retrying(

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pyarrow as pa
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -26,33 +30,40 @@ def quote(name: str) -> str:
     return '"' + validate_identifier(name) + '"'
 
 
-# DuckDB column type -> Arrow type used to hand rows to DuckDB without per-row SQL.
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "VARCHAR": pa.string(),
-    "JSON": pa.string(),
-    "BIGINT": pa.int64(),
-    "INTEGER": pa.int32(),
-    "DOUBLE": pa.float64(),
-    "BOOLEAN": pa.bool_(),
-    "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
-    "TIMESTAMP": pa.timestamp("us"),
-    "DATE": pa.date32(),
-    "VARCHAR[]": pa.list_(pa.string()),
-    "BLOB": pa.binary(),
-}
+# DuckDB column type -> Arrow type used to hand rows to DuckDB without per-row SQL. Built on
+# first use: pyarrow (and numpy with it) is not imported until a step writes rows.
+@cache
+def _arrow_types() -> dict[str, pa.DataType]:
+    import pyarrow as pa
+
+    return {
+        "VARCHAR": pa.string(),
+        "JSON": pa.string(),
+        "BIGINT": pa.int64(),
+        "INTEGER": pa.int32(),
+        "DOUBLE": pa.float64(),
+        "BOOLEAN": pa.bool_(),
+        "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+        "TIMESTAMP": pa.timestamp("us"),
+        "DATE": pa.date32(),
+        "VARCHAR[]": pa.list_(pa.string()),
+        "BLOB": pa.binary(),
+    }
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    type: str  # a DuckDB type from _ARROW_TYPES (or DECIMAL(p,s))
+    type: str  # a DuckDB type from _arrow_types() (or DECIMAL(p,s))
     description: str = ""
 
     def arrow_type(self) -> pa.DataType:
         decimal = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", self.type)
         if decimal:
+            import pyarrow as pa
+
             return pa.decimal128(int(decimal.group(1)), int(decimal.group(2)))
-        return _ARROW_TYPES[self.type]
+        return _arrow_types()[self.type]
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,8 @@ class TableSpec:
         return [c.name for c in self.columns]
 
     def arrow_schema(self) -> pa.Schema:
+        import pyarrow as pa
+
         return pa.schema([pa.field(c.name, c.arrow_type()) for c in self.columns])
 
     def create_sql(self) -> str:
