@@ -16,17 +16,19 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import dagster as dg
-import github
-import requests
-from github import GithubException
 from pydantic import Field
 
 from ..config import env, secret
 from .retry import Pacer, call_with_retry, parse_retry_after
+
+if TYPE_CHECKING:
+    # PyGithub and requests are imported where used, not when the code location loads.
+    import github
+    from github import GithubException
 
 DEFAULT_BASE_URL = "https://api.github.com"
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
@@ -98,6 +100,9 @@ class RateLimitGate:
 
 
 def _retryable(exc: BaseException) -> bool:
+    import requests
+    from github import GithubException
+
     if isinstance(exc, (requests.ConnectionError, requests.Timeout)):
         return True
     if isinstance(exc, GithubException):
@@ -107,6 +112,8 @@ def _retryable(exc: BaseException) -> bool:
 
 def _is_rate_limited(exc: GithubException) -> bool:
     """GitHub signals primary and secondary limits with 403 (or 429); such a 403 is no auth error."""
+    import github
+
     if exc.status not in (403, 429):
         return False
     headers = exc.headers or {}
@@ -118,6 +125,8 @@ def _is_rate_limited(exc: GithubException) -> bool:
 
 
 def _retry_after(exc: BaseException) -> float | None:
+    from github import GithubException
+
     if not isinstance(exc, GithubException):
         return None
     headers = exc.headers or {}
@@ -166,6 +175,8 @@ class GitHubClient:
 
     def github(self) -> github.Github:
         """This thread's PyGithub client (retries off: call_with_retry owns the policy)."""
+        import github
+
         gh = getattr(self._local, "gh", None)
         if gh is None:
             gh = github.Github(
@@ -229,6 +240,8 @@ class GitHubClient:
         return Reply(status, data, resp_headers.get("etag"), self._next(resp_headers), len(body or ""))
 
     def _raise(self, status: int, headers: dict[str, Any], data: Any, url: str) -> None:
+        import github
+
         exc = github.Requester.Requester.createException(
             status, headers, data if isinstance(data, dict) else {}
         )
@@ -352,6 +365,9 @@ class GitHubResource(dg.ConfigurableResource):
         GET /rate_limit, which does not count against the limit (so checks cost nothing)."""
         if not self.configured:
             return {"ok": False, "configured": False, "reason": self.not_configured_reason()}
+        import requests
+        from github import GithubException
+
         try:
             with self.client() as client:
                 core = (client.get("/rate_limit").data or {}).get("resources", {}).get("core", {})

@@ -16,8 +16,6 @@ import base64
 import json
 from typing import Any
 
-from github import GithubException
-
 from ...resources.github import GitHubClient
 from ...warehouse import TableSpec, cols
 from .github_sync import Batch, _reject, _status
@@ -87,6 +85,8 @@ KEY_OF = {"consolidated": "project", "todos": "project", "projects": "project_id
 def sync_data_repo(
     client: GitHubClient, repo: str, stored: dict[str, Any], full_refresh: bool = False
 ) -> Batch:
+    from github import GithubException  # PyGithub is imported by the steps that call GitHub
+
     batch = Batch(STREAM, replace_cursors=True)
     for t in DATA_TABLES:
         batch.rows.setdefault(t, [])
@@ -133,6 +133,8 @@ def _name(folder: str, entry: str) -> str:
 
 def _download(client: GitHubClient, repo: str, path: str) -> tuple[str, str] | None:
     """The file's text and git blob sha, or None when it does not exist."""
+    from github import GithubException
+
     try:
         data = client.get(f"/repos/{repo}/contents/{path}").data
     except GithubException as exc:

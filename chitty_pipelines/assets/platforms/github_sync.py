@@ -25,8 +25,6 @@ from typing import Any, TypeVar
 from urllib.parse import quote as urlquote
 from urllib.parse import urlencode
 
-from github import GithubException
-
 from ...resources.github import GitHubClient
 from ...warehouse import Reject, TableSpec, Warehouse
 from ..common import StreamStats
@@ -106,6 +104,8 @@ def _reject(stream: str, source: str, location: str, reason: str, excerpt: Any =
 
 
 def _status(exc: BaseException) -> int | None:
+    from github import GithubException  # PyGithub is imported by the steps that call GitHub
+
     return exc.status if isinstance(exc, GithubException) else None
 
 
@@ -130,6 +130,8 @@ def sync_repositories(
     stored: dict[str, Any],
     full_refresh: bool = False,
 ) -> Batch:
+    from github import GithubException
+
     batch = Batch("repositories", replace_cursors=True)
     etags = {} if full_refresh else stored
     for owner in owners:
@@ -207,6 +209,8 @@ def sync_commits(
     full_refresh: bool = False,
     workers: int = 4,
 ) -> Batch:
+    from github import GithubException
+
     batch = Batch("commits")
     batch.cursors.update({} if full_refresh else stored)
 
@@ -284,6 +288,8 @@ def sync_issues(
     full_refresh: bool = False,
     workers: int = 4,
 ) -> Batch:
+    from github import GithubException
+
     batch = Batch("issues")
     batch.cursors.update({} if full_refresh else stored)
 
