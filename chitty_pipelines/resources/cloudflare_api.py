@@ -19,8 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from cloudflare import APIConnectionError, APIStatusError, Cloudflare
-
 from .cloudflare_pacing import pacer_for
 from .retry import call_with_retry, parse_retry_after
 
@@ -79,6 +77,9 @@ class CloudflareApi:
     ):
         self.account_id = account_id
         self._token = token
+        # The SDK (and httpx) are imported when a client is made, not when the code location loads.
+        from cloudflare import Cloudflare
+
         self._client = Cloudflare(api_token=token, base_url=base_url, max_retries=0, timeout=timeout_s)
         self.pacer = pacer_for(base_url, account_id, rate_per_s, pace_dir)
         self.attempts = attempts
@@ -107,6 +108,7 @@ class CloudflareApi:
 
     def _call(self, describe: str, fn: Callable[[], Any], *, envelope: bool = True) -> Any:
         """Run one SDK request under pacing and retries; returns the SDK's raw response."""
+        from cloudflare import APIConnectionError, APIStatusError
 
         def once() -> Any:
             self.pacer.wait()

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from typing import Any
-
-import boto3
-import botocore.config
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING, Any
 
 from .retry import call_with_retry, parse_retry_after
+
+if TYPE_CHECKING:
+    from botocore.exceptions import ClientError
 
 KEY_VARS = "CLOUDFLARE_R2_ACCESS_KEY_ID / CLOUDFLARE_R2_SECRET_ACCESS_KEY"
 _AUTH_CODES = {
@@ -62,6 +61,10 @@ class R2Client:
         self.endpoint_url = endpoint_url
         self.attempts = attempts
         self.max_wait = max_wait
+        # boto3 is imported when a client is made, not when the code location loads.
+        import boto3
+        import botocore.config
+
         self._client = boto3.session.Session().client(
             "s3",
             endpoint_url=endpoint_url,
@@ -85,6 +88,8 @@ class R2Client:
             self.requests += 1
 
     def _call(self, describe: str, fn: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         def once() -> Any:
             try:
                 return fn()
