@@ -146,3 +146,22 @@ def test_opstore_results_are_honest(chitty_home):
     assert store.end_session("a").message.startswith("already ended")
     assert store.register_project("p", "P", "/p").created and not store.register_project("p", "P2").created
     assert store.projects()[0]["path"] == "/p" and store.projects()[0]["name"] == "P2"
+
+
+def test_a_session_of_slash_commands_is_summarised_by_its_first_texts(
+    warehouse, warehouse_resource, chitty_home
+):
+    from chitty_pipelines.assets.platforms.local_claude_tables import MESSAGES, SESSIONS
+
+    line = {"source_file": "/c/x.jsonl", "session_id": "x", "file_kind": "main", "is_prompt": False}
+    with warehouse.transaction("seed") as tx:
+        tx.upsert(SESSIONS, [{"session_id": "x", "project_path": None, "last_at": T0, "title": None}])
+        tx.upsert(MESSAGES, [
+            {**line, "line_no": 1, "role": "user", "text": "<command-message>init</command-message>"},
+            {**line, "line_no": 2, "role": "user", "text": "caveat", "is_meta": True},
+            {**line, "line_no": 3, "role": "assistant", "text": "I will read the README first."},
+        ])  # fmt: skip
+    assert materialize(warehouse_resource, chitty_home / "ops.sqlite", now=_at(0), checks=False).success
+    s = _sessions(warehouse).loc["claude:x"]
+    assert s["summary_text"] == "init\nI will read the README first."
+    assert (s["project_key"], s["project_rule"], s["status"]) == (None, "none", "active")

@@ -61,8 +61,20 @@ WITH p AS (
         QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY source_file, line_no)
             <= {PROMPTS_IN_SUMMARY}
     ) GROUP BY ALL
+),
+-- sessions without a typed prompt (slash commands only): their first texts, command tags removed
+f AS (
+    SELECT session_id,
+        list(regexp_replace(text, '</?command-[a-z-]+>', ' ', 'g') ORDER BY source_file, line_no) AS texts
+    FROM (
+        SELECT session_id, source_file, line_no, text FROM raw_local.claude_messages
+        WHERE agent_id IS NULL AND role IN ('user', 'assistant') AND NOT coalesce(is_meta, false)
+            AND coalesce(trim(text), '') <> ''
+        QUALIFY row_number() OVER (PARTITION BY session_id ORDER BY source_file, line_no) <= 3
+    ) GROUP BY ALL
 )
-SELECT s.*, p.prompts FROM raw_local.claude_sessions s LEFT JOIN p USING (session_id)
+SELECT s.*, coalesce(p.prompts, f.texts) AS prompts
+FROM raw_local.claude_sessions s LEFT JOIN p USING (session_id) LEFT JOIN f USING (session_id)
 """
 
 SUBAGENT_SQL = f"""
