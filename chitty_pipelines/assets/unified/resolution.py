@@ -186,12 +186,12 @@ def _match(rec, remote, path, name, by_remote, by_path, by_name) -> tuple[str, s
 
 
 def _containing(path: str, by_path: dict[str, str]) -> str | None:
-    best = None
-    for candidate in by_path:
-        inside = path.startswith(candidate + "/") and not _is_generic_path(candidate)
-        if inside and (best is None or len(candidate) > len(best)):
-            best = candidate
-    return best
+    """The deepest known, non-generic folder holding ``path`` (walks the parents: O(depth))."""
+    for parent in PurePosixPath(path).parents:
+        candidate = str(parent)
+        if candidate in by_path and not _is_generic_path(candidate):
+            return candidate
+    return None
 
 
 def _assign_keys(matches: list[Match], uf: _UnionFind) -> dict[str, list[Match]]:
