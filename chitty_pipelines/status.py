@@ -42,7 +42,8 @@ def platform_health(platform: str) -> dict[str, Any]:
         resource_cls = getattr(
             importlib.import_module(f"chitty_pipelines.resources.{module_name}"), class_name
         )
-        health = resource_cls.from_settings().health()
+        # Resolve EnvVar fields the way a run would; outside a run they are still references.
+        health = resource_cls.from_settings().process_config_and_initialize().health()
     except Exception as exc:  # a broken probe is a finding, not a crash of `status`
         return {"ok": False, "reason": f"health probe failed: {type(exc).__name__}"}
     if "ok" not in health:  # the local platform reports what it found rather than ok/not ok

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from chitty_pipelines.resources.warehouse import WarehouseResource
-from chitty_pipelines.warehouse import Warehouse
+# Before anything imports chitty_pipelines.definitions (which builds its resources from the
+# environment once, at import): point every data location at a throwaway folder, so no test can
+# ever read or write the developer's real ~/.chitty, ~/.claude or Dagster instance.
+_SANDBOX = Path(tempfile.mkdtemp(prefix="chitty-tests-"))
+for _name, _sub in (("CHITTY_HOME", "chitty"), ("CLAUDE_HOME", "claude"), ("CHITTY_EXPORTS_DIR", "exports")):
+    os.environ[_name] = str(_SANDBOX / _sub)
+for _name in ("CHITTY_WAREHOUSE_PATH", "CLAUDE_CONFIG_DIR", "DAGSTER_HOME", "CHITTY_OPSTORE_PATH"):
+    os.environ.pop(_name, None)
+
+from chitty_pipelines.resources.warehouse import WarehouseResource  # noqa: E402 (after the sandbox)
+from chitty_pipelines.warehouse import Warehouse  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 
