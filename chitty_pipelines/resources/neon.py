@@ -15,17 +15,19 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import dagster as dg
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field
 
 from .. import config
 from ..parsers.pg_types import SESSION_SETTINGS, PgColumn
+
+if TYPE_CHECKING:
+    # psycopg is imported where used: loading the code location does not pay for it.
+    import psycopg
+    from psycopg import sql
 
 DSN_VAR = "NEON_DATABASE_URL"
 
@@ -114,6 +116,9 @@ class NeonResource(dg.ConfigurableResource):
         if not dsn:
             return []
         found = [dsn]
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+
         try:
             password = conninfo_to_dict(dsn).get("password")
         except psycopg.ProgrammingError:
@@ -130,6 +135,9 @@ class NeonResource(dg.ConfigurableResource):
 
     def host_kind(self) -> str:
         """``pooled`` for Neon's PgBouncer (-pooler) host, else ``direct``."""
+        import psycopg
+        from psycopg.conninfo import conninfo_to_dict
+
         try:
             host = str(conninfo_to_dict(self.dsn or "").get("host") or "")
         except psycopg.ProgrammingError:
@@ -137,6 +145,8 @@ class NeonResource(dg.ConfigurableResource):
         return "pooled" if "-pooler" in host else "direct"
 
     def _error(self, exc: BaseException, doing: str) -> NeonError:
+        import psycopg
+
         message = self.scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         if isinstance(exc, psycopg.OperationalError) and "authentication" in message.lower():
             return NeonAuthError(f"{doing}: authentication failed; fix {DSN_VAR} ({message})")
@@ -150,6 +160,8 @@ class NeonResource(dg.ConfigurableResource):
         dsn = self.dsn
         if not dsn:
             raise NeonError(f"Neon is not configured: set {DSN_VAR}")
+        import psycopg
+
         con: psycopg.Connection | None = None
         for attempt in (1, 2):
             try:
@@ -193,6 +205,8 @@ class NeonResource(dg.ConfigurableResource):
     # -- catalog ------------------------------------------------------------------------------
     def describe(self, con: psycopg.Connection, schema: str, table: str) -> TableInfo | None:
         """The table's columns and primary key from pg_catalog, or None if it does not exist."""
+        import psycopg
+
         try:
             row = con.execute(_TABLE_OID, [schema, table]).fetchone()
             if row is None:
@@ -217,6 +231,9 @@ class NeonResource(dg.ConfigurableResource):
         """Stream ``COPY (query) TO STDOUT (FORMAT csv)`` as (csv bytes, rows) chunks of at most
         ``chunk_rows`` rows or about ``chunk_bytes`` bytes. PostgreSQL sends one CopyData message
         per row, so every chunk ends on a row boundary. Memory stays at one chunk."""
+        import psycopg
+        from psycopg import sql
+
         statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
         try:
             with con.cursor() as cur, cur.copy(statement) as copy:

@@ -19,20 +19,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
-
-import duckdb
-import psycopg
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
-from psycopg import sql
+from typing import TYPE_CHECKING, Any
 
 from ...parsers.pg_types import CURSOR_CASTS, TIME_CURSORS, PgColumn, cast_expr, duck_type, select_expr
 from ...resources.neon import NeonError, NeonResource, TableInfo
 from ...resources.neon_streams import CURSOR_CANDIDATES, StreamSpec
 from ...warehouse import Column, InvalidIdentifier, Reject, TableSpec, Warehouse, quote, validate_identifier
 from ..common import StreamStats
+
+if TYPE_CHECKING:
+    # Imported where used: loading the code location (every step process does) stays cheap.
+    import psycopg
+    import pyarrow as pa
+    from psycopg import sql
 
 PLATFORM = "neon"
 SCHEMA = "raw_neon"
@@ -99,6 +98,10 @@ class ChunkConverter:
     instead of failing the sync."""
 
     def __init__(self, r: Resolved):
+        import duckdb
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
         self.r = r
         names = [c.name for c in r.columns]
         self.read = pacsv.ReadOptions(column_names=names, block_size=8 << 20)
@@ -125,6 +128,10 @@ class ChunkConverter:
         self.con.close()
 
     def __call__(self, data: bytes) -> tuple[pa.Table, list[Reject], Any]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+
         raw = pacsv.read_csv(pa.py_buffer(data), self.read, self.parse, self.convert)
         self.con.register("__raw", raw)
         try:
@@ -185,6 +192,8 @@ def _later(a: Any, b: Any) -> Any:
 
 # -- queries ---------------------------------------------------------------------------------
 def _select(r: Resolved) -> sql.Composable:
+    from psycopg import sql
+
     exprs = [sql.SQL(select_expr(c, sql.Identifier(c.name).as_string())) for c in r.columns]
     return sql.SQL("SELECT {} FROM {}.{}").format(
         sql.SQL(", ").join(exprs), sql.Identifier(r.spec.schema), sql.Identifier(r.spec.table)
@@ -194,6 +203,8 @@ def _select(r: Resolved) -> sql.Composable:
 def _bound(r: Resolved, value: Any, lookback_s: float) -> sql.Composable:
     """``CAST(value AS <cursor type>) - lookback`` with the value as a literal (COPY takes no
     bind parameters) and a cast chosen from a fixed list, never from text we were given."""
+    from psycopg import sql
+
     assert r.cursor is not None
     cast = sql.SQL(CURSOR_CASTS[r.cursor.typname])
     literal = sql.Literal(str(encode_cursor(value)))
@@ -207,6 +218,8 @@ def _bound(r: Resolved, value: Any, lookback_s: float) -> sql.Composable:
 
 
 def incremental_query(r: Resolved, high_water: Any) -> sql.Composable:
+    from psycopg import sql
+
     query = _select(r)
     if r.cursor is None:
         return query  # no cursor column: every sync reads the table (upserts keep it exact)
@@ -221,6 +234,8 @@ def incremental_query(r: Resolved, high_water: Any) -> sql.Composable:
 
 
 def window_query(r: Resolved, lower: sql.Composable, upper: Any) -> sql.Composable:
+    from psycopg import sql
+
     assert r.cursor is not None
     cur = sql.Identifier(r.cursor.name)
     return sql.SQL("{} WHERE {} >= {} AND {} < {}").format(_select(r), cur, lower, cur, _bound(r, upper, 0))
