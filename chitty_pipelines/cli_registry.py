@@ -7,6 +7,7 @@ session id), everything else goes to stderr.
 
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import uuid
@@ -121,7 +122,10 @@ def sessionsync(
     ] = None,
     end: Annotated[str | None, typer.Option("--end", help="End session ID.")] = None,
     platform: Annotated[
-        str | None, typer.Option(help="AI platform (default: guessed from CLAUDECODE / OPENAI_API_KEY).")
+        str | None,
+        typer.Option(
+            help="AI platform, e.g. claude_desktop, openai, gemini (default: guessed from the environment)."
+        ),
     ] = None,
     project: Annotated[
         str | None, typer.Option(help="Project key (default: from the current directory).")
@@ -148,7 +152,7 @@ def sessionsync(
     sid = session_id or str(uuid.uuid4())
     outcome = store.register_session(
         sid,
-        platform or guess_platform(),
+        re.sub(r"[^a-z0-9]+", "_", platform.lower()).strip("_") if platform else guess_platform(),
         project or _project_for(cwd, store),
         socket.gethostname(),
         {"pwd": str(cwd)},

@@ -94,6 +94,9 @@ def test_projectsync_sessionsync_and_status(tmp_path):
     store = OpStore(tmp_path / "home" / "opstore.sqlite")
     assert store.session("s-1")["machine_id"] and store.session("s-1")["project_key"] == "chittyos-services"
 
+    other = cli("sessionsync", "--platform", "Claude Desktop", "--project", "elsewhere")
+    assert store.session(other.stdout.strip())["ai_platform"] == "claude_desktop"
+    assert store.session(other.stdout.strip())["project_key"] == "elsewhere"
     assert cli("sessionsync", "--heartbeat", "s-1").returncode == 0
     assert store.session("s-1")["heartbeats"] == 1
     assert cli("sessionsync", "--end", "s-1").returncode == 0
