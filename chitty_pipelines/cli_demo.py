@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
+
+
+def _serve_ui(console, home: Path, port: int) -> None:
+    """``dagster dev`` on the demo home while the fakes stay up; on Ctrl-C (which the terminal
+    also delivers to dagster dev) wait for its graceful shutdown before the fakes go away, so no
+    run or sensor tick is cut off mid-request and no child process is orphaned."""
+    console.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={home / 'dagster'}); Ctrl-C stops it")
+    cmd = [sys.executable, "-m", "dagster", "dev", "-m", "chitty_pipelines.definitions"]
+    proc = subprocess.Popen([*cmd, "-h", "127.0.0.1", "-p", str(port)])  # inherits the demo environment
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        console.print("stopping the UI, then the fakes")
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.terminate()
+            proc.wait(timeout=10)
 
 
 def register(app: typer.Typer) -> None:
@@ -73,11 +93,6 @@ def demo(
             soft_wrap=True,  # the command must stay copy-pasteable on narrow terminals
         )
         if ui:
-            try:
-                cli.ui(port=port, host="127.0.0.1")
-            except typer.Exit:
-                pass
-            except KeyboardInterrupt:
-                console.print("stopping the fakes")
+            _serve_ui(console, home, port)
     if not ok:
         raise typer.Exit(1)
