@@ -13,20 +13,18 @@ import http.client
 import json
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import httplib2
-from google.auth import exceptions as auth_exceptions
-from google.oauth2 import credentials as user_credentials
-from google.oauth2 import service_account
-from google_auth_httplib2 import AuthorizedHttp
-from googleapiclient.discovery import build
-from googleapiclient.errors import HttpError
 from pydantic import Field
 
 from .. import config
 from .retry import call_with_retry, parse_retry_after
+
+if TYPE_CHECKING:
+    # The Google client libraries are imported where used, not when the code location loads.
+    from google.auth import exceptions as auth_exceptions
+    from googleapiclient.errors import HttpError
 
 SCOPES = ["https://www.googleapis.com/auth/drive.readonly"]
 FILE_FIELDS = (
@@ -58,6 +56,10 @@ def _reason(exc: HttpError) -> str:
 
 
 def is_retryable(exc: BaseException) -> bool:
+    import httplib2
+    from google.auth import exceptions as auth_exceptions
+    from googleapiclient.errors import HttpError
+
     if isinstance(exc, HttpError):
         status = exc.status_code
         return status in _RETRY_STATUSES or (status == 403 and _reason(exc) in _RATE_REASONS)
@@ -69,6 +71,8 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def retry_after(exc: BaseException) -> float | None:
+    from googleapiclient.errors import HttpError
+
     if isinstance(exc, HttpError):
         return parse_retry_after(exc.resp.get("retry-after"))
     return None
@@ -120,6 +124,9 @@ class DriveClient:
         self.requests = 0  # HTTP requests sent through execute (retries included)
 
     def execute(self, make_request: Callable[[], Any], describe: str) -> Any:
+        from google.auth import exceptions as auth_exceptions
+        from googleapiclient.errors import HttpError
+
         def once() -> Any:
             self.requests += 1
             try:
@@ -247,6 +254,9 @@ class DriveResource(dg.ConfigurableResource):
         var = self.credential_var
         if var is None:
             raise DriveAuthError(self.not_configured_reason())
+        from google.oauth2 import credentials as user_credentials
+        from google.oauth2 import service_account
+
         try:
             if var == "DRIVE_SERVICE_ACCOUNT_JSON":
                 info = _load_json(_value(self.service_account_json) or "", var)
@@ -287,6 +297,10 @@ class DriveResource(dg.ConfigurableResource):
         return creds, var
 
     def client(self) -> DriveClient:
+        import httplib2
+        from google_auth_httplib2 import AuthorizedHttp
+        from googleapiclient.discovery import build
+
         creds, var = self._credentials()
         http_client = AuthorizedHttp(creds, http=httplib2.Http(timeout=self.timeout_s))
         endpoint = self.base_url.rstrip("/") + "/drive/v3/"
