@@ -21,17 +21,18 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import dagster as dg
-import httpx
-from notion_client import Client
-from notion_client.errors import HTTPResponseError, RequestTimeoutError
 from pydantic import Field
 
 from .. import config
 from ..parsers.notion_properties import normalize_id, plain_text
 from .retry import Pacer, call_with_retry, parse_retry_after
+
+if TYPE_CHECKING:
+    # notion_client and httpx are imported where used, not when the code location loads.
+    from notion_client.errors import HTTPResponseError
 
 T = TypeVar("T")
 DATA_SOURCES_VERSION = "2025-09-03"
@@ -74,6 +75,9 @@ def _secret_value(value: Any) -> str | None:
 
 
 def _retryable(exc: BaseException) -> bool:
+    import httpx
+    from notion_client.errors import HTTPResponseError, RequestTimeoutError
+
     if isinstance(exc, HTTPResponseError):
         return exc.status in RETRY_STATUSES
     # Dropped connections and timeouts: the client lets httpx transport errors through as is.
@@ -81,6 +85,8 @@ def _retryable(exc: BaseException) -> bool:
 
 
 def _retry_after(exc: BaseException) -> float | None:
+    from notion_client.errors import HTTPResponseError
+
     if isinstance(exc, HTTPResponseError):
         return parse_retry_after(exc.headers.get("retry-after"))
     return None
@@ -113,6 +119,8 @@ class NotionApi:
         self.attempts = resource.max_attempts
         self.max_wait = resource.max_retry_wait_s
         self.pacer = Pacer(resource.rate_per_s)
+        from notion_client import Client
+
         self.client = Client(
             auth=token,
             base_url=resource.base_url.rstrip("/"),
@@ -133,6 +141,9 @@ class NotionApi:
         self.client.close()
 
     def call(self, describe: str, fn: Callable[[], T]) -> T:
+        import httpx
+        from notion_client.errors import HTTPResponseError, RequestTimeoutError
+
         def attempt() -> T:
             self.pacer.wait()
             with self._count_lock:
