@@ -173,21 +173,14 @@ def _start_neon(stack: contextlib.ExitStack, demo: DemoStack) -> None:
 
 def _start_chittyos(stack: contextlib.ExitStack, demo: DemoStack) -> None:
     from .fakes.chittyos import ChittyOSFakes
-    from .fakes.chittyos_id import FakeChittyIdService
 
+    # The eight core services; the id fake also serves the batch mint the unified assets use.
     services = ChittyOSFakes(id_token=ID_TOKEN)
     services.start()
     stack.callback(services.stop)
-    # The id service of the unified assets (batch mint) stands in for the plain id fake.
-    ids = FakeChittyIdService(token=ID_TOKEN)
-    ids.start()
-    stack.callback(ids.stop)
-    env = services.env()
-    urls = {**{n: f.base_url for n, f in services.services.items()}, "identity": ids.base_url}
-    env.update(CHITTY_SERVICE_URLS=",".join(f"{n}={u}" for n, u in urls.items()), CHITTY_ID_URL=ids.base_url)
-    demo.env.update(env)
-    for name, url in urls.items():
-        demo.endpoints[f"chittyos/{name}"] = url
+    demo.env.update(services.env())
+    for name, fake in services.services.items():
+        demo.endpoints[f"chittyos/{name}"] = fake.base_url
 
 
 STARTERS = (_start_github, _start_notion, _start_drive, _start_cloudflare, _start_neon, _start_chittyos)

@@ -56,6 +56,8 @@ def test_demo_runs_and_says_how_to_open_the_ui(demo):
     assert "syncall succeeded" in output
     assert f"DAGSTER_HOME={home / 'dagster'} CHITTY_HOME={home} chitty-sync ui" in output
     assert (home / ".chitty-demo").exists()
+    # Every platform's health probe passes against its fake (the status table).
+    assert "FAIL" not in output
 
 
 def test_every_platform_was_configured_and_synced(demo):
@@ -97,6 +99,9 @@ def test_every_platform_was_configured_and_synced(demo):
             platforms = dict(con.execute("SELECT project_key, platforms FROM unified.projects").fetchall())
             assert {"github", "notion", "drive", "claude_code"} <= set(platforms["ledger"])
             assert {"github", "notion", "drive", "claude_code"} <= set(platforms["atlas"])
+            # ...and carry ChittyIDs minted by the fake id service, not local fallbacks.
+            sources = con.execute("SELECT DISTINCT id_source FROM unified.projects").fetchall()
+            assert sources == [("service",)]
     finally:
         con.close()
 
