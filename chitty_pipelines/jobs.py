@@ -5,7 +5,6 @@ from __future__ import annotations
 import dagster as dg
 
 from .assets.common import PARTITIONED_TAG
-from .assets.platforms.neon import DAILY as NEON_DAILY
 from .assets.unified.topics import SESSION_TOPICS_KEY, TOPICS_KEY
 
 # Every asset, platform and unified. The CLI's syncall runs this job; in the UI it is the
@@ -26,7 +25,6 @@ syncall_job = dg.define_asset_job(
 neon_partitioned_job = dg.define_asset_job(
     "neon_partitioned",
     selection=dg.AssetSelection.groups("neon") & dg.AssetSelection.tag(PARTITIONED_TAG, "daily"),
-    partitions_def=NEON_DAILY,
     description="Daily-partitioned Neon streams; one run backfills a date range (single-run policy).",
 )
 
