@@ -81,7 +81,9 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         'JSON entity type -> ChittyID entity code, e.g. {"session": "CONTEXT", "project": "PROP"}.',
         '{"project": "PROP", "session": "CONTEXT", "topic": "INFO"}',
     ),
-    EnvVarSpec("CHITTY_ID_MAX_MINTS", "Most ids minted per asset run; the rest stay local until later.", "500"),
+    EnvVarSpec(
+        "CHITTY_ID_MAX_MINTS", "Most ids minted per asset run; the rest stay local until later.", "500"
+    ),
     EnvVarSpec(
         "CHITTY_OPSTORE_PATH",
         "SQLite (WAL) store of projects and sessions registered by projectsync/sessionsync.",
@@ -92,7 +94,9 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "Seconds without a heartbeat (or file activity) after which a session is no longer active.",
         "1800",
     ),
-    EnvVarSpec("CLAUDECODE", "Set by Claude Code in its shells; sessionsync then guesses platform claude_code."),
+    EnvVarSpec(
+        "CLAUDECODE", "Set by Claude Code in its shells; sessionsync then guesses platform claude_code."
+    ),
     EnvVarSpec(
         "OPENAI_API_KEY",
         "Only its presence is read: sessionsync guesses platform openai (the original's heuristic).",
