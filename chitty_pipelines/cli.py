@@ -199,21 +199,26 @@ def ui(
 
 
 def main() -> None:
+    import warnings
+
+    import dagster as dg
+
+    # Single-run backfill policies are "beta" in Dagster 1.13 and say so on every start; the
+    # notice is for developers of the code location, not for someone running a sync.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
     app()
 
 
+# Commands that live with their feature, registered here so `chitty-sync --help` lists them all.
+# (Registered by call rather than by importing `app` from those modules: under
+# `python -m chitty_pipelines.cli` this module runs as __main__, a second copy of `app`.)
+from .cli_demo import register as _register_demo  # noqa: E402  (demo)
+from .cli_ops import register_commands as _register_ops  # noqa: E402  (check, register, services)
 from .cli_registry import register as _register_registry  # noqa: E402  (projectsync, sessionsync)
-
-_register_registry(app)
 from .cli_topics import register as _register_topics  # noqa: E402  (topicsync)
 
-_register_topics(app)
-from .cli_ops import register_commands as _ops_commands  # noqa: E402  (check, register, services)
-
-_ops_commands(app)
-from .cli_demo import register as _demo_command  # noqa: E402  (demo)
-
-_demo_command(app)
+for _register in (_register_registry, _register_topics, _register_ops, _register_demo):
+    _register(app)
 
 if __name__ == "__main__":
     main()
