@@ -218,8 +218,11 @@ def github_rejects(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResul
     return rejects_check_result(warehouse.get(), PLATFORM, ["repositories", "commits", "issues"])
 
 
-# The other checks in one step (common.bundled_checks says why). github_token_valid keeps its own:
-# it blocks commits and issues, and a step that waited for them could not also gate them.
+# The other checks in two steps (common.bundled_checks says why): one for the assets that read
+# GitHub first (repositories, the data repository), one for commits, issues and pull requests,
+# which depend on repositories through another op. A bundle mixing the two levels would be split
+# by Dagster into aliased copies of one op, which the multiprocess executor can mix up.
+# github_token_valid keeps its own step: it blocks commits and issues, so it cannot wait for them.
 github_checks = bundled_checks(
     "github_checks",
     [
@@ -235,16 +238,16 @@ github_checks = bundled_checks(
             chittychat_data_rejects,
             "Files of the data repository that are not valid JSON (or not the expected shape).",
         ),
-        *(
-            _unique_check(t)
-            for t in (REPOSITORIES, COMMITS, ISSUES, PULL_REQUESTS, PROJECT_STATES, PROJECT_TODOS, PROJECTS)
-        ),
+        *(_unique_check(t) for t in (REPOSITORIES, PROJECT_STATES, PROJECT_TODOS, PROJECTS)),
     ],
     {"warehouse"},
 )
+github_activity_checks = bundled_checks(
+    "github_activity_checks", [_unique_check(t) for t in (COMMITS, ISSUES, PULL_REQUESTS)], {"warehouse"}
+)
 
 GITHUB_ASSETS = [repositories, commits, issues_and_pull_requests, chittychat_data]
-GITHUB_CHECKS = [github_token_valid, github_checks]
+GITHUB_CHECKS = [github_token_valid, github_checks, github_activity_checks]
 
 defs = dg.Definitions(
     assets=GITHUB_ASSETS,
