@@ -181,6 +181,13 @@ def bundled_checks(
     Separate ``@asset_check``s are separate steps, and under the multiprocess executor every step
     is a process that imports the whole code location (seconds each). One step per platform keeps
     a full sync quick while every check still shows, and can be re-run, on its own asset in the UI.
+
+    Bundle only checks of one dependency level: never a check on an asset together with a check
+    on an asset downstream of it through another op (nor a blocking check with checks on what it
+    gates). Dagster would split such a bundle into aliased copies of one op (``name``,
+    ``name_2``) once the job graph needs cycle resolution, and under the multiprocess executor
+    the step processes can pair the copies with the wrong checks (seen with Dagster 1.13: a
+    check ran before its asset, others never ran).
     """
     checks = list(checks)
     if len({(c.asset, c.name) for c in checks}) != len(checks):
