@@ -132,7 +132,7 @@ def test_blocking_check_fails_on_a_topic_outside_the_taxonomy(warehouse, warehou
     from chitty_pipelines.resources.topic_classifier import TopicClassifierResource
 
     result = dg.materialize(
-        [session_topics, topics, TOPIC_CHECKS],
+        [session_topics, topics, *TOPIC_CHECKS],
         selection=dg.AssetSelection.checks_for_assets(session_topics),
         resources={"warehouse": warehouse_resource, "topic_classifier": TopicClassifierResource()},
         instance=dg.DagsterInstance.ephemeral(),
@@ -157,7 +157,7 @@ def test_freshness_check_sees_changed_sessions(warehouse, warehouse_resource):
     materialize(warehouse_resource)
     put_sessions(warehouse, {"s1": "Transcode the video to HLS.", "s2": "Sentry alerts for errors."})
     result = dg.materialize(
-        [session_topics, topics, TOPIC_CHECKS],
+        [session_topics, topics, *TOPIC_CHECKS],
         selection=dg.AssetSelection.checks_for_assets(session_topics),
         resources={"warehouse": warehouse_resource, "topic_classifier": TopicClassifierResource()},
         instance=dg.DagsterInstance.ephemeral(),

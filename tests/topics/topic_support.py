@@ -65,7 +65,7 @@ def materialize(
         {"ops": {"unified__session_topics": {"config": {"full_refresh": True}}}} if full_refresh else None
     )
     return dg.materialize(
-        [session_topics, topics, TOPIC_CHECKS],
+        [session_topics, topics, *TOPIC_CHECKS],
         resources={
             "warehouse": warehouse_resource,
             "topic_classifier": classifier or TopicClassifierResource(),

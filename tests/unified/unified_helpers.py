@@ -38,7 +38,7 @@ def materialize(
     if ttl is not None:
         config["ttl_seconds"] = ttl
     return dg.materialize(
-        [unified_projects, unified_sessions, *([UNIFIED_ENTITY_CHECKS] if checks else [])],
+        [unified_projects, unified_sessions, *(UNIFIED_ENTITY_CHECKS if checks else [])],
         resources={
             "warehouse": warehouse_resource,
             "opstore": OpStoreResource(path=str(opstore_path)),

@@ -12,6 +12,6 @@ from .sessions import unified_sessions
 
 defs = dg.Definitions(
     assets=[unified_projects, unified_sessions],
-    asset_checks=[UNIFIED_ENTITY_CHECKS],
+    asset_checks=UNIFIED_ENTITY_CHECKS,
     resources={"opstore": OpStoreResource.from_settings(), "chitty_id": ChittyIdResource.from_settings()},
 )

@@ -197,4 +197,9 @@ CHECKS = [
     ),
 ]
 
-UNIFIED_ENTITY_CHECKS = bundled_checks("unified_entity_checks", CHECKS, {"warehouse"})
+# One bundle per dependency level (common.bundled_checks): projects and aliases come from one
+# step, sessions from a later one that reads them.
+UNIFIED_ENTITY_CHECKS = [
+    bundled_checks("unified_project_checks", [c for c in CHECKS if c.asset != SESSIONS_KEY], {"warehouse"}),
+    bundled_checks("unified_session_checks", [c for c in CHECKS if c.asset == SESSIONS_KEY], {"warehouse"}),
+]

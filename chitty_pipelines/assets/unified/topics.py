@@ -305,50 +305,59 @@ def _check_freshness(context) -> dg.AssetCheckResult:
     )
 
 
-TOPIC_CHECKS = bundled_checks(
-    "unified_topics_checks",
-    [
-        Check(
-            SESSION_TOPICS_KEY,
-            "unique_key",
-            _check_unique_session_topics,
-            "(session_key, topic_id) is unique.",
-            blocking=True,
-        ),
-        Check(
-            SESSION_TOPICS_KEY,
-            "topics_in_taxonomy",
-            _check_session_topics_in_taxonomy,
-            "Every topic_id (and subcategory) is in the taxonomy.",
-            blocking=True,
-        ),
-        Check(SESSION_TOPICS_KEY, "confidence_in_range", _check_confidence_range, "confidence is in [0, 1]."),
-        Check(
-            SESSION_TOPICS_KEY,
-            "sessions_exist",
-            _check_sessions_exist,
-            "Every session_key exists in unified.sessions.",
-        ),
-        Check(
-            SESSION_TOPICS_KEY,
-            "fresh",
-            _check_freshness,
-            "Every session is classified from its current summary by the configured classifier.",
-        ),
-        Check(TOPICS_KEY, "unique_key", _check_unique_topics, "topic_id is unique.", blocking=True),
-        Check(
-            TOPICS_KEY,
-            "topics_in_taxonomy",
-            _check_topics_match_taxonomy,
-            "The table holds exactly the taxonomy's topics.",
-            blocking=True,
-        ),
-    ],
-    {"warehouse", "topic_classifier"},
-)
+_TOPIC_CHECK_LIST = [
+    Check(
+        SESSION_TOPICS_KEY,
+        "unique_key",
+        _check_unique_session_topics,
+        "(session_key, topic_id) is unique.",
+        blocking=True,
+    ),
+    Check(
+        SESSION_TOPICS_KEY,
+        "topics_in_taxonomy",
+        _check_session_topics_in_taxonomy,
+        "Every topic_id (and subcategory) is in the taxonomy.",
+        blocking=True,
+    ),
+    Check(SESSION_TOPICS_KEY, "confidence_in_range", _check_confidence_range, "confidence is in [0, 1]."),
+    Check(
+        SESSION_TOPICS_KEY,
+        "sessions_exist",
+        _check_sessions_exist,
+        "Every session_key exists in unified.sessions.",
+    ),
+    Check(
+        SESSION_TOPICS_KEY,
+        "fresh",
+        _check_freshness,
+        "Every session is classified from its current summary by the configured classifier.",
+    ),
+    Check(TOPICS_KEY, "unique_key", _check_unique_topics, "topic_id is unique.", blocking=True),
+    Check(
+        TOPICS_KEY,
+        "topics_in_taxonomy",
+        _check_topics_match_taxonomy,
+        "The table holds exactly the taxonomy's topics.",
+        blocking=True,
+    ),
+]
+# One bundle per dependency level (common.bundled_checks): topics is built from session_topics.
+TOPIC_CHECKS = [
+    bundled_checks(
+        "unified_session_topics_checks",
+        [c for c in _TOPIC_CHECK_LIST if c.asset == SESSION_TOPICS_KEY],
+        {"warehouse", "topic_classifier"},
+    ),
+    bundled_checks(
+        "unified_topics_checks",
+        [c for c in _TOPIC_CHECK_LIST if c.asset == TOPICS_KEY],
+        {"warehouse", "topic_classifier"},
+    ),
+]
 
 defs = dg.Definitions(
     assets=[session_topics, topics],
-    asset_checks=[TOPIC_CHECKS],
+    asset_checks=TOPIC_CHECKS,
     resources={"topic_classifier": TopicClassifierResource.from_settings()},
 )
