@@ -76,13 +76,14 @@ def test_two_syncall_runs_at_once_both_succeed(env):
     assert _counts(env) == EXPECTED
 
 
-def test_multiprocess_executor_runs_local_assets_in_parallel(env):
-    """Dagster's default multiprocess executor: each asset step is its own process, and the
-    Claude Code and ChatGPT steps write the same DuckDB file at the same time."""
+def test_multiprocess_executor_runs_syncall_with_writers_in_parallel(env):
+    """The syncall job as the UI launches it, on Dagster's default multiprocess executor: each
+    step is its own process, the Claude Code and ChatGPT steps write the same DuckDB file at the
+    same time, and every asset check runs exactly once."""
     Path(env["DAGSTER_HOME"]).mkdir()
-    cmd = [sys.executable, "-m", "dagster", "asset", "materialize", "-m", "chitty_pipelines.definitions"]
+    cmd = [sys.executable, "-m", "dagster", "job", "execute", "-m", "chitty_pipelines.definitions"]
     run = subprocess.run(
-        [*cmd, "--select", "group:local"],
+        [*cmd, "-j", "syncall"],
         env=env,
         capture_output=True,
         text=True,
@@ -97,10 +98,15 @@ def test_multiprocess_executor_runs_local_assets_in_parallel(env):
         (record,) = instance.get_run_records()
         starts: dict[str, float] = {}
         ends: dict[str, float] = {}
+        check_runs: dict[str, int] = {}
         for entry in instance.all_logs(record.dagster_run.run_id):
             event = entry.dagster_event
             if event is None or not event.step_key:
                 continue
+            if event.event_type_value == "ASSET_CHECK_EVALUATION":
+                data = event.event_specific_data
+                name = f"{data.asset_key.to_user_string()}:{data.check_name}"
+                check_runs[name] = check_runs.get(name, 0) + 1
             if event.event_type_value == "STEP_START":
                 starts[event.step_key] = entry.timestamp
             elif event.event_type_value == "STEP_SUCCESS":
@@ -109,3 +115,11 @@ def test_multiprocess_executor_runs_local_assets_in_parallel(env):
     assert set(local_steps) <= set(starts) & set(ends), (starts, ends)
     # The two local steps ran at the same time: each started before the other finished.
     assert max(starts[k] for k in local_steps) < min(ends[k] for k in local_steps)
+
+    from chitty_pipelines.definitions import defs
+
+    job = defs.resolve_job_def("syncall")
+    expected = {
+        f"{key.asset_key.to_user_string()}:{key.name}" for key in job.asset_layer.asset_graph.asset_check_keys
+    }
+    assert check_runs == dict.fromkeys(expected, 1)
