@@ -3,7 +3,7 @@ the sync log, and the generic data checks (unique key, rejects)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -146,6 +146,27 @@ def rejects_check_result(
             "top_reasons": dg.MetadataValue.md(_markdown_table(df) if total else "none"),
         },
     )
+
+
+CheckFn = Callable[[dg.AssetCheckExecutionContext], dg.AssetCheckResult]
+
+
+def unique_key_check(table: TableSpec) -> CheckFn:
+    """A ``Check.fn`` running unique_key_check_result on the ``warehouse`` resource."""
+
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        return unique_key_check_result(context.resources.warehouse.get(), table)
+
+    return _check
+
+
+def rejects_check(platform: str, streams: Sequence[str]) -> CheckFn:
+    """A ``Check.fn`` running rejects_check_result on the ``warehouse`` resource."""
+
+    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        return rejects_check_result(context.resources.warehouse.get(), platform, streams)
+
+    return _check
 
 
 def _markdown_table(df: Any) -> str:

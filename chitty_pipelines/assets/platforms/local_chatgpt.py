@@ -21,9 +21,9 @@ from ..common import (
     is_full_refresh,
     log_sync,
     now,
-    rejects_check_result,
+    rejects_check,
     table_metadata,
-    unique_key_check_result,
+    unique_key_check,
 )
 from .local_chatgpt_sync import CONVERSATIONS, MESSAGES, PLATFORM, STREAM, SyncOutcome, sync_exports
 from .local_gemini import GEMINI_ASSETS, GEMINI_CHECKS
@@ -120,21 +120,6 @@ def _common_metadata(outcome: SyncOutcome, exports_dir: str, full: bool) -> dict
     }
 
 
-def _conversations_unique_key(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    warehouse: WarehouseResource = context.resources.warehouse
-    return unique_key_check_result(warehouse.get(), CONVERSATIONS)
-
-
-def _messages_unique_key(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    warehouse: WarehouseResource = context.resources.warehouse
-    return unique_key_check_result(warehouse.get(), MESSAGES)
-
-
-def _rejects(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    warehouse: WarehouseResource = context.resources.warehouse
-    return rejects_check_result(warehouse.get(), PLATFORM, [STREAM])
-
-
 def _messages_have_conversation(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     wh = context.resources.warehouse.get()
     if not wh.table_exists(MESSAGES.schema, MESSAGES.name):
@@ -158,19 +143,22 @@ _CHECKS = [
     Check(
         CONVERSATIONS_KEY,
         "chatgpt_conversations_unique_key",
-        _conversations_unique_key,
+        unique_key_check(CONVERSATIONS),
         "conversation_id is unique.",
         blocking=True,
     ),
     Check(
         MESSAGES_KEY,
         "chatgpt_messages_unique_key",
-        _messages_unique_key,
+        unique_key_check(MESSAGES),
         "(conversation_id, node_id) is unique.",
         blocking=True,
     ),
     Check(
-        CONVERSATIONS_KEY, "chatgpt_rejects", _rejects, "Export files or conversations that were rejected."
+        CONVERSATIONS_KEY,
+        "chatgpt_rejects",
+        rejects_check(PLATFORM, [STREAM]),
+        "Export files or conversations that were rejected.",
     ),
     Check(
         MESSAGES_KEY,

@@ -30,9 +30,9 @@ from ..common import (
     is_full_refresh,
     log_sync,
     now,
-    rejects_check_result,
+    rejects_check,
     table_metadata,
-    unique_key_check_result,
+    unique_key_check,
 )
 
 PLATFORM, STREAM = "local", "gemini"
@@ -301,21 +301,6 @@ def gemini_activity(
     yield dg.MaterializeResult(asset_key=SESSIONS_KEY, metadata=table_metadata(wh, SESSIONS, session_stats))
 
 
-def gemini_prompts_unique_key(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    warehouse: WarehouseResource = context.resources.warehouse
-    return unique_key_check_result(warehouse.get(), PROMPTS)
-
-
-def gemini_sessions_unique_key(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    warehouse: WarehouseResource = context.resources.warehouse
-    return unique_key_check_result(warehouse.get(), SESSIONS)
-
-
-def gemini_rejects(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    warehouse: WarehouseResource = context.resources.warehouse
-    return rejects_check_result(warehouse.get(), PLATFORM, [STREAM])
-
-
 def gemini_prompts_in_sessions(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     wh = context.resources.warehouse.get()
     if not wh.table_exists(PROMPTS.schema, PROMPTS.name):
@@ -343,18 +328,23 @@ gemini_checks = bundled_checks(
         Check(
             PROMPTS_KEY,
             "gemini_prompts_unique_key",
-            gemini_prompts_unique_key,
+            unique_key_check(PROMPTS),
             "prompt_id is unique.",
             blocking=True,
         ),
         Check(
             SESSIONS_KEY,
             "gemini_sessions_unique_key",
-            gemini_sessions_unique_key,
+            unique_key_check(SESSIONS),
             "session_id is unique.",
             blocking=True,
         ),
-        Check(PROMPTS_KEY, "gemini_rejects", gemini_rejects, "Activity files or items that were rejected."),
+        Check(
+            PROMPTS_KEY,
+            "gemini_rejects",
+            rejects_check(PLATFORM, [STREAM]),
+            "Activity files or items that were rejected.",
+        ),
         Check(
             SESSIONS_KEY,
             "gemini_prompts_in_sessions",
