@@ -22,7 +22,7 @@ from ...resources.warehouse import WarehouseResource
 from ...warehouse import InvalidIdentifier, Reject, Warehouse, validate_identifier
 from .. import common
 from ..common import SyncConfig
-from .cloudflare_tables import D1_ROWS, KEY_PREFIX, PLATFORM, finish_not_configured
+from .cloudflare_tables import D1_ROWS, KEY_PREFIX, PLATFORM, finish_not_configured, finish_success
 
 D1_KEY = dg.AssetKey([KEY_PREFIX, "d1_rows"])
 ROWID = "__chitty_rowid"
@@ -212,14 +212,4 @@ def d1_rows(
     stats.extra["tables_read"] = dg.MetadataValue.md(
         "| database | table | key | mode | rows read |\n|---|---|---|---|---|\n" + "\n".join(tables_md)
     )
-    common.log_sync(
-        wh,
-        context,
-        platform=PLATFORM,
-        asset="d1_rows",
-        started_at=started,
-        status="success",
-        stats=stats,
-        full_refresh=full,
-    )
-    return dg.MaterializeResult(asset_key=D1_KEY, metadata=common.table_metadata(wh, D1_ROWS, stats))
+    return finish_success(context, wh, D1_KEY, D1_ROWS, "d1_rows", stats, started, full)

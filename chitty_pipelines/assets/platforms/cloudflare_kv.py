@@ -22,7 +22,7 @@ from ...resources.warehouse import WarehouseResource
 from ...warehouse import Warehouse
 from .. import common
 from ..common import SyncConfig
-from .cloudflare_tables import KEY_PREFIX, KV_ENTRIES, PLATFORM, finish_not_configured
+from .cloudflare_tables import KEY_PREFIX, KV_ENTRIES, PLATFORM, finish_not_configured, finish_success
 
 KV_KEY = dg.AssetKey([KEY_PREFIX, "kv_entries"])
 
@@ -144,14 +144,4 @@ def kv_entries(
     stats.extra["api_requests"] = api.requests
     stats.extra["namespaces"] = ", ".join(cloudflare.kv_namespace_ids)
     stats.extra["full_refresh"] = full
-    common.log_sync(
-        wh,
-        context,
-        platform=PLATFORM,
-        asset="kv_entries",
-        started_at=started,
-        status="success",
-        stats=stats,
-        full_refresh=full,
-    )
-    return dg.MaterializeResult(asset_key=KV_KEY, metadata=common.table_metadata(wh, KV_ENTRIES, stats))
+    return finish_success(context, wh, KV_KEY, KV_ENTRIES, "kv_entries", stats, started, full)

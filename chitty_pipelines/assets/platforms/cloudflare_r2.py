@@ -23,7 +23,14 @@ from ...resources.warehouse import WarehouseResource
 from ...warehouse import Reject, Warehouse
 from .. import common
 from ..common import SyncConfig
-from .cloudflare_tables import KEY_PREFIX, PLATFORM, R2_JSON_OBJECTS, R2_OBJECTS, finish_not_configured
+from .cloudflare_tables import (
+    KEY_PREFIX,
+    PLATFORM,
+    R2_JSON_OBJECTS,
+    R2_OBJECTS,
+    finish_not_configured,
+    finish_success,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OBJECTS_KEY = dg.AssetKey([KEY_PREFIX, "r2_objects"])
@@ -304,20 +311,8 @@ def r2_assets(
     inv.extra["full_refresh"] = full
     js.extra["prefixes"] = ", ".join(prefixes) or "(none configured)"
     for asset, table, stats in (("r2_objects", R2_OBJECTS, inv), ("r2_json_objects", R2_JSON_OBJECTS, js)):
-        common.log_sync(
-            wh,
-            context,
-            platform=PLATFORM,
-            asset=asset,
-            started_at=started,
-            status="success",
-            stats=stats,
-            full_refresh=full,
-        )
-        yield dg.MaterializeResult(
-            asset_key=OBJECTS_KEY if asset == "r2_objects" else JSON_KEY,
-            metadata=common.table_metadata(wh, table, stats),
-        )
+        key = OBJECTS_KEY if asset == "r2_objects" else JSON_KEY
+        yield finish_success(context, wh, key, table, asset, stats, started, full)
 
 
 def _delete_json(tx: Any, bucket: str, keys: list[str]) -> None:

@@ -104,3 +104,27 @@ def finish_not_configured(
             message=reason,
         )
     return common.not_configured_results(specs, reason)
+
+
+def finish_success(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    key: dg.AssetKey,
+    table: TableSpec,
+    asset: str,
+    stats: common.StreamStats,
+    started: datetime,
+    full: bool,
+) -> dg.MaterializeResult:
+    """Logs a stream's successful sync (for ``chitty-sync status``) and returns its result."""
+    common.log_sync(
+        warehouse,
+        context,
+        platform=PLATFORM,
+        asset=asset,
+        started_at=started,
+        status="success",
+        stats=stats,
+        full_refresh=full,
+    )
+    return dg.MaterializeResult(asset_key=key, metadata=common.table_metadata(warehouse, table, stats))
