@@ -17,7 +17,7 @@ How a no-change re-sync stays free (304s do not count against the rate limit):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -201,6 +201,24 @@ def configured_repos(warehouse: Warehouse, owners: list[str], repositories: list
     return [RepoRef(f, b, p) for f, b, p in df.itertuples(index=False)]
 
 
+# What a per-repository read returns: the repository, its new cursor (None: keep none), its
+# rows and a reject, if it could not be read.
+RepoResult = tuple[RepoRef, dict[str, Any] | None, list[dict[str, Any]], Reject | None]
+
+
+def _per_repo(
+    batch: Batch, one: Callable[[RepoRef], RepoResult], repos: list[RepoRef], workers: int
+) -> Iterator[tuple[RepoRef, list[dict[str, Any]]]]:
+    """Reads every repository with ``one`` in parallel, keeps each new cursor and reject in the
+    batch, and yields each repository's rows (in repository order, after its cursor)."""
+    for repo, state, rows, reject in parallel(one, repos, workers):
+        if state is not None:
+            batch.cursors[repo.full_name] = state
+        if reject:
+            batch.rejects.append(reject)
+        yield repo, rows
+
+
 # --- commits -----------------------------------------------------------------------------------
 def sync_commits(
     client: GitHubClient,
@@ -214,7 +232,7 @@ def sync_commits(
     batch = Batch("commits")
     batch.cursors.update({} if full_refresh else stored)
 
-    def one(repo: RepoRef) -> tuple[RepoRef, dict[str, Any] | None, list[dict[str, Any]], Reject | None]:
+    def one(repo: RepoRef) -> RepoResult:
         st = None if full_refresh else stored.get(repo.full_name)
         branch = repo.default_branch
         if not branch:
@@ -268,11 +286,7 @@ def sync_commits(
         )
 
     read = 0
-    for repo, state, rows, reject in parallel(one, repos, workers):
-        if state is not None:
-            batch.cursors[repo.full_name] = state
-        if reject:
-            batch.rejects.append(reject)
+    for _repo, rows in _per_repo(batch, one, repos, workers):
         if rows:
             read += 1
             batch.add(COMMITS, rows)
@@ -293,7 +307,7 @@ def sync_issues(
     batch = Batch("issues")
     batch.cursors.update({} if full_refresh else stored)
 
-    def one(repo: RepoRef) -> tuple[RepoRef, dict[str, Any] | None, list[dict[str, Any]], Reject | None]:
+    def one(repo: RepoRef) -> RepoResult:
         st = None if full_refresh else stored.get(repo.full_name)
         anchor = st.get("anchor") if st else None
         params: dict[str, Any] = {
@@ -342,11 +356,7 @@ def sync_issues(
         return repo, state, items, None
 
     read = 0
-    for repo, state, items, reject in parallel(one, repos, workers):
-        if state is not None:
-            batch.cursors[repo.full_name] = state
-        if reject:
-            batch.rejects.append(reject)
+    for repo, items in _per_repo(batch, one, repos, workers):
         read += bool(items)
         for n, item in enumerate(items):
             try:
