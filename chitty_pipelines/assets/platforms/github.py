@@ -5,7 +5,7 @@ Read-only: nothing here writes to GitHub. Extraction (github_sync, github_data) 
 the warehouse is opened; each asset then commits its rows and cursors in one transaction.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 
@@ -77,6 +77,26 @@ def _not_configured(
     return not_configured_results([_key(t) for t in tables], reason)
 
 
+def _sync_per_repo_stream(
+    context: dg.AssetExecutionContext,
+    github: GitHubResource,
+    wh: Warehouse,
+    stream: str,
+    sync: Callable[..., Batch],
+    tables: tuple[TableSpec, ...],
+    full: bool,
+) -> tuple[Batch, GitHubClient]:
+    """Reads a per-repository stream (commits, issues) of the configured repositories from its
+    stored cursors and commits it; every table gets a result, even with no rows."""
+    repos = configured_repos(wh, github.owners, github.repositories)
+    with github.client() as client:
+        batch = sync(client, repos, wh.cursors(PLATFORM, stream), full, github.max_workers)
+    for table in tables:
+        batch.rows.setdefault(table, [])
+    commit_batches(wh, context.run.run_id, batch)
+    return batch, client
+
+
 @dg.asset(
     key=_key(REPOSITORIES),
     group_name=PLATFORM,
@@ -120,11 +140,7 @@ def commits(
     if not github.configured:
         return _not_configured(context, wh, (COMMITS,), github.not_configured_reason())[0]
     started, full = now(), is_full_refresh(context, config)
-    repos = configured_repos(wh, github.owners, github.repositories)
-    with github.client() as client:
-        batch = sync_commits(client, repos, wh.cursors(PLATFORM, "commits"), full, github.max_workers)
-    batch.rows.setdefault(COMMITS, [])
-    commit_batches(wh, context.run.run_id, batch)
+    batch, client = _sync_per_repo_stream(context, github, wh, "commits", sync_commits, (COMMITS,), full)
     return _result(context, wh, COMMITS, batch, client, started, full)
 
 
@@ -145,12 +161,9 @@ def issues_and_pull_requests(
         yield from _not_configured(context, wh, (ISSUES, PULL_REQUESTS), github.not_configured_reason())
         return
     started, full = now(), is_full_refresh(context, config)
-    repos = configured_repos(wh, github.owners, github.repositories)
-    with github.client() as client:
-        batch = sync_issues(client, repos, wh.cursors(PLATFORM, "issues"), full, github.max_workers)
-    batch.rows.setdefault(ISSUES, [])
-    batch.rows.setdefault(PULL_REQUESTS, [])
-    commit_batches(wh, context.run.run_id, batch)
+    batch, client = _sync_per_repo_stream(
+        context, github, wh, "issues", sync_issues, (ISSUES, PULL_REQUESTS), full
+    )
     yield _result(context, wh, ISSUES, batch, client, started, full)
     yield _result(context, wh, PULL_REQUESTS, batch, client, started, full)
 
