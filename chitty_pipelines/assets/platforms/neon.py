@@ -10,7 +10,7 @@ one run. Other streams are incremental by cursor with a look-back window.
 # annotations (SyncConfig, resources) at decoration time.
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import dagster as dg
 
@@ -53,6 +53,32 @@ def _window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
     return window.start.astimezone(UTC), window.end.astimezone(UTC)
 
 
+def _log(
+    context: dg.AssetExecutionContext,
+    warehouse: Any,
+    spec: StreamSpec,
+    started: datetime,
+    status: str,
+    **kw: Any,
+) -> None:
+    """The stream's sync-log entry, for ``chitty-sync status``."""
+    log_sync(warehouse, context, platform=PLATFORM, asset=spec.name, started_at=started, status=status, **kw)
+
+
+def _fail(
+    context: dg.AssetExecutionContext,
+    warehouse: Any,
+    spec: StreamSpec,
+    started: datetime,
+    message: str,
+    description: str,
+    metadata: dict[str, Any],
+) -> NoReturn:
+    """Logs the stream's error and fails its asset only (the other streams' assets still run)."""
+    _log(context, warehouse, spec, started, "error", message=message)
+    raise dg.Failure(description=description, metadata=metadata) from None
+
+
 def _sync(
     context: dg.AssetExecutionContext,
     spec: StreamSpec,
@@ -64,14 +90,7 @@ def _sync(
     started = now()
     full = is_full_refresh(context, config_)
     if not neon.configured:
-        log_sync(
-            warehouse,
-            context,
-            platform=PLATFORM,
-            asset=spec.name,
-            started_at=started,
-            status="not_configured",
-        )
+        _log(context, warehouse, spec, started, "not_configured")
         return not_configured_results([_key(spec)], "NEON_DATABASE_URL is not set")[0]
     window = _window(context) if spec.partitioned else None
     try:
@@ -90,29 +109,17 @@ def _sync(
                 )
     except NeonError as exc:
         message = neon.scrub(str(exc))
-        log_sync(
-            warehouse,
+        _fail(
             context,
-            platform=PLATFORM,
-            asset=spec.name,
-            started_at=started,
-            status="error",
-            message=message,
+            warehouse,
+            spec,
+            started,
+            message,
+            message,
+            {"stream": spec.name, "source_table": spec.qualified},
         )
-        raise dg.Failure(
-            description=message, metadata={"stream": spec.name, "source_table": spec.qualified}
-        ) from None
     out.stats.extra.update(_extra(r, neon, out.high_water, out.chunks, added, window))
-    log_sync(
-        warehouse,
-        context,
-        platform=PLATFORM,
-        asset=spec.name,
-        started_at=started,
-        status="success",
-        stats=out.stats,
-        full_refresh=full,
-    )
+    _log(context, warehouse, spec, started, "success", stats=out.stats, full_refresh=full)
     return dg.MaterializeResult(metadata=table_metadata(warehouse, r.table, out.stats))
 
 
@@ -159,28 +166,16 @@ def _absent(
     for that stream only (its asset fails, the other streams' assets still run)."""
     message = f"table {spec.qualified} does not exist in the Neon database"
     if not spec.optional:
-        log_sync(
-            warehouse,
+        _fail(
             context,
-            platform=PLATFORM,
-            asset=spec.name,
-            started_at=started,
-            status="error",
-            message=message,
+            warehouse,
+            spec,
+            started,
+            message,
+            f"stream {spec.name}: {message} (check NEON_STREAMS)",
+            {"stream": spec.name, "source_table": spec.qualified, "table_exists": False},
         )
-        raise dg.Failure(
-            description=f"stream {spec.name}: {message} (check NEON_STREAMS)",
-            metadata={"stream": spec.name, "source_table": spec.qualified, "table_exists": False},
-        )
-    log_sync(
-        warehouse,
-        context,
-        platform=PLATFORM,
-        asset=spec.name,
-        started_at=started,
-        status="success",
-        message=message,
-    )
+    _log(context, warehouse, spec, started, "success", message=message)
     return dg.MaterializeResult(
         metadata={
             "configured": True,
