@@ -44,6 +44,11 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "600",
     ),
     EnvVarSpec(
+        "CHITTY_DUCKDB_MEMORY_LIMIT",
+        "DuckDB memory_limit for warehouse writes (e.g. `512MB`, `2GB`); beyond it DuckDB spills to "
+        "`<warehouse>.tmp/`. Unset: DuckDB's default (80% of RAM).",
+    ),
+    EnvVarSpec(
         "CHITTY_TEST_POSTGRES_DSN",
         "Tests, benchmarks and `chitty-sync demo`: a PostgreSQL superuser DSN to use instead of "
         "starting a throwaway server.",

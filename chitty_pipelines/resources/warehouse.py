@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
-from ..config import load_settings
+from ..config import env, load_settings
 from ..warehouse import Warehouse
 
 
@@ -16,11 +16,18 @@ class WarehouseResource(dg.ConfigurableResource):
     lock_timeout_s: float = Field(
         default=600.0, description="How long a writer waits for another process's lock."
     )
+    memory_limit: str | None = Field(
+        default=None, description="DuckDB memory_limit (e.g. '512MB'); None = DuckDB's default."
+    )
 
     @classmethod
     def from_settings(cls) -> WarehouseResource:
         settings = load_settings()
-        return cls(path=str(settings.warehouse_path), lock_timeout_s=settings.lock_timeout_s)
+        return cls(
+            path=str(settings.warehouse_path),
+            lock_timeout_s=settings.lock_timeout_s,
+            memory_limit=env("CHITTY_DUCKDB_MEMORY_LIMIT"),
+        )
 
     def get(self) -> Warehouse:
-        return Warehouse(self.path, self.lock_timeout_s)
+        return Warehouse(self.path, self.lock_timeout_s, self.memory_limit)

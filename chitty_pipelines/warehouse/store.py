@@ -201,9 +201,11 @@ class Warehouse:
     # threads of the same process queue here instead of interleaving BEGIN/COMMIT on it.
     _process_locks: dict[str, threading.RLock] = {}
 
-    def __init__(self, path: Path | str, lock_timeout_s: float = 600.0):
+    def __init__(self, path: Path | str, lock_timeout_s: float = 600.0, memory_limit: str | None = None):
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
+        # DuckDB's buffer-manager budget (e.g. "256MB"); None keeps DuckDB's default (80% of RAM).
+        self.memory_limit = memory_limit or None
         self._bootstrapped = False
 
     def _lock(self) -> threading.RLock:
@@ -221,11 +223,18 @@ class Warehouse:
             reraise=True,
         ):
             with attempt:
-                con = duckdb.connect(str(self.path))
+                con = duckdb.connect(str(self.path), config=self._duckdb_config())
         waited = time.monotonic() - started
         if waited > 1:
             log.info("waited %.1fs for the warehouse lock on %s", waited, self.path)
         return con
+
+    def _duckdb_config(self) -> dict[str, str]:
+        if not self.memory_limit:
+            return {}
+        # With a budget set, DuckDB must be able to spill what does not fit: a temp folder next
+        # to the warehouse file (the default, <file>.tmp, only exists for file databases anyway).
+        return {"memory_limit": self.memory_limit, "temp_directory": f"{self.path}.tmp"}
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
