@@ -21,9 +21,9 @@ from ..common import (
     is_full_refresh,
     log_sync,
     now,
-    rejects_check_result,
+    rejects_check,
     table_metadata,
-    unique_key_check_result,
+    unique_key_check,
 )
 from .local_claude_sync import PLATFORM, STATE_STREAM, STREAM, ClaudeSync
 from .local_claude_tables import MESSAGES, SESSIONS, SUBAGENTS, TABLES, TODOS, TOOL_CALLS
@@ -116,22 +116,13 @@ def claude_code_transcripts(
 
 def _unique_check(table_name: str, blocking: bool) -> Check:
     table = next(t for t in TABLES if t.name == table_name)
-
-    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        return unique_key_check_result(context.resources.warehouse.get(), table)
-
     return Check(
         asset_key(table_name),
         f"{table_name}_unique_key",
-        _check,
+        unique_key_check(table),
         f"No two rows of {table.qualified} share ({', '.join(table.primary_key)}).",
         blocking=blocking,
     )
-
-
-def claude_rejects_check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    warehouse: WarehouseResource = context.resources.warehouse
-    return rejects_check_result(warehouse.get(), PLATFORM, [STREAM, STATE_STREAM])
 
 
 def claude_tool_calls_session_check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
@@ -173,7 +164,7 @@ claude_checks = bundled_checks(
         Check(
             asset_key(MESSAGES.name),
             "claude_messages_rejects",
-            claude_rejects_check,
+            rejects_check(PLATFORM, [STREAM, STATE_STREAM]),
             "Malformed transcript or state-file lines (warns; they are in ops.rejects).",
         ),
         Check(
