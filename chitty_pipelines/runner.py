@@ -8,6 +8,7 @@ instance that is deleted afterwards.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,12 +24,26 @@ EventPrinter = Callable[[str, str], None]  # (kind, text)
 
 @contextlib.contextmanager
 def open_instance() -> Iterator[dg.DagsterInstance]:
-    if load_settings().dagster_home:
-        with dg.DagsterInstance.get() as instance:
-            yield instance
-    else:
+    home = load_settings().dagster_home
+    if not home:
         with dg.DagsterInstance.local_temp() as instance:
             yield instance
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    # Two first runs at once on a new SQLite instance would both create its tables and one
+    # would fail ("table secondary_indexes already exists"). Opening it once under an exclusive
+    # lock creates the schema before anyone else looks; later opens find it ready.
+    with (home / ".chitty-instance.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            instance = dg.DagsterInstance.get()
+            instance.get_runs(limit=1)
+            instance.get_asset_keys()
+            instance.all_instigator_state()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    with instance:
+        yield instance
 
 
 @dataclass
