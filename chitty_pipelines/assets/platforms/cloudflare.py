@@ -6,7 +6,6 @@ from __future__ import annotations
 import dagster as dg
 
 from ...resources.cloudflare import CloudflareResource
-from ...resources.warehouse import WarehouseResource
 from ...warehouse import TableSpec
 from .. import common
 from .cloudflare_d1 import D1_KEY, d1_rows
@@ -39,19 +38,13 @@ def _token_valid(key: dg.AssetKey) -> common.Check:
 
 
 def _unique_check(key: dg.AssetKey, table: TableSpec, name: str) -> common.Check:
-    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        warehouse: WarehouseResource = context.resources.warehouse
-        return common.unique_key_check_result(warehouse.get(), table, key)
-
-    return common.Check(key, name, _check, f"{table.qualified} has no duplicate primary key.")
+    return common.Check(
+        key, name, common.unique_key_check(table), f"{table.qualified} has no duplicate primary key."
+    )
 
 
 def _rejects_check(key: dg.AssetKey, stream: str, description: str) -> common.Check:
-    def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        warehouse: WarehouseResource = context.resources.warehouse
-        return common.rejects_check_result(warehouse.get(), PLATFORM, [stream], key)
-
-    return common.Check(key, "no_rejects", _check, description)
+    return common.Check(key, "no_rejects", common.rejects_check(PLATFORM, [stream]), description)
 
 
 CLOUDFLARE_ASSETS = [r2_assets, kv_entries, d1_rows]

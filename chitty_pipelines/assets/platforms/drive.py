@@ -18,9 +18,9 @@ from ..common import (
     log_sync,
     not_configured_results,
     now,
-    rejects_check_result,
+    rejects_check,
     table_metadata,
-    unique_key_check_result,
+    unique_key_check,
 )
 from .drive_sync import CONTENTS, FILES, PLATFORM, sync
 
@@ -134,23 +134,18 @@ def drive_reachable(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResu
     )
 
 
-def files_unique_id(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    warehouse: WarehouseResource = context.resources.warehouse
-    return unique_key_check_result(warehouse.get(), FILES)
-
-
-def contents_rejects(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    warehouse: WarehouseResource = context.resources.warehouse
-    return rejects_check_result(warehouse.get(), PLATFORM, ["files", "file_contents"])
-
-
 # One step for all of Drive's checks (common.bundled_checks says why).
 drive_checks = bundled_checks(
     "drive_checks",
     [
         Check(FILES_KEY, "drive_reachable", drive_reachable, "The root folder can be read."),
-        Check(FILES_KEY, "files_unique_id", files_unique_id, "No file id appears twice."),
-        Check(CONTENTS_KEY, "contents_rejects", contents_rejects, "Unparseable contents, by reason."),
+        Check(FILES_KEY, "files_unique_id", unique_key_check(FILES), "No file id appears twice."),
+        Check(
+            CONTENTS_KEY,
+            "contents_rejects",
+            rejects_check(PLATFORM, ["files", "file_contents"]),
+            "Unparseable contents, by reason.",
+        ),
     ],
     {"drive", "warehouse"},
 )

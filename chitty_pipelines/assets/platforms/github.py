@@ -21,9 +21,9 @@ from ..common import (
     log_sync,
     not_configured_results,
     now,
-    rejects_check_result,
+    rejects_check,
     table_metadata,
-    unique_key_check_result,
+    unique_key_check,
 )
 from .github_data import DATA_TABLES, PROJECT_STATES, PROJECT_TODOS, PROJECTS, STREAM, sync_data_repo
 from .github_sync import (
@@ -214,21 +214,9 @@ def github_token_valid(github: GitHubResource) -> dg.AssetCheckResult:
 
 
 def _unique_check(table: TableSpec) -> Check:
-    def check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        warehouse: WarehouseResource = context.resources.warehouse
-        return unique_key_check_result(warehouse.get(), table)
-
-    return Check(_key(table), f"{table.name}_unique_key", check, f"{table.primary_key} is unique")
-
-
-def chittychat_data_rejects(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    warehouse: WarehouseResource = context.resources.warehouse
-    return rejects_check_result(warehouse.get(), PLATFORM, [STREAM])
-
-
-def github_rejects(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    warehouse: WarehouseResource = context.resources.warehouse
-    return rejects_check_result(warehouse.get(), PLATFORM, ["repositories", "commits", "issues"])
+    return Check(
+        _key(table), f"{table.name}_unique_key", unique_key_check(table), f"{table.primary_key} is unique"
+    )
 
 
 # The other checks in two steps (common.bundled_checks says why): one for the assets that read
@@ -242,13 +230,13 @@ github_checks = bundled_checks(
         Check(
             _key(REPOSITORIES),
             "github_rejects",
-            github_rejects,
+            rejects_check(PLATFORM, ["repositories", "commits", "issues"]),
             "Repositories that could not be read, and malformed items.",
         ),
         Check(
             _key(PROJECT_STATES),
             "chittychat_data_rejects",
-            chittychat_data_rejects,
+            rejects_check(PLATFORM, [STREAM]),
             "Files of the data repository that are not valid JSON (or not the expected shape).",
         ),
         *(_unique_check(t) for t in (REPOSITORIES, PROJECT_STATES, PROJECT_TODOS, PROJECTS)),

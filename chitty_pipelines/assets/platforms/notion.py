@@ -179,16 +179,6 @@ def notion_api_health(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckRe
     )
 
 
-def notion_pages_unique(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    warehouse: WarehouseResource = context.resources.warehouse
-    return common.unique_key_check_result(warehouse.get(), PAGES)
-
-
-def notion_rejects(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    warehouse: WarehouseResource = context.resources.warehouse
-    return common.rejects_check_result(warehouse.get(), PLATFORM, list(STREAMS))
-
-
 def _ledger_unique_check(stream: str) -> common.Check:
     def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         warehouse: WarehouseResource = context.resources.warehouse
@@ -212,13 +202,13 @@ notion_checks = common.bundled_checks(
         common.Check(
             PAGES_KEY,
             "notion_pages_unique",
-            notion_pages_unique,
+            common.unique_key_check(PAGES),
             "No page id appears twice in raw_notion.pages.",
         ),
         common.Check(
             PAGES_KEY,
             "notion_rejects",
-            notion_rejects,
+            common.rejects_check(PLATFORM, list(STREAMS)),
             "Warns when Notion pages or properties were rejected.",
         ),
         *map(_ledger_unique_check, LEDGER_KEYS),
