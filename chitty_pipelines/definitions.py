@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import dagster as dg
 
-from .assets.platforms import cloudflare as cloudflare_platform
-from .assets.platforms import drive as drive_platform
-from .assets.platforms import github as github_platform
-from .assets.platforms import local
-from .assets.platforms import neon as neon_platform
-from .assets.platforms import notion as notion_platform
-from .assets.unified import entities as unified_entities
-from .assets.unified import topics as unified_topics
-from .jobs import JOBS
-from .ops import defs as ops_defs
-from .resources.warehouse import WarehouseResource
+from chitty_pipelines.ops import defs as ops_defs
+from chitty_pipelines.ops.jobs import JOBS
+from chitty_pipelines.platforms import local
+from chitty_pipelines.platforms.cloudflare import assets as cloudflare_platform
+from chitty_pipelines.platforms.drive import assets as drive_platform
+from chitty_pipelines.platforms.github import assets as github_platform
+from chitty_pipelines.platforms.neon import assets as neon_platform
+from chitty_pipelines.platforms.notion import assets as notion_platform
+from chitty_pipelines.unified import entities as unified_entities
+from chitty_pipelines.unified import topics as unified_topics
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 defs = dg.Definitions.merge(
     dg.Definitions(resources={"warehouse": WarehouseResource.from_settings()}, jobs=JOBS),

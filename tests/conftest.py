@@ -17,8 +17,8 @@ for _name, _sub in (("CHITTY_HOME", "chitty"), ("CLAUDE_HOME", "claude"), ("CHIT
 for _name in ("CHITTY_WAREHOUSE_PATH", "CLAUDE_CONFIG_DIR", "DAGSTER_HOME", "CHITTY_OPSTORE_PATH"):
     os.environ.pop(_name, None)
 
-from chitty_pipelines.resources.warehouse import WarehouseResource  # noqa: E402 (after the sandbox)
 from chitty_pipelines.warehouse import Warehouse  # noqa: E402
+from chitty_pipelines.warehouse.resource import WarehouseResource  # noqa: E402 (after the sandbox)
 
 SAMPLES = Path(__file__).resolve().parents[1].parent / "shared" / "samples"
 

@@ -2,6 +2,6 @@
 Code sessions of two messages each and one ChatGPT conversation of two messages. It is the demo's
 corpus, so the two cannot drift apart. Platform tests build their own, richer fixtures."""
 
-from chitty_pipelines.fakes.seed import write_local_corpus
+from chitty_pipelines.demo.seed import write_local_corpus
 
 __all__ = ["write_local_corpus"]

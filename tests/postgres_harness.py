@@ -2,7 +2,7 @@
 ``chitty-sync demo`` starts the same throwaway server. Kept here so tests and benchmarks import it
 as before."""
 
-from chitty_pipelines.fakes.postgres import (
+from chitty_pipelines.platforms.neon.fake import (
     ENV_DSN,
     PostgresUnavailable,
     fresh_database,

@@ -70,7 +70,7 @@ def test_generator_is_seeded_and_its_truth_matches_the_rules(tmp_path: Path) -> 
 
 
 def test_runner_smoke_ingests_exactly_and_rerun_reads_nothing(tmp_path: Path) -> None:
-    from chitty_pipelines.assets.platforms import local_claude
+    from chitty_pipelines.platforms.claude_code import assets as local_claude
 
     if not local_claude.CLAUDE_ASSETS:
         pytest.skip("the Claude Code ingestion (CLAUDE_ASSETS) has not landed yet")

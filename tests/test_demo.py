@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from chitty_pipelines import config
-from chitty_pipelines.fakes.seed import EXPECTED_ROWS
+from chitty_pipelines.demo.seed import EXPECTED_ROWS
 
 pytestmark = pytest.mark.slow
 

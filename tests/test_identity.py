@@ -1,6 +1,6 @@
 import pytest
 
-from chitty_pipelines.identity import checksum, is_valid, validate
+from chitty_pipelines.chittyos.identity import checksum, is_valid, validate
 
 REAL_IDS = [
     "03-1-USA-3846-T-2602-0-57",

@@ -31,12 +31,12 @@ from google.oauth2 import service_account
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 
-from chitty_pipelines.assets.platforms import drive as drive_assets
-from chitty_pipelines.assets.platforms.drive_sync import FIELDS
-from chitty_pipelines.fakes.base import Faults
-from chitty_pipelines.fakes.drive import FOLDER, FakeDrive
-from chitty_pipelines.resources.drive import SCOPES, DriveResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.kernel.fake_server import Faults
+from chitty_pipelines.platforms.drive import assets as drive_assets
+from chitty_pipelines.platforms.drive.fake import FOLDER, FakeDrive
+from chitty_pipelines.platforms.drive.resource import SCOPES, DriveResource
+from chitty_pipelines.platforms.drive.streams import FIELDS
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 ROOT = "0BbenchChittyosData"
 SA_EMAIL = "bench@chitty-bench.iam.gserviceaccount.com"

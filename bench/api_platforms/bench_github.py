@@ -35,12 +35,12 @@ from typing import Any
 import dagster as dg
 import github
 
-from chitty_pipelines.assets.platforms.github import GITHUB_ASSETS
-from chitty_pipelines.fakes.base import Faults
-from chitty_pipelines.fakes.github import GitHubFake
-from chitty_pipelines.fakes.github_seed import DATA_REPO, seed_org
-from chitty_pipelines.resources.github import GitHubResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.kernel.fake_server import Faults
+from chitty_pipelines.platforms.github.assets import GITHUB_ASSETS
+from chitty_pipelines.platforms.github.fake import GitHubFake
+from chitty_pipelines.platforms.github.resource import GitHubResource
+from chitty_pipelines.platforms.github.seed import DATA_REPO, seed_org
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 TOKEN = "ghp_bench_token"
 ORG = "acme"

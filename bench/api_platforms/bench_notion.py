@@ -35,11 +35,11 @@ import dagster as dg
 from notion_client import Client
 from notion_client.helpers import collect_paginated_api
 
-from chitty_pipelines.assets.platforms import notion as notion_assets
-from chitty_pipelines.fakes.base import Faults
-from chitty_pipelines.fakes.notion import FakeNotion, rich
-from chitty_pipelines.resources.notion import NotionResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.kernel.fake_server import Faults
+from chitty_pipelines.platforms.notion import assets as notion_assets
+from chitty_pipelines.platforms.notion.fake import FakeNotion, rich
+from chitty_pipelines.platforms.notion.resource import NotionResource
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 TOKEN = "secret_bench_notion"
 PACE = 3.0  # Notion's documented average, requests/s

@@ -108,7 +108,7 @@ def generate(path: Path, size_mb: float, seed: int) -> dict[str, int]:
 def child(mode: str, export: Path, warehouse: Path, out: Path) -> None:
     """Runs inside the measured child process."""
     sys.path.insert(0, str(ROOT))
-    from chitty_pipelines.parsers.chatgpt import iter_items, parse_conversation
+    from chitty_pipelines.platforms.chatgpt.parser import iter_items, parse_conversation
 
     result: dict[str, Any] = {}
     t0 = time.perf_counter()
@@ -125,7 +125,7 @@ def child(mode: str, export: Path, warehouse: Path, out: Path) -> None:
                 msgs += len(parse_conversation(c, str(export), i).messages)
         result = {"conversations": convs, "messages": msgs}
     else:  # sync / resync
-        from chitty_pipelines.assets.platforms.local_chatgpt_sync import sync_exports
+        from chitty_pipelines.platforms.chatgpt.streams import sync_exports
         from chitty_pipelines.warehouse import Warehouse
 
         wh = Warehouse(warehouse)

@@ -1,5 +1,5 @@
 """Child process of run.py: materialize the local Claude Code assets (and their checks) of
-``chitty_pipelines.assets.platforms.local.defs`` over one corpus through the real Dagster
+``chitty_pipelines.platforms.local.defs`` over one corpus through the real Dagster
 runtime, and write what happened as JSON. Run in its own process so the parent measures its
 wall time and peak RSS cleanly.
 
@@ -29,7 +29,8 @@ def _plain(value: Any) -> Any:
 
 
 def claude_assets() -> tuple[list[Any], list[Any]]:
-    from chitty_pipelines.assets.platforms import local, local_claude
+    from chitty_pipelines.platforms import local
+    from chitty_pipelines.platforms.claude_code import assets as local_claude
 
     assets = [a for a in (local.defs.assets or []) if any(a is c for c in local_claude.CLAUDE_ASSETS)]
     checks = [c for c in (local.defs.asset_checks or []) if any(c is k for k in local_claude.CLAUDE_CHECKS)]
@@ -39,8 +40,8 @@ def claude_assets() -> tuple[list[Any], list[Any]]:
 def ingest(corpus: Path, warehouse: Path, exports: Path) -> dict[str, Any]:
     import dagster as dg
 
-    from chitty_pipelines.resources.local_sessions import LocalSessionsResource
-    from chitty_pipelines.resources.warehouse import WarehouseResource
+    from chitty_pipelines.kernel.local_files import LocalSessionsResource
+    from chitty_pipelines.warehouse.resource import WarehouseResource
 
     assets, checks = claude_assets()
     if not assets:

@@ -85,7 +85,7 @@ def child_idle() -> dict[str, Any]:
     warnings.simplefilter("ignore")
     import dagster  # noqa: F401
 
-    import chitty_pipelines.assets.platforms.neon_sync  # noqa: F401
+    import chitty_pipelines.platforms.neon.streams  # noqa: F401
 
     return {"seconds": 0.0}
 
@@ -96,10 +96,10 @@ def child_asset(mode: str, warehouse_path: str, chunk_rows: int) -> dict[str, An
     warnings.simplefilter("ignore")
     import dagster as dg
 
-    from chitty_pipelines.assets.platforms.neon import build_stream_asset
-    from chitty_pipelines.resources.neon import NeonResource
-    from chitty_pipelines.resources.neon_streams import DEFAULT_STREAMS, StreamSpec
-    from chitty_pipelines.resources.warehouse import WarehouseResource
+    from chitty_pipelines.platforms.neon.assets import build_stream_asset
+    from chitty_pipelines.platforms.neon.resource import NeonResource
+    from chitty_pipelines.platforms.neon.stream_config import DEFAULT_STREAMS, StreamSpec
+    from chitty_pipelines.warehouse.resource import WarehouseResource
 
     if mode == "backfill":
         spec = DEFAULT_STREAMS[0]

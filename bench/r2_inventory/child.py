@@ -50,9 +50,9 @@ def ours(endpoint: str, bucket: str, warehouse: str) -> dict[str, object]:
     """The r2 assets through the real Dagster runtime, into a DuckDB warehouse."""
     import dagster as dg
 
-    from chitty_pipelines.assets.platforms.cloudflare_r2 import OBJECTS_KEY, r2_assets
-    from chitty_pipelines.resources.cloudflare import CloudflareResource
-    from chitty_pipelines.resources.warehouse import WarehouseResource
+    from chitty_pipelines.platforms.cloudflare.r2 import OBJECTS_KEY, r2_assets
+    from chitty_pipelines.platforms.cloudflare.resource import CloudflareResource
+    from chitty_pipelines.warehouse.resource import WarehouseResource
 
     cf = CloudflareResource(
         account_id="bench",
@@ -81,7 +81,7 @@ def framework() -> dict[str, object]:
     """Fixed cost only: the same imports and a Dagster run of a no-op asset (subtract from ours)."""
     import dagster as dg
 
-    from chitty_pipelines.assets.platforms import cloudflare_r2  # noqa: F401  (same imports as ours)
+    from chitty_pipelines.platforms.cloudflare import r2 as cloudflare_r2  # noqa: F401  (same imports as ours)
 
     @dg.asset
     def noop() -> None:

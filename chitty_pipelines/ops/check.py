@@ -15,13 +15,13 @@ from typing import Any
 
 import httpx
 
-from .. import config
-from ..resources.chittyos import ChittyIdClient, ChittyIdError, entity_codes
-from ..resources.chittyos_registry import RegistryContractError
-from ..resources.chittyos_services import ChittyServicesResource
-from ..warehouse import Warehouse
-from .health import health_rows, platform_health, record_health, service_health
-from .registration import latest_registrations
+from chitty_pipelines import config
+from chitty_pipelines.chittyos.ids import ChittyIdClient, ChittyIdError, entity_codes
+from chitty_pipelines.chittyos.registry import RegistryContractError
+from chitty_pipelines.chittyos.resource import ChittyServicesResource
+from chitty_pipelines.ops.health import health_rows, platform_health, record_health, service_health
+from chitty_pipelines.ops.registration import latest_registrations
+from chitty_pipelines.warehouse import Warehouse
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
 AREAS = {11: "platforms", 12: "core services", 13: "integration", 14: "registration"}

@@ -10,13 +10,11 @@ from typing import Any
 import dagster as dg
 import httpx
 
-from .. import config
-from ..assets.common import Check, StreamStats, bundled_checks, table_metadata
-from ..resources.chittyos_registry import RegistryContractError
-from ..resources.chittyos_services import ChittyServicesResource
-from ..resources.warehouse import WarehouseResource
-from ..warehouse import Warehouse
-from .health import (
+from chitty_pipelines import config
+from chitty_pipelines.chittyos.registry import RegistryContractError
+from chitty_pipelines.chittyos.resource import ChittyServicesResource
+from chitty_pipelines.kernel.assets import Check, StreamStats, bundled_checks, table_metadata
+from chitty_pipelines.ops.health import (
     health_rows,
     lost_services,
     observation_metadata,
@@ -24,8 +22,10 @@ from .health import (
     record_health,
     service_health,
 )
-from .registration import latest_registrations, record, register_all
-from .tables import SERVICE_HEALTH, SERVICE_REGISTRATIONS
+from chitty_pipelines.ops.registration import latest_registrations, record, register_all
+from chitty_pipelines.ops.tables import SERVICE_HEALTH, SERVICE_REGISTRATIONS
+from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 GROUP = "ops"
 REGISTRATIONS_KEY = dg.AssetKey(["ops", "service_registrations"])

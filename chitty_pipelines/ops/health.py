@@ -13,12 +13,12 @@ from typing import Any
 
 import dagster as dg
 
-from .. import config
-from ..resources.chittyos_health import HealthResult
-from ..resources.chittyos_services import ChittyServicesResource
-from ..warehouse import Warehouse
-from .registration import latest_registrations
-from .tables import SERVICE_HEALTH
+from chitty_pipelines import config
+from chitty_pipelines.chittyos.health import HealthResult
+from chitty_pipelines.chittyos.resource import ChittyServicesResource
+from chitty_pipelines.ops.registration import latest_registrations
+from chitty_pipelines.ops.tables import SERVICE_HEALTH
+from chitty_pipelines.warehouse import Warehouse
 
 _PLATFORM_RESOURCES: dict[str, tuple[str, str]] = {
     "local": ("local_sessions", "LocalSessionsResource"),

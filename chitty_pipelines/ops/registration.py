@@ -13,12 +13,12 @@ from datetime import UTC, datetime
 
 import httpx
 
-from ..resources.chittyos_register import Outcome
-from ..resources.chittyos_registry import RegistryContractError
-from ..resources.chittyos_services import ChittyServicesResource
-from ..warehouse import Warehouse
-from .catalogue import CoreService
-from .tables import SERVICE_REGISTRATIONS
+from chitty_pipelines.chittyos.catalogue import CoreService
+from chitty_pipelines.chittyos.register import Outcome
+from chitty_pipelines.chittyos.registry import RegistryContractError
+from chitty_pipelines.chittyos.resource import ChittyServicesResource
+from chitty_pipelines.ops.tables import SERVICE_REGISTRATIONS
+from chitty_pipelines.warehouse import Warehouse
 
 
 def register_all(

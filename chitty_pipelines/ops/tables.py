@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..warehouse import TableSpec, cols
+from chitty_pipelines.warehouse import TableSpec, cols
 
 SERVICE_REGISTRATIONS = TableSpec(
     "ops",

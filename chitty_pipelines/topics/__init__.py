@@ -1,5 +1,5 @@
 """Topic categorisation of AI sessions: the taxonomy (data) and the classifiers that use it."""
 
-from .taxonomy import Taxonomy, TaxonomyError, Topic, load_taxonomy
+from chitty_pipelines.topics.taxonomy import Taxonomy, TaxonomyError, Topic, load_taxonomy
 
 __all__ = ["Taxonomy", "TaxonomyError", "Topic", "load_taxonomy"]

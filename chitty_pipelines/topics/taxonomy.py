@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from .. import config
+from chitty_pipelines import config
 
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 

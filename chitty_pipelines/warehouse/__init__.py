@@ -1,7 +1,14 @@
 """The warehouse: table declarations, the DuckDB store and the shared ops tables."""
 
-from .store import Reject, Transaction, Warehouse
-from .tables import Column, InvalidIdentifier, TableSpec, cols, quote, validate_identifier
+from chitty_pipelines.warehouse.store import Reject, Transaction, Warehouse
+from chitty_pipelines.warehouse.tables import (
+    Column,
+    InvalidIdentifier,
+    TableSpec,
+    cols,
+    quote,
+    validate_identifier,
+)
 
 __all__ = [
     "Column",

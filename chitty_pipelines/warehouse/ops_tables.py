@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .tables import TableSpec, cols
+from chitty_pipelines.warehouse.tables import TableSpec, cols
 
 SYNC_CURSORS = TableSpec(
     "ops",

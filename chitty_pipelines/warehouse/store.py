@@ -30,9 +30,9 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from ..config import PLATFORMS
-from .ops_tables import OPS_TABLES, REJECTS, SYNC_CURSORS, SYNC_LOG
-from .tables import TableSpec, quote, validate_identifier
+from chitty_pipelines.config import PLATFORMS
+from chitty_pipelines.warehouse.ops_tables import OPS_TABLES, REJECTS, SYNC_CURSORS, SYNC_LOG
+from chitty_pipelines.warehouse.tables import TableSpec, quote, validate_identifier
 
 if TYPE_CHECKING:
     # Imported where used: loading the code location (every step process does) stays cheap.

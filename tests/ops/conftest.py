@@ -9,10 +9,10 @@ import dagster as dg
 import pytest
 
 from chitty_pipelines import config
-from chitty_pipelines.fakes.chittyos import ChittyOSFakes
+from chitty_pipelines.chittyos.fake import ChittyOSFakes
+from chitty_pipelines.chittyos.resource import ChittyServicesResource
 from chitty_pipelines.ops import defs as ops_defs
-from chitty_pipelines.resources.chittyos_services import ChittyServicesResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 
 def _clear_platforms(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from typer.testing import CliRunner
 
+from chitty_pipelines.chittyos.fake import ChittyOSFakes
 from chitty_pipelines.cli import app
-from chitty_pipelines.fakes.chittyos import ChittyOSFakes
 from chitty_pipelines.ops.registration import record, register_all
 from chitty_pipelines.warehouse import Warehouse
 
@@ -138,7 +138,7 @@ def test_status_shows_core_services(registered: ChittyOSFakes):
 
 
 def test_a_configured_platform_is_checked_through_its_resource(registered: ChittyOSFakes, monkeypatch):
-    from chitty_pipelines.fakes.github import GitHubFake
+    from chitty_pipelines.platforms.github.fake import GitHubFake
 
     with GitHubFake(tokens={"ghp_secret_for_check": "octo"}) as github:
         monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret_for_check")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from chitty_pipelines.fakes.chittyos import ChittyOSFakes
-from chitty_pipelines.ops.catalogue import core_services
-from chitty_pipelines.resources.chittyos_health import judge_health, probe_health
-from chitty_pipelines.resources.chittyos_registry import RegistryClient, RegistryContractError
+from chitty_pipelines.chittyos.catalogue import core_services
+from chitty_pipelines.chittyos.fake import ChittyOSFakes
+from chitty_pipelines.chittyos.health import judge_health, probe_health
+from chitty_pipelines.chittyos.registry import RegistryClient, RegistryContractError
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import json
 
 import dagster as dg
 
-from chitty_pipelines.fakes.chittyos import ChittyOSFakes
+from chitty_pipelines.chittyos.fake import ChittyOSFakes
 from chitty_pipelines.ops import defs as ops_defs
 from chitty_pipelines.warehouse import TableSpec, Warehouse, cols
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import dagster as dg
 
-from chitty_pipelines.fakes.chittyos import ChittyOSFakes
+from chitty_pipelines.chittyos.catalogue import bundled_catalogue
+from chitty_pipelines.chittyos.fake import ChittyOSFakes
+from chitty_pipelines.chittyos.resource import ChittyServicesResource
 from chitty_pipelines.ops import defs as ops_defs
-from chitty_pipelines.ops.catalogue import bundled_catalogue
 from chitty_pipelines.ops.registration import latest_registrations, register_all
-from chitty_pipelines.resources.chittyos_services import ChittyServicesResource
 from chitty_pipelines.warehouse import Warehouse
 
 NAMES = [s.name for s in bundled_catalogue()]

@@ -9,9 +9,9 @@ from typing import Any
 
 import dagster as dg
 
-from chitty_pipelines.assets.platforms.local_claude import CLAUDE_ASSETS, CLAUDE_CHECKS
-from chitty_pipelines.resources.local_sessions import LocalSessionsResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.kernel.local_files import LocalSessionsResource
+from chitty_pipelines.platforms.claude_code.assets import CLAUDE_ASSETS, CLAUDE_CHECKS
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 S1 = "11111111-0000-4000-8000-000000000001"  # v1.0: inline sidechains, /btw, synthetic, titles
 S2 = "22222222-0000-4000-8000-000000000002"  # v2.0: flat agent-f1a2.jsonl beside it

@@ -11,11 +11,11 @@ import boto3
 import botocore.config
 import dagster as dg
 
-from chitty_pipelines.assets.platforms import cloudflare as cf_assets
-from chitty_pipelines.fakes.cloudflare import FakeCloudflare
-from chitty_pipelines.resources.cloudflare import CloudflareResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.platforms.cloudflare import assets as cf_assets
+from chitty_pipelines.platforms.cloudflare.fake import FakeCloudflare
+from chitty_pipelines.platforms.cloudflare.resource import CloudflareResource
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 ACCOUNT = "acc123"
 TOKEN = "cf-secret-TOKEN-5f1e2d3c4b5a"  # distinctive, so a leak anywhere is found by a substring search

@@ -12,12 +12,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from chitty_pipelines.assets.platforms import drive as drive_assets
-from chitty_pipelines.fakes.base import Faults
-from chitty_pipelines.fakes.drive import FakeDrive
-from chitty_pipelines.resources.drive import DriveResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.kernel.fake_server import Faults
+from chitty_pipelines.platforms.drive import assets as drive_assets
+from chitty_pipelines.platforms.drive.fake import FakeDrive
+from chitty_pipelines.platforms.drive.resource import DriveResource
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 ROOT = "0BchittyosDataRoot"
 SA_EMAIL = "chitty-sync@chitty-test.iam.gserviceaccount.com"

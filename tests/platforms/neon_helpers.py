@@ -10,10 +10,10 @@ import psycopg
 import pytest
 from postgres_harness import fresh_database, with_database
 
-from chitty_pipelines.assets.platforms.neon import build_stream_asset, build_unique_key_check, neon_health
-from chitty_pipelines.resources.neon import NeonResource
-from chitty_pipelines.resources.neon_streams import StreamSpec
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.platforms.neon.assets import build_stream_asset, build_unique_key_check, neon_health
+from chitty_pipelines.platforms.neon.resource import NeonResource
+from chitty_pipelines.platforms.neon.stream_config import StreamSpec
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 PASSWORD = "pw-S3cret-7731"
 

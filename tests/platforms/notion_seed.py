@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chitty_pipelines.fakes.notion import FakeNotion, rich
+from chitty_pipelines.platforms.notion.fake import FakeNotion, rich
 
 TASKS_DB = "11111111-1111-4111-8111-111111111111"
 TASKS_DS = "22222222-2222-4222-8222-222222222222"

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from chitty_pipelines.assets.platforms.cloudflare_d1 import D1_KEY, d1_rows
-from chitty_pipelines.fakes.base import Faults
-from chitty_pipelines.fakes.cloudflare import FakeCloudflare
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.kernel.fake_server import Faults
+from chitty_pipelines.platforms.cloudflare.d1 import D1_KEY, d1_rows
+from chitty_pipelines.platforms.cloudflare.fake import FakeCloudflare
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.platforms.cloudflare_support import (
     TOKEN,
     failure_text,
@@ -188,7 +188,7 @@ def test_fake_query_endpoint_answers_the_sdk(d1_fake: FakeCloudflare) -> None:
 
 def test_success_false_with_http_200_is_an_error(warehouse_resource: WarehouseResource) -> None:
     """The v4 API can fail with HTTP 200 and ``success: false``; that must not pass as no rows."""
-    from chitty_pipelines.fakes.base import Request, Response
+    from chitty_pipelines.kernel.fake_server import Request, Response
 
     class Flaky(FakeCloudflare):
         def _d1_query(self, req: Request, *, raw: bool) -> Response:

@@ -12,11 +12,11 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from chitty_pipelines.assets.platforms.cloudflare_kv import KV_KEY, kv_entries, list_keys
-from chitty_pipelines.fakes.base import Faults
-from chitty_pipelines.fakes.cloudflare import FakeCloudflare
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.kernel.fake_server import Faults
+from chitty_pipelines.platforms.cloudflare.fake import FakeCloudflare
+from chitty_pipelines.platforms.cloudflare.kv import KV_KEY, kv_entries, list_keys
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.platforms.cloudflare_support import (
     TOKEN,
     failure_text,
@@ -238,7 +238,7 @@ def test_file_pacer_spaces_calls_across_independent_pacers(tmp_path: Path) -> No
     import threading
     import time
 
-    from chitty_pipelines.resources.cloudflare_pacing import FilePacer
+    from chitty_pipelines.platforms.cloudflare.pacing import FilePacer
 
     pacers = [FilePacer(20, tmp_path / "p.pace"), FilePacer(20, tmp_path / "p.pace")]
     stamps: list[float] = []

@@ -6,10 +6,10 @@ import dagster as dg
 import pytest
 
 from chitty_pipelines import config
-from chitty_pipelines.assets.platforms import cloudflare as cf_assets
-from chitty_pipelines.resources.cloudflare import CloudflareResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.platforms.cloudflare import assets as cf_assets
+from chitty_pipelines.platforms.cloudflare.resource import CloudflareResource
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.platforms.cloudflare_support import (
     ACCOUNT,
     ASSETS,

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from chitty_pipelines.assets.platforms.cloudflare_r2 import JSON_KEY, OBJECTS_KEY, r2_assets
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.platforms.cloudflare.r2 import JSON_KEY, OBJECTS_KEY, r2_assets
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.platforms.cloudflare_support import (
     R2_KEY_ID,
     R2_SECRET,
@@ -194,7 +194,7 @@ def test_refused_credentials_name_the_variables_and_hide_the_key() -> None:
     """moto does not check signatures, so the S3 error R2 sends is built here, as botocore raises it."""
     from botocore.exceptions import ClientError
 
-    from chitty_pipelines.resources.cloudflare_r2 import R2AuthError, R2Error, _convert
+    from chitty_pipelines.platforms.cloudflare.r2_client import R2AuthError, R2Error, _convert
 
     refused = ClientError(
         {

@@ -23,8 +23,8 @@ from drive_support import (
 )
 
 from chitty_pipelines import config
-from chitty_pipelines.fakes.drive import FakeDrive
-from chitty_pipelines.resources.drive import DriveResource
+from chitty_pipelines.platforms.drive.fake import FakeDrive
+from chitty_pipelines.platforms.drive.resource import DriveResource
 
 FOLDER = "application/vnd.google-apps.folder"
 EXPECTED_FILES = [
@@ -235,8 +235,8 @@ def test_definitions_load_without_env(monkeypatch) -> None:
     for spec in config.ENV_VARS:
         if spec.platform == "drive":
             monkeypatch.delenv(spec.name, raising=False)
-    from chitty_pipelines.assets.platforms import drive
-    from chitty_pipelines.resources.warehouse import WarehouseResource
+    from chitty_pipelines.platforms.drive import assets as drive
+    from chitty_pipelines.warehouse.resource import WarehouseResource
 
     shared = dg.Definitions(resources={"warehouse": WarehouseResource.from_settings()})
     dg.Definitions.validate_loadable(dg.Definitions.merge(shared, drive.defs))
@@ -298,7 +298,7 @@ def _http_error(status: int, reason: str, retry_after: str | None = None) -> Exc
 def test_retry_policy_classifies_drive_errors() -> None:
     from google.auth.exceptions import RefreshError
 
-    from chitty_pipelines.resources.drive import is_retryable, retry_after
+    from chitty_pipelines.platforms.drive.resource import is_retryable, retry_after
 
     assert is_retryable(_http_error(403, "userRateLimitExceeded"))
     assert is_retryable(_http_error(403, "rateLimitExceeded"))

@@ -25,9 +25,9 @@ from drive_support import (
 )
 from googleapiclient.discovery import build
 
-from chitty_pipelines.fakes.base import Faults
-from chitty_pipelines.fakes.drive import FakeDrive
-from chitty_pipelines.resources.drive import DriveAuthError, DriveClient, DriveResource
+from chitty_pipelines.kernel.fake_server import Faults
+from chitty_pipelines.platforms.drive.fake import FakeDrive
+from chitty_pipelines.platforms.drive.resource import DriveAuthError, DriveClient, DriveResource
 
 REFRESH_TOKEN = "1//refresh-token-SECRET-4711"
 CLIENT_SECRET = "GOCSPX-client-secret-0815"

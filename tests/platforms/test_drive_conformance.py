@@ -16,9 +16,9 @@ from drive_support import files_table, seed, set_env, start_fake
 from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build_from_document
 
-from chitty_pipelines.assets.platforms.drive_sync import FIELDS, sync
-from chitty_pipelines.fakes.drive_query import parse_fields
-from chitty_pipelines.resources.drive import DriveClient, DriveResource
+from chitty_pipelines.platforms.drive.fake_query import parse_fields
+from chitty_pipelines.platforms.drive.resource import DriveClient, DriveResource
+from chitty_pipelines.platforms.drive.streams import FIELDS, sync
 
 pytestmark = pytest.mark.conformance
 

@@ -18,10 +18,10 @@ from drive_support import (
     start_fake,
 )
 
-from chitty_pipelines.fakes.base import Faults
-from chitty_pipelines.fakes.drive import FakeDrive
-from chitty_pipelines.resources.drive import DriveResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.kernel.fake_server import Faults
+from chitty_pipelines.platforms.drive.fake import FakeDrive
+from chitty_pipelines.platforms.drive.resource import DriveResource
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 # Every column except the raw resource (a descendant of a moved or trashed folder keeps the raw
 # metadata it was last sent with; its derived columns are what must match a fresh listing).

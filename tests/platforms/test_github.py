@@ -10,13 +10,13 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from chitty_pipelines.assets.platforms.github import GITHUB_ASSETS, GITHUB_CHECKS
-from chitty_pipelines.assets.platforms.github_tables import REPOSITORIES
-from chitty_pipelines.fakes.github import GitHubFake, git_blob_sha
-from chitty_pipelines.fakes.github_seed import DATA_REPO, TODOS_ALPHA, day, seed_example
-from chitty_pipelines.resources.github import GitHubResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.platforms.github.assets import GITHUB_ASSETS, GITHUB_CHECKS
+from chitty_pipelines.platforms.github.fake import GitHubFake, git_blob_sha
+from chitty_pipelines.platforms.github.resource import GitHubResource
+from chitty_pipelines.platforms.github.seed import DATA_REPO, TODOS_ALPHA, day, seed_example
+from chitty_pipelines.platforms.github.tables import REPOSITORIES
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 TOKEN = "ghp_fake_token"
 

@@ -12,15 +12,15 @@ from typing import Any
 import pytest
 from github import GithubException
 
-from chitty_pipelines.assets.platforms.github_sync import (
+from chitty_pipelines.platforms.github.fake import GitHubFake
+from chitty_pipelines.platforms.github.resource import GitHubClient
+from chitty_pipelines.platforms.github.streams import (
     RepoRef,
     sync_commits,
     sync_issues,
     sync_repositories,
 )
-from chitty_pipelines.assets.platforms.github_tables import COMMITS, ISSUES, PULL_REQUESTS, REPOSITORIES
-from chitty_pipelines.fakes.github import GitHubFake
-from chitty_pipelines.resources.github import GitHubClient
+from chitty_pipelines.platforms.github.tables import COMMITS, ISSUES, PULL_REQUESTS, REPOSITORIES
 
 pytestmark = pytest.mark.conformance
 TOKEN = "ghp_conformance"
@@ -161,6 +161,6 @@ def test_contents_directory_listing(fake: GitHubFake, samples: Path) -> None:
         13,
     )
     # the git blob sha of "# hello-world": the fake computes folder entries the same way
-    from chitty_pipelines.fakes.github import git_blob_sha
+    from chitty_pipelines.platforms.github.fake import git_blob_sha
 
     assert git_blob_sha(b"# hello-world") == entry["sha"]

@@ -12,14 +12,14 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from chitty_pipelines.assets.platforms.github import GITHUB_ASSETS, GITHUB_CHECKS, github_token_valid
-from chitty_pipelines.assets.platforms.github_sync import sync_repositories
-from chitty_pipelines.fakes.base import Faults
-from chitty_pipelines.fakes.github import GitHubFake
-from chitty_pipelines.fakes.github_seed import DATA_REPO, seed_example, seed_org
-from chitty_pipelines.resources.github import GitHubClient, GitHubError, GitHubResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.kernel.fake_server import Faults
+from chitty_pipelines.platforms.github.assets import GITHUB_ASSETS, GITHUB_CHECKS, github_token_valid
+from chitty_pipelines.platforms.github.fake import GitHubFake
+from chitty_pipelines.platforms.github.resource import GitHubClient, GitHubError, GitHubResource
+from chitty_pipelines.platforms.github.seed import DATA_REPO, seed_example, seed_org
+from chitty_pipelines.platforms.github.streams import sync_repositories
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 TOKEN = "ghp_SECRETtoken0123456789abcdefSECRET"
 TABLES = ("repositories", "commits", "issues", "pull_requests", "project_states", "project_todos", "projects")

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from chitty_pipelines.parsers.chatgpt import (
+from chitty_pipelines.kernel.local_files import LocalSessionsResource
+from chitty_pipelines.platforms.chatgpt.parser import (
     ConversationError,
     active_leaf,
     extract_text,
     parse_conversation,
     visible_thread,
 )
-from chitty_pipelines.resources.local_sessions import LocalSessionsResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.platforms.test_local_chatgpt_builders import (
     branching,
     checks,
@@ -394,7 +394,7 @@ def test_export_listing_skips_sibling_files(tmp_path: Path) -> None:
 def test_crash_mid_file_leaves_no_cursor_and_the_rerun_is_idempotent(
     tmp_path: Path, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chitty_pipelines.assets.platforms import local_chatgpt_sync as sync
+    from chitty_pipelines.platforms.chatgpt import streams as sync
 
     export = write_export(tmp_path / "conversations.json", [branching(), fragment(), tools()])
     real = sync.parse_conversation

@@ -8,9 +8,9 @@ from typing import Any
 
 import dagster as dg
 
-from chitty_pipelines.assets.platforms import local_chatgpt as lc
-from chitty_pipelines.resources.local_sessions import LocalSessionsResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.kernel.local_files import LocalSessionsResource
+from chitty_pipelines.platforms.chatgpt import assets as lc
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 
 def node(

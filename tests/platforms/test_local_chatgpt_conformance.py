@@ -25,8 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from chitty_pipelines.resources.warehouse import WarehouseResource
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.platforms.test_local_chatgpt_builders import checks, metadata, run_sync
 
 pytestmark = pytest.mark.conformance

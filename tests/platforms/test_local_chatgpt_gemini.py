@@ -11,11 +11,11 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from chitty_pipelines.assets.platforms.local_gemini import GEMINI_ASSETS, GEMINI_CHECKS
-from chitty_pipelines.parsers.gemini import ActivityError, ActivityRules, html_text, prompt_row
-from chitty_pipelines.resources.local_sessions import LocalSessionsResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.kernel.local_files import LocalSessionsResource
+from chitty_pipelines.platforms.gemini.assets import GEMINI_ASSETS, GEMINI_CHECKS
+from chitty_pipelines.platforms.gemini.parser import ActivityError, ActivityRules, html_text, prompt_row
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 
 def prompt(

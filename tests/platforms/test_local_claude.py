@@ -10,11 +10,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from chitty_pipelines.assets.platforms.local_claude_sync import _timestamps
-from chitty_pipelines.parsers.claude_code import parse_timestamp
-from chitty_pipelines.parsers.jsonl_files import iter_line_blocks
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.kernel.jsonl_files import iter_line_blocks
+from chitty_pipelines.platforms.claude_code.parser import parse_timestamp
+from chitty_pipelines.platforms.claude_code.streams import _timestamps
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.platforms.claude_fixtures import (
     S1,
     S2,

@@ -9,8 +9,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from chitty_pipelines.assets.platforms import local_claude_sync
-from chitty_pipelines.assets.platforms.local_claude import CLAUDE_ASSETS, CLAUDE_CHECKS
+from chitty_pipelines.platforms.claude_code import streams as local_claude_sync
+from chitty_pipelines.platforms.claude_code.assets import CLAUDE_ASSETS, CLAUDE_CHECKS
 from chitty_pipelines.warehouse import Warehouse
 from tests.platforms import claude_fixtures
 from tests.platforms.claude_fixtures import (

@@ -13,9 +13,14 @@ import psycopg
 import pytest
 from neon_helpers import PASSWORD, materialize, metadata, neon_database, resource, sql
 
-from chitty_pipelines.assets.platforms import neon_sync
-from chitty_pipelines.resources.neon import NeonResource
-from chitty_pipelines.resources.neon_streams import DEFAULT_STREAMS, StreamSpec, load_streams, parse_streams
+from chitty_pipelines.platforms.neon import streams as neon_sync
+from chitty_pipelines.platforms.neon.resource import NeonResource
+from chitty_pipelines.platforms.neon.stream_config import (
+    DEFAULT_STREAMS,
+    StreamSpec,
+    load_streams,
+    parse_streams,
+)
 from chitty_pipelines.warehouse import InvalidIdentifier
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

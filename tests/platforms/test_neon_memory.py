@@ -39,10 +39,10 @@ CHILD = """
 import json, sys, warnings
 warnings.simplefilter("ignore")
 import dagster as dg
-from chitty_pipelines.assets.platforms.neon import build_stream_asset
-from chitty_pipelines.resources.neon import NeonResource
-from chitty_pipelines.resources.neon_streams import StreamSpec
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.platforms.neon.assets import build_stream_asset
+from chitty_pipelines.platforms.neon.resource import NeonResource
+from chitty_pipelines.platforms.neon.stream_config import StreamSpec
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 table = sys.argv[1]
 spec = StreamSpec(name=table, schema="public", table=table, cursor="ts")
@@ -91,7 +91,7 @@ def _warehouse_scalar(path: Path, query: str) -> Any:
 
 
 def test_memory_limit_setting_reaches_duckdb(tmp_path, monkeypatch):
-    from chitty_pipelines.resources.warehouse import WarehouseResource
+    from chitty_pipelines.warehouse.resource import WarehouseResource
 
     monkeypatch.setenv("CHITTY_WAREHOUSE_PATH", str(tmp_path / "w.duckdb"))
     monkeypatch.setenv("CHITTY_DUCKDB_MEMORY_LIMIT", "100MB")

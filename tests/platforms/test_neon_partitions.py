@@ -11,10 +11,10 @@ import dagster as dg
 import pytest
 from neon_helpers import materialize, metadata, neon_database, resource, sql
 
-from chitty_pipelines.assets.platforms import neon as neon_platform
-from chitty_pipelines.assets.platforms import neon_sync
-from chitty_pipelines.jobs import JOBS, PARTITIONED_JOBS
-from chitty_pipelines.resources.neon_streams import DEFAULT_STREAMS
+from chitty_pipelines.ops.jobs import JOBS, PARTITIONED_JOBS
+from chitty_pipelines.platforms.neon import assets as neon_platform
+from chitty_pipelines.platforms.neon import streams as neon_sync
+from chitty_pipelines.platforms.neon.stream_config import DEFAULT_STREAMS
 
 EVENT_STORE = DEFAULT_STREAMS[0]
 DDL = """CREATE TABLE public.event_store (

@@ -12,12 +12,12 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from chitty_pipelines.assets.platforms import notion as notion_assets
-from chitty_pipelines.fakes.base import Faults
-from chitty_pipelines.fakes.notion import FakeNotion, rich
-from chitty_pipelines.resources.notion import NotionAuthError, NotionResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.kernel.fake_server import Faults
+from chitty_pipelines.platforms.notion import assets as notion_assets
+from chitty_pipelines.platforms.notion.fake import FakeNotion, rich
+from chitty_pipelines.platforms.notion.resource import NotionAuthError, NotionResource
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.platforms.notion_seed import (
     NOTES_DB,
     NOTES_DS,
@@ -470,9 +470,9 @@ def test_a_refused_start_cursor_restarts_the_listing(fake: FakeNotion) -> None:
 
 
 def test_column_names_are_valid_identifiers_without_collisions() -> None:
-    from chitty_pipelines.assets.platforms.notion_sync import typed_table_name
-    from chitty_pipelines.parsers.notion_properties import normalize_id, typed_columns
-    from chitty_pipelines.resources.notion import NotionTable
+    from chitty_pipelines.platforms.notion.properties import normalize_id, typed_columns
+    from chitty_pipelines.platforms.notion.resource import NotionTable
+    from chitty_pipelines.platforms.notion.streams import typed_table_name
 
     schema = {
         "Due": {"id": "a", "type": "date"},

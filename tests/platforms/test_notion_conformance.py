@@ -16,18 +16,23 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from chitty_pipelines.assets.platforms import notion as notion_assets
-from chitty_pipelines.assets.platforms.notion_sync import _page_row
-from chitty_pipelines.fakes.base import FakeService, Request, Response
-from chitty_pipelines.parsers.notion_properties import (
+from chitty_pipelines.kernel.fake_server import FakeService, Request, Response
+from chitty_pipelines.platforms.notion import assets as notion_assets
+from chitty_pipelines.platforms.notion.properties import (
     flatten_properties,
     page_title,
     parse_time,
     typed_columns,
 )
-from chitty_pipelines.resources.notion import NotionApiError, NotionAuthError, NotionResource, NotionTable
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.platforms.notion.resource import (
+    NotionApiError,
+    NotionAuthError,
+    NotionResource,
+    NotionTable,
+)
+from chitty_pipelines.platforms.notion.streams import _page_row
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 pytestmark = pytest.mark.conformance
 BODIES = "notion/notion-sdk-py/extracted-bodies"

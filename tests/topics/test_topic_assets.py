@@ -6,8 +6,8 @@ from __future__ import annotations
 import dagster as dg
 from topic_support import SESSIONS, checks, materialize, metadata, put_sessions
 
-from chitty_pipelines.assets.unified.topic_tables import SESSION_TOPICS, STATE, TOPICS
 from chitty_pipelines.topics import load_taxonomy
+from chitty_pipelines.unified.topic_tables import SESSION_TOPICS, STATE, TOPICS
 
 SESSIONS_V1 = {
     "s-auth": "Add JWT auth to the API. Verify the bearer token on every request and refresh the "
@@ -128,8 +128,8 @@ def test_blocking_check_fails_on_a_topic_outside_the_taxonomy(warehouse, warehou
             f"INSERT INTO {SESSION_TOPICS.sql_name} VALUES ('s1', 'astrology', 1.5, 2, [], [], 'x', now()), "
             "('ghost', 'docs', 0.5, 1, ['oauth'], [], 'x', now())"
         )
-    from chitty_pipelines.assets.unified.topics import TOPIC_CHECKS, session_topics, topics
-    from chitty_pipelines.resources.topic_classifier import TopicClassifierResource
+    from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
+    from chitty_pipelines.unified.topics import TOPIC_CHECKS, session_topics, topics
 
     result = dg.materialize(
         [session_topics, topics, *TOPIC_CHECKS],
@@ -150,8 +150,8 @@ def test_blocking_check_fails_on_a_topic_outside_the_taxonomy(warehouse, warehou
 
 
 def test_freshness_check_sees_changed_sessions(warehouse, warehouse_resource):
-    from chitty_pipelines.assets.unified.topics import TOPIC_CHECKS, session_topics, topics
-    from chitty_pipelines.resources.topic_classifier import TopicClassifierResource
+    from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
+    from chitty_pipelines.unified.topics import TOPIC_CHECKS, session_topics, topics
 
     put_sessions(warehouse, {"s1": "Spotify playlist export to CSV."})
     materialize(warehouse_resource)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from chitty_pipelines.resources.topic_classifier import TopicClassifierResource
 from chitty_pipelines.topics import TaxonomyError, load_taxonomy
 from chitty_pipelines.topics.classifiers import TopicClassifier
 from chitty_pipelines.topics.classifiers.base import Limits
@@ -15,6 +14,7 @@ from chitty_pipelines.topics.classifiers.semantic import SemanticClassifier
 from chitty_pipelines.topics.classifiers.text import KeywordMatcher
 from chitty_pipelines.topics.classifiers.tfidf import TfidfClassifier
 from chitty_pipelines.topics.taxonomy import parse_taxonomy
+from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
 
 # The detector's 37 topics and parents (contracts reference §8.2).
 PARENTS = {

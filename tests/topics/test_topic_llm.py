@@ -7,12 +7,12 @@ import dagster as dg
 import pytest
 from topic_support import materialize, metadata, put_sessions
 
-from chitty_pipelines.assets.unified.topic_tables import SESSION_TOPICS
-from chitty_pipelines.fakes.openai_compat import FakeOpenAICompat
-from chitty_pipelines.resources.topic_classifier import TopicClassifierResource
 from chitty_pipelines.topics import load_taxonomy
 from chitty_pipelines.topics.classifiers import ClassifierError, TopicScore
 from chitty_pipelines.topics.classifiers.llm import LlmAuthError, LlmClassifier, LlmSettings
+from chitty_pipelines.topics.fake_llm import FakeOpenAICompat
+from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
+from chitty_pipelines.unified.topic_tables import SESSION_TOPICS
 
 KEY = "sk-test-9f8e7d6c5b4a"
 

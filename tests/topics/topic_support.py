@@ -10,8 +10,8 @@ from typing import Any
 import dagster as dg
 import yaml
 
-from chitty_pipelines.assets.unified.topics import SESSIONS_KEY, TOPIC_CHECKS, session_topics, topics
-from chitty_pipelines.resources.topic_classifier import TopicClassifierResource
+from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
+from chitty_pipelines.unified.topics import SESSIONS_KEY, TOPIC_CHECKS, session_topics, topics
 from chitty_pipelines.warehouse import TableSpec, Warehouse, cols
 
 LABELLED = Path(__file__).with_name("labelled_sessions.yaml")

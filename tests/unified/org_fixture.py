@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from chitty_pipelines.assets.platforms import local_gemini
-from chitty_pipelines.assets.platforms.drive_sync import FILES
-from chitty_pipelines.assets.platforms.github_data import PROJECT_STATES
-from chitty_pipelines.assets.platforms.github_data import PROJECTS as DATA_PROJECTS
-from chitty_pipelines.assets.platforms.github_tables import REPOSITORIES
-from chitty_pipelines.assets.platforms.local_chatgpt_sync import CONVERSATIONS
-from chitty_pipelines.assets.platforms.local_chatgpt_sync import MESSAGES as GPT_MESSAGES
-from chitty_pipelines.assets.platforms.local_claude_tables import MESSAGES, SESSIONS, SUBAGENTS
-from chitty_pipelines.assets.platforms.notion_sync import DATABASES, PAGES
-from chitty_pipelines.opstore import OpStore
+from chitty_pipelines.platforms.chatgpt.streams import CONVERSATIONS
+from chitty_pipelines.platforms.chatgpt.streams import MESSAGES as GPT_MESSAGES
+from chitty_pipelines.platforms.claude_code.tables import MESSAGES, SESSIONS, SUBAGENTS
+from chitty_pipelines.platforms.drive.streams import FILES
+from chitty_pipelines.platforms.gemini import assets as local_gemini
+from chitty_pipelines.platforms.github.data import PROJECT_STATES
+from chitty_pipelines.platforms.github.data import PROJECTS as DATA_PROJECTS
+from chitty_pipelines.platforms.github.tables import REPOSITORIES
+from chitty_pipelines.platforms.notion.streams import DATABASES, PAGES
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.opstore import OpStore
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -6,11 +6,11 @@ import logging
 
 import pytest
 
-from chitty_pipelines.fakes.base import Faults
-from chitty_pipelines.fakes.chittyos_id import FakeChittyIdService
-from chitty_pipelines.identity import is_valid
-from chitty_pipelines.opstore import OpStore
-from chitty_pipelines.resources.chittyos import ChittyIdAuthError, ChittyIdClient, ChittyIdError, extract_id
+from chitty_pipelines.chittyos.fake_id import FakeChittyIdService
+from chitty_pipelines.chittyos.identity import is_valid
+from chitty_pipelines.chittyos.ids import ChittyIdAuthError, ChittyIdClient, ChittyIdError, extract_id
+from chitty_pipelines.kernel.fake_server import Faults
+from chitty_pipelines.warehouse.opstore import OpStore
 from tests.unified.org_fixture import register_projects, seed_platforms
 from tests.unified.unified_helpers import id_resource, materialize, metadata
 
@@ -158,8 +158,8 @@ def test_wrong_token_fails_the_run_naming_the_variable(warehouse, warehouse_reso
 def dg_materialize_failing(warehouse_resource, org, res):
     import dagster as dg
 
-    from chitty_pipelines.assets.unified.projects import unified_projects
-    from chitty_pipelines.resources.opstore import OpStoreResource
+    from chitty_pipelines.unified.projects import unified_projects
+    from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
 
     return dg.materialize(
         [unified_projects],

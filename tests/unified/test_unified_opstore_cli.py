@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from chitty_pipelines.opstore import OpStore
+from chitty_pipelines.warehouse.opstore import OpStore
 
 WRITER = """
 import sys
-from chitty_pipelines.opstore import OpStore
+from chitty_pipelines.warehouse.opstore import OpStore
 store, worker = OpStore(sys.argv[1], busy_timeout_s=60), sys.argv[2]
 for i in range(25):
     assert store.register_session(f"{worker}-{i}", "claude", "p", worker).created

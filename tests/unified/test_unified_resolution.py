@@ -6,8 +6,8 @@ from itertools import combinations
 
 import pytest
 
-from chitty_pipelines.assets.unified.resolution import normalize_name, normalize_remote, stripped_name
-from chitty_pipelines.opstore import OpStore
+from chitty_pipelines.unified.resolution import normalize_name, normalize_remote, stripped_name
+from chitty_pipelines.warehouse.opstore import OpStore
 from tests.unified.org_fixture import (
     TRUE_PROJECTS,
     register_projects,

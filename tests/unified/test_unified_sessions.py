@@ -8,9 +8,9 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from chitty_pipelines.assets.unified.session_sources import session_status
-from chitty_pipelines.assets.unified.summary import unified_counts
-from chitty_pipelines.opstore import OpStore
+from chitty_pipelines.unified.session_sources import session_status
+from chitty_pipelines.unified.summary import unified_counts
+from chitty_pipelines.warehouse.opstore import OpStore
 from tests.unified.org_fixture import T0, register_projects, seed_platforms
 from tests.unified.unified_helpers import check_results, materialize, metadata
 
@@ -151,7 +151,7 @@ def test_opstore_results_are_honest(chitty_home):
 def test_a_session_of_slash_commands_is_summarised_by_its_first_texts(
     warehouse, warehouse_resource, chitty_home
 ):
-    from chitty_pipelines.assets.platforms.local_claude_tables import MESSAGES, SESSIONS
+    from chitty_pipelines.platforms.claude_code.tables import MESSAGES, SESSIONS
 
     line = {"source_file": "/c/x.jsonl", "session_id": "x", "file_kind": "main", "is_prompt": False}
     with warehouse.transaction("seed") as tx:

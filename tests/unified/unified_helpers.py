@@ -7,12 +7,12 @@ from typing import Any
 
 import dagster as dg
 
-from chitty_pipelines.assets.unified.entity_checks import UNIFIED_ENTITY_CHECKS
-from chitty_pipelines.assets.unified.projects import unified_projects
-from chitty_pipelines.assets.unified.sessions import unified_sessions
-from chitty_pipelines.resources.chittyos import ChittyIdResource
-from chitty_pipelines.resources.opstore import OpStoreResource
-from chitty_pipelines.resources.warehouse import WarehouseResource
+from chitty_pipelines.chittyos.ids import ChittyIdResource
+from chitty_pipelines.unified.entity_checks import UNIFIED_ENTITY_CHECKS
+from chitty_pipelines.unified.projects import unified_projects
+from chitty_pipelines.unified.sessions import unified_sessions
+from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 SESSIONS_OP = unified_sessions.op.name
 

@@ -2,7 +2,7 @@
 ``CHITTY_TOPIC_CLASSIFIER``: ``tfidf`` (default, offline), ``semantic`` (optional extra),
 ``llm`` (any OpenAI-compatible endpoint)."""
 
-from .base import ClassifierError, Limits, TopicClassifier, TopicScore
+from chitty_pipelines.topics.classifiers.base import ClassifierError, Limits, TopicClassifier, TopicScore
 
 CLASSIFIERS: tuple[str, ...] = ("tfidf", "semantic", "llm")
 

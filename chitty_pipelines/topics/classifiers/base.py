@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
-from ..taxonomy import Taxonomy
-from .text import KeywordMatcher
+from chitty_pipelines.topics.classifiers.text import KeywordMatcher
+from chitty_pipelines.topics.taxonomy import Taxonomy
 
 
 class ClassifierError(RuntimeError):

@@ -17,10 +17,17 @@ from dataclasses import dataclass
 
 import httpx
 
-from ...resources.retry import call_with_retry, parse_retry_after
-from ..taxonomy import Taxonomy
-from .base import CategoryEvidence, ClassifierError, Limits, TopicScore, keyword_evidence, select
-from .text import KeywordMatcher
+from chitty_pipelines.kernel.retry import call_with_retry, parse_retry_after
+from chitty_pipelines.topics.classifiers.base import (
+    CategoryEvidence,
+    ClassifierError,
+    Limits,
+    TopicScore,
+    keyword_evidence,
+    select,
+)
+from chitty_pipelines.topics.classifiers.text import KeywordMatcher
+from chitty_pipelines.topics.taxonomy import Taxonomy
 
 SYSTEM_PROMPT = (
     "You categorise AI assistant sessions (coding, research, operations) into a fixed taxonomy. "

@@ -19,8 +19,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..taxonomy import Taxonomy
-from .base import TopicScore
+from chitty_pipelines.topics.classifiers.base import TopicScore
+from chitty_pipelines.topics.taxonomy import Taxonomy
 
 _HEURISTICS: tuple[tuple[str, str], ...] = (
     (r"add|implement|create|build", "feature"),

@@ -16,9 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from ..taxonomy import Taxonomy
-from .base import Limits, TopicScore, keyword_evidence, select, softmax_confidences
-from .text import KeywordMatcher
+from chitty_pipelines.topics.classifiers.base import (
+    Limits,
+    TopicScore,
+    keyword_evidence,
+    select,
+    softmax_confidences,
+)
+from chitty_pipelines.topics.classifiers.text import KeywordMatcher
+from chitty_pipelines.topics.taxonomy import Taxonomy
 
 INSTALL_HINT = (
     "the semantic topic classifier needs the optional extra: install the CPU build of torch first "

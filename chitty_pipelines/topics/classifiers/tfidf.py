@@ -19,9 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from ..taxonomy import Taxonomy
-from .base import Limits, TopicScore, keyword_evidence, select, softmax_confidences
-from .text import KeywordMatcher, analyzer, stem, words
+from chitty_pipelines.topics.classifiers.base import (
+    Limits,
+    TopicScore,
+    keyword_evidence,
+    select,
+    softmax_confidences,
+)
+from chitty_pipelines.topics.classifiers.text import KeywordMatcher, analyzer, stem, words
+from chitty_pipelines.topics.taxonomy import Taxonomy
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""The core ChittyOS services (id, register, registry): clients, catalogue, health, fakes."""

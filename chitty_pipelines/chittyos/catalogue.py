@@ -1,0 +1,94 @@
+"""The core-service catalogue: core_services.yaml plus the machine's URL overrides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+
+import yaml
+
+from chitty_pipelines import config
+
+_CATEGORIES = {"Foundation", "Core", "Data", "Platform", "Domain", "Sync", "Application"}
+
+
+@dataclass(frozen=True)
+class CoreService:
+    name: str
+    url: str  # base URL, no trailing slash
+    type: str
+    category: str
+    provider: str
+    features: tuple[str, ...]
+    health_path: str = "/health"
+    required: bool = False
+
+    @property
+    def health_url(self) -> str:
+        return self.url + self.health_path
+
+
+class CatalogueError(ValueError):
+    pass
+
+
+@cache
+def bundled_catalogue() -> tuple[CoreService, ...]:
+    text = resources.files("chitty_pipelines.ops").joinpath("core_services.yaml").read_text()
+    return parse_catalogue(text)
+
+
+def parse_catalogue(text: str) -> tuple[CoreService, ...]:
+    doc = yaml.safe_load(text) or {}
+    services = []
+    for i, item in enumerate(doc.get("services") or []):
+        missing = [k for k in ("name", "url", "type", "category", "provider") if not item.get(k)]
+        if missing:
+            raise CatalogueError(f"core_services.yaml entry {i}: missing {missing}")
+        if item["category"] not in _CATEGORIES:
+            raise CatalogueError(
+                f"{item['name']}: category {item['category']!r} not in {sorted(_CATEGORIES)}"
+            )
+        services.append(
+            CoreService(
+                name=str(item["name"]),
+                url=str(item["url"]).rstrip("/"),
+                type=str(item["type"]),
+                category=str(item["category"]),
+                provider=str(item["provider"]),
+                features=tuple(str(f) for f in item.get("features") or ()),
+                health_path=str(item.get("health_path") or "/health"),
+                required=bool(item.get("required", False)),
+            )
+        )
+    names = [s.name for s in services]
+    if len(set(names)) != len(names):
+        raise CatalogueError("core_services.yaml: duplicate service names")
+    return tuple(services)
+
+
+def url_overrides() -> dict[str, str]:
+    """CHITTY_SERVICE_URLS (``name=url,...``), then the dedicated CHITTY_ID_URL,
+    CHITTY_REGISTER_URL and CHITTY_REGISTRY_URL (which win: the clients use them too)."""
+    overrides: dict[str, str] = {}
+    for pair in (config.env("CHITTY_SERVICE_URLS") or "").split(","):
+        name, sep, url = pair.strip().partition("=")
+        if sep and name.strip() and url.strip():
+            overrides[name.strip()] = url.strip().rstrip("/")
+    dedicated = (
+        ("identity", "CHITTY_ID_URL"),
+        ("register", "CHITTY_REGISTER_URL"),
+        ("registry", "CHITTY_REGISTRY_URL"),
+    )
+    for name, var in dedicated:
+        if config.env(var):
+            overrides[name] = str(config.env(var)).rstrip("/")
+    return overrides
+
+
+def core_services(overrides: dict[str, str] | None = None) -> tuple[CoreService, ...]:
+    """The catalogue with base URLs overridden (by default from the environment, read on every
+    call: tests and the CLI change it between calls)."""
+    overrides = url_overrides() if overrides is None else overrides
+    return tuple(replace(s, url=overrides.get(s.name, s.url)) for s in bundled_catalogue())

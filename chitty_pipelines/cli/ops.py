@@ -1,0 +1,165 @@
+"""``chitty-sync check``, ``register`` and ``services``: the core ChittyOS services from the
+command line, and the services section of ``status``.
+
+``check`` exits 1 when its score is below the threshold, so it can gate a deploy or a cron job;
+``--json`` prints one JSON document on stdout and nothing else there.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from chitty_pipelines.chittyos.resource import ChittyServicesResource
+from chitty_pipelines.ops.check import FAIL, PASS, SKIP, WARN, run_check
+from chitty_pipelines.ops.health import service_health
+from chitty_pipelines.ops.registration import latest_registrations
+from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
+
+console = Console(stderr=True)
+out = Console()
+_STYLE = {PASS: "green", WARN: "yellow", FAIL: "bold red", SKIP: "dim"}
+
+
+def _warehouse() -> Warehouse:
+    return WarehouseResource.from_settings().get()
+
+
+def check(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    threshold: Annotated[
+        int, typer.Option(min=0, max=100, help="Lowest passing score (percent of counted checks).")
+    ] = 80,
+) -> None:
+    """ChittyCheck tests 11-14: platforms, core services, integration (mint, registry, sync
+    status) and registration. Exit 1 below the threshold."""
+    report = run_check(ChittyServicesResource.from_settings(), _warehouse(), threshold=threshold)
+    if as_json:
+        out.print_json(json.dumps(report.to_json()))
+    else:
+        for line in report.lines:
+            latency = f" ({line.latency_ms:.0f} ms)" if line.latency_ms is not None else ""
+            out.print(
+                f"[{_STYLE[line.verdict]}]{line.verdict}[/] {line.test} {line.area:<13} "
+                f"{line.name:<12} {_escape(line.reason)}{latency}",
+                highlight=False,
+                soft_wrap=True,  # one line per check, whatever the terminal width (grep-able)
+            )
+        for note in report.notes:
+            console.print(f"note: {note}", style="dim", markup=False)
+        c = report.counts
+        verdict = "[green]passed[/green]" if report.passed else "[bold red]failed[/bold red]"
+        out.print(
+            f"score {report.score}% ({c[PASS]} PASS, {c[WARN]} WARN, {c[FAIL]} FAIL; {c[SKIP]} not "
+            f"configured, not counted); threshold {report.threshold}%: {verdict}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[")
+
+
+def register() -> None:
+    """Register the core services now (the register_core_services job, recorded like a UI run)."""
+    from chitty_pipelines.cli.runner import execute_with_progress, open_instance
+    from chitty_pipelines.definitions import defs
+
+    def show(kind: str, text: str) -> None:
+        console.print(f"{'✓' if kind == 'asset' else '·'} {text}", markup=False, highlight=False)
+
+    with open_instance() as instance:
+        outcome = execute_with_progress(
+            defs.resolve_job_def("register_core_services"), instance, on_event=show
+        )
+    rows = services_status(_warehouse(), probe=False)
+    _print_services(rows)
+    failed = [r["name"] for r in rows if r["register"] not in _OK or r["registry"] not in _OK]
+    if not outcome.success or failed:
+        console.print(f"[red]not registered everywhere: {', '.join(failed) or 'run failed'}[/red]")
+        raise typer.Exit(1)
+
+
+_OK = {"registered", "pending", "already_registered", "discoverable"}
+
+
+def services(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    probe: Annotated[bool, typer.Option(help="Probe each /health now (else the last recorded).")] = True,
+) -> None:
+    """Core services: health and registration state."""
+    rows = services_status(_warehouse(), probe=probe)
+    if as_json:
+        out.print_json(json.dumps(rows, default=str))
+    else:
+        _print_services(rows)
+
+
+def services_status(warehouse: Warehouse, probe: bool = True) -> list[dict[str, Any]]:
+    """Per core service: health (probed now, or the last observation) and the latest registration
+    state with Register and Registry. What ``status`` shows below the platforms."""
+    resource = ChittyServicesResource.from_settings()
+    latest = latest_registrations(warehouse) if warehouse.path.exists() else {}
+    health: dict[str, dict[str, Any]] = {}
+    if probe:
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        health = {h.name: {**h.to_json(), "checked_at": now} for h in service_health(resource)}
+    elif warehouse.path.exists() and warehouse.table_exists("ops", "service_health"):
+        with warehouse.connect() as con:  # plain Python values, not numpy ones, for --json
+            found = con.execute(
+                "SELECT name, healthy, reachable, latency_ms, reason, checked_at FROM ops.service_health "
+                "WHERE kind = 'service' "
+                "QUALIFY row_number() OVER (PARTITION BY name ORDER BY checked_at DESC) = 1"
+            ).fetchall()
+        keys = ("name", "healthy", "reachable", "latency_ms", "reason", "checked_at")
+        health = {row[0]: dict(zip(keys, row, strict=True)) for row in found}
+    rows = []
+    for s in resource.services():
+        h = health.get(s.name, {})
+        reg, rgy = latest.get((s.name, "register")), latest.get((s.name, "registry"))
+        rows.append(
+            {
+                "name": s.name,
+                "url": s.url,
+                "healthy": h.get("healthy"),
+                "reachable": h.get("reachable"),
+                "latency_ms": h.get("latency_ms"),
+                "health_reason": h.get("reason"),
+                "checked_at": str(h["checked_at"]) if h.get("checked_at") is not None else None,
+                "register": reg["status"] if reg else "never",
+                "registry": rgy["status"] if rgy else "never",
+                "registered_at": str(reg["attempted_at"]) if reg else None,
+            }
+        )
+    return rows
+
+
+def _print_services(rows: list[dict[str, Any]], console_out: Console | None = None) -> None:
+    table = Table(title="core ChittyOS services")
+    for column in ("service", "health", "ms", "register", "registry"):
+        table.add_column(column)
+    for r in rows:
+        health = "-" if r["healthy"] is None else "ok" if r["healthy"] else f"FAIL: {r['health_reason']}"
+        ms = f"{r['latency_ms']:.0f}" if isinstance(r["latency_ms"], (int, float)) else "-"
+        table.add_row(r["name"], health, ms, r["register"], r["registry"])
+    (console_out or out).print(table)
+
+
+def print_services_status(console_out: Console, warehouse: Warehouse, probe: bool = True) -> None:
+    """The services section of ``chitty-sync status`` (text)."""
+    _print_services(services_status(warehouse, probe=probe), console_out)
+
+
+def register_commands(app: typer.Typer) -> None:
+    app.command("check")(check)
+    app.command("register")(register)
+    app.command("services")(services)

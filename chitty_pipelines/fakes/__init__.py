@@ -1,1 +1,0 @@
-"""Local HTTP servers speaking each platform's wire protocol (tests, benchmarks, the demo)."""

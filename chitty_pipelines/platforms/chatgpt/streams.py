@@ -1,0 +1,292 @@
+"""Reading ChatGPT export files into the warehouse: per-file cursors, streamed batches, rejects.
+
+Kept apart from the Dagster wiring (local_chatgpt.py) so the rules are testable on their own:
+
+* a file whose (size, mtime, inode) matches its cursor is not opened at all;
+* a changed file is read again from the start (a JSON array cannot be resumed) and upserted;
+* rows are written in batches of bounded size; the file's cursor goes into the same transaction
+  as its last batch, so a crash mid-file re-reads that file next time and upserts stay idempotent;
+* the same conversation found in two exports (people export again and again) is one row: the
+  copy with the newer ``update_time`` wins, then the one with more nodes (a fuller copy).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import ijson
+
+from chitty_pipelines.kernel.file_cursor import FileCursor, decide
+from chitty_pipelines.platforms.chatgpt.parser import (
+    ConversationError,
+    CountingReader,
+    iter_items,
+    parse_conversation,
+)
+from chitty_pipelines.warehouse import Reject, TableSpec, Transaction, Warehouse, cols
+
+PLATFORM = "local"
+STREAM = "chatgpt"
+
+CONVERSATIONS = TableSpec(
+    "raw_local",
+    "chatgpt_conversations",
+    cols(
+        ("conversation_id", "VARCHAR", "conversation_id, else id: the session id"),
+        ("title", "VARCHAR"),
+        ("create_time", "TIMESTAMPTZ"),
+        ("update_time", "TIMESTAMPTZ"),
+        ("default_model_slug", "VARCHAR"),
+        ("model_slugs", "VARCHAR[]", "distinct message.metadata.model_slug values seen"),
+        ("gizmo_id", "VARCHAR", "custom GPT or project"),
+        ("is_archived", "BOOLEAN"),
+        ("current_node", "VARCHAR", "the active leaf as the export states it"),
+        ("active_leaf", "VARCHAR", "the leaf actually walked (differs when current_node is missing)"),
+        ("current_node_missing", "BOOLEAN", "true when the deepest leaf was used instead"),
+        ("visible_messages", "BIGINT", "messages on the thread the user saw (hidden ones included)"),
+        ("total_messages", "BIGINT", "messages in the whole tree, every branch"),
+        ("hidden_messages", "BIGINT", "weight 0 or visually hidden (system prompts, tool plumbing)"),
+        ("node_count", "BIGINT", "mapping nodes, the message-less root included"),
+        ("branch_count", "BIGINT", "leaves of the tree: 1 for a conversation never edited or regenerated"),
+        ("source_file", "VARCHAR"),
+        ("file_index", "BIGINT", "position of the conversation in its file's array"),
+    ),
+    primary_key=("conversation_id",),
+    description="One row per ChatGPT conversation found in the export files.",
+)
+
+MESSAGES = TableSpec(
+    "raw_local",
+    "chatgpt_messages",
+    cols(
+        ("conversation_id", "VARCHAR"),
+        ("node_id", "VARCHAR", "mapping key of the node"),
+        ("message_id", "VARCHAR"),
+        ("parent_id", "VARCHAR", "parent node (may point outside the mapping in fragments)"),
+        ("position", "BIGINT", "0-based order along the visible thread; null off the thread"),
+        ("on_active_thread", "BOOLEAN", "false for alternate branches (edits, regenerations)"),
+        ("role", "VARCHAR", "system, user, assistant or tool"),
+        ("author_name", "VARCHAR", "tool or plugin name for tool messages"),
+        ("content_type", "VARCHAR"),
+        ("text", "VARCHAR", "text extracted from the content, whatever its type"),
+        ("content_json", "JSON", "raw content for every type but plain text"),
+        ("create_time", "TIMESTAMPTZ", "null in some exports: order by position, not time"),
+        ("update_time", "TIMESTAMPTZ"),
+        ("model_slug", "VARCHAR"),
+        ("recipient", "VARCHAR", "all, or the tool addressed"),
+        ("channel", "VARCHAR"),
+        ("status", "VARCHAR"),
+        ("end_turn", "BOOLEAN"),
+        ("finish_type", "VARCHAR"),
+        ("weight", "DOUBLE"),
+        ("hidden", "BOOLEAN", "weight 0 or is_visually_hidden_from_conversation"),
+        ("input_tokens", "BIGINT", "always null: exports carry no token counts"),
+        ("output_tokens", "BIGINT", "always null: exports carry no token counts"),
+    ),
+    primary_key=("conversation_id", "node_id"),
+    description="Every message node of every ChatGPT conversation, alternate branches flagged.",
+)
+
+
+@dataclass
+class FileReport:
+    path: str
+    action: str  # skip | read | error
+    bytes_read: int = 0
+    conversations: int = 0
+    messages: int = 0
+    rejects: int = 0
+
+
+@dataclass
+class SyncOutcome:
+    conversations_written: int = 0
+    messages_written: int = 0
+    conversations_read: int = 0
+    conversations_superseded: int = 0  # an other export holds a newer copy
+    bytes_read: int = 0
+    rejects: int = 0
+    files: list[FileReport] = field(default_factory=list)
+
+    @property
+    def files_read(self) -> int:
+        return sum(1 for f in self.files if f.action != "skip")
+
+    @property
+    def files_skipped(self) -> int:
+        return sum(1 for f in self.files if f.action == "skip")
+
+
+def sync_exports(
+    warehouse: Warehouse,
+    files: list[Path],
+    *,
+    run_id: str | None,
+    full_refresh: bool,
+    batch_messages: int = 5000,
+) -> SyncOutcome:
+    outcome = SyncOutcome()
+    cursors = {} if full_refresh else warehouse.cursors(PLATFORM, STREAM)
+    for path in files:
+        key = str(path.resolve())
+        try:
+            st = path.stat()
+        except OSError:
+            continue  # vanished since listing; the next sync sees the truth
+        cursor = FileCursor.from_json(cursors.get(key))
+        if decide(cursor, st.st_size, st.st_mtime_ns, st.st_ino) == "skip":
+            outcome.files.append(FileReport(key, "skip"))
+            continue
+        # "resume" means the file grew; a JSON array cannot be resumed, so it is read again.
+        done = FileCursor(st.st_size, st.st_mtime_ns, st.st_ino, offset=st.st_size)
+        report = _read_file(warehouse, path, key, done, run_id, batch_messages, outcome)
+        outcome.files.append(report)
+        outcome.bytes_read += report.bytes_read
+    return outcome
+
+
+class _Batch:
+    """Rows of one file waiting to be written, flushed when ``batch_messages`` is reached."""
+
+    def __init__(self) -> None:
+        self.conversations: list[dict[str, Any]] = []
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.rejects: list[Reject] = []
+        self.n_messages = 0
+
+    def add(self, conversation: dict[str, Any], messages: list[dict[str, Any]]) -> None:
+        self.conversations.append(conversation)
+        self.messages[conversation["conversation_id"]] = messages
+        self.n_messages += len(messages)
+
+
+def _read_file(
+    warehouse: Warehouse,
+    path: Path,
+    key: str,
+    done: FileCursor,
+    run_id: str | None,
+    batch_messages: int,
+    outcome: SyncOutcome,
+) -> FileReport:
+    report = FileReport(key, "read")
+    batch = _Batch()
+    cursor: FileCursor | None = done
+    index = -1
+    try:
+        with path.open("rb") as raw:
+            head = raw.read(64)
+            raw.seek(3 if head.startswith(b"\xef\xbb\xbf") else 0)  # tolerate a UTF-8 BOM
+            if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+                raise _NotAnExport("top-level JSON value is not an array of conversations")
+            reader = CountingReader(raw)
+            try:
+                for index, item in enumerate(iter_items(reader)):
+                    outcome.conversations_read += 1
+                    try:
+                        parsed = parse_conversation(item, key, index)
+                    except ConversationError as exc:
+                        batch.rejects.append(_reject(key, index, item, str(exc)))
+                        continue
+                    batch.add(parsed.conversation, parsed.messages)
+                    if batch.n_messages >= batch_messages:
+                        _flush(warehouse, run_id, batch, None, key, report, outcome)
+                        batch = _Batch()
+            except (ijson.JSONError, UnicodeDecodeError) as exc:
+                report.action = "error"
+                location = f"after conversation {index} (byte ~{reader.bytes_read})"
+                reason, excerpt = _json_error(exc)
+                batch.rejects.append(Reject(PLATFORM, STREAM, key, location, reason, excerpt))
+            finally:
+                report.bytes_read = reader.bytes_read
+    except _NotAnExport as exc:
+        report.action = "error"
+        batch.rejects.append(Reject(PLATFORM, STREAM, key, "file", str(exc)))
+    except OSError as exc:
+        # Unreadable now (permissions, vanished): no cursor, so the next sync tries again.
+        report.action = "error"
+        cursor = None
+        batch.rejects.append(Reject(PLATFORM, STREAM, key, "file", f"cannot read: {exc.strerror or exc}"))
+    # A broken file keeps its cursor too: reading it again unchanged would only find the same fault.
+    _flush(warehouse, run_id, batch, cursor, key, report, outcome)
+    return report
+
+
+class _NotAnExport(ValueError):
+    pass
+
+
+def _json_error(exc: Exception) -> tuple[str, str]:
+    """yajl reports bytes: a first line saying what is wrong, then the text around the fault."""
+    message = exc.args[0] if exc.args else str(exc)
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    first, _, rest = text.strip().partition("\n")
+    return f"invalid JSON: {first.strip()}", rest.strip()
+
+
+def _reject(key: str, index: int, item: Any, reason: str) -> Reject:
+    if isinstance(item, dict):
+        excerpt = f"id={item.get('conversation_id') or item.get('id')!s} keys={sorted(item)}"
+        location = f"conversation {index} ({item.get('conversation_id') or item.get('id')})"
+    else:
+        excerpt, location = repr(item), f"conversation {index}"
+    return Reject(PLATFORM, STREAM, key, location, reason, excerpt)
+
+
+def _flush(
+    warehouse: Warehouse,
+    run_id: str | None,
+    batch: _Batch,
+    cursor: FileCursor | None,
+    key: str,
+    report: FileReport,
+    outcome: SyncOutcome,
+) -> None:
+    with warehouse.transaction(run_id) as tx:
+        winners = _newest_copies(tx, batch.conversations)
+        outcome.conversations_superseded += len(batch.conversations) - len(winners)
+        ids = [c["conversation_id"] for c in winners]
+        messages = [m for cid in ids for m in batch.messages[cid]]
+        # Replace each conversation's messages wholesale: a re-export may have dropped a branch.
+        tx.delete_where(MESSAGES, "conversation_id", ids)
+        conv_written = tx.upsert(CONVERSATIONS, winners)
+        msg_written = tx.upsert(MESSAGES, messages)
+        rejected = tx.add_rejects(batch.rejects)
+        if cursor is not None:
+            tx.set_cursor(PLATFORM, STREAM, key, cursor.to_json())
+    report.conversations += conv_written
+    report.messages += msg_written
+    report.rejects += rejected
+    outcome.conversations_written += conv_written
+    outcome.messages_written += msg_written
+    outcome.rejects += rejected
+
+
+def _newest_copies(tx: Transaction, incoming: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drop incoming conversations that another file already holds in a newer or fuller copy."""
+    if not incoming:
+        return []
+    tx.ensure(CONVERSATIONS)
+    rows = tx.con.execute(
+        f"SELECT conversation_id, source_file, update_time, node_count FROM {CONVERSATIONS.sql_name} "
+        "WHERE conversation_id IN (SELECT unnest(?))",
+        [[c["conversation_id"] for c in incoming]],
+    ).fetchall()
+    existing = {r[0]: r[1:] for r in rows}
+
+    def rank(update_time: datetime | None, node_count: int | None) -> tuple[float, int]:
+        return (update_time.timestamp() if update_time else float("-inf"), node_count or 0)
+
+    keep = []
+    for conv in incoming:
+        found = existing.get(conv["conversation_id"])
+        if (
+            found is None
+            or found[0] == conv["source_file"]
+            or rank(conv["update_time"], conv["node_count"]) > rank(found[1], found[2])
+        ):
+            keep.append(conv)
+    return keep

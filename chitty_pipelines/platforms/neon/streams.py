@@ -1,0 +1,380 @@
+"""How one Neon stream lands in the warehouse: resolve it against the catalog, stream COPY
+chunks, convert each chunk to typed Arrow, and write it.
+
+Two write modes:
+
+* incremental (unpartitioned streams): ``cursor >= high_water - lookback`` ordered by
+  (cursor, key); every chunk commits its rows *and* the advanced high-water mark in one warehouse
+  transaction, so a crash between chunks resumes where the last chunk committed (the look-back
+  and upserts by key make the overlap harmless: no loss, no duplicates);
+* windowed (daily-partitioned streams): per day of the run's window, one transaction deletes the
+  day's rows and merges what PostgreSQL has for it now (partition-idempotent), reading from
+  ``start - lookback`` on the first day so late commits just before the window are kept too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from chitty_pipelines.kernel.assets import StreamStats
+from chitty_pipelines.platforms.neon.pg_types import (
+    CURSOR_CASTS,
+    TIME_CURSORS,
+    PgColumn,
+    cast_expr,
+    duck_type,
+    select_expr,
+)
+from chitty_pipelines.platforms.neon.resource import NeonError, NeonResource, TableInfo
+from chitty_pipelines.platforms.neon.stream_config import CURSOR_CANDIDATES, StreamSpec
+from chitty_pipelines.warehouse import (
+    Column,
+    InvalidIdentifier,
+    Reject,
+    TableSpec,
+    Warehouse,
+    quote,
+    validate_identifier,
+)
+
+if TYPE_CHECKING:
+    # Imported where used: loading the code location (every step process does) stays cheap.
+    import psycopg
+    import pyarrow as pa
+    from psycopg import sql
+
+PLATFORM = "neon"
+SCHEMA = "raw_neon"
+
+
+class StreamConfigError(NeonError):
+    """The stream's configuration does not fit the table (bad cursor, no key): that stream only."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    spec: StreamSpec
+    columns: tuple[PgColumn, ...]
+    skipped: tuple[str, ...]  # source columns whose names are not plain identifiers
+    cursor: PgColumn | None
+    primary_key: tuple[str, ...]
+    lookback_s: float
+    table: TableSpec
+
+    @property
+    def cursor_is_time(self) -> bool:
+        return self.cursor is not None and self.cursor.typname in TIME_CURSORS
+
+
+def resolve(spec: StreamSpec, info: TableInfo, default_lookback_s: float) -> Resolved:
+    columns, skipped = [], []
+    for col in info.columns:
+        try:
+            validate_identifier(col.name, "column")
+            columns.append(col)
+        except InvalidIdentifier:
+            skipped.append(col.name)
+    names = {c.name for c in columns}
+    cursor_name = spec.cursor or next((c for c in CURSOR_CANDIDATES if c in names), None)
+    cursor = info.column(cursor_name) if cursor_name else None
+    if cursor_name and cursor is None:
+        raise StreamConfigError(f"stream {spec.name}: cursor column {cursor_name!r} not in {spec.qualified}")
+    if cursor is not None and (cursor.is_array or cursor.typname not in CURSOR_CASTS):
+        raise StreamConfigError(
+            f"stream {spec.name}: cursor {cursor.name} has type {cursor.formatted}; use a timestamp, "
+            "date or integer column"
+        )
+    pk = spec.primary_key or info.primary_key or spec.fallback_primary_key
+    if not pk or any(k not in names for k in pk):
+        raise StreamConfigError(
+            f"stream {spec.name}: no usable primary key for {spec.qualified} "
+            "(set primary_key in NEON_STREAMS)"
+        )
+    table = TableSpec(
+        SCHEMA,
+        spec.name,
+        tuple(Column(c.name, duck_type(c), f"{c.formatted} in {spec.qualified}") for c in columns),
+        tuple(pk),
+        spec.description,
+    )
+    lookback = spec.lookback_seconds if spec.lookback_seconds is not None else default_lookback_s
+    return Resolved(spec, tuple(columns), tuple(skipped), cursor, tuple(pk), lookback, table)
+
+
+class ChunkConverter:
+    """CSV text of one COPY chunk -> typed Arrow, in one vectorized DuckDB query (in memory).
+
+    A value that does not convert (numeric 'NaN' into DECIMAL, say) turns its row into a reject
+    instead of failing the sync."""
+
+    def __init__(self, r: Resolved):
+        import duckdb
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        self.r = r
+        names = [c.name for c in r.columns]
+        self.read = pacsv.ReadOptions(column_names=names, block_size=8 << 20)
+        self.parse = pacsv.ParseOptions(newlines_in_values=True)
+        self.convert = pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names},
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,  # "" is an empty string, unquoted empty is NULL
+        )
+        casts, checks = [], []
+        for c in r.columns:
+            q = quote(c.name)
+            expr = cast_expr(c, f"__raw.{q}")
+            casts.append(f"{expr} AS {q}")
+            if expr != f"__raw.{q}":
+                checks.append(f"CASE WHEN __raw.{q} IS NOT NULL AND {expr} IS NULL THEN '{c.name}' END")
+        bad = f"concat_ws(',', {', '.join(checks)})" if checks else "''"
+        self.sql = f"SELECT {', '.join(casts)}, {bad} AS __bad FROM __raw"
+        self.con = duckdb.connect()
+        self.con.execute("SET threads = 2")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __call__(self, data: bytes) -> tuple[pa.Table, list[Reject], Any]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.csv as pacsv
+
+        raw = pacsv.read_csv(pa.py_buffer(data), self.read, self.parse, self.convert)
+        self.con.register("__raw", raw)
+        try:
+            typed = self.con.sql(self.sql).to_arrow_table()
+        finally:
+            self.con.unregister("__raw")
+        bad = typed.column("__bad")
+        ok_mask = pc.equal(bad, "")
+        rejects: list[Reject] = []
+        if typed.num_rows and not pc.all(ok_mask).as_py():
+            for i in pc.indices_nonzero(pc.invert(ok_mask)).to_pylist():
+                rejects.append(self._reject(raw, i, bad[i].as_py()))
+            typed = typed.filter(ok_mask)
+        typed = typed.drop_columns(["__bad"])
+        high = None
+        if self.r.cursor is not None and typed.num_rows:
+            high = pc.max(typed.column(self.r.cursor.name)).as_py()
+        return typed, rejects, high
+
+    def _reject(self, raw: pa.Table, i: int, columns: str) -> Reject:
+        key = {k: raw.column(k)[i].as_py() for k in self.r.primary_key}
+        values = {c: raw.column(c)[i].as_py() for c in columns.split(",")}
+        return Reject(
+            platform=PLATFORM,
+            stream=self.r.spec.name,
+            source=self.r.spec.qualified,
+            location=json.dumps(key, default=str),
+            reason=f"cannot convert column(s) {columns} to the warehouse type",
+            excerpt=json.dumps(values, default=str),
+        )
+
+
+# -- cursors ---------------------------------------------------------------------------------
+def encode_cursor(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def decode_cursor(r: Resolved, value: Any) -> Any:
+    if value is None or r.cursor is None:
+        return None
+    kind = r.cursor.typname
+    if kind in ("timestamptz", "timestamp"):
+        return datetime.fromisoformat(value)
+    if kind == "date":
+        return date.fromisoformat(value)
+    return Decimal(str(value)) if kind == "numeric" else int(value)
+
+
+def _later(a: Any, b: Any) -> Any:
+    if a is None:
+        return b
+    return a if b is None or a >= b else b
+
+
+# -- queries ---------------------------------------------------------------------------------
+def _select(r: Resolved) -> sql.Composable:
+    from psycopg import sql
+
+    exprs = [sql.SQL(select_expr(c, sql.Identifier(c.name).as_string())) for c in r.columns]
+    return sql.SQL("SELECT {} FROM {}.{}").format(
+        sql.SQL(", ").join(exprs), sql.Identifier(r.spec.schema), sql.Identifier(r.spec.table)
+    )
+
+
+def _bound(r: Resolved, value: Any, lookback_s: float) -> sql.Composable:
+    """``CAST(value AS <cursor type>) - lookback`` with the value as a literal (COPY takes no
+    bind parameters) and a cast chosen from a fixed list, never from text we were given."""
+    from psycopg import sql
+
+    assert r.cursor is not None
+    cast = sql.SQL(CURSOR_CASTS[r.cursor.typname])
+    literal = sql.Literal(str(encode_cursor(value)))
+    if not lookback_s:
+        return sql.SQL("CAST({} AS {})").format(literal, cast)
+    if r.cursor_is_time:
+        return sql.SQL("CAST({} AS {}) - make_interval(secs => {})").format(
+            literal, cast, sql.Literal(float(lookback_s))
+        )
+    return sql.SQL("CAST({} AS {}) - {}").format(literal, cast, sql.Literal(int(lookback_s)))
+
+
+def incremental_query(r: Resolved, high_water: Any) -> sql.Composable:
+    from psycopg import sql
+
+    query = _select(r)
+    if r.cursor is None:
+        return query  # no cursor column: every sync reads the table (upserts keep it exact)
+    cur = sql.Identifier(r.cursor.name)
+    if high_water is not None:
+        # NULL cursors are re-read every time rather than silently dropped (dlt #1935).
+        query = sql.SQL("{} WHERE ({} >= {} OR {} IS NULL)").format(
+            query, cur, _bound(r, high_water, r.lookback_s), cur
+        )
+    order = [cur, *(sql.Identifier(k) for k in r.primary_key)]
+    return sql.SQL("{} ORDER BY {} NULLS FIRST").format(query, sql.SQL(", ").join(order))
+
+
+def window_query(r: Resolved, lower: sql.Composable, upper: Any) -> sql.Composable:
+    from psycopg import sql
+
+    assert r.cursor is not None
+    cur = sql.Identifier(r.cursor.name)
+    return sql.SQL("{} WHERE {} >= {} AND {} < {}").format(_select(r), cur, lower, cur, _bound(r, upper, 0))
+
+
+# -- writing ---------------------------------------------------------------------------------
+def ensure_table(warehouse: Warehouse, run_id: str, table: TableSpec) -> list[str]:
+    """Create the table, or add the columns the source gained since (returned)."""
+    with warehouse.transaction(run_id) as tx:
+        tx.ensure(table)
+        have = {
+            row[0]
+            for row in tx.con.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ?",
+                [table.schema, table.name],
+            ).fetchall()
+        }
+        added = [c for c in table.columns if c.name not in have]
+        for c in added:
+            tx.con.execute(f"ALTER TABLE {table.sql_name} ADD COLUMN {quote(c.name)} {c.type}")
+    return [c.name for c in added]
+
+
+@dataclass
+class SyncOutcome:
+    stats: StreamStats = field(default_factory=StreamStats)
+    high_water: Any = None
+    chunks: int = 0
+
+
+def _chunks(
+    neon: NeonResource, con: psycopg.Connection, query: sql.Composable, convert: ChunkConverter
+) -> Iterator[tuple[pa.Table, list[Reject], Any, int]]:
+    for data, _rows in neon.copy_csv_chunks(con, query):
+        typed, rejects, high = convert(data)
+        yield typed, rejects, high, len(data)
+
+
+def sync_incremental(
+    neon: NeonResource,
+    con: psycopg.Connection,
+    warehouse: Warehouse,
+    run_id: str,
+    r: Resolved,
+    *,
+    full_refresh: bool,
+    on_chunk: Callable[[int], None] = lambda _n: None,
+) -> SyncOutcome:
+    stored = decode_cursor(r, warehouse.cursors(PLATFORM, r.spec.name).get("high_water"))
+    out = SyncOutcome(high_water=stored)
+    convert = ChunkConverter(r)
+    try:
+        with con.transaction():
+            neon.set_local_settings(con)
+            query = incremental_query(r, None if full_refresh else stored)
+            for typed, rejects, high, nbytes in _chunks(neon, con, query, convert):
+                # Never move backwards: the look-back re-reads rows below the stored mark.
+                out.high_water = _later(out.high_water, high)
+                with warehouse.transaction(run_id) as tx:
+                    out.stats.rows_written += tx.upsert(r.table, typed)
+                    out.stats.rejects += tx.add_rejects(rejects) if rejects else 0
+                    tx.set_cursors(PLATFORM, r.spec.name, _cursor_state(r, out.high_water))
+                out.stats.bytes_read += nbytes
+                out.chunks += 1
+                on_chunk(out.chunks)
+    finally:
+        convert.close()
+    return out
+
+
+def _cursor_state(r: Resolved, high_water: Any) -> dict[str, Any]:
+    return {
+        "high_water": encode_cursor(high_water),
+        "cursor_column": r.cursor.name if r.cursor else None,
+        "primary_key": list(r.primary_key),
+    }
+
+
+def _day_bound(r: Resolved, day: datetime) -> Any:
+    """A day boundary in the warehouse column's own type (DuckDB compares like with like)."""
+    assert r.cursor is not None
+    if r.cursor.typname == "timestamp":
+        return day.replace(tzinfo=None)
+    if r.cursor.typname == "date":
+        return day.date()
+    return day
+
+
+def sync_window(
+    neon: NeonResource,
+    con: psycopg.Connection,
+    warehouse: Warehouse,
+    run_id: str,
+    r: Resolved,
+    start: datetime,
+    end: datetime,
+    on_chunk: Callable[[int], None] = lambda _n: None,
+) -> SyncOutcome:
+    """Delete-then-merge each day of [start, end) in its own transaction."""
+    if r.cursor is None or not r.cursor_is_time:
+        raise StreamConfigError(f"stream {r.spec.name}: daily partitions need a timestamp or date cursor")
+    out = SyncOutcome(high_water=decode_cursor(r, warehouse.cursors(PLATFORM, r.spec.name).get("high_water")))
+    convert = ChunkConverter(r)
+    cur = quote(r.cursor.name)
+    day = start
+    try:
+        while day < end:
+            nxt = min(day + timedelta(days=1), end)
+            lo, hi = _day_bound(r, day), _day_bound(r, nxt)
+            lower = _bound(r, lo, r.lookback_s if day == start else 0)
+            with con.transaction(), warehouse.transaction(run_id) as tx:
+                neon.set_local_settings(con)
+                tx.ensure(r.table)
+                tx.con.execute(f"DELETE FROM {r.table.sql_name} WHERE {cur} >= ? AND {cur} < ?", [lo, hi])
+                for typed, rejects, high, nbytes in _chunks(neon, con, window_query(r, lower, hi), convert):
+                    out.high_water = _later(out.high_water, high)
+                    out.stats.rows_written += tx.upsert(r.table, typed)
+                    out.stats.rejects += tx.add_rejects(rejects) if rejects else 0
+                    out.stats.bytes_read += nbytes
+                    out.chunks += 1
+                    on_chunk(out.chunks)
+                tx.set_cursors(PLATFORM, r.spec.name, _cursor_state(r, out.high_water))
+            day = nxt
+    finally:
+        convert.close()
+    return out

@@ -1,0 +1,1 @@
+"""Unified tables synthesized from every platform: projects, sessions, topics (source-agnostic)."""

@@ -1,0 +1,105 @@
+"""The ``unified`` tables of projects and sessions (topics live with the topics assets)."""
+
+from __future__ import annotations
+
+from chitty_pipelines.warehouse import TableSpec, cols
+
+SCHEMA = "unified"
+PLATFORM_FLAGS = ("registered", "github", "chittychat_data", "claude_code", "notion", "drive")
+
+PROJECTS = TableSpec(
+    SCHEMA,
+    "projects",
+    cols(
+        ("project_key", "VARCHAR", "canonical key: the registered key, else the slug of the anchor's name"),
+        ("name", "VARCHAR"),
+        ("chitty_id", "VARCHAR", "minted ChittyID, or a local-project-<hash> placeholder"),
+        ("id_source", "VARCHAR", "service | local"),
+        ("platforms", "VARCHAR[]", "sources the project appears in"),
+        *((f"on_{p}", "BOOLEAN") for p in PLATFORM_FLAGS),
+        ("github_repos", "BIGINT"),
+        ("claude_sessions", "BIGINT", "Claude Code sessions whose working directory belongs here"),
+        ("claude_paths", "BIGINT", "distinct Claude Code working directories"),
+        ("notion_pages", "BIGINT"),
+        ("drive_folders", "BIGINT"),
+        ("chittychat_data_records", "BIGINT", "states and project files in the chittychat-data repo"),
+        ("alias_count", "BIGINT"),
+        ("git_remote", "VARCHAR", "normalised, e.g. github.com/owner/name"),
+        ("github_full_name", "VARCHAR"),
+        ("paths", "VARCHAR[]", "registered path, working directories, state project paths"),
+        ("registered_path", "VARCHAR"),
+        ("last_activity_at", "TIMESTAMPTZ", "latest activity over every alias"),
+        ("built_at", "TIMESTAMPTZ"),
+    ),
+    primary_key=("project_key",),
+    description="One row per real project across platforms (entity resolution over project_aliases).",
+)
+
+PROJECT_ALIASES = TableSpec(
+    SCHEMA,
+    "project_aliases",
+    cols(
+        ("alias_id", "VARCHAR", "<platform>:<source table>:<source id>"),
+        ("platform", "VARCHAR", "registered, github, chittychat_data, claude_code, notion, drive"),
+        ("source_table", "VARCHAR"),
+        ("source_id", "VARCHAR"),
+        ("source_name", "VARCHAR"),
+        ("normalized_name", "VARCHAR"),
+        ("path", "VARCHAR"),
+        ("git_remote", "VARCHAR", "normalised"),
+        (
+            "rule",
+            "VARCHAR",
+            "registered, git_remote, path, name, path_within, name_stripped, new, ignored_generic",
+        ),
+        ("matched_on", "VARCHAR", "the value the rule matched, in words"),
+        ("project_key", "VARCHAR", "null only for rule ignored_generic"),
+        ("record_count", "BIGINT", "sessions for a working directory, else 1"),
+        ("last_activity_at", "TIMESTAMPTZ"),
+    ),
+    primary_key=("alias_id",),
+    description="Every project source record, the rule that assigned it and the project it joined.",
+)
+
+SESSIONS = TableSpec(
+    SCHEMA,
+    "sessions",
+    cols(
+        (
+            "session_key",
+            "VARCHAR",
+            "claude:<uuid>, claude:<uuid>#agent-<id>, chatgpt:<id>, gemini:<id>, registered:<id>",
+        ),
+        ("chitty_id", "VARCHAR"),
+        ("id_source", "VARCHAR", "service | local"),
+        ("platform", "VARCHAR", "claude_code, chatgpt, gemini, or the registered AI platform"),
+        ("ai_tool", "VARCHAR", "claude, chatgpt, gemini, openai, …"),
+        ("source_id", "VARCHAR", "the session id on its platform"),
+        ("parent_session_key", "VARCHAR", "subagents: their parent session"),
+        ("is_subagent", "BOOLEAN"),
+        ("project_key", "VARCHAR", "null when no rule links the session to a project"),
+        ("project_rule", "VARCHAR", "cwd, registered, registered_path, none"),
+        ("project_hint", "VARCHAR", "what the source said (cwd, registered project id)"),
+        ("machine_id", "VARCHAR"),
+        ("models", "VARCHAR[]"),
+        ("started_at", "TIMESTAMPTZ"),
+        ("ended_at", "TIMESTAMPTZ", "explicit end, or the last activity of an ended file session"),
+        ("last_active_at", "TIMESTAMPTZ", "last heartbeat or last message"),
+        ("message_count", "BIGINT"),
+        ("prompt_count", "BIGINT"),
+        ("tool_call_count", "BIGINT"),
+        ("input_tokens", "BIGINT", "null where the source has no usage (ChatGPT/Gemini exports)"),
+        ("output_tokens", "BIGINT"),
+        ("cache_creation_tokens", "BIGINT"),
+        ("cache_read_tokens", "BIGINT"),
+        ("total_tokens", "BIGINT", "Claude parents include their subagents' usage"),
+        ("heartbeats", "BIGINT", "registered sessions only"),
+        ("status", "VARCHAR", "active | ended | stale, as of status_as_of"),
+        ("status_as_of", "TIMESTAMPTZ"),
+        ("title", "VARCHAR"),
+        ("summary_text", "VARCHAR", "title plus the first real prompts, ~2000 characters (topic input)"),
+        ("built_at", "TIMESTAMPTZ"),
+    ),
+    primary_key=("session_key",),
+    description="One row per AI session across tools, with project, usage and active/ended/stale status.",
+)

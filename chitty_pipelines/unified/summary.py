@@ -1,0 +1,31 @@
+"""Counts of the unified tables for ``chitty-sync status``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chitty_pipelines.warehouse import Warehouse
+
+
+def unified_counts(warehouse: Warehouse) -> dict[str, Any]:
+    """Projects, sessions by status, topics (0 where a table was never built)."""
+    counts: dict[str, Any] = {"projects": 0, "sessions": 0, "active": 0, "stale": 0, "ended": 0, "topics": 0}
+    if not warehouse.path.exists():
+        return counts
+    with warehouse.connect() as con:
+        have = {
+            t for (t,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'unified'"
+            ).fetchall()
+        }  # fmt: skip
+        if "projects" in have:
+            counts["projects"] = int(con.execute("SELECT count(*) FROM unified.projects").fetchone()[0])
+        if "sessions" in have:
+            for status, n in con.execute(
+                "SELECT status, count(*) FROM unified.sessions GROUP BY ALL"
+            ).fetchall():
+                counts[status] = int(n)
+                counts["sessions"] += int(n)
+        if "topics" in have:
+            counts["topics"] = int(con.execute("SELECT count(*) FROM unified.topics").fetchone()[0])
+    return counts

@@ -1,0 +1,375 @@
+"""``unified/session_topics`` and ``unified/topics``: every session of unified.sessions categorised
+into the topic taxonomy, and the taxonomy with counts. Classification lives in topic_sync.py, the
+classifiers in chitty_pipelines/topics/.
+
+Re-runs classify only sessions whose summary changed (or all of them when the classifier, the
+taxonomy or the run's full_refresh says so). Without a unified.sessions table both assets succeed
+with zero rows and say why.
+"""
+
+# No ``from __future__ import annotations``: Dagster reads the config/resource annotations.
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from chitty_pipelines.kernel.assets import (
+    Check,
+    StreamStats,
+    SyncConfig,
+    bundled_checks,
+    is_full_refresh,
+    log_sync,
+    now,
+    table_metadata,
+    unique_key_check_result,
+)
+from chitty_pipelines.topics.taxonomy import Taxonomy
+from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
+from chitty_pipelines.unified.topic_sync import (
+    _exists,
+    classifier_label,
+    classify_sessions,
+    sessions_table_exists,
+    stale_sessions,
+)
+from chitty_pipelines.unified.topic_tables import (
+    SESSION_TOPICS,
+    SESSIONS_SCHEMA,
+    SESSIONS_TABLE,
+    STATE,
+    TOPICS,
+)
+from chitty_pipelines.warehouse import Warehouse, quote
+from chitty_pipelines.warehouse.resource import WarehouseResource
+
+GROUP = "unified"
+SESSIONS_KEY = dg.AssetKey(["unified", "sessions"])
+SESSION_TOPICS_KEY = dg.AssetKey(["unified", "session_topics"])
+TOPICS_KEY = dg.AssetKey(["unified", "topics"])
+_KINDS = {"duckdb", "python"}
+_NO_SESSIONS = "unified.sessions does not exist yet: materialize unified/sessions first"
+
+
+@dg.asset(
+    key=SESSION_TOPICS_KEY,
+    group_name=GROUP,
+    kinds=_KINDS,
+    deps=[SESSIONS_KEY],
+    description=SESSION_TOPICS.description
+    + " Classifier from CHITTY_TOPIC_CLASSIFIER (default tfidf, offline); taxonomy from "
+    "CHITTY_TOPIC_TAXONOMY (default: the ChittyOS topics).",
+)
+def session_topics(
+    context: dg.AssetExecutionContext,
+    config: SyncConfig,
+    warehouse: WarehouseResource,
+    topic_classifier: TopicClassifierResource,
+) -> dg.MaterializeResult:
+    started = now()
+    wh = warehouse.get()
+    full = is_full_refresh(context, config)
+    taxonomy = topic_classifier.taxonomy()
+    classifier = topic_classifier.build(taxonomy)
+    label = classifier_label(classifier)
+    common = {"classifier": label, "taxonomy": taxonomy.source, "full_refresh": full}
+    if not sessions_table_exists(wh):
+        context.log.info(_NO_SESSIONS)
+        log_sync(
+            wh,
+            context,
+            platform=GROUP,
+            asset="session_topics",
+            started_at=started,
+            status="success",
+            full_refresh=full,
+            message=_NO_SESSIONS,
+        )
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": 0, "sessions_table": "missing", "reason": _NO_SESSIONS, **common}
+        )
+    outcome = classify_sessions(wh, classifier, taxonomy, run_id=context.run.run_id, full_refresh=full)
+    context.log.info(
+        f"topics ({label}): {outcome.sessions} session(s), {outcome.classified} classified, "
+        f"{outcome.unchanged} unchanged, {outcome.removed} removed, {outcome.failed} failed"
+    )
+    stats = StreamStats(
+        rows_written=outcome.rows_written,
+        rejects=outcome.failed,
+        extra={**common, **outcome.metadata(), "top_topics": _top_topics(wh)},
+    )
+    if outcome.errors:
+        stats.extra["errors"] = dg.MetadataValue.md("\n".join(f"- {e}" for e in outcome.errors[:10]))
+    log_sync(
+        wh,
+        context,
+        platform=GROUP,
+        asset="session_topics",
+        started_at=started,
+        status="success" if not outcome.failed else "partial",
+        stats=stats,
+        full_refresh=full,
+        message=f"{label}: {outcome.classified} classified, {outcome.failed} failed",
+    )
+    return dg.MaterializeResult(metadata=table_metadata(wh, SESSION_TOPICS, stats))
+
+
+@dg.asset(
+    key=TOPICS_KEY,
+    group_name=GROUP,
+    kinds=_KINDS,
+    deps=[SESSION_TOPICS_KEY],
+    description=TOPICS.description,
+)
+def topics(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    topic_classifier: TopicClassifierResource,
+) -> dg.MaterializeResult:
+    started = now()
+    wh = warehouse.get()
+    taxonomy = topic_classifier.taxonomy()
+    rows = topic_rows(wh, taxonomy)
+    with wh.transaction(context.run.run_id) as tx:
+        tx.ensure(TOPICS)
+        # The taxonomy is the truth: a topic removed from it leaves the table too.
+        tx.con.execute(f"DELETE FROM {TOPICS.sql_name}")
+        written = tx.upsert(TOPICS, rows)
+    classifiers = []
+    if wh.table_exists(SESSION_TOPICS.schema, SESSION_TOPICS.name):
+        classifiers = sorted(
+            wh.query(f"SELECT DISTINCT classifier FROM {SESSION_TOPICS.sql_name}")["classifier"]
+        )
+    stats = StreamStats(
+        rows_written=written,
+        extra={
+            "taxonomy": taxonomy.source,
+            "categories": len(taxonomy.categories),
+            "subcategories": len(taxonomy.topics) - len(taxonomy.categories),
+            "topics_with_sessions": sum(1 for r in rows if r["session_count"]),
+            "classifiers": ", ".join(classifiers) or "none",
+            "sessions_table": "present" if sessions_table_exists(wh) else "missing",
+            "top_topics": _top_topics(wh),
+        },
+    )
+    log_sync(wh, context, platform=GROUP, asset="topics", started_at=started, status="success", stats=stats)
+    return dg.MaterializeResult(metadata=table_metadata(wh, TOPICS, stats))
+
+
+def topic_rows(wh: Warehouse, taxonomy: Taxonomy) -> list[dict]:
+    counts: dict[str, tuple[int, int, float | None, datetime | None]] = {}
+    with wh.connect() as con:
+        if _exists(con, SESSION_TOPICS):
+            per_topic = con.execute(
+                f"SELECT topic_id, count(*), count(*) FILTER (WHERE rank = 1), avg(confidence), "
+                f"max(classified_at) FROM {SESSION_TOPICS.sql_name} GROUP BY topic_id"
+            ).fetchall()
+            per_sub = con.execute(
+                "SELECT sub, count(*), 0, avg(confidence), max(classified_at) FROM "
+                "(SELECT unnest(subcategories) AS sub, confidence, classified_at "
+                f"FROM {SESSION_TOPICS.sql_name}) GROUP BY sub"
+            ).fetchall()
+            for topic_id, n, primary, avg, last in [*per_topic, *per_sub]:
+                counts[topic_id] = (int(n), int(primary), float(avg), last)
+    refreshed = datetime.now(UTC)
+    rows = []
+    for t in taxonomy.topics:
+        n, primary, avg, last = counts.get(t.id, (0, 0, None, None))
+        rows.append(
+            {
+                "topic_id": t.id,
+                "name": t.name,
+                "description": t.description,
+                "keywords": list(t.keywords),
+                "parent_topic_id": t.parent,
+                "level": "category" if t.is_category else "subcategory",
+                "session_count": n,
+                "primary_session_count": primary,
+                "avg_confidence": round(avg, 4) if avg is not None else None,
+                "last_updated": last,
+                "taxonomy_source": taxonomy.source,
+                "refreshed_at": refreshed,
+            }
+        )
+    return rows
+
+
+def _top_topics(wh: Warehouse) -> dg.MetadataValue:
+    if not wh.table_exists(SESSION_TOPICS.schema, SESSION_TOPICS.name):
+        return dg.MetadataValue.md("no sessions classified")
+    df = wh.query(
+        f"SELECT topic_id, count(*) AS sessions, round(avg(confidence), 3) AS avg_confidence "
+        f"FROM {SESSION_TOPICS.sql_name} WHERE rank = 1 GROUP BY topic_id "
+        "ORDER BY sessions DESC, topic_id LIMIT 10"
+    )
+    lines = ["| primary topic | sessions | avg confidence |", "|---|---|---|"]
+    lines += [f"| {r.topic_id} | {r.sessions} | {r.avg_confidence} |" for r in df.itertuples(index=False)]
+    return dg.MetadataValue.md("\n".join(lines) if len(df) else "no sessions classified")
+
+
+# --- checks (one step for all of them) ---------------------------------------------------------
+
+
+def _wh(context) -> Warehouse:
+    return context.resources.warehouse.get()
+
+
+def _has(wh: Warehouse, table) -> bool:
+    return wh.table_exists(table.schema, table.name)
+
+
+def _check_unique_session_topics(context) -> dg.AssetCheckResult:
+    return unique_key_check_result(_wh(context), SESSION_TOPICS)
+
+
+def _check_unique_topics(context) -> dg.AssetCheckResult:
+    return unique_key_check_result(_wh(context), TOPICS)
+
+
+def _check_session_topics_in_taxonomy(context) -> dg.AssetCheckResult:
+    wh, taxonomy = _wh(context), context.resources.topic_classifier.taxonomy()
+    if not _has(wh, SESSION_TOPICS):
+        return dg.AssetCheckResult(passed=True, metadata={"unknown_topics": 0})
+    categories = [t.id for t in taxonomy.categories]
+    pairs = [[t.parent, t.id] for t in taxonomy.topics if t.parent]
+    unknown = wh.query(
+        f"SELECT DISTINCT topic_id FROM {SESSION_TOPICS.sql_name} WHERE topic_id NOT IN (SELECT unnest(?))",
+        [categories],
+    )["topic_id"].tolist()
+    bad_subs = wh.query(
+        f"SELECT DISTINCT topic_id || '/' || sub AS pair FROM (SELECT topic_id, unnest(subcategories) AS sub "
+        f"FROM {SESSION_TOPICS.sql_name}) WHERE [topic_id, sub] NOT IN (SELECT unnest(?))",
+        [pairs],
+    )["pair"].tolist()
+    return dg.AssetCheckResult(
+        passed=not unknown and not bad_subs,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "unknown_topics": ", ".join(sorted(unknown)[:20]) or "none",
+            "misplaced_subcategories": ", ".join(sorted(bad_subs)[:20]) or "none",
+            "taxonomy": taxonomy.source,
+        },
+    )
+
+
+def _check_topics_match_taxonomy(context) -> dg.AssetCheckResult:
+    wh, taxonomy = _wh(context), context.resources.topic_classifier.taxonomy()
+    stored = (
+        set(wh.query(f"SELECT topic_id FROM {TOPICS.sql_name}")["topic_id"]) if _has(wh, TOPICS) else set()
+    )
+    extra, missing = sorted(stored - set(taxonomy.ids)), sorted(set(taxonomy.ids) - stored)
+    return dg.AssetCheckResult(
+        passed=not extra and not missing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"not_in_taxonomy": ", ".join(extra) or "none", "missing": ", ".join(missing) or "none"},
+    )
+
+
+def _check_confidence_range(context) -> dg.AssetCheckResult:
+    wh = _wh(context)
+    bad = 0
+    if _has(wh, SESSION_TOPICS):
+        bad = int(
+            wh.scalar(
+                f"SELECT count(*) FROM {SESSION_TOPICS.sql_name} "
+                "WHERE confidence IS NULL OR isnan(confidence) OR confidence < 0 OR confidence > 1"
+            )
+        )
+    return dg.AssetCheckResult(
+        passed=bad == 0, severity=dg.AssetCheckSeverity.ERROR, metadata={"out_of_range": bad}
+    )
+
+
+def _check_sessions_exist(context) -> dg.AssetCheckResult:
+    wh = _wh(context)
+    if not _has(wh, SESSION_TOPICS):
+        return dg.AssetCheckResult(passed=True, metadata={"orphan_sessions": 0})
+    if sessions_table_exists(wh):
+        orphans = int(
+            wh.scalar(
+                f"SELECT count(DISTINCT session_key) FROM {SESSION_TOPICS.sql_name} st WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {quote(SESSIONS_SCHEMA)}.{quote(SESSIONS_TABLE)} s "
+                "WHERE s.session_key = st.session_key)"
+            )
+        )
+    else:
+        orphans = int(wh.scalar(f"SELECT count(DISTINCT session_key) FROM {SESSION_TOPICS.sql_name}"))
+    return dg.AssetCheckResult(
+        passed=orphans == 0, severity=dg.AssetCheckSeverity.ERROR, metadata={"orphan_sessions": orphans}
+    )
+
+
+def _check_freshness(context) -> dg.AssetCheckResult:
+    """Every session is classified from its current summary, by the configured classifier and
+    taxonomy; a session changed since the last run (or never classified) is stale."""
+    wh, resource = _wh(context), context.resources.topic_classifier
+    taxonomy = resource.taxonomy()
+    label = classifier_label(resource.build(taxonomy))
+    stale = stale_sessions(wh, label, taxonomy)
+    last = wh.scalar(f"SELECT max(classified_at) FROM {STATE.sql_name}") if _has(wh, STATE) else None
+    return dg.AssetCheckResult(
+        passed=stale == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "stale_sessions": stale,
+            "classifier": label,
+            "last_classified_at": last.isoformat() if last else "never",
+        },
+    )
+
+
+_TOPIC_CHECK_LIST = [
+    Check(
+        SESSION_TOPICS_KEY,
+        "unique_key",
+        _check_unique_session_topics,
+        "(session_key, topic_id) is unique.",
+        blocking=True,
+    ),
+    Check(
+        SESSION_TOPICS_KEY,
+        "topics_in_taxonomy",
+        _check_session_topics_in_taxonomy,
+        "Every topic_id (and subcategory) is in the taxonomy.",
+        blocking=True,
+    ),
+    Check(SESSION_TOPICS_KEY, "confidence_in_range", _check_confidence_range, "confidence is in [0, 1]."),
+    Check(
+        SESSION_TOPICS_KEY,
+        "sessions_exist",
+        _check_sessions_exist,
+        "Every session_key exists in unified.sessions.",
+    ),
+    Check(
+        SESSION_TOPICS_KEY,
+        "fresh",
+        _check_freshness,
+        "Every session is classified from its current summary by the configured classifier.",
+    ),
+    Check(TOPICS_KEY, "unique_key", _check_unique_topics, "topic_id is unique.", blocking=True),
+    Check(
+        TOPICS_KEY,
+        "topics_in_taxonomy",
+        _check_topics_match_taxonomy,
+        "The table holds exactly the taxonomy's topics.",
+        blocking=True,
+    ),
+]
+# One bundle per dependency level (common.bundled_checks): topics is built from session_topics.
+TOPIC_CHECKS = [
+    bundled_checks(
+        "unified_session_topics_checks",
+        [c for c in _TOPIC_CHECK_LIST if c.asset == SESSION_TOPICS_KEY],
+        {"warehouse", "topic_classifier"},
+    ),
+    bundled_checks(
+        "unified_topics_checks",
+        [c for c in _TOPIC_CHECK_LIST if c.asset == TOPICS_KEY],
+        {"warehouse", "topic_classifier"},
+    ),
+]
+
+defs = dg.Definitions(
+    assets=[session_topics, topics],
+    asset_checks=TOPIC_CHECKS,
+    resources={"topic_classifier": TopicClassifierResource.from_settings()},
+)
