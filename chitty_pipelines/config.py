@@ -16,8 +16,6 @@ from pathlib import Path
 
 import dagster as dg
 
-PLATFORMS: tuple[str, ...] = ("local", "neon", "notion", "github", "drive", "cloudflare")
-
 
 @dataclass(frozen=True)
 class EnvVarSpec:
@@ -61,18 +59,18 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "CLAUDE_HOME",
         "Claude Code data folder (holds projects/, todos/, tasks/). A comma-separated list is allowed.",
         "$CLAUDE_CONFIG_DIR, else ~/.claude",
-        platform="local",
+        platform="claude_code",
     ),
     EnvVarSpec(
         "CLAUDE_CONFIG_DIR",
         "Claude Code's own variable; used when CLAUDE_HOME is not set.",
-        platform="local",
+        platform="claude_code",
     ),
     EnvVarSpec(
         "CHITTY_EXPORTS_DIR",
         "Folder searched recursively for ChatGPT conversations.json exports.",
         "$CHITTY_HOME/exports",
-        platform="local",
+        platform="chatgpt",
     ),
     # --- unified: projects, sessions, ChittyIDs, the operational store ------------------------
     EnvVarSpec("CHITTY_ID_URL", "id.chitty.cc base URL (mint, validate).", "https://id.chitty.cc"),

@@ -14,7 +14,7 @@ def test_definitions_load_without_any_credentials(chitty_home):
     dg.Definitions.validate_loadable(defs)
     assert defs.resolve_job_def("syncall") is not None
     groups = {spec.group_name for spec in defs.resolve_all_asset_specs()}
-    assert "local" in groups
+    assert {"claude_code", "chatgpt", "gemini"} <= groups
 
 
 def test_every_asset_has_a_group_kinds_and_a_description(chitty_home):

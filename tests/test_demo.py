@@ -16,8 +16,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from chitty_pipelines import config
 from chitty_pipelines.demo.seed import EXPECTED_ROWS
+from chitty_pipelines.platforms import registry
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +64,7 @@ def test_every_platform_was_configured_and_synced(demo):
     home, run = demo
     assert run.returncode == 0, run.stderr[-6000:]
     summary = json.loads((home / "demo.json").read_text())
-    expected = set(config.PLATFORMS) if _postgres_expected() else set(config.PLATFORMS) - {"neon"}
+    expected = set(registry.NAMES) if _postgres_expected() else set(registry.NAMES) - {"neon"}
     assert expected <= set(summary["endpoints"]), summary
     assert {f"chittyos/{s}" for s in ("register", "registry", "identity")} <= set(summary["endpoints"])
 

@@ -21,6 +21,7 @@ from chitty_pipelines.chittyos.registry import RegistryContractError
 from chitty_pipelines.chittyos.resource import ChittyServicesResource
 from chitty_pipelines.ops.health import health_rows, platform_health, record_health, service_health
 from chitty_pipelines.ops.registration import latest_registrations
+from chitty_pipelines.platforms import registry
 from chitty_pipelines.warehouse import Warehouse
 
 PASS, WARN, FAIL, SKIP = "PASS", "WARN", "FAIL", "SKIP"
@@ -138,7 +139,7 @@ def _registry_line(resource: ChittyServicesResource, report: CheckReport) -> set
 def sync_status(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
     """The six platforms, each with its last sync's status and time (what the original's
     ``/api/status`` lacked, so that ChittyCheck test 13 could never pass)."""
-    out: dict[str, dict[str, Any]] = {p: {"status": "never", "last_sync": None} for p in config.PLATFORMS}
+    out: dict[str, dict[str, Any]] = {p: {"status": "never", "last_sync": None} for p in registry.NAMES}
     if not warehouse.path.exists():
         return out
     df = warehouse.query(

@@ -3,31 +3,20 @@ platforms (each resource's own ``health()``), recorded in ops.service_health."""
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from chitty_pipelines import config
 from chitty_pipelines.chittyos.health import HealthResult
 from chitty_pipelines.chittyos.resource import ChittyServicesResource
 from chitty_pipelines.ops.registration import latest_registrations
 from chitty_pipelines.ops.tables import SERVICE_HEALTH
+from chitty_pipelines.platforms import registry
 from chitty_pipelines.warehouse import Warehouse
-
-_PLATFORM_RESOURCES: dict[str, tuple[str, str]] = {
-    "local": ("local_sessions", "LocalSessionsResource"),
-    "neon": ("neon", "NeonResource"),
-    "notion": ("notion", "NotionResource"),
-    "github": ("github", "GitHubResource"),
-    "drive": ("drive", "DriveResource"),
-    "cloudflare": ("cloudflare", "CloudflareResource"),
-}
 
 
 def service_health(resource: ChittyServicesResource) -> list[HealthResult]:
@@ -46,51 +35,23 @@ class PlatformHealth:
         return self.__dict__.copy()
 
 
-def platform_health(platforms: Sequence[str] = config.PLATFORMS) -> list[PlatformHealth]:
-    """Each platform resource's own cheap authenticated call; never raises."""
-    return [_one_platform(p) for p in platforms]
+def platform_health(platforms: Sequence[str] | None = None) -> list[PlatformHealth]:
+    """Each platform's own probe (its ``health.probe``); never raises."""
+    return [_one_platform(registry.get(p)) for p in (platforms or registry.NAMES)]
 
 
-def _one_platform(platform: str) -> PlatformHealth:
-    if platform == "local":
-        return _local_health()
-    if not config.platform_configured(platform):
-        return PlatformHealth(platform, False, None, "not configured", 0.0)
-    module_name, class_name = _PLATFORM_RESOURCES[platform]
+def _one_platform(spec: registry.PlatformSpec) -> PlatformHealth:
+    if not spec.configured():
+        return PlatformHealth(spec.name, False, None, f"not configured: set {spec.setup_hint}", 0.0)
     started = time.monotonic()
     try:
-        module = importlib.import_module(f"chitty_pipelines.resources.{module_name}")
-        # Resolved as Dagster resolves it for a run: the secret fields hold EnvVars until then.
-        resource = getattr(module, class_name).from_settings().process_config_and_initialize()
-        health = resource.health()
+        health = spec.health()
     except Exception as exc:  # a broken probe is a finding; its text may hold a DSN, so the type only
         health = {"ok": False, "configured": True, "reason": f"health probe failed ({type(exc).__name__})"}
     latency = round((time.monotonic() - started) * 1000, 1)
     configured = bool(health.get("configured", True))
     ok = bool(health.get("ok")) if configured else None
-    return PlatformHealth(platform, configured, ok, str(health.get("reason") or ""), latency)
-
-
-def _local_health() -> PlatformHealth:
-    """Local needs no settings; it is "configured" when there is Claude Code data to read."""
-    started = time.monotonic()
-    roots = [Path(p) for p in config.load_settings().claude_homes]
-    found = [r for r in roots if (r / "projects").is_dir()]
-    latency = round((time.monotonic() - started) * 1000, 1)
-    if not found:
-        return PlatformHealth("local", False, None, "no Claude Code projects/ folder found", latency)
-    readable = [r for r in found if _readable(r / "projects")]
-    if not readable:
-        return PlatformHealth("local", True, False, f"{found[0]}/projects is not readable", latency)
-    return PlatformHealth("local", True, True, f"reading {', '.join(map(str, readable))}", latency)
-
-
-def _readable(path: Path) -> bool:
-    try:
-        next(iter(path.iterdir()), None)
-        return True
-    except OSError:
-        return False
+    return PlatformHealth(spec.name, configured, ok, str(health.get("reason") or ""), latency)
 
 
 def health_rows(

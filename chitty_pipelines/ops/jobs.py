@@ -5,6 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from chitty_pipelines.kernel.assets import PARTITIONED_TAG
+from chitty_pipelines.platforms import registry
 from chitty_pipelines.unified.topics import SESSION_TOPICS_KEY, TOPICS_KEY
 
 # Every asset, platform and unified. The CLI's syncall runs this job; in the UI it is the
@@ -29,13 +30,16 @@ neon_partitioned_job = dg.define_asset_job(
 )
 
 # Jobs of daily-partitioned assets: syncall runs their latest partition; backfills run ranges.
+# The AI tools' files on this machine (each platform's Dagster group is its name).
+LOCAL_GROUPS: tuple[str, ...] = tuple(p.name for p in registry.PLATFORMS if p.local)
+
 PARTITIONED_JOBS: list[str] = ["neon_partitioned"]
 
 # `chitty-sync projectsync`: this machine's sessions, then the unified tables (every source already
 # in the warehouse counts; the API platforms are left to syncall and their schedules).
 projectsync_job = dg.define_asset_job(
     "projectsync",
-    selection=(dg.AssetSelection.groups("local") | dg.AssetSelection.groups("unified"))
+    selection=(dg.AssetSelection.groups(*LOCAL_GROUPS) | dg.AssetSelection.groups("unified"))
     - dg.AssetSelection.tag(PARTITIONED_TAG, "daily"),
     description="Local sessions, then projects, sessions and topics (chitty-sync projectsync).",
 )

@@ -30,7 +30,6 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from chitty_pipelines.config import PLATFORMS
 from chitty_pipelines.warehouse.ops_tables import OPS_TABLES, REJECTS, SYNC_CURSORS, SYNC_LOG
 from chitty_pipelines.warehouse.tables import TableSpec, quote, validate_identifier
 
@@ -42,7 +41,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SCHEMAS: tuple[str, ...] = (*(f"raw_{p}" for p in PLATFORMS), "unified", "ops")
+# Platform schemas (raw_<platform>) are created with their first table (Transaction.ensure), so
+# the warehouse needs no list of platforms.
+SCHEMAS: tuple[str, ...] = ("unified", "ops")
 EXCERPT_CHARS = 300
 
 
@@ -85,6 +86,7 @@ class Transaction:
         self.now = datetime.now(UTC)
 
     def ensure(self, table: TableSpec) -> None:
+        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(table.schema)}")
         self.con.execute(table.create_sql())
 
     def upsert(self, table: TableSpec, rows: Sequence[Mapping[str, Any]] | pa.Table) -> int:

@@ -18,7 +18,7 @@ from chitty_pipelines.warehouse.resource import WarehouseResource
 def _clear_platforms(monkeypatch: pytest.MonkeyPatch) -> None:
     """No platform is configured unless a test says so (the machine may have real tokens)."""
     for spec in config.ENV_VARS:
-        if spec.platform and spec.platform != "local":
+        if spec.platform and spec.platform not in ("claude_code", "chatgpt", "gemini"):
             monkeypatch.delenv(spec.name, raising=False)
     for name in (
         "CHITTY_REGISTER_API",

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from chitty_pipelines.chittyos.fake import ChittyOSFakes
 from chitty_pipelines.cli import app
 from chitty_pipelines.ops.registration import record, register_all
+from chitty_pipelines.platforms import registry
 from chitty_pipelines.warehouse import Warehouse
 
 TOKENS = ("register-token", "registry-token", "id-token")  # ChittyOSFakes defaults
@@ -57,7 +58,7 @@ def test_healthy_everything_passes(registered: ChittyOSFakes):
         == "PASS"
     )
     assert all(
-        verdicts[(11, p)] == "SKIP" for p in ("local", "neon", "notion", "github", "drive", "cloudflare")
+        verdicts[(11, p)] == "SKIP" for p in registry.NAMES
     )
     assert len(registered.identity.minted) == 1  # one id minted and validated
 

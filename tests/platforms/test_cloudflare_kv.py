@@ -14,6 +14,7 @@ import pytest
 
 from chitty_pipelines.kernel.fake_server import Faults
 from chitty_pipelines.platforms.cloudflare.fake import FakeCloudflare
+from chitty_pipelines.platforms.cloudflare.health import probe
 from chitty_pipelines.platforms.cloudflare.kv import KV_KEY, kv_entries, list_keys
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
@@ -227,7 +228,7 @@ def test_health_outside_a_run_resolves_the_env_var(
 ) -> None:
     assert _kv(kv_fake).api_health() == {"ok": True, "configured": True, "reason": "token active"}
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "wrong")
-    bad = _kv(kv_fake).health()
+    bad = probe(_kv(kv_fake))
     assert (
         bad["ok"] is False and "CLOUDFLARE_API_TOKEN" in bad["api"]["reason"] and "wrong" not in bad["reason"]
     )

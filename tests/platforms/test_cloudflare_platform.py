@@ -7,6 +7,7 @@ import pytest
 
 from chitty_pipelines import config
 from chitty_pipelines.platforms.cloudflare import assets as cf_assets
+from chitty_pipelines.platforms.cloudflare.health import probe
 from chitty_pipelines.platforms.cloudflare.resource import CloudflareResource
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
@@ -121,7 +122,7 @@ def test_health_checks_pass_against_live_endpoints(
             r2_secret_access_key=R2_SECRET,
             r2_buckets=["health"],
         )
-        health = cf.health()
+        health = probe(cf)
         assert (health["ok"], health["configured"]) == (True, True)
         assert health["reason"] == "r2: 1 bucket(s) reachable; api: token active"
         result = dg.materialize(
@@ -136,6 +137,6 @@ def test_health_checks_pass_against_live_endpoints(
         assert evaluations[("kv_entries", "api_token_valid")] is True
         assert evaluations[("d1_rows", "api_token_valid")] is True
         monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "not-the-token")
-        broken = cf.health()
+        broken = probe(cf)
         assert broken["ok"] is False and "Check CLOUDFLARE_API_TOKEN" in broken["reason"]
         assert "not-the-token" not in repr(broken)

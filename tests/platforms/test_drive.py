@@ -24,6 +24,7 @@ from drive_support import (
 
 from chitty_pipelines import config
 from chitty_pipelines.platforms.drive.fake import FakeDrive
+from chitty_pipelines.platforms.drive.health import probe
 from chitty_pipelines.platforms.drive.resource import DriveResource
 
 FOLDER = "application/vnd.google-apps.folder"
@@ -145,7 +146,7 @@ def test_full_refresh_rereads_and_keeps_rows_unique(fake: FakeDrive, warehouse_r
 
 
 def test_health(fake: FakeDrive, monkeypatch: pytest.MonkeyPatch) -> None:
-    health = DriveResource.from_settings().health()
+    health = probe(DriveResource.from_settings())
     assert health == {
         "ok": True,
         "reason": "ok",
@@ -154,11 +155,11 @@ def test_health(fake: FakeDrive, monkeypatch: pytest.MonkeyPatch) -> None:
         "root_id": ROOT,
     }
     monkeypatch.setenv("DRIVE_FOLDER_ID", "0Bmissing")
-    missing = DriveResource.from_settings().health()
+    missing = probe(DriveResource.from_settings())
     assert missing["ok"] is False and "HTTP 404 notFound" in missing["reason"]
     fake.trash(ROOT)
     monkeypatch.setenv("DRIVE_FOLDER_ID", ROOT)
-    assert DriveResource.from_settings().health()["reason"] == f"root folder {ROOT} is in the trash"
+    assert probe(DriveResource.from_settings())["reason"] == f"root folder {ROOT} is in the trash"
 
 
 def test_shared_drive_whole_corpus(chitty_home, monkeypatch, warehouse_resource, warehouse) -> None:

@@ -27,6 +27,7 @@ from googleapiclient.discovery import build
 
 from chitty_pipelines.kernel.fake_server import Faults
 from chitty_pipelines.platforms.drive.fake import FakeDrive
+from chitty_pipelines.platforms.drive.health import probe
 from chitty_pipelines.platforms.drive.resource import DriveAuthError, DriveClient, DriveResource
 
 REFRESH_TOKEN = "1//refresh-token-SECRET-4711"
@@ -149,7 +150,7 @@ def test_no_secret_in_logs_metadata_errors_or_tables(
         results.append(materialize(warehouse_resource, drive=drive))
         fake.revoke()
         results.append(materialize(warehouse_resource, drive=drive, raise_on_error=False))
-        texts.append(DriveResource.from_settings().health()["reason"])
+        texts.append(probe(DriveResource.from_settings())["reason"])
         # The user-credentials flavour, revoked too.
         monkeypatch.delenv("DRIVE_SERVICE_ACCOUNT_JSON")
         monkeypatch.setenv("DRIVE_REFRESH_TOKEN", REFRESH_TOKEN)

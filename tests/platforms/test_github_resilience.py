@@ -15,6 +15,7 @@ import pytest
 from chitty_pipelines.kernel.fake_server import Faults
 from chitty_pipelines.platforms.github.assets import GITHUB_ASSETS, GITHUB_CHECKS, github_token_valid
 from chitty_pipelines.platforms.github.fake import GitHubFake
+from chitty_pipelines.platforms.github.health import probe
 from chitty_pipelines.platforms.github.resource import GitHubClient, GitHubError, GitHubResource
 from chitty_pipelines.platforms.github.seed import DATA_REPO, seed_example, seed_org
 from chitty_pipelines.platforms.github.streams import sync_repositories
@@ -94,7 +95,7 @@ def test_revoked_token_fails_fast_naming_github_token(
     message = error_text(failures[0].step_failure_data.error)  # type: ignore[union-attr]
     assert "GITHUB_TOKEN" in message and "401" in message and TOKEN not in message
     assert len([e for e in fake.log if e[2] == 401]) <= 2  # no retry storm on a 401
-    health = resource(fake).health()
+    health = probe(resource(fake))
     assert health["ok"] is False and "GITHUB_TOKEN" in health["reason"]
     check = github_token_valid(github=resource(fake))
     assert check.passed is False and "GITHUB_TOKEN" in str(check.metadata["reason"].value)
@@ -124,7 +125,7 @@ def test_token_never_appears_in_logs_metadata_rejects_or_errors(
     wh = warehouse_resource.get()
     for table in ("ops.rejects", "ops.sync_log", "ops.sync_cursors"):
         texts.append(wh.query(f"SELECT * FROM {table}").to_csv())
-    texts.append(repr(gh.client()) + repr(resource(fake).health()))
+    texts.append(repr(gh.client()) + repr(probe(resource(fake))))
     blob = "\n".join(texts)
     assert "other/gone" in blob and "GITHUB_TOKEN" in blob  # the scan sees rejects and the error
     assert "GitHub GET /repos/" in caplog.text  # retry warnings were captured
@@ -150,7 +151,7 @@ def test_not_configured_succeeds_with_zero_rows(
     assert warehouse.query("SELECT DISTINCT status FROM ops.sync_log")["status"].tolist() == [
         "not_configured"
     ]
-    assert gh.health() == {"ok": False, "configured": False, "reason": "GITHUB_TOKEN is not set"}
+    assert probe(gh) == {"ok": False, "configured": False, "reason": "GITHUB_TOKEN is not set"}
     # a token without owners or repositories is still not configured, and says what is missing
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     assert "GITHUB_OWNERS" in GitHubResource.from_settings().not_configured_reason()

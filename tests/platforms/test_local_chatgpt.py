@@ -229,7 +229,7 @@ def test_sync_writes_tables_rejects_and_metadata(
         "chatgpt_rejects": False,  # warns: two rejects
         "chatgpt_messages_have_conversation": True,
     }
-    cursor = warehouse.cursors("local", "chatgpt")[str(export.resolve())]
+    cursor = warehouse.cursors("chatgpt", "chatgpt")[str(export.resolve())]
     st = export.stat()
     assert (cursor["size"], cursor["mtime_ns"], cursor["inode"], cursor["offset"]) == (
         size,
@@ -409,10 +409,10 @@ def test_crash_mid_file_leaves_no_cursor_and_the_rerun_is_idempotent(
         sync.sync_exports(warehouse, [export], run_id="r1", full_refresh=False, batch_messages=1)
     # The first batches were committed; the file's cursor was not (it goes with the last batch).
     assert _counts(warehouse) == (2, 12)
-    assert warehouse.cursors("local", "chatgpt") == {}
+    assert warehouse.cursors("chatgpt", "chatgpt") == {}
 
     monkeypatch.setattr(sync, "parse_conversation", real)
     outcome = sync.sync_exports(warehouse, [export], run_id="r2", full_refresh=False, batch_messages=1)
     assert (outcome.files_read, outcome.bytes_read) == (1, export.stat().st_size)
     assert _counts(warehouse) == (3, 16)
-    assert list(warehouse.cursors("local", "chatgpt")) == [str(export.resolve())]
+    assert list(warehouse.cursors("chatgpt", "chatgpt")) == [str(export.resolve())]

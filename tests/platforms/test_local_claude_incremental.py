@@ -54,7 +54,7 @@ def _snapshot(wh: Warehouse) -> dict:
 
 
 def _cursor(wh: Warehouse, path: Path) -> dict:
-    return wh.cursors("local", "claude_code")[str(path)]
+    return wh.cursors("claude_code", "claude_code")[str(path)]
 
 
 def _tokens(wh: Warehouse, session: str) -> tuple[int, int, int]:

@@ -14,6 +14,7 @@ import pytest
 from neon_helpers import PASSWORD, materialize, metadata, neon_database, resource, sql
 
 from chitty_pipelines.platforms.neon import streams as neon_sync
+from chitty_pipelines.platforms.neon.health import probe
 from chitty_pipelines.platforms.neon.resource import NeonResource
 from chitty_pipelines.platforms.neon.stream_config import (
     DEFAULT_STREAMS,
@@ -331,7 +332,7 @@ def test_secrets_never_leak(neon_dsn, warehouse, warehouse_resource, caplog, mon
     blob = "\n".join(texts)
     assert "connecting to Neon: OperationalError" in blob  # the error is there ...
     assert PASSWORD not in blob  # ... the password is not
-    health = resource(connect_timeout_s=2).health()
+    health = probe(resource(connect_timeout_s=2))
     assert health["ok"] is False and PASSWORD not in json.dumps(health)
 
 
@@ -347,11 +348,11 @@ def test_not_configured_succeeds_with_zero_rows(warehouse, warehouse_resource, m
         md = metadata(result, name)
         assert md["configured"] is False and md["dagster/row_count"] == 0
     assert set(warehouse.query("SELECT status FROM ops.sync_log")["status"]) == {"not_configured"}
-    assert neon.health()["ok"] is True and neon.health()["configured"] is False
+    assert probe(neon)["ok"] is True and probe(neon)["configured"] is False
 
 
 def test_health(neon_dsn, warehouse_resource):
-    health = resource().health()
+    health = probe(resource())
     assert health["ok"] is True and health["server_version"].split(".")[0].isdigit()
     assert health["host_kind"] == "direct"
     pooled = NeonResource(database_url="postgresql://u:p@ep-cool-1-pooler.us-east-2.aws.neon.tech/db")

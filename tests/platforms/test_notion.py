@@ -15,6 +15,7 @@ import pytest
 from chitty_pipelines.kernel.fake_server import Faults
 from chitty_pipelines.platforms.notion import assets as notion_assets
 from chitty_pipelines.platforms.notion.fake import FakeNotion, rich
+from chitty_pipelines.platforms.notion.health import probe
 from chitty_pipelines.platforms.notion.resource import NotionAuthError, NotionResource
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
@@ -352,7 +353,7 @@ def test_revoked_token_fails_fast_naming_notion_token(
         message, error = message + error.message, error.cause
     assert "NOTION_TOKEN" in message and "401" in message and TOKEN not in message
     assert fake.total_requests == 1  # 401 is not retried: the first request fails the run
-    health = notion.health()
+    health = probe(notion)
     assert health["ok"] is False and "NOTION_TOKEN" in health["reason"]
     with pytest.raises(NotionAuthError, match="NOTION_TOKEN"):
         notion.api().me()
@@ -423,7 +424,7 @@ def test_from_settings_and_definitions_load_without_env(monkeypatch: pytest.Monk
 
 
 def test_health_check_passes_with_a_good_token(fake: FakeNotion) -> None:
-    health = resource(fake).health()
+    health = probe(resource(fake))
     assert health == {
         "ok": True,
         "configured": True,
@@ -513,7 +514,7 @@ def test_settings_from_the_environment_resolve_outside_and_inside_a_run(
     monkeypatch.delenv("NOTION_EVIDENCE_DATABASE", raising=False)
     notion = NotionResource.from_settings()
     assert isinstance(notion.token, dg.EnvVar)  # the secret itself is never in the resource config
-    assert notion.health()["ok"] is True  # outside a run (CLI status, sensors)
+    assert probe(notion)["ok"] is True  # outside a run (CLI status, sensors)
     result = sync(notion, warehouse_resource)
     assert result.success and metadata(result, "cases")["dagster/row_count"] == 2
     assert warehouse.scalar("SELECT count(*) FROM raw_notion.pages") == 7

@@ -18,6 +18,7 @@ import pytest
 
 from chitty_pipelines.kernel.fake_server import FakeService, Request, Response
 from chitty_pipelines.platforms.notion import assets as notion_assets
+from chitty_pipelines.platforms.notion.health import probe
 from chitty_pipelines.platforms.notion.properties import (
     flatten_properties,
     page_title,
@@ -254,5 +255,5 @@ def test_replayed_errors_401_and_400(replay: Replay) -> None:
     assert (err.value.status, err.value.code) == (400, "invalid_request_url")
     assert replay.requests["GET /v1/users"] == 1  # a 400 is not retried
     api.close()
-    health = notion.health()
+    health = probe(notion)
     assert health["ok"] is False and "NOTION_TOKEN" in health["reason"]

@@ -50,7 +50,7 @@ class ChatgptSyncConfig(SyncConfig):
 
 @dg.multi_asset(
     name="chatgpt_exports",
-    group_name="local",
+    group_name="chatgpt",
     specs=[
         dg.AssetSpec(
             CONVERSATIONS_KEY,

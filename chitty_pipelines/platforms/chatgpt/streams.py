@@ -28,7 +28,7 @@ from chitty_pipelines.platforms.chatgpt.parser import (
 )
 from chitty_pipelines.warehouse import Reject, TableSpec, Transaction, Warehouse, cols
 
-PLATFORM = "local"
+PLATFORM = "chatgpt"
 STREAM = "chatgpt"
 
 CONVERSATIONS = TableSpec(

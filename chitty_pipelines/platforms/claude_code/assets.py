@@ -35,7 +35,7 @@ from chitty_pipelines.platforms.claude_code.tables import (
 )
 from chitty_pipelines.warehouse.resource import WarehouseResource
 
-GROUP = "local"
+GROUP = "claude_code"
 KEY_PREFIX = "raw_local"
 KINDS = {"claude", "duckdb"}
 

@@ -40,7 +40,7 @@ from chitty_pipelines.platforms.claude_code.tables import (
 )
 from chitty_pipelines.warehouse import Reject, TableSpec, Transaction, Warehouse
 
-PLATFORM = "local"
+PLATFORM = "claude_code"
 STREAM = "claude_code"  # transcript files
 STATE_STREAM = "claude_state"  # todos/ and tasks/ files
 DERIVED_STREAM = "claude_derived"  # whether claude_sessions must be recomputed

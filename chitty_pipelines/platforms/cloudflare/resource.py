@@ -166,11 +166,3 @@ class CloudflareResource(dg.ConfigurableResource):
             return {"ok": False, "configured": True, "reason": str(exc)}
         status = str(result.get("status", "unknown"))
         return {"ok": status == "active", "configured": True, "reason": f"token {status}"}
-
-    def health(self) -> dict[str, Any]:
-        """What ``chitty-sync status`` shows: ``ok`` is True, False, or None when not configured."""
-        parts = {"r2": self.r2_health(), "api": self.api_health()}
-        configured = [p for p in parts.values() if p["configured"]]
-        ok = all(p["ok"] for p in configured) if configured else None
-        reason = "; ".join(f"{name}: {p['reason']}" for name, p in parts.items())
-        return {"ok": ok, "configured": bool(configured), "reason": reason, **parts}

@@ -20,6 +20,7 @@ from chitty_pipelines.kernel.assets import (
     table_metadata,
     unique_key_check,
 )
+from chitty_pipelines.platforms.drive.health import probe
 from chitty_pipelines.platforms.drive.resource import DriveResource
 from chitty_pipelines.platforms.drive.streams import CONTENTS, FILES, PLATFORM, sync
 from chitty_pipelines.warehouse.resource import WarehouseResource
@@ -124,7 +125,7 @@ def raw_drive_sync(
 
 def drive_reachable(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     drive: DriveResource = context.resources.drive
-    health = drive.health()
+    health = probe(drive)
     if not health["configured"]:
         return dg.AssetCheckResult(passed=True, metadata={"configured": False, "reason": health["reason"]})
     return dg.AssetCheckResult(

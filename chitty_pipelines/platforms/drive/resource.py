@@ -313,30 +313,3 @@ class DriveResource(dg.ConfigurableResource):
             client_options={"api_endpoint": endpoint},
         )
         return DriveClient(service, var, self.attempts, self.max_wait_s)
-
-    def health(self) -> dict[str, Any]:
-        """Reads the root folder's metadata: proves credentials, reachability and sharing."""
-        if not self.configured:
-            return {"ok": False, "reason": self.not_configured_reason(), "configured": False}
-        root = self.root_id
-        try:
-            client = self.client()
-            meta = client.execute(
-                lambda: client.service.files().get(
-                    fileId=root, fields="id,name,mimeType,trashed", supportsAllDrives=True
-                ),
-                "files.get(root)",
-            )
-        except (DriveAuthError, DriveApiError) as exc:
-            return {"ok": False, "reason": str(exc), "configured": True}
-        except Exception as exc:  # unreachable host etc.: report the type, never a header
-            return {"ok": False, "reason": f"Drive unreachable ({type(exc).__name__})", "configured": True}
-        if meta.get("trashed"):
-            return {"ok": False, "reason": f"root folder {root} is in the trash", "configured": True}
-        return {
-            "ok": True,
-            "reason": "ok",
-            "configured": True,
-            "root_name": meta.get("name"),
-            "root_id": root,
-        }

@@ -35,7 +35,7 @@ from chitty_pipelines.platforms.gemini.parser import ActivityError, ActivityRule
 from chitty_pipelines.warehouse import Reject, TableSpec, Warehouse, cols
 from chitty_pipelines.warehouse.resource import WarehouseResource
 
-PLATFORM, STREAM = "local", "gemini"
+PLATFORM, STREAM = "gemini", "gemini"
 GAP_KEY = "__session_gap_minutes"  # cursor row remembering the gap the sessions were built with
 PROMPTS_KEY = dg.AssetKey(["raw_local", "gemini_prompts"])
 SESSIONS_KEY = dg.AssetKey(["raw_local", "gemini_sessions"])
@@ -241,7 +241,7 @@ def _rebuild_sessions(wh: Warehouse, run_id: str | None, gap_minutes: float) -> 
 
 @dg.multi_asset(
     name="gemini_activity",
-    group_name="local",
+    group_name="gemini",
     specs=[
         dg.AssetSpec(
             PROMPTS_KEY,

@@ -30,6 +30,7 @@ from chitty_pipelines.platforms.github.data import (
     STREAM,
     sync_data_repo,
 )
+from chitty_pipelines.platforms.github.health import probe
 from chitty_pipelines.platforms.github.resource import GitHubClient, GitHubResource
 from chitty_pipelines.platforms.github.streams import (
     Batch,
@@ -209,7 +210,7 @@ def chittychat_data(
 @dg.asset_check(asset=_key(REPOSITORIES), name="github_token_valid", blocking=True)
 def github_token_valid(github: GitHubResource) -> dg.AssetCheckResult:
     """GITHUB_TOKEN authenticates (GET /user) and the rate budget is readable (GET /rate_limit)."""
-    health = github.health()
+    health = probe(github)
     if not health.get("configured"):
         return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"configured": False, "reason": health["reason"]})  # fmt: skip

@@ -359,28 +359,3 @@ class GitHubResource(dg.ConfigurableResource):
             retry_max_wait_s=self.retry_max_wait_s,
             rate_limit_max_wait_s=self.rate_limit_max_wait_s,
         )
-
-    def health(self) -> dict[str, Any]:
-        """``ok`` and ``reason``: GITHUB_TOKEN is accepted and the rate budget is readable, from
-        GET /rate_limit, which does not count against the limit (so checks cost nothing)."""
-        if not self.configured:
-            return {"ok": False, "configured": False, "reason": self.not_configured_reason()}
-        import requests
-        from github import GithubException
-
-        try:
-            with self.client() as client:
-                core = (client.get("/rate_limit").data or {}).get("resources", {}).get("core", {})
-        except GitHubError as exc:
-            return {"ok": False, "configured": True, "reason": str(exc)}
-        except (GithubException, requests.RequestException) as exc:
-            return {"ok": False, "configured": True, "reason": f"GitHub unreachable: {type(exc).__name__}"}
-        remaining, limit = core.get("remaining"), core.get("limit")
-        return {
-            "ok": True,
-            "configured": True,
-            "reason": f"GITHUB_TOKEN accepted; {remaining} of {limit} requests left this hour",
-            "rate_limit_remaining": remaining,
-            "rate_limit_limit": limit,
-            "base_url": self.base_url,
-        }

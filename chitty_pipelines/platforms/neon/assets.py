@@ -27,6 +27,7 @@ from chitty_pipelines.kernel.assets import (
     table_metadata,
     unique_key_check_result,
 )
+from chitty_pipelines.platforms.neon.health import probe
 from chitty_pipelines.platforms.neon.resource import NeonError, NeonResource
 from chitty_pipelines.platforms.neon.stream_config import StreamSpec, load_streams
 from chitty_pipelines.platforms.neon.streams import (
@@ -244,7 +245,7 @@ HEALTH_ASSET = _key(next(s for s in STREAMS if s.name == "event_store"))
 
 def _neon_health(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     neon: NeonResource = context.resources.neon
-    health = neon.health()
+    health = probe(neon)
     metadata = {k: v for k, v in health.items() if k != "ok"}
     if STREAMS_ERROR:
         metadata["streams_error"] = STREAMS_ERROR

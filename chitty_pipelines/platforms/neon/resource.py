@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import dagster as dg
@@ -181,26 +181,6 @@ class NeonResource(dg.ConfigurableResource):
             yield con
         finally:
             con.close()
-
-    def health(self) -> dict[str, Any]:
-        """``{"ok": bool, "reason": str, ...}`` for the asset check and ``chitty-sync status``."""
-        if not self.configured:
-            return {"ok": True, "configured": False, "reason": f"not configured ({DSN_VAR} unset)"}
-        started = time.monotonic()
-        try:
-            with self.connect() as con:
-                version = con.execute("SHOW server_version").fetchone()
-                con.rollback()
-        except NeonError as exc:
-            return {"ok": False, "configured": True, "reason": str(exc), "host_kind": self.host_kind()}
-        return {
-            "ok": True,
-            "configured": True,
-            "reason": "connected",
-            "server_version": str(version[0]) if version else "",
-            "host_kind": self.host_kind(),
-            "latency_ms": round((time.monotonic() - started) * 1000, 1),
-        }
 
     # -- catalog ------------------------------------------------------------------------------
     def describe(self, con: psycopg.Connection, schema: str, table: str) -> TableInfo | None:

@@ -12,6 +12,7 @@ from datetime import datetime
 import dagster as dg
 
 from chitty_pipelines.kernel import assets as common
+from chitty_pipelines.platforms.notion.health import probe
 from chitty_pipelines.platforms.notion.resource import NotionAuthError, NotionResource
 from chitty_pipelines.platforms.notion.streams import DATABASES, PAGES, PLATFORM, SCHEMA, SyncReport, sync_all
 from chitty_pipelines.warehouse import TableSpec, Warehouse, cols
@@ -169,7 +170,7 @@ def _typed_spec_from_warehouse(wh: Warehouse, name: str) -> TableSpec:
 
 def notion_api_health(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     notion: NotionResource = context.resources.notion
-    health = notion.health()
+    health = probe(notion)
     if not health.get("configured", True):
         return dg.AssetCheckResult(passed=True, metadata={"configured": False, "reason": health["reason"]})
     return dg.AssetCheckResult(

@@ -295,24 +295,3 @@ class NotionResource(dg.ConfigurableResource):
                 f"NOTION_API_VERSION {self.api_version!r} is not supported; use one of {SUPPORTED_VERSIONS}"
             )
         return NotionApi(self)
-
-    def health(self) -> dict[str, Any]:
-        """``{"ok": bool, "reason": str}`` from ``GET /v1/users/me`` (cheap, needs only the token)."""
-        if not self.configured:
-            return {"ok": False, "configured": False, "reason": "not configured: set NOTION_TOKEN"}
-        api = self.api()
-        try:
-            me = api.me()
-        except (NotionAuthError, NotionApiError) as exc:
-            return {"ok": False, "configured": True, "reason": str(exc)}
-        finally:
-            api.close()
-        bot = me.get("bot") or {}
-        workspace = bot.get("workspace_name") if isinstance(bot, dict) else None
-        return {
-            "ok": True,
-            "configured": True,
-            "reason": "users/me answered",
-            "bot_id": normalize_id(me.get("id")),
-            "workspace": workspace,
-        }

@@ -1,0 +1,31 @@
+"""Neon health: the cheap authenticated call behind ``chitty-sync status``, ChittyCheck and
+the platform's health check. ``{"ok", "configured", "reason", ...}``; never raises for an
+unreachable or refusing service (that is a finding, not a crash)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chitty_pipelines.platforms.neon.resource import DSN_VAR, NeonError, NeonResource
+
+
+def probe(resource: NeonResource) -> dict[str, Any]:
+    """``{"ok": bool, "reason": str, ...}`` for the asset check and ``chitty-sync status``."""
+    if not resource.configured:
+        return {"ok": True, "configured": False, "reason": f"not configured ({DSN_VAR} unset)"}
+    started = time.monotonic()
+    try:
+        with resource.connect() as con:
+            version = con.execute("SHOW server_version").fetchone()
+            con.rollback()
+    except NeonError as exc:
+        return {"ok": False, "configured": True, "reason": str(exc), "host_kind": resource.host_kind()}
+    return {
+        "ok": True,
+        "configured": True,
+        "reason": "connected",
+        "server_version": str(version[0]) if version else "",
+        "host_kind": resource.host_kind(),
+        "latency_ms": round((time.monotonic() - started) * 1000, 1),
+    }

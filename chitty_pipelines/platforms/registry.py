@@ -1,0 +1,171 @@
+"""The only list of platforms. Definitions, status, health, check, env, the demo and the docs read it.
+
+A platform is a folder ``chitty_pipelines/platforms/<name>/`` with the same files everywhere
+(``resource.py``, ``streams.py``, ``assets.py``, ``health.py``, ``fake.py``, ``seed.py``) and one
+``PlatformSpec`` line below. Nothing here imports a platform's code: a spec names its modules and
+loads them on demand, so ``chitty-sync --help`` or ``status`` never pay for a client library.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import dagster as dg
+
+from chitty_pipelines import config
+
+
+def _configured_by_env(name: str) -> Callable[[], bool]:
+    return lambda: config.platform_configured(name)
+
+
+def _claude_homes_exist() -> bool:
+    return any((home / "projects").is_dir() for home in config.load_settings().claude_homes)
+
+
+def _exports_dir_exists() -> bool:
+    return config.load_settings().exports_dir.is_dir()
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    """What the rest of the project needs to know about one platform."""
+
+    name: str  # folder name, Dagster group, sync-log platform key
+    title: str  # how people call it
+    schema: str  # warehouse schema of its raw tables
+    resource_key: str  # the Definitions resource key of its ConfigurableResource
+    resource_class: str  # the class in <package>.resource
+    setup_hint: str  # what a user sets to configure it (named in status and errors)
+    is_configured: Callable[[], bool]
+    table_prefix: str = ""  # local AI tools share raw_local; their tables start with the prefix
+    local: bool = False  # reads files on this machine (no credentials, no network)
+
+    @property
+    def package(self) -> str:
+        return f"chitty_pipelines.platforms.{self.name}"
+
+    @property
+    def folder(self) -> Path:
+        return Path(__file__).parent / self.name
+
+    def configured(self) -> bool:
+        return bool(self.is_configured())
+
+    def module(self, name: str) -> ModuleType:
+        return importlib.import_module(f"{self.package}.{name}")
+
+    def defs(self) -> dg.Definitions:
+        """The platform's assets and checks (its ``assets.defs``)."""
+        return self.module("assets").defs
+
+    def resource(self) -> dg.ConfigurableResource:
+        """Its resource built from the environment (secret fields hold ``EnvVar``s until a run)."""
+        return getattr(self.module("resource"), self.resource_class).from_settings()
+
+    def health(self) -> dict[str, Any]:
+        """The platform's own probe (``health.probe``) on its resource, resolved as a run would
+        resolve it; ``{"ok": bool, "configured": bool, "reason": str, ...}``."""
+        resource = self.resource().process_config_and_initialize()
+        return self.module("health").probe(resource)
+
+
+PLATFORMS: tuple[PlatformSpec, ...] = (
+    PlatformSpec(
+        "claude_code",
+        "Claude Code",
+        "raw_local",
+        "local_sessions",
+        "LocalSessionsResource",
+        "CLAUDE_HOME (a folder with projects/; default ~/.claude)",
+        _claude_homes_exist,
+        table_prefix="claude_",
+        local=True,
+    ),
+    PlatformSpec(
+        "chatgpt",
+        "ChatGPT exports",
+        "raw_local",
+        "local_sessions",
+        "LocalSessionsResource",
+        "CHITTY_EXPORTS_DIR (a folder holding conversations.json exports)",
+        _exports_dir_exists,
+        table_prefix="chatgpt_",
+        local=True,
+    ),
+    PlatformSpec(
+        "gemini",
+        "Gemini (Google Takeout)",
+        "raw_local",
+        "local_sessions",
+        "LocalSessionsResource",
+        "CHITTY_EXPORTS_DIR (a folder holding Takeout 'My Activity.json' files)",
+        _exports_dir_exists,
+        table_prefix="gemini_",
+        local=True,
+    ),
+    PlatformSpec(
+        "neon",
+        "Neon (PostgreSQL)",
+        "raw_neon",
+        "neon",
+        "NeonResource",
+        "NEON_DATABASE_URL",
+        _configured_by_env("neon"),
+    ),
+    PlatformSpec(
+        "notion",
+        "Notion",
+        "raw_notion",
+        "notion",
+        "NotionResource",
+        "NOTION_TOKEN",
+        _configured_by_env("notion"),
+    ),
+    PlatformSpec(
+        "github",
+        "GitHub",
+        "raw_github",
+        "github",
+        "GitHubResource",
+        "GITHUB_TOKEN",
+        _configured_by_env("github"),
+    ),
+    PlatformSpec(
+        "drive",
+        "Google Drive",
+        "raw_drive",
+        "drive",
+        "DriveResource",
+        "GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_DRIVE_TOKEN",
+        _configured_by_env("drive"),
+    ),
+    PlatformSpec(
+        "cloudflare",
+        "Cloudflare (R2, Workers KV, D1)",
+        "raw_cloudflare",
+        "cloudflare",
+        "CloudflareResource",
+        "CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (or R2 keys)",
+        _configured_by_env("cloudflare"),
+    ),
+)
+
+BY_NAME: dict[str, PlatformSpec] = {p.name: p for p in PLATFORMS}
+NAMES: tuple[str, ...] = tuple(BY_NAME)
+
+
+def get(name: str) -> PlatformSpec:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"unknown platform {name!r}; known: {', '.join(NAMES)}") from None
+
+
+def configured() -> list[PlatformSpec]:
+    return [p for p in PLATFORMS if p.configured()]
