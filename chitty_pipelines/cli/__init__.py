@@ -57,15 +57,31 @@ def syncall(
         ),
     ] = False,
 ) -> None:
-    """Materialize every asset: all platforms, then the unified tables."""
+    """Sync every configured platform, then the unified tables (a failed platform fails alone)."""
     from chitty_pipelines.cli.runner import execute_with_progress, open_instance
     from chitty_pipelines.definitions import defs
-    from chitty_pipelines.ops.jobs import PARTITIONED_JOBS
+    from chitty_pipelines.ops.jobs import PARTITIONED_JOBS, SYNC_PLATFORMS, SYNC_UNIFIED
+    from chitty_pipelines.platforms import registry
 
     tags = {"chitty/full_refresh": "true"} if full_refresh else {}
-    ok = True
+    configured = registry.configured()
+    skipped = [spec for spec in registry.PLATFORMS if spec not in configured]
+    if skipped:
+        console.print(
+            "not configured (not synced): " + ", ".join(f"{s.name} ({s.setup_hint})" for s in skipped),
+            style="dim",
+            highlight=False,
+        )
+    failed_platforms: list[tuple[str, str]] = []
+    failed_jobs: list[str] = []
     with open_instance() as instance:
-        jobs = [("syncall", None)] + [(name, "latest") for name in PARTITIONED_JOBS]
+        # Platforms first, then the unified layer in a run of its own, so that a platform that
+        # fails (bad token, server down) fails its own step while the unified tables still take
+        # in everything the other platforms landed.
+        jobs: list[tuple[str, str | None]] = [(SYNC_PLATFORMS, None)] if configured else []
+        if registry.get("neon").configured():
+            jobs += [(name, "latest") for name in PARTITIONED_JOBS]
+        jobs.append((SYNC_UNIFIED, None))
         for name, partition in jobs:
             job = defs.resolve_job_def(name)
             partition_key = None
@@ -85,9 +101,29 @@ def syncall(
             verdict = "[green]succeeded[/green]" if outcome.success else "[bold red]failed[/bold red]"
             count = len(outcome.materialized)
             console.print(f"{name} {verdict}: {count} assets materialized, run {outcome.run_id} ({where})")
-            ok = ok and outcome.success
-    if not ok:
+            if not outcome.success:
+                failed_jobs.append(name)
+                for step, error in zip(outcome.failed_steps, outcome.errors, strict=False):
+                    failed_platforms += [(g, error) for g in _groups_of_steps(defs, [step])]
+    if failed_jobs:
+        # The last lines say what failed, with its error and what configures it.
+        for group, error in dict.fromkeys(failed_platforms):
+            spec = registry.BY_NAME.get(group)
+            hint = f" (configured by {spec.setup_hint})" if spec else ""
+            reason = error.split(": ", 1)[-1].strip().splitlines()[0]
+            console.print(f"[bold red]✗ {group} failed[/bold red]: {reason}{hint}", highlight=False)
+        console.print(f"[bold red]syncall failed[/bold red] ({', '.join(failed_jobs)})", highlight=False)
         raise typer.Exit(1)
+    console.print("[green]syncall succeeded[/green]", highlight=False)
+
+
+def _groups_of_steps(defs, steps: list[str]) -> list[str]:
+    """The Dagster groups (for platforms: their names) of the assets that failed steps compute."""
+    groups = []
+    for assets_def in defs.resolve_asset_graph().assets_defs:
+        if assets_def.is_executable and assets_def.node_def.name in steps:
+            groups += sorted(set(assets_def.group_names_by_key.values()))
+    return groups
 
 
 @app.command()

@@ -140,6 +140,10 @@ def _report(entry: dg.EventLogEntry, outcome: RunOutcome, on_event: EventPrinter
     elif kind == "STEP_FAILURE":
         outcome.failed_steps.append(event.step_key or "")
         error = getattr(event.event_specific_data, "error", None)
+        # Dagster wraps the asset's exception ("Error occurred while executing op ..."); the
+        # innermost cause is the one that names what to fix.
+        while error is not None and error.cause is not None:
+            error = error.cause
         message = error.message.strip() if error is not None else "failed"
         outcome.errors.append(f"{event.step_key}: {message}")
         on_event("failure", f"{event.step_key}: {message}")

@@ -22,6 +22,7 @@ from chitty_pipelines.ops.health import (
     record_health,
     service_health,
 )
+from chitty_pipelines.ops.jobs import SYNC_PLATFORMS, sync_unified_job
 from chitty_pipelines.ops.registration import latest_registrations, record, register_all
 from chitty_pipelines.ops.tables import SERVICE_HEALTH, SERVICE_REGISTRATIONS
 from chitty_pipelines.warehouse import Warehouse
@@ -243,12 +244,53 @@ def run_failure_sensor(context: dg.RunFailureSensorContext, warehouse: Warehouse
 syncall_schedule = dg.ScheduleDefinition(
     name="syncall_schedule",
     cron_schedule=config.env("CHITTY_SYNCALL_CRON") or "0 * * * *",
-    job_name="syncall",
+    job_name=SYNC_PLATFORMS,
     default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="syncall on CHITTY_SYNCALL_CRON (hourly by default); off until turned on in the UI.",
+    description="Every configured platform on CHITTY_SYNCALL_CRON (hourly by default), then "
+    "unified_after_platforms runs sync_unified; off until turned on in the UI.",
 )
 
-SENSORS = [services_project_sensor, health_sensor, run_failure_sensor]
+
+def _unified_request(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+    # One unified run per platforms run, whatever its outcome: a platform that failed fails its
+    # own step, and the unified tables still take in what every other platform landed. (The
+    # sensor watches this code location's runs; the job name is filtered here because the jobs
+    # are built when the definitions load, from what is configured.)
+    run = context.dagster_run
+    if run.job_name != SYNC_PLATFORMS:
+        return dg.SkipReason(f"{run.job_name} is not {SYNC_PLATFORMS}")
+    return dg.RunRequest(run_key=f"after-{run.run_id}", tags={"chitty/after_run": run.run_id})
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    request_job=sync_unified_job,
+    name="unified_after_platforms",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Runs sync_unified when sync_platforms succeeds.",
+)
+def unified_after_platforms(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+    return _unified_request(context)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.FAILURE,
+    request_job=sync_unified_job,
+    name="unified_after_failed_platforms",
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Runs sync_unified when sync_platforms failed: the other platforms' data still counts.",
+)
+def unified_after_failed_platforms(context: dg.RunStatusSensorContext) -> dg.RunRequest | dg.SkipReason:
+    return _unified_request(context)
+
+
+SENSORS = [
+    services_project_sensor,
+    health_sensor,
+    run_failure_sensor,
+    unified_after_platforms,
+    unified_after_failed_platforms,
+]
 
 defs = dg.Definitions(
     assets=[service_registrations, HEALTH_SPEC],

@@ -1,4 +1,5 @@
-"""Jobs: ``syncall`` materializes every asset, the other sync commands select a part of it."""
+"""Jobs: ``sync_platforms`` then ``sync_unified`` (what ``chitty-sync syncall`` and the schedule run),
+``syncall`` (both in one run, for the UI), and the narrower jobs of the other sync commands."""
 
 from __future__ import annotations
 
@@ -8,19 +9,52 @@ from chitty_pipelines.kernel.assets import PARTITIONED_TAG
 from chitty_pipelines.platforms import registry
 from chitty_pipelines.unified.topics import SESSION_TOPICS_KEY, TOPICS_KEY
 
-# Every asset, platform and unified. The CLI's syncall runs this job; in the UI it is the
-# "materialize everything" button with a name. Partitioned streams (the Neon event store)
-# sync their latest partition here; history is a backfill.
-syncall_job = dg.define_asset_job(
-    "syncall",
-    # Minus the daily-partitioned assets (tagged PARTITIONED_TAG): a job cannot mix partitioned
-    # and unpartitioned assets. They run in their PARTITIONED_JOBS below.
-    selection=dg.AssetSelection.all()
-    - dg.AssetSelection.tag(PARTITIONED_TAG, "daily")
-    # Registration has its own job and sensors (registered when the services project syncs).
-    - dg.AssetSelection.groups("ops"),
-    description="Sync every platform, then rebuild the unified tables.",
+_PARTITIONED = dg.AssetSelection.tag(PARTITIONED_TAG, "daily")
+_UNIFIED = dg.AssetSelection.groups("unified") - _PARTITIONED
+
+
+SYNC_PLATFORMS, SYNC_UNIFIED = "sync_platforms", "sync_unified"
+
+sync_unified_job = dg.define_asset_job(
+    SYNC_UNIFIED,
+    selection=_UNIFIED,
+    description="Projects, sessions, topics from whatever the platforms have landed.",
 )
+
+
+def configured_platforms_selection() -> dg.AssetSelection:
+    """The assets of every configured platform (read from the environment when the definitions
+    load): a platform the user never set up is not a step of any sync job. Daily-partitioned
+    assets are left out because a job cannot mix partitioned and unpartitioned assets; they run
+    in PARTITIONED_JOBS."""
+    names = [spec.name for spec in registry.configured()]
+    return (dg.AssetSelection.groups(*names) if names else dg.AssetSelection.assets()) - _PARTITIONED
+
+
+def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
+    """The jobs, built when the definitions load so that they follow what is configured."""
+    platforms = configured_platforms_selection()
+    return [
+        # The CLI's syncall and the schedule run these two in turn, so a platform that fails
+        # fails its own step and the unified layer still runs on what the others landed.
+        dg.define_asset_job(
+            SYNC_PLATFORMS,
+            selection=platforms,
+            description="Sync every configured platform (one step each); sync_unified follows.",
+        ),
+        sync_unified_job,
+        # One run of everything configured, for the UI's "materialize all" with a name. Here a
+        # failed platform skips what depends on it, as Dagster always does within one run.
+        dg.define_asset_job(
+            "syncall",
+            selection=platforms | _UNIFIED,
+            description="Every configured platform, then the unified tables, in one run.",
+        ),
+        neon_partitioned_job,
+        projectsync_job,
+        topicsync_job,
+    ]
+
 
 # The Neon event store (and any stream configured with "partition": "daily"), by day.
 neon_partitioned_job = dg.define_asset_job(
@@ -29,10 +63,10 @@ neon_partitioned_job = dg.define_asset_job(
     description="Daily-partitioned Neon streams; one run backfills a date range (single-run policy).",
 )
 
-# Jobs of daily-partitioned assets: syncall runs their latest partition; backfills run ranges.
 # The AI tools' files on this machine (each platform's Dagster group is its name).
 LOCAL_GROUPS: tuple[str, ...] = tuple(p.name for p in registry.PLATFORMS if p.local)
 
+# Jobs of daily-partitioned assets: syncall runs their latest partition; backfills run ranges.
 PARTITIONED_JOBS: list[str] = ["neon_partitioned"]
 
 # `chitty-sync projectsync`: this machine's sessions, then the unified tables (every source already
@@ -50,5 +84,3 @@ topicsync_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(SESSION_TOPICS_KEY, TOPICS_KEY),
     description="Categorise sessions into topics (chitty-sync topicsync [--full-refresh]).",
 )
-
-JOBS = [syncall_job, neon_partitioned_job, projectsync_job, topicsync_job]

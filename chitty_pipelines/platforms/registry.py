@@ -32,6 +32,9 @@ def _exports_dir_exists() -> bool:
     return config.load_settings().exports_dir.is_dir()
 
 
+_LOCAL_FILES = "chitty_pipelines.kernel.local_files"
+
+
 @dataclass(frozen=True)
 class PlatformSpec:
     """What the rest of the project needs to know about one platform."""
@@ -45,6 +48,9 @@ class PlatformSpec:
     is_configured: Callable[[], bool]
     table_prefix: str = ""  # local AI tools share raw_local; their tables start with the prefix
     local: bool = False  # reads files on this machine (no credentials, no network)
+    # Where resource_class lives when not in the platform's own resource.py: the three local
+    # AI-tool platforms share one resource (the folders to read) in the kernel.
+    resource_module: str | None = None
 
     @property
     def package(self) -> str:
@@ -66,7 +72,8 @@ class PlatformSpec:
 
     def resource(self) -> dg.ConfigurableResource:
         """Its resource built from the environment (secret fields hold ``EnvVar``s until a run)."""
-        return getattr(self.module("resource"), self.resource_class).from_settings()
+        module = importlib.import_module(self.resource_module or f"{self.package}.resource")
+        return getattr(module, self.resource_class).from_settings()
 
     def health(self) -> dict[str, Any]:
         """The platform's own probe (``health.probe``) on its resource, resolved as a run would
@@ -86,6 +93,7 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         _claude_homes_exist,
         table_prefix="claude_",
         local=True,
+        resource_module=_LOCAL_FILES,
     ),
     PlatformSpec(
         "chatgpt",
@@ -97,6 +105,7 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         _exports_dir_exists,
         table_prefix="chatgpt_",
         local=True,
+        resource_module=_LOCAL_FILES,
     ),
     PlatformSpec(
         "gemini",
@@ -108,6 +117,7 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         _exports_dir_exists,
         table_prefix="gemini_",
         local=True,
+        resource_module=_LOCAL_FILES,
     ),
     PlatformSpec(
         "neon",

@@ -101,7 +101,13 @@ def test_settings_come_from_the_environment_and_secrets_stay_env_vars(
 @pytest.mark.usefixtures("no_cloudflare_env")
 def test_definitions_load_without_any_env_var() -> None:
     defs = dg.Definitions.merge(
-        cf_assets.defs, dg.Definitions(resources={"warehouse": WarehouseResource(path="/tmp/unused.duckdb")})
+        cf_assets.defs,
+        dg.Definitions(
+            resources={
+                "warehouse": WarehouseResource(path="/tmp/unused.duckdb"),
+                "cloudflare": CloudflareResource.from_settings(),
+            }
+        ),
     )
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}

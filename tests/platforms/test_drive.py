@@ -236,10 +236,13 @@ def test_definitions_load_without_env(monkeypatch) -> None:
     for spec in config.ENV_VARS:
         if spec.platform == "drive":
             monkeypatch.delenv(spec.name, raising=False)
+    from chitty_pipelines.platforms import registry
     from chitty_pipelines.platforms.drive import assets as drive
     from chitty_pipelines.warehouse.resource import WarehouseResource
 
-    shared = dg.Definitions(resources={"warehouse": WarehouseResource.from_settings()})
+    shared = dg.Definitions(
+        resources={"warehouse": WarehouseResource.from_settings(), "drive": registry.get("drive").resource()}
+    )
     dg.Definitions.validate_loadable(dg.Definitions.merge(shared, drive.defs))
     specs = {s.key.to_user_string(): s for s in drive.raw_drive_sync.specs}
     assert set(specs) == {"raw_drive/files", "raw_drive/file_contents"}

@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 from neon_helpers import materialize, metadata, neon_database, resource, sql
 
-from chitty_pipelines.ops.jobs import JOBS, PARTITIONED_JOBS
+from chitty_pipelines.ops.jobs import PARTITIONED_JOBS, build_jobs
 from chitty_pipelines.platforms.neon import assets as neon_platform
 from chitty_pipelines.platforms.neon import streams as neon_sync
 from chitty_pipelines.platforms.neon.stream_config import DEFAULT_STREAMS
@@ -119,7 +119,7 @@ def test_crash_mid_range_keeps_finished_days_and_old_state(
 
 def test_jobs_split_partitioned_assets_and_backfill_through_the_job(events, warehouse, warehouse_resource):
     defs = dg.Definitions.merge(
-        dg.Definitions(jobs=JOBS, resources={"warehouse": warehouse_resource, "neon": resource()}),
+        dg.Definitions(jobs=build_jobs(), resources={"warehouse": warehouse_resource, "neon": resource()}),
         dg.Definitions(assets=neon_platform.NEON_ASSETS, asset_checks=neon_platform.NEON_CHECKS),
     )
     syncall = defs.resolve_job_def("syncall")

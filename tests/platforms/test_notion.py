@@ -410,7 +410,10 @@ def test_from_settings_and_definitions_load_without_env(monkeypatch: pytest.Monk
     assert NotionResource.from_settings().configured is False
     dg.Definitions.validate_loadable(
         dg.Definitions.merge(
-            notion_assets.defs, dg.Definitions(resources={"warehouse": WarehouseResource(path="x")})
+            notion_assets.defs,
+            dg.Definitions(
+                resources={"warehouse": WarehouseResource(path="x"), "notion": NotionResource.from_settings()}
+            ),
         )
     )
     monkeypatch.setenv("NOTION_DATABASES", f"{NOTES_DB.replace('-', '').upper()}, {TASKS_DB}")

@@ -32,7 +32,6 @@ from chitty_pipelines.platforms.chatgpt.streams import (
     SyncOutcome,
     sync_exports,
 )
-from chitty_pipelines.platforms.gemini.assets import GEMINI_ASSETS, GEMINI_CHECKS
 from chitty_pipelines.warehouse.resource import WarehouseResource
 
 CONVERSATIONS_KEY = dg.AssetKey(["raw_local", "chatgpt_conversations"])
@@ -184,6 +183,11 @@ chatgpt_checks = bundled_checks("chatgpt_checks", _CHECKS, {"warehouse"})
     chatgpt_messages_have_conversation,
 ) = (bundled_checks(c.name, [c], {"warehouse"}) for c in _CHECKS)
 
-# Gemini Takeout activity rides along: local.py assembles the local platform from these two lists.
-CHATGPT_ASSETS: list[dg.AssetsDefinition] = [chatgpt_exports, *GEMINI_ASSETS]
-CHATGPT_CHECKS: list[dg.AssetChecksDefinition] = [chatgpt_checks, *GEMINI_CHECKS]
+CHATGPT_ASSETS: list[dg.AssetsDefinition] = [chatgpt_exports]
+CHATGPT_CHECKS: list[dg.AssetChecksDefinition] = [chatgpt_checks]
+
+# Resources come from the platform registry (definitions.py), one per resource key.
+defs = dg.Definitions(
+    assets=CHATGPT_ASSETS,
+    asset_checks=CHATGPT_CHECKS,
+)

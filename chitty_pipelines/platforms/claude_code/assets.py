@@ -191,3 +191,10 @@ claude_checks = bundled_checks(
     {"warehouse"},
 )
 CLAUDE_CHECKS: list[dg.AssetChecksDefinition] = [claude_checks]
+
+
+# Resources come from the platform registry (definitions.py), one per resource key.
+defs = dg.Definitions(
+    assets=CLAUDE_ASSETS,
+    asset_checks=CLAUDE_CHECKS,
+)

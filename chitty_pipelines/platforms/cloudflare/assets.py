@@ -74,8 +74,8 @@ cloudflare_checks = common.bundled_checks(
 )
 CLOUDFLARE_CHECKS = [cloudflare_checks]
 
+# Resources come from the platform registry (definitions.py), one per resource key.
 defs = dg.Definitions(
     assets=CLOUDFLARE_ASSETS,
     asset_checks=CLOUDFLARE_CHECKS,
-    resources={"cloudflare": CloudflareResource.from_settings()},
 )

@@ -155,8 +155,8 @@ drive_checks = bundled_checks(
 DRIVE_ASSETS = [raw_drive_sync]
 DRIVE_CHECKS = [drive_checks]
 
+# Resources come from the platform registry (definitions.py), one per resource key.
 defs = dg.Definitions(
     assets=DRIVE_ASSETS,
     asset_checks=DRIVE_CHECKS,
-    resources={"drive": DriveResource.from_settings()},
 )

@@ -355,3 +355,10 @@ gemini_checks = bundled_checks(
     {"warehouse"},
 )
 GEMINI_CHECKS: list[dg.AssetChecksDefinition] = [gemini_checks]
+
+
+# Resources come from the platform registry (definitions.py), one per resource key.
+defs = dg.Definitions(
+    assets=GEMINI_ASSETS,
+    asset_checks=GEMINI_CHECKS,
+)

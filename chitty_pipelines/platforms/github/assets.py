@@ -258,8 +258,8 @@ github_activity_checks = bundled_checks(
 GITHUB_ASSETS = [repositories, commits, issues_and_pull_requests, chittychat_data]
 GITHUB_CHECKS = [github_token_valid, github_checks, github_activity_checks]
 
+# Resources come from the platform registry (definitions.py), one per resource key.
 defs = dg.Definitions(
     assets=GITHUB_ASSETS,
     asset_checks=GITHUB_CHECKS,
-    resources={"github": GitHubResource.from_settings()},
 )

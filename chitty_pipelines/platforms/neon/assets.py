@@ -277,8 +277,8 @@ def _bundles() -> list[dg.AssetChecksDefinition]:
 NEON_ASSETS = [build_stream_asset(s) for s in STREAMS]
 NEON_CHECKS = _bundles()
 
+# Resources come from the platform registry (definitions.py), one per resource key.
 defs = dg.Definitions(
     assets=NEON_ASSETS,
     asset_checks=NEON_CHECKS,
-    resources={"neon": NeonResource.from_settings()},
 )

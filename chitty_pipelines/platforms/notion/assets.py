@@ -221,8 +221,8 @@ notion_checks = common.bundled_checks(
 NOTION_ASSETS = [notion_sync]
 NOTION_CHECKS = [notion_checks]
 
+# Resources come from the platform registry (definitions.py), one per resource key.
 defs = dg.Definitions(
     assets=NOTION_ASSETS,
     asset_checks=NOTION_CHECKS,
-    resources={"notion": NotionResource.from_settings()},
 )
