@@ -1,0 +1,213 @@
+"""Gemini activity from Google Takeout: files -> raw_local.gemini_prompts, sessions rebuilt by gap.
+
+Incremental by file cursor; items that are not Gemini Apps activity are filtered by their header."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import ijson
+
+from chitty_pipelines.kernel.file_cursor import FileCursor, decide
+from chitty_pipelines.platforms.chatgpt.parser import CountingReader, iter_items
+from chitty_pipelines.platforms.gemini.parser import ActivityError, ActivityRules, prompt_row
+from chitty_pipelines.warehouse import Reject, TableSpec, Warehouse, cols
+
+PLATFORM, STREAM = "gemini", "gemini"
+GAP_KEY = "__session_gap_minutes"  # cursor row remembering the gap the sessions were built with
+PROMPTS_KEY = dg.AssetKey(["raw_local", "gemini_prompts"])
+SESSIONS_KEY = dg.AssetKey(["raw_local", "gemini_sessions"])
+
+PROMPTS = TableSpec(
+    "raw_local",
+    "gemini_prompts",
+    cols(
+        ("prompt_id", "VARCHAR", "hash of time and title: stable across overlapping Takeouts"),
+        ("prompt_time", "TIMESTAMPTZ"),
+        ("prompt_text", "VARCHAR", "the title without its 'Prompted ' prefix"),
+        ("response_text", "VARCHAR", "visible text of the first response"),
+        ("response_html", "VARCHAR"),
+        ("regenerations", "BIGINT", "extra safeHtmlItem entries"),
+        ("gem_name", "VARCHAR", "from the subtitle '<Gem> was used in this chat.'"),
+        ("attached_files", "VARCHAR[]"),
+        ("has_image", "BOOLEAN"),
+        ("header", "VARCHAR"),
+        ("session_id", "VARCHAR", "assigned by time gap; see gemini_sessions"),
+        ("source_file", "VARCHAR"),
+        ("file_index", "BIGINT"),
+        ("raw_json", "JSON", "the item without its response HTML"),
+    ),
+    primary_key=("prompt_id",),
+    description="One row per Gemini prompt from Google Takeout's Gemini Apps activity.",
+)
+
+SESSIONS = TableSpec(
+    "raw_local",
+    "gemini_sessions",
+    cols(
+        ("session_id", "VARCHAR", "gemini-<first prompt id>"),
+        ("started_at", "TIMESTAMPTZ"),
+        ("ended_at", "TIMESTAMPTZ"),
+        ("prompt_count", "BIGINT"),
+        ("gem_names", "VARCHAR[]"),
+        ("first_prompt", "VARCHAR", "first 200 characters of the first prompt"),
+        ("gap_minutes", "DOUBLE", "the gap that separated sessions when this was built"),
+    ),
+    primary_key=("session_id",),
+    description="Gemini prompts grouped into sessions: a new session after a gap longer than the setting.",
+)
+
+
+@dataclass
+class GeminiOutcome:
+    prompts_written: int = 0
+    items_read: int = 0
+    items_skipped: int = 0  # other activity: Created, Used, feedback, other products
+    bytes_read: int = 0
+    rejects: int = 0
+    files_read: int = 0
+    files_skipped: int = 0
+    sessions_rebuilt: bool = False
+    sessions_written: int = 0
+
+
+@dataclass
+class _FileRead:
+    """One file's pending rows and rejects, written every ``batch_rows`` and at the end."""
+
+    wh: Warehouse
+    run_id: str | None
+    key: str
+    out: GeminiOutcome
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+    def write(self, cursor: FileCursor | None) -> None:
+        with self.wh.transaction(self.run_id) as tx:
+            self.out.prompts_written += tx.upsert(PROMPTS, self.rows)
+            self.out.rejects += tx.add_rejects(self.rejects)
+            if cursor is not None:
+                tx.set_cursor(PLATFORM, STREAM, self.key, cursor.to_json())
+        self.rows, self.rejects = [], []
+
+    def reject(self, location: str, reason: str, excerpt: str = "") -> None:
+        self.rejects.append(Reject(PLATFORM, STREAM, self.key, location, reason, excerpt))
+
+
+def sync_activity(
+    wh: Warehouse,
+    files: list[Path],
+    rules: ActivityRules,
+    *,
+    run_id: str | None,
+    full: bool,
+    gap_minutes: float,
+    batch_rows: int = 5000,
+) -> GeminiOutcome:
+    out = GeminiOutcome()
+    cursors = wh.cursors(PLATFORM, STREAM)
+    for path in files:
+        key = str(path.resolve())
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        stored = None if full else FileCursor.from_json(cursors.get(key))
+        if decide(stored, st.st_size, st.st_mtime_ns, st.st_ino) == "skip":
+            out.files_skipped += 1
+            continue
+        out.files_read += 1
+        done: FileCursor | None = FileCursor(st.st_size, st.st_mtime_ns, st.st_ino, st.st_size)
+        state = _FileRead(wh, run_id, key, out)
+        try:
+            _read(path, state, rules, batch_rows)
+        except OSError as exc:
+            state.reject("file", f"cannot read: {exc.strerror or exc}")
+            done = None  # unreadable now: try again next time
+        state.write(done)
+    # Sessions depend on every prompt and on the gap: rebuild when either may have changed.
+    if full or out.files_read or cursors.get(GAP_KEY) != gap_minutes:
+        out.sessions_rebuilt = True
+        out.sessions_written = _rebuild_sessions(wh, run_id, gap_minutes)
+    return out
+
+
+def _read(path: Path, state: _FileRead, rules: ActivityRules, batch_rows: int) -> None:
+    with path.open("rb") as raw:
+        if not raw.read(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+            state.reject("file", "top-level JSON value is not an array")
+            return
+        raw.seek(0)
+        reader = CountingReader(raw)
+        index = -1
+        try:
+            for index, item in enumerate(iter_items(reader)):
+                state.out.items_read += 1
+                try:
+                    row = prompt_row(item, rules, state.key, index)
+                except ActivityError as exc:
+                    state.reject(f"item {index}", str(exc), repr(item))
+                    continue
+                if row is None:
+                    state.out.items_skipped += 1
+                    if index == 0 and isinstance(item, dict) and not _is_gemini(item, rules):
+                        return  # every Takeout product has its own file: this one is not Gemini's
+                    continue
+                state.rows.append(row)
+                if len(state.rows) >= batch_rows:
+                    state.write(None)
+        except (ijson.JSONError, UnicodeDecodeError) as exc:
+            message = exc.args[0] if exc.args else exc
+            text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+            state.reject(f"after item {index}", f"invalid JSON: {text.strip().splitlines()[0]}")
+        finally:
+            state.out.bytes_read += reader.bytes_read
+
+
+def _is_gemini(item: dict[str, Any], rules: ActivityRules) -> bool:
+    products = item.get("products") if isinstance(item.get("products"), list) else []
+    return item.get("header") in rules.headers or any(p in rules.headers for p in products)
+
+
+def _rebuild_sessions(wh: Warehouse, run_id: str | None, gap_minutes: float) -> int:
+    """Sessions from every stored prompt: ordered by time, a gap over the setting starts one."""
+    with wh.transaction(run_id) as tx:
+        tx.ensure(PROMPTS)
+        tx.ensure(SESSIONS)
+        p, s = PROMPTS.sql_name, SESSIONS.sql_name
+        tx.con.execute(
+            f"""CREATE TEMP TABLE __gemini_sessions AS
+            WITH ordered AS (
+                SELECT prompt_id, prompt_time, gem_name, prompt_text,
+                       CASE WHEN lag(prompt_time) OVER w IS NULL
+                              OR prompt_time - lag(prompt_time) OVER w > to_seconds(?::DOUBLE * 60)
+                            THEN 1 ELSE 0 END AS starts
+                FROM {p} WINDOW w AS (ORDER BY prompt_time, prompt_id)),
+            numbered AS (
+                SELECT *, sum(starts) OVER (ORDER BY prompt_time, prompt_id ROWS UNBOUNDED PRECEDING) AS n
+                FROM ordered)
+            SELECT prompt_id, prompt_time, gem_name, prompt_text, n,
+                   'gemini-' || first(prompt_id ORDER BY prompt_time, prompt_id) OVER (PARTITION BY n)
+                       AS session_id
+            FROM numbered""",
+            [gap_minutes],
+        )
+        tx.con.execute(
+            f"UPDATE {p} SET session_id = t.session_id FROM __gemini_sessions t "
+            f"WHERE {p}.prompt_id = t.prompt_id"
+        )
+        tx.con.execute(f"DELETE FROM {s}")
+        tx.con.execute(
+            f"""INSERT INTO {s} SELECT session_id, min(prompt_time), max(prompt_time), count(*),
+                   coalesce(list(DISTINCT gem_name ORDER BY gem_name)
+                            FILTER (WHERE gem_name IS NOT NULL), []),
+                   left(first(prompt_text ORDER BY prompt_time, prompt_id), 200), ?
+                FROM __gemini_sessions GROUP BY session_id""",
+            [gap_minutes],
+        )
+        tx.con.execute("DROP TABLE __gemini_sessions")
+        tx.set_cursor(PLATFORM, STREAM, GAP_KEY, gap_minutes)
+        return int(tx.con.execute(f"SELECT count(*) FROM {s}").fetchone()[0])

@@ -1,0 +1,94 @@
+"""The shape of the code location: imports flow one way, and the asset graph changes only on purpose.
+
+The graph snapshot (like dagster-open-platform's) makes every change to asset keys, groups,
+dependencies, checks or partitions show up in review as a diff of tests/snapshots/asset_graph.json.
+Regenerate it after an intended change with ``CHITTY_UPDATE_SNAPSHOT=1 pytest tests/test_architecture.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from chitty_pipelines.definitions import defs
+from chitty_pipelines.platforms import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.json"
+
+
+def test_imports_flow_one_way() -> None:
+    """config -> kernel/warehouse -> chittyos -> platforms -> topics/unified -> ops -> definitions ->
+    demo/cli, and no fake is imported by code a run executes (.importlinter holds the contracts)."""
+    lint = Path(sys.executable).with_name("lint-imports")
+    run = subprocess.run([str(lint)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "Contracts: 2 kept, 0 broken." in run.stdout
+
+
+def test_every_platform_folder_has_the_contract_files() -> None:
+    folders = {
+        p.name
+        for p in (ROOT / "chitty_pipelines" / "platforms").iterdir()
+        if p.is_dir() and p.name != "__pycache__"
+    }
+    assert folders == set(registry.NAMES), "a platform folder without a registry line, or the reverse"
+    for spec in registry.PLATFORMS:
+        for name in ("assets.py", "streams.py", "health.py"):
+            assert (spec.folder / name).is_file(), f"{spec.name} lacks {name}"
+        assert spec.resource_module or (spec.folder / "resource.py").is_file(), (
+            f"{spec.name} lacks resource.py"
+        )
+
+
+def test_every_platform_asset_is_in_its_platforms_group() -> None:
+    groups = {spec.key: spec.group_name for spec in defs.resolve_all_asset_specs()}
+    platform_groups = {g for g in groups.values() if g not in {"unified", "ops"}}
+    assert platform_groups == set(registry.NAMES)
+
+
+def _graph() -> dict[str, dict]:
+    graph = defs.resolve_asset_graph()
+    out: dict[str, dict] = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        partitions = node.partitions_def
+        out[key.to_user_string()] = {
+            "group": node.group_name,
+            "kinds": sorted(node.kinds),
+            "deps": sorted(k.to_user_string() for k in node.parent_keys),
+            "checks": sorted(c.name for c in node.check_keys),
+            "partitions": type(partitions).__name__ if partitions else None,
+            "executable": node.is_executable,
+        }
+    return out
+
+
+def test_asset_graph_snapshot() -> None:
+    current = _graph()
+    if os.environ.get("CHITTY_UPDATE_SNAPSHOT") or not SNAPSHOT.exists():
+        SNAPSHOT.write_text(json.dumps(current, indent=1, sort_keys=True) + "\n")
+    expected = json.loads(SNAPSHOT.read_text())
+    assert current == expected, "asset graph changed; if intended, regenerate (see module docstring)"
+
+
+def test_unconfigured_platforms_are_not_steps() -> None:
+    """With only Claude Code files present (the test sandbox), sync_platforms has one platform."""
+    job = defs.resolve_job_def("sync_platforms")
+    groups = {
+        g
+        for a in defs.resolve_asset_graph().assets_defs
+        if a.is_executable and a.node_def.name in {n.name for n in job.nodes_in_topological_order}
+        for g in a.group_names_by_key.values()
+    }
+    assert groups <= {spec.name for spec in registry.configured()}
+    assert not re.search(
+        r"notion|github|drive|cloudflare|neon", " ".join(n.name for n in job.nodes_in_topological_order)
+    )
+    assert isinstance(defs.resolve_job_def("sync_unified"), dg.JobDefinition)
