@@ -239,8 +239,8 @@ def test_sync_writes_tables_rejects_and_metadata(
     )
     log = warehouse.query("SELECT asset, status, rows_written, rejects FROM ops.sync_log ORDER BY asset")
     assert log.values.tolist() == [
-        ["chatgpt_conversations", "success", 3, 2],
-        ["chatgpt_messages", "success", 16, 2],
+        ["raw_local/chatgpt_conversations", "success", 3, 2],
+        ["raw_local/chatgpt_messages", "success", 16, 2],
     ]
 
 

@@ -194,13 +194,7 @@ def run_sync(
     warehouse_resource: WarehouseResource, exports_dir: Path, **config: Any
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [
-            lc.chatgpt_exports,
-            lc.chatgpt_conversations_unique_key,
-            lc.chatgpt_messages_unique_key,
-            lc.chatgpt_rejects,
-            lc.chatgpt_messages_have_conversation,
-        ],
+        [lc.chatgpt_exports],  # its four checks run in the same step
         resources={
             "warehouse": warehouse_resource,
             "local_sessions": LocalSessionsResource(claude_homes=[], exports_dir=str(exports_dir)),

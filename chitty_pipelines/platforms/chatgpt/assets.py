@@ -13,17 +13,12 @@ from pydantic import Field
 
 from chitty_pipelines.kernel.assets import (
     Check,
-    StreamStats,
     SyncConfig,
-    bundled_checks,
-    is_full_refresh,
-    log_sync,
-    now,
     rejects_check,
-    table_metadata,
     unique_key_check,
 )
 from chitty_pipelines.kernel.local_files import LocalSessionsResource
+from chitty_pipelines.kernel.platform_asset import PlatformRun, TableAsset, TableResult, platform_assets
 from chitty_pipelines.platforms.chatgpt.streams import (
     CONVERSATIONS,
     MESSAGES,
@@ -32,7 +27,6 @@ from chitty_pipelines.platforms.chatgpt.streams import (
     SyncOutcome,
     sync_exports,
 )
-from chitty_pipelines.warehouse.resource import WarehouseResource
 
 CONVERSATIONS_KEY = dg.AssetKey(["raw_local", "chatgpt_conversations"])
 MESSAGES_KEY = dg.AssetKey(["raw_local", "chatgpt_messages"])
@@ -47,64 +41,39 @@ class ChatgptSyncConfig(SyncConfig):
     )
 
 
-@dg.multi_asset(
-    name="chatgpt_exports",
-    group_name="chatgpt",
-    specs=[
-        dg.AssetSpec(
-            CONVERSATIONS_KEY,
-            kinds=_KINDS,
-            description=CONVERSATIONS.description
-            + " Read from ChatGPT data exports (conversations.json) under CHITTY_EXPORTS_DIR.",
-        ),
-        dg.AssetSpec(
-            MESSAGES_KEY,
-            kinds=_KINDS,
-            deps=[CONVERSATIONS_KEY],
-            description=MESSAGES.description + " The visible thread is walked from current_node to the root.",
-        ),
-    ],
-)
-def chatgpt_exports(
-    context: dg.AssetExecutionContext,
-    config: ChatgptSyncConfig,
-    warehouse: WarehouseResource,
-    local_sessions: LocalSessionsResource,
-) -> Iterator[dg.MaterializeResult]:
-    started = now()
-    wh = warehouse.get()
-    full = is_full_refresh(context, config)
+def sync(run: PlatformRun) -> Iterator[TableResult]:
+    """Read every new or changed export file (a JSON array cannot be resumed: changed = re-read)."""
+    config: ChatgptSyncConfig = run.config  # type: ignore[assignment]
+    local_sessions: LocalSessionsResource = run.resources.local_sessions
     files = list(local_sessions.chatgpt_exports())
     outcome = sync_exports(
-        wh, files, run_id=context.run.run_id, full_refresh=full, batch_messages=config.batch_messages
+        run.warehouse,
+        files,
+        run_id=run.run_id,
+        full_refresh=run.full_refresh,
+        batch_messages=config.batch_messages,
     )
-    context.log.info(
+    run.log(
         f"ChatGPT exports: {outcome.files_read} file(s) read, {outcome.files_skipped} unchanged, "
         f"{outcome.conversations_written} conversation(s), {outcome.messages_written} message(s), "
         f"{outcome.rejects} reject(s)"
     )
-    common = _common_metadata(outcome, local_sessions.exports_dir, full)
-    conv_stats = StreamStats(outcome.conversations_written, outcome.bytes_read, outcome.rejects, common)
-    msg_stats = StreamStats(outcome.messages_written, outcome.bytes_read, outcome.rejects, common)
-    for asset, stats in (("chatgpt_conversations", conv_stats), ("chatgpt_messages", msg_stats)):
-        log_sync(
-            wh,
-            context,
-            platform=PLATFORM,
-            asset=asset,
-            started_at=started,
-            status="success",
-            stats=stats,
-            full_refresh=full,
-            message=f"{len(files)} export file(s) under {local_sessions.exports_dir}",
-        )
-    yield dg.MaterializeResult(
-        asset_key=CONVERSATIONS_KEY, metadata=table_metadata(wh, CONVERSATIONS, conv_stats)
+    common = _common_metadata(outcome, local_sessions.exports_dir)
+    message = f"{len(files)} export file(s) under {local_sessions.exports_dir}"
+    yield TableResult(
+        CONVERSATIONS,
+        outcome.conversations_written,
+        outcome.bytes_read,
+        outcome.rejects,
+        dict(common),
+        message,
     )
-    yield dg.MaterializeResult(asset_key=MESSAGES_KEY, metadata=table_metadata(wh, MESSAGES, msg_stats))
+    yield TableResult(
+        MESSAGES, outcome.messages_written, outcome.bytes_read, outcome.rejects, dict(common), message
+    )
 
 
-def _common_metadata(outcome: SyncOutcome, exports_dir: str, full: bool) -> dict[str, object]:
+def _common_metadata(outcome: SyncOutcome, exports_dir: str) -> dict[str, object]:
     files = outcome.files[:_MAX_FILES_SHOWN]
     table = [
         "| file | action | bytes read | conversations | messages | rejects |",
@@ -116,7 +85,6 @@ def _common_metadata(outcome: SyncOutcome, exports_dir: str, full: bool) -> dict
     ]
     return {
         "exports_dir": exports_dir,
-        "full_refresh": full,
         "files_seen": len(outcome.files),
         "files_read": outcome.files_read,
         "files_skipped": outcome.files_skipped,
@@ -173,21 +141,30 @@ _CHECKS = [
         "Every message belongs to a known conversation.",
     ),
 ]
-# All four in one step (common.bundled_checks says why).
-chatgpt_checks = bundled_checks("chatgpt_checks", _CHECKS, {"warehouse"})
-# Each also on its own, for runs (and tests) that pick some; never together with chatgpt_checks.
-(
-    chatgpt_conversations_unique_key,
-    chatgpt_messages_unique_key,
-    chatgpt_rejects,
-    chatgpt_messages_have_conversation,
-) = (bundled_checks(c.name, [c], {"warehouse"}) for c in _CHECKS)
+chatgpt_exports = platform_assets(
+    PLATFORM,
+    name="chatgpt_exports",
+    tables=[
+        TableAsset(
+            CONVERSATIONS,
+            CONVERSATIONS.description
+            + " Read from ChatGPT data exports (conversations.json) under CHITTY_EXPORTS_DIR.",
+        ),
+        TableAsset(
+            MESSAGES,
+            MESSAGES.description + " The visible thread is walked from current_node to the root.",
+            deps=(CONVERSATIONS_KEY,),
+        ),
+    ],
+    sync=sync,
+    resource_key="local_sessions",
+    config_class=ChatgptSyncConfig,
+    checks=_CHECKS,
+    description="ChatGPT data exports: conversations and every message node, read incrementally by file.",
+)
 
 CHATGPT_ASSETS: list[dg.AssetsDefinition] = [chatgpt_exports]
-CHATGPT_CHECKS: list[dg.AssetChecksDefinition] = [chatgpt_checks]
+CHATGPT_CHECKS: list[dg.AssetChecksDefinition] = []  # evaluated inside chatgpt_exports' step
 
 # Resources come from the platform registry (definitions.py), one per resource key.
-defs = dg.Definitions(
-    assets=CHATGPT_ASSETS,
-    asset_checks=CHATGPT_CHECKS,
-)
+defs = dg.Definitions(assets=CHATGPT_ASSETS)

@@ -12,19 +12,9 @@ from collections.abc import Iterator
 import dagster as dg
 from pydantic import Field
 
-from chitty_pipelines.kernel.assets import (
-    Check,
-    StreamStats,
-    SyncConfig,
-    bundled_checks,
-    is_full_refresh,
-    log_sync,
-    now,
-    rejects_check,
-    table_metadata,
-    unique_key_check,
-)
+from chitty_pipelines.kernel.assets import Check, SyncConfig, rejects_check, unique_key_check
 from chitty_pipelines.kernel.local_files import LocalSessionsResource
+from chitty_pipelines.kernel.platform_asset import PlatformRun, TableAsset, TableResult, platform_assets
 from chitty_pipelines.platforms.gemini.parser import ActivityRules
 from chitty_pipelines.platforms.gemini.streams import (
     PLATFORM,
@@ -35,7 +25,6 @@ from chitty_pipelines.platforms.gemini.streams import (
     STREAM,
     sync_activity,
 )
-from chitty_pipelines.warehouse.resource import WarehouseResource
 
 
 class GeminiSyncConfig(SyncConfig):
@@ -45,43 +34,22 @@ class GeminiSyncConfig(SyncConfig):
     batch_rows: int = Field(default=5000, description="Prompts per write transaction.")
 
 
-@dg.multi_asset(
-    name="gemini_activity",
-    group_name="gemini",
-    specs=[
-        dg.AssetSpec(
-            PROMPTS_KEY,
-            kinds={"gemini", "duckdb"},
-            description=PROMPTS.description + " Read from My Activity.json files under CHITTY_EXPORTS_DIR.",
-        ),
-        dg.AssetSpec(
-            SESSIONS_KEY, kinds={"gemini", "duckdb"}, deps=[PROMPTS_KEY], description=SESSIONS.description
-        ),
-    ],
-)
-def gemini_activity(
-    context: dg.AssetExecutionContext,
-    config: GeminiSyncConfig,
-    warehouse: WarehouseResource,
-    local_sessions: LocalSessionsResource,
-) -> Iterator[dg.MaterializeResult]:
-    started = now()
-    wh = warehouse.get()
-    full = is_full_refresh(context, config)
+def sync(run: PlatformRun) -> Iterator[TableResult]:
+    """Read new or changed ``My Activity.json`` files, then rebuild sessions by time gap."""
+    config: GeminiSyncConfig = run.config  # type: ignore[assignment]
+    local_sessions: LocalSessionsResource = run.resources.local_sessions
     files = list(local_sessions.gemini_activity())
-    rules = ActivityRules(tuple(config.headers), tuple(config.prompt_prefixes))
     out = sync_activity(
-        wh,
+        run.warehouse,
         files,
-        rules,
-        run_id=context.run.run_id,
-        full=full,
+        ActivityRules(tuple(config.headers), tuple(config.prompt_prefixes)),
+        run_id=run.run_id,
+        full=run.full_refresh,
         gap_minutes=config.session_gap_minutes,
         batch_rows=config.batch_rows,
     )
     extra = {
         "exports_dir": local_sessions.exports_dir,
-        "full_refresh": full,
         "files_seen": len(files),
         "files_read": out.files_read,
         "files_skipped": out.files_skipped,
@@ -90,21 +58,8 @@ def gemini_activity(
         "session_gap_minutes": config.session_gap_minutes,
         "sessions_rebuilt": out.sessions_rebuilt,
     }
-    prompt_stats = StreamStats(out.prompts_written, out.bytes_read, out.rejects, extra)
-    session_stats = StreamStats(out.sessions_written, 0, 0, extra)
-    for asset, stats in (("gemini_prompts", prompt_stats), ("gemini_sessions", session_stats)):
-        log_sync(
-            wh,
-            context,
-            platform=PLATFORM,
-            asset=asset,
-            started_at=started,
-            status="success",
-            stats=stats,
-            full_refresh=full,
-        )
-    yield dg.MaterializeResult(asset_key=PROMPTS_KEY, metadata=table_metadata(wh, PROMPTS, prompt_stats))
-    yield dg.MaterializeResult(asset_key=SESSIONS_KEY, metadata=table_metadata(wh, SESSIONS, session_stats))
+    yield TableResult(PROMPTS, out.prompts_written, out.bytes_read, out.rejects, dict(extra))
+    yield TableResult(SESSIONS, out.sessions_written, 0, 0, dict(extra))
 
 
 def gemini_prompts_in_sessions(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
@@ -126,24 +81,28 @@ def gemini_prompts_in_sessions(context: dg.AssetCheckExecutionContext) -> dg.Ass
     )
 
 
-GEMINI_ASSETS: list[dg.AssetsDefinition] = [gemini_activity]
-# All four in one step (common.bundled_checks says why).
-gemini_checks = bundled_checks(
-    "gemini_checks",
-    [
+gemini_activity = platform_assets(
+    PLATFORM,
+    name="gemini_activity",
+    tables=[
+        TableAsset(
+            PROMPTS, PROMPTS.description + " Read from My Activity.json files under CHITTY_EXPORTS_DIR."
+        ),
+        TableAsset(SESSIONS, deps=(PROMPTS_KEY,)),
+    ],
+    sync=sync,
+    resource_key="local_sessions",
+    config_class=GeminiSyncConfig,
+    checks=[
         Check(
-            PROMPTS_KEY,
-            "gemini_prompts_unique_key",
-            unique_key_check(PROMPTS),
-            "prompt_id is unique.",
-            blocking=True,
+            PROMPTS_KEY, "gemini_prompts_unique_key", unique_key_check(PROMPTS), "prompt_id is unique.", True
         ),
         Check(
             SESSIONS_KEY,
             "gemini_sessions_unique_key",
             unique_key_check(SESSIONS),
             "session_id is unique.",
-            blocking=True,
+            True,
         ),
         Check(
             PROMPTS_KEY,
@@ -158,13 +117,11 @@ gemini_checks = bundled_checks(
             "Every prompt belongs to a session and counts add up.",
         ),
     ],
-    {"warehouse"},
+    description="Gemini Apps prompts from Google Takeout activity files, sessions rebuilt by time gap.",
 )
-GEMINI_CHECKS: list[dg.AssetChecksDefinition] = [gemini_checks]
 
+GEMINI_ASSETS: list[dg.AssetsDefinition] = [gemini_activity]
+GEMINI_CHECKS: list[dg.AssetChecksDefinition] = []  # evaluated inside gemini_activity's step
 
 # Resources come from the platform registry (definitions.py), one per resource key.
-defs = dg.Definitions(
-    assets=GEMINI_ASSETS,
-    asset_checks=GEMINI_CHECKS,
-)
+defs = dg.Definitions(assets=GEMINI_ASSETS)

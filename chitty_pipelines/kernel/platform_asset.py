@@ -1,0 +1,222 @@
+"""The asset factory every platform uses: one step per platform, its checks in the same step.
+
+A platform writes one function, ``sync(run: PlatformRun) -> Iterable[TableResult]``: read its
+cursors, fetch, convert to Arrow, write data + cursor + rejects in one warehouse transaction
+(``Warehouse.transaction``), and say per table what it did. Everything around it lives here,
+once: the multi-asset with ``can_subset`` and ``check_specs``, the platform's group, kinds,
+pool and table metadata, the full-refresh switch, the "not configured" answer, the sync log
+(success and failure), the materialization metadata, and the checks run after the data landed.
+
+Why one step per platform: every step costs Dagster event writes (and a process under the
+multiprocess executor), and a platform's tables come from the same requests anyway.
+"""
+
+# No ``from __future__ import annotations``: Dagster reads the config class from the real
+# annotation of the function built below.
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import dagster as dg
+
+from chitty_pipelines.kernel.assets import (
+    Check,
+    StreamStats,
+    SyncConfig,
+    is_full_refresh,
+    log_sync,
+    not_configured_results,
+    now,
+    table_metadata,
+)
+from chitty_pipelines.warehouse import TableSpec, Warehouse
+
+
+@dataclass(frozen=True)
+class TableAsset:
+    """One warehouse table a platform materializes, as an asset ``[schema, name]``."""
+
+    table: TableSpec
+    description: str = ""
+    deps: tuple[dg.AssetKey, ...] = ()
+    # Extra kinds besides the platform's own (e.g. "postgres" for Neon's mirrored tables).
+    kinds: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> dg.AssetKey:
+        return dg.AssetKey([self.table.schema, self.table.name])
+
+
+@dataclass
+class TableResult:
+    """What one sync did to one table: the single result type of every platform.
+
+    It becomes the table's materialization metadata and its ``ops.sync_log`` row.
+    """
+
+    table: TableSpec
+    rows_written: int = 0
+    bytes_read: int = 0
+    rejects: int = 0
+    metadata: dict[str, Any] = field(default_factory=dict)  # shown in the UI next to the counts
+    message: str = ""  # the sync-log message (never a secret: the kernel stores it as given)
+
+    @property
+    def key(self) -> dg.AssetKey:
+        return dg.AssetKey([self.table.schema, self.table.name])
+
+    def stats(self) -> StreamStats:
+        return StreamStats(self.rows_written, self.bytes_read, self.rejects, self.metadata)
+
+
+@dataclass
+class PlatformRun:
+    """What a platform's ``sync`` receives."""
+
+    context: dg.AssetExecutionContext
+    warehouse: Warehouse
+    config: SyncConfig
+    full_refresh: bool
+    started_at: datetime
+
+    @property
+    def run_id(self) -> str:
+        return self.context.run.run_id
+
+    @property
+    def resources(self) -> Any:
+        return self.context.resources
+
+    @property
+    def selected(self) -> set[dg.AssetKey]:
+        return set(self.context.selected_asset_keys)
+
+    def log(self, message: str) -> None:
+        self.context.log.info(message)
+
+
+SyncFn = Callable[[PlatformRun], Iterable[TableResult]]
+
+
+def platform_assets(
+    platform: str,
+    *,
+    name: str,
+    tables: Sequence[TableAsset],
+    sync: SyncFn,
+    resource_key: str,
+    configured: Callable[[Any], bool] = lambda resource: True,
+    setup_hint: str = "",
+    checks: Sequence[Check] = (),
+    config_class: type[SyncConfig] = SyncConfig,
+    kinds: Iterable[str] = (),
+    description: str = "",
+) -> dg.AssetsDefinition:
+    """The platform's multi-asset: ``tables`` synced by ``sync``, then ``checks`` evaluated.
+
+    ``configured(resource)`` says whether the platform's resource has what it needs; when it does
+    not, the step succeeds with zero rows and says what to set (``setup_hint``), so that running
+    it from the UI never fails for a platform the user never set up.
+    """
+    platform_kinds = {platform, *kinds, "duckdb"}
+    specs = [
+        dg.AssetSpec(
+            t.key,
+            description=t.description or t.table.description,
+            deps=list(t.deps),
+            group_name=platform,
+            kinds=platform_kinds | set(t.kinds),
+            metadata={
+                "dagster/table_name": t.table.qualified,
+                "dagster/column_schema": t.table.dagster_schema(),
+            },
+        )
+        for t in tables
+    ]
+    if len({(c.asset, c.name) for c in checks}) != len(checks):
+        raise ValueError(f"{name}: two checks share an asset and a name")
+    check_specs = [
+        dg.AssetCheckSpec(c.name, asset=c.asset, description=c.description or None, blocking=c.blocking)
+        for c in checks
+    ]
+
+    @dg.multi_asset(
+        name=name,
+        specs=specs,
+        check_specs=check_specs,
+        can_subset=True,
+        description=description or None,
+        required_resource_keys={"warehouse", resource_key},
+        # One slot per platform by default (dagster.yaml's pool limits): two runs never hit one
+        # platform's rate limit at once.
+        pool=platform,
+    )
+    def _platform_asset(context: dg.AssetExecutionContext, config: config_class):  # type: ignore[valid-type]
+        resource = getattr(context.resources, resource_key)
+        wh: Warehouse = context.resources.warehouse.get()
+        if not configured(resource):
+            reason = f"not configured: set {setup_hint}" if setup_hint else "not configured"
+            yield from not_configured_results(context.selected_asset_keys, reason)
+            # Nothing is expected of a platform the user never set up: its checks pass and say so.
+            for key in context.selected_asset_check_keys:
+                yield dg.AssetCheckResult(
+                    asset_key=key.asset_key, check_name=key.name, passed=True, metadata={"configured": False}
+                )
+            return
+        run = PlatformRun(context, wh, config, is_full_refresh(context, config), now())
+        t0 = time.monotonic()
+        try:
+            results = list(sync(run))
+        except Exception as exc:
+            # The failure is the platform's own: its step fails, the sync log says why (the
+            # message names what to fix), and no other platform's step is touched.
+            for t in tables:
+                if t.key in run.selected:
+                    log_sync(
+                        wh, context, platform=platform, asset=t.key.to_user_string(),
+                        started_at=run.started_at, status="failed", full_refresh=run.full_refresh,
+                        message=f"{type(exc).__name__}: {exc}"[:500],
+                    )  # fmt: skip
+            raise
+        elapsed = round(time.monotonic() - t0, 3)
+        for result in results:
+            if result.key not in run.selected:
+                continue
+            result.metadata.setdefault("duration_s", elapsed)
+            result.metadata.setdefault("full_refresh", run.full_refresh)
+            log_sync(
+                wh, context, platform=platform, asset=result.key.to_user_string(),
+                started_at=run.started_at, status="success", stats=result.stats(),
+                full_refresh=run.full_refresh, message=result.message,
+            )  # fmt: skip
+            yield dg.MaterializeResult(
+                asset_key=result.key, metadata=table_metadata(wh, result.table, result.stats())
+            )
+        yield from _evaluate(context, checks)
+
+    return _platform_asset
+
+
+def _evaluate(context: dg.AssetExecutionContext, checks: Sequence[Check]) -> Iterable[dg.AssetCheckResult]:
+    """The selected checks, in declaration order, after the data has landed in this same step."""
+    selected = {(k.asset_key, k.name) for k in context.selected_asset_check_keys}
+    errors: list[BaseException] = []
+    for check in (c for c in checks if (c.asset, c.name) in selected):
+        try:
+            result = check.fn(context)
+        except Exception as exc:  # the other checks still report; the step fails afterwards
+            context.log.error(f"check {check.name} on {check.asset.to_user_string()} raised {exc!r}")
+            errors.append(exc)
+            continue
+        yield dg.AssetCheckResult(
+            passed=result.passed,
+            asset_key=check.asset,
+            check_name=check.name,
+            severity=result.severity,
+            metadata=result.metadata,
+            description=result.description,
+        )
+    if errors:
+        raise errors[0]
