@@ -48,10 +48,12 @@ def demo(
     run syncall into a demo CHITTY_HOME through Dagster, and print the status."""
     # Imported here: `cli` imports this module at its end, and the definitions must only be
     # imported once the demo environment is in place (resources read it when they are built).
-    from chitty_pipelines import cli
+    from chitty_pipelines.cli.app import console as app_console
+    from chitty_pipelines.cli.status import status as status_command
+    from chitty_pipelines.cli.sync import syncall as syncall_command
     from chitty_pipelines.demo import default_home, demo_environment, demo_stack, prepare_home
 
-    console = cli.console
+    console = app_console
     home = (home or default_home()).expanduser().resolve()
     try:
         prepare_home(home)
@@ -70,7 +72,7 @@ def demo(
             table.add_row(name, f"[yellow]skipped: {why}[/yellow]")
         console.print(table)
         try:
-            cli.syncall()
+            syncall_command()
         except typer.Exit as exc:
             ok = exc.exit_code == 0
         # Register the 8 core services with the fake Register and confirm them in the fake
@@ -82,7 +84,7 @@ def demo(
             cli_ops.register()
         except typer.Exit as exc:
             ok = ok and exc.exit_code == 0
-        cli.status()
+        status_command()
         env = f"DAGSTER_HOME={shlex.quote(str(home / 'dagster'))} CHITTY_HOME={shlex.quote(str(home))}"
         console.print(
             "\n[bold]Open the Dagster UI on the result[/bold] (runs, materializations, checks, lineage):\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import socket
-import subprocess
 import uuid
 from pathlib import Path
 from typing import Annotated
@@ -18,6 +17,7 @@ import typer
 from rich.console import Console
 
 from chitty_pipelines import config
+from chitty_pipelines.unified.project_sources import git_remote_of
 from chitty_pipelines.unified.resolution import normalize_path, slugify
 from chitty_pipelines.warehouse.opstore import OpStore
 from chitty_pipelines.warehouse.opstore_resource import default_path
@@ -32,17 +32,8 @@ def _store() -> OpStore:
 
 
 def git_remote(path: Path) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(path), "remote", "get-url", "origin"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return (done.stdout.strip() or None) if done.returncode == 0 else None
+    """``origin`` of the working directory (the same reading the unified projects use)."""
+    return git_remote_of(str(path))
 
 
 def guess_platform() -> str:
@@ -89,12 +80,12 @@ def projectsync(
     console.print(f"project {project_key} {verb}: {folder}" + (f" (origin {remote})" if remote else ""))
     if not sync:
         return
-    from chitty_pipelines.cli import _print_event
+    from chitty_pipelines.cli.app import print_event
     from chitty_pipelines.cli.runner import execute_with_progress, open_instance
     from chitty_pipelines.definitions import defs
 
     with open_instance() as instance:
-        result = execute_with_progress(defs.resolve_job_def(PROJECTSYNC_JOB), instance, on_event=_print_event)
+        result = execute_with_progress(defs.resolve_job_def(PROJECTSYNC_JOB), instance, on_event=print_event)
     if not result.success:
         console.print(f"[bold red]projectsync failed[/bold red]: run {result.run_id}")
         raise typer.Exit(1)

@@ -32,14 +32,14 @@ def topicsync(
     ] = False,
 ) -> None:
     """Categorise sessions into the topic taxonomy (CHITTY_TOPIC_CLASSIFIER, CHITTY_TOPIC_TAXONOMY)."""
-    from chitty_pipelines.cli import _print_event
+    from chitty_pipelines.cli.app import print_event
     from chitty_pipelines.cli.runner import execute_with_progress, open_instance
     from chitty_pipelines.definitions import defs
 
     tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
     with open_instance() as instance:
         outcome = execute_with_progress(
-            defs.resolve_job_def(TOPICSYNC_JOB), instance, on_event=_print_event, tags=tags
+            defs.resolve_job_def(TOPICSYNC_JOB), instance, on_event=print_event, tags=tags
         )
     where = "recorded in $DAGSTER_HOME" if config.is_set("DAGSTER_HOME") else "ephemeral instance"
     verdict = "[green]succeeded[/green]" if outcome.success else "[bold red]failed[/bold red]"

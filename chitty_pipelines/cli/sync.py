@@ -1,0 +1,126 @@
+"""``syncall`` and ``backfill``: the commands that run the sync jobs through Dagster."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from chitty_pipelines import config
+from chitty_pipelines.cli.app import app, console, print_event
+
+
+@app.command()
+def syncall(
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh", help="Ignore cursors and re-read everything (upserts, no duplicates)."
+        ),
+    ] = False,
+) -> None:
+    """Sync every configured platform, then the unified tables (a failed platform fails alone)."""
+    from chitty_pipelines.cli.runner import execute_with_progress, open_instance
+    from chitty_pipelines.definitions import defs
+    from chitty_pipelines.ops.jobs import PARTITIONED_JOBS, SYNC_PLATFORMS, SYNC_UNIFIED
+    from chitty_pipelines.platforms import registry
+
+    tags = {"chitty/full_refresh": "true"} if full_refresh else {}
+    configured = registry.configured()
+    skipped = [spec for spec in registry.PLATFORMS if spec not in configured]
+    if skipped:
+        console.print(
+            "not configured (not synced): " + ", ".join(f"{s.name} ({s.setup_hint})" for s in skipped),
+            style="dim",
+            highlight=False,
+        )
+    failed_platforms: list[tuple[str, str]] = []
+    failed_jobs: list[str] = []
+    with open_instance() as instance:
+        # Platforms first, then the unified layer in a run of its own, so that a platform that
+        # fails (bad token, server down) fails its own step while the unified tables still take
+        # in everything the other platforms landed.
+        jobs: list[tuple[str, str | None]] = [(SYNC_PLATFORMS, None)] if configured else []
+        if registry.get("neon").configured():
+            jobs += [(name, "latest") for name in PARTITIONED_JOBS]
+        jobs.append((SYNC_UNIFIED, None))
+        for name, partition in jobs:
+            job = defs.resolve_job_def(name)
+            partition_key = None
+            if partition == "latest":
+                partitions = job.partitions_def
+                partition_key = partitions.get_last_partition_key() if partitions else None
+                if partition_key is None:
+                    continue
+            console.print(
+                f"[bold]{name}[/bold]" + (f" partition {partition_key}" if partition_key else ""),
+                highlight=False,
+            )
+            outcome = execute_with_progress(
+                job, instance, on_event=print_event, tags=tags, partition_key=partition_key
+            )
+            where = "recorded in $DAGSTER_HOME" if config.is_set("DAGSTER_HOME") else "ephemeral instance"
+            verdict = "[green]succeeded[/green]" if outcome.success else "[bold red]failed[/bold red]"
+            count = len(outcome.materialized)
+            console.print(f"{name} {verdict}: {count} assets materialized, run {outcome.run_id} ({where})")
+            if not outcome.success:
+                failed_jobs.append(name)
+                for step, error in zip(outcome.failed_steps, outcome.errors, strict=False):
+                    failed_platforms += [(g, error) for g in _groups_of_steps(defs, [step])]
+    if failed_jobs:
+        # The last lines say what failed, with its error and what configures it.
+        for group, error in dict.fromkeys(failed_platforms):
+            spec = registry.BY_NAME.get(group)
+            hint = f" (configured by {spec.setup_hint})" if spec else ""
+            reason = error.split(": ", 1)[-1].strip().splitlines()[0]
+            console.print(f"[bold red]✗ {group} failed[/bold red]: {reason}{hint}", highlight=False)
+        console.print(f"[bold red]syncall failed[/bold red] ({', '.join(failed_jobs)})", highlight=False)
+        raise typer.Exit(1)
+    console.print("[green]syncall succeeded[/green]", highlight=False)
+
+
+def _groups_of_steps(defs, steps: list[str]) -> list[str]:
+    """The Dagster groups (for platforms: their names) of the assets that failed steps compute."""
+    groups = []
+    for assets_def in defs.resolve_asset_graph().assets_defs:
+        if assets_def.is_executable and assets_def.node_def.name in steps:
+            groups += sorted(set(assets_def.group_names_by_key.values()))
+    return groups
+
+
+@app.command()
+def backfill(
+    start: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
+    end: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (inclusive).")],
+    job_name: Annotated[
+        str | None, typer.Option("--job", help="One partitioned job; default: all of them.")
+    ] = None,
+) -> None:
+    """Re-sync a date range of the daily-partitioned streams (the Neon event store) in one run per job."""
+    from chitty_pipelines.cli.runner import execute_with_progress, open_instance
+    from chitty_pipelines.definitions import defs
+    from chitty_pipelines.ops.jobs import PARTITIONED_JOBS
+
+    names = [job_name] if job_name else PARTITIONED_JOBS
+    unknown = [n for n in names if n not in PARTITIONED_JOBS]
+    if unknown:
+        console.print(f"[red]unknown partitioned job {unknown[0]!r}; choose from {PARTITIONED_JOBS}[/red]")
+        raise typer.Exit(2)
+    ok = True
+    with open_instance() as instance:
+        for name in names:
+            job = defs.resolve_job_def(name)
+            keys = job.partitions_def.get_partition_keys() if job.partitions_def else []
+            for day in (start, end):
+                if day not in keys:
+                    console.print(
+                        f"[red]{day} is not a partition of {name} (first: {keys[0] if keys else '-'})[/red]"
+                    )
+                    raise typer.Exit(2)
+            console.print(f"[bold]{name}[/bold] {start} … {end}", highlight=False)
+            # Range tags make one run cover the whole window (the assets' single-run backfill policy).
+            tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+            outcome = execute_with_progress(job, instance, on_event=print_event, tags=tags)
+            ok = ok and outcome.success
+    if not ok:
+        raise typer.Exit(1)
