@@ -53,7 +53,15 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     ),
     EnvVarSpec(
         "DAGSTER_HOME",
-        "Dagster instance folder. When set, CLI runs are recorded there and appear in the UI.",
+        "Dagster instance folder where CLI runs are recorded (and `chitty-sync ui` shows them). A "
+        "folder the CLI creates gets a dagster.yaml with telemetry off.",
+        "$CHITTY_HOME/dagster",
+    ),
+    EnvVarSpec(
+        "CHITTY_MAX_CONCURRENT_PLATFORMS",
+        "How many platforms `chitty-sync syncall` syncs at once (each in its own process when more "
+        "than one is configured); 1 syncs them one after the other in the CLI's process.",
+        "4",
     ),
     EnvVarSpec(
         "CLAUDE_HOME",
@@ -418,7 +426,8 @@ class Settings:
     lock_timeout_s: float
     claude_homes: tuple[Path, ...]
     exports_dir: Path
-    dagster_home: Path | None
+    dagster_home: Path
+    max_concurrent_platforms: int
     extra: dict[str, str] = field(default_factory=dict)
 
 
@@ -432,7 +441,8 @@ def load_settings() -> Settings:
         lock_timeout_s=float(env("CHITTY_LOCK_TIMEOUT") or 600),
         claude_homes=tuple(_path(p.strip()) for p in claude.split(",") if p.strip()),
         exports_dir=_path(env("CHITTY_EXPORTS_DIR") or str(chitty_home / "exports")),
-        dagster_home=_path(dagster_home) if dagster_home else None,
+        dagster_home=_path(dagster_home) if dagster_home else chitty_home / "dagster",
+        max_concurrent_platforms=max(1, int(env("CHITTY_MAX_CONCURRENT_PLATFORMS") or 4)),
     )
 
 

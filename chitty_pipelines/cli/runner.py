@@ -1,8 +1,8 @@
 """Running Dagster jobs from the CLI: the instance to record runs in, and progress as events arrive.
 
-The CLI executes in process (fast start, one warehouse writer) but against a real instance:
-``$DAGSTER_HOME`` when set, so every CLI run shows up in the UI; otherwise a throwaway local
-instance that is deleted afterwards.
+The CLI executes in process (fast start) or, for several platforms at once, with Dagster's
+multiprocess executor, always against a real instance: ``$DAGSTER_HOME`` (default
+``$CHITTY_HOME/dagster``), so every CLI run shows up in the UI.
 """
 
 from __future__ import annotations
@@ -22,21 +22,29 @@ from chitty_pipelines.config import load_settings
 EventPrinter = Callable[[str, str], None]  # (kind, text)
 
 
+# Written into a Dagster home the CLI creates: no telemetry, and Dagster's own console lines
+# (e.g. the multiprocess executor's DEBUG "Executing step in subprocess") only from INFO up, since
+# the CLI prints progress from the stored events. Otherwise Dagster's default instance (SQLite
+# storage under the folder).
+_NEW_INSTANCE_YAML = "telemetry:\n  enabled: false\npython_logs:\n  python_log_level: INFO\n"
+
+
 @contextlib.contextmanager
 def open_instance() -> Iterator[dg.DagsterInstance]:
+    """The Dagster instance runs are recorded in: ``$DAGSTER_HOME``, by default
+    ``$CHITTY_HOME/dagster``, so that ``chitty-sync ui`` shows every run the CLI made."""
     home = load_settings().dagster_home
-    if not home:
-        with dg.DagsterInstance.local_temp() as instance:
-            yield instance
-        return
+    created = not home.exists()
     home.mkdir(parents=True, exist_ok=True)
+    if created or not any(home.iterdir()):
+        (home / "dagster.yaml").write_text(_NEW_INSTANCE_YAML)
     # Two first runs at once on a new SQLite instance would both create its tables and one
     # would fail ("table secondary_indexes already exists"). Opening it once under an exclusive
     # lock creates the schema before anyone else looks; later opens find it ready.
     with (home / ".chitty-instance.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            instance = dg.DagsterInstance.get()
+            instance = dg.DagsterInstance.from_config(str(home))
             instance.get_runs(limit=1)
             instance.get_asset_keys()
             instance.all_instigator_state()
@@ -62,41 +70,86 @@ def execute_with_progress(
     on_event: EventPrinter,
     tags: dict[str, str] | None = None,
     partition_key: str | None = None,
+    max_concurrent: int = 1,
     poll_s: float = 0.3,
 ) -> RunOutcome:
-    """Execute ``job`` in process while a poller reports its events as they are stored."""
-    run_id = str(uuid.uuid4())
+    """Execute ``job`` while a poller reports its events as they are stored.
+
+    ``max_concurrent`` > 1 runs its steps in parallel processes (Dagster's multiprocess
+    executor, each step a process that loads the code location); otherwise the steps run one
+    after the other in this process, which starts fastest.
+    """
     box: dict[str, Any] = {}
+    # Progress is printed from the stored events; Dagster's own console logger would repeat
+    # every event at DEBUG level.
+    loggers = {"console": {"config": {"log_level": "WARNING"}}}
+    # execute_job picks its own run id: the poller finds the run by this tag.
+    marker = str(uuid.uuid4())
+    run_tags = {**(tags or {}), _MARKER_TAG: marker}
+    if partition_key is not None:
+        run_tags["dagster/partition"] = partition_key
 
     def target() -> None:
         try:
-            box["result"] = job.execute_in_process(
-                instance=instance,
-                run_id=run_id,
-                tags=tags or {},
-                partition_key=partition_key,
-                raise_on_error=False,
-                # Progress is printed from the stored events; Dagster's own console logger
-                # would repeat every event at DEBUG level.
-                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            )
+            if max_concurrent > 1:
+                box["result"] = dg.execute_job(
+                    dg.build_reconstructable_job(__name__, "resolve_job", (job.name,)),
+                    instance=instance,
+                    tags=run_tags,
+                    raise_on_error=False,
+                    run_config={
+                        "loggers": loggers,
+                        "execution": {"config": {"multiprocess": {"max_concurrent": max_concurrent}}},
+                    },
+                )
+            else:
+                box["result"] = job.execute_in_process(
+                    instance=instance,
+                    tags=run_tags,
+                    partition_key=partition_key,
+                    raise_on_error=False,
+                    run_config={"loggers": loggers},
+                )
         except BaseException as exc:  # surfaced below; the poller must still stop
             box["error"] = exc
 
-    worker = threading.Thread(target=target, name=f"run-{run_id[:8]}", daemon=True)
+    worker = threading.Thread(target=target, name=f"run-{marker[:8]}", daemon=True)
     worker.start()
-    outcome = RunOutcome(run_id=run_id, success=False)
+    outcome = RunOutcome(run_id="", success=False)
     cursor: str | None = None
     while True:
         alive = worker.is_alive()
-        cursor = _drain(instance, run_id, cursor, outcome, on_event)
+        if not outcome.run_id:
+            outcome.run_id = _run_id_by_marker(instance, marker)
+        if outcome.run_id:
+            cursor = _drain(instance, outcome.run_id, cursor, outcome, on_event)
         if not alive:
             break
         worker.join(poll_s)
     if "error" in box:
         raise box["error"]
+    outcome.run_id = outcome.run_id or box["result"].run_id
     outcome.success = bool(box["result"].success)
     return outcome
+
+
+_MARKER_TAG = "chitty/cli_invocation"
+
+
+def _run_id_by_marker(instance: dg.DagsterInstance, marker: str) -> str:
+    runs = instance.get_run_records(filters=dg.RunsFilter(tags={_MARKER_TAG: marker}), limit=1)
+    return runs[0].dagster_run.run_id if runs else ""
+
+
+def resolve_job(name: str) -> dg.JobDefinition:
+    """How each step process of a parallel run finds its job again (``build_reconstructable_job``)."""
+    import warnings
+
+    # As in the CLI's own process (cli.main): Dagster's beta notices are not for users.
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    from chitty_pipelines.definitions import defs
+
+    return defs.resolve_job_def(name)
 
 
 def _drain(

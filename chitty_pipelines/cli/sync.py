@@ -26,6 +26,7 @@ def syncall(
     from chitty_pipelines.platforms import registry
 
     tags = {"chitty/full_refresh": "true"} if full_refresh else {}
+    settings = config.load_settings()
     configured = registry.configured()
     skipped = [spec for spec in registry.PLATFORMS if spec not in configured]
     if skipped:
@@ -56,10 +57,20 @@ def syncall(
                 f"[bold]{name}[/bold]" + (f" partition {partition_key}" if partition_key else ""),
                 highlight=False,
             )
-            outcome = execute_with_progress(
-                job, instance, on_event=print_event, tags=tags, partition_key=partition_key
+            # Platforms in parallel processes when there is more than one to sync (each process
+            # loads the code location, ~1 s, which one platform alone would only wait for).
+            parallel = (
+                min(settings.max_concurrent_platforms, len(configured)) if name == SYNC_PLATFORMS else 1
             )
-            where = "recorded in $DAGSTER_HOME" if config.is_set("DAGSTER_HOME") else "ephemeral instance"
+            outcome = execute_with_progress(
+                job,
+                instance,
+                on_event=print_event,
+                tags=tags,
+                partition_key=partition_key,
+                max_concurrent=parallel,
+            )
+            where = f"recorded in {settings.dagster_home}"
             verdict = "[green]succeeded[/green]" if outcome.success else "[bold red]failed[/bold red]"
             count = len(outcome.materialized)
             console.print(f"{name} {verdict}: {count} assets materialized, run {outcome.run_id} ({where})")

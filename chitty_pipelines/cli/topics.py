@@ -41,7 +41,7 @@ def topicsync(
         outcome = execute_with_progress(
             defs.resolve_job_def(TOPICSYNC_JOB), instance, on_event=print_event, tags=tags
         )
-    where = "recorded in $DAGSTER_HOME" if config.is_set("DAGSTER_HOME") else "ephemeral instance"
+    where = f"recorded in {config.load_settings().dagster_home}"
     verdict = "[green]succeeded[/green]" if outcome.success else "[bold red]failed[/bold red]"
     console.print(f"topicsync {verdict}: run {outcome.run_id} ({where})")
     if not outcome.success:

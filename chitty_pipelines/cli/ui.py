@@ -21,7 +21,7 @@ def ui(
     """Open the Dagster UI on this code location (``dagster dev``), with runs kept in DAGSTER_HOME
     (default $CHITTY_HOME/dagster)."""
     settings = config.load_settings()
-    home = settings.dagster_home or settings.chitty_home / "dagster"
+    home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     console.print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={home})")

@@ -24,12 +24,24 @@ def _configured_by_env(name: str) -> Callable[[], bool]:
     return lambda: config.platform_configured(name)
 
 
-def _claude_homes_exist() -> bool:
+def _claude_code_configured() -> bool:
+    # Named explicitly, it is read (and a missing folder is reported by the sync); by default
+    # only when ~/.claude/projects exists, so a machine without Claude Code has no such step.
+    if config.is_set("CLAUDE_HOME") or config.is_set("CLAUDE_CONFIG_DIR"):
+        return True
     return any((home / "projects").is_dir() for home in config.load_settings().claude_homes)
 
 
-def _exports_dir_exists() -> bool:
-    return config.load_settings().exports_dir.is_dir()
+def _has_export_files(kind: str) -> Callable[[], bool]:
+    """ChatGPT and Gemini are configured when the exports folder holds their files."""
+
+    def configured() -> bool:
+        from chitty_pipelines.kernel.local_files import LocalSessionsResource
+
+        files = getattr(LocalSessionsResource.from_settings(), kind)()
+        return next(iter(files), None) is not None
+
+    return configured
 
 
 _LOCAL_FILES = "chitty_pipelines.kernel.local_files"
@@ -90,7 +102,7 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         "local_sessions",
         "LocalSessionsResource",
         "CLAUDE_HOME (a folder with projects/; default ~/.claude)",
-        _claude_homes_exist,
+        _claude_code_configured,
         table_prefix="claude_",
         local=True,
         resource_module=_LOCAL_FILES,
@@ -102,7 +114,7 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         "local_sessions",
         "LocalSessionsResource",
         "CHITTY_EXPORTS_DIR (a folder holding conversations.json exports)",
-        _exports_dir_exists,
+        _has_export_files("chatgpt_exports"),
         table_prefix="chatgpt_",
         local=True,
         resource_module=_LOCAL_FILES,
@@ -114,7 +126,7 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         "local_sessions",
         "LocalSessionsResource",
         "CHITTY_EXPORTS_DIR (a folder holding Takeout 'My Activity.json' files)",
-        _exports_dir_exists,
+        _has_export_files("gemini_activity"),
         table_prefix="gemini_",
         local=True,
         resource_module=_LOCAL_FILES,
