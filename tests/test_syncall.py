@@ -1,0 +1,106 @@
+"""``chitty-sync syncall`` as a user runs it: only configured platforms, a failure that stays where
+it happened, and platforms in parallel processes giving the same tables as one after the other."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from tests.local_fixtures import write_local_corpus
+
+pytestmark = pytest.mark.slow
+
+CLI = [sys.executable, "-m", "chitty_pipelines.cli"]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:  # bound then released: nothing listens there afterwards
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    paths = write_local_corpus(tmp_path)
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("CHITTY_", "CLAUDE_", "DAGSTER_", "NEON_", "NOTION_", "GITHUB_", "CLOUDFLARE_", "DRIVE_")
+        )
+    }
+    return {
+        **base,
+        "CHITTY_HOME": str(tmp_path / "home"),
+        "CLAUDE_HOME": str(paths["claude"]),
+        "CHITTY_EXPORTS_DIR": str(paths["exports"]),
+    }
+
+
+def _tables(env: dict[str, str]) -> dict[str, list]:
+    con = duckdb.connect(str(Path(env["CHITTY_HOME"]) / "warehouse.duckdb"), read_only=True)
+    try:
+        out = {}
+        for table, key in (
+            ("raw_local.claude_sessions", "session_id"),
+            ("raw_local.claude_messages", "source_file, line_no"),
+            ("raw_local.chatgpt_messages", "node_id"),
+            ("unified.sessions", "session_key"),
+        ):
+            out[table] = con.execute(f"SELECT {key} FROM {table} ORDER BY 1").fetchall()
+        return out
+    finally:
+        con.close()
+
+
+def _steps(env: dict[str, str], job: str) -> set[str]:
+    with dg.DagsterInstance.from_config(str(Path(env["CHITTY_HOME"]) / "dagster")) as instance:
+        (record,) = instance.get_run_records(filters=dg.RunsFilter(job_name=job), limit=1)
+        return {s.step_key for s in instance.get_run_step_stats(record.dagster_run.run_id)}
+
+
+def test_a_failing_platform_fails_alone_and_is_named_last(env):
+    env = {
+        **env,
+        "NOTION_TOKEN": "secret_not_a_real_token",
+        "NOTION_BASE_URL": f"http://127.0.0.1:{_closed_port()}",
+        "NOTION_DATABASES": "0123456789abcdef0123456789abcdef",
+    }
+    run = subprocess.run([*CLI, "syncall"], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 1, run.stderr[-3000:]
+    last = run.stderr.strip().splitlines()[-4:]
+    assert "syncall failed" in last[-1]
+    assert any("notion failed" in line for line in last) and "NOTION_TOKEN" in " ".join(last)
+    assert "Traceback" not in run.stderr
+    # The other platforms synced, and the unified layer ran on them all the same.
+    tables = _tables(env)
+    assert len(tables["raw_local.claude_sessions"]) == 2 and len(tables["unified.sessions"]) == 3
+    assert "secret_not_a_real_token" not in run.stdout + run.stderr
+
+
+def test_unconfigured_platforms_are_not_steps(env):
+    run = subprocess.run([*CLI, "syncall"], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "not configured (not synced): gemini" in run.stderr.replace("\n", " ")
+    # Claude Code and ChatGPT: one step each, no step of any API platform.
+    assert _steps(env, "sync_platforms") <= {"claude_code_transcripts", "claude_checks", "chatgpt_exports"}
+    assert "chatgpt_exports" in _steps(env, "sync_platforms")
+
+
+def test_parallel_platforms_give_the_same_tables_as_sequential(env, tmp_path):
+    sequential = {**env, "CHITTY_HOME": str(tmp_path / "seq"), "CHITTY_MAX_CONCURRENT_PLATFORMS": "1"}
+    parallel = {**env, "CHITTY_HOME": str(tmp_path / "par"), "CHITTY_MAX_CONCURRENT_PLATFORMS": "2"}
+    for e in (sequential, parallel):
+        run = subprocess.run([*CLI, "syncall"], env=e, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr[-3000:]
+    assert _tables(sequential) == _tables(parallel)
+    with dg.DagsterInstance.from_config(str(tmp_path / "par" / "dagster")) as instance:
+        (record,) = instance.get_run_records(filters=dg.RunsFilter(job_name="sync_platforms"), limit=1)
+        assert "multiprocess" in str(record.dagster_run.run_config.get("execution", {}))
