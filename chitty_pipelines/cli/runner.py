@@ -80,9 +80,10 @@ def execute_with_progress(
     after the other in this process, which starts fastest.
     """
     box: dict[str, Any] = {}
-    # Progress is printed from the stored events; Dagster's own console logger would repeat
-    # every event at DEBUG level.
-    loggers = {"console": {"config": {"log_level": "WARNING"}}}
+    # Progress and failures are printed from the stored events (the failure's innermost error,
+    # which names what to fix); Dagster's own console logger would repeat every event, and a
+    # failure with its whole stack trace.
+    loggers = {"console": {"config": {"log_level": "CRITICAL"}}}
     # execute_job picks its own run id: the poller finds the run by this tag.
     marker = str(uuid.uuid4())
     run_tags = {**(tags or {}), _MARKER_TAG: marker}
