@@ -3,10 +3,12 @@ it happened, and platforms in parallel processes giving the same tables as one a
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -104,3 +106,46 @@ def test_parallel_platforms_give_the_same_tables_as_sequential(env, tmp_path):
     with dg.DagsterInstance.from_config(str(tmp_path / "par" / "dagster")) as instance:
         (record,) = instance.get_run_records(filters=dg.RunsFilter(job_name="sync_platforms"), limit=1)
         assert "multiprocess" in str(record.dagster_run.run_config.get("execution", {}))
+
+
+def test_a_killed_run_is_marked_failed_by_the_next_command(env, tmp_path):
+    """kill -9 leaves no one to end the run; the next command on this machine finds its process
+    gone, marks the run failed, and status shows it."""
+    only_notion = {k: v for k, v in env.items() if k not in ("CLAUDE_HOME", "CHITTY_EXPORTS_DIR")}
+    only_notion.update(
+        HOME=str(tmp_path / "nohome"),  # no ~/.claude: Claude Code is not configured
+        CHITTY_EXPORTS_DIR=str(tmp_path / "no-exports"),
+        NOTION_TOKEN="secret_x",
+        NOTION_BASE_URL=f"http://127.0.0.1:{_closed_port()}",  # retried with backoff: the run lasts
+        NOTION_DATABASES="0123456789abcdef0123456789abcdef",
+    )
+    home = Path(only_notion["CHITTY_HOME"]) / "dagster"
+    proc = subprocess.Popen(
+        [*CLI, "syncall"], env=only_notion, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        run_id = None
+        deadline = time.monotonic() + 120
+        while run_id is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+            if not (home / ".chitty-instance.lock").exists():
+                continue
+            # The CLI creates the instance's schema under this lock; take it too before looking.
+            with (home / ".chitty-instance.lock").open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                with dg.DagsterInstance.from_config(str(home)) as instance:
+                    started = instance.get_run_records(
+                        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]), limit=1
+                    )
+            run_id = started[0].dagster_run.run_id if started else None
+        assert run_id, "the run never started"
+    finally:
+        proc.kill()  # SIGKILL: nothing in the process gets to end the run
+        proc.wait(timeout=30)
+    status = subprocess.run(
+        [*CLI, "status", "--no-health"], env=only_notion, capture_output=True, text=True, timeout=300
+    )
+    assert status.returncode == 0, status.stderr[-2000:]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+    assert "run sync_platforms: FAILURE" in status.stdout and run_id[:8] in status.stdout

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
+import socket
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -51,7 +53,46 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     with instance:
+        reap_abandoned_runs(instance)
         yield instance
+
+
+# Runs the CLI executes carry where they run, so that a run whose process was killed (kill -9,
+# a closed laptop lid that never came back) is not left STARTED forever: the next command on
+# the same machine finds its process gone and marks it failed.
+_HOST_TAG, _PID_TAG = "chitty/cli_host", "chitty/cli_pid"
+
+
+def _process_tags() -> dict[str, str]:
+    return {_HOST_TAG: socket.gethostname(), _PID_TAG: str(os.getpid())}
+
+
+def reap_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed every STARTED run of this machine whose CLI process no longer exists."""
+    reaped = []
+    host = socket.gethostname()
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED], tags={_HOST_TAG: host}), limit=100
+    )
+    for record in records:
+        run = record.dagster_run
+        pid = int(run.tags.get(_PID_TAG, "0") or 0)
+        if pid and not _alive(pid):
+            instance.report_run_failed(
+                run, f"its chitty-sync process ({pid}) ended without finishing the run (killed?)"
+            )
+            reaped.append(run.run_id)
+    return reaped
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 @dataclass
@@ -86,7 +127,7 @@ def execute_with_progress(
     loggers = {"console": {"config": {"log_level": "CRITICAL"}}}
     # execute_job picks its own run id: the poller finds the run by this tag.
     marker = str(uuid.uuid4())
-    run_tags = {**(tags or {}), _MARKER_TAG: marker}
+    run_tags = {**(tags or {}), _MARKER_TAG: marker, **_process_tags()}
     if partition_key is not None:
         run_tags["dagster/partition"] = partition_key
 

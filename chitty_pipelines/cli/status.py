@@ -44,6 +44,7 @@ def status(
         f"unified: {u['projects']} projects, {u['sessions']} sessions ({u['active']} active, "
         f"{u['stale']} stale, {u['ended']} ended), {u['topics']} topics"
     )
+    _print_latest_runs()
     from chitty_pipelines.cli.ops import print_services_status  # core services: health and registration
 
     print_services_status(out, warehouse(), probe=health)
@@ -53,3 +54,22 @@ def status(
 def env_table() -> None:
     """Print every environment variable chitty-pipelines reads (markdown table)."""
     out.print(config.env_table_markdown(), markup=False, highlight=False)
+
+
+def _print_latest_runs() -> None:
+    """The latest run of each job; opening the instance also marks failed any run whose CLI
+    process was killed (runner.reap_abandoned_runs), so such a run shows FAILURE here."""
+    import dagster as dg
+
+    from chitty_pipelines.cli.runner import open_instance
+
+    with open_instance() as instance:
+        latest: dict[str, dg.RunRecord] = {}
+        for record in instance.get_run_records(limit=50):
+            latest.setdefault(record.dagster_run.job_name, record)
+    if not latest:
+        out.print("runs: none recorded yet")
+        return
+    for job, record in sorted(latest.items()):
+        when = record.create_timestamp.isoformat(timespec="seconds")
+        out.print(f"run {job}: {record.dagster_run.status.value} ({when}, {record.dagster_run.run_id[:8]})")
