@@ -111,7 +111,7 @@ def test_runs_are_recorded_in_the_demo_dagster_home(demo, monkeypatch):
     assert run.returncode == 0, run.stderr[-6000:]
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         by_job = {r.job_name: r.status for r in instance.get_runs()}
-    assert by_job.get("syncall") == dg.DagsterRunStatus.SUCCESS
+    assert by_job.get("sync_platforms") == by_job.get("sync_unified") == dg.DagsterRunStatus.SUCCESS
     if _postgres_expected():
         assert by_job.get("neon_partitioned") == dg.DagsterRunStatus.SUCCESS
     assert by_job.get("register_core_services") == dg.DagsterRunStatus.SUCCESS

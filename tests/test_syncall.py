@@ -83,17 +83,20 @@ def test_a_failing_platform_fails_alone_and_is_named_last(env):
     assert "Traceback" not in run.stderr
     # The other platforms synced, and the unified layer ran on them all the same.
     tables = _tables(env)
-    assert len(tables["raw_local.claude_sessions"]) == 2 and len(tables["unified.sessions"]) == 3
+    # 2 Claude Code sessions, 1 ChatGPT conversation, 1 Gemini session (tests/local_fixtures).
+    assert len(tables["raw_local.claude_sessions"]) == 2 and len(tables["unified.sessions"]) == 4
     assert "secret_not_a_real_token" not in run.stdout + run.stderr
 
 
 def test_unconfigured_platforms_are_not_steps(env):
     run = subprocess.run([*CLI, "syncall"], env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert "not configured (not synced): gemini" in run.stderr.replace("\n", " ")
-    # Claude Code and ChatGPT: one step each, no step of any API platform.
-    assert _steps(env, "sync_platforms") <= {"claude_code_transcripts", "claude_checks", "chatgpt_exports"}
-    assert "chatgpt_exports" in _steps(env, "sync_platforms")
+    assert "not configured (not synced): neon" in run.stderr.replace("\n", " ")
+    # The three local AI tools: one step each (Claude Code's checks still a step of their own);
+    # no step of any API platform.
+    steps = _steps(env, "sync_platforms")
+    assert steps <= {"claude_code_transcripts", "claude_checks", "chatgpt_exports", "gemini_activity"}
+    assert {"chatgpt_exports", "gemini_activity"} <= steps
 
 
 def test_parallel_platforms_give_the_same_tables_as_sequential(env, tmp_path):

@@ -198,7 +198,8 @@ def demo_stack(home: Path) -> Iterator[DemoStack]:
         CLAUDE_HOME=str(corpus["claude"]),
         CHITTY_EXPORTS_DIR=str(corpus["exports"]),
     )
-    demo.endpoints["local"] = str(home / "corpus")
+    demo.endpoints["claude_code"] = str(corpus["claude"])
+    demo.endpoints["chatgpt"] = demo.endpoints["gemini"] = str(corpus["exports"])
     (home / "dagster").mkdir(exist_ok=True)
     with contextlib.ExitStack() as stack:
         for start in (

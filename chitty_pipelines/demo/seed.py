@@ -13,8 +13,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from chitty_pipelines.platforms.chatgpt import seed as chatgpt_seed
+from chitty_pipelines.platforms.claude_code import seed as claude_seed
 from chitty_pipelines.platforms.cloudflare.fake import FakeCloudflare
 from chitty_pipelines.platforms.drive.fake import FakeDrive
+from chitty_pipelines.platforms.gemini import seed as gemini_seed
 from chitty_pipelines.platforms.github.fake import GitHubFake
 from chitty_pipelines.platforms.notion.fake import FakeNotion, rich
 
@@ -55,6 +58,8 @@ EXPECTED_ROWS = {
     "raw_local.claude_messages": 4,
     "raw_local.chatgpt_conversations": 1,
     "raw_local.chatgpt_messages": 2,
+    "raw_local.gemini_prompts": 2,
+    "raw_local.gemini_sessions": 1,
 }
 
 
@@ -237,82 +242,11 @@ def seed_neon(dsn: str, now: datetime) -> None:
             )
 
 
-def _claude_lines(session: str, cwd: str, prompt: str, answer: str, n: int) -> list[dict[str, Any]]:
-    base = {"sessionId": session, "cwd": cwd, "gitBranch": "main", "version": "2.1.38", "isSidechain": False}
-    user = {
-        **base,
-        "type": "user",
-        "uuid": f"{session}-u",
-        "parentUuid": None,
-        "timestamp": f"2026-10-0{n + 1}T10:00:00.000Z",
-        "message": {"role": "user", "content": prompt},
-    }
-    assistant = {
-        **base,
-        "type": "assistant",
-        "uuid": f"{session}-a",
-        "parentUuid": f"{session}-u",
-        "timestamp": f"2026-10-0{n + 1}T10:00:05.000Z",
-        "requestId": f"req_{session}",
-        "message": {
-            "id": f"msg_{session}",
-            "type": "message",
-            "role": "assistant",
-            "model": "claude-opus-4-6",
-            "content": [{"type": "text", "text": answer}],
-            "usage": {"input_tokens": 12, "output_tokens": 30 + n, "cache_read_input_tokens": 4},
-        },
-    }
-    return [user, assistant]
-
-
 def write_local_corpus(root: Path) -> dict[str, Path]:
-    """Two Claude Code sessions (in the ledger and atlas working directories) and one ChatGPT
-    export, under ``root/claude`` and ``root/exports``."""
+    """The AI tools' files of the demo organisation: two Claude Code sessions, one ChatGPT export
+    and one Gemini Takeout activity file, under ``root/claude`` and ``root/exports``."""
     claude, exports = root / "claude", root / "exports"
-    sessions = (
-        ("ledger", "Add an evidence export to the ledger", "Added `ledger export` with tests."),
-        ("atlas", "Sketch the atlas data model", "Here is a first schema for atlas."),
-    )
-    for n, (project, prompt, answer) in enumerate(sessions):
-        folder = claude / "projects" / f"-work-{project}"
-        folder.mkdir(parents=True, exist_ok=True)
-        session = f"22222222-0000-4000-8000-00000000000{n + 1}"
-        lines = _claude_lines(session, f"/work/{project}", prompt, answer, n)
-        (folder / f"{session}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-    exports.mkdir(parents=True, exist_ok=True)
-    conversation = {
-        "id": "demo-conv-1",
-        "title": "Ledger evidence formats",
-        "create_time": 1790000000.0,
-        "update_time": 1790000100.0,
-        "current_node": "n2",
-        "mapping": {
-            "root": {"id": "root", "message": None, "parent": None, "children": ["n1"]},
-            "n1": {
-                "id": "n1",
-                "parent": "root",
-                "children": ["n2"],
-                "message": {
-                    "id": "n1",
-                    "author": {"role": "user"},
-                    "create_time": 1790000001.0,
-                    "content": {"content_type": "text", "parts": ["Which format for ledger evidence?"]},
-                },
-            },
-            "n2": {
-                "id": "n2",
-                "parent": "n1",
-                "children": [],
-                "message": {
-                    "id": "n2",
-                    "author": {"role": "assistant"},
-                    "create_time": 1790000002.0,
-                    "content": {"content_type": "text", "parts": ["JSON with a content hash."]},
-                    "metadata": {"model_slug": "gpt-4o"},
-                },
-            },
-        },
-    }
-    (exports / "conversations.json").write_text(json.dumps([conversation]))
+    claude_seed.write_sessions(claude)
+    chatgpt_seed.write_export(exports)
+    gemini_seed.write_activity(exports)
     return {"claude": claude, "exports": exports}
