@@ -159,12 +159,25 @@ def execute_with_progress(
     worker.start()
     outcome = RunOutcome(run_id="", success=False)
     cursor: str | None = None
+    failures = 0
     while True:
         alive = worker.is_alive()
-        if not outcome.run_id:
-            outcome.run_id = _run_id_by_marker(instance, marker)
-        if outcome.run_id:
-            cursor = _drain(instance, outcome.run_id, cursor, outcome, on_event)
+        try:
+            if not outcome.run_id:
+                outcome.run_id = _run_id_by_marker(instance, marker)
+            if outcome.run_id:
+                cursor = _drain(instance, outcome.run_id, cursor, outcome, on_event)
+        except Exception:
+            # The run storage can be busy (SQLite under several CLI runs at once). Reading
+            # progress must never end this process while the run is still executing in the
+            # worker thread: that would leave the run STARTED and Dagster's log mirroring
+            # processes holding our stdout. Try again on the next poll; give up only once the
+            # run is over and reading still fails.
+            failures += 1
+            if not alive and failures > 20:
+                raise
+            worker.join(poll_s)
+            continue
         if not alive:
             break
         worker.join(poll_s)
