@@ -12,6 +12,7 @@ import fcntl
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -176,7 +177,7 @@ def execute_with_progress(
             failures += 1
             if not alive and failures > 20:
                 raise
-            worker.join(poll_s)
+            time.sleep(poll_s)
             continue
         if not alive:
             break
