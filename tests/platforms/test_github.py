@@ -10,7 +10,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from chitty_pipelines.platforms.github.assets import GITHUB_ASSETS, GITHUB_CHECKS
+from chitty_pipelines.platforms.github.assets import GITHUB_ASSETS
 from chitty_pipelines.platforms.github.fake import GitHubFake, git_blob_sha
 from chitty_pipelines.platforms.github.resource import GitHubResource
 from chitty_pipelines.platforms.github.seed import DATA_REPO, TODOS_ALPHA, day, seed_example
@@ -46,9 +46,10 @@ def resource(fake: GitHubFake, **kw: Any) -> GitHubResource:
 def sync(
     gh: GitHubResource, wh: WarehouseResource, checks: bool = False, **kw: Any
 ) -> dg.ExecuteInProcessResult:
-    """Materialize the GitHub assets (and their checks when asked: they add steps, not coverage)."""
-    defs = [*GITHUB_ASSETS, *GITHUB_CHECKS] if checks else GITHUB_ASSETS
-    return dg.materialize(defs, resources={"github": gh, "warehouse": wh}, **kw)
+    """Materialize the GitHub assets (and their checks when asked: they run in the same step,
+    after the data)."""
+    selection = dg.AssetSelection.all() if checks else dg.AssetSelection.all().without_checks()
+    return dg.materialize(GITHUB_ASSETS, resources={"github": gh, "warehouse": wh}, selection=selection, **kw)
 
 
 def rows(wh: Warehouse, sql: str) -> list[tuple[Any, ...]]:
@@ -176,6 +177,7 @@ def test_full_sync_gives_exact_tables(
     assert all(v for k, v in checks.items() if k.endswith("_unique_key"))
     status = rows(warehouse, "SELECT asset, status FROM ops.sync_log ORDER BY asset")
     assert len(status) == 7 and {s for _, s in status} == {"success"}
+    assert status[0][0] == "raw_github/commits"  # the asset key string
 
 
 def test_no_change_resync_makes_only_conditional_requests_answered_304(
