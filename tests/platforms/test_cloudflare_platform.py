@@ -52,7 +52,8 @@ def test_not_configured_succeeds_with_zero_rows(
         warehouse, "SELECT asset, status FROM ops.sync_log WHERE platform = 'cloudflare' ORDER BY 1"
     )
     assert logged == [
-        (a, "not_configured") for a in ("d1_rows", "kv_entries", "r2_json_objects", "r2_objects")
+        (f"raw_cloudflare/{a}", "not_configured")
+        for a in ("d1_rows", "kv_entries", "r2_json_objects", "r2_objects")
     ]
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["r2_reachable"] and checks["api_token_valid"] and checks["unique_key"]
