@@ -48,7 +48,10 @@ def sync(
 ) -> dg.ExecuteInProcessResult:
     """Materialize the GitHub assets (and their checks when asked: they run in the same step,
     after the data)."""
-    selection = dg.AssetSelection.all() if checks else dg.AssetSelection.all().without_checks()
+    selection = (
+        dg.AssetSelection.assets(*kw.pop("selection")) if "selection" in kw else dg.AssetSelection.all()
+    )
+    selection = selection if checks else selection.without_checks()
     return dg.materialize(GITHUB_ASSETS, resources={"github": gh, "warehouse": wh}, selection=selection, **kw)
 
 
@@ -285,3 +288,27 @@ def test_missing_repository_is_a_reject_not_a_failure(
     ) == [("repositories", "other/gone", "repository not found or no access")]
     assert meta(result, "repositories")["rejects"] == 1
     assert warehouse.row_count(REPOSITORIES) == 5
+
+
+def test_a_subset_runs_only_the_streams_it_needs(
+    fake: GitHubFake, warehouse_resource: WarehouseResource, warehouse: Warehouse
+) -> None:
+    """One step for the platform; commits alone read commits, and the repository list they need
+    (conditionally: it is how they learn that pushed_at moved), without writing repositories."""
+    gh = resource(fake)
+    assert sync(gh, warehouse_resource).success
+    stored = rows(warehouse, "SELECT * EXCLUDE (raw) FROM raw_github.repositories ORDER BY ALL")
+    fake.add_commit("acme/web", "responsive layout", at=day(12))  # moves acme/web's pushed_at
+    fake.conditional_log.clear()
+    result = sync(gh, warehouse_resource, selection=[dg.AssetKey(["raw_github", "commits"])])
+    assert result.success
+    assert {p.split("?")[0] for p, _, _ in fake.conditional_log} == {
+        "/orgs/acme/repos",  # two pages: 304, then 200 for the page with acme/web
+        "/repos/other/tools",  # 304
+        "/repos/acme/web/commits",  # the only repository whose pushed_at moved
+    }
+    assert [e.asset_key.path[-1] for e in result.get_asset_materialization_events()] == ["commits"]
+    assert meta(result, "commits")["rows_written"] == 2  # the new commit and the overlap's
+    assert rows(warehouse, "SELECT * EXCLUDE (raw) FROM raw_github.repositories ORDER BY ALL") == stored
+    logged = rows(warehouse, f"SELECT asset FROM ops.sync_log WHERE run_id = '{result.run_id}'")
+    assert logged == [("raw_github/commits",)]

@@ -25,7 +25,7 @@ from chitty_pipelines.platforms.github.health import probe
 from chitty_pipelines.platforms.github.resource import GitHubResource
 from chitty_pipelines.platforms.github.streams import (
     commit_batches,
-    configured_repos,
+    current_repos,
     sync_commits,
     sync_issues,
     sync_repositories,
@@ -45,27 +45,31 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
     wh = run.warehouse
     selected = {key.path[-1] for key in run.selected}
 
-    if REPOSITORIES.name in selected:
-        with github.client() as client:
-            stored = wh.cursors(PLATFORM, "repositories")
-            batch = sync_repositories(client, github.owners, github.repositories, stored, run.full_refresh)
-        batch.rows.setdefault(REPOSITORIES, [])
-        commit_batches(wh, run.run_id, batch)
-        yield batch.result(REPOSITORIES, client)
-
-    # Commits, issues and pull requests need the repositories: the list the repositories stream
-    # just committed when it is selected, else the one its last sync stored (as when these were
-    # assets of their own downstream of repositories).
     per_repo = [
         ("commits", sync_commits, (COMMITS,)),
         ("issues", sync_issues, (ISSUES, PULL_REQUESTS)),
     ]
-    for stream, sync_stream, tables in per_repo:
-        if not any(t.name in selected for t in tables):
-            continue
-        repos = configured_repos(wh, github.owners, github.repositories)
-        if not repos and REPOSITORIES.name not in selected:
-            run.log(f"github {stream}: no stored repositories; materialize raw_github/repositories first")
+    wanted = [
+        (stream, fn, tables) for stream, fn, tables in per_repo if any(t.name in selected for t in tables)
+    ]
+    repos_batch = None
+    # Commits, issues and pull requests need the repositories (which exist, their default branch
+    # and pushed_at), so the repositories stream runs first whenever one of them is selected.
+    # Unselected, its batch is not written (its table is not materialized by this run); the
+    # pages that changed since its last sync still update the list the streams below read.
+    if REPOSITORIES.name in selected or wanted:
+        with github.client() as client:
+            stored = wh.cursors(PLATFORM, "repositories")
+            repos_batch = sync_repositories(
+                client, github.owners, github.repositories, stored, run.full_refresh
+            )
+        if REPOSITORIES.name in selected:
+            repos_batch.rows.setdefault(REPOSITORIES, [])
+            commit_batches(wh, run.run_id, repos_batch)
+            yield repos_batch.result(REPOSITORIES, client)
+
+    for stream, sync_stream, tables in wanted:
+        repos = current_repos(wh, github.owners, github.repositories, repos_batch)
         with github.client() as client:
             stored = wh.cursors(PLATFORM, stream)
             batch = sync_stream(client, repos, stored, run.full_refresh, github.max_workers)

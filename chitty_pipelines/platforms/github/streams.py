@@ -203,6 +203,18 @@ def configured_repos(warehouse: Warehouse, owners: list[str], repositories: list
     return [RepoRef(f, b, p) for f, b, p in df.itertuples(index=False)]
 
 
+def current_repos(
+    warehouse: Warehouse, owners: list[str], repositories: list[str], fresh: Batch | None = None
+) -> list[RepoRef]:
+    """The repositories the per-repository streams read: the stored list, updated with the rows
+    of a repositories batch read in this run (committed or not: when the repositories table is
+    not selected its batch is not written, yet its changed pages still carry the new pushed_at)."""
+    refs = {r.full_name: r for r in configured_repos(warehouse, owners, repositories)}
+    for row in fresh.rows.get(REPOSITORIES, []) if fresh else []:
+        refs[row["full_name"]] = RepoRef(row["full_name"], row["default_branch"], _iso(row["pushed_at"]))
+    return [refs[name] for name in sorted(refs)]
+
+
 # What a per-repository read returns: the repository, its new cursor (None: keep none), its
 # rows and a reject, if it could not be read.
 RepoResult = tuple[RepoRef, dict[str, Any] | None, list[dict[str, Any]], Reject | None]
