@@ -15,6 +15,7 @@ from typing import Any
 
 from chitty_pipelines.platforms.chatgpt import seed as chatgpt_seed
 from chitty_pipelines.platforms.claude_code import seed as claude_seed
+from chitty_pipelines.platforms.cloudflare import seed as cloudflare_seed
 from chitty_pipelines.platforms.cloudflare.fake import FakeCloudflare
 from chitty_pipelines.platforms.drive.fake import FakeDrive
 from chitty_pipelines.platforms.gemini import seed as gemini_seed
@@ -29,9 +30,12 @@ T0 = datetime(2026, 10, 1, tzinfo=UTC)
 DRIVE_ROOT = "0BdemoChittyosData"
 NOTION_EVIDENCE_DB = "dddddddd-0000-4000-8000-00000000e001"
 NOTION_CASES_DB = "dddddddd-0000-4000-8000-00000000c001"
-KV_NAMESPACE = "0f2ac74b498b48028cb68387c421e279"
-D1_DATABASE = "9a1b2c3d-0000-4000-8000-00000000d1d1"
-R2_BUCKET = "chitty-demo-data"
+# Cloudflare's demo ids live with its seed (the demo's environment names them).
+KV_NAMESPACE, D1_DATABASE, R2_BUCKET = (
+    cloudflare_seed.KV_NAMESPACE,
+    cloudflare_seed.D1_DATABASE,
+    cloudflare_seed.R2_BUCKET,
+)
 
 # Rows each raw table holds after one demo syncall (the demo test asserts them exactly).
 EXPECTED_ROWS = {
@@ -182,28 +186,13 @@ def seed_drive(fake: FakeDrive) -> None:
 
 
 def seed_cloudflare(fake: FakeCloudflare) -> None:
-    """Workers KV (session blobs), a D1 database with a projects table."""
-    for n, name in enumerate(PROJECTS):
-        fake.put_kv(KV_NAMESPACE, f"session:{name}", json.dumps({"project": name, "n": n}), metadata={"v": 1})
-    fake.kv_titles[KV_NAMESPACE] = "chitty-demo-sessions"
-    fake.d1_execute(
-        D1_DATABASE,
-        "CREATE TABLE projects (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated_at TEXT NOT NULL);",
-    )
-    fake.d1_execute(
-        D1_DATABASE,
-        "INSERT INTO projects (id, name, updated_at) VALUES (?, ?, ?)",
-        [(n + 1, name, f"2026-10-0{n + 1}T00:00:00Z") for n, name in enumerate(PROJECTS)],
-    )
+    """Workers KV (session blobs), a D1 database with a projects table (platforms/cloudflare/seed.py)."""
+    cloudflare_seed.seed_kv_and_d1(fake, PROJECTS)
 
 
 def seed_r2(s3: Any) -> None:
     """A bucket with two JSON entities under entities/ and one binary object."""
-    # moto artefact: region "auto" needs the location constraint (real R2 does not).
-    s3.create_bucket(Bucket=R2_BUCKET, CreateBucketConfiguration={"LocationConstraint": "auto"})
-    for name in ("ledger", "atlas"):
-        s3.put_object(Bucket=R2_BUCKET, Key=f"entities/{name}.json", Body=json.dumps({"project": name}))
-    s3.put_object(Bucket=R2_BUCKET, Key="blobs/logo.png", Body=b"\x89PNG\r\n\x1a\n" + bytes(32))
+    cloudflare_seed.seed_r2(s3, ("ledger", "atlas"))
 
 
 def seed_neon(dsn: str, now: datetime) -> None:

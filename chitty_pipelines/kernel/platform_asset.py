@@ -62,6 +62,13 @@ class TableResult:
     rejects: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)  # shown in the UI next to the counts
     message: str = ""  # the sync-log message (never a secret: the kernel stores it as given)
+    # False when this table's part of the platform is not set up (e.g. GitHub's data repository,
+    # Cloudflare's D1 databases) while the rest is: zero rows, ``message`` says what to set.
+    configured: bool = True
+
+    @classmethod
+    def not_configured(cls, table: TableSpec, reason: str) -> "TableResult":
+        return cls(table, message=reason, configured=False)
 
     @property
     def key(self) -> dg.AssetKey:
@@ -109,6 +116,7 @@ def platform_assets(
     resource_key: str,
     configured: Callable[[Any], bool] = lambda resource: True,
     setup_hint: str = "",
+    not_configured_reason: Callable[[Any], str] | None = None,
     checks: Sequence[Check] = (),
     config_class: type[SyncConfig] = SyncConfig,
     kinds: Iterable[str] = (),
@@ -118,7 +126,10 @@ def platform_assets(
 
     ``configured(resource)`` says whether the platform's resource has what it needs; when it does
     not, the step succeeds with zero rows and says what to set (``setup_hint``), so that running
-    it from the UI never fails for a platform the user never set up.
+    it from the UI never fails for a platform the user never set up. The reason shown is
+    ``not_configured_reason(resource)`` when given (it can name exactly what is missing), else
+    one built from ``setup_hint``. A platform whose parts are set up separately returns
+    ``TableResult.not_configured(table, reason)`` for the parts that are not.
     """
     platform_kinds = {platform, *kinds, "duckdb"}
     specs = [
@@ -157,8 +168,20 @@ def platform_assets(
         resource = getattr(context.resources, resource_key)
         wh: Warehouse = context.resources.warehouse.get()
         if not configured(resource):
-            reason = f"not configured: set {setup_hint}" if setup_hint else "not configured"
-            yield from not_configured_results(context.selected_asset_keys, reason)
+            if not_configured_reason is not None:
+                reason = not_configured_reason(resource)
+            else:
+                reason = f"not configured: set {setup_hint}" if setup_hint else "not configured"
+            started_at = now()
+            # In declaration order: Dagster wants a multi-asset's outputs in dependency order.
+            keys = [t.key for t in tables if t.key in context.selected_asset_keys]
+            for key in keys:
+                log_sync(
+                    wh, context, platform=platform, asset=key.to_user_string(),
+                    started_at=started_at, status="not_configured", message=reason,
+                )  # fmt: skip
+            context.log.info(f"{platform} not configured: {reason}")
+            yield from not_configured_results(keys, reason)
             # Nothing is expected of a platform the user never set up: its checks pass and say so.
             for key in context.selected_asset_check_keys:
                 yield dg.AssetCheckResult(
@@ -183,6 +206,13 @@ def platform_assets(
         elapsed = round(time.monotonic() - t0, 3)
         for result in results:
             if result.key not in run.selected:
+                continue
+            if not result.configured:
+                log_sync(
+                    wh, context, platform=platform, asset=result.key.to_user_string(),
+                    started_at=run.started_at, status="not_configured", message=result.message,
+                )  # fmt: skip
+                yield from not_configured_results([result.key], result.message)
                 continue
             result.metadata.setdefault("duration_s", elapsed)
             result.metadata.setdefault("full_refresh", run.full_refresh)

@@ -14,6 +14,7 @@ import dagster as dg
 from chitty_pipelines.platforms.cloudflare import assets as cf_assets
 from chitty_pipelines.platforms.cloudflare.fake import FakeCloudflare
 from chitty_pipelines.platforms.cloudflare.resource import CloudflareResource
+from chitty_pipelines.platforms.cloudflare.tables import D1_KEY, JSON_KEY, KV_KEY, OBJECTS_KEY
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
 
@@ -77,8 +78,12 @@ def materialize(
     raise_on_error: bool = True,
     instance: dg.DagsterInstance | None = None,
 ) -> dg.ExecuteInProcessResult:
+    """``selection``: definitions to materialize, or keys of Cloudflare's tables (``R2``, ``KV``,
+    ``D1``): the subset of its one step that syncs just those streams, without the checks."""
+    keys = [s for s in selection if isinstance(s, dg.AssetKey)]
     return dg.materialize(
-        selection,
+        ASSETS if keys else selection,
+        selection=dg.AssetSelection.assets(*keys).without_checks() if keys else None,
         resources={"cloudflare": cloudflare, "warehouse": warehouse},
         run_config=run_config,
         raise_on_error=raise_on_error,
@@ -99,7 +104,12 @@ def rows(wh: Warehouse, sql: str, params: list[Any] | None = None) -> list[tuple
 
 
 ASSETS = cf_assets.CLOUDFLARE_ASSETS
-CHECKS = cf_assets.CLOUDFLARE_CHECKS
+CHECKS = cf_assets.CLOUDFLARE_CHECKS  # empty: the checks run inside the platform's step
+# One stream's tables, for ``materialize``: a subset of the platform's one step.
+R2 = [OBJECTS_KEY, JSON_KEY]
+KV = [KV_KEY]
+D1 = [D1_KEY]
+OP = "cloudflare_sync"  # the step's name, for run config
 
 
 def failure_text(result: dg.ExecuteInProcessResult) -> str:

@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 
 from chitty_pipelines.kernel.fake_server import Faults
-from chitty_pipelines.platforms.cloudflare.d1 import D1_KEY, d1_rows
 from chitty_pipelines.platforms.cloudflare.fake import FakeCloudflare
+from chitty_pipelines.platforms.cloudflare.tables import D1_KEY
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.platforms.cloudflare_support import (
+    D1,
     TOKEN,
     failure_text,
     fake,
@@ -88,7 +89,7 @@ def _counts(wh: Warehouse) -> dict[str, int]:
 def test_every_user_table_is_read_exactly_by_keyset(
     d1_fake: FakeCloudflare, warehouse_resource: WarehouseResource, warehouse: Warehouse
 ) -> None:
-    result = materialize([d1_rows], _d1(d1_fake, d1_page_rows=150), warehouse_resource)
+    result = materialize(D1, _d1(d1_fake, d1_page_rows=150), warehouse_resource)
     # sqlite_sequence and _cf_KV are internal; "weird-name" is not a plain identifier: rejected, not read.
     assert _counts(warehouse) == {"users": N_USERS, "tags": 203, "events": 202}
     table = {(t, k): (json.loads(r), c) for t, k, r, c in _table(warehouse)}
@@ -118,9 +119,9 @@ def test_incremental_reads_only_from_the_high_water_mark(
     d1_fake: FakeCloudflare, warehouse_resource: WarehouseResource, warehouse: Warehouse
 ) -> None:
     cf = _d1(d1_fake)
-    materialize([d1_rows], cf, warehouse_resource)
+    materialize(D1, cf, warehouse_resource)
     d1_fake.d1_statements.clear()
-    md = metadata(materialize([d1_rows], cf, warehouse_resource), D1_KEY)
+    md = metadata(materialize(D1, cf, warehouse_resource), D1_KEY)
     user_reads = [s for s in d1_fake.d1_statements if 'FROM "users"' in s]
     assert user_reads == [
         'SELECT * FROM "users" WHERE "updated_at" >= ? ORDER BY "updated_at", "id" LIMIT 500'
@@ -134,7 +135,7 @@ def test_incremental_reads_only_from_the_high_water_mark(
     )
     d1_fake.d1_execute("db-1", "INSERT INTO users (name, updated_at) VALUES ('late', '2026-12-02T00:00:00Z')")
     d1_fake.d1_execute("db-1", "DELETE FROM events WHERE msg = 'world'")
-    materialize([d1_rows], cf, warehouse_resource)
+    materialize(D1, cf, warehouse_resource)
     assert _counts(warehouse) == {
         "users": N_USERS + 1,
         "tags": 203,
@@ -151,12 +152,12 @@ def test_twenty_percent_faults_give_the_same_rows(
 ) -> None:
     with fake() as clean_fake:
         _seed(clean_fake)
-        materialize([d1_rows], _d1(clean_fake, d1_page_rows=100), warehouse_resource)
+        materialize(D1, _d1(clean_fake, d1_page_rows=100), warehouse_resource)
     clean = _table(warehouse_resource.get())
     with fake(faults=Faults(rate=0.2, retry_after_s=0.01, seed=5)) as flaky:
         _seed(flaky)
         other = WarehouseResource(path=str(tmp_path / "faulty.duckdb"), lock_timeout_s=60)
-        materialize([d1_rows], _d1(flaky, d1_page_rows=100, api_attempts=12), other)
+        materialize(D1, _d1(flaky, d1_page_rows=100, api_attempts=12), other)
         faulted = sum(1 for _m, _p, status in flaky.log if status >= 429)
     assert faulted >= 3 and len(clean) == N_USERS + 405
     assert _table(other.get()) == clean
@@ -166,11 +167,11 @@ def test_sql_error_is_clear_and_auth_error_names_the_variable(
     d1_fake: FakeCloudflare, warehouse_resource: WarehouseResource, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     missing = materialize(
-        [d1_rows], _d1(d1_fake, d1_database_ids=["db-404"]), warehouse_resource, raise_on_error=False
+        D1, _d1(d1_fake, d1_database_ids=["db-404"]), warehouse_resource, raise_on_error=False
     )
     assert "code 7404: The database db-404 could not be found" in failure_text(missing)
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", "revoked-token-xyz")
-    denied = materialize([d1_rows], _d1(d1_fake), warehouse_resource, raise_on_error=False)
+    denied = materialize(D1, _d1(d1_fake), warehouse_resource, raise_on_error=False)
     text = failure_text(denied)
     assert "Check CLOUDFLARE_API_TOKEN" in text and "revoked-token-xyz" not in text
 
@@ -197,5 +198,5 @@ def test_success_false_with_http_200_is_an_error(warehouse_resource: WarehouseRe
 
     with Flaky(account_id="acc123", token=TOKEN) as f:
         f.d1_execute("db-1", "CREATE TABLE t (id INTEGER PRIMARY KEY)")
-        result = materialize([d1_rows], _d1(f), warehouse_resource, raise_on_error=False)
+        result = materialize(D1, _d1(f), warehouse_resource, raise_on_error=False)
     assert "HTTP 200, code 7500: D1 is busy" in failure_text(result)

@@ -15,10 +15,13 @@ import pytest
 from chitty_pipelines.kernel.fake_server import Faults
 from chitty_pipelines.platforms.cloudflare.fake import FakeCloudflare
 from chitty_pipelines.platforms.cloudflare.health import probe
-from chitty_pipelines.platforms.cloudflare.kv import KV_KEY, kv_entries, list_keys
+from chitty_pipelines.platforms.cloudflare.kv import list_keys
+from chitty_pipelines.platforms.cloudflare.tables import KV_KEY
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.platforms.cloudflare_support import (
+    KV,
+    OP,
     TOKEN,
     failure_text,
     fake,
@@ -99,7 +102,7 @@ def _nan_to_none(table: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
 def test_keys_and_values_are_exact(
     kv_fake: FakeCloudflare, warehouse_resource: WarehouseResource, warehouse: Warehouse
 ) -> None:
-    result = materialize([kv_entries], _kv(kv_fake), warehouse_resource)
+    result = materialize(KV, _kv(kv_fake), warehouse_resource)
     assert _nan_to_none(_table(warehouse)) == _expected()
     md = metadata(result, KV_KEY)
     assert (md["dagster/row_count"], md["keys_listed"], md["values_read"], md["new"]) == (N_KEYS + 2,) * 2 + (
@@ -116,9 +119,9 @@ def test_no_change_resync_lists_only_and_k_changes_read_k_values(
     kv_fake: FakeCloudflare, warehouse_resource: WarehouseResource, warehouse: Warehouse
 ) -> None:
     cf = _kv(kv_fake)
-    materialize([kv_entries], cf, warehouse_resource)
+    materialize(KV, cf, warehouse_resource)
     kv_fake.reset_counters()
-    md = metadata(materialize([kv_entries], cf, warehouse_resource), KV_KEY)
+    md = metadata(materialize(KV, cf, warehouse_resource), KV_KEY)
     assert _values_read(kv_fake) == 0 and kv_fake.total_requests == 4
     assert (md["rows_written"], md["new"], md["changed"], md["deleted"]) == (0, 0, 0, 0)
 
@@ -127,7 +130,7 @@ def test_no_change_resync_lists_only_and_k_changes_read_k_values(
     kv_fake.put_kv("ns-b", "new-key", "fresh")
     kv_fake.delete_kv("ns-a", "session:00003")
     kv_fake.reset_counters()
-    md = metadata(materialize([kv_entries], cf, warehouse_resource), KV_KEY)
+    md = metadata(materialize(KV, cf, warehouse_resource), KV_KEY)
     assert _values_read(kv_fake) == 3
     assert (md["new"], md["changed"], md["deleted"], md["rows_written"]) == (1, 2, 1, 3)
     table = {(r[0], r[1]): r for r in _nan_to_none(_table(warehouse))}
@@ -153,7 +156,7 @@ def test_twenty_percent_faults_give_the_same_table(
     def run(f: FakeCloudflare, target: WarehouseResource) -> list[tuple[Any, ...]]:
         for i in range(150):
             f.put_kv("ns-a", f"k{i:03d}", f"value {i}", metadata={"n": i} if i % 2 else None)
-        materialize([kv_entries], _kv(f, kv_namespace_ids=["ns-a"], kv_page_size=40, api_attempts=12), target)
+        materialize(KV, _kv(f, kv_namespace_ids=["ns-a"], kv_page_size=40, api_attempts=12), target)
         return _nan_to_none(_table(target.get()))
 
     with fake() as clean_fake:
@@ -171,19 +174,19 @@ def test_rate_limit_429_is_waited_out_and_pacing_avoids_it(warehouse_resource: W
         for i in range(30):
             f.put_kv("ns-a", f"k{i:02d}", str(i))
         unpaced = _kv(f, kv_namespace_ids=["ns-a"], api_rate_per_s=0, api_attempts=12)
-        result = materialize([kv_entries], unpaced, warehouse_resource)
+        result = materialize(KV, unpaced, warehouse_resource)
         assert f.rate_limited > 0  # the burst hit the limit, and Retry-After was honoured
         assert metadata(result, KV_KEY)["dagster/row_count"] == 30
     with fake(**limits) as f:
         for i in range(30):
             f.put_kv("ns-a", f"k{i:02d}", str(i))
         paced = _kv(f, kv_namespace_ids=["ns-a"], api_rate_per_s=30)  # 7.5 per window < 10
-        materialize([kv_entries], paced, warehouse_resource, run_config=_full())
+        materialize(KV, paced, warehouse_resource, run_config=_full())
         assert f.rate_limited == 0 and f.total_requests == 31
 
 
 def _full() -> dict[str, Any]:
-    return {"ops": {"raw_cloudflare__kv_entries": {"config": {"full_refresh": True}}}}
+    return {"ops": {OP: {"config": {"full_refresh": True}}}}
 
 
 def test_wrong_token_fails_fast_naming_the_variable_and_never_leaks(
@@ -192,9 +195,7 @@ def test_wrong_token_fails_fast_naming_the_variable_and_never_leaks(
     leaked = "cf-REVOKED-token-77aa"
     monkeypatch.setenv("CLOUDFLARE_API_TOKEN", leaked)
     instance = dg.DagsterInstance.ephemeral()
-    result = materialize(
-        [kv_entries], _kv(kv_fake), warehouse_resource, raise_on_error=False, instance=instance
-    )
+    result = materialize(KV, _kv(kv_fake), warehouse_resource, raise_on_error=False, instance=instance)
     assert not result.success
     text = failure_text(result)
     assert "CLOUDFLARE_API_TOKEN" in text and "code 10000: Authentication error" in text
@@ -212,7 +213,7 @@ def test_token_never_appears_in_metadata_logs_or_warehouse(
     caplog.set_level(logging.DEBUG)  # the SDK and httpx log requests at DEBUG
     kv_fake.faults = Faults(rate=0.2, retry_after_s=0.0, seed=3)  # retries log warnings too
     instance = dg.DagsterInstance.ephemeral()
-    result = materialize([kv_entries], _kv(kv_fake, api_attempts=10), warehouse_resource, instance=instance)
+    result = materialize(KV, _kv(kv_fake, api_attempts=10), warehouse_resource, instance=instance)
     logs = "".join(repr(e) for e in instance.all_logs(result.run_id))
     dump = "".join(
         warehouse.query(f"SELECT * FROM {t}").to_csv()

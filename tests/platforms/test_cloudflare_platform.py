@@ -15,6 +15,7 @@ from tests.platforms.cloudflare_support import (
     ACCOUNT,
     ASSETS,
     CHECKS,
+    KV,
     R2_KEY_ID,
     R2_SECRET,
     TOKEN,
@@ -52,7 +53,8 @@ def test_not_configured_succeeds_with_zero_rows(
         warehouse, "SELECT asset, status FROM ops.sync_log WHERE platform = 'cloudflare' ORDER BY 1"
     )
     assert logged == [
-        (a, "not_configured") for a in ("d1_rows", "kv_entries", "r2_json_objects", "r2_objects")
+        (f"raw_cloudflare/{a}", "not_configured")
+        for a in ("d1_rows", "kv_entries", "r2_json_objects", "r2_objects")
     ]
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["r2_reachable"] and checks["api_token_valid"] and checks["unique_key"]
@@ -73,6 +75,27 @@ def test_partial_configuration_runs_only_the_configured_streams(
     assert (d1["configured"], d1["reason"]) == (False, "CLOUDFLARE_D1_DATABASE_IDS not set")
     r2 = metadata(result, dg.AssetKey(["raw_cloudflare", "r2_objects"]))
     assert r2["reason"] == "CLOUDFLARE_R2_BUCKETS is not set"
+
+
+def test_one_step_runs_only_the_selected_streams(
+    warehouse_resource: WarehouseResource, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN)
+    with fake() as f:
+        f.put_kv("ns", "k", "v")
+        f.d1_execute("db", "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        cf = resource(
+            api_base_url=f.base_url,
+            api_token=dg.EnvVar("CLOUDFLARE_API_TOKEN"),
+            kv_namespace_ids=["ns"],
+            d1_database_ids=["db"],
+        )
+        result = materialize(KV, cf, warehouse_resource)
+        assert f.log and not [p for _, p, _ in f.log if "/d1/" in p]  # D1 is configured, not selected
+    assert [e.asset_key for e in result.get_asset_materialization_events()] == KV
+    assert rows(warehouse, "SELECT asset, status FROM ops.sync_log") == [
+        ("raw_cloudflare/kv_entries", "success")
+    ]
 
 
 @pytest.mark.usefixtures("no_cloudflare_env")

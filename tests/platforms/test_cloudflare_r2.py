@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from chitty_pipelines.platforms.cloudflare.r2 import JSON_KEY, OBJECTS_KEY, r2_assets
+from chitty_pipelines.platforms.cloudflare.tables import JSON_KEY, OBJECTS_KEY
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.platforms.cloudflare_support import (
+    OP,
+    R2,
     R2_KEY_ID,
     R2_SECRET,
     create_bucket,
@@ -79,7 +81,7 @@ def test_inventory_json_content_and_rejects_are_exact(
     endpoint: str, warehouse_resource: WarehouseResource, warehouse: Warehouse
 ) -> None:
     objects = _seed(s3(endpoint), "inv-exact")
-    result = materialize([r2_assets], _r2(endpoint, "inv-exact", r2_list_page_size=3), warehouse_resource)
+    result = materialize(R2, _r2(endpoint, "inv-exact", r2_list_page_size=3), warehouse_resource)
     downloaded = {"entities/person/01-P-ABC.json", "entities/place/02-L-XYZ.json"}
     assert _inventory(warehouse) == [
         (k, len(b), _md5(b), False, "new", "application/json" if k in downloaded else None)
@@ -108,10 +110,10 @@ def test_no_change_resync_lists_only_and_k_changes_cost_k(
     client = s3(endpoint)
     _seed(client, "inv-incr")
     cf = _r2(endpoint, "inv-incr")
-    materialize([r2_assets], cf, warehouse_resource)
+    materialize(R2, cf, warehouse_resource)
     before = _inventory(warehouse)
 
-    again = materialize([r2_assets], cf, warehouse_resource)
+    again = materialize(R2, cf, warehouse_resource)
     md = metadata(again, OBJECTS_KEY)
     assert (md["requests"], md["rows_written"], md["new"], md["changed"], md["deleted"]) == (1, 0, 0, 0, 0)
     assert metadata(again, JSON_KEY)["objects_downloaded"] == 0
@@ -123,7 +125,7 @@ def test_no_change_resync_lists_only_and_k_changes_cost_k(
     )
     client.delete_object(Bucket="inv-incr", Key="entities/person/01-P-ABC.json")
     client.put_object(Bucket="inv-incr", Key="entities/person/05-P-NEW.json", Body=b'{"chittyId": "05"}')
-    third = materialize([r2_assets], cf, warehouse_resource)
+    third = materialize(R2, cf, warehouse_resource)
     md = metadata(third, OBJECTS_KEY)
     assert (md["new"], md["changed"], md["deleted"], md["rows_written"]) == (1, 1, 1, 3)
     assert md["requests"] == 1 + 2  # one listing, two downloads
@@ -141,7 +143,7 @@ def test_no_change_resync_lists_only_and_k_changes_cost_k(
     client.put_object(
         Bucket="inv-incr", Key="entities/person/01-P-ABC.json", Body=json.dumps(PERSON).encode()
     )
-    materialize([r2_assets], cf, warehouse_resource)
+    materialize(R2, cf, warehouse_resource)
     again_inv = {r[0]: r for r in _inventory(warehouse)}
     assert again_inv["entities/person/01-P-ABC.json"][3:5] == (False, "new")
     assert warehouse.scalar("SELECT count(*) FROM raw_cloudflare.r2_objects") == 8
@@ -152,18 +154,18 @@ def test_full_refresh_redownloads_content_and_new_prefix_backfills(
 ) -> None:
     _seed(s3(endpoint), "inv-full")
     cf = _r2(endpoint, "inv-full")
-    materialize([r2_assets], cf, warehouse_resource)
+    materialize(R2, cf, warehouse_resource)
     full = materialize(
-        [r2_assets],
+        R2,
         cf,
         warehouse_resource,
-        run_config={"ops": {"r2_assets": {"config": {"full_refresh": True}}}},
+        run_config={"ops": {OP: {"config": {"full_refresh": True}}}},
     )
     assert metadata(full, JSON_KEY)["objects_downloaded"] == 3  # every entities/*.json under the size limit
     assert metadata(full, OBJECTS_KEY)["requests"] == 1 + 3
     # Adding a prefix later loads the matching objects that were already inventoried.
     wider = _r2(endpoint, "inv-full", prefixes=("entities/", "notes"))
-    md = metadata(materialize([r2_assets], wider, warehouse_resource), JSON_KEY)
+    md = metadata(materialize(R2, wider, warehouse_resource), JSON_KEY)
     assert md["objects_downloaded"] == 2  # notes.json, and the bad object that has no content row yet
     assert warehouse.scalar("SELECT doc FROM raw_cloudflare.r2_json_objects WHERE key = 'notes.json'") == (
         '{"outside": "the prefix"}'
@@ -171,9 +173,7 @@ def test_full_refresh_redownloads_content_and_new_prefix_backfills(
 
 
 def test_missing_bucket_is_a_clear_error(endpoint: str, warehouse_resource: WarehouseResource) -> None:
-    result = materialize(
-        [r2_assets], _r2(endpoint, "no-such-bucket"), warehouse_resource, raise_on_error=False
-    )
+    result = materialize(R2, _r2(endpoint, "no-such-bucket"), warehouse_resource, raise_on_error=False)
     assert not result.success
     message = failure_text(result)
     assert "CLOUDFLARE_R2_BUCKETS" in message and R2_SECRET not in message and R2_KEY_ID not in message

@@ -10,7 +10,7 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from chitty_pipelines.platforms.github.assets import GITHUB_ASSETS, GITHUB_CHECKS
+from chitty_pipelines.platforms.github.assets import GITHUB_ASSETS
 from chitty_pipelines.platforms.github.fake import GitHubFake, git_blob_sha
 from chitty_pipelines.platforms.github.resource import GitHubResource
 from chitty_pipelines.platforms.github.seed import DATA_REPO, TODOS_ALPHA, day, seed_example
@@ -46,9 +46,13 @@ def resource(fake: GitHubFake, **kw: Any) -> GitHubResource:
 def sync(
     gh: GitHubResource, wh: WarehouseResource, checks: bool = False, **kw: Any
 ) -> dg.ExecuteInProcessResult:
-    """Materialize the GitHub assets (and their checks when asked: they add steps, not coverage)."""
-    defs = [*GITHUB_ASSETS, *GITHUB_CHECKS] if checks else GITHUB_ASSETS
-    return dg.materialize(defs, resources={"github": gh, "warehouse": wh}, **kw)
+    """Materialize the GitHub assets (and their checks when asked: they run in the same step,
+    after the data)."""
+    selection = (
+        dg.AssetSelection.assets(*kw.pop("selection")) if "selection" in kw else dg.AssetSelection.all()
+    )
+    selection = selection if checks else selection.without_checks()
+    return dg.materialize(GITHUB_ASSETS, resources={"github": gh, "warehouse": wh}, selection=selection, **kw)
 
 
 def rows(wh: Warehouse, sql: str) -> list[tuple[Any, ...]]:
@@ -176,6 +180,7 @@ def test_full_sync_gives_exact_tables(
     assert all(v for k, v in checks.items() if k.endswith("_unique_key"))
     status = rows(warehouse, "SELECT asset, status FROM ops.sync_log ORDER BY asset")
     assert len(status) == 7 and {s for _, s in status} == {"success"}
+    assert status[0][0] == "raw_github/commits"  # the asset key string
 
 
 def test_no_change_resync_makes_only_conditional_requests_answered_304(
@@ -283,3 +288,27 @@ def test_missing_repository_is_a_reject_not_a_failure(
     ) == [("repositories", "other/gone", "repository not found or no access")]
     assert meta(result, "repositories")["rejects"] == 1
     assert warehouse.row_count(REPOSITORIES) == 5
+
+
+def test_a_subset_runs_only_the_streams_it_needs(
+    fake: GitHubFake, warehouse_resource: WarehouseResource, warehouse: Warehouse
+) -> None:
+    """One step for the platform; commits alone read commits, and the repository list they need
+    (conditionally: it is how they learn that pushed_at moved), without writing repositories."""
+    gh = resource(fake)
+    assert sync(gh, warehouse_resource).success
+    stored = rows(warehouse, "SELECT * EXCLUDE (raw) FROM raw_github.repositories ORDER BY ALL")
+    fake.add_commit("acme/web", "responsive layout", at=day(12))  # moves acme/web's pushed_at
+    fake.conditional_log.clear()
+    result = sync(gh, warehouse_resource, selection=[dg.AssetKey(["raw_github", "commits"])])
+    assert result.success
+    assert {p.split("?")[0] for p, _, _ in fake.conditional_log} == {
+        "/orgs/acme/repos",  # two pages: 304, then 200 for the page with acme/web
+        "/repos/other/tools",  # 304
+        "/repos/acme/web/commits",  # the only repository whose pushed_at moved
+    }
+    assert [e.asset_key.path[-1] for e in result.get_asset_materialization_events()] == ["commits"]
+    assert meta(result, "commits")["rows_written"] == 2  # the new commit and the overlap's
+    assert rows(warehouse, "SELECT * EXCLUDE (raw) FROM raw_github.repositories ORDER BY ALL") == stored
+    logged = rows(warehouse, f"SELECT asset FROM ops.sync_log WHERE run_id = '{result.run_id}'")
+    assert logged == [("raw_github/commits",)]

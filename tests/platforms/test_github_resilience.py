@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 
 from chitty_pipelines.kernel.fake_server import Faults
-from chitty_pipelines.platforms.github.assets import GITHUB_ASSETS, GITHUB_CHECKS, github_token_valid
+from chitty_pipelines.platforms.github.assets import GITHUB_ASSETS, github_token_valid
 from chitty_pipelines.platforms.github.fake import GitHubFake
 from chitty_pipelines.platforms.github.health import probe
 from chitty_pipelines.platforms.github.resource import GitHubClient, GitHubError, GitHubResource
@@ -51,9 +51,10 @@ def resource(fake: GitHubFake, token: Any = TOKEN, **kw: Any) -> GitHubResource:
 def sync(
     gh: GitHubResource, wh: WarehouseResource, checks: bool = False, **kw: Any
 ) -> dg.ExecuteInProcessResult:
-    """Materialize the GitHub assets (and their checks when asked: they add steps, not coverage)."""
-    defs = [*GITHUB_ASSETS, *GITHUB_CHECKS] if checks else GITHUB_ASSETS
-    return dg.materialize(defs, resources={"github": gh, "warehouse": wh}, **kw)
+    """Materialize the GitHub assets (and their checks when asked: they run in the same step,
+    after the data)."""
+    selection = dg.AssetSelection.all() if checks else dg.AssetSelection.all().without_checks()
+    return dg.materialize(GITHUB_ASSETS, resources={"github": gh, "warehouse": wh}, selection=selection, **kw)
 
 
 def error_text(error: Any) -> str:

@@ -11,26 +11,14 @@ deletes in incremental tables are seen on a full refresh.
 """
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-import dagster as dg
-
-from chitty_pipelines.kernel import assets as common
-from chitty_pipelines.kernel.assets import SyncConfig
+from chitty_pipelines.kernel.platform_asset import TableResult
 from chitty_pipelines.platforms.cloudflare.api_client import CloudflareApi
-from chitty_pipelines.platforms.cloudflare.resource import CloudflareResource
-from chitty_pipelines.platforms.cloudflare.tables import (
-    D1_ROWS,
-    KEY_PREFIX,
-    PLATFORM,
-    finish_not_configured,
-    finish_success,
-)
-from chitty_pipelines.warehouse import InvalidIdentifier, Reject, Warehouse, validate_identifier
-from chitty_pipelines.warehouse.resource import WarehouseResource
+from chitty_pipelines.platforms.cloudflare.tables import D1_ROWS, PLATFORM
+from chitty_pipelines.warehouse import Warehouse, validate_identifier
 
-D1_KEY = dg.AssetKey([KEY_PREFIX, "d1_rows"])
 ROWID = "__chitty_rowid"
 FLUSH_PAGES = 10  # pages per warehouse transaction: bounded memory, cursor saved with its data
 LIST_TABLES = (
@@ -105,13 +93,13 @@ def sync_table(
     plan: TablePlan,
     page_rows: int,
     full: bool,
-    stats: common.StreamStats,
+    stats: TableResult,
 ) -> int:
     """Read one table page by page; returns rows read. Writes every FLUSH_PAGES pages."""
     stream_key = f"{db}/{plan.name}"
     saved = {} if full else (wh.cursors(PLATFORM, "d1_rows").get(stream_key) or {})
     incremental = bool(plan.cursor and saved.get("cursor_column") == plan.cursor and "high_water" in saved)
-    now = common.now()
+    now = datetime.now(UTC)
     # (WHERE condition, its params, keyset order) per phase. NULL cursors sort first and make
     # row-value comparisons NULL, so they are read in a phase of their own, keyed on the key alone.
     phases: list[tuple[str, list[Any], list[str]]] = []
@@ -169,53 +157,3 @@ def sync_table(
                 [db, plan.name, now],
             )
     return total
-
-
-@dg.asset(
-    key=D1_KEY,
-    description=D1_ROWS.description,
-    kinds={"cloudflare", "sqlite", "duckdb"},
-    group_name=PLATFORM,
-)
-def d1_rows(
-    context: dg.AssetExecutionContext,
-    config: SyncConfig,
-    cloudflare: CloudflareResource,
-    warehouse: WarehouseResource,
-) -> dg.MaterializeResult:
-    wh = warehouse.get()
-    started = common.now()
-    reason = cloudflare.d1_missing()
-    if reason:
-        return finish_not_configured(context, wh, [D1_KEY], ["d1_rows"], reason, started)[0]
-    full = common.is_full_refresh(context, config)
-    api = cloudflare.api()
-    stats = common.StreamStats(extra={"tables": 0, "rows_read": 0})
-    cursor_columns = [
-        validate_identifier(c, "CLOUDFLARE_D1_CURSOR_COLUMNS entry") for c in cloudflare.d1_cursor_columns
-    ]
-    rejects: list[Reject] = []
-    tables_md = []
-    for db in cloudflare.d1_database_ids:
-        _cols, names = api.d1_raw(db, LIST_TABLES, [])
-        for (name,) in names:
-            try:
-                plan = plan_table(api, db, str(name), cursor_columns)
-            except InvalidIdentifier as exc:  # a name we will not put in SQL text: skip the table
-                rejects.append(Reject(PLATFORM, "d1_rows", f"d1://{db}", str(name), str(exc)))
-                continue
-            n = sync_table(api, wh, context.run.run_id, db, plan, cloudflare.d1_page_rows, full, stats)
-            stats.extra["tables"] += 1
-            stats.extra["rows_read"] += n
-            mode = f"incremental on {plan.cursor}" if plan.cursor else "full"
-            tables_md.append(f"| {db} | {plan.name} | {', '.join(plan.key)} | {mode} | {n} |")
-            context.log.info("d1 %s.%s: %d rows read (%s)", db, plan.name, n, mode)
-    if rejects:
-        with wh.transaction(context.run.run_id) as tx:
-            stats.rejects += tx.add_rejects(rejects)
-    stats.extra["api_requests"] = api.requests
-    stats.extra["full_refresh"] = full
-    stats.extra["tables_read"] = dg.MetadataValue.md(
-        "| database | table | key | mode | rows read |\n|---|---|---|---|---|\n" + "\n".join(tables_md)
-    )
-    return finish_success(context, wh, D1_KEY, D1_ROWS, "d1_rows", stats, started, full)

@@ -15,26 +15,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import dagster as dg
-
-from chitty_pipelines.kernel import assets as common
-from chitty_pipelines.kernel.assets import SyncConfig
 from chitty_pipelines.platforms.cloudflare.r2_client import R2Client, R2Error
-from chitty_pipelines.platforms.cloudflare.resource import CloudflareResource
-from chitty_pipelines.platforms.cloudflare.tables import (
-    KEY_PREFIX,
-    PLATFORM,
-    R2_JSON_OBJECTS,
-    R2_OBJECTS,
-    finish_not_configured,
-    finish_success,
-)
+from chitty_pipelines.platforms.cloudflare.tables import PLATFORM, R2_JSON_OBJECTS, R2_OBJECTS
 from chitty_pipelines.warehouse import Reject, Warehouse
-from chitty_pipelines.warehouse.resource import WarehouseResource
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-OBJECTS_KEY = dg.AssetKey([KEY_PREFIX, "r2_objects"])
-JSON_KEY = dg.AssetKey([KEY_PREFIX, "r2_json_objects"])
 
 
 def _us(ts: datetime) -> int:
@@ -54,7 +39,7 @@ class BucketDiff:
     changed: int = 0
 
 
-def _stored_inventory(warehouse: Warehouse, bucket: str) -> dict[str, Stored]:
+def stored_inventory(warehouse: Warehouse, bucket: str) -> dict[str, Stored]:
     """The comparison columns only, as tuples: a 100k-object inventory stays a few tens of MB."""
     if not warehouse.table_exists(R2_OBJECTS.schema, R2_OBJECTS.name):
         return {}
@@ -67,7 +52,7 @@ def _stored_inventory(warehouse: Warehouse, bucket: str) -> dict[str, Stored]:
     return {key: (etag, int(size), int(lm_us), bool(deleted)) for key, etag, size, lm_us, deleted in found}
 
 
-def _old_rows(warehouse: Warehouse, bucket: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+def old_rows(warehouse: Warehouse, bucket: str, keys: list[str]) -> dict[str, dict[str, Any]]:
     """Full stored rows of the few keys whose history must be kept (changed, deleted, re-read)."""
     if not keys:
         return {}
@@ -77,7 +62,7 @@ def _old_rows(warehouse: Warehouse, bucket: str, keys: list[str]) -> dict[str, d
     return {r["key"]: r for r in df.to_dict("records")}
 
 
-def _stored_json_etags(warehouse: Warehouse, bucket: str) -> dict[str, str]:
+def stored_json_etags(warehouse: Warehouse, bucket: str) -> dict[str, str]:
     if not warehouse.table_exists(R2_JSON_OBJECTS.schema, R2_JSON_OBJECTS.name):
         return {}
     with warehouse.connect() as con:
@@ -121,13 +106,13 @@ def diff_bucket(client: R2Client, bucket: str, stored: dict[str, Stored], now: d
     return diff
 
 
-def _tombstone(old: dict[str, Any], now: datetime) -> dict[str, Any]:
+def tombstone(old: dict[str, Any], now: datetime) -> dict[str, Any]:
     row = {c: old.get(c) for c in R2_OBJECTS.column_names}
     row.update(deleted=True, change="deleted", changed_at=now)
     return row
 
 
-def _matching_prefix(key: str, prefixes: list[str]) -> str | None:
+def matching_prefix(key: str, prefixes: list[str]) -> str | None:
     if not key.lower().endswith(".json"):
         return None
     return next((p for p in prefixes if key.startswith(p)), None)
@@ -200,122 +185,7 @@ def fetch_json(
     return rows, rejects, failed, bytes_read
 
 
-@dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            OBJECTS_KEY,
-            description=R2_OBJECTS.description,
-            kinds={"cloudflare", "s3", "duckdb"},
-            group_name=PLATFORM,
-        ),
-        dg.AssetSpec(
-            JSON_KEY,
-            description=R2_JSON_OBJECTS.description,
-            kinds={"cloudflare", "json", "duckdb"},
-            group_name=PLATFORM,
-        ),
-    ],
-    can_subset=False,
-)
-def r2_assets(
-    context: dg.AssetExecutionContext,
-    config: SyncConfig,
-    cloudflare: CloudflareResource,
-    warehouse: WarehouseResource,
-):
-    """Inventory every configured bucket; load JSON objects under the configured prefixes."""
-    wh = warehouse.get()
-    started = common.now()
-    reason = cloudflare.r2_missing()
-    if reason:
-        yield from finish_not_configured(
-            context, wh, [OBJECTS_KEY, JSON_KEY], ["r2_objects", "r2_json_objects"], reason, started
-        )
-        return
-    full = common.is_full_refresh(context, config)
-    client = cloudflare.r2()
-    inv = common.StreamStats(extra={"new": 0, "changed": 0, "deleted": 0, "objects_listed": 0})
-    js = common.StreamStats(extra={"objects_downloaded": 0})
-    prefixes = list(cloudflare.r2_json_prefixes)
-    for bucket in cloudflare.r2_buckets:
-        now = common.now()
-        stored = _stored_inventory(wh, bucket)
-        diff = diff_bucket(client, bucket, stored, now)
-        cursor = wh.cursors(PLATFORM, "r2_objects").get(bucket) or {}
-        json_etags = _stored_json_etags(wh, bucket) if prefixes else {}
-        prefixes_changed = sorted(prefixes) != sorted(cursor.get("json_prefixes", []))
-        by_key = {r["key"]: r for r in diff.rows}
-        todo = []
-        for key, listed in diff.listed.items():
-            prefix = _matching_prefix(key, prefixes)
-            if prefix is None:
-                continue
-            unseen = prefixes_changed and json_etags.get(key) != listed[1]
-            if full or key in by_key or unseen:
-                todo.append((key, prefix, listed))
-        json_rows, rejects, failed, bytes_read = fetch_json(
-            client, bucket, todo, cloudflare.r2_json_max_bytes, cloudflare.r2_concurrency
-        )
-        for row in json_rows:
-            row["synced_at"] = now
-        # History to keep: first_seen_at of changed objects, every column of deleted ones, and the
-        # rows of unchanged objects whose content type the download just taught us.
-        refreshed = [r["key"] for r in json_rows if r["key"] not in by_key]
-        olds = _old_rows(wh, bucket, [k for k in by_key if k in stored] + diff.deleted_keys + refreshed)
-        for key, row in by_key.items():
-            if key in olds:
-                row["first_seen_at"] = olds[key]["first_seen_at"]
-        diff.rows.extend(_tombstone(olds[k], now) for k in diff.deleted_keys)
-        for key in refreshed:
-            by_key[key] = {c: olds[key].get(c) for c in R2_OBJECTS.column_names}
-            diff.rows.append(by_key[key])
-        for row in json_rows:
-            by_key[row["key"]]["content_type"] = row["content_type"]
-        gone = diff.deleted_keys + sorted(failed)
-        with wh.transaction(context.run.run_id) as tx:
-            tx.ensure(R2_OBJECTS)
-            tx.ensure(R2_JSON_OBJECTS)
-            inv.rows_written += tx.upsert(R2_OBJECTS, diff.rows)
-            _delete_json(tx, bucket, gone)
-            js.rows_written += tx.upsert(R2_JSON_OBJECTS, json_rows)
-            js.rejects += tx.add_rejects(rejects)
-            tx.set_cursor(
-                PLATFORM,
-                "r2_objects",
-                bucket,
-                {
-                    "objects": len(diff.listed),
-                    "json_prefixes": sorted(prefixes),
-                    "synced_at": now.isoformat(),
-                },
-            )
-        inv.extra["new"] += diff.new
-        inv.extra["changed"] += diff.changed
-        inv.extra["deleted"] += len(diff.deleted_keys)
-        inv.extra["objects_listed"] += len(diff.listed)
-        js.bytes_read += bytes_read
-        downloads = sum(1 for _key, _prefix, listed in todo if listed[0] <= cloudflare.r2_json_max_bytes)
-        js.extra["objects_downloaded"] += downloads
-        context.log.info(
-            "r2 %s: %d listed, %d new, %d changed, %d deleted, %d JSON downloaded, %d rejected",
-            bucket,
-            len(diff.listed),
-            diff.new,
-            diff.changed,
-            len(diff.deleted_keys),
-            downloads,
-            len(rejects),
-        )
-    inv.extra["requests"] = client.requests
-    inv.extra["buckets"] = ", ".join(cloudflare.r2_buckets)
-    inv.extra["full_refresh"] = full
-    js.extra["prefixes"] = ", ".join(prefixes) or "(none configured)"
-    for asset, table, stats in (("r2_objects", R2_OBJECTS, inv), ("r2_json_objects", R2_JSON_OBJECTS, js)):
-        key = OBJECTS_KEY if asset == "r2_objects" else JSON_KEY
-        yield finish_success(context, wh, key, table, asset, stats, started, full)
-
-
-def _delete_json(tx: Any, bucket: str, keys: list[str]) -> None:
+def delete_json(tx: Any, bucket: str, keys: list[str]) -> None:
     if keys:
         tx.con.execute(
             f"DELETE FROM {R2_JSON_OBJECTS.sql_name} WHERE bucket = ? AND key IN (SELECT unnest(?))",

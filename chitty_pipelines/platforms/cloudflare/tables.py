@@ -1,14 +1,10 @@
-"""Warehouse tables of the Cloudflare platform and helpers its three asset modules share."""
+"""Warehouse tables of the Cloudflare platform, and their asset keys."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-
 import dagster as dg
 
-from chitty_pipelines.kernel import assets as common
-from chitty_pipelines.warehouse import TableSpec, Warehouse, cols
+from chitty_pipelines.warehouse import TableSpec, cols
 
 PLATFORM = "cloudflare"
 KEY_PREFIX = "raw_cloudflare"
@@ -83,48 +79,7 @@ D1_ROWS = TableSpec(
     description="Rows of every user table of the configured D1 databases, raw JSON keyed by primary key.",
 )
 
-
-def finish_not_configured(
-    context: dg.AssetExecutionContext,
-    warehouse: Warehouse,
-    specs: Sequence[dg.AssetSpec] | Sequence[dg.AssetKey],
-    assets: Sequence[str],
-    reason: str,
-    started: datetime,
-) -> list[dg.MaterializeResult]:
-    context.log.info("cloudflare %s not configured: %s", ", ".join(assets), reason)
-    for asset in assets:
-        common.log_sync(
-            warehouse,
-            context,
-            platform=PLATFORM,
-            asset=asset,
-            started_at=started,
-            status="not_configured",
-            message=reason,
-        )
-    return common.not_configured_results(specs, reason)
-
-
-def finish_success(
-    context: dg.AssetExecutionContext,
-    warehouse: Warehouse,
-    key: dg.AssetKey,
-    table: TableSpec,
-    asset: str,
-    stats: common.StreamStats,
-    started: datetime,
-    full: bool,
-) -> dg.MaterializeResult:
-    """Logs a stream's successful sync (for ``chitty-sync status``) and returns its result."""
-    common.log_sync(
-        warehouse,
-        context,
-        platform=PLATFORM,
-        asset=asset,
-        started_at=started,
-        status="success",
-        stats=stats,
-        full_refresh=full,
-    )
-    return dg.MaterializeResult(asset_key=key, metadata=common.table_metadata(warehouse, table, stats))
+OBJECTS_KEY = dg.AssetKey([KEY_PREFIX, R2_OBJECTS.name])
+JSON_KEY = dg.AssetKey([KEY_PREFIX, R2_JSON_OBJECTS.name])
+KV_KEY = dg.AssetKey([KEY_PREFIX, KV_ENTRIES.name])
+D1_KEY = dg.AssetKey([KEY_PREFIX, D1_ROWS.name])

@@ -1,8 +1,8 @@
 """GitHub extraction without Dagster: repositories, commits, issues and pull requests.
 
 Each function reads the stream's stored cursors, talks to GitHub through ``GitHubClient`` and
-returns a ``Batch`` (rows, cursors, rejects) that the asset commits in one transaction. The
-benchmark calls the same functions.
+returns a ``Batch`` (rows, cursors, rejects) that the platform's sync (``assets.sync``) commits in
+one transaction and reports per table as a ``TableResult``. The benchmark calls the same functions.
 
 How a no-change re-sync stays free (304s do not count against the rate limit):
 
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote as urlquote
 from urllib.parse import urlencode
 
-from chitty_pipelines.kernel.assets import StreamStats
+from chitty_pipelines.kernel.platform_asset import TableResult
 from chitty_pipelines.platforms.github.resource import GitHubClient
 from chitty_pipelines.platforms.github.tables import (
     COMMITS,
@@ -61,19 +61,21 @@ class Batch:
     def add(self, table: TableSpec, rows: Iterable[dict[str, Any]]) -> None:
         self.rows.setdefault(table, []).extend(rows)
 
-    def stats(self, table: TableSpec, client: GitHubClient | None = None) -> StreamStats:
-        extra = dict(self.extra)
+    def result(self, table: TableSpec, client: GitHubClient | None = None) -> TableResult:
+        """What this batch did to ``table`` (the request counts are the stream's client's)."""
+        extra: dict[str, Any] = {"configured": True, **self.extra}
         if client is not None:
             extra.update(
                 requests=client.requests_made,
                 not_modified_304=client.statuses.get(304, 0),
                 rate_limit_wait_s=round(client.gate.waited_s, 3),
             )
-        return StreamStats(
+        return TableResult(
+            table,
             rows_written=len(self.rows.get(table, [])),
             bytes_read=client.bytes_read if client else 0,
             rejects=len(self.rejects),
-            extra=extra,
+            metadata=extra,
         )
 
 
@@ -199,6 +201,18 @@ def configured_repos(warehouse: Warehouse, owners: list[str], repositories: list
         [[o.lower() for o in owners] or [""], [r.lower() for r in repositories] or [""]],
     )
     return [RepoRef(f, b, p) for f, b, p in df.itertuples(index=False)]
+
+
+def current_repos(
+    warehouse: Warehouse, owners: list[str], repositories: list[str], fresh: Batch | None = None
+) -> list[RepoRef]:
+    """The repositories the per-repository streams read: the stored list, updated with the rows
+    of a repositories batch read in this run (committed or not: when the repositories table is
+    not selected its batch is not written, yet its changed pages still carry the new pushed_at)."""
+    refs = {r.full_name: r for r in configured_repos(warehouse, owners, repositories)}
+    for row in fresh.rows.get(REPOSITORIES, []) if fresh else []:
+        refs[row["full_name"]] = RepoRef(row["full_name"], row["default_branch"], _iso(row["pushed_at"]))
+    return [refs[name] for name in sorted(refs)]
 
 
 # What a per-repository read returns: the repository, its new cursor (None: keep none), its
