@@ -215,9 +215,10 @@ def main() -> None:
 from .cli_demo import register as _register_demo  # noqa: E402  (demo)
 from .cli_ops import register_commands as _register_ops  # noqa: E402  (check, register, services)
 from .cli_registry import register as _register_registry  # noqa: E402  (projectsync, sessionsync)
+from .cli_todos import register as _register_todos  # noqa: E402  (todos)
 from .cli_topics import register as _register_topics  # noqa: E402  (topicsync)
 
-for _register in (_register_registry, _register_topics, _register_ops, _register_demo):
+for _register in (_register_registry, _register_topics, _register_todos, _register_ops, _register_demo):
     _register(app)
 
 if __name__ == "__main__":
