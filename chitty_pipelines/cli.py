@@ -214,11 +214,20 @@ def main() -> None:
 # `python -m chitty_pipelines.cli` this module runs as __main__, a second copy of `app`.)
 from .cli_demo import register as _register_demo  # noqa: E402  (demo)
 from .cli_ops import register_commands as _register_ops  # noqa: E402  (check, register, services)
+from .cli_publish import register as _register_publish  # noqa: E402  (publish)
 from .cli_registry import register as _register_registry  # noqa: E402  (projectsync, sessionsync)
 from .cli_todos import register as _register_todos  # noqa: E402  (todos)
 from .cli_topics import register as _register_topics  # noqa: E402  (topicsync)
 
-for _register in (_register_registry, _register_topics, _register_todos, _register_ops, _register_demo):
+_COMMANDS = (
+    _register_registry,
+    _register_topics,
+    _register_todos,
+    _register_publish,
+    _register_ops,
+    _register_demo,
+)
+for _register in _COMMANDS:
     _register(app)
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from .assets.platforms import local
 from .assets.platforms import neon as neon_platform
 from .assets.platforms import notion as notion_platform
 from .assets.unified import entities as unified_entities
+from .assets.unified import publish as unified_publish
 from .assets.unified import todos as unified_todos
 from .assets.unified import topics as unified_topics
 from .jobs import JOBS
@@ -28,5 +29,6 @@ defs = dg.Definitions.merge(
     unified_entities.defs,
     unified_topics.defs,
     unified_todos.defs,
+    unified_publish.defs,
     ops_defs.defs,
 )

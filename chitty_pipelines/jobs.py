@@ -17,7 +17,9 @@ syncall_job = dg.define_asset_job(
     selection=dg.AssetSelection.all()
     - dg.AssetSelection.tag(PARTITIONED_TAG, "daily")
     # Registration has its own job and sensors (registered when the services project syncs).
-    - dg.AssetSelection.groups("ops"),
+    - dg.AssetSelection.groups("ops")
+    # Writing to the chittychat-data repository needs the user's approval (assets/unified/publish.py).
+    - dg.AssetSelection.groups("publish"),
     description="Sync every platform, then rebuild the unified tables.",
 )
 

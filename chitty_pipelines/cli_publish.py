@@ -1,0 +1,117 @@
+"""``chitty-sync publish [--project P] [--approve]``: the consolidated state and todos files for the
+chittychat-data repository (contracts §1.3). Without ``--approve`` it only shows the diff against
+the repository (files, lines added and removed) and writes nothing. With ``--approve`` it runs the
+approval-gated Dagster asset ``chittychat_data/published``, which makes exactly one commit (never a
+force push) and stops if the branch moved since the diff was computed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(stderr=True)
+out = Console()
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``publish`` to the ``chitty-sync`` app (cli.py calls this, as for cli_topics)."""
+    app.command()(publish)
+
+
+def publish(
+    project: Annotated[str | None, typer.Option("--project", help="Publish one project only.")] = None,
+    approve: Annotated[
+        bool, typer.Option("--approve", help="Commit the files (one commit); without it: diff only.")
+    ] = False,
+    expect_head: Annotated[
+        str | None,
+        typer.Option("--expect-head", help="Branch head the diff was reviewed on; stop if it moved."),
+    ] = None,
+    show_diff: Annotated[
+        bool, typer.Option("--diff", help="Print the line diff of every changed file.")
+    ] = False,
+) -> None:
+    """Show (and with --approve commit) the consolidated files for the chittychat-data repository."""
+    from .assets.unified.publish import (
+        APPROVE_TAG,
+        EXPECTED_HEAD_TAG,
+        PROJECT_TAG,
+        PUBLISH_JOB,
+        PUBLISH_KEY,
+        data_repository,
+    )
+    from .assets.unified.publish_files import PublishInputError, consolidated_files
+    from .resources.github import GitHubError, GitHubResource
+    from .resources.github_publish import plan_publish
+    from .resources.warehouse import WarehouseResource
+
+    # Resolve the EnvVar token the way a run would; outside a run it is still a reference.
+    github = GitHubResource.from_settings().process_config_and_initialize()
+    try:
+        files = consolidated_files(WarehouseResource.from_settings().get(), project)
+        repository = data_repository(github)
+        with github.client() as client:
+            plan = plan_publish(client, repository, files)
+    except (GitHubError, PublishInputError) as exc:
+        console.print(f"[red]publish: {exc}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+    table = Table(title=f"{repository}@{plan.branch} (head {plan.head_sha[:12]})")
+    for column in ("file", "change", "+", "-"):
+        table.add_column(column)
+    for c in plan.changed:
+        table.add_row(c.path, c.status, f"+{c.added}", f"-{c.removed}")
+    out.print(table if plan.changed else f"{repository}@{plan.branch}: up to date, nothing to publish")
+    unchanged = len(plan.changes) - len(plan.changed)
+    out.print(
+        f"{len(plan.changed)} files changed, +{plan.lines_added} -{plan.lines_removed} lines "
+        f"({unchanged} unchanged); head {plan.head_sha}",
+        highlight=False,
+    )
+    if show_diff:
+        for c in plan.changed:
+            out.print(c.diff, markup=False, highlight=False)
+    if not approve:
+        if plan.changed:
+            hint = "chitty-sync publish --approve --expect-head " + plan.head_sha
+            hint += f" --project {project}" if project else ""
+            out.print(f"dry run: nothing written. To commit exactly this diff: {hint}", highlight=False)
+        return
+    if not plan.changed:
+        return
+    expected = expect_head or plan.head_sha
+    if expected != plan.head_sha:
+        console.print(
+            f"[red]publish: {repository} changed since the diff was computed: {plan.branch} was at "
+            f"{expected[:12]}, now {plan.head_sha[:12]}; nothing was written. Review the diff above and "
+            "approve again.[/red]",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    _run_approved(expected, project, PUBLISH_JOB, PUBLISH_KEY, APPROVE_TAG, EXPECTED_HEAD_TAG, PROJECT_TAG)
+
+
+def _run_approved(expected: str, project: str | None, job_name: str, key, approve_tag: str,
+                  head_tag: str, project_tag: str) -> None:  # fmt: skip
+    """Through Dagster, so the write is a recorded run with its materialization (commit sha)."""
+    from . import config
+    from .cli import _print_event
+    from .definitions import defs
+    from .runner import execute_with_progress, open_instance
+
+    tags = {approve_tag: "true", head_tag: expected, **({project_tag: project} if project else {})}
+    with open_instance() as instance:
+        outcome = execute_with_progress(
+            defs.resolve_job_def(job_name), instance, on_event=_print_event, tags=tags
+        )
+        event = instance.get_latest_materialization_event(key) if outcome.success else None
+    where = "recorded in $DAGSTER_HOME" if config.is_set("DAGSTER_HOME") else "ephemeral instance"
+    if not outcome.success:
+        console.print(f"[bold red]publish failed[/bold red]: run {outcome.run_id} ({where})")
+        raise typer.Exit(1)
+    meta = event.asset_materialization.metadata if event and event.asset_materialization else {}
+    sha = getattr(meta.get("commit_sha"), "value", "")
+    console.print(f"publish [green]succeeded[/green]: commit {sha or '-'}, run {outcome.run_id} ({where})")
+    out.print(f"committed {sha}" if sha else "nothing to commit", highlight=False)
