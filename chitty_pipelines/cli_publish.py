@@ -30,19 +30,16 @@ def publish(
         str | None,
         typer.Option("--expect-head", help="Branch head the diff was reviewed on; stop if it moved."),
     ] = None,
+    expect_files: Annotated[
+        str | None,
+        typer.Option("--expect-files", help="Digest of the reviewed diff; stop if the files differ."),
+    ] = None,
     show_diff: Annotated[
         bool, typer.Option("--diff", help="Print the line diff of every changed file.")
     ] = False,
 ) -> None:
     """Show (and with --approve commit) the consolidated files for the chittychat-data repository."""
-    from .assets.unified.publish import (
-        APPROVE_TAG,
-        EXPECTED_HEAD_TAG,
-        PROJECT_TAG,
-        PUBLISH_JOB,
-        PUBLISH_KEY,
-        data_repository,
-    )
+    from .assets.unified.publish import data_repository
     from .assets.unified.publish_files import PublishInputError, consolidated_files
     from .resources.github import GitHubError, GitHubResource
     from .resources.github_publish import plan_publish
@@ -67,7 +64,7 @@ def publish(
     unchanged = len(plan.changes) - len(plan.changed)
     out.print(
         f"{len(plan.changed)} files changed, +{plan.lines_added} -{plan.lines_removed} lines "
-        f"({unchanged} unchanged); head {plan.head_sha}",
+        f"({unchanged} unchanged); head {plan.head_sha}, diff {plan.digest}",
         highlight=False,
     )
     if show_diff:
@@ -75,9 +72,14 @@ def publish(
             out.print(c.diff, markup=False, highlight=False)
     if not approve:
         if plan.changed:
-            hint = "chitty-sync publish --approve --expect-head " + plan.head_sha
+            hint = f"chitty-sync publish --approve --expect-head {plan.head_sha} --expect-files {plan.digest}"
             hint += f" --project {project}" if project else ""
-            out.print(f"dry run: nothing written. To commit exactly this diff: {hint}", highlight=False)
+            # soft_wrap: the command stays on one line, so it can be copied.
+            out.print(
+                f"dry run: nothing written. To commit exactly this diff: {hint}",
+                highlight=False,
+                soft_wrap=True,
+            )
         return
     if not plan.changed:
         return
@@ -90,23 +92,40 @@ def publish(
             highlight=False,
         )
         raise typer.Exit(1)
-    _run_approved(expected, project, PUBLISH_JOB, PUBLISH_KEY, APPROVE_TAG, EXPECTED_HEAD_TAG, PROJECT_TAG)
+    if expect_files and expect_files != plan.digest:
+        console.print(
+            f"[red]publish: the files to publish changed since the diff was reviewed (digest {expect_files}, "
+            f"now {plan.digest}); nothing was written. Review the diff above and approve again.[/red]",
+            highlight=False,
+        )
+        raise typer.Exit(1)
+    _run_approved(expected, plan.digest, project)
 
 
-def _run_approved(expected: str, project: str | None, job_name: str, key, approve_tag: str,
-                  head_tag: str, project_tag: str) -> None:  # fmt: skip
-    """Through Dagster, so the write is a recorded run with its materialization (commit sha)."""
+def _run_approved(expected_head: str, digest: str, project: str | None) -> None:
+    """Through Dagster, so the write is a recorded run with its materialization (commit sha). The
+    tags carry the approval and what was shown: the asset re-checks both before writing."""
     from . import config
+    from .assets.unified.publish import (
+        APPROVE_TAG,
+        DIGEST_TAG,
+        EXPECTED_HEAD_TAG,
+        PROJECT_TAG,
+        PUBLISH_JOB,
+        PUBLISH_KEY,
+    )
     from .cli import _print_event
     from .definitions import defs
     from .runner import execute_with_progress, open_instance
 
-    tags = {approve_tag: "true", head_tag: expected, **({project_tag: project} if project else {})}
+    tags = {APPROVE_TAG: "true", EXPECTED_HEAD_TAG: expected_head, DIGEST_TAG: digest}
+    if project:
+        tags[PROJECT_TAG] = project
     with open_instance() as instance:
         outcome = execute_with_progress(
-            defs.resolve_job_def(job_name), instance, on_event=_print_event, tags=tags
+            defs.resolve_job_def(PUBLISH_JOB), instance, on_event=_print_event, tags=tags
         )
-        event = instance.get_latest_materialization_event(key) if outcome.success else None
+        event = instance.get_latest_materialization_event(PUBLISH_KEY) if outcome.success else None
     where = "recorded in $DAGSTER_HOME" if config.is_set("DAGSTER_HOME") else "ephemeral instance"
     if not outcome.success:
         console.print(f"[bold red]publish failed[/bold red]: run {outcome.run_id} ({where})")

@@ -267,8 +267,8 @@ def _claude_lines(session: str, cwd: str, prompt: str, answer: str, n: int) -> l
 
 
 def write_local_corpus(root: Path) -> dict[str, Path]:
-    """Two Claude Code sessions (in the ledger and atlas working directories) and one ChatGPT
-    export, under ``root/claude`` and ``root/exports``."""
+    """Two Claude Code sessions (in the ledger and atlas working directories; the ledger one with a
+    todo list) and one ChatGPT export, under ``root/claude`` and ``root/exports``."""
     claude, exports = root / "claude", root / "exports"
     sessions = (
         ("ledger", "Add an evidence export to the ledger", "Added `ledger export` with tests."),
@@ -280,6 +280,14 @@ def write_local_corpus(root: Path) -> dict[str, Path]:
         session = f"22222222-0000-4000-8000-00000000000{n + 1}"
         lines = _claude_lines(session, f"/work/{project}", prompt, answer, n)
         (folder / f"{session}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        if project == "ledger":  # Claude Code's todos/ state file, for unified/todos
+            todos = claude / "todos"
+            todos.mkdir(parents=True, exist_ok=True)
+            items = [
+                {"content": "Add ledger export", "status": "completed", "activeForm": "Adding ledger export"},
+                {"content": "Document the export format", "status": "pending", "activeForm": "Documenting"},
+            ]
+            (todos / f"{session}-agent-{session}.json").write_text(json.dumps(items))
     exports.mkdir(parents=True, exist_ok=True)
     conversation = {
         "id": "demo-conv-1",

@@ -51,6 +51,15 @@ class PublishPlan:
     changes: list[FileChange]
 
     @property
+    def digest(self) -> str:
+        """Short fingerprint of the changes (paths and new contents), so an approval can insist on
+        committing exactly the diff that was shown."""
+        h = hashlib.sha256()
+        for c in self.changed:
+            h.update(f"{c.path}\0{git_blob_sha(self.files[c.path])}\0".encode())
+        return h.hexdigest()[:16]
+
+    @property
     def changed(self) -> list[FileChange]:
         return [c for c in self.changes if c.status != "unchanged"]
 
@@ -67,6 +76,7 @@ class PublishPlan:
             "repository": self.repository,
             "branch": self.branch,
             "head_sha": self.head_sha,
+            "digest": self.digest,
             "files_changed": len(self.changed),
             "files_unchanged": len(self.changes) - len(self.changed),
             "lines_added": self.lines_added,

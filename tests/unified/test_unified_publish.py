@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -99,8 +100,9 @@ def test_cli_dry_run_then_approve_makes_one_commit(world, fake, chitty_home):
     assert "consolidated/chittychat/state.json" in dry.stdout and "added" in dry.stdout
     assert "dry run: nothing written" in dry.stdout and f"--expect-head {before}" in dry.stdout
     assert _writes(fake) == 0 and fake.git.head(DATA) == before
+    digest = re.search(r"--expect-files ([0-9a-f]{16})", dry.stdout).group(1)
 
-    approved = _cli(chitty_home, fake, "--approve", "--expect-head", before)
+    approved = _cli(chitty_home, fake, "--approve", "--expect-head", before, "--expect-files", digest)
     assert approved.returncode == 0, approved.stderr
     head = fake.git.head(DATA)
     assert head != before and f"committed {head}" in approved.stdout
@@ -128,6 +130,18 @@ def test_remote_moved_since_the_diff_stops(world, fake, chitty_home):
         fake.git.move_head(DATA, {"notes.md": "and again\n"})
         with pytest.raises(RemoteMovedError, match="changed since the diff"):
             commit_publish(client, plan, "publish")
+    assert not fake.git.ref_updates and _writes(fake) == 0
+
+
+def test_files_changed_since_the_reviewed_diff_stops(world, fake, chitty_home):
+    dry = _cli(chitty_home, fake, "--project", "chittychat")
+    head = fake.git.head(DATA)
+    digest = re.search(r"--expect-files ([0-9a-f]{16})", dry.stdout).group(1)
+    # A sync lands between review and approval: the project's todos change.
+    world.query("UPDATE unified.todos SET status = 'completed', is_open = false WHERE content = 'D'")
+    cli = _cli(chitty_home, fake, "--project", "chittychat", "--approve", "--expect-head", head,
+               "--expect-files", digest)  # fmt: skip
+    assert cli.returncode == 1 and "changed since the diff was reviewed" in cli.stderr
     assert not fake.git.ref_updates and _writes(fake) == 0
 
 
@@ -176,6 +190,9 @@ def test_403_names_github_tokens_missing_write_permission(world, fake):
 
 
 def test_asset_commits_with_run_config_approval(world, fake):
+    stale = _materialize(world, fake, TOKEN, approve=True, project="chitty-id", expected_digest="0" * 16)
+    assert not stale.success and "changed since the diff was reviewed" in _failure(stale)
+    assert not fake.git.ref_updates
     result = _materialize(world, fake, TOKEN, approve=True, project="chitty-id")
     assert result.success
     mat = result.asset_materializations_for_node(chittychat_data_published.op.name)[0]

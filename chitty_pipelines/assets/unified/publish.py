@@ -29,6 +29,7 @@ PUBLISH_JOB = "publish_chittychat_data"
 APPROVE_TAG = "chitty/approve_publish"
 EXPECTED_HEAD_TAG = "chitty/publish_expected_head"
 PROJECT_TAG = "chitty/publish_project"
+DIGEST_TAG = "chitty/publish_expected_digest"
 
 
 class PublishConfig(dg.Config):
@@ -38,6 +39,9 @@ class PublishConfig(dg.Config):
     project: str | None = Field(default=None, description="Publish one project only.")
     expected_head: str | None = Field(
         default=None, description="Branch head the diff was reviewed against; stop if the remote moved."
+    )
+    expected_digest: str | None = Field(
+        default=None, description="Digest of the reviewed diff; stop if the files to commit differ from it."
     )
 
 
@@ -82,6 +86,7 @@ def chittychat_data_published(
     tags = context.run.tags
     project = config.project or tags.get(PROJECT_TAG) or None
     expected = config.expected_head or tags.get(EXPECTED_HEAD_TAG) or None
+    digest = config.expected_digest or tags.get(DIGEST_TAG) or None
     try:
         files = consolidated_files(warehouse.get(), project)
         repository = data_repository(github)
@@ -96,6 +101,12 @@ def chittychat_data_published(
                 + (f" of {project}" if project else "")
                 + f" ({datetime.now(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}, run {context.run.run_id[:8]})"
             )
+            if digest and digest != plan.digest:
+                # The unified tables changed between the reviewed diff and this run (a sync ran).
+                raise PublishInputError(
+                    f"the files to publish changed since the diff was reviewed (digest {digest}, now "
+                    f"{plan.digest}); nothing was written. Run `chitty-sync publish` again to review them."
+                )
             sha = commit_publish(client, plan, message, expected_head=expected)
     except (GitHubError, PublishInputError) as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
