@@ -13,9 +13,12 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from chitty_pipelines.assets.common import FULL_REFRESH_TAG
+from chitty_pipelines.assets.platforms.local_claude_tables import TODOS
 from chitty_pipelines.assets.unified.entity_checks import UNIFIED_ENTITY_CHECKS
 from chitty_pipelines.assets.unified.projects import unified_projects
 from chitty_pipelines.assets.unified.sessions import unified_sessions
+from chitty_pipelines.assets.unified.todo_checks import UNIFIED_TODO_CHECKS
 from chitty_pipelines.assets.unified.todos import unified_todos
 from chitty_pipelines.opstore import OpStore
 from chitty_pipelines.resources.opstore import OpStoreResource
@@ -35,13 +38,25 @@ def todo_world(warehouse, warehouse_resource, chitty_home):
     return OpStoreResource(path=str(path))
 
 
-def run_unified(warehouse_resource, opstore) -> dg.ExecuteInProcessResult:
+def run_unified(warehouse_resource, opstore, tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
     result = dg.materialize(
-        [unified_projects, unified_sessions, unified_todos, *UNIFIED_ENTITY_CHECKS],
+        [unified_projects, unified_sessions, unified_todos, *UNIFIED_ENTITY_CHECKS, *UNIFIED_TODO_CHECKS],
         resources={"warehouse": warehouse_resource, "opstore": opstore, "chitty_id": id_resource()},
+        tags=tags,
     )
     assert result.success
+    checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert {"todos_unique_key", "todos_valid", "todos_project_exists", "project_todos_add_up"} <= set(checks)
+    assert all(checks.values()), checks
     return result
+
+
+def _todo_metadata(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    mat = next(
+        m for m in result.asset_materializations_for_node("unified_todos")
+        if m.asset_key.to_user_string() == "unified/todos"
+    )  # fmt: skip
+    return {k: getattr(v, "value", v) for k, v in mat.metadata.items()}
 
 
 def _todos(warehouse) -> dict[tuple[str | None, str], dict[str, Any]]:
@@ -104,12 +119,9 @@ def test_merge_rules_exact(warehouse, warehouse_resource, todo_world):
     assert list(chat["sessions"]) == [c0, "claude:c00-0#agent-a1", c1, c2, c10]
     assert chat["last_sync"].to_pydatetime() == T0
     assert [r["project_key"] for r in p] == ["chitty-id", "chittychat", None]
-    mat = next(
-        m for m in result.asset_materializations_for_node("unified_todos")
-        if m.asset_key.to_user_string() == "unified/todos"
-    )  # fmt: skip
-    assert mat.metadata["items_skipped"].value == 2  # the unknown status and the blank content
-    assert mat.metadata["dagster/row_count"].value == 8
+    meta = _todo_metadata(result)
+    assert meta["items_skipped"] == 2  # the unknown status and the blank content
+    assert meta["dagster/row_count"] == 8 and meta["skipped_no_change"] is False
 
 
 def test_rerun_and_read_order_are_exact(warehouse, warehouse_resource, todo_world):
@@ -117,12 +129,30 @@ def test_rerun_and_read_order_are_exact(warehouse, warehouse_resource, todo_worl
     first = _todos(warehouse)
     warehouse.query("DELETE FROM raw_local.claude_todos")
     seed_todos(warehouse, seed=99)  # same rows, another order
-    run_unified(warehouse_resource, todo_world)
+    rebuilt = run_unified(warehouse_resource, todo_world, tags={FULL_REFRESH_TAG: "true"})
+    assert _todo_metadata(rebuilt)["skipped_no_change"] is False
     second = _todos(warehouse)
     strip = lambda d: {k: {c: v for c, v in r.items() if c != "built_at"} for k, r in d.items()}  # noqa: E731
     assert strip(first).keys() == strip(second).keys()
     for key in first:
         assert str(strip(first)[key]) == str(strip(second)[key]), key
+
+
+def test_no_change_skips_and_a_change_rebuilds(warehouse, warehouse_resource, todo_world):
+    run_unified(warehouse_resource, todo_world)
+    built = warehouse.scalar("SELECT max(built_at) FROM unified.todos")
+    again = run_unified(warehouse_resource, todo_world)
+    assert _todo_metadata(again)["skipped_no_change"] is True
+    assert warehouse.scalar("SELECT max(built_at) FROM unified.todos") == built
+    # A new TodoWrite list: c00-2 completes F.
+    with warehouse.transaction("new-list") as tx:
+        row = {"source_file": "/c/c00-2/L10.jsonl", "line_no": 99, "block": 0, "position": 0}
+        row.update(source="transcript", session_id="c00-2", content="F", status="completed", observed_at=T0)
+        tx.upsert(TODOS, [row])
+    changed = run_unified(warehouse_resource, todo_world)
+    assert _todo_metadata(changed)["skipped_no_change"] is False
+    f = _todos(warehouse)[("chittychat", "F")]
+    assert (f["status"], f["updated_by"], _ts(f["updated_at"])) == ("completed", "claude:c00-2", T0)
 
 
 def test_cli_todos(warehouse, warehouse_resource, todo_world, chitty_home):

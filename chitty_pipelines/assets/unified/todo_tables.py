@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dagster as dg
+
 from ...warehouse import TableSpec, cols
 
 SCHEMA = "unified"
+TODOS_KEY = dg.AssetKey(["unified", "todos"])
+PROJECT_TODOS_KEY = dg.AssetKey(["unified", "project_todos"])
 
 TODOS = TableSpec(
     SCHEMA,

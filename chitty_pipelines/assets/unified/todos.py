@@ -14,16 +14,15 @@ import dagster as dg
 
 from ...resources.warehouse import WarehouseResource
 from ...warehouse import Warehouse
-from ..common import StreamStats, log_sync, table_metadata
+from ..common import StreamStats, is_full_refresh, log_sync, table_metadata
 from .entity_tables import PROJECTS, SESSIONS
 from .project_sources import _rows, existing_tables
 from .projects import GROUP, PROJECTS_KEY
 from .sessions import SESSIONS_KEY
+from .todo_checks import UNIFIED_TODO_CHECKS
 from .todo_merge import TodoObservation, merge, normalize, project_summaries
-from .todo_tables import PROJECT_TODOS, TODOS
+from .todo_tables import PROJECT_TODOS, PROJECT_TODOS_KEY, TODOS, TODOS_KEY
 
-TODOS_KEY = dg.AssetKey(["unified", "todos"])
-PROJECT_TODOS_KEY = dg.AssetKey(["unified", "project_todos"])
 RAW_TODOS_KEY = dg.AssetKey(["raw_local", "claude_todos"])
 
 RAW_SQL = """
@@ -31,6 +30,32 @@ SELECT source_file, line_no, block, position, source, session_id, agent_id, cont
        active_form, priority, observed_at
 FROM raw_local.claude_todos
 """
+
+
+# Bump when the merge rules or the tables change: a stored fingerprint of another version rebuilds.
+MERGE_VERSION = "1"
+_FINGERPRINTS = {
+    "raw_local.claude_todos": "SELECT count(*), bit_xor(hash(source_file, line_no, block, position, "
+    "session_id, agent_id, content, status, active_form, priority, observed_at)) FROM raw_local.claude_todos",
+    "unified.sessions": "SELECT count(*), bit_xor(hash(session_key, project_key, ai_tool)) "
+    "FROM unified.sessions",
+    "unified.projects": "SELECT count(*), bit_xor(hash(project_key, name)) FROM unified.projects",
+}
+
+
+def inputs_fingerprint(wh: Warehouse) -> str:
+    """One scan of each input (no merge, no write): the rows the merge would read, the session ->
+    project links and the project names. Equal fingerprints mean an equal result."""
+    parts = [MERGE_VERSION]
+    with wh.connect() as con:
+        have = existing_tables(con)
+        for table, sql in _FINGERPRINTS.items():
+            if table not in have:
+                parts.append(f"{table}:absent")
+            else:
+                n, x = con.execute(sql).fetchone()
+                parts.append(f"{table}:{n}:{x}")
+    return "|".join(parts)
 
 
 def claude_session_key(session_id: str, agent_id: str | None) -> str:
@@ -117,6 +142,18 @@ def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     started = datetime.now(UTC)
     t0 = time.monotonic()
     wh = warehouse.get()
+    fingerprint = inputs_fingerprint(wh)
+    unchanged = wh.cursors("unified", "todos").get("fingerprint") == fingerprint
+    built = wh.table_exists("unified", "todos") and wh.table_exists("unified", "project_todos")
+    if unchanged and built and not is_full_refresh(context):
+        # Nothing the merge reads changed since the last build: the stored tables are its result.
+        context.log.info("unified todos: no change in todo lists, sessions or projects; nothing rebuilt")
+        for key, table in ((TODOS_KEY, TODOS), (PROJECT_TODOS_KEY, PROJECT_TODOS)):
+            stats = StreamStats(
+                extra={"skipped_no_change": True, "duration_s": round(time.monotonic() - t0, 3)}
+            )
+            yield dg.MaterializeResult(asset_key=key, metadata=table_metadata(wh, table, stats))
+        return
     observations, skipped, names = read_observations(wh)
     merged = merge(observations)
     todo_rows: list[dict[str, Any]] = [{**t.row(), "built_at": started} for t in merged]
@@ -128,6 +165,7 @@ def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             tx.ensure(table)
             tx.con.execute(f"DELETE FROM {table.sql_name}")
             tx.upsert(table, rows)
+        tx.set_cursor("unified", "todos", "fingerprint", fingerprint)
     open_count = sum(1 for t in merged if t.status != "completed")
     extra = {
         "lists_merged": len({o.list_id for o in observations}),
@@ -136,6 +174,7 @@ def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "open_todos": open_count,
         "projects_with_todos": sum(1 for p in project_rows if p["project_key"]),
         "unassigned_todos": sum(1 for t in merged if t.project_key is None),
+        "skipped_no_change": False,
         "duration_s": round(time.monotonic() - t0, 3),
     }
     context.log.info(f"unified todos: {len(merged)} todos ({open_count} open) from {len(observations)} items")
@@ -147,4 +186,4 @@ def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         yield dg.MaterializeResult(asset_key=key, metadata=table_metadata(wh, table, stats))
 
 
-defs = dg.Definitions(assets=[unified_todos])
+defs = dg.Definitions(assets=[unified_todos], asset_checks=UNIFIED_TODO_CHECKS)
