@@ -181,12 +181,16 @@ def _failure(result: dg.ExecuteInProcessResult) -> str:
     return result.get_step_failure_events()[0].event_specific_data.error.message
 
 
-def test_403_names_github_tokens_missing_write_permission(world, fake):
+def test_403_names_github_tokens_missing_write_permission(world, fake, chitty_home):
     result = _materialize(world, fake, READ_ONLY, approve=True)
     assert not result.success
     message = _failure(result)
-    assert "GITHUB_TOKEN" in message and "write permission" in message and "403" in message
+    assert "GITHUB_TOKEN has no write permission" in message and "403" in message
     assert READ_ONLY not in message and not fake.git.ref_updates
+    # The same from the command line: the diff is readable, the commit is refused.
+    cli = _cli(chitty_home, fake, "--approve", token=READ_ONLY)
+    assert cli.returncode == 1 and "GITHUB_TOKEN has no write permission" in cli.stderr
+    assert READ_ONLY not in cli.stdout + cli.stderr and not fake.git.ref_updates
 
 
 def test_asset_commits_with_run_config_approval(world, fake):
