@@ -183,9 +183,12 @@ class GitData:
                                 "size": len(content), "url": f"{api}/blobs/{blob}"})  # fmt: skip
         for d in sorted(dirs):
             if recursive or "/" not in d:
-                sub = {p: c for p, c in files.items() if p.startswith(d + "/")}
-                entries.append({"path": d, "mode": "040000", "type": "tree", "sha": self._store_tree(sub),
-                                "url": f"{api}/trees/{self._store_tree(sub)}"})  # fmt: skip
+                # A subtree holds paths relative to its folder, as git's do.
+                sub = self._store_tree(
+                    {p[len(d) + 1 :]: c for p, c in files.items() if p.startswith(d + "/")}
+                )
+                entries.append({"path": d, "mode": "040000", "type": "tree", "sha": sub,
+                                "url": f"{api}/trees/{sub}"})  # fmt: skip
         entries.sort(key=lambda e: e["path"])
         return Response(200, {"sha": sha, "url": f"{api}/trees/{sha}", "tree": entries, "truncated": False})
 
