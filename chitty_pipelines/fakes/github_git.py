@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .base import Request, Response
@@ -34,6 +35,9 @@ class GitData:
         self.commits: dict[str, dict[str, Any]] = {}  # commits made through the API
         self.read_only: set[str] = set()  # tokens that may read but not write
         self.ref_updates: list[tuple[str, str, str]] = []  # (repo, ref, new sha), accepted updates
+        # Called with the write's kind (blobs, trees, commits, refs) and the repository before it is
+        # handled: a test can move the head at an exact moment (a push racing a publish).
+        self.before_write: Callable[[str, str], None] | None = None
 
     def install(self, api: str) -> None:
         f = self.fake
@@ -43,10 +47,10 @@ class GitData:
             ("GET", "/refs/{ref:path}", self._get_ref),
             ("GET", "/commits/{sha}", self._get_commit),
             ("GET", "/trees/{sha}", self._get_tree),
-            ("POST", "/blobs", self._write(self._create_blob)),
-            ("POST", "/trees", self._write(self._create_tree)),
-            ("POST", "/commits", self._write(self._create_commit)),
-            ("PATCH", "/refs/{ref:path}", self._write(self._update_ref)),
+            ("POST", "/blobs", self._write("blobs", self._create_blob)),
+            ("POST", "/trees", self._write("trees", self._create_tree)),
+            ("POST", "/commits", self._write("commits", self._create_commit)),
+            ("PATCH", "/refs/{ref:path}", self._write("refs", self._update_ref)),
         ):
             f.route(method, base + pattern, f._guarded(handler))
 
@@ -127,7 +131,7 @@ class GitData:
             todo.extend(c["parents"] if c else [])
         return False
 
-    def _write(self, handler: Any) -> Any:
+    def _write(self, kind: str, handler: Any) -> Any:
         def run(req: Request) -> Response:
             token = req.headers.get("authorization", "").split(" ", 1)[-1]
             if token in self.read_only:
@@ -140,6 +144,8 @@ class GitData:
                     },
                     {"X-Accepted-GitHub-Permissions": "contents=write"},
                 )
+            if self.before_write is not None:
+                self.before_write(kind, f"{req.params['owner']}/{req.params['repo']}")
             with self.fake._data_lock:
                 return handler(req)
 

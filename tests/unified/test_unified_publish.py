@@ -145,6 +145,24 @@ def test_files_changed_since_the_reviewed_diff_stops(world, fake, chitty_home):
     assert not fake.git.ref_updates and _writes(fake) == 0
 
 
+def test_a_push_racing_the_commit_is_not_overwritten(world, fake):
+    """Someone pushes after the head was checked and before the ref update: GitHub (the fake)
+    refuses the non-fast-forward update, and the publish says the remote changed."""
+    pushed: list[str] = []
+
+    def race(kind: str, repo: str) -> None:
+        if kind == "refs" and not pushed:
+            pushed.append(fake.git.move_head(repo, {"notes.md": "pushed meanwhile\n"}))
+
+    with GitHubClient(TOKEN, fake.api_url) as client:
+        plan = plan_publish(client, DATA, consolidated_files(world))
+        fake.git.before_write = race
+        with pytest.raises(RemoteMovedError, match="changed while publishing"):
+            commit_publish(client, plan, "publish")
+    assert fake.git.head(DATA) == pushed[0] and not fake.git.ref_updates
+    assert fake.repos[DATA].files["notes.md"] == b"pushed meanwhile\n"
+
+
 def test_fake_refuses_a_non_fast_forward_ref_update(fake):
     """The last guard: a commit on a stale parent cannot move the branch without force."""
     import github
