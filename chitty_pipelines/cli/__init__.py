@@ -11,10 +11,19 @@ from chitty_pipelines.cli import status, sync, ui  # noqa: F401  (syncall, backf
 from chitty_pipelines.cli.app import app
 from chitty_pipelines.cli.demo import register as _register_demo
 from chitty_pipelines.cli.ops import register_commands as _register_ops
+from chitty_pipelines.cli.publish import register as _register_publish
 from chitty_pipelines.cli.registry import register as _register_registry
+from chitty_pipelines.cli.todos import register as _register_todos
 from chitty_pipelines.cli.topics import register as _register_topics
 
-for _register in (_register_registry, _register_topics, _register_ops, _register_demo):
+for _register in (
+    _register_registry,
+    _register_topics,
+    _register_todos,
+    _register_publish,
+    _register_ops,
+    _register_demo,
+):
     _register(app)
 
 

@@ -49,4 +49,12 @@ def write_sessions(claude_home: Path) -> Path:
         session = f"22222222-0000-4000-8000-00000000000{n + 1}"
         lines = _claude_lines(session, f"/work/{project}", prompt, answer, n)
         (folder / f"{session}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        if project == "ledger":  # Claude Code's todos/ state file, for unified.todos
+            todos = claude_home / "todos"
+            todos.mkdir(parents=True, exist_ok=True)
+            items = [
+                {"content": "Add ledger export", "status": "completed", "activeForm": "Adding ledger export"},
+                {"content": "Document the export format", "status": "pending", "activeForm": "Documenting"},
+            ]
+            (todos / f"{session}-agent-{session}.json").write_text(json.dumps(items))
     return claude_home

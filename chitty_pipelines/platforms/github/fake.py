@@ -3,7 +3,8 @@
 It speaks what PyGithub and our client use: ``Link``-header pagination, ETag / ``If-None-Match``
 -> 304 (free, like GitHub's), ``X-RateLimit-*`` headers with a spendable budget (403 "API rate
 limit exceeded" once spent), ``since`` filters, the contents API (base64 files, directory
-listings with tree shas) and git blobs, token auth (401 "Bad credentials" for a revoked token).
+listings with tree shas) and git blobs, the Git Data API for one-commit writes (github_git.py),
+token auth (401 "Bad credentials" for a revoked token).
 Every ``url`` field and ``Link`` header points at the fake's own base URL, because PyGithub
 refuses to follow URLs on another host (stack-notes §6).
 
@@ -26,6 +27,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from chitty_pipelines.kernel.fake_server import FakeService, Faults, Request, Response
+from chitty_pipelines.platforms.github.fake_git import GitData
 from chitty_pipelines.platforms.github.fake_shapes import (
     EPOCH,
     FakeRepo,
@@ -89,6 +91,8 @@ class GitHubFake(FakeService):
             ("/repos/{owner}/{repo}/git/blobs/{sha}", self._blob),
         ):
             self.route("GET", API + pattern, self._guarded(handler))
+        self.git = GitData(self)  # the Git Data API (refs, commits, trees, blobs) for writes
+        self.git.install(API)
 
     # --- seeding ---------------------------------------------------------------------------
     @property

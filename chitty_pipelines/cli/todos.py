@@ -1,0 +1,135 @@
+"""``chitty-sync todos [PROJECT]``: what is open on each project, from unified/todos (the merged
+TodoWrite lists; run ``syncall`` or ``projectsync`` to refresh them). ``--json`` answers in the
+shapes of the original's ``GET /api/todos`` and ``GET /api/todos/:projectId`` (contracts §1.2)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(stderr=True)
+out = Console()
+
+_ORDER = "CASE status WHEN 'in_progress' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END"
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``todos`` to the ``chitty-sync`` app (cli/__init__.py calls this)."""
+    app.command()(todos)
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or NaT (pandas' nulls for strings and timestamps)."""
+    import pandas as pd
+
+    return value is None or (not isinstance(value, (list, tuple)) and not hasattr(value, "__len__")
+                             and bool(pd.isna(value)))  # fmt: skip
+
+
+def _iso(value: Any) -> str | None:
+    if _missing(value):
+        return None
+    if hasattr(value, "to_pydatetime"):
+        value = value.to_pydatetime()
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _none(value: Any) -> Any:
+    return None if _missing(value) else value
+
+
+def todos(
+    project: Annotated[
+        str | None, typer.Argument(help="Project key (or name); omit for every project.")
+    ] = None,
+    show_all: Annotated[bool, typer.Option("--all", help="Include completed todos.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Open todos per project, merged from every AI session (completed > in_progress > pending)."""
+    from chitty_pipelines.warehouse.resource import WarehouseResource
+
+    wh = WarehouseResource.from_settings().get()
+    if not (wh.path.exists() and wh.table_exists("unified", "todos")):
+        console.print("no todos yet: run `chitty-sync syncall` (or `projectsync`) first")
+        raise typer.Exit(1)
+    if project is None:
+        _print_projects(wh, as_json)
+        return
+    keys = wh.query(
+        "SELECT DISTINCT t.project_key FROM unified.project_todos t WHERE t.project_key = ? "
+        "OR lower(t.project_name) = lower(?)",
+        [project, project],
+    )["project_key"].tolist()
+    if not keys:
+        console.print(f"no todos for project {project!r} (see `chitty-sync todos` for projects with todos)")
+        raise typer.Exit(1)
+    key = keys[0]
+    where = "" if show_all else " AND is_open"
+    df = wh.query(
+        f"SELECT * FROM unified.todos WHERE project_key = ?{where} ORDER BY {_ORDER}, added_at, content",
+        [key],
+    )
+    summary = wh.query("SELECT * FROM unified.project_todos WHERE project_key = ?", [key]).iloc[0]
+    if as_json:
+        body = {
+            "projectId": key,
+            "todos": [
+                {
+                    "content": r.content,
+                    "status": r.status,
+                    "activeForm": _none(r.active_form),
+                    "addedBy": r.added_by,
+                    "addedAt": _iso(r.added_at),
+                    "updatedBy": _none(r.updated_by),
+                    "updatedAt": _iso(r.updated_at),
+                }
+                for r in df.itertuples(index=False)
+            ],
+            "lastSync": _iso(summary.last_sync),
+            "sessions": list(summary.sessions),
+            "totalUpdates": int(summary.total_updates),
+        }
+        out.print_json(json.dumps(body))
+        return
+    table = Table(title=f"todos of {key} ({int(summary.open_count)} open of {int(summary.todo_count)})")
+    for column in ("status", "content", "added by", "added at", "updated by", "updated at"):
+        table.add_column(column)
+    for r in df.itertuples(index=False):
+        table.add_row(
+            r.status, r.content, r.added_by, _iso(r.added_at) or "-", _none(r.updated_by) or "-",
+            _iso(r.updated_at) or "-",
+        )  # fmt: skip
+    out.print(table if len(df) else f"nothing open on {key}")
+
+
+def _print_projects(wh: Any, as_json: bool) -> None:
+    df = wh.query("SELECT * FROM unified.project_todos ORDER BY open_count DESC, project_key NULLS LAST")
+    if as_json:
+        projects = [
+            {
+                "projectId": _none(r.project_key),
+                "todoCount": int(r.todo_count),
+                "lastSync": _iso(r.last_sync),
+                "sessions": list(r.sessions),
+                "pendingTodos": int(r.pending_todos),
+                "inProgressTodos": int(r.in_progress_todos),
+                "completedTodos": int(r.completed_todos),
+            }
+            for r in df.itertuples(index=False)
+        ]
+        out.print_json(json.dumps({"projects": projects, "total": len(projects)}))
+        return
+    table = Table(title="todos per project")
+    for column in ("project", "open", "in progress", "pending", "completed", "sessions", "last sync"):
+        table.add_column(column)
+    for r in df.itertuples(index=False):
+        table.add_row(
+            _none(r.project_key) or "(no project)", str(r.open_count), str(r.in_progress_todos),
+            str(r.pending_todos), str(r.completed_todos), str(len(r.sessions)), _iso(r.last_sync) or "-",
+        )  # fmt: skip
+    out.print(table if len(df) else "no todos")
