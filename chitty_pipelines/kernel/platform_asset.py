@@ -62,6 +62,9 @@ class TableResult:
     rejects: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)  # shown in the UI next to the counts
     message: str = ""  # the sync-log message (never a secret: the kernel stores it as given)
+    # The sync-log status: "success", or "not_configured" for a table the platform can only fill
+    # once something more is set (e.g. a database id), while its other tables synced.
+    status: str = "success"
 
     @property
     def key(self) -> dg.AssetKey:
@@ -158,6 +161,13 @@ def platform_assets(
         wh: Warehouse = context.resources.warehouse.get()
         if not configured(resource):
             reason = f"not configured: set {setup_hint}" if setup_hint else "not configured"
+            started_at = now()
+            for t in tables:
+                if t.key in context.selected_asset_keys:
+                    log_sync(
+                        wh, context, platform=platform, asset=t.key.to_user_string(),
+                        started_at=started_at, status="not_configured", message=reason,
+                    )  # fmt: skip
             yield from not_configured_results(context.selected_asset_keys, reason)
             # Nothing is expected of a platform the user never set up: its checks pass and say so.
             for key in context.selected_asset_check_keys:
@@ -188,7 +198,7 @@ def platform_assets(
             result.metadata.setdefault("full_refresh", run.full_refresh)
             log_sync(
                 wh, context, platform=platform, asset=result.key.to_user_string(),
-                started_at=run.started_at, status="success", stats=result.stats(),
+                started_at=run.started_at, status=result.status, stats=result.stats(),
                 full_refresh=run.full_refresh, message=result.message,
             )  # fmt: skip
             yield dg.MaterializeResult(
