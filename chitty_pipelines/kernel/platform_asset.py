@@ -162,13 +162,15 @@ def platform_assets(
         if not configured(resource):
             reason = f"not configured: set {setup_hint}" if setup_hint else "not configured"
             started_at = now()
-            for t in tables:
-                if t.key in context.selected_asset_keys:
-                    log_sync(
-                        wh, context, platform=platform, asset=t.key.to_user_string(),
-                        started_at=started_at, status="not_configured", message=reason,
-                    )  # fmt: skip
-            yield from not_configured_results(context.selected_asset_keys, reason)
+            # In declaration order (the selection is a set): Dagster wants a table's upstream
+            # tables yielded first.
+            keys = [t.key for t in tables if t.key in context.selected_asset_keys]
+            for key in keys:
+                log_sync(
+                    wh, context, platform=platform, asset=key.to_user_string(),
+                    started_at=started_at, status="not_configured", message=reason,
+                )  # fmt: skip
+            yield from not_configured_results(keys, reason)
             # Nothing is expected of a platform the user never set up: its checks pass and say so.
             for key in context.selected_asset_check_keys:
                 yield dg.AssetCheckResult(
