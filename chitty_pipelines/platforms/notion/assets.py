@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from chitty_pipelines.kernel.assets import Check, rejects_check, unique_key_check, unique_key_check_result
+from chitty_pipelines.kernel.assets import Check, rejects_check, unique_key_check
 from chitty_pipelines.kernel.platform_asset import PlatformRun, TableAsset, TableResult, platform_assets
 from chitty_pipelines.platforms import registry
 from chitty_pipelines.platforms.notion.health import probe
@@ -63,11 +63,13 @@ def notion_api_health(context: dg.AssetExecutionContext) -> dg.AssetCheckResult:
 
 
 def _ledger_unique_check(stream: str) -> Check:
-    def _check(context: dg.AssetExecutionContext) -> dg.AssetCheckResult:
-        # Only the key matters here; the typed columns follow the database's schema.
-        return unique_key_check_result(context.resources.warehouse.get(), ledger_spec(stream))
-
-    return Check(LEDGER_KEYS[stream], f"notion_{stream}_unique", _check, f"No page id twice in {stream}.")
+    # Only the key matters here; the typed columns follow the database's schema.
+    return Check(
+        LEDGER_KEYS[stream],
+        f"notion_{stream}_unique",
+        unique_key_check(ledger_spec(stream)),
+        f"No page id twice in {stream}.",
+    )
 
 
 CHECKS = [
