@@ -17,19 +17,22 @@ from chitty_pipelines.platforms.chatgpt import seed as chatgpt_seed
 from chitty_pipelines.platforms.claude_code import seed as claude_seed
 from chitty_pipelines.platforms.cloudflare import seed as cloudflare_seed
 from chitty_pipelines.platforms.cloudflare.fake import FakeCloudflare
+from chitty_pipelines.platforms.drive import seed as drive_seed
 from chitty_pipelines.platforms.drive.fake import FakeDrive
 from chitty_pipelines.platforms.gemini import seed as gemini_seed
 from chitty_pipelines.platforms.github.fake import GitHubFake
-from chitty_pipelines.platforms.notion.fake import FakeNotion, rich
+from chitty_pipelines.platforms.notion import seed as notion_seed
+from chitty_pipelines.platforms.notion.fake import FakeNotion
 
 ORG = "chitty-demo"
 PROJECTS = ("chittyos-services", "ledger", "atlas")
 DATA_REPO = f"{ORG}/chittychat-data"
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 
-DRIVE_ROOT = "0BdemoChittyosData"
-NOTION_EVIDENCE_DB = "dddddddd-0000-4000-8000-00000000e001"
-NOTION_CASES_DB = "dddddddd-0000-4000-8000-00000000c001"
+DRIVE_ROOT = drive_seed.DEMO_ROOT
+DRIVE_PROJECTS = ("ledger", "atlas")  # the projects with a folder on Drive
+NOTION_EVIDENCE_DB = notion_seed.DEMO_EVIDENCE_DB
+NOTION_CASES_DB = notion_seed.DEMO_CASES_DB
 # Cloudflare's demo ids live with its seed (the demo's environment names them).
 KV_NAMESPACE, D1_DATABASE, R2_BUCKET = (
     cloudflare_seed.KV_NAMESPACE,
@@ -112,77 +115,13 @@ def seed_github(fake: GitHubFake) -> dict[str, str]:
 
 
 def seed_notion(fake: FakeNotion) -> dict[str, str]:
-    """A "Projects" database (one page per project), the ledger's Evidence and Cases databases
-    and a "Meeting notes" database; returns the env settings."""
-    projects = fake.add_database(
-        "Projects",
-        {
-            "Name": {"type": "title"},
-            "Status": {"type": "select", "select": {"options": [{"name": "Active"}, {"name": "Planned"}]}},
-            "Repository": {"type": "url"},
-        },
-    )
-    for n, name in enumerate(PROJECTS):
-        fake.add_page(
-            projects.id,
-            {
-                "Name": {"type": "title", "title": rich(name)},
-                "Status": {"type": "select", "select": {"name": "Active" if n < 2 else "Planned"}},
-                "Repository": {"type": "url", "url": f"https://github.com/{ORG}/{name}"},
-            },
-            f"2026-10-0{n + 1}T09:00:00.000Z",
-        )
-    # The ChittyLedger databases (streams raw_notion.evidence and raw_notion.cases).
-    ledger = {
-        "Name": {"type": "title"},
-        "Case": {"type": "rich_text"},
-        "Filed": {"type": "date"},
-    }
-    fake.add_database("Evidence", ledger, database_id=NOTION_EVIDENCE_DB)
-    fake.add_database("Cases", ledger, database_id=NOTION_CASES_DB)
-    for n in range(2):
-        fake.add_page(
-            NOTION_EVIDENCE_DB,
-            {
-                "Name": {"type": "title", "title": rich(f"Exhibit {n + 1}")},
-                "Case": {"type": "rich_text", "rich_text": rich("Demo v. Example")},
-                "Filed": {"type": "date", "date": {"start": f"2026-10-2{n}", "end": None, "time_zone": None}},
-            },
-            f"2026-10-2{n}T12:00:00.000Z",
-        )
-    fake.add_page(
-        NOTION_CASES_DB,
-        {
-            "Name": {"type": "title", "title": rich("Demo v. Example")},
-            "Case": {"type": "rich_text", "rich_text": rich("2026-CV-0001")},
-            "Filed": {"type": "date", "date": {"start": "2026-10-01", "end": None, "time_zone": None}},
-        },
-        "2026-10-01T12:00:00.000Z",
-    )
-    notes = fake.add_database("Meeting notes", {"Title": {"type": "title"}})
-    for n, title in enumerate(("Kick-off", "Ledger review")):
-        fake.add_page(
-            notes.id, {"Title": {"type": "title", "title": rich(title)}}, f"2026-10-1{n}T15:00:00.000Z"
-        )
-    return {"NOTION_EVIDENCE_DATABASE": NOTION_EVIDENCE_DB, "NOTION_CASES_DATABASE": NOTION_CASES_DB}
+    """Notion's demo databases (platforms/notion/seed.py); returns the env settings."""
+    return notion_seed.seed_demo(fake, org=ORG, projects=PROJECTS)
 
 
 def seed_drive(fake: FakeDrive) -> None:
-    """chittyos-data/ with projects/<name>/ folders (each a project), JSON and Markdown files and
-    one Google Doc."""
-    fake.add_folder("chittyos-data", file_id=DRIVE_ROOT)
-    projects = fake.add_folder("projects", DRIVE_ROOT, file_id="demo-projects")
-    for name in ("ledger", "atlas"):
-        folder = fake.add_folder(name, projects, file_id=f"demo-{name}")
-        fake.add(
-            "project.json",
-            folder,
-            content=json.dumps({"name": name, "owner": ORG}),
-            mime_type="application/json",
-            file_id=f"demo-{name}-json",
-        )
-    fake.add("readme.md", DRIVE_ROOT, content="# Chitty Demo\n\nSynthetic data.", mime_type="text/markdown")
-    fake.add_doc("Roadmap", DRIVE_ROOT, "Roadmap\nLedger first, then Atlas.", file_id="demo-roadmap")
+    """Drive's demo folder (platforms/drive/seed.py): only ledger and atlas have a folder."""
+    drive_seed.seed_demo(fake, org=ORG, projects=DRIVE_PROJECTS)
 
 
 def seed_cloudflare(fake: FakeCloudflare) -> None:

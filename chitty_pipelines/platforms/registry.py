@@ -164,7 +164,8 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         "raw_drive",
         "drive",
         "DriveResource",
-        "GOOGLE_APPLICATION_CREDENTIALS or GOOGLE_DRIVE_TOKEN",
+        "DRIVE_SERVICE_ACCOUNT_JSON (or DRIVE_AUTHORIZED_USER_JSON / DRIVE_REFRESH_TOKEN) "
+        "and DRIVE_FOLDER_ID (or DRIVE_SHARED_DRIVE_ID)",
         _configured_by_env("drive"),
     ),
     PlatformSpec(

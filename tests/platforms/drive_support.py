@@ -138,11 +138,10 @@ def materialize(
     checks: bool = False,
     raise_on_error: bool = True,
 ) -> dg.ExecuteInProcessResult:
-    assets: list[Any] = [*drive_assets.DRIVE_ASSETS]
-    if checks:
-        assets += drive_assets.DRIVE_CHECKS
+    # The checks run in raw_drive_sync's own step; without ``checks`` the run selects none of them.
     return dg.materialize(
-        assets,
+        drive_assets.DRIVE_ASSETS,
+        selection=None if checks else dg.AssetSelection.all().without_checks(),
         resources={"drive": drive or DriveResource.from_settings(), "warehouse": warehouse_resource},
         run_config={"ops": {"raw_drive_sync": {"config": {"full_refresh": full_refresh}}}},
         raise_on_error=raise_on_error,

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from chitty_pipelines.kernel.platform_asset import TableResult
 from chitty_pipelines.platforms.drive.resource import FILE_FIELDS, DriveApiError, DriveClient, DriveResource
 from chitty_pipelines.warehouse import Reject, TableSpec, Warehouse, cols
 
@@ -73,6 +74,8 @@ CONTENTS = TableSpec(
 
 @dataclass
 class SyncOutcome:
+    """What one sync did (``results`` turns it into the kernel's one ``TableResult`` per table)."""
+
     mode: str  # full | incremental
     page_token: str
     changes_seen: int = 0
@@ -389,3 +392,29 @@ def sync(
     outcome.contents_deleted = len(stale)
     outcome.files_total = len(new_rows)
     return outcome
+
+
+def results(outcome: SyncOutcome, resource: DriveResource, api_requests: int) -> list[TableResult]:
+    """``files`` and ``file_contents``, each with its own rejects (a content reject is not a file's)."""
+    content_rejects = sum(1 for r in outcome.rejects if r.stream == "file_contents")
+    files = TableResult(
+        FILES,
+        rows_written=outcome.files_written,
+        rejects=len(outcome.rejects) - content_rejects,
+        metadata={
+            "mode": outcome.mode,
+            "changes_seen": outcome.changes_seen,
+            "rows_deleted": outcome.files_deleted,
+            "page_token": outcome.page_token,
+            "root_id": resource.root_id or "",
+            "api_requests": api_requests,
+        },
+    )
+    contents = TableResult(
+        CONTENTS,
+        rows_written=outcome.contents_written,
+        bytes_read=outcome.content_bytes,
+        rejects=content_rejects,
+        metadata={"rows_deleted": outcome.contents_deleted, "max_bytes": resource.content_max_bytes},
+    )
+    return [files, contents]

@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from chitty_pipelines.kernel.platform_asset import TableResult
 from chitty_pipelines.platforms.notion.properties import (
     TypedColumn,
     flatten_properties,
@@ -100,6 +101,22 @@ BASE_TYPED = cols(
     ("is_deleted", "BOOLEAN"),
 )
 
+# The ChittyLedger streams: a typed table each, named after the stream, when its database is set.
+LEDGER_VARS = {"evidence": "NOTION_EVIDENCE_DATABASE", "cases": "NOTION_CASES_DATABASE"}
+STREAMS = ("pages", "databases", *LEDGER_VARS)
+
+
+def ledger_spec(stream: str) -> TableSpec:
+    """A ChittyLedger table as declared: the common columns; one more per property at run time."""
+    return TableSpec(
+        SCHEMA,
+        stream,
+        BASE_TYPED,
+        primary_key=("page_id",),
+        description=f"ChittyLedger {stream}: the pages of the {LEDGER_VARS[stream]} database, "
+        "one typed column per property.",
+    )
+
 
 def typed_table_name(stream: str, table: NotionTable) -> str:
     if stream != "pages":
@@ -122,6 +139,9 @@ def typed_spec(name: str, columns: list[TypedColumn]) -> TableSpec:
 
 @dataclass
 class SyncReport:
+    """What one sync did across all tables (accumulated table by table; ``results`` turns it
+    into the kernel's one ``TableResult`` per asset)."""
+
     tables: list[dict[str, Any]] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
     pages_read: int = 0
@@ -388,3 +408,63 @@ def sync_all(
     finally:
         api.close()
     return report, api.requests
+
+
+def results(
+    report: SyncReport, requests: int, resource: NotionResource, warehouse: Warehouse
+) -> list[TableResult]:
+    """One ``TableResult`` per asset: ``pages``, ``databases``, then the ledger streams (a stream
+    whose database is not set, or could not be read, reports ``not_configured`` and why)."""
+    by_stream = {s: sum(1 for r in report.rejects if r.stream == s) for s in STREAMS}
+    out = [
+        TableResult(
+            PAGES,
+            rows_written=report.pages_written,
+            rejects=len(report.rejects),
+            metadata={
+                "api_version": resource.api_version,
+                "tables_synced": len(report.tables),
+                "pages_read": report.pages_read,
+                "api_requests": requests,
+                "tables": report.tables,
+            },
+        ),
+        TableResult(DATABASES, rows_written=len(report.tables), rejects=by_stream["databases"]),
+    ]
+    configured = resource.ledger_databases()
+    for stream, variable in LEDGER_VARS.items():
+        table_name = report.typed_tables.get(stream)
+        if stream not in configured or table_name is None:
+            reason = (
+                f"{variable} is not set"
+                if stream not in configured
+                else f"{variable} names a database that could not be read (see ops.rejects)"
+            )
+            out.append(TableResult.not_configured(ledger_spec(stream), reason))
+            continue
+        info = next(t for t in report.tables if t["stream"] == stream)
+        out.append(
+            TableResult(
+                typed_spec_from_warehouse(warehouse, table_name),
+                rows_written=info["pages_written"],
+                rejects=by_stream[stream],
+                metadata={
+                    "table_id": info["table_id"],
+                    "title": info["title"] or "",
+                    "rebuilt": info["rebuilt"],
+                },
+            )
+        )
+    return out
+
+
+def typed_spec_from_warehouse(warehouse: Warehouse, name: str) -> TableSpec:
+    """The typed table's spec as it stands (its columns follow the Notion schema)."""
+    df = warehouse.query(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+        [SCHEMA, name],
+    )
+    types = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
+    columns = cols(*((c, types.get(t, t)) for c, t in zip(df["column_name"], df["data_type"], strict=True)))
+    return TableSpec(SCHEMA, name, columns or BASE_TYPED, primary_key=("page_id",))
