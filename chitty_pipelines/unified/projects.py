@@ -1,7 +1,14 @@
 """``unified/projects`` and ``unified/project_aliases``: one row per real project, and every
-source record with the rule that put it there (resolution.py explains the rules)."""
+source record with the rule that put it there (resolution.py explains the rules).
+
+Source records come from the platforms' project feeds (kernel/feeds.py). When no feed, no
+registered project and no setting changed since the last run (the probes kept in
+ops.sync_cursors, written with the tables), nothing is read or written and the metadata says so.
+Resolution itself is global, so any change re-resolves every record (hundreds, not sessions)."""
 
 # No ``from __future__ import annotations``: Dagster reads the config/resource annotations.
+import hashlib
+import json
 import time
 from collections import Counter
 from datetime import datetime
@@ -11,9 +18,10 @@ from pydantic import Field
 
 from chitty_pipelines.chittyos.ids import ChittyIdResource
 from chitty_pipelines.kernel.assets import StreamStats, log_sync, now, table_metadata
+from chitty_pipelines.unified import feed_reader
 from chitty_pipelines.unified.entity_tables import PLATFORM_FLAGS, PROJECT_ALIASES, PROJECTS
 from chitty_pipelines.unified.ids import assign_ids, write_ids
-from chitty_pipelines.unified.project_sources import read_sources
+from chitty_pipelines.unified.project_sources import project_feeds_probe, read_sources
 from chitty_pipelines.unified.resolution import (
     Match,
     normalize_name,
@@ -27,14 +35,10 @@ from chitty_pipelines.warehouse.resource import WarehouseResource
 GROUP = "unified"
 PROJECTS_KEY = dg.AssetKey(["unified", "projects"])
 ALIASES_KEY = dg.AssetKey(["unified", "project_aliases"])
+# Every table a project feed reads, from the registry (not a list kept here).
 UPSTREAM = [
-    dg.AssetKey(["raw_github", "repositories"]),
-    dg.AssetKey(["raw_github", "project_states"]),
-    dg.AssetKey(["raw_github", "projects"]),
-    dg.AssetKey(["raw_local", "claude_sessions"]),
-    dg.AssetKey(["raw_notion", "pages"]),
-    dg.AssetKey(["raw_notion", "databases"]),
-    dg.AssetKey(["raw_drive", "files"]),
+    dg.AssetKey(t.split("."))
+    for t in dict.fromkeys(t for f in feed_reader.feeds("project") for t in f.tables)
 ]
 
 
@@ -51,6 +55,7 @@ class ProjectsConfig(dg.Config):
     lookup_git_remotes: bool = Field(
         default=True, description="Ask git for the origin of working directories present on this machine."
     )
+    full_refresh: bool = Field(default=False, description="Resolve again even when no source changed.")
 
 
 def _latest(values: list[datetime | None]) -> datetime | None:
@@ -132,8 +137,8 @@ def alias_row(m: Match) -> dict:
             },
         ),
     ],
-    description="Entity resolution of projects over GitHub, Claude Code, Notion, Drive, chittychat-data "
-    "and registrations; ChittyIDs kept in ops.chitty_ids.",
+    description="Entity resolution of projects over every platform's project feeds and the registered "
+    "projects; ChittyIDs kept in ops.chitty_ids.",
 )
 def unified_projects(
     context: dg.AssetExecutionContext,
@@ -145,13 +150,46 @@ def unified_projects(
     started_at = now()
     t0 = time.monotonic()
     wh = warehouse.get()
-    records, per_source = read_sources(
-        wh,
-        opstore.get().projects(),
-        config.notion_project_databases,
-        tuple(p.lower() for p in config.drive_project_parents),
-        config.lookup_git_remotes,
+    registered = opstore.get().projects()
+    # The feeds' named parameters are this asset's settings (e.g. which databases hold projects).
+    params = {k: v for k, v in config.model_dump().items() if k != "full_refresh"}
+    with wh.connect() as con:
+        have = feed_reader.existing_tables(con)
+        probe = {
+            "feeds": project_feeds_probe(con),
+            "registered": hashlib.sha1(
+                json.dumps(registered, sort_keys=True, default=str).encode()
+            ).hexdigest(),
+            "settings": params,
+        }
+    stored = wh.cursors(GROUP, "projects")
+    exists = {"unified.projects", "unified.project_aliases"} <= have
+    # Local ids wait for the id service: while it is configured, every run tries to mint them.
+    pending = (
+        "ops.chitty_ids" in have
+        and chitty_id.client().configured
+        and bool(
+            wh.scalar(
+                "SELECT count(*) FROM ops.chitty_ids WHERE entity_type = 'project' AND id_source = 'local'"
+            )
+        )
     )
+    if (
+        exists
+        and not pending
+        and not config.full_refresh
+        and stored.get("probe") == json.loads(json.dumps(probe, default=str))
+    ):
+        reason = f"no source changed since {stored.get('built_at')}"
+        context.log.info(f"unified projects: {reason}")
+        extra = {"skipped": reason, "duration_s": round(time.monotonic() - t0, 3)}
+        for key, table in ((PROJECTS_KEY, PROJECTS), (ALIASES_KEY, PROJECT_ALIASES)):
+            stats = StreamStats(extra=extra)
+            log_sync(wh, context, platform="unified", asset=key.to_user_string(), started_at=started_at,
+                     status="success", stats=stats, message=reason)  # fmt: skip
+            yield dg.MaterializeResult(asset_key=key, metadata=table_metadata(wh, table, stats))
+        return
+    records, per_source = read_sources(wh, registered, params, config.lookup_git_remotes)
     matches, projects = resolve(records)
     ids = assign_ids(wh, chitty_id, "project", projects, context.log.warning, started_at)
     with wh.transaction(context.run.run_id) as tx:
@@ -163,6 +201,7 @@ def unified_projects(
             tx.con.execute(f"DELETE FROM {table.sql_name}")  # derived tables: rebuilt whole each run
         tx.upsert(PROJECTS, project_rows)
         tx.upsert(PROJECT_ALIASES, alias_rows)
+        tx.set_cursors(GROUP, "projects", {"probe": probe, "built_at": started_at.isoformat()})
     rules = Counter(m.rule for m in matches)
     extra = {
         "sources": dg.MetadataValue.json(per_source),

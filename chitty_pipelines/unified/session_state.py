@@ -89,6 +89,7 @@ def plan(
     now: datetime,
     ttl: float,
     full_refresh: bool,
+    can_mint: bool = False,
 ) -> Plan:
     out = Plan(links=links, now=now, ttl=ttl, since=str(stored.get("built_at") or ""))
     marks = [registered_changed_at(r) for r in registered]
@@ -125,6 +126,21 @@ def plan(
             out.feed_keys[name] = feed_reader.changed_keys(con, feed, old[0])
     out.clock_moved = _silent_possible(con, have, now, ttl)
     changed = sum(len(v) for v in out.feed_keys.values())
+    pending = _local_ids(con, have) if can_mint else []
+    for feed_name, key in pending:  # sessions still on a local id: the id service may mint now
+        keys = out.feed_keys.setdefault(feed_name, [])
+        if key not in keys:
+            keys.append(key)
     out.reason = f"incremental: {changed} changed source row(s)" + (
-        ", clock moved" if out.clock_moved else "")  # fmt: skip
+        ", clock moved" if out.clock_moved else "") + (
+        f", {len(pending)} local id(s) to mint" if pending else "")  # fmt: skip
     return out
+
+
+def _local_ids(con: duckdb.DuckDBPyConnection, have: set[str]) -> list[tuple[str, str]]:
+    if "ops.chitty_ids" not in have:
+        return []
+    return [tuple(r) for r in con.execute(
+        f"SELECT feed, source_key FROM {SESSION_SOURCES.sql_name} WHERE session_key IN "
+        "(SELECT canonical_key FROM ops.chitty_ids WHERE entity_type = 'session' AND id_source = 'local')"
+    ).fetchall()]  # fmt: skip

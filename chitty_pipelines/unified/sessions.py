@@ -190,8 +190,10 @@ def unified_sessions(
             "unified.projects" in have
         ) else set()  # fmt: skip
         linker = ProjectLinker(aliases, keys)
-        todo = plan(con, have, wh.cursors(GROUP, "sessions"), registered, registered_changed_at,
-                    linker.digest(), now, ttl, config.full_refresh)  # fmt: skip
+        stored = wh.cursors(GROUP, "sessions")
+        can_mint = chitty_id.client().configured
+        todo = plan(con, have, stored, registered, registered_changed_at, linker.digest(), now, ttl,
+                    config.full_refresh, can_mint)  # fmt: skip
         if todo.skip:
             reason = f"no source changed since {todo.since}"
             context.log.info(f"unified sessions: {reason}")

@@ -9,12 +9,13 @@ PLATFORM = "drive"
 # A folder at the top of the synced folder (not itself a parent such as "projects"), or directly
 # under one of $drive_project_parents, is a project.
 _SQL = """
-SELECT * FROM (
+WITH parents AS (SELECT list_transform($drive_project_parents, lambda p: lower(p)) AS names)
+SELECT * EXCLUDE (names) FROM (
     SELECT f.*, f.id AS source_key,
         list_filter(string_split(coalesce(f.path, f.name, ''), '/'), lambda x: x <> '') AS parts
     FROM raw_drive.files f WHERE f.is_folder AND NOT coalesce(f.trashed, false)
-) WHERE (len(parts) = 1 AND NOT list_contains($drive_project_parents, lower(parts[1])))
-    OR (len(parts) = 2 AND list_contains($drive_project_parents, lower(parts[1])))
+), parents WHERE (len(parts) = 1 AND NOT list_contains(names, lower(parts[1])))
+    OR (len(parts) = 2 AND list_contains(names, lower(parts[1])))
 """
 
 FEEDS: tuple[Feed, ...] = (
