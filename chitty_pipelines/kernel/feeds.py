@@ -153,8 +153,18 @@ class Feed:
         )
 
     def changed_keys_sql(self) -> str:
-        """Keys of rows changed at or after ``$since`` (>=: rows sharing the old mark are re-read)."""
+        """Keys of rows changed after ``$since``, or at it but not among ``$at`` (the keys that were
+        at the mark last time: a row written later with the same time is still seen)."""
+        key, since = f"CAST({self.key} AS VARCHAR)", "CAST($since AS TIMESTAMPTZ)"
         return (
-            f"SELECT DISTINCT CAST({self.key} AS VARCHAR) FROM {self.source} "
-            f"WHERE ({self.where}) AND {self._changed} >= CAST($since AS TIMESTAMPTZ)"
+            f"SELECT DISTINCT {key} FROM {self.source} WHERE ({self.where}) AND "
+            f"({self._changed} > {since} OR ({self._changed} = {since} "
+            f"AND {key} NOT IN (SELECT unnest($at::VARCHAR[]))))"
+        )
+
+    def keys_at_sql(self) -> str:
+        """Keys of the rows at the high-water mark ``$since``."""
+        return (
+            f"SELECT DISTINCT CAST({self.key} AS VARCHAR) FROM {self.source} WHERE ({self.where}) "
+            f"AND {self._changed} = CAST($since AS TIMESTAMPTZ)"
         )

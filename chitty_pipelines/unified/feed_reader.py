@@ -14,7 +14,7 @@ import duckdb
 from chitty_pipelines.kernel.feeds import Feed
 from chitty_pipelines.platforms import registry
 
-Probe = list[Any]  # [high-water mark (text or None), row count, hash of every (key, marker)]
+Probe = list[Any]  # [high-water mark (text or None), row count, hash of (key, marker), keys at mark]
 
 
 def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -39,16 +39,23 @@ def available(feed: Feed, have: set[str]) -> bool:
 
 
 def probe(con: duckdb.DuckDBPyConnection, feed: Feed) -> Probe:
+    """[mark, count, hash, keys at the mark]: the keys let the next run skip rows it already has."""
     mark, count, digest = con.execute(feed.probe_sql()).fetchone()
-    return [mark, int(count), digest]
+    at = (
+        []
+        if mark is None
+        else sorted(r[0] for r in con.execute(feed.keys_at_sql(), {"since": mark}).fetchall())
+    )
+    return [mark, int(count), digest, at]
 
 
-def changed_keys(con: duckdb.DuckDBPyConnection, feed: Feed, since: str | None) -> list[str]:
-    """Keys whose change marker is at or after ``since`` (every key when there is no mark)."""
-    if since is None:
+def changed_keys(con: duckdb.DuckDBPyConnection, feed: Feed, old: Probe) -> list[str]:
+    """Keys changed since the stored probe ``old`` (every key when it had no mark)."""
+    if old[0] is None:
         return [r[0] for r in con.execute(f"SELECT DISTINCT CAST({feed.key} AS VARCHAR) FROM "
                                           f"{feed.source} WHERE {feed.where}").fetchall()]  # fmt: skip
-    return [r[0] for r in con.execute(feed.changed_keys_sql(), {"since": since}).fetchall()]
+    at = old[3] if len(old) > 3 else []
+    return [r[0] for r in con.execute(feed.changed_keys_sql(), {"since": old[0], "at": at}).fetchall()]
 
 
 def read(

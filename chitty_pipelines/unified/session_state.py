@@ -93,7 +93,9 @@ def plan(
 ) -> Plan:
     out = Plan(links=links, now=now, ttl=ttl, since=str(stored.get("built_at") or ""))
     marks = [registered_changed_at(r) for r in registered]
-    out.probes[REGISTERED_FEED] = [max(marks, default=None), len(registered), None]
+    mark = max(marks, default=None)
+    at = sorted(r["session_id"] for r, m in zip(registered, marks, strict=True) if m == mark)
+    out.probes[REGISTERED_FEED] = [mark, len(registered), None, at]
     for feed in feed_reader.feeds("session"):
         if feed_reader.available(feed, have):
             out.probes[feed.name] = feed_reader.probe(con, feed)
@@ -120,10 +122,15 @@ def plan(
             out.reason = f"{name}: {'new source' if old is None else 'rows removed or no change marker'}"
             return out
         if name == REGISTERED_FEED:
-            out.feed_keys[name] = [r["session_id"] for r in registered if registered_changed_at(r) >= old[0]]
+            at = set(old[3]) if len(old) > 3 else set()
+            out.feed_keys[name] = [
+                r["session_id"] for r in registered
+                if registered_changed_at(r) > old[0]
+                or (registered_changed_at(r) == old[0] and r["session_id"] not in at)
+            ]  # fmt: skip
         else:
             feed = next(f for f in feed_reader.feeds("session") if f.name == name)
-            out.feed_keys[name] = feed_reader.changed_keys(con, feed, old[0])
+            out.feed_keys[name] = feed_reader.changed_keys(con, feed, old)
     out.clock_moved = _silent_possible(con, have, now, ttl)
     changed = sum(len(v) for v in out.feed_keys.values())
     pending = _local_ids(con, have) if can_mint else []
