@@ -4,10 +4,12 @@ A platform lists its ``FEEDS`` in ``platforms/<name>/feeds.py``; ``PlatformSpec.
 them. unified/ reads every feed the same way, so it holds no per-platform SQL:
 
 * ``source`` is the raw table whose rows feed (``schema.table``); ``key`` and ``changed_at`` are
-  SQL expressions over one row of it. ``changed_at`` must grow whenever the row's feed output
-  can change (a synced_at, updated_at or last-message time): unified keeps the high-water mark
-  of every feed in ``ops.sync_cursors`` and, when ``max(changed_at)`` and the row count are
-  unchanged, reads nothing more from that feed.
+  SQL expressions over one row of it. ``changed_at`` (or ``fingerprint``) must change whenever
+  the row's feed output can change (a synced_at, updated_at or last-message time). Unified keeps
+  a probe of every feed in ``ops.sync_cursors`` (high-water mark, row count, hash of keys and
+  markers): when it is unchanged, nothing more is read from that feed. Otherwise the per-key
+  markers (``markers_sql``) are compared with the stored ones to find the changed and removed
+  keys, and only those keys' rows are read.
 * ``query`` (optional) is a SELECT over ``source`` and ``requires`` when one row is not enough
   (a session's prompts live in another table). It must return a column named ``source_key``
   holding the same value as ``key``, so unified can ask for just the changed keys.
@@ -98,8 +100,8 @@ class Feed:
     entity: Entity
     source: str  # "schema.table" whose rows feed (the change-detection table)
     key: str  # SQL over a source row: its identity (one output row per key, or per key group)
-    changed_at: str | None  # SQL over a source row: grows whenever its output may change; None:
-    # the table has no such column, so any change of the probe re-reads the whole feed
+    changed_at: str | None  # SQL over a source row: changes whenever its output may change
+    # (None: the table has no such column; then ``fingerprint`` must)
     columns: Mapping[str, str]  # target column -> SQL over a row of ``query`` (alias src)
     query: str | None = None  # SELECT with a ``source_key`` column; default: the source table
     requires: tuple[str, ...] = ()  # other tables ``query`` reads (all must exist)
@@ -152,19 +154,12 @@ class Feed:
             f"FROM {self.source} WHERE {self.where}"
         )
 
-    def changed_keys_sql(self) -> str:
-        """Keys of rows changed after ``$since``, or at it but not among ``$at`` (the keys that were
-        at the mark last time: a row written later with the same time is still seen)."""
-        key, since = f"CAST({self.key} AS VARCHAR)", "CAST($since AS TIMESTAMPTZ)"
+    def markers_sql(self) -> str:
+        """(source_key, marker) of every key: the marker changes whenever the key's rows do. Unified
+        compares them with the markers it stored, in SQL, to find the changed and removed keys even
+        when a row changed below the high-water mark."""
+        marker = self.fingerprint or self.changed_at or "NULL"
         return (
-            f"SELECT DISTINCT {key} FROM {self.source} WHERE ({self.where}) AND "
-            f"({self._changed} > {since} OR ({self._changed} = {since} "
-            f"AND {key} NOT IN (SELECT unnest($at::VARCHAR[]))))"
-        )
-
-    def keys_at_sql(self) -> str:
-        """Keys of the rows at the high-water mark ``$since``."""
-        return (
-            f"SELECT DISTINCT CAST({self.key} AS VARCHAR) FROM {self.source} WHERE ({self.where}) "
-            f"AND {self._changed} = CAST($since AS TIMESTAMPTZ)"
+            f"SELECT CAST({self.key} AS VARCHAR) AS source_key, "
+            f"CAST(sum(hash({marker})) AS VARCHAR) AS marker FROM {self.source} WHERE {self.where} GROUP BY 1"
         )

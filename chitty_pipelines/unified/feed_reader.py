@@ -14,7 +14,7 @@ import duckdb
 from chitty_pipelines.kernel.feeds import Feed
 from chitty_pipelines.platforms import registry
 
-Probe = list[Any]  # [high-water mark (text or None), row count, hash of (key, marker), keys at mark]
+Probe = list[Any]  # [high-water mark (text or None), row count, hash of every (key, marker)]
 
 
 def existing_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -39,23 +39,29 @@ def available(feed: Feed, have: set[str]) -> bool:
 
 
 def probe(con: duckdb.DuckDBPyConnection, feed: Feed) -> Probe:
-    """[mark, count, hash, keys at the mark]: the keys let the next run skip rows it already has."""
     mark, count, digest = con.execute(feed.probe_sql()).fetchone()
-    at = (
-        []
-        if mark is None
-        else sorted(r[0] for r in con.execute(feed.keys_at_sql(), {"since": mark}).fetchall())
-    )
-    return [mark, int(count), digest, at]
+    return [mark, int(count), digest]
 
 
-def changed_keys(con: duckdb.DuckDBPyConnection, feed: Feed, old: Probe) -> list[str]:
-    """Keys changed since the stored probe ``old`` (every key when it had no mark)."""
-    if old[0] is None:
-        return [r[0] for r in con.execute(f"SELECT DISTINCT CAST({feed.key} AS VARCHAR) FROM "
-                                          f"{feed.source} WHERE {feed.where}").fetchall()]  # fmt: skip
-    at = old[3] if len(old) > 3 else []
-    return [r[0] for r in con.execute(feed.changed_keys_sql(), {"since": old[0], "at": at}).fetchall()]
+def diff_keys(
+    con: duckdb.DuckDBPyConnection, feed: Feed, state_table: str | None
+) -> tuple[dict[str, str], list[str]]:
+    """({changed or new key: its marker}, [removed keys]) against the markers stored in
+    ``state_table`` (feed, source_key, marker); every key is new when there is no table yet."""
+    if state_table is None:
+        return dict(con.execute(feed.markers_sql()).fetchall()), []
+    cur = f"({feed.markers_sql()})"
+    changed = con.execute(
+        f"SELECT c.source_key, c.marker FROM {cur} c LEFT JOIN {state_table} s "
+        "ON s.feed = $feed AND s.source_key = c.source_key WHERE s.marker IS DISTINCT FROM c.marker",
+        {"feed": feed.name},
+    ).fetchall()
+    removed = con.execute(
+        f"SELECT source_key FROM {state_table} WHERE feed = $feed "
+        f"AND source_key NOT IN (SELECT source_key FROM {cur})",
+        {"feed": feed.name},
+    ).fetchall()
+    return dict(changed), [r[0] for r in removed]
 
 
 def read(

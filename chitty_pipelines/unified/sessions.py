@@ -33,7 +33,7 @@ from chitty_pipelines.unified.session_sources import (
     registered_sessions,
     session_status,
 )
-from chitty_pipelines.unified.session_state import SESSION_SOURCES, Plan, plan
+from chitty_pipelines.unified.session_state import FEED_KEYS, SESSION_SOURCES, Plan, plan, sessions_of
 from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
 from chitty_pipelines.warehouse.resource import WarehouseResource
 
@@ -203,7 +203,12 @@ def unified_sessions(
             return dg.MaterializeResult(metadata=table_metadata(wh, SESSIONS, stats))
         rows = _read_changed(con, todo, registered)
         changed = {r["session_key"] for r in rows}
-        silenced = [] if todo.full else _silenced(con, now, ttl, changed)
+        # sessions of changed or removed source keys that the sources no longer give
+        touched = {
+            f: todo.feed_keys.get(f, []) + todo.removed.get(f, []) for f in {*todo.feed_keys, *todo.removed}
+        }
+        gone = set() if todo.full else sessions_of(con, touched) - changed
+        silenced = [] if todo.full else _silenced(con, now, ttl, changed | gone)
         parents = {r.get("parent_session_key") for r in rows if r["is_subagent"]} - changed - {None}
         stored_parents = {} if todo.full or not parents else {
             k: (pk,) for k, pk in con.execute(
@@ -215,11 +220,17 @@ def unified_sessions(
     with wh.transaction(context.run.run_id) as tx:
         write_ids(tx, ids)
         out = build_rows(rows, ids.ids, now, ttl)
-        tx.ensure(SESSIONS)
-        tx.ensure(SESSION_SOURCES)
-        if todo.full:  # a deletion, a new link rule or another clock: rebuilt whole
-            tx.con.execute(f"DELETE FROM {SESSIONS.sql_name}")
-            tx.con.execute(f"DELETE FROM {SESSION_SOURCES.sql_name}")
+        for table in (SESSIONS, SESSION_SOURCES, FEED_KEYS):
+            tx.ensure(table)
+            if todo.full:  # first run, new link rules or another clock: rebuilt whole
+                tx.con.execute(f"DELETE FROM {table.sql_name}")
+        tx.delete_where(SESSIONS, "session_key", sorted(gone))
+        tx.delete_where(SESSION_SOURCES, "session_key", sorted(gone))
+        for feed_name, keys in todo.removed.items():
+            if keys:
+                tx.con.execute(f"DELETE FROM {FEED_KEYS.sql_name} WHERE feed = ? AND source_key IN "
+                               "(SELECT unnest(?))", [feed_name, keys])  # fmt: skip
+        tx.upsert(FEED_KEYS, todo.markers)
         written = tx.upsert(SESSIONS, out) + tx.upsert(SESSIONS, silenced)
         tx.upsert(SESSION_SOURCES, [
             {"session_key": r["session_key"], "feed": r["feed"], "source_key": str(r["source_key"]),
@@ -234,6 +245,7 @@ def unified_sessions(
             "reason": todo.reason,
             "changed_by_source": dg.MetadataValue.json(dict(Counter(r["feed"] for r in rows))),
             "status_changed_by_clock": len(silenced),
+            "removed": len(gone),
             "by_platform": dg.MetadataValue.json(dict(Counter(r["platform"] for r in out))),
             "by_status": dg.MetadataValue.json({s: statuses.get(s, 0) for s in ("active", "ended", "stale")}),
             "linked_to_project": sum(1 for r in out if r["project_key"]),

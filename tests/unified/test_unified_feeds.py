@@ -96,7 +96,8 @@ def test_one_changed_session_re_derives_exactly_that_session(warehouse, warehous
     _mark_all(warehouse)
     row = warehouse.query("SELECT * FROM raw_local.claude_sessions WHERE session_id = 'c01-0'")
     changed = {k: v for k, v in row.to_dict("records")[0].items() if k in CLAUDE_SESSIONS.column_names}
-    changed.update(title="renamed session", last_at=T0 + timedelta(minutes=1))
+    # one minute later, but still below the feed's high-water mark (c00-0 at T0): found anyway
+    changed.update(title="renamed session", last_at=changed["last_at"] + timedelta(minutes=1))
     with warehouse.transaction("edit") as tx:
         tx.upsert(CLAUDE_SESSIONS, [changed])
 
@@ -108,7 +109,7 @@ def test_one_changed_session_re_derives_exactly_that_session(warehouse, warehous
     assert _rewritten(warehouse) == ["claude:c01-0"]
     s = warehouse.query("SELECT * FROM unified.sessions WHERE session_key = 'claude:c01-0'").iloc[0]
     assert s["title"] == "renamed session" and s["summary_text"].startswith("renamed session\n")
-    assert (s["project_key"], s["project_rule"], s["status"]) == ("chittychat", "cwd", "active")
+    assert (s["project_key"], s["project_rule"], s["status"]) == ("chittychat", "cwd", "ended")
     assert warehouse.scalar("SELECT count(*) FROM unified.sessions") == 22
 
 
@@ -166,6 +167,15 @@ def test_neon_and_kv_sessions_feed_unified_sessions(warehouse, warehouse_resourc
     m = _meta(again, "unified/sessions")
     assert m["changed_by_source"] == {"cloudflare.kv_entries.session": 2} and m["rows_written"] == 2
     assert warehouse.scalar("SELECT status FROM unified.sessions WHERE session_key = 'kv:kv-a'") == "ended"
+
+    # kv-b leaves the array: exactly its session goes, nothing else is rewritten
+    with warehouse.transaction("edit") as tx:
+        tx.upsert(KV_ENTRIES, [{"namespace_id": "ns1", "key": "sessions:chittychat",
+                                "value": json.dumps(kv_value[:1]), "value_encoding": "utf8",
+                                "synced_at": T0 + timedelta(minutes=7)}])  # fmt: skip
+    third = _meta(materialize(warehouse_resource, world, now=NOW, ttl=TTL, checks=False), "unified/sessions")
+    assert (third["removed"], third["rows_written"], third["dagster/row_count"]) == (1, 1, 22 + 3 - 1)
+    assert warehouse.scalar("SELECT count(*) FROM unified.sessions WHERE session_key = 'kv:kv-b'") == 0
 
 
 def test_kv_todos_feed_maps_a_seeded_value(warehouse):
