@@ -108,7 +108,11 @@ class Feed:
     params: tuple[str, ...] = ()  # named parameters the SQL uses, supplied by the unified asset
     where: str = "true"  # SQL over a source row: only these rows feed (probe and change reads too)
     fingerprint: str | None = None  # SQL over a source row that changes with it (default changed_at)
-    local_paths: bool = False  # ``path`` is a directory on this machine: ask git for its origin
+    # project feeds: how their records resolve (unified/resolution.py)
+    project_rank: int = 50  # anchor strength, lower first (registered projects are 0)
+    code: bool = False  # a repository or checkout: names match exactly, never with a suffix stripped
+    working_directories: bool = False  # ``path`` is a folder on this machine: git gives its origin,
+    # generic folders (~, /tmp) belong to no project, a folder inside a project's folder joins it
     description: str = ""
     name: str = field(default="")  # unique id; default "<platform>.<table>.<entity>"
 

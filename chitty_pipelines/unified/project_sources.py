@@ -76,13 +76,14 @@ def read_sources(
             for r in feed_reader.read(con, feed, params):
                 path = r["path"]
                 remote = r["git_remote"]
-                if feed.local_paths and lookup_git_remotes and remote is None:
+                if feed.working_directories and lookup_git_remotes and remote is None:
                     remote = git_remote_of(path)
                 records.append(
                     SourceRecord(
                         r["kind"], feed.source, str(r["source_id"]), r["name"], path, remote,
                         r["last_activity_at"], int(r["record_count"] or 1),
                         extra={"full_name": r["full_name"]} if r["full_name"] else {},
+                        rank=feed.project_rank, code=feed.code, workdir=feed.working_directories,
                     )
                 )  # fmt: skip
     counts: dict[str, int] = {}

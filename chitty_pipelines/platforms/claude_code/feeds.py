@@ -146,7 +146,9 @@ FEEDS: tuple[Feed, ...] = (
             "last_activity_at": "src.at",
             "record_count": "src.n",
         },
-        local_paths=True,
+        working_directories=True,
+        project_rank=3,
+        code=True,
         description="One project record per working directory, counting its sessions.",
     ),
 )

@@ -35,6 +35,7 @@ FEEDS: tuple[Feed, ...] = (
             "name": "src.name",
             "last_activity_at": "src.modified_time",
         },
+        project_rank=5,
         description="Project folders of the synced Drive folder.",
     ),
 )

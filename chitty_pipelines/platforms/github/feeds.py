@@ -23,6 +23,8 @@ FEEDS: tuple[Feed, ...] = (
             "last_activity_at": "coalesce(src.pushed_at, src.updated_at)",
             "full_name": "src.full_name",
         },
+        project_rank=1,  # a repository is the strongest anchor after a registration
+        code=True,
         description="Every synced repository; its remote anchors projects.",
     ),
     Feed(
@@ -39,6 +41,8 @@ FEEDS: tuple[Feed, ...] = (
             "path": "src.project_path",
             "last_activity_at": "src.last_activity",
         },
+        project_rank=2,
+        code=True,
         description="Consolidated project states (consolidated/<project>/) of chittychat-data.",
     ),
     Feed(
@@ -53,6 +57,8 @@ FEEDS: tuple[Feed, ...] = (
             "source_id": "src.project_id",
             "name": "coalesce(src.name, src.project_id)",
         },
+        project_rank=2,
+        code=True,
         description="Project files (projects/<id>.json) of chittychat-data.",
     ),
 )

@@ -34,6 +34,7 @@ FEEDS: tuple[Feed, ...] = (
             f"regexp_extract({_PROPS}, '{_RE}', 1) || '/' || regexp_extract({_PROPS}, '{_RE}', 2) END",
             "last_activity_at": "src.last_edited_time",
         },
+        project_rank=4,  # documents: they join code projects, "X Notes" may lose its suffix
         description="Pages of Notion databases whose title contains the configured pattern.",
     ),
 )
