@@ -32,7 +32,6 @@ Entity = Literal["project", "session", "todo"]
 TARGET_COLUMNS: dict[str, tuple[str, ...]] = {
     # one project source record (unified/resolution.py SourceRecord)
     "project": (
-        "kind",
         "source_id",
         "name",
         "path",
@@ -111,6 +110,11 @@ class Feed:
     # project feeds: how their records resolve (unified/resolution.py)
     project_rank: int = 50  # anchor strength, lower first (registered projects are 0)
     code: bool = False  # a repository or checkout: names match exactly, never with a suffix stripped
+    project_kind: str = ""  # the records' kind (alias platform); default: the platform
+    # unified.projects columns this feed fills: column -> (how, description); how is "records"
+    # (the project's records of this kind), "record_count" (their record_count summed) or
+    # "full_name" (the first such record's full_name)
+    project_columns: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     working_directories: bool = False  # ``path`` is a folder on this machine: git gives its origin,
     # generic folders (~, /tmp) belong to no project, a folder inside a project's folder joins it
     description: str = ""
@@ -123,6 +127,8 @@ class Feed:
             raise ValueError(f"feed {self.source}: unknown {self.entity} column(s) {', '.join(unknown)}")
         if len(self.source.split(".")) != 2:
             raise ValueError(f"feed source must be schema.table, got {self.source!r}")
+        if self.entity == "project" and not self.project_kind:
+            object.__setattr__(self, "project_kind", self.platform)
         if not self.name:
             object.__setattr__(self, "name", f"{self.platform}.{self.source.split('.')[1]}.{self.entity}")
 

@@ -80,7 +80,7 @@ def read_sources(
                     remote = git_remote_of(path)
                 records.append(
                     SourceRecord(
-                        r["kind"], feed.source, str(r["source_id"]), r["name"], path, remote,
+                        feed.project_kind, feed.source, str(r["source_id"]), r["name"], path, remote,
                         r["last_activity_at"], int(r["record_count"] or 1),
                         extra={"full_name": r["full_name"]} if r["full_name"] else {},
                         rank=feed.project_rank, code=feed.code, workdir=feed.working_directories,

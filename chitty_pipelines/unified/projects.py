@@ -19,7 +19,13 @@ from pydantic import Field
 from chitty_pipelines.chittyos.ids import ChittyIdResource
 from chitty_pipelines.kernel.assets import StreamStats, log_sync, now, table_metadata
 from chitty_pipelines.unified import feed_reader
-from chitty_pipelines.unified.entity_tables import PLATFORM_FLAGS, PROJECT_ALIASES, PROJECTS
+from chitty_pipelines.unified.entity_tables import (
+    PLATFORM_FLAGS,
+    PROJECT_ALIASES,
+    PROJECT_COLUMNS,
+    PROJECTS,
+    REGISTERED,
+)
 from chitty_pipelines.unified.ids import assign_ids, write_ids
 from chitty_pipelines.unified.project_sources import project_feeds_probe, read_sources
 from chitty_pipelines.unified.resolution import (
@@ -63,12 +69,21 @@ def _latest(values: list[datetime | None]) -> datetime | None:
     return max(present) if present else None
 
 
+def _feed_column(ms: list[Match], kind: str, how: str) -> int | str | None:
+    """One of the columns a project feed declares (kernel/feeds.py project_columns)."""
+    mine = [m.record for m in ms if m.record.kind == kind]
+    if how == "records":
+        return len(mine)
+    if how == "record_count":
+        return sum(r.count for r in mine)
+    return next((r.extra["full_name"] for r in mine if r.extra.get("full_name")), None)
+
+
 def project_row(key: str, ms: list[Match], chitty_id: str, id_source: str, built_at: datetime) -> dict:
     by_kind = Counter(m.record.kind for m in ms)
     remotes = [normalize_remote(m.record.git_remote) for m in ms if m.record.git_remote]
     paths = sorted({p for m in ms if (p := normalize_path(m.record.path))})
-    registered = next((m.record for m in ms if m.record.kind == "registered"), None)
-    github = next((m.record for m in ms if m.record.kind == "github"), None)
+    registered = next((m.record for m in ms if m.record.kind == REGISTERED), None)
     return {
         "project_key": key,
         "name": next((m.record.name for m in ms if m.record.name), key),
@@ -76,15 +91,9 @@ def project_row(key: str, ms: list[Match], chitty_id: str, id_source: str, built
         "id_source": id_source,
         "platforms": [p for p in PLATFORM_FLAGS if by_kind[p]],
         **{f"on_{p}": by_kind[p] > 0 for p in PLATFORM_FLAGS},
-        "github_repos": by_kind["github"],
-        "claude_sessions": sum(m.record.count for m in ms if m.record.kind == "claude_code"),
-        "claude_paths": by_kind["claude_code"],
-        "notion_pages": by_kind["notion"],
-        "drive_folders": by_kind["drive"],
-        "chittychat_data_records": by_kind["chittychat_data"],
+        **{col: _feed_column(ms, kind, how) for col, (kind, how, _d) in PROJECT_COLUMNS.items()},
         "alias_count": len(ms),
         "git_remote": next((r for r in remotes if r), None),
-        "github_full_name": github.extra.get("full_name") if github else None,
         "paths": paths,
         "registered_path": normalize_path(registered.path) if registered else None,
         "last_activity_at": _latest([m.record.last_activity_at for m in ms]),

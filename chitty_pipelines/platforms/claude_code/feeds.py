@@ -139,7 +139,6 @@ FEEDS: tuple[Feed, ...] = (
         "FROM raw_local.claude_sessions WHERE project_path IS NOT NULL AND project_path <> '' "
         "GROUP BY ALL",
         columns={
-            "kind": f"'{PLATFORM}'",
             "source_id": "src.project_path",
             "name": "regexp_extract(rtrim(src.project_path, '/'), '[^/]*$')",
             "path": "src.project_path",
@@ -149,6 +148,10 @@ FEEDS: tuple[Feed, ...] = (
         working_directories=True,
         project_rank=3,
         code=True,
+        project_columns={
+            "claude_sessions": ("record_count", "Claude Code sessions whose working directory belongs here"),
+            "claude_paths": ("records", "distinct Claude Code working directories"),
+        },
         description="One project record per working directory, counting its sessions.",
     ),
 )

@@ -30,12 +30,12 @@ FEEDS: tuple[Feed, ...] = (
         query=_SQL,
         params=("drive_project_parents",),
         columns={
-            "kind": f"'{PLATFORM}'",
             "source_id": "src.id",
             "name": "src.name",
             "last_activity_at": "src.modified_time",
         },
         project_rank=5,
+        project_columns={"drive_folders": ("records", "")},
         description="Project folders of the synced Drive folder.",
     ),
 )

@@ -7,6 +7,7 @@ from chitty_pipelines.kernel.feeds import Feed
 
 PLATFORM = "github"
 DATA_KIND = "chittychat_data"  # records of the chittychat-data repo resolve as their own kind
+DATA_RECORDS = "states and project files in the chittychat-data repo"
 
 FEEDS: tuple[Feed, ...] = (
     Feed(
@@ -16,7 +17,6 @@ FEEDS: tuple[Feed, ...] = (
         key="repo_id",
         changed_at="greatest(updated_at, pushed_at)",
         columns={
-            "kind": f"'{PLATFORM}'",
             "source_id": "coalesce(src.full_name, CAST(src.repo_id AS VARCHAR))",
             "name": "src.name",
             "git_remote": "coalesce(src.html_url, 'https://github.com/' || src.full_name)",
@@ -25,6 +25,10 @@ FEEDS: tuple[Feed, ...] = (
         },
         project_rank=1,  # a repository is the strongest anchor after a registration
         code=True,
+        project_columns={
+            "github_repos": ("records", ""),
+            "github_full_name": ("full_name", "owner/name of its repository"),
+        },
         description="Every synced repository; its remote anchors projects.",
     ),
     Feed(
@@ -35,7 +39,6 @@ FEEDS: tuple[Feed, ...] = (
         changed_at="coalesce(synced_at, last_activity)",
         fingerprint="sha",
         columns={
-            "kind": f"'{DATA_KIND}'",
             "source_id": "src.project",
             "name": "coalesce(src.project_name, src.project)",
             "path": "src.project_path",
@@ -43,6 +46,8 @@ FEEDS: tuple[Feed, ...] = (
         },
         project_rank=2,
         code=True,
+        project_kind=DATA_KIND,
+        project_columns={"chittychat_data_records": ("records", DATA_RECORDS)},
         description="Consolidated project states (consolidated/<project>/) of chittychat-data.",
     ),
     Feed(
@@ -53,12 +58,13 @@ FEEDS: tuple[Feed, ...] = (
         changed_at=None,
         fingerprint="sha",
         columns={
-            "kind": f"'{DATA_KIND}'",
             "source_id": "src.project_id",
             "name": "coalesce(src.name, src.project_id)",
         },
         project_rank=2,
         code=True,
+        project_kind=DATA_KIND,
+        project_columns={"chittychat_data_records": ("records", DATA_RECORDS)},
         description="Project files (projects/<id>.json) of chittychat-data.",
     ),
 )

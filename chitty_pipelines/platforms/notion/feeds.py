@@ -27,14 +27,16 @@ FEEDS: tuple[Feed, ...] = (
         requires=("raw_notion.databases",),
         params=("notion_project_databases",),
         columns={
-            "kind": f"'{PLATFORM}'",
             "source_id": "src.page_id",
             "name": "src.title",
             "git_remote": f"CASE WHEN regexp_matches({_PROPS}, '{_RE}') THEN 'https://github.com/' || "
             f"regexp_extract({_PROPS}, '{_RE}', 1) || '/' || regexp_extract({_PROPS}, '{_RE}', 2) END",
             "last_activity_at": "src.last_edited_time",
         },
-        project_rank=4,  # documents: they join code projects, "X Notes" may lose its suffix
+        project_rank=4,
+        project_columns={
+            "notion_pages": ("records", "")
+        },  # documents: they join code projects, "X Notes" may lose its suffix
         description="Pages of Notion databases whose title contains the configured pattern.",
     ),
 )
