@@ -117,6 +117,9 @@ class Feed:
     project_columns: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     working_directories: bool = False  # ``path`` is a folder on this machine: git gives its origin,
     # generic folders (~, /tmp) belong to no project, a folder inside a project's folder joins it
+    # False when the source is an asset only in some configurations (a Neon stream named in
+    # NEON_STREAMS): a declared dependency on it would make Dagster invent a stub asset
+    asset_dependency: bool = True
     description: str = ""
     name: str = field(default="")  # unique id; default "<platform>.<table>.<entity>"
 

@@ -44,7 +44,7 @@ ALIASES_KEY = dg.AssetKey(["unified", "project_aliases"])
 # Every table a project feed reads, from the registry (not a list kept here).
 UPSTREAM = [
     dg.AssetKey(t.split("."))
-    for t in dict.fromkeys(t for f in feed_reader.feeds("project") for t in f.tables)
+    for t in dict.fromkeys(t for f in feed_reader.feeds("project") if f.asset_dependency for t in f.tables)
 ]
 
 

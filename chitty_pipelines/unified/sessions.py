@@ -41,7 +41,7 @@ SESSIONS_KEY = dg.AssetKey(["unified", "sessions"])
 # Every table a session feed reads, from the registry (not a list kept here).
 UPSTREAM = [PROJECTS_KEY, ALIASES_KEY] + [
     dg.AssetKey(t.split("."))
-    for t in dict.fromkeys(t for f in feed_reader.feeds("session") for t in f.tables)
+    for t in dict.fromkeys(t for f in feed_reader.feeds("session") if f.asset_dependency for t in f.tables)
 ]
 DEFAULT_TTL_S = 1800.0
 

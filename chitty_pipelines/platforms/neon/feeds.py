@@ -47,6 +47,7 @@ FEEDS: tuple[Feed, ...] = (
             "title": "coalesce(src.session_name, 'session ' || CAST(src.id AS VARCHAR))",
             "prompts": f"CASE WHEN {_meta('summary')} IS NOT NULL THEN [{_meta('summary')}] END",
         },
+        asset_dependency=False,  # raw_neon/sessions exists only when NEON_STREAMS lists it
         description="Sessions of the cross-session-sync Neon schema (raw_neon.sessions).",
     ),
 )
