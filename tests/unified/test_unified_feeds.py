@@ -112,6 +112,14 @@ def test_one_changed_session_re_derives_exactly_that_session(warehouse, warehous
     assert (s["project_key"], s["project_rule"], s["status"]) == ("chittychat", "cwd", "ended")
     assert warehouse.scalar("SELECT count(*) FROM unified.sessions") == 22
 
+    # a new title and no new message (no timestamp moves): the feed's fingerprint still sees it
+    _mark_all(warehouse)
+    changed.update(title="renamed again", line_count=42)
+    with warehouse.transaction("edit") as tx:
+        tx.upsert(CLAUDE_SESSIONS, [changed])
+    again = _meta(materialize(warehouse_resource, world, now=NOW, ttl=TTL, checks=False), "unified/sessions")
+    assert (again["rows_written"], _rewritten(warehouse)) == (1, ["claude:c01-0"])
+
 
 def test_neon_and_kv_sessions_feed_unified_sessions(warehouse, warehouse_resource, world):
     meta = {"platform": "claude", "machine_id": "ci-7", "project_id": "chittyrouter", "model": "opus"}

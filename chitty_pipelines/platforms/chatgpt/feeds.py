@@ -34,6 +34,7 @@ FEEDS: tuple[Feed, ...] = (
         key="conversation_id",
         # an export rewrites a conversation with a later update_time whenever it grew
         changed_at="coalesce(update_time, create_time)",
+        fingerprint="concat_ws('|', update_time, create_time, title, visible_messages)",
         query=_SQL,
         requires=("raw_local.chatgpt_messages",),
         columns={

@@ -76,6 +76,8 @@ FEEDS: tuple[Feed, ...] = (
         "raw_local.claude_sessions",
         key="session_id",
         changed_at="last_at",
+        # line_count grows with every line appended (a title or summary line moves no timestamp)
+        fingerprint="concat_ws('|', last_at, line_count, title, project_path)",
         query=_SESSIONS_SQL,
         requires=("raw_local.claude_messages",),
         columns={
@@ -105,6 +107,7 @@ FEEDS: tuple[Feed, ...] = (
         "raw_local.claude_subagents",
         key="part_id",
         changed_at="last_at",
+        fingerprint="concat_ws('|', last_at, line_count, description)",
         query=_SUBAGENTS_SQL,
         requires=("raw_local.claude_sessions", "raw_local.claude_messages"),
         columns={

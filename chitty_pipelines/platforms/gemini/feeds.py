@@ -25,6 +25,7 @@ FEEDS: tuple[Feed, ...] = (
         "raw_local.gemini_sessions",
         key="session_id",
         changed_at="coalesce(ended_at, started_at)",
+        fingerprint="concat_ws('|', started_at, ended_at, prompt_count, first_prompt)",
         query=_SQL,
         requires=("raw_local.gemini_prompts",),
         columns={
