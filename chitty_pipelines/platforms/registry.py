@@ -18,6 +18,7 @@ from typing import Any
 import dagster as dg
 
 from chitty_pipelines import config
+from chitty_pipelines.kernel.feeds import Feed
 
 
 def _configured_by_env(name: str) -> Callable[[], bool]:
@@ -86,6 +87,13 @@ class PlatformSpec:
         """Its resource built from the environment (secret fields hold ``EnvVar``s until a run)."""
         module = importlib.import_module(self.resource_module or f"{self.package}.resource")
         return getattr(module, self.resource_class).from_settings()
+
+    def feeds(self) -> tuple[Feed, ...]:
+        """The platform's tables that feed unified projects, sessions and todos (``feeds.FEEDS``;
+        none when the platform has no feeds module). Loaded on demand like every other module."""
+        if not (self.folder / "feeds.py").is_file():
+            return ()
+        return tuple(self.module("feeds").FEEDS)
 
     def health(self) -> dict[str, Any]:
         """The platform's own probe (``health.probe``) on its resource, resolved as a run would
@@ -192,3 +200,8 @@ def get(name: str) -> PlatformSpec:
 
 def configured() -> list[PlatformSpec]:
     return [p for p in PLATFORMS if p.configured()]
+
+
+def feeds(entity: str | None = None) -> list[Feed]:
+    """Every platform's feeds (of one entity), in registry order: unified's only way in."""
+    return [f for p in PLATFORMS for f in p.feeds() if entity is None or f.entity == entity]

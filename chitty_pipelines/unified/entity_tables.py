@@ -1,11 +1,33 @@
-"""The ``unified`` tables of projects and sessions (topics live with the topics assets)."""
+"""The ``unified`` tables of projects and sessions (topics live with the topics assets).
+
+The projects table's per-source columns (``on_<kind>`` flags, counts) come from the project feeds
+(kernel/feeds.py ``project_kind``, ``project_columns``): a platform that starts feeding projects
+adds its own columns, unified names none.
+"""
 
 from __future__ import annotations
 
+from chitty_pipelines.platforms import registry
 from chitty_pipelines.warehouse import TableSpec, cols
 
 SCHEMA = "unified"
-PLATFORM_FLAGS = ("registered", "github", "chittychat_data", "claude_code", "notion", "drive")
+REGISTERED = "registered"  # projects registered through projectsync / the API (not a platform)
+_PROJECT_FEEDS = sorted(registry.feeds("project"), key=lambda f: f.project_rank)
+# Source kinds, strongest anchor first: the ``platforms`` list and the ``on_<kind>`` flags.
+PLATFORM_FLAGS: tuple[str, ...] = (REGISTERED, *dict.fromkeys(f.project_kind for f in _PROJECT_FEEDS))
+# project column -> (kind, how, description), in the order of the feeds' ranks
+PROJECT_COLUMNS: dict[str, tuple[str, str, str]] = {
+    col: (f.project_kind, how, desc) for f in _PROJECT_FEEDS for col, (how, desc) in f.project_columns.items()
+}
+_TYPES = {"records": "BIGINT", "record_count": "BIGINT", "full_name": "VARCHAR"}
+
+
+def _project_columns(text: bool) -> tuple[tuple[str, str, str], ...]:
+    return tuple(
+        (col, _TYPES[how], desc) for col, (_kind, how, desc) in PROJECT_COLUMNS.items()
+        if (_TYPES[how] == "VARCHAR") == text
+    )  # fmt: skip
+
 
 PROJECTS = TableSpec(
     SCHEMA,
@@ -17,15 +39,10 @@ PROJECTS = TableSpec(
         ("id_source", "VARCHAR", "service | local"),
         ("platforms", "VARCHAR[]", "sources the project appears in"),
         *((f"on_{p}", "BOOLEAN") for p in PLATFORM_FLAGS),
-        ("github_repos", "BIGINT"),
-        ("claude_sessions", "BIGINT", "Claude Code sessions whose working directory belongs here"),
-        ("claude_paths", "BIGINT", "distinct Claude Code working directories"),
-        ("notion_pages", "BIGINT"),
-        ("drive_folders", "BIGINT"),
-        ("chittychat_data_records", "BIGINT", "states and project files in the chittychat-data repo"),
+        *_project_columns(text=False),
         ("alias_count", "BIGINT"),
-        ("git_remote", "VARCHAR", "normalised, e.g. github.com/owner/name"),
-        ("github_full_name", "VARCHAR"),
+        ("git_remote", "VARCHAR", "normalised: host/owner/name"),
+        *_project_columns(text=True),
         ("paths", "VARCHAR[]", "registered path, working directories, state project paths"),
         ("registered_path", "VARCHAR"),
         ("last_activity_at", "TIMESTAMPTZ", "latest activity over every alias"),
@@ -40,7 +57,7 @@ PROJECT_ALIASES = TableSpec(
     "project_aliases",
     cols(
         ("alias_id", "VARCHAR", "<platform>:<source table>:<source id>"),
-        ("platform", "VARCHAR", "registered, github, chittychat_data, claude_code, notion, drive"),
+        ("platform", "VARCHAR", "the source kind: " + ", ".join(PLATFORM_FLAGS)),
         ("source_table", "VARCHAR"),
         ("source_id", "VARCHAR"),
         ("source_name", "VARCHAR"),
@@ -68,12 +85,12 @@ SESSIONS = TableSpec(
         (
             "session_key",
             "VARCHAR",
-            "claude:<uuid>, claude:<uuid>#agent-<id>, chatgpt:<id>, gemini:<id>, registered:<id>",
+            "<prefix>:<id> as the session feed maps it, or registered:<id>",
         ),
         ("chitty_id", "VARCHAR"),
         ("id_source", "VARCHAR", "service | local"),
-        ("platform", "VARCHAR", "claude_code, chatgpt, gemini, or the registered AI platform"),
-        ("ai_tool", "VARCHAR", "claude, chatgpt, gemini, openai, …"),
+        ("platform", "VARCHAR", "the feed's platform, or the registered AI platform"),
+        ("ai_tool", "VARCHAR", "the AI tool as its source names it"),
         ("source_id", "VARCHAR", "the session id on its platform"),
         ("parent_session_key", "VARCHAR", "subagents: their parent session"),
         ("is_subagent", "BOOLEAN"),

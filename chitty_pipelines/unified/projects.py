@@ -1,7 +1,14 @@
 """``unified/projects`` and ``unified/project_aliases``: one row per real project, and every
-source record with the rule that put it there (resolution.py explains the rules)."""
+source record with the rule that put it there (resolution.py explains the rules).
+
+Source records come from the platforms' project feeds (kernel/feeds.py). When no feed, no
+registered project and no setting changed since the last run (the probes kept in
+ops.sync_cursors, written with the tables), nothing is read or written and the metadata says so.
+Resolution itself is global, so any change re-resolves every record (hundreds, not sessions)."""
 
 # No ``from __future__ import annotations``: Dagster reads the config/resource annotations.
+import hashlib
+import json
 import time
 from collections import Counter
 from datetime import datetime
@@ -11,9 +18,16 @@ from pydantic import Field
 
 from chitty_pipelines.chittyos.ids import ChittyIdResource
 from chitty_pipelines.kernel.assets import StreamStats, log_sync, now, table_metadata
-from chitty_pipelines.unified.entity_tables import PLATFORM_FLAGS, PROJECT_ALIASES, PROJECTS
+from chitty_pipelines.unified import feed_reader
+from chitty_pipelines.unified.entity_tables import (
+    PLATFORM_FLAGS,
+    PROJECT_ALIASES,
+    PROJECT_COLUMNS,
+    PROJECTS,
+    REGISTERED,
+)
 from chitty_pipelines.unified.ids import assign_ids, write_ids
-from chitty_pipelines.unified.project_sources import read_sources
+from chitty_pipelines.unified.project_sources import project_feeds_probe, read_sources
 from chitty_pipelines.unified.resolution import (
     Match,
     normalize_name,
@@ -27,14 +41,10 @@ from chitty_pipelines.warehouse.resource import WarehouseResource
 GROUP = "unified"
 PROJECTS_KEY = dg.AssetKey(["unified", "projects"])
 ALIASES_KEY = dg.AssetKey(["unified", "project_aliases"])
+# Every table a project feed reads, from the registry (not a list kept here).
 UPSTREAM = [
-    dg.AssetKey(["raw_github", "repositories"]),
-    dg.AssetKey(["raw_github", "project_states"]),
-    dg.AssetKey(["raw_github", "projects"]),
-    dg.AssetKey(["raw_local", "claude_sessions"]),
-    dg.AssetKey(["raw_notion", "pages"]),
-    dg.AssetKey(["raw_notion", "databases"]),
-    dg.AssetKey(["raw_drive", "files"]),
+    dg.AssetKey(t.split("."))
+    for t in dict.fromkeys(t for f in feed_reader.feeds("project") if f.asset_dependency for t in f.tables)
 ]
 
 
@@ -51,6 +61,7 @@ class ProjectsConfig(dg.Config):
     lookup_git_remotes: bool = Field(
         default=True, description="Ask git for the origin of working directories present on this machine."
     )
+    full_refresh: bool = Field(default=False, description="Resolve again even when no source changed.")
 
 
 def _latest(values: list[datetime | None]) -> datetime | None:
@@ -58,12 +69,21 @@ def _latest(values: list[datetime | None]) -> datetime | None:
     return max(present) if present else None
 
 
+def _feed_column(ms: list[Match], kind: str, how: str) -> int | str | None:
+    """One of the columns a project feed declares (kernel/feeds.py project_columns)."""
+    mine = [m.record for m in ms if m.record.kind == kind]
+    if how == "records":
+        return len(mine)
+    if how == "record_count":
+        return sum(r.count for r in mine)
+    return next((r.extra["full_name"] for r in mine if r.extra.get("full_name")), None)
+
+
 def project_row(key: str, ms: list[Match], chitty_id: str, id_source: str, built_at: datetime) -> dict:
     by_kind = Counter(m.record.kind for m in ms)
     remotes = [normalize_remote(m.record.git_remote) for m in ms if m.record.git_remote]
     paths = sorted({p for m in ms if (p := normalize_path(m.record.path))})
-    registered = next((m.record for m in ms if m.record.kind == "registered"), None)
-    github = next((m.record for m in ms if m.record.kind == "github"), None)
+    registered = next((m.record for m in ms if m.record.kind == REGISTERED), None)
     return {
         "project_key": key,
         "name": next((m.record.name for m in ms if m.record.name), key),
@@ -71,15 +91,9 @@ def project_row(key: str, ms: list[Match], chitty_id: str, id_source: str, built
         "id_source": id_source,
         "platforms": [p for p in PLATFORM_FLAGS if by_kind[p]],
         **{f"on_{p}": by_kind[p] > 0 for p in PLATFORM_FLAGS},
-        "github_repos": by_kind["github"],
-        "claude_sessions": sum(m.record.count for m in ms if m.record.kind == "claude_code"),
-        "claude_paths": by_kind["claude_code"],
-        "notion_pages": by_kind["notion"],
-        "drive_folders": by_kind["drive"],
-        "chittychat_data_records": by_kind["chittychat_data"],
+        **{col: _feed_column(ms, kind, how) for col, (kind, how, _d) in PROJECT_COLUMNS.items()},
         "alias_count": len(ms),
         "git_remote": next((r for r in remotes if r), None),
-        "github_full_name": github.extra.get("full_name") if github else None,
         "paths": paths,
         "registered_path": normalize_path(registered.path) if registered else None,
         "last_activity_at": _latest([m.record.last_activity_at for m in ms]),
@@ -132,8 +146,8 @@ def alias_row(m: Match) -> dict:
             },
         ),
     ],
-    description="Entity resolution of projects over GitHub, Claude Code, Notion, Drive, chittychat-data "
-    "and registrations; ChittyIDs kept in ops.chitty_ids.",
+    description="Entity resolution of projects over every platform's project feeds and the registered "
+    "projects; ChittyIDs kept in ops.chitty_ids.",
 )
 def unified_projects(
     context: dg.AssetExecutionContext,
@@ -145,13 +159,46 @@ def unified_projects(
     started_at = now()
     t0 = time.monotonic()
     wh = warehouse.get()
-    records, per_source = read_sources(
-        wh,
-        opstore.get().projects(),
-        config.notion_project_databases,
-        tuple(p.lower() for p in config.drive_project_parents),
-        config.lookup_git_remotes,
+    registered = opstore.get().projects()
+    # The feeds' named parameters are this asset's settings (e.g. which databases hold projects).
+    params = {k: v for k, v in config.model_dump().items() if k != "full_refresh"}
+    with wh.connect() as con:
+        have = feed_reader.existing_tables(con)
+        probe = {
+            "feeds": project_feeds_probe(con),
+            "registered": hashlib.sha1(
+                json.dumps(registered, sort_keys=True, default=str).encode()
+            ).hexdigest(),
+            "settings": params,
+        }
+    stored = wh.cursors(GROUP, "projects")
+    exists = {"unified.projects", "unified.project_aliases"} <= have
+    # Local ids wait for the id service: while it is configured, every run tries to mint them.
+    pending = (
+        "ops.chitty_ids" in have
+        and chitty_id.client().configured
+        and bool(
+            wh.scalar(
+                "SELECT count(*) FROM ops.chitty_ids WHERE entity_type = 'project' AND id_source = 'local'"
+            )
+        )
     )
+    if (
+        exists
+        and not pending
+        and not config.full_refresh
+        and stored.get("probe") == json.loads(json.dumps(probe, default=str))
+    ):
+        reason = f"no source changed since {stored.get('built_at')}"
+        context.log.info(f"unified projects: {reason}")
+        extra = {"skipped": reason, "duration_s": round(time.monotonic() - t0, 3)}
+        for key, table in ((PROJECTS_KEY, PROJECTS), (ALIASES_KEY, PROJECT_ALIASES)):
+            stats = StreamStats(extra=extra)
+            log_sync(wh, context, platform="unified", asset=key.to_user_string(), started_at=started_at,
+                     status="success", stats=stats, message=reason)  # fmt: skip
+            yield dg.MaterializeResult(asset_key=key, metadata=table_metadata(wh, table, stats))
+        return
+    records, per_source = read_sources(wh, registered, params, config.lookup_git_remotes)
     matches, projects = resolve(records)
     ids = assign_ids(wh, chitty_id, "project", projects, context.log.warning, started_at)
     with wh.transaction(context.run.run_id) as tx:
@@ -163,6 +210,7 @@ def unified_projects(
             tx.con.execute(f"DELETE FROM {table.sql_name}")  # derived tables: rebuilt whole each run
         tx.upsert(PROJECTS, project_rows)
         tx.upsert(PROJECT_ALIASES, alias_rows)
+        tx.set_cursors(GROUP, "projects", {"probe": probe, "built_at": started_at.isoformat()})
     rules = Counter(m.rule for m in matches)
     extra = {
         "sources": dg.MetadataValue.json(per_source),

@@ -33,9 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
 
-# Source kinds, in processing order (stronger identities first).
-ORDER = ("registered", "github", "chittychat_data", "claude_code", "notion", "drive")
-CODE_KINDS = {"registered", "github", "chittychat_data", "claude_code"}
+REGISTERED_RANK = 0  # registered projects anchor first; platform feeds declare their own rank
 GENERIC_SUFFIXES = ("data", "docs", "documents", "project", "notes", "workspace", "files")
 GENERIC_BASENAMES = {
     "", "src", "app", "apps", "code", "dev", "repos", "repo", "projects", "project", "work",
@@ -46,7 +44,7 @@ GENERIC_BASENAMES = {
 
 @dataclass
 class SourceRecord:
-    kind: str  # one of ORDER
+    kind: str  # registered, or the kind a project feed maps
     source_table: str
     source_id: str
     name: str | None
@@ -56,6 +54,11 @@ class SourceRecord:
     count: int = 1  # sessions for a working directory, 1 otherwise
     registered_key: str | None = None
     extra: dict = field(default_factory=dict)
+    # From the feed (kernel/feeds.py): anchor strength (lower first), a code checkout (names match
+    # exactly, never stripped), a working directory (generic folders ignored, path_within applies).
+    rank: int = REGISTERED_RANK
+    code: bool = True
+    workdir: bool = False
 
     @property
     def alias_id(self) -> str:
@@ -136,7 +139,7 @@ def resolve(records: list[SourceRecord]) -> tuple[list[Match], dict[str, list[Ma
     """Matches for every record, and project_key -> its matches."""
     records = sorted(
         records,
-        key=lambda r: (ORDER.index(r.kind), len(normalize_path(r.path) or ""), r.source_table, r.source_id),
+        key=lambda r: (r.rank, len(normalize_path(r.path) or ""), r.source_table, r.source_id),
     )
     uf = _UnionFind()
     by_remote: dict[str, str] = {}
@@ -151,7 +154,7 @@ def resolve(records: list[SourceRecord]) -> tuple[list[Match], dict[str, list[Ma
         rule, on, target = _match(rec, remote, path, name, by_remote, by_path, by_name)
         if target is not None:
             uf.union(target, me)
-        elif rec.kind == "claude_code" and path and _is_generic_path(path):
+        elif rec.workdir and path and _is_generic_path(path):
             rule, on = "ignored_generic", f"generic working directory {path}"
         matches.append(Match(rec, rule, on))
         if rule == "ignored_generic":
@@ -160,7 +163,7 @@ def resolve(records: list[SourceRecord]) -> tuple[list[Match], dict[str, list[Ma
             by_remote.setdefault(remote, me)
         if path:
             by_path.setdefault(path, me)
-        if name and not (rec.kind == "claude_code" and path and _is_generic_path(path)):
+        if name and not (rec.workdir and path and _is_generic_path(path)):
             by_name.setdefault(name, me)
     return matches, _assign_keys(matches, uf)
 
@@ -174,11 +177,11 @@ def _match(rec, remote, path, name, by_remote, by_path, by_name) -> tuple[str, s
         return "path", path, by_path[path]
     if name and name in by_name:
         return "name", name, by_name[name]
-    if path and rec.kind == "claude_code":
+    if path and rec.workdir:
         parent = _containing(path, by_path)
         if parent is not None:
             return "path_within", f"inside {parent}", by_path[parent]
-    if rec.kind not in CODE_KINDS:
+    if not rec.code:
         short = stripped_name(rec.name)
         if short and short != name and short in by_name:
             return "name_stripped", short, by_name[short]

@@ -1,10 +1,17 @@
 """``unified/sessions``: one row per AI session across tools, linked to its project, with usage and
-a status (session_sources.py defines active / ended / stale)."""
+a status (session_sources.py defines active / ended / stale).
+
+Incremental (session_state.py): every platform feed and the operational store keep a high-water
+mark in ops.sync_cursors, written in the same transaction as the rows. A run re-derives only the
+sessions whose source rows changed, plus the active sessions the clock has made silent; with
+nothing to do it writes nothing and says why in its metadata."""
 
 # No ``from __future__ import annotations``: Dagster reads the config/resource annotations.
+import hashlib
+import json
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -13,26 +20,28 @@ from pydantic import Field
 from chitty_pipelines import config as settings
 from chitty_pipelines.chittyos.ids import ChittyIdResource
 from chitty_pipelines.kernel.assets import StreamStats, log_sync, table_metadata
+from chitty_pipelines.unified import feed_reader
 from chitty_pipelines.unified.entity_tables import PROJECT_ALIASES, PROJECTS, SESSIONS
+from chitty_pipelines.unified.feed_reader import existing_tables, rows_of
 from chitty_pipelines.unified.ids import assign_ids, write_ids
-from chitty_pipelines.unified.project_sources import _rows, existing_tables
 from chitty_pipelines.unified.projects import ALIASES_KEY, GROUP, PROJECTS_KEY
 from chitty_pipelines.unified.resolution import normalize_path
-from chitty_pipelines.unified.session_sources import file_sessions, registered_sessions, session_status
+from chitty_pipelines.unified.session_sources import (
+    REGISTERED_FEED,
+    file_sessions,
+    registered_changed_at,
+    registered_sessions,
+    session_status,
+)
+from chitty_pipelines.unified.session_state import FEED_KEYS, SESSION_SOURCES, Plan, plan, sessions_of
 from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
 from chitty_pipelines.warehouse.resource import WarehouseResource
 
 SESSIONS_KEY = dg.AssetKey(["unified", "sessions"])
-UPSTREAM = [
-    PROJECTS_KEY,
-    ALIASES_KEY,
-    dg.AssetKey(["raw_local", "claude_sessions"]),
-    dg.AssetKey(["raw_local", "claude_subagents"]),
-    dg.AssetKey(["raw_local", "claude_messages"]),
-    dg.AssetKey(["raw_local", "chatgpt_conversations"]),
-    dg.AssetKey(["raw_local", "chatgpt_messages"]),
-    dg.AssetKey(["raw_local", "gemini_sessions"]),
-    dg.AssetKey(["raw_local", "gemini_prompts"]),
+# Every table a session feed reads, from the registry (not a list kept here).
+UPSTREAM = [PROJECTS_KEY, ALIASES_KEY] + [
+    dg.AssetKey(t.split("."))
+    for t in dict.fromkeys(t for f in feed_reader.feeds("session") if f.asset_dependency for t in f.tables)
 ]
 DEFAULT_TTL_S = 1800.0
 
@@ -49,6 +58,7 @@ class SessionsConfig(dg.Config):
         default=None,
         description="Seconds of silence after which a session is not active; unset: SESSION_TTL.",
     )
+    full_refresh: bool = Field(default=False, description="Re-derive every session from every source.")
 
 
 class ProjectLinker:
@@ -56,11 +66,12 @@ class ProjectLinker:
 
     def __init__(self, aliases: list[dict[str, Any]], project_keys: set[str]):
         self.project_keys = project_keys
-        self.cwd = {a["source_id"]: a for a in aliases if a["platform"] == "claude_code"}
+        self.cwd = {(a["platform"], a["source_id"]): a for a in aliases}
         self.paths = {a["path"]: a["project_key"] for a in aliases if a["path"] and a["project_key"]}
 
-    def claude(self, cwd: str | None) -> tuple[str | None, str]:
-        alias = self.cwd.get(cwd or "")
+    def by_cwd(self, platform: str, cwd: str | None) -> tuple[str | None, str]:
+        """The working directory is itself a project alias of the session's platform."""
+        alias = self.cwd.get((platform, cwd or ""))
         if alias is None:
             return None, "none"
         return alias["project_key"], "cwd" if alias["project_key"] else alias["rule"]
@@ -77,20 +88,34 @@ class ProjectLinker:
                 return self.paths[best], "registered_path"
         return None, "none"
 
+    def digest(self) -> str:
+        """Changes when any link could change: then every session is re-linked."""
+        state = (
+            sorted(self.project_keys),
+            sorted(
+                (a["platform"], a["source_id"], a["path"] or "", a["project_key"] or "", a["rule"])
+                for a in self.cwd.values()
+            ),
+        )
+        return hashlib.sha1(json.dumps(state, default=str).encode()).hexdigest()
 
-def _link(rows: list[dict[str, Any]], linker: ProjectLinker) -> None:
+
+def _link(rows: list[dict[str, Any]], linker: ProjectLinker, stored_parents: dict[str, tuple]) -> None:
     by_key = {r["session_key"]: r for r in rows}
     for r in rows:
-        if r["platform"] == "claude_code" and not r["is_subagent"]:
-            r["project_key"], r["project_rule"] = linker.claude(r.get("project_hint"))
-        elif r["heartbeat_based"]:
+        if r["link"] == "cwd" and not r["is_subagent"]:
+            r["project_key"], r["project_rule"] = linker.by_cwd(r["platform"], r.get("project_hint"))
+        elif r["link"] == "registered":
             r["project_key"], r["project_rule"] = linker.registered(r.get("project_hint"), r.get("pwd"))
         else:
             r["project_key"], r["project_rule"] = None, "none"
     for r in rows:  # subagents follow their parent, whatever rule linked it
-        parent = by_key.get(r.get("parent_session_key") or "")
+        key = r.get("parent_session_key") or ""
+        parent = by_key.get(key)
         if r["is_subagent"] and parent is not None:
             r["project_key"], r["project_rule"] = parent["project_key"], "parent"
+        elif r["is_subagent"] and key in stored_parents:  # a parent that did not change this run
+            r["project_key"], r["project_rule"] = stored_parents[key][0], "parent"
 
 
 def build_rows(
@@ -105,6 +130,33 @@ def build_rows(
         row = {c: r.get(c) for c in SESSIONS.column_names}
         row.update(chitty_id=chitty_id, id_source=id_source, status=status, ended_at=ended,
                    status_as_of=now, built_at=now)  # fmt: skip
+        out.append(row)
+    return out
+
+
+def _read_changed(con, todo: Plan, registered: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows = file_sessions(con, None if todo.full else todo.feed_keys)
+    if todo.full:
+        return rows + registered_sessions(registered)
+    keys = set(todo.feed_keys.get(REGISTERED_FEED, ()))
+    return rows + registered_sessions([r for r in registered if r["session_id"] in keys])
+
+
+def _silenced(con, now: datetime, ttl: float, exclude: set[str]) -> list[dict[str, Any]]:
+    """Stored active sessions the clock has made silent: their status changes, nothing else."""
+    found = rows_of(
+        con,
+        f"SELECT s.*, src.heartbeat_based FROM {SESSIONS.sql_name} s JOIN {SESSION_SOURCES.sql_name} src "
+        "USING (session_key) WHERE s.status = 'active' AND s.last_active_at < ?",
+        [now - timedelta(seconds=ttl)],
+    )
+    out = []
+    for r in found:
+        if r["session_key"] in exclude:
+            continue
+        status, ended = session_status(r["last_active_at"], None, now, ttl, bool(r["heartbeat_based"]))
+        row = {c: r.get(c) for c in SESSIONS.column_names}
+        row.update(status=status, ended_at=ended, status_as_of=now, built_at=now)
         out.append(row)
     return out
 
@@ -129,30 +181,71 @@ def unified_sessions(
     now = datetime.fromisoformat(config.now.replace("Z", "+00:00")) if config.now else started
     ttl = config.ttl_seconds if config.ttl_seconds is not None else default_ttl()
     wh = warehouse.get()
+    registered = opstore.get().sessions()
     with wh.connect() as con:
-        rows = file_sessions(con)
         have = existing_tables(con)
-        aliases = (
-            _rows(con, f"SELECT * FROM {PROJECT_ALIASES.sql_name}")
-            if "unified.project_aliases" in have
-            else []
-        )
+        aliases = rows_of(con, f"SELECT * FROM {PROJECT_ALIASES.sql_name}") if (
+            "unified.project_aliases" in have) else []  # fmt: skip
         keys = {r[0] for r in con.execute(f"SELECT project_key FROM {PROJECTS.sql_name}").fetchall()} if (
             "unified.projects" in have
         ) else set()  # fmt: skip
-    rows += registered_sessions(opstore.get().sessions())
-    _link(rows, ProjectLinker(aliases, keys))
+        linker = ProjectLinker(aliases, keys)
+        stored = wh.cursors(GROUP, "sessions")
+        can_mint = chitty_id.client().configured
+        todo = plan(con, have, stored, registered, registered_changed_at, linker.digest(), now, ttl,
+                    config.full_refresh, can_mint)  # fmt: skip
+        if todo.skip:
+            reason = f"no source changed since {todo.since}"
+            context.log.info(f"unified sessions: {reason}")
+            stats = StreamStats(extra={"skipped": reason, "duration_s": round(time.monotonic() - t0, 3)})
+            log_sync(wh, context, platform="unified", asset=SESSIONS_KEY.to_user_string(),
+                     started_at=started, status="success", stats=stats, message=reason)  # fmt: skip
+            return dg.MaterializeResult(metadata=table_metadata(wh, SESSIONS, stats))
+        rows = _read_changed(con, todo, registered)
+        changed = {r["session_key"] for r in rows}
+        # sessions of changed or removed source keys that the sources no longer give
+        touched = {
+            f: todo.feed_keys.get(f, []) + todo.removed.get(f, []) for f in {*todo.feed_keys, *todo.removed}
+        }
+        gone = set() if todo.full else sessions_of(con, touched) - changed
+        silenced = [] if todo.full else _silenced(con, now, ttl, changed | gone)
+        parents = {r.get("parent_session_key") for r in rows if r["is_subagent"]} - changed - {None}
+        stored_parents = {} if todo.full or not parents else {
+            k: (pk,) for k, pk in con.execute(
+                f"SELECT session_key, project_key FROM {SESSIONS.sql_name} WHERE session_key IN "
+                "(SELECT unnest(?))", [sorted(parents)]).fetchall()
+        }  # fmt: skip
+    _link(rows, linker, stored_parents)
     ids = assign_ids(wh, chitty_id, "session", [r["session_key"] for r in rows], context.log.warning, started)
     with wh.transaction(context.run.run_id) as tx:
         write_ids(tx, ids)
         out = build_rows(rows, ids.ids, now, ttl)
-        tx.ensure(SESSIONS)
-        tx.con.execute(f"DELETE FROM {SESSIONS.sql_name}")  # derived: rebuilt whole each run
-        tx.upsert(SESSIONS, out)
-    statuses = Counter(r["status"] for r in out)
+        for table in (SESSIONS, SESSION_SOURCES, FEED_KEYS):
+            tx.ensure(table)
+            if todo.full:  # first run, new link rules or another clock: rebuilt whole
+                tx.con.execute(f"DELETE FROM {table.sql_name}")
+        tx.delete_where(SESSIONS, "session_key", sorted(gone))
+        tx.delete_where(SESSION_SOURCES, "session_key", sorted(gone))
+        for feed_name, keys in todo.removed.items():
+            if keys:
+                tx.con.execute(f"DELETE FROM {FEED_KEYS.sql_name} WHERE feed = ? AND source_key IN "
+                               "(SELECT unnest(?))", [feed_name, keys])  # fmt: skip
+        tx.upsert(FEED_KEYS, todo.markers)
+        written = tx.upsert(SESSIONS, out) + tx.upsert(SESSIONS, silenced)
+        tx.upsert(SESSION_SOURCES, [
+            {"session_key": r["session_key"], "feed": r["feed"], "source_key": str(r["source_key"]),
+             "heartbeat_based": r["heartbeat_based"]} for r in rows
+        ])  # fmt: skip
+        tx.set_cursors(GROUP, "sessions", todo.cursors(started))
+    statuses = Counter(r["status"] for r in out + silenced)
     stats = StreamStats(
-        rows_written=len(out),
+        rows_written=written,
         extra={
+            "mode": "full" if todo.full else "incremental",
+            "reason": todo.reason,
+            "changed_by_source": dg.MetadataValue.json(dict(Counter(r["feed"] for r in rows))),
+            "status_changed_by_clock": len(silenced),
+            "removed": len(gone),
             "by_platform": dg.MetadataValue.json(dict(Counter(r["platform"] for r in out))),
             "by_status": dg.MetadataValue.json({s: statuses.get(s, 0) for s in ("active", "ended", "stale")}),
             "linked_to_project": sum(1 for r in out if r["project_key"]),
@@ -162,7 +255,7 @@ def unified_sessions(
             **ids.metadata,
         },
     )
-    context.log.info(f"unified sessions: {len(out)} sessions ({dict(statuses)})")
+    context.log.info(f"unified sessions ({todo.reason}): {written} rows written ({dict(statuses)})")
     log_sync(wh, context, platform="unified", asset=SESSIONS_KEY.to_user_string(), started_at=started,
              status="success", stats=stats)  # fmt: skip
     return dg.MaterializeResult(metadata=table_metadata(wh, SESSIONS, stats))

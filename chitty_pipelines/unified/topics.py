@@ -3,8 +3,10 @@ into the topic taxonomy, and the taxonomy with counts. Classification lives in t
 classifiers in chitty_pipelines/topics/.
 
 Re-runs classify only sessions whose summary changed (or all of them when the classifier, the
-taxonomy or the run's full_refresh says so). Without a unified.sessions table both assets succeed
-with zero rows and say why.
+taxonomy or the run's full_refresh says so). When neither unified.sessions (count and a hash of
+every key, title and summary, one SQL aggregate) nor the classifier settings nor the taxonomy
+changed since the last run, both assets skip: no classifier is built, nothing is written, and the
+metadata says why. Without a unified.sessions table both assets succeed with zero rows and say why.
 """
 
 # No ``from __future__ import annotations``: Dagster reads the config/resource annotations.
@@ -69,10 +71,12 @@ def session_topics(
     wh = warehouse.get()
     full = is_full_refresh(context, config)
     taxonomy = topic_classifier.taxonomy()
-    classifier = topic_classifier.build(taxonomy)
-    label = classifier_label(classifier)
-    common = {"classifier": label, "taxonomy": taxonomy.source, "full_refresh": full}
     if not sessions_table_exists(wh):
+        common = {
+            "classifier": topic_classifier.classifier,
+            "taxonomy": taxonomy.source,
+            "full_refresh": full,
+        }
         context.log.info(_NO_SESSIONS)
         log_sync(
             wh,
@@ -87,7 +91,30 @@ def session_topics(
         return dg.MaterializeResult(
             metadata={"dagster/row_count": 0, "sessions_table": "missing", "reason": _NO_SESSIONS, **common}
         )
+    probe, identity = sessions_probe(wh), classifier_identity(topic_classifier, taxonomy)
+    stored = wh.cursors(GROUP, "session_topics")
+    if not full and _exists_table(wh, STATE) and stored.get("sessions") == probe and (
+        stored.get("identity") == identity and not stored.get("failed")):  # fmt: skip
+        reason = f"no session, classifier or taxonomy change since {stored.get('classified_at')}"
+        context.log.info(f"topics: {reason}")
+        stats = StreamStats(extra={
+            "classifier": stored.get("label"), "taxonomy": taxonomy.source, "full_refresh": full,
+            "skipped": reason, "sessions": probe[0], "classified": 0, "unchanged": probe[0],
+            "removed": 0, "failed": 0, "no_topic": 0,
+        })  # fmt: skip
+        log_sync(wh, context, platform=GROUP, asset="session_topics", started_at=started,
+                 status="success", stats=stats, message=reason)  # fmt: skip
+        return dg.MaterializeResult(metadata=table_metadata(wh, SESSION_TOPICS, stats))
+    classifier = topic_classifier.build(taxonomy)
+    label = classifier_label(classifier)
+    common = {"classifier": label, "taxonomy": taxonomy.source, "full_refresh": full}
     outcome = classify_sessions(wh, classifier, taxonomy, run_id=context.run.run_id, full_refresh=full)
+    # After the chunks: a crash before this line leaves the old mark, so the next run re-plans.
+    with wh.transaction(context.run.run_id) as tx:
+        tx.set_cursors(GROUP, "session_topics", {
+            "sessions": probe, "identity": identity, "failed": outcome.failed, "label": label,
+            "classified_at": started.isoformat(),
+        })  # fmt: skip
     context.log.info(
         f"topics ({label}): {outcome.sessions} session(s), {outcome.classified} classified, "
         f"{outcome.unchanged} unchanged, {outcome.removed} removed, {outcome.failed} failed"
@@ -128,12 +155,22 @@ def topics(
     started = now()
     wh = warehouse.get()
     taxonomy = topic_classifier.taxonomy()
+    probe = [*topics_probe(wh), taxonomy.fingerprint]
+    stored = wh.cursors(GROUP, "topics")
+    if _exists_table(wh, TOPICS) and stored.get("probe") == probe:
+        reason = f"no classification or taxonomy change since {stored.get('refreshed_at')}"
+        context.log.info(f"topics: {reason}")
+        stats = StreamStats(extra={"skipped": reason, "taxonomy": taxonomy.source})
+        log_sync(wh, context, platform=GROUP, asset="topics", started_at=started, status="success",
+                 stats=stats, message=reason)  # fmt: skip
+        return dg.MaterializeResult(metadata=table_metadata(wh, TOPICS, stats))
     rows = topic_rows(wh, taxonomy)
     with wh.transaction(context.run.run_id) as tx:
         tx.ensure(TOPICS)
         # The taxonomy is the truth: a topic removed from it leaves the table too.
         tx.con.execute(f"DELETE FROM {TOPICS.sql_name}")
         written = tx.upsert(TOPICS, rows)
+        tx.set_cursors(GROUP, "topics", {"probe": probe, "refreshed_at": started.isoformat()})
     classifiers = []
     if wh.table_exists(SESSION_TOPICS.schema, SESSION_TOPICS.name):
         classifiers = sorted(
@@ -153,6 +190,35 @@ def topics(
     )
     log_sync(wh, context, platform=GROUP, asset="topics", started_at=started, status="success", stats=stats)
     return dg.MaterializeResult(metadata=table_metadata(wh, TOPICS, stats))
+
+
+def _exists_table(wh: Warehouse, table) -> bool:
+    return wh.table_exists(table.schema, table.name)
+
+
+def sessions_probe(wh: Warehouse) -> list:
+    """[sessions, hash of every (key, title, summary)]: what classification reads, in one aggregate."""
+    count, digest = wh.query(
+        "SELECT count(*) AS n, "
+        "CAST(coalesce(sum(hash(session_key, title, summary_text)), 0) AS VARCHAR) AS h "
+        f"FROM {quote(SESSIONS_SCHEMA)}.{quote(SESSIONS_TABLE)}"
+    ).iloc[0]
+    return [int(count), str(digest)]
+
+
+def topics_probe(wh: Warehouse) -> list:
+    if not _exists_table(wh, SESSION_TOPICS):
+        return [0, None]
+    count, last = wh.query(
+        f"SELECT count(*) AS n, CAST(max(classified_at) AS VARCHAR) AS t FROM {SESSION_TOPICS.sql_name}"
+    ).iloc[0]
+    return [int(count), last]
+
+
+def classifier_identity(resource: TopicClassifierResource, taxonomy: Taxonomy) -> dict:
+    """Everything that changes a classification, without building the classifier (no secrets)."""
+    fields = ("classifier", "taxonomy_path", "max_topics", "min_confidence", "llm_base_url", "llm_model")
+    return {**{f: getattr(resource, f) for f in fields}, "taxonomy": taxonomy.fingerprint}
 
 
 def topic_rows(wh: Warehouse, taxonomy: Taxonomy) -> list[dict]:

@@ -1,0 +1,61 @@
+"""What ChatGPT exports feed the unified layer: one session per conversation (active thread)."""
+
+from __future__ import annotations
+
+from chitty_pipelines.kernel.feeds import Feed
+
+PLATFORM = "chatgpt"
+PROMPTS_IN_SUMMARY = 5
+
+_SQL = f"""
+WITH m AS (
+    SELECT conversation_id,
+        count(*) FILTER (WHERE role IN ('user', 'assistant') AND NOT coalesce(hidden, false))
+            AS message_count,
+        count(*) FILTER (WHERE role = 'user' AND NOT coalesce(hidden, false)) AS prompt_count,
+        count(*) FILTER (WHERE role = 'tool') AS tool_call_count,
+        list(text ORDER BY position) FILTER (
+            WHERE role = 'user' AND NOT coalesce(hidden, false) AND coalesce(text, '') <> '') AS prompts
+    FROM raw_local.chatgpt_messages WHERE on_active_thread GROUP BY ALL
+)
+SELECT c.conversation_id AS source_key, c.conversation_id, c.title, c.create_time, c.update_time,
+    c.model_slugs, c.default_model_slug,
+    coalesce(m.message_count, c.visible_messages, 0) AS message_count,
+    coalesce(m.prompt_count, 0) AS prompt_count,
+    coalesce(m.tool_call_count, 0) AS tool_call_count, m.prompts[1:{PROMPTS_IN_SUMMARY}] AS prompts
+FROM raw_local.chatgpt_conversations c LEFT JOIN m USING (conversation_id)
+"""
+
+FEEDS: tuple[Feed, ...] = (
+    Feed(
+        PLATFORM,
+        "session",
+        "raw_local.chatgpt_conversations",
+        key="conversation_id",
+        # an export rewrites a conversation with a later update_time whenever it grew
+        changed_at="coalesce(update_time, create_time)",
+        fingerprint="concat_ws('|', update_time, create_time, title, visible_messages)",
+        query=_SQL,
+        requires=("raw_local.chatgpt_messages",),
+        columns={
+            "session_key": "'chatgpt:' || src.conversation_id",
+            "platform": f"'{PLATFORM}'",
+            "ai_tool": "'chatgpt'",
+            "source_id": "src.conversation_id",
+            "is_subagent": "false",
+            "heartbeat_based": "false",
+            "link": "'none'",
+            "models": "CASE WHEN len(coalesce(src.model_slugs, [])) > 0 THEN src.model_slugs "
+            "WHEN src.default_model_slug IS NOT NULL THEN [src.default_model_slug] "
+            "ELSE []::VARCHAR[] END",
+            "started_at": "src.create_time",
+            "last_active_at": "coalesce(src.update_time, src.create_time)",
+            "message_count": "src.message_count",
+            "prompt_count": "src.prompt_count",
+            "tool_call_count": "src.tool_call_count",
+            "title": "src.title",
+            "prompts": "src.prompts",
+        },
+        description="One session per exported conversation; exports carry no token usage.",
+    ),
+)
