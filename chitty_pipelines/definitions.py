@@ -5,10 +5,10 @@ from __future__ import annotations
 import dagster as dg
 
 from chitty_pipelines.ops import defs as ops_defs
+from chitty_pipelines.ops import publish as ops_publish
 from chitty_pipelines.ops.jobs import build_jobs
 from chitty_pipelines.platforms import registry
 from chitty_pipelines.unified import entities as unified_entities
-from chitty_pipelines.unified import publish as unified_publish
 from chitty_pipelines.unified import todos as unified_todos
 from chitty_pipelines.unified import topics as unified_topics
 from chitty_pipelines.warehouse.resource import WarehouseResource
@@ -24,6 +24,6 @@ defs = dg.Definitions.merge(
     unified_entities.defs,
     unified_topics.defs,
     unified_todos.defs,
-    unified_publish.defs,
+    ops_publish.defs,
     ops_defs.defs,
 )

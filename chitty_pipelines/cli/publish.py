@@ -39,9 +39,9 @@ def publish(
     ] = False,
 ) -> None:
     """Show (and with --approve commit) the consolidated files for the chittychat-data repository."""
+    from chitty_pipelines.ops.publish import data_repository
     from chitty_pipelines.platforms.github.publish_client import plan_publish
     from chitty_pipelines.platforms.github.resource import GitHubError, GitHubResource
-    from chitty_pipelines.unified.publish import data_repository
     from chitty_pipelines.unified.publish_files import PublishInputError, consolidated_files
     from chitty_pipelines.warehouse.resource import WarehouseResource
 
@@ -109,7 +109,7 @@ def _run_approved(expected_head: str, digest: str, project: str | None) -> None:
     from chitty_pipelines.cli.app import print_event
     from chitty_pipelines.cli.runner import execute_with_progress, open_instance
     from chitty_pipelines.definitions import defs
-    from chitty_pipelines.unified.publish import (
+    from chitty_pipelines.ops.publish import (
         APPROVE_TAG,
         DIGEST_TAG,
         EXPECTED_HEAD_TAG,

@@ -71,14 +71,25 @@ TARGET_COLUMNS: dict[str, tuple[str, ...]] = {
         "summary_title",
         "prompts",
     ),
-    # one todo item (Claude TodoWrite shape, contracts section 7), for the unified todos asset
+    # one item of one todo list (Claude TodoWrite shape, contracts section 7), for unified/todos:
+    # ``session_key`` is the unified.sessions key of the session that wrote the list and
+    # ``parent_session_key`` its parent's (a subagent's todos count for its parent's project);
+    # ``project_id`` is used when no session links the item to a project; ``list_id`` and
+    # ``position`` say which list and where in it (the merge replays lists in order)
     "todo": (
         "todo_key",
         "project_id",
         "session_id",
+        "session_key",
+        "parent_session_key",
+        "ai_tool",
+        "list_id",
+        "position",
+        "source",
         "content",
         "status",
         "active_form",
+        "priority",
         "platform",
         "updated_at",
     ),

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chitty_pipelines.unified.entity_tables import PROJECTS, SESSIONS
-from chitty_pipelines.unified.project_sources import _rows, existing_tables
+from chitty_pipelines.unified.feed_reader import existing_tables
+from chitty_pipelines.unified.feed_reader import rows_of as _rows
 from chitty_pipelines.unified.todo_tables import PROJECT_TODOS, TODOS
 from chitty_pipelines.warehouse import Warehouse
 

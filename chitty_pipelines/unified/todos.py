@@ -1,8 +1,8 @@
 """``unified/todos`` and ``unified/project_todos``: every AI tool todo list merged per project with
 the original's rules (todo_merge.py), projects taken from what unified/sessions resolved.
 
-Sources: Claude Code's TodoWrite calls in transcripts, its todos/ state files and tasks/ files
-(all in ``raw_local.claude_todos``). ChatGPT and Gemini exports carry no todo lists.
+Sources: every platform's todo feeds (kernel/feeds.py; today Claude Code's TodoWrite lists,
+todos/ and tasks/ files, and the ``sync:todos:*`` keys of Cloudflare KV).
 """
 
 # No ``from __future__ import annotations``: Dagster reads the resource annotations.
@@ -13,8 +13,8 @@ from typing import Any
 import dagster as dg
 
 from chitty_pipelines.kernel.assets import StreamStats, is_full_refresh, log_sync, table_metadata
+from chitty_pipelines.unified import feed_reader
 from chitty_pipelines.unified.entity_tables import PROJECTS, SESSIONS
-from chitty_pipelines.unified.project_sources import _rows, existing_tables
 from chitty_pipelines.unified.projects import GROUP, PROJECTS_KEY
 from chitty_pipelines.unified.sessions import SESSIONS_KEY
 from chitty_pipelines.unified.todo_checks import UNIFIED_TODO_CHECKS
@@ -23,33 +23,29 @@ from chitty_pipelines.unified.todo_tables import PROJECT_TODOS, PROJECT_TODOS_KE
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
 
-RAW_TODOS_KEY = dg.AssetKey(["raw_local", "claude_todos"])
-
-RAW_SQL = """
-SELECT source_file, line_no, block, position, source, session_id, agent_id, content, status,
-       active_form, priority, observed_at
-FROM raw_local.claude_todos
-"""
-
-
 # Bump when the merge rules or the tables change: a stored fingerprint of another version rebuilds.
-MERGE_VERSION = "1"
-_FINGERPRINTS = {
-    "raw_local.claude_todos": "SELECT count(*), bit_xor(hash(source_file, line_no, block, position, "
-    "session_id, agent_id, content, status, active_form, priority, observed_at)) FROM raw_local.claude_todos",
+MERGE_VERSION = "2"
+_LINKS = {
     "unified.sessions": "SELECT count(*), bit_xor(hash(session_key, project_key, ai_tool)) "
     "FROM unified.sessions",
     "unified.projects": "SELECT count(*), bit_xor(hash(project_key, name)) FROM unified.projects",
 }
 
 
+def _todo_feeds():
+    return feed_reader.feeds("todo")
+
+
 def inputs_fingerprint(wh: Warehouse) -> str:
-    """One scan of each input (no merge, no write): the rows the merge would read, the session ->
+    """One scan of each input (no merge, no write): every todo feed's probe, the session ->
     project links and the project names. Equal fingerprints mean an equal result."""
     parts = [MERGE_VERSION]
     with wh.connect() as con:
-        have = existing_tables(con)
-        for table, sql in _FINGERPRINTS.items():
+        have = feed_reader.existing_tables(con)
+        for feed in _todo_feeds():
+            probe = feed_reader.probe(con, feed) if feed_reader.available(feed, have) else "absent"
+            parts.append(f"{feed.name}:{probe}")
+        for table, sql in _LINKS.items():
             if table not in have:
                 parts.append(f"{table}:absent")
             else:
@@ -58,24 +54,14 @@ def inputs_fingerprint(wh: Warehouse) -> str:
     return "|".join(parts)
 
 
-def claude_session_key(session_id: str, agent_id: str | None) -> str:
-    """The unified.sessions key of the (sub)agent that wrote a list; the main agent's todos/ file
-    names itself ``<session>-agent-<session>``."""
-    if agent_id and agent_id != session_id:
-        return f"claude:{session_id}#agent-{agent_id}"
-    return f"claude:{session_id}"
-
-
 def read_observations(wh: Warehouse) -> tuple[list[TodoObservation], int, dict[str, str]]:
     """Usable todo items with their project and session, the number of unusable items (no content
     or an unknown status), and project names."""
     with wh.connect() as con:
-        have = existing_tables(con)
-        if "raw_local.claude_todos" not in have:
-            return [], 0, {}
-        raw = _rows(con, RAW_SQL)
+        have = feed_reader.existing_tables(con)
+        raw = [r for f in _todo_feeds() if feed_reader.available(f, have) for r in feed_reader.read(con, f)]
         sessions = (
-            {r["session_key"]: r for r in _rows(
+            {r["session_key"]: r for r in feed_reader.rows_of(
                 con, f"SELECT session_key, project_key, ai_tool, parent_session_key FROM {SESSIONS.sql_name}"
             )}
             if "unified.sessions" in have else {}
@@ -88,22 +74,21 @@ def read_observations(wh: Warehouse) -> tuple[list[TodoObservation], int, dict[s
     observations, skipped = [], 0
     for r in raw:
         item = normalize(r["content"], r["status"])
-        if item is None or not r["session_id"]:
+        if item is None or not r["session_key"]:
             skipped += 1
             continue
-        key = claude_session_key(r["session_id"], r["agent_id"])
         # A subagent's todos belong to its parent's project (as unified.sessions links them).
-        parent = sessions.get(f"claude:{r['session_id']}") or {}
-        session = sessions.get(key) or parent
+        parent = sessions.get(r["parent_session_key"] or r["session_key"]) or {}
+        session = sessions.get(r["session_key"]) or parent
         observations.append(
             TodoObservation(
-                project_key=parent.get("project_key"),
-                session_key=key,
-                ai_tool=session.get("ai_tool") or "claude",
-                observed_at=r["observed_at"],
-                list_id=f"{r['source_file']}:{r['line_no']}:{r['block']}",
+                project_key=parent.get("project_key") or session.get("project_key") or r["project_id"],
+                session_key=r["session_key"],
+                ai_tool=session.get("ai_tool") or r["ai_tool"] or r["platform"],
+                observed_at=r["updated_at"],
+                list_id=r["list_id"] or r["todo_key"],
                 position=int(r["position"] or 0),
-                source=r["source"],
+                source=r["source"] or r["platform"],
                 content=item[0],
                 status=item[1],
                 active_form=r["active_form"],
@@ -113,6 +98,13 @@ def read_observations(wh: Warehouse) -> tuple[list[TodoObservation], int, dict[s
     return observations, skipped, names
 
 
+# The raw tables the todo feeds read (lineage in the UI; Dagster orders the steps by them).
+_FEED_KEYS = sorted(
+    {dg.AssetKey(f.source.split(".")) for f in _todo_feeds() if f.asset_dependency},
+    key=lambda k: k.to_user_string(),
+)
+
+
 @dg.multi_asset(
     name="unified_todos",
     specs=[
@@ -120,7 +112,7 @@ def read_observations(wh: Warehouse) -> tuple[list[TodoObservation], int, dict[s
             TODOS_KEY,
             group_name=GROUP,
             kinds={"duckdb"},
-            deps=[RAW_TODOS_KEY, SESSIONS_KEY, PROJECTS_KEY],
+            deps=[*_FEED_KEYS, SESSIONS_KEY, PROJECTS_KEY],
             description=TODOS.description,
             metadata={"dagster/table_name": TODOS.qualified, "dagster/column_schema": TODOS.dagster_schema()},
         ),

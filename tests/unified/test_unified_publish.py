@@ -15,10 +15,10 @@ import sys
 import dagster as dg
 import pytest
 
+from chitty_pipelines.ops.publish import PUBLISH_JOB, PUBLISH_KEY, chittychat_data_published
 from chitty_pipelines.platforms.github.fake import GitHubFake
 from chitty_pipelines.platforms.github.publish_client import RemoteMovedError, commit_publish, plan_publish
 from chitty_pipelines.platforms.github.resource import GitHubClient, GitHubResource
-from chitty_pipelines.unified.publish import PUBLISH_JOB, PUBLISH_KEY, chittychat_data_published
 from chitty_pipelines.unified.publish_files import consolidated_files
 from chitty_pipelines.warehouse.opstore import OpStore
 from chitty_pipelines.warehouse.opstore_resource import OpStoreResource

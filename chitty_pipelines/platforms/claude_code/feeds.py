@@ -157,4 +157,33 @@ FEEDS: tuple[Feed, ...] = (
         },
         description="One project record per working directory, counting its sessions.",
     ),
+    # Every TodoWrite call in a transcript, every todos/ state file and tasks/ file: one row per
+    # item of each list, keyed by the list (a file or transcript line), for unified/todos.
+    Feed(
+        PLATFORM,
+        "todo",
+        "raw_local.claude_todos",
+        key="source_file || ':' || line_no || ':' || block",
+        changed_at="observed_at",
+        fingerprint="hash(content, status, active_form, priority, observed_at, session_id, agent_id)",
+        columns={
+            "todo_key": "src.source_file || ':' || src.line_no || ':' || src.block || ':' || src.position",
+            "session_id": "src.session_id",
+            "session_key": "CASE WHEN src.agent_id IS NOT NULL AND src.agent_id <> src.session_id "
+            "THEN 'claude:' || src.session_id || '#agent-' || src.agent_id "
+            "ELSE 'claude:' || src.session_id END",
+            "parent_session_key": "'claude:' || src.session_id",
+            "ai_tool": "'claude'",
+            "list_id": "src.source_file || ':' || src.line_no || ':' || src.block",
+            "position": "src.position",
+            "source": "src.source",
+            "content": "src.content",
+            "status": "src.status",
+            "active_form": "src.active_form",
+            "priority": "src.priority",
+            "platform": f"'{PLATFORM}'",
+            "updated_at": "src.observed_at",
+        },
+        description="TodoWrite lists of transcripts, todos/ state files and tasks/ files.",
+    ),
 )
