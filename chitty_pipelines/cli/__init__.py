@@ -35,7 +35,33 @@ def main() -> None:
     # Single-run backfill policies are "beta" in Dagster 1.13 and say so on every start; the
     # notice is for developers of the code location, not for someone running a sync.
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
-    app()
+    try:
+        app()
+    finally:
+        _stop_children()
+
+
+def _stop_children() -> None:
+    """Nothing this command started outlives it.
+
+    Dagster mirrors a run's captured stdout/stderr through ``tail -F`` helper processes; when one
+    is left behind (seen under heavy load) it keeps our stdout open, and a caller waiting for
+    the output to end (a pipe, ``subprocess.run(capture_output=True)``) waits forever.
+    """
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _gone, alive = psutil.wait_procs(children, timeout=3)
+    for child in alive:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
 
 
 __all__ = ["app", "main"]
