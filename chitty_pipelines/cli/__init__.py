@@ -48,20 +48,18 @@ def _stop_children() -> None:
     is left behind (seen under heavy load) it keeps our stdout open, and a caller waiting for
     the output to end (a pipe, ``subprocess.run(capture_output=True)``) waits forever.
     """
+    import contextlib
+
     import psutil
 
     children = psutil.Process().children(recursive=True)
     for child in children:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             child.terminate()
-        except psutil.NoSuchProcess:
-            pass
     _gone, alive = psutil.wait_procs(children, timeout=3)
     for child in alive:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             child.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 __all__ = ["app", "main"]
