@@ -85,3 +85,37 @@ def test_parallel_parse_writes_exactly_what_serial_does(tmp_path: Path) -> None:
     parallel = _sync(parallel_wh, res, workers=2, parallel_min_bytes=0, **small)
     assert parallel.stats.files_read == serial.stats.files_read == 2
     assert _snapshot(parallel_wh) == _snapshot(serial_wh)
+
+
+def test_scoped_derive_equals_a_full_recompute_across_sessions(tmp_path: Path) -> None:
+    """Only the changed sessions (and those sharing a uuid or message id with them) are
+    recomputed; after each of five replays of other sessions' largest responses into the
+    earliest session (so uuids and message ids are shared across sessions, §1.8 rules 3-5), the
+    sessions table must equal recomputing every session from scratch."""
+    corpus = tmp_path / "corpus"
+    generate(corpus, 1.0, seed=6, resume_rate=0.3, gateway_rate=0.2, rare=4)
+    res = LocalSessionsResource(claude_homes=[str(corpus)], exports_dir=str(tmp_path / "none"))
+    wh = Warehouse(tmp_path / "w.duckdb")
+    _sync(wh, res, workers=1)
+    first_at = wh.query(
+        "SELECT source_file, session_id, min(timestamp) AS t FROM raw_local.claude_messages"
+        " WHERE file_kind = 'main' GROUP BY ALL ORDER BY t"
+    )
+    x_file, x_session = first_at.iloc[0]["source_file"], first_at.iloc[0]["session_id"]
+    candidates = wh.query(
+        "SELECT source_file, line_no FROM raw_local.claude_messages WHERE usage_eligible"
+        " AND file_kind = 'main' AND session_id <> ? ORDER BY total_tokens DESC, source_file LIMIT 5",
+        [x_session],
+    ).values.tolist()
+    lines_of_x = "SELECT line_count FROM raw_local.claude_sessions WHERE session_id = ?"
+    for y_file, y_line in candidates:
+        entry = Path(y_file).read_bytes().splitlines()[int(y_line) - 1]
+        with open(x_file, "ab") as fh:
+            fh.write(entry.rstrip(b"\r") + b"\n")
+        count = wh.scalar(lines_of_x, [x_session])
+        sync = _sync(wh, res, workers=1)
+        assert sync.stats.files_read == 1 and sync.stats.sessions_touched == {x_session}
+        assert wh.scalar(lines_of_x, [x_session]) == count + 1  # the scoped derive ran
+        scoped = _snapshot(wh)["claude_sessions"]
+        assert ClaudeSync(wh, "run", True, lambda _: None).derive()  # full refresh: every session
+        assert _snapshot(wh)["claude_sessions"] == scoped

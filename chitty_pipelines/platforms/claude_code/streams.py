@@ -7,6 +7,7 @@ input (one very large file is split into several batches, each with an exact cur
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -41,6 +42,10 @@ from chitty_pipelines.platforms.claude_code.state import parse_state_file
 from chitty_pipelines.platforms.claude_code.tables import (
     MESSAGES,
     RESULTS_SQL,
+    SCOPE_SQL,
+    SCOPED_SESSIONS_SQL,
+    SCOPED_SPAWN_SQL,
+    SCOPED_SUBAGENT_STATS_SQL,
     SESSIONS,
     SESSIONS_SQL,
     SPAWN_SQL,
@@ -51,12 +56,15 @@ from chitty_pipelines.platforms.claude_code.tables import (
     TOOL_CALLS,
 )
 from chitty_pipelines.warehouse import Reject, TableSpec, Transaction, Warehouse
+from chitty_pipelines.warehouse.ops_tables import SYNC_CURSORS
 
 PLATFORM = "claude_code"
 STREAM = "claude_code"  # transcript files
 STATE_STREAM = "claude_state"  # todos/ and tasks/ files
 DERIVED_STREAM = "claude_derived"  # whether claude_sessions must be recomputed
 BATCH_BYTES = 32 << 20
+# Past this many changed sessions one derive over every line is cheaper than the scoped one.
+SCOPED_DERIVE_MAX_SESSIONS = 1000
 # Below this much new input, spawning parse workers (~0.5 s) costs more than it saves.
 PARALLEL_MIN_BYTES = 24 << 20
 PROGRESS_EVERY_S = 5.0
@@ -251,8 +259,18 @@ class ClaudeSync:
                 tx.ensure(spec)
             # Lines are keyed by (file, line): deleting what this read replaces, then a plain
             # append, is the upsert without its join against the whole (growing) table.
+            touched: set[str] = set().union(*(u.sessions for u in units))
             for spec in (MESSAGES, TODOS):
-                _with_registered(tx, "__starts", starts, _DELETE_FROM_LINE_SQL.format(table=spec.sql_name))
+                sql = _DELETE_FROM_LINE_SQL.format(table=spec.sql_name)
+                if spec is MESSAGES:  # a re-read file's old lines may have named other sessions
+                    sql += " RETURNING t.session_id"
+                    tx.con.register("__starts", starts)
+                    try:
+                        touched.update(r[0] for r in tx.con.execute(sql).fetchall())
+                    finally:
+                        tx.con.unregister("__starts")
+                else:
+                    _with_registered(tx, "__starts", starts, sql)
                 self.stats.add_written(spec, tx.append(spec, merged[spec.name.removeprefix("claude_")]))
             for spec in (TOOL_CALLS, SUBAGENTS):
                 tx.delete_where(spec, "source_file", batch.rereads)
@@ -261,11 +279,11 @@ class ClaudeSync:
                 _with_registered(tx, "__results", merged["results"], RESULTS_SQL)
             self.stats.rejects += tx.add_rejects(rejects)
             tx.set_cursors(PLATFORM, STREAM, batch.cursors)
-            # committed with the rows: a run that dies before derive() leaves the flag for the next
-            tx.set_cursor(PLATFORM, DERIVED_STREAM, "sessions", {"dirty": True})
+            # committed with the rows: a run that dies before derive() leaves the flag (and the
+            # sessions to recompute) for the next
+            _mark_dirty(tx, touched)
         self.stats.batches += 1
-        for u in units:
-            self.stats.sessions_touched.update(u.sessions)
+        self.stats.sessions_touched.update(touched)
 
     # -- todos/ and tasks/ -------------------------------------------------------------------
     def sync_state_files(self, files: Iterable[tuple[str, Path]]) -> None:
@@ -304,24 +322,50 @@ class ClaudeSync:
 
     # -- derived -----------------------------------------------------------------------------
     def derive(self) -> bool:
-        """Recompute sessions from every stored line; link subagents to their Task calls.
+        """Recompute the sessions whose lines changed since the last derive (all of them on a
+        first or full sync); link subagents to their Task calls.
 
         Skipped (returns False) when no transcript rows were committed since the last derive, by
         this run or any other, so a sync with nothing new stays cheap."""
         state = self.wh.cursors(PLATFORM, DERIVED_STREAM).get("sessions")
         fresh = state is not None and not state.get("dirty")
-        if fresh and not self.full_refresh and self.wh.table_exists(SESSIONS.schema, SESSIONS.name):
+        exists = self.wh.table_exists(SESSIONS.schema, SESSIONS.name)
+        if fresh and not self.full_refresh and exists:
             return False
+        changed = None if self.full_refresh or not exists or state is None else state.get("sessions")
         with self.wh.transaction(self.run_id) as tx:
             for spec in TABLES:
                 tx.ensure(spec)
-            tx.con.execute(f"DELETE FROM {SESSIONS.sql_name}")
-            tx.con.execute(f"INSERT INTO {SESSIONS.sql_name} {SESSIONS_SQL}")
-            tx.con.execute(SUBAGENT_STATS_SQL)
-            tx.con.execute(SPAWN_SQL)
-            tx.set_cursor(PLATFORM, DERIVED_STREAM, "sessions", {"dirty": False})
+            if changed is None or len(changed) > SCOPED_DERIVE_MAX_SESSIONS:
+                tx.con.execute(f"DELETE FROM {SESSIONS.sql_name}")
+                tx.con.execute(f"INSERT INTO {SESSIONS.sql_name} {SESSIONS_SQL}")
+                tx.con.execute(SUBAGENT_STATS_SQL)
+                tx.con.execute(SPAWN_SQL)
+            else:
+                tx.con.execute(
+                    "CREATE OR REPLACE TEMP TABLE __changed AS SELECT unnest(?::VARCHAR[]) AS session_id",
+                    [sorted(changed)],
+                )
+                for sql in (*SCOPE_SQL, SCOPED_SESSIONS_SQL, SCOPED_SUBAGENT_STATS_SQL, SCOPED_SPAWN_SQL):
+                    tx.con.execute(sql)
+            tx.set_cursor(PLATFORM, DERIVED_STREAM, "sessions", {"dirty": False, "sessions": []})
         self.stats.written[SESSIONS.name] = len(self.stats.sessions_touched)
         return True
+
+
+def _mark_dirty(tx: Transaction, sessions: set[str]) -> None:
+    """Flag claude_sessions for recompute and add ``sessions`` to those to recompute. A flag
+    without a list (written by an older version) keeps meaning "recompute all"."""
+    row = tx.con.execute(
+        f"SELECT cursor_value FROM {SYNC_CURSORS.sql_name}"
+        " WHERE platform = ? AND stream = ? AND cursor_key = ?",
+        [PLATFORM, DERIVED_STREAM, "sessions"],
+    ).fetchone()
+    state = json.loads(row[0]) if row else {}
+    if state.get("dirty") and "sessions" not in state:
+        return
+    known = set(state.get("sessions") or []) if state.get("dirty") else set()
+    tx.set_cursor(PLATFORM, DERIVED_STREAM, "sessions", {"dirty": True, "sessions": sorted(known | sessions)})
 
 
 # Rows of the files in __starts (source_file, from_line) past from_line: the lines a read replaces
