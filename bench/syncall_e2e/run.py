@@ -49,6 +49,8 @@ def syncall_env(cycle_dir: Path, corpus: Path) -> dict[str, str]:
         "DAGSTER_HOME": str(cycle_dir / "dagster_home"),
         "CLAUDE_HOME": str(corpus),
         "CHITTY_EXPORTS_DIR": str(cycle_dir / "exports"),
+        # passed through so a baseline checkout can be measured with the same venv
+        **({"PYTHONPATH": os.environ["PYTHONPATH"]} if os.environ.get("PYTHONPATH") else {}),
     }
 
 
