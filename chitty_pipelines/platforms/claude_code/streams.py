@@ -7,18 +7,31 @@ input (one very large file is split into several batches, each with an exact cur
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
 from chitty_pipelines.kernel.file_cursor import FileCursor, decide
 from chitty_pipelines.kernel.jsonl_files import iter_line_blocks
 from chitty_pipelines.kernel.local_files import SessionFile
+from chitty_pipelines.platforms.claude_code.arrow_rows import (  # noqa: F401 (_timestamps: tests)
+    RESULTS_SCHEMA,
+    _timestamps,
+    columns_to_arrow,
+)
+from chitty_pipelines.platforms.claude_code.parallel import (
+    UNIT_BYTES,
+    FileTask,
+    ParsedUnit,
+    default_workers,
+    parse_parallel,
+    subagent_meta,
+)
 from chitty_pipelines.platforms.claude_code.parser import (
     FileContext,
     ParsedRows,
@@ -29,6 +42,10 @@ from chitty_pipelines.platforms.claude_code.state import parse_state_file
 from chitty_pipelines.platforms.claude_code.tables import (
     MESSAGES,
     RESULTS_SQL,
+    SCOPE_SQL,
+    SCOPED_SESSIONS_SQL,
+    SCOPED_SPAWN_SQL,
+    SCOPED_SUBAGENT_STATS_SQL,
     SESSIONS,
     SESSIONS_SQL,
     SPAWN_SQL,
@@ -39,59 +56,23 @@ from chitty_pipelines.platforms.claude_code.tables import (
     TOOL_CALLS,
 )
 from chitty_pipelines.warehouse import Reject, TableSpec, Transaction, Warehouse
+from chitty_pipelines.warehouse.ops_tables import SYNC_CURSORS
 
 PLATFORM = "claude_code"
 STREAM = "claude_code"  # transcript files
 STATE_STREAM = "claude_state"  # todos/ and tasks/ files
 DERIVED_STREAM = "claude_derived"  # whether claude_sessions must be recomputed
 BATCH_BYTES = 32 << 20
+# Past this many changed sessions one derive over every line is cheaper than the scoped one.
+SCOPED_DERIVE_MAX_SESSIONS = 1000
+# Below this much new input, spawning parse workers (~0.5 s) costs more than it saves.
+PARALLEL_MIN_BYTES = 24 << 20
 PROGRESS_EVERY_S = 5.0
-
-_RESULTS_SCHEMA = pa.schema(
-    [
-        ("session_id", pa.string()),
-        ("tool_use_id", pa.string()),
-        ("is_error", pa.bool_()),
-        ("result_at", pa.timestamp("us", tz="UTC")),
-        ("agent_id", pa.string()),
-    ]
-)
 
 
 def to_arrow(spec: TableSpec, rows: list[tuple]) -> pa.Table:
     """Row tuples (in the spec's column order, possibly short of trailing columns) -> Arrow."""
-    schema = spec.arrow_schema()
-    return _columns_to_arrow(schema, rows)
-
-
-def _columns_to_arrow(schema: pa.Schema, rows: list[tuple]) -> pa.Table:
-    columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
-    arrays = []
-    for i, f in enumerate(schema):
-        if i >= len(columns):
-            arrays.append(pa.nulls(len(rows), f.type))
-        elif pa.types.is_timestamp(f.type):
-            arrays.append(_timestamps(columns[i], f.type))
-        else:
-            arrays.append(pa.array(columns[i], type=f.type))
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _timestamps(values: tuple, type_: pa.DataType) -> pa.Array:
-    """ISO strings -> timestamps. Arrow's cast is ~10x faster than converting datetime objects;
-    a value it cannot parse (a well-shaped but impossible date) becomes null, not a failed sync."""
-    strings = pa.array(values, type=pa.string())
-    try:
-        return strings.cast(type_)
-    except pa.ArrowInvalid:
-        return pa.array([_one_timestamp(v, type_) for v in values], type=type_)
-
-
-def _one_timestamp(value: str | None, type_: pa.DataType):
-    try:
-        return pa.scalar(value, pa.string()).cast(type_) if value else None
-    except pa.ArrowInvalid:
-        return None
+    return columns_to_arrow(spec.arrow_schema(), rows)
 
 
 @dataclass
@@ -112,8 +93,10 @@ class SyncStats:
 
 @dataclass
 class _Batch:
-    rows: ParsedRows = field(default_factory=ParsedRows)
+    rows: ParsedRows = field(default_factory=ParsedRows)  # serial reads not yet in Arrow
+    units: list[ParsedUnit] = field(default_factory=list)  # parsed elsewhere, already in Arrow
     rereads: list[str] = field(default_factory=list)  # files whose old rows go before new ones land
+    starts: dict[str, int] = field(default_factory=dict)  # file -> lines kept before this read
     cursors: dict[str, dict[str, Any]] = field(default_factory=dict)
     bytes: int = 0
 
@@ -126,23 +109,32 @@ class ClaudeSync:
         full_refresh: bool,
         log: Callable[[str], None],
         batch_bytes: int | None = None,
+        workers: int | None = None,
+        parallel_min_bytes: int | None = None,
     ):
         self.wh = warehouse
         self.run_id = run_id
         self.full_refresh = full_refresh
         self.log = log
         self.batch_bytes = batch_bytes or BATCH_BYTES  # read at run time so tests can shrink it
+        self.workers = workers or default_workers()
+        self.parallel_min_bytes = PARALLEL_MIN_BYTES if parallel_min_bytes is None else parallel_min_bytes
         self.stats = SyncStats()
         self._batch = _Batch()  # rows and cursors not committed yet
+        self._schemas = {
+            "messages": MESSAGES,
+            "tool_calls": TOOL_CALLS,
+            "todos": TODOS,
+            "subagents": SUBAGENTS,
+        }
 
     # -- transcripts -------------------------------------------------------------------------
     def sync_transcripts(self, files: list[SessionFile]) -> None:
         cursors = {} if self.full_refresh else self.wh.cursors(PLATFORM, STREAM)
         st = self.stats
         st.files_total = len(files)
-        total_bytes = sum(f.size for f in files)
-        last_log = started = time.monotonic()
-        for done, f in enumerate(files, 1):
+        planned: list[tuple[SessionFile, FileTask, str]] = []
+        for f in files:
             key = str(f.path)
             saved = cursors.get(key)
             cursor = FileCursor.from_json(saved)
@@ -152,25 +144,65 @@ class ClaudeSync:
                 continue
             offset, line_no = (cursor.offset, cursor.line_no) if action == "resume" and cursor else (0, 0)
             known_session = saved.get("session_id") if isinstance(saved, dict) else None
-            ctx = FileContext.for_file(key, f.kind, f.session_hint, known_session)
+            task = FileTask(
+                key, f.kind, f.session_hint, known_session, offset, line_no, f.size, f.mtime_ns, f.inode
+            )
+            planned.append((f, task, action))
+        todo_bytes = sum(t.size - t.offset for _, t, _ in planned)
+        serial = planned
+        if self.workers > 1 and todo_bytes >= self.parallel_min_bytes and todo_bytes > 0:
+            # A file larger than a batch is read serially, so it can still commit in several
+            # transactions with an exact cursor after each (a worker returns whole files).
+            small = [p for p in planned if p[1].size - p[1].offset <= self.batch_bytes]
+            serial = [p for p in planned if p[1].size - p[1].offset > self.batch_bytes]
+            self._read_parallel(small, todo_bytes)
+        self._read_serial(serial, todo_bytes)
+        self._flush()
+
+    def _read_parallel(self, planned: list[tuple[SessionFile, FileTask, str]], todo_bytes: int) -> None:
+        actions = {t.key: a for _, t, a in planned}
+        schemas = {name: spec.arrow_schema() for name, spec in self._schemas.items()}
+        tasks = [t for _, t, _ in planned]
+        progress = _Progress(self.log, todo_bytes, self.stats.files_total)
+        self.log(f"claude_code: parsing {len(tasks)} files on {self.workers} worker processes")
+        # Units of at most a quarter batch: both workers stay busy and a batch still gathers several.
+        unit_bytes = min(UNIT_BYTES, max(1, self.batch_bytes // 4))
+        for unit_tasks, unit in parse_parallel(tasks, schemas, self.batch_bytes, self.workers, unit_bytes):
+            batch = self._batch
+            for t in unit_tasks:
+                if actions[t.key] == "reread":
+                    batch.rereads.append(t.key)
+                batch.starts[t.key] = t.line_no
+            batch.units.append(unit)
+            batch.cursors.update(unit.cursors)
+            batch.bytes += unit.bytes_read
+            st = self.stats
+            st.bytes_read += unit.bytes_read
+            st.files_read += unit.files_read
+            st.files_failed += len(unit.failed)
+            for key, error in unit.failed:
+                self.log(f"could not read {key}: {error}")
+            progress.update(st.files_read + st.files_skipped, st.bytes_read)
+            if batch.bytes >= self.batch_bytes:
+                self._flush()
+
+    def _read_serial(self, planned: list[tuple[SessionFile, FileTask, str]], todo_bytes: int) -> None:
+        st = self.stats
+        progress = _Progress(self.log, todo_bytes, st.files_total)
+        for f, task, action in planned:
+            key = task.key
+            ctx = FileContext.for_file(key, f.kind, f.session_hint, task.known_session)
             if action == "reread":  # also without a cursor: cursors may have been cleared by hand
                 self._batch.rereads.append(key)
+            self._batch.starts[key] = task.line_no
             try:
-                self._read_file(f, ctx, offset, line_no)
+                self._read_file(f, ctx, task.offset, task.line_no)
             except OSError as exc:  # vanished or unreadable now: what was read stays consistent
                 st.files_failed += 1
                 self.log(f"could not read {key}: {exc.strerror}")
                 continue
             st.files_read += 1
-            now = time.monotonic()
-            if now - last_log >= PROGRESS_EVERY_S:
-                last_log = now
-                mb = st.bytes_read / 1e6
-                self.log(
-                    f"claude_code: {done}/{len(files)} files, {mb:.1f} of {total_bytes / 1e6:.1f} MB "
-                    f"({mb / max(now - started, 1e-9):.1f} MB/s)"
-                )
-        self._flush()
+            progress.update(st.files_read + st.files_skipped, st.bytes_read)
 
     def _read_file(self, f: SessionFile, ctx: FileContext, offset: int, line_no: int) -> None:
         """Parse the file's new lines into the pending batch; each block's rows and the cursor
@@ -189,41 +221,69 @@ class ClaudeSync:
             batch.cursors[key] = {**cursor.to_json(), "session_id": ctx.session_id}
             if block.eof and f.kind != "main":
                 session = ctx.session_id or ctx.session_hint
-                batch.rows.subagents.append(subagent_row(ctx, session, _meta(f.path)))
+                batch.rows.subagents.append(subagent_row(ctx, session, subagent_meta(f.path)))
             if batch.bytes >= self.batch_bytes:
                 self._flush()
+                # the file's later blocks follow rows already committed: keep those
+                self._batch.starts[key] = block.end_line_no
+
+    def _serial_unit(self, batch: _Batch) -> ParsedUnit:
+        rows = batch.rows
+        tables = {name: to_arrow(spec, getattr(rows, name)) for name, spec in self._schemas.items()}
+        tables["results"] = columns_to_arrow(RESULTS_SCHEMA, rows.tool_results)
+        return ParsedUnit(tables, rows.rejects, sessions={r[2] for r in rows.messages})
 
     def _flush(self) -> None:
         batch, self._batch = self._batch, _Batch()
-        if not batch.cursors and not batch.rows.rejects:
+        if not batch.cursors and not batch.rows.rejects and not any(u.rejects for u in batch.units):
             return
-        rows = batch.rows
         # Build everything Arrow-side before taking the lock.
-        tables = [
-            (MESSAGES, to_arrow(MESSAGES, rows.messages)),
-            (TOOL_CALLS, to_arrow(TOOL_CALLS, rows.tool_calls)),
-            (TODOS, to_arrow(TODOS, rows.todos)),
-            (SUBAGENTS, to_arrow(SUBAGENTS, rows.subagents)),
-        ]
-        results = _columns_to_arrow(_RESULTS_SCHEMA, rows.tool_results)
+        rows = batch.rows
+        serial_rows = rows.messages or rows.tool_calls or rows.tool_results or rows.todos or rows.subagents
+        serial = serial_rows or rows.rejects or not batch.units  # cursors alone still commit
+        units = [*batch.units, self._serial_unit(batch)] if serial else batch.units
+        merged = {
+            name: pa.concat_tables([u.tables[name] for u in units]) for name in (*self._schemas, "results")
+        }
         rejects = [
-            Reject(PLATFORM, STREAM, src, f"line {r.line_no}", r.reason, r.excerpt) for src, r in rows.rejects
+            Reject(PLATFORM, STREAM, src, f"line {r.line_no}", r.reason, r.excerpt)
+            for u in units
+            for src, r in u.rejects
         ]
+        starts = pa.table(
+            {"source_file": list(batch.starts), "from_line": list(batch.starts.values())},
+            schema=pa.schema([("source_file", pa.string()), ("from_line", pa.int64())]),
+        )
         with self.wh.transaction(self.run_id) as tx:
-            for spec, _ in tables:
+            for spec in self._schemas.values():
                 tx.ensure(spec)
-            for spec, _ in tables:
+            # Lines are keyed by (file, line): deleting what this read replaces, then a plain
+            # append, is the upsert without its join against the whole (growing) table.
+            touched: set[str] = set().union(*(u.sessions for u in units))
+            for spec in (MESSAGES, TODOS):
+                sql = _DELETE_FROM_LINE_SQL.format(table=spec.sql_name)
+                if spec is MESSAGES:  # a re-read file's old lines may have named other sessions
+                    sql += " RETURNING t.session_id"
+                    tx.con.register("__starts", starts)
+                    try:
+                        touched.update(r[0] for r in tx.con.execute(sql).fetchall())
+                    finally:
+                        tx.con.unregister("__starts")
+                else:
+                    _with_registered(tx, "__starts", starts, sql)
+                self.stats.add_written(spec, tx.append(spec, merged[spec.name.removeprefix("claude_")]))
+            for spec in (TOOL_CALLS, SUBAGENTS):
                 tx.delete_where(spec, "source_file", batch.rereads)
-            for spec, table in tables:
-                self.stats.add_written(spec, tx.upsert(spec, table))
-            if results.num_rows:
-                _with_registered(tx, "__results", results, RESULTS_SQL)
+                self.stats.add_written(spec, tx.upsert(spec, merged[spec.name.removeprefix("claude_")]))
+            if merged["results"].num_rows:
+                _with_registered(tx, "__results", merged["results"], RESULTS_SQL)
             self.stats.rejects += tx.add_rejects(rejects)
             tx.set_cursors(PLATFORM, STREAM, batch.cursors)
-            # committed with the rows: a run that dies before derive() leaves the flag for the next
-            tx.set_cursor(PLATFORM, DERIVED_STREAM, "sessions", {"dirty": True})
+            # committed with the rows: a run that dies before derive() leaves the flag (and the
+            # sessions to recompute) for the next
+            _mark_dirty(tx, touched)
         self.stats.batches += 1
-        self.stats.sessions_touched.update(r[2] for r in rows.messages)
+        self.stats.sessions_touched.update(touched)
 
     # -- todos/ and tasks/ -------------------------------------------------------------------
     def sync_state_files(self, files: Iterable[tuple[str, Path]]) -> None:
@@ -262,24 +322,59 @@ class ClaudeSync:
 
     # -- derived -----------------------------------------------------------------------------
     def derive(self) -> bool:
-        """Recompute sessions from every stored line; link subagents to their Task calls.
+        """Recompute the sessions whose lines changed since the last derive (all of them on a
+        first or full sync); link subagents to their Task calls.
 
         Skipped (returns False) when no transcript rows were committed since the last derive, by
         this run or any other, so a sync with nothing new stays cheap."""
         state = self.wh.cursors(PLATFORM, DERIVED_STREAM).get("sessions")
         fresh = state is not None and not state.get("dirty")
-        if fresh and not self.full_refresh and self.wh.table_exists(SESSIONS.schema, SESSIONS.name):
+        exists = self.wh.table_exists(SESSIONS.schema, SESSIONS.name)
+        if fresh and not self.full_refresh and exists:
             return False
+        changed = None if self.full_refresh or not exists or state is None else state.get("sessions")
         with self.wh.transaction(self.run_id) as tx:
             for spec in TABLES:
                 tx.ensure(spec)
-            tx.con.execute(f"DELETE FROM {SESSIONS.sql_name}")
-            tx.con.execute(f"INSERT INTO {SESSIONS.sql_name} {SESSIONS_SQL}")
-            tx.con.execute(SUBAGENT_STATS_SQL)
-            tx.con.execute(SPAWN_SQL)
-            tx.set_cursor(PLATFORM, DERIVED_STREAM, "sessions", {"dirty": False})
+            if changed is None or len(changed) > SCOPED_DERIVE_MAX_SESSIONS:
+                tx.con.execute(f"DELETE FROM {SESSIONS.sql_name}")
+                tx.con.execute(f"INSERT INTO {SESSIONS.sql_name} {SESSIONS_SQL}")
+                tx.con.execute(SUBAGENT_STATS_SQL)
+                tx.con.execute(SPAWN_SQL)
+            else:
+                tx.con.execute(
+                    "CREATE OR REPLACE TEMP TABLE __changed AS SELECT unnest(?::VARCHAR[]) AS session_id",
+                    [sorted(changed)],
+                )
+                for sql in (*SCOPE_SQL, SCOPED_SESSIONS_SQL, SCOPED_SUBAGENT_STATS_SQL, SCOPED_SPAWN_SQL):
+                    tx.con.execute(sql)
+            tx.set_cursor(PLATFORM, DERIVED_STREAM, "sessions", {"dirty": False, "sessions": []})
         self.stats.written[SESSIONS.name] = len(self.stats.sessions_touched)
         return True
+
+
+def _mark_dirty(tx: Transaction, sessions: set[str]) -> None:
+    """Flag claude_sessions for recompute and add ``sessions`` to those to recompute. A flag
+    without a list (written by an older version) keeps meaning "recompute all"."""
+    row = tx.con.execute(
+        f"SELECT cursor_value FROM {SYNC_CURSORS.sql_name}"
+        " WHERE platform = ? AND stream = ? AND cursor_key = ?",
+        [PLATFORM, DERIVED_STREAM, "sessions"],
+    ).fetchone()
+    state = json.loads(row[0]) if row else {}
+    if state.get("dirty") and "sessions" not in state:
+        return
+    known = set(state.get("sessions") or []) if state.get("dirty") else set()
+    tx.set_cursor(PLATFORM, DERIVED_STREAM, "sessions", {"dirty": True, "sessions": sorted(known | sessions)})
+
+
+# Rows of the files in __starts (source_file, from_line) past from_line: the lines a read replaces
+# (from_line 0 for a re-read file; normally none at all for a resumed one, unless another sync
+# committed the same lines meanwhile).
+_DELETE_FROM_LINE_SQL = """
+DELETE FROM {table} AS t USING __starts AS s
+WHERE t.source_file = s.source_file AND t.line_no > s.from_line
+"""
 
 
 def _with_registered(tx: Transaction, name: str, table: pa.Table, sql: str) -> None:
@@ -290,10 +385,21 @@ def _with_registered(tx: Transaction, name: str, table: pa.Table, sql: str) -> N
         tx.con.unregister(name)
 
 
-def _meta(path: Path) -> dict | None:
-    """The v2.1 ``agent-<id>.meta.json`` sidecar, when there is one and it is a JSON object."""
-    try:
-        value = orjson.loads(path.with_suffix(".meta.json").read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
+class _Progress:
+    """A log line every PROGRESS_EVERY_S seconds: files done, MB read, throughput."""
+
+    def __init__(self, log: Callable[[str], None], total_bytes: int, total_files: int):
+        self.log, self.total_bytes, self.total_files = log, total_bytes, total_files
+        self.started = self.last = time.monotonic()
+
+    def update(self, files_done: int, bytes_read: int) -> None:
+        now = time.monotonic()
+        if now - self.last < PROGRESS_EVERY_S:
+            return
+        self.last = now
+        mb = bytes_read / 1e6
+        self.log(
+            f"claude_code: {files_done}/{self.total_files} files, "
+            f"{mb:.1f} of {self.total_bytes / 1e6:.1f} MB "
+            f"({mb / max(now - self.started, 1e-9):.1f} MB/s)"
+        )

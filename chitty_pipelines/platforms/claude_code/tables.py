@@ -301,3 +301,42 @@ UPDATE {A} AS p SET tool_use_id = t.tool_use_id
 FROM (SELECT * FROM {T} WHERE spawned_agent_id IS NOT NULL) AS t
 WHERE p.tool_use_id IS NULL AND p.session_id = t.session_id AND p.agent_id = t.spawned_agent_id
 """
+
+# Recomputing only the sessions that changed (``__changed``, a temp table of session ids) stays
+# exact under §1.8 because every cross-session rule keys on uuid or message.id: a session's
+# figures depend only on sessions sharing one of its uuids or message ids. So the sessions to
+# rewrite are ring 1 (the changed ones plus every session sharing a uuid / message.id with
+# them), and the rows to compute them from are those of ring 2 (sessions sharing one with ring
+# 1: the rivals of every ring-1 row for "earliest session keeps the uuid" and "max line per
+# response"). Sessions beyond ring 1 keep their rows: nothing they depend on changed.
+_RING_SQL = f"""
+CREATE OR REPLACE TEMP TABLE {{dst}} AS
+WITH src AS (SELECT * FROM {M} WHERE session_id IN (SELECT session_id FROM {{src}}))
+SELECT session_id FROM {{src}}
+UNION
+SELECT DISTINCT m.session_id FROM {M} m
+WHERE m.uuid IN (SELECT uuid FROM src WHERE uuid IS NOT NULL)
+   OR m.message_id IN (SELECT message_id FROM src WHERE message_id IS NOT NULL)
+"""
+SCOPE_SQL = (
+    _RING_SQL.format(src="__changed", dst="__ring1"),
+    _RING_SQL.format(src="__ring1", dst="__ring2"),
+    f"CREATE OR REPLACE TEMP TABLE __scope AS SELECT * FROM {M} "
+    "WHERE session_id IN (SELECT session_id FROM __ring2)",
+    f"DELETE FROM {S} WHERE session_id IN (SELECT session_id FROM __ring1)",
+)
+assert SESSIONS_SQL.count(f"FROM {M}") == 3 and SESSIONS_SQL.count(M) == 3  # every read is replaced
+SCOPED_SESSIONS_SQL = (
+    f"INSERT INTO {S} SELECT * FROM ({SESSIONS_SQL.replace(f'FROM {M}', 'FROM __scope')}) AS s "
+    "WHERE s.session_id IN (SELECT session_id FROM __ring1)"
+)
+# Subagent figures and spawn links only move for subagents of the changed sessions.
+SCOPED_SUBAGENT_STATS_SQL = SUBAGENT_STATS_SQL.replace(
+    "WHERE p.source_file = s.source_file",
+    "WHERE p.source_file = s.source_file AND p.session_id IN (SELECT session_id FROM __changed)",
+)
+SCOPED_SPAWN_SQL = SPAWN_SQL.replace(
+    "WHERE p.tool_use_id IS NULL",
+    "WHERE p.session_id IN (SELECT session_id FROM __changed) AND p.tool_use_id IS NULL",
+)
+assert SCOPED_SUBAGENT_STATS_SQL != SUBAGENT_STATS_SQL and SCOPED_SPAWN_SQL != SPAWN_SQL
