@@ -1,5 +1,5 @@
 """Child process of run.py: materialize the local Claude Code assets (and their checks) of
-``chitty_pipelines.platforms.local.defs`` over one corpus through the real Dagster
+``chitty_pipelines.platforms.claude_code.assets`` over one corpus through the real Dagster
 runtime, and write what happened as JSON. Run in its own process so the parent measures its
 wall time and peak RSS cleanly.
 
@@ -29,12 +29,10 @@ def _plain(value: Any) -> Any:
 
 
 def claude_assets() -> tuple[list[Any], list[Any]]:
-    from chitty_pipelines.platforms import local
     from chitty_pipelines.platforms.claude_code import assets as local_claude
 
-    assets = [a for a in (local.defs.assets or []) if any(a is c for c in local_claude.CLAUDE_ASSETS)]
-    checks = [c for c in (local.defs.asset_checks or []) if any(c is k for k in local_claude.CLAUDE_CHECKS)]
-    return assets, checks
+    # Its checks run inside the asset's step (kernel/platform_asset.py).
+    return list(local_claude.CLAUDE_ASSETS), list(local_claude.CLAUDE_CHECKS)
 
 
 def ingest(corpus: Path, warehouse: Path, exports: Path) -> dict[str, Any]:

@@ -321,8 +321,11 @@ def materialize(
     resources: dict[str, Any], full_refresh: bool = False, with_checks: bool = True
 ) -> dg.ExecuteInProcessResult:
     config = {"ops": {"claude_code_transcripts": {"config": {"full_refresh": full_refresh}}}}
+    # The checks run inside the asset's step; leave them out of the selection when not wanted.
+    selection = dg.AssetSelection.all() if with_checks else dg.AssetSelection.all().without_checks()
     return dg.materialize(
-        [*CLAUDE_ASSETS, *(CLAUDE_CHECKS if with_checks else [])],
+        [*CLAUDE_ASSETS, *CLAUDE_CHECKS],
+        selection=selection,
         resources=resources,
         run_config=config,
         instance=dg.DagsterInstance.ephemeral(),

@@ -6,24 +6,14 @@ cursor (session-formats.md §1.14), and derives per-session aggregates with exac
 de-duplication (§1.8) in SQL.
 """
 
-# No ``from __future__ import annotations``: Dagster reads the config/resource annotations.
 import time
+from collections.abc import Iterator
 
 import dagster as dg
 
-from chitty_pipelines.kernel.assets import (
-    Check,
-    StreamStats,
-    SyncConfig,
-    bundled_checks,
-    is_full_refresh,
-    log_sync,
-    now,
-    rejects_check,
-    table_metadata,
-    unique_key_check,
-)
+from chitty_pipelines.kernel.assets import Check, rejects_check, unique_key_check
 from chitty_pipelines.kernel.local_files import LocalSessionsResource
+from chitty_pipelines.kernel.platform_asset import PlatformRun, TableAsset, TableResult, platform_assets
 from chitty_pipelines.platforms.claude_code.streams import PLATFORM, STATE_STREAM, STREAM, ClaudeSync
 from chitty_pipelines.platforms.claude_code.tables import (
     MESSAGES,
@@ -33,59 +23,34 @@ from chitty_pipelines.platforms.claude_code.tables import (
     TODOS,
     TOOL_CALLS,
 )
-from chitty_pipelines.warehouse.resource import WarehouseResource
 
 GROUP = "claude_code"
 KEY_PREFIX = "raw_local"
-KINDS = {"claude", "duckdb"}
 
 
 def asset_key(table_name: str) -> dg.AssetKey:
     return dg.AssetKey([KEY_PREFIX, table_name])
 
 
-SPECS = [
-    dg.AssetSpec(
-        asset_key(t.name),
-        description=t.description,
-        group_name=GROUP,
-        kinds=KINDS,
-        metadata={"dagster/table_name": t.qualified, "dagster/column_schema": t.dagster_schema()},
-    )
-    for t in TABLES
-]
-
-
-@dg.multi_asset(
-    name="claude_code_transcripts",
-    specs=SPECS,
-    description="Claude Code transcripts, subagents, tool calls and todos read incrementally from "
-    "the Claude home folder(s); sessions derived with exact token de-duplication.",
-)
-def claude_code_transcripts(
-    context: dg.AssetExecutionContext,
-    config: SyncConfig,
-    local_sessions: LocalSessionsResource,
-    warehouse: WarehouseResource,
-):
-    started_at = now()
+def sync(run: PlatformRun) -> Iterator[TableResult]:
+    """Read new and grown transcript files and the todos/ and tasks/ state files, then derive the
+    changed sessions with exact token de-duplication."""
+    local_sessions: LocalSessionsResource = run.resources.local_sessions
     t0 = time.monotonic()
-    wh = warehouse.get()
-    full = is_full_refresh(context, config)
-    sync = ClaudeSync(wh, context.run.run_id, full, context.log.info)
+    claude = ClaudeSync(run.warehouse, run.run_id, run.full_refresh, run.log)
     files = list(local_sessions.claude_transcripts())
-    context.log.info(
+    run.log(
         f"claude_code: {len(files)} transcript files under {len(local_sessions.claude_roots())} home(s)"
-        + (" (full refresh)" if full else "")
+        + (" (full refresh)" if run.full_refresh else "")
     )
-    sync.sync_transcripts(files)
-    sync.sync_state_files(
+    claude.sync_transcripts(files)
+    claude.sync_state_files(
         (folder, path) for folder in ("todos", "tasks") for path in local_sessions.claude_state_files(folder)
     )
-    derived = sync.derive()
-    st = sync.stats
+    derived = claude.derive()
+    st = claude.stats
     elapsed = time.monotonic() - t0
-    context.log.info(
+    run.log(
         f"claude_code: read {st.files_read} files ({st.bytes_read / 1e6:.1f} MB), skipped "
         f"{st.files_skipped}, {st.rejects} rejects, {elapsed:.1f}s"
     )
@@ -96,29 +61,11 @@ def claude_code_transcripts(
         "files_failed": st.files_failed,
         "batches": st.batches,
         "sessions_recomputed": derived,
-        "full_refresh": full,
-        "duration_s": round(elapsed, 3),
         "mb_per_s": round(st.bytes_read / 1e6 / elapsed, 2) if elapsed > 0 else 0.0,
         "cursor": f"ops.sync_cursors platform={PLATFORM} streams={STREAM},{STATE_STREAM}",
     }
     for table in TABLES:
-        stats = StreamStats(
-            rows_written=st.written.get(table.name, 0),
-            bytes_read=st.bytes_read,
-            rejects=st.rejects,
-            extra=shared,
-        )
-        log_sync(
-            wh,
-            context,
-            platform=PLATFORM,
-            asset=f"{KEY_PREFIX}/{table.name}",
-            started_at=started_at,
-            status="success",
-            stats=stats,
-            full_refresh=full,
-        )
-        yield dg.MaterializeResult(asset_key=asset_key(table.name), metadata=table_metadata(wh, table, stats))
+        yield TableResult(table, st.written.get(table.name, 0), st.bytes_read, st.rejects, dict(shared))
 
 
 def _unique_check(table_name: str, blocking: bool) -> Check:
@@ -158,39 +105,47 @@ def claude_sessions_tokens_check(context: dg.AssetCheckExecutionContext) -> dg.A
     return dg.AssetCheckResult(passed=bad == 0, metadata={"bad_sessions": bad})
 
 
-CLAUDE_ASSETS: list[dg.AssetsDefinition] = [claude_code_transcripts]
-# All eight in one step (common.bundled_checks says why).
-claude_checks = bundled_checks(
-    "claude_checks",
-    [
-        _unique_check(SESSIONS.name, blocking=True),
-        _unique_check(MESSAGES.name, blocking=True),
-        _unique_check(TOOL_CALLS.name, blocking=True),
-        _unique_check(TODOS.name, blocking=False),
-        _unique_check(SUBAGENTS.name, blocking=False),
-        Check(
-            asset_key(MESSAGES.name),
-            "claude_messages_rejects",
-            rejects_check(PLATFORM, [STREAM, STATE_STREAM]),
-            "Malformed transcript or state-file lines (warns; they are in ops.rejects).",
-        ),
-        Check(
-            asset_key(TOOL_CALLS.name),
-            "claude_tool_calls_session_exists",
-            claude_tool_calls_session_check,
-            "Every tool call belongs to a session present in claude_sessions.",
-            blocking=True,
-        ),
-        Check(
-            asset_key(SESSIONS.name),
-            "claude_sessions_tokens_add_up",
-            claude_sessions_tokens_check,
-            "Session token columns add up to total_tokens and are never negative.",
-        ),
-    ],
-    {"warehouse"},
+_CHECKS = [
+    _unique_check(SESSIONS.name, blocking=True),
+    _unique_check(MESSAGES.name, blocking=True),
+    _unique_check(TOOL_CALLS.name, blocking=True),
+    _unique_check(TODOS.name, blocking=False),
+    _unique_check(SUBAGENTS.name, blocking=False),
+    Check(
+        asset_key(MESSAGES.name),
+        "claude_messages_rejects",
+        rejects_check(PLATFORM, [STREAM, STATE_STREAM]),
+        "Malformed transcript or state-file lines (warns; they are in ops.rejects).",
+    ),
+    Check(
+        asset_key(TOOL_CALLS.name),
+        "claude_tool_calls_session_exists",
+        claude_tool_calls_session_check,
+        "Every tool call belongs to a session present in claude_sessions.",
+        blocking=True,
+    ),
+    Check(
+        asset_key(SESSIONS.name),
+        "claude_sessions_tokens_add_up",
+        claude_sessions_tokens_check,
+        "Session token columns add up to total_tokens and are never negative.",
+    ),
+]
+
+claude_code_transcripts = platform_assets(
+    PLATFORM,
+    name="claude_code_transcripts",
+    tables=[TableAsset(t) for t in TABLES],
+    sync=sync,
+    resource_key="local_sessions",
+    checks=_CHECKS,
+    kinds={"claude"},
+    description="Claude Code transcripts, subagents, tool calls and todos read incrementally from "
+    "the Claude home folder(s); sessions derived with exact token de-duplication.",
 )
-CLAUDE_CHECKS: list[dg.AssetChecksDefinition] = [claude_checks]
+
+CLAUDE_ASSETS: list[dg.AssetsDefinition] = [claude_code_transcripts]
+CLAUDE_CHECKS: list[dg.AssetChecksDefinition] = []  # evaluated inside claude_code_transcripts' step
 
 
 # Resources come from the platform registry (definitions.py), one per resource key.
