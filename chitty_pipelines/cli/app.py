@@ -11,8 +11,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console(stderr=True)
-out = Console()
+# Whole lines, never wrapped at the terminal's (or a pipe's 80-column) width: scripts grep them.
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 _STYLES = {
     "start": ("·", "dim"),

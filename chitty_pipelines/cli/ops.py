@@ -16,14 +16,13 @@ from rich.console import Console
 from rich.table import Table
 
 from chitty_pipelines.chittyos.resource import ChittyServicesResource
+from chitty_pipelines.cli.app import console, out
 from chitty_pipelines.ops.check import FAIL, PASS, SKIP, WARN, run_check
 from chitty_pipelines.ops.health import service_health
 from chitty_pipelines.ops.registration import latest_registrations
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
 
-console = Console(stderr=True)
-out = Console()
 _STYLE = {PASS: "green", WARN: "yellow", FAIL: "bold red", SKIP: "dim"}
 
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console(stderr=True)
-out = Console()
+from chitty_pipelines.cli.app import console, out
 
 
 def register(app: typer.Typer) -> None:
@@ -126,7 +124,7 @@ def _run_approved(expected_head: str, digest: str, project: str | None) -> None:
             defs.resolve_job_def(PUBLISH_JOB), instance, on_event=print_event, tags=tags
         )
         event = instance.get_latest_materialization_event(PUBLISH_KEY) if outcome.success else None
-    where = "recorded in $DAGSTER_HOME" if config.is_set("DAGSTER_HOME") else "ephemeral instance"
+    where = f"recorded in {config.load_settings().dagster_home}"
     if not outcome.success:
         console.print(f"[bold red]publish failed[/bold red]: run {outcome.run_id} ({where})")
         raise typer.Exit(1)

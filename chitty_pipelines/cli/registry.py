@@ -14,17 +14,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from chitty_pipelines import config
+from chitty_pipelines.cli.app import console, out
 from chitty_pipelines.unified.project_sources import git_remote_of
 from chitty_pipelines.unified.resolution import normalize_path, slugify
 from chitty_pipelines.warehouse.opstore import OpStore
 from chitty_pipelines.warehouse.opstore_resource import default_path
 
 PROJECTSYNC_JOB = "projectsync"
-console = Console(stderr=True, soft_wrap=True)  # whole lines: scripts grep them
-out = Console(soft_wrap=True)
 
 
 def _store() -> OpStore:

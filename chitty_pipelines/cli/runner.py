@@ -253,7 +253,7 @@ def _report(entry: dg.EventLogEntry, outcome: RunOutcome, on_event: EventPrinter
         # innermost cause is the one that names what to fix.
         while error is not None and error.cause is not None:
             error = error.cause
-        message = error.message.strip() if error is not None else "failed"
+        message = "failed" if error is None else _without_module_path(error.message.strip(), error.cls_name)
         outcome.errors.append(f"{event.step_key}: {message}")
         on_event("failure", f"{event.step_key}: {message}")
 
@@ -276,3 +276,12 @@ def _summary(metadata: dict[str, Any]) -> str:
         if v is not None:
             parts.append(f"{label}={v}")
     return " ".join(parts)
+
+
+def _without_module_path(message: str, cls_name: str | None) -> str:
+    """``pkg.mod.NotionApiError: text`` -> ``NotionApiError: text``; a ``dagster.Failure`` (an
+    asset's own "this is what to fix") -> just its text."""
+    head, sep, rest = message.partition(": ")
+    if not (sep and cls_name and (head == cls_name or head.endswith(f".{cls_name}"))):
+        return message
+    return rest if cls_name == "Failure" else f"{cls_name}: {rest}"

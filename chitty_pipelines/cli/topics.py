@@ -6,15 +6,13 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from chitty_pipelines import config
+from chitty_pipelines.cli.app import console, out
 from chitty_pipelines.kernel.assets import FULL_REFRESH_TAG
 
 TOPICSYNC_JOB = "topicsync"
-console = Console(stderr=True)
-out = Console()
 
 
 def register(app: typer.Typer) -> None:
