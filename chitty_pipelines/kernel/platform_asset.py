@@ -13,8 +13,10 @@ multiprocess executor), and a platform's tables come from the same requests anyw
 
 # No ``from __future__ import annotations``: Dagster reads the config class from the real
 # annotation of the function built below.
+import functools
+import inspect
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -148,10 +150,7 @@ def platform_assets(
     ]
     if len({(c.asset, c.name) for c in checks}) != len(checks):
         raise ValueError(f"{name}: two checks share an asset and a name")
-    check_specs = [
-        dg.AssetCheckSpec(c.name, asset=c.asset, description=c.description or None, blocking=c.blocking)
-        for c in checks
-    ]
+    check_specs = check_specs_of(checks)
 
     @dg.multi_asset(
         name=name,
@@ -224,12 +223,14 @@ def platform_assets(
             yield dg.MaterializeResult(
                 asset_key=result.key, metadata=table_metadata(wh, result.table, result.stats())
             )
-        yield from _evaluate(context, checks)
+        yield from evaluate_checks(context, checks)
 
     return _platform_asset
 
 
-def _evaluate(context: dg.AssetExecutionContext, checks: Sequence[Check]) -> Iterable[dg.AssetCheckResult]:
+def evaluate_checks(
+    context: dg.AssetExecutionContext, checks: Sequence[Check]
+) -> Iterable[dg.AssetCheckResult]:
     """The selected checks, in declaration order, after the data has landed in this same step."""
     selected = {(k.asset_key, k.name) for k in context.selected_asset_check_keys}
     errors: list[BaseException] = []
@@ -250,3 +251,35 @@ def _evaluate(context: dg.AssetExecutionContext, checks: Sequence[Check]) -> Ite
         )
     if errors:
         raise errors[0]
+
+
+def check_specs_of(checks: Sequence[Check]) -> list[dg.AssetCheckSpec]:
+    """The ``check_specs`` of an asset that evaluates ``checks`` in its own step."""
+    return [
+        dg.AssetCheckSpec(c.name, asset=c.asset, description=c.description or None, blocking=c.blocking)
+        for c in checks
+    ]
+
+
+def with_checks(checks: Sequence[Check]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Evaluate ``checks`` at the end of an asset's own step (declare them with
+    ``check_specs=check_specs_of(checks)`` on its decorator), for assets not built by
+    ``platform_assets`` (the unified layer): one step instead of an asset step and a check step.
+
+    The asset function may return a result, yield results, or return None; its context must be
+    its first argument.
+    """
+
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def wrapper(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            out = fn(context, *args, **kwargs)
+            if inspect.isgenerator(out):
+                yield from out
+            elif out is not None:
+                yield out
+            yield from evaluate_checks(context, checks)
+
+        return wrapper
+
+    return decorate

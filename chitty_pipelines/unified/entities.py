@@ -5,13 +5,11 @@ from __future__ import annotations
 import dagster as dg
 
 from chitty_pipelines.chittyos.ids import ChittyIdResource
-from chitty_pipelines.unified.entity_checks import UNIFIED_ENTITY_CHECKS
 from chitty_pipelines.unified.projects import unified_projects
 from chitty_pipelines.unified.sessions import unified_sessions
 from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
 
 defs = dg.Definitions(
     assets=[unified_projects, unified_sessions],
-    asset_checks=UNIFIED_ENTITY_CHECKS,
     resources={"opstore": OpStoreResource.from_settings(), "chitty_id": ChittyIdResource.from_settings()},
 )

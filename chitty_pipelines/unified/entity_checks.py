@@ -1,4 +1,4 @@
-"""Data checks of the unified projects, aliases and sessions, run as one step (common.bundled_checks).
+"""Data checks of the unified projects, aliases and sessions, evaluated in their assets' own steps.
 
 Blocking where a downstream consumer relies on it: topics read ``unified.sessions`` by
 ``session_key`` and the registration sensor reads ``unified.projects`` by ``project_key``.
@@ -11,10 +11,15 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from chitty_pipelines.chittyos.identity import is_valid
-from chitty_pipelines.kernel.assets import Check, bundled_checks, unique_key_check_result
-from chitty_pipelines.unified.entity_tables import PROJECT_ALIASES, PROJECTS, SESSIONS
-from chitty_pipelines.unified.projects import ALIASES_KEY, PROJECTS_KEY
-from chitty_pipelines.unified.sessions import SESSIONS_KEY
+from chitty_pipelines.kernel.assets import Check, unique_key_check_result
+from chitty_pipelines.unified.entity_tables import (
+    ALIASES_KEY,
+    PROJECT_ALIASES,
+    PROJECTS,
+    PROJECTS_KEY,
+    SESSIONS,
+    SESSIONS_KEY,
+)
 from chitty_pipelines.warehouse import TableSpec, Warehouse
 
 FRESH_FOR = timedelta(hours=24)
@@ -197,9 +202,6 @@ CHECKS = [
     ),
 ]
 
-# One bundle per dependency level (common.bundled_checks): projects and aliases come from one
-# step, sessions from a later one that reads them.
-UNIFIED_ENTITY_CHECKS = [
-    bundled_checks("unified_project_checks", [c for c in CHECKS if c.asset != SESSIONS_KEY], {"warehouse"}),
-    bundled_checks("unified_session_checks", [c for c in CHECKS if c.asset == SESSIONS_KEY], {"warehouse"}),
-]
+# Each asset evaluates its own checks in its step (kernel/platform_asset.with_checks).
+PROJECT_CHECKS = [c for c in CHECKS if c.asset != SESSIONS_KEY]
+SESSION_CHECKS = [c for c in CHECKS if c.asset == SESSIONS_KEY]

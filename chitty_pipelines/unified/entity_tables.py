@@ -7,6 +7,8 @@ adds its own columns, unified names none.
 
 from __future__ import annotations
 
+import dagster as dg
+
 from chitty_pipelines.platforms import registry
 from chitty_pipelines.warehouse import TableSpec, cols
 
@@ -120,3 +122,7 @@ SESSIONS = TableSpec(
     primary_key=("session_key",),
     description="One row per AI session across tools, with project, usage and active/ended/stale status.",
 )
+
+PROJECTS_KEY = dg.AssetKey(["unified", "projects"])
+ALIASES_KEY = dg.AssetKey(["unified", "project_aliases"])
+SESSIONS_KEY = dg.AssetKey(["unified", "sessions"])

@@ -18,12 +18,16 @@ from pydantic import Field
 
 from chitty_pipelines.chittyos.ids import ChittyIdResource
 from chitty_pipelines.kernel.assets import StreamStats, log_sync, now, table_metadata
+from chitty_pipelines.kernel.platform_asset import check_specs_of, with_checks
 from chitty_pipelines.unified import feed_reader
+from chitty_pipelines.unified.entity_checks import PROJECT_CHECKS
 from chitty_pipelines.unified.entity_tables import (
+    ALIASES_KEY,
     PLATFORM_FLAGS,
     PROJECT_ALIASES,
     PROJECT_COLUMNS,
     PROJECTS,
+    PROJECTS_KEY,
     REGISTERED,
 )
 from chitty_pipelines.unified.ids import assign_ids, write_ids
@@ -39,8 +43,6 @@ from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
 from chitty_pipelines.warehouse.resource import WarehouseResource
 
 GROUP = "unified"
-PROJECTS_KEY = dg.AssetKey(["unified", "projects"])
-ALIASES_KEY = dg.AssetKey(["unified", "project_aliases"])
 # Every table a project feed reads, from the registry (not a list kept here).
 UPSTREAM = [
     dg.AssetKey(t.split("."))
@@ -146,9 +148,11 @@ def alias_row(m: Match) -> dict:
             },
         ),
     ],
+    check_specs=check_specs_of(PROJECT_CHECKS),
     description="Entity resolution of projects over every platform's project feeds and the registered "
     "projects; ChittyIDs kept in ops.chitty_ids.",
 )
+@with_checks(PROJECT_CHECKS)
 def unified_projects(
     context: dg.AssetExecutionContext,
     config: ProjectsConfig,

@@ -20,8 +20,10 @@ from pydantic import Field
 from chitty_pipelines import config as settings
 from chitty_pipelines.chittyos.ids import ChittyIdResource
 from chitty_pipelines.kernel.assets import StreamStats, log_sync, table_metadata
+from chitty_pipelines.kernel.platform_asset import check_specs_of, with_checks
 from chitty_pipelines.unified import feed_reader
-from chitty_pipelines.unified.entity_tables import PROJECT_ALIASES, PROJECTS, SESSIONS
+from chitty_pipelines.unified.entity_checks import SESSION_CHECKS
+from chitty_pipelines.unified.entity_tables import PROJECT_ALIASES, PROJECTS, SESSIONS, SESSIONS_KEY
 from chitty_pipelines.unified.feed_reader import existing_tables, rows_of
 from chitty_pipelines.unified.ids import assign_ids, write_ids
 from chitty_pipelines.unified.projects import ALIASES_KEY, GROUP, PROJECTS_KEY
@@ -37,7 +39,6 @@ from chitty_pipelines.unified.session_state import FEED_KEYS, SESSION_SOURCES, P
 from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
 from chitty_pipelines.warehouse.resource import WarehouseResource
 
-SESSIONS_KEY = dg.AssetKey(["unified", "sessions"])
 # Every table a session feed reads, from the registry (not a list kept here).
 UPSTREAM = [PROJECTS_KEY, ALIASES_KEY] + [
     dg.AssetKey(t.split("."))
@@ -168,7 +169,9 @@ def _silenced(con, now: datetime, ttl: float, exclude: set[str]) -> list[dict[st
     deps=UPSTREAM,
     description=SESSIONS.description,
     metadata={"dagster/table_name": SESSIONS.qualified, "dagster/column_schema": SESSIONS.dagster_schema()},
+    check_specs=check_specs_of(SESSION_CHECKS),
 )
+@with_checks(SESSION_CHECKS)
 def unified_sessions(
     context: dg.AssetExecutionContext,
     config: SessionsConfig,

@@ -1,11 +1,11 @@
-"""Data checks of unified/todos and unified/project_todos, run as one step (common.bundled_checks;
+"""Data checks of unified/todos and unified/project_todos, evaluated in the asset's own step (
 both tables come from the same op, so they are one dependency level)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from chitty_pipelines.kernel.assets import Check, bundled_checks, unique_key_check
+from chitty_pipelines.kernel.assets import Check, unique_key_check
 from chitty_pipelines.unified.entity_tables import PROJECTS
 from chitty_pipelines.unified.todo_merge import STATUSES
 from chitty_pipelines.unified.todo_tables import PROJECT_TODOS, PROJECT_TODOS_KEY, TODOS, TODOS_KEY
@@ -59,29 +59,25 @@ def project_todos_add_up(context: dg.AssetCheckExecutionContext) -> dg.AssetChec
     return dg.AssetCheckResult(passed=bad == 0, metadata={"mismatched_projects": bad})
 
 
-todo_checks = bundled_checks(
-    "unified_todo_checks",
-    [
-        Check(TODOS_KEY, "todos_unique_key", unique_key_check(TODOS), "One row per (project_key, content)."),
-        Check(
-            TODOS_KEY,
-            "todos_valid",
-            todos_valid,
-            "Content and added_by present, status is pending/in_progress/completed, is_open agrees.",
-        ),
-        Check(
-            TODOS_KEY,
-            "todos_project_exists",
-            todos_project_exists,
-            "Every project_key is in unified.projects (or null: no project).",
-        ),
-        Check(
-            PROJECT_TODOS_KEY,
-            "project_todos_add_up",
-            project_todos_add_up,
-            "Per-project counts equal those of unified.todos.",
-        ),
-    ],
-    {"warehouse"},
-)
-UNIFIED_TODO_CHECKS: list[dg.AssetChecksDefinition] = [todo_checks]
+# Evaluated in unified_todos' own step (kernel/platform_asset.with_checks).
+TODO_CHECKS = [
+    Check(TODOS_KEY, "todos_unique_key", unique_key_check(TODOS), "One row per (project_key, content)."),
+    Check(
+        TODOS_KEY,
+        "todos_valid",
+        todos_valid,
+        "Content and added_by present, status is pending/in_progress/completed, is_open agrees.",
+    ),
+    Check(
+        TODOS_KEY,
+        "todos_project_exists",
+        todos_project_exists,
+        "Every project_key is in unified.projects (or null: no project).",
+    ),
+    Check(
+        PROJECT_TODOS_KEY,
+        "project_todos_add_up",
+        project_todos_add_up,
+        "Per-project counts equal those of unified.todos.",
+    ),
+]

@@ -13,11 +13,12 @@ from typing import Any
 import dagster as dg
 
 from chitty_pipelines.kernel.assets import StreamStats, is_full_refresh, log_sync, table_metadata
+from chitty_pipelines.kernel.platform_asset import check_specs_of, with_checks
 from chitty_pipelines.unified import feed_reader
 from chitty_pipelines.unified.entity_tables import PROJECTS, SESSIONS
 from chitty_pipelines.unified.projects import GROUP, PROJECTS_KEY
 from chitty_pipelines.unified.sessions import SESSIONS_KEY
-from chitty_pipelines.unified.todo_checks import UNIFIED_TODO_CHECKS
+from chitty_pipelines.unified.todo_checks import TODO_CHECKS
 from chitty_pipelines.unified.todo_merge import TodoObservation, merge, normalize, project_summaries
 from chitty_pipelines.unified.todo_tables import PROJECT_TODOS, PROJECT_TODOS_KEY, TODOS, TODOS_KEY
 from chitty_pipelines.warehouse import Warehouse
@@ -128,8 +129,10 @@ _FEED_KEYS = sorted(
             },
         ),
     ],
+    check_specs=check_specs_of(TODO_CHECKS),
     description="Merge every todo list per project (key content; completed > in_progress > pending).",
 )
+@with_checks(TODO_CHECKS)
 def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     started = datetime.now(UTC)
     t0 = time.monotonic()
@@ -178,4 +181,4 @@ def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         yield dg.MaterializeResult(asset_key=key, metadata=table_metadata(wh, table, stats))
 
 
-defs = dg.Definitions(assets=[unified_todos], asset_checks=UNIFIED_TODO_CHECKS)
+defs = dg.Definitions(assets=[unified_todos])

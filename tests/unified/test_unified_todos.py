@@ -15,10 +15,8 @@ import pytest
 
 from chitty_pipelines.kernel.assets import FULL_REFRESH_TAG
 from chitty_pipelines.platforms.claude_code.tables import TODOS
-from chitty_pipelines.unified.entity_checks import UNIFIED_ENTITY_CHECKS
 from chitty_pipelines.unified.projects import unified_projects
 from chitty_pipelines.unified.sessions import unified_sessions
-from chitty_pipelines.unified.todo_checks import UNIFIED_TODO_CHECKS
 from chitty_pipelines.unified.todos import unified_todos
 from chitty_pipelines.warehouse.opstore import OpStore
 from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
@@ -40,7 +38,7 @@ def todo_world(warehouse, warehouse_resource, chitty_home):
 
 def run_unified(warehouse_resource, opstore, tags: dict[str, str] | None = None) -> dg.ExecuteInProcessResult:
     result = dg.materialize(
-        [unified_projects, unified_sessions, unified_todos, *UNIFIED_ENTITY_CHECKS, *UNIFIED_TODO_CHECKS],
+        [unified_projects, unified_sessions, unified_todos],  # their checks run in their own steps
         resources={"warehouse": warehouse_resource, "opstore": opstore, "chitty_id": id_resource()},
         tags=tags,
     )

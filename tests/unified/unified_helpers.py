@@ -8,7 +8,6 @@ from typing import Any
 import dagster as dg
 
 from chitty_pipelines.chittyos.ids import ChittyIdResource
-from chitty_pipelines.unified.entity_checks import UNIFIED_ENTITY_CHECKS
 from chitty_pipelines.unified.projects import unified_projects
 from chitty_pipelines.unified.sessions import unified_sessions
 from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
@@ -37,8 +36,10 @@ def materialize(
         config["now"] = now
     if ttl is not None:
         config["ttl_seconds"] = ttl
+    # The checks run inside the assets' own steps; leave them out of the selection when not wanted.
     return dg.materialize(
-        [unified_projects, unified_sessions, *(UNIFIED_ENTITY_CHECKS if checks else [])],
+        [unified_projects, unified_sessions],
+        selection=dg.AssetSelection.all() if checks else dg.AssetSelection.all().without_checks(),
         resources={
             "warehouse": warehouse_resource,
             "opstore": OpStoreResource(path=str(opstore_path)),
