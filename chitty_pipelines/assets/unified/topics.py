@@ -27,7 +27,14 @@ from ..common import (
     table_metadata,
     unique_key_check_result,
 )
-from .topic_sync import _exists, classifier_label, classify_sessions, sessions_table_exists, stale_sessions
+from .topic_sync import (
+    _exists,
+    classifier_label,
+    classify_sessions,
+    prepare_classifier,
+    sessions_table_exists,
+    stale_sessions,
+)
 from .topic_tables import SESSION_TOPICS, SESSIONS_SCHEMA, SESSIONS_TABLE, STATE, TOPICS
 
 GROUP = "unified"
@@ -44,7 +51,7 @@ _NO_SESSIONS = "unified.sessions does not exist yet: materialize unified/session
     kinds=_KINDS,
     deps=[SESSIONS_KEY],
     description=SESSION_TOPICS.description
-    + " Classifier from CHITTY_TOPIC_CLASSIFIER (default tfidf, offline); taxonomy from "
+    + " Classifier from CHITTY_TOPIC_CLASSIFIER (default prototype, offline); taxonomy from "
     "CHITTY_TOPIC_TAXONOMY (default: the ChittyOS topics).",
 )
 def session_topics(
@@ -57,7 +64,7 @@ def session_topics(
     wh = warehouse.get()
     full = is_full_refresh(context, config)
     taxonomy = topic_classifier.taxonomy()
-    classifier = topic_classifier.build(taxonomy)
+    classifier = prepare_classifier(wh, topic_classifier.build(taxonomy), taxonomy)
     label = classifier_label(classifier)
     common = {"classifier": label, "taxonomy": taxonomy.source, "full_refresh": full}
     if not sessions_table_exists(wh):
@@ -291,7 +298,7 @@ def _check_freshness(context) -> dg.AssetCheckResult:
     taxonomy; a session changed since the last run (or never classified) is stale."""
     wh, resource = _wh(context), context.resources.topic_classifier
     taxonomy = resource.taxonomy()
-    label = classifier_label(resource.build(taxonomy))
+    label = classifier_label(prepare_classifier(wh, resource.build(taxonomy), taxonomy))
     stale = stale_sessions(wh, label, taxonomy)
     last = wh.scalar(f"SELECT max(classified_at) FROM {STATE.sql_name}") if _has(wh, STATE) else None
     return dg.AssetCheckResult(

@@ -71,7 +71,9 @@ def wordllama_embedder() -> StaticEmbedder:
     root = _package_dir()
     weights = root / WEIGHTS
     # 0.4.0.post1 ships tokenizers/; later releases may fix the loader's tokenizer/ spelling.
-    tokenizer = next((p for p in (root / "tokenizers" / TOKENIZER, root / "tokenizer" / TOKENIZER) if p.exists()), None)
+    tokenizer = next(
+        (p for p in (root / "tokenizers" / TOKENIZER, root / "tokenizer" / TOKENIZER) if p.exists()), None
+    )
     if not weights.exists() or tokenizer is None:
         raise EmbeddingsUnavailable(f"wordllama at {root} lacks {WEIGHTS} or its tokenizer: {INSTALL_HINT}")
     return StaticEmbedder(weights, tokenizer)
