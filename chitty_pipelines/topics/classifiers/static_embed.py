@@ -9,6 +9,7 @@ wheel ships it under ``tokenizers/``, and would then try to download it from a m
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from collections.abc import Sequence
 from functools import lru_cache
@@ -18,6 +19,12 @@ import numpy as np
 
 WEIGHTS = "weights/l2_supercat_256.safetensors"
 TOKENIZER = "l2_supercat_tokenizer_config.json"
+# sha256 of the two files in wordllama 0.4.0.post1 (identical in its cp311-cp313 wheels): the
+# figures in bench/results were measured with exactly these; another release must be re-measured.
+SHA256 = {
+    WEIGHTS: "64b47a2dc493cb8e85944076601189739852d7b64e0e1eedcb1937a251cd9fd5",
+    TOKENIZER: "93248f2a9ec36c7b35f700a033d5f36228aae48db61aee31007fa49062cdeb68",
+}
 MAX_TOKENS = 512  # sessions are <= 2000 characters; longer pasted logs add little past this
 
 INSTALL_HINT = (
@@ -76,4 +83,10 @@ def wordllama_embedder() -> StaticEmbedder:
     )
     if not weights.exists() or tokenizer is None:
         raise EmbeddingsUnavailable(f"wordllama at {root} lacks {WEIGHTS} or its tokenizer: {INSTALL_HINT}")
+    for path, key in ((weights, WEIGHTS), (tokenizer, TOKENIZER)):
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest != SHA256[key]:
+            raise EmbeddingsUnavailable(
+                f"{path} has sha256 {digest}, not the pinned {SHA256[key]}: {INSTALL_HINT}"
+            )
     return StaticEmbedder(weights, tokenizer)
