@@ -78,13 +78,15 @@ def with_labels_curve(
     per_topic: Sequence[int] = (0, 1, 3, 5),
     draws: int = 5,
 ) -> dict[str, Any]:
-    """Top-1 on the rest of the set after k manual labels per topic drawn from it."""
+    """Top-1 on the rest of the set after k manual labels per topic drawn from it, next to the
+    same classifier without labels on the same rest (``top1_same_rest_no_labels``): the rest of a
+    draw is not the whole set, so only that pair shows what the labels taught."""
     by_topic: dict[str, list[int]] = {}
     for n, it in enumerate(items):
         by_topic.setdefault(it["topic"], []).append(n)
     out: dict[str, Any] = {}
     for k in per_topic:
-        scores = []
+        scores, controls = [], []
         for draw in range(draws if k else 1):
             rng = np.random.default_rng(draw)
             chosen = (
@@ -98,9 +100,11 @@ def with_labels_curve(
             ]
             rest = [it for n, it in enumerate(items) if n not in set(chosen)]
             scores.append(evaluate(rest, primary(build(labels)), taxonomy)["top1"])
+            controls.append(evaluate(rest, primary(build([])), taxonomy)["top1"])
         out[str(k)] = {
             "top1_mean": round(float(np.mean(scores)), 4),
             "top1_min": round(float(min(scores)), 4),
+            "top1_same_rest_no_labels": round(float(np.mean(controls)), 4),
             "draws": len(scores),
         }
     return out

@@ -197,7 +197,10 @@ def main() -> None:
         curve = block["prototype_with_manual_labels"]
         print(
             f"dev [{tax}] prototype + k labels/topic: "
-            + ", ".join(f"{k}: {v['top1_mean']:.3f}" for k, v in curve.items())
+            + ", ".join(
+                f"{k}: {v['top1_mean']:.3f} (no labels, same rest: {v['top1_same_rest_no_labels']:.3f})"
+                for k, v in curve.items()
+            )
         )
     print("project set (regression only):")
     for name, r in results["project_set"]["classifiers"].items():

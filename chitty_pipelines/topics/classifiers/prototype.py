@@ -73,6 +73,8 @@ class PrototypeParams:
     label_weight: float = 3.0  # a manual label counts as 3 prototype sentences in the regression
     calibrate_min_labels: float = 2.0  # mean labels per labelled topic before calibrating
     bias_l2: float = 1.0
+    calibrate_steps: int = 300
+    calibrate_rate: float = 0.1
     weights_l2: float = 0.3
     temperature: float = 1.0  # confidences: softmax over the combined z-scores
     none_score: float = 2.0  # a topic must stand ~2 standard deviations above the rest
@@ -123,7 +125,32 @@ class PrototypeClassifier:
 
     # -- fitting --------------------------------------------------------------------------
 
+    _SHARED = (
+        "examples",
+        "_example_y",
+        "_example_vectors",
+        "words",
+        "chars",
+        "_word_docs",
+        "_char_docs",
+        "_features",
+        "linear",
+        "_linear_cols",
+    )
+
     def _fit(self) -> None:
+        per_topic = len(self.labels) / max(1, len({e.topic_id for e in self.labels}))
+        self.calibrated = bool(self.labels) and per_topic >= self.params.calibrate_min_labels
+        if self.calibrated:
+            # The prototype part does not depend on the labels here: share the fitted one.
+            base = cached(self.taxonomy, self.limits, self.params)
+            for name in self._SHARED:
+                setattr(self, name, getattr(base, name))
+        else:
+            self._fit_prototypes()
+        self._fit_labels()
+
+    def _fit_prototypes(self) -> None:
         base = prototype_examples(self.taxonomy)
         self.examples = base
         texts = [e.text for e in base]
@@ -140,10 +167,8 @@ class PrototypeClassifier:
         self._char_docs = self.chars.transform(docs)
         self._features = self.words.get_feature_names_out()
 
-        per_topic = len(self.labels) / max(1, len({e.topic_id for e in self.labels}))
-        self.calibrated = bool(self.labels) and per_topic >= self.params.calibrate_min_labels
         train_x, train_y, weight = list(texts), list(y), [1.0] * len(texts)
-        if self.labels and not self.calibrated:
+        if self.labels:  # too few to calibrate on: the regression learns from them instead
             train_x += [e.text for e in self.labels]
             train_y += [self._index[e.topic_id] for e in self.labels]
             weight += [self.params.label_weight] * len(self.labels)
@@ -154,6 +179,7 @@ class PrototypeClassifier:
             for j in range(len(self.categories))
         ]
 
+    def _fit_labels(self) -> None:
         self.weights = np.array(self.params.weights, dtype=float)
         self.bias = np.zeros(len(self.categories))
         if self.labels:
@@ -180,15 +206,15 @@ class PrototypeClassifier:
         target[np.arange(len(self.labels)), self._label_y] = 1.0
         prior = self.weights.copy()
         w, b = prior.copy(), np.zeros(len(self.categories))
-        for _ in range(300):
+        for _ in range(self.params.calibrate_steps):
             logits = np.tensordot(features, w, axes=([2], [0])) + b
             p = np.exp(logits - logits.max(1, keepdims=True))
             p /= p.sum(1, keepdims=True)
             g = (p - target) / len(self.labels)
-            w -= 0.1 * (
+            w -= self.params.calibrate_rate * (
                 np.tensordot(g, features, axes=([0, 1], [0, 1])) + self.params.weights_l2 * (w - prior)
             )
-            b -= 0.1 * (g.sum(0) + self.params.bias_l2 * b)
+            b -= self.params.calibrate_rate * (g.sum(0) + self.params.bias_l2 * b)
         self.weights, self.bias = w, b
 
     # -- scoring --------------------------------------------------------------------------
