@@ -46,6 +46,7 @@ def evaluate(
     predicted = predict(texts)
     cpu = time.process_time() - started
     correct = [p == g for p, g in zip(predicted, gold, strict=True)]
+    extra = calibration(predict, correct) if isinstance(predict, primary) else {}
     topics = sorted(set(gold))
     confusion: dict[str, dict[str, int]] = {g: {} for g in topics}
     for p, g in zip(predicted, gold, strict=True):
@@ -61,14 +62,33 @@ def evaluate(
         "confusion": confusion,
         "predicted_outside_gold_topics": sum(1 for p in predicted if p not in set(gold)),
         "cpu_ms_per_session": round(1000 * cpu / len(items), 3),
+        **extra,
     }
 
 
-def primary(classifier: Any) -> Callable[[list[str]], list[str | None]]:
-    def predict(texts: list[str]) -> list[str | None]:
-        return [scores[0].topic_id if scores else None for scores in classifier.classify(texts)]
+class primary:  # lower case: used like a function
+    """The primary topic of each text; keeps the confidences for the calibration figures."""
 
-    return predict
+    def __init__(self, classifier: Any):
+        self.classifier = classifier
+        self.confidences: list[float] = []
+
+    def __call__(self, texts: list[str]) -> list[str | None]:
+        results = self.classifier.classify(texts)
+        self.confidences = [scores[0].confidence if scores else 0.0 for scores in results]
+        return [scores[0].topic_id if scores else None for scores in results]
+
+
+def calibration(predict: primary, correct: Sequence[bool], bins: int = 5) -> dict[str, float]:
+    """Mean top-1 confidence against accuracy, and the expected calibration error."""
+    conf = np.asarray(predict.confidences, dtype=float)
+    hits = np.asarray(correct, dtype=float)
+    ece = 0.0
+    for lo in np.linspace(0, 1, bins, endpoint=False):
+        mask = (conf > lo) & (conf <= lo + 1 / bins) if lo else (conf <= 1 / bins)
+        if mask.any():
+            ece += mask.mean() * abs(conf[mask].mean() - hits[mask].mean())
+    return {"mean_top1_confidence": round(float(conf.mean()), 4), "ece_5_bins": round(float(ece), 4)}
 
 
 def with_labels_curve(
