@@ -371,8 +371,9 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     ),
     EnvVarSpec(
         "CHITTY_TOPIC_CLASSIFIER",
-        "Topic classifier: tfidf (offline, no download), semantic (extra 'semantic') or llm.",
-        "tfidf",
+        "Topic classifier: prototype (default: offline, learns from manual labels), tfidf, original "
+        "(the first hub's keyword scorer), semantic (extra 'semantic') or llm.",
+        "prototype",
     ),
     EnvVarSpec("CHITTY_TOPIC_MAX_PER_SESSION", "Most topics kept per session.", "3"),
     EnvVarSpec(

@@ -1,5 +1,7 @@
 """``chitty-sync topicsync``: (re)categorise the unified sessions into topics, through Dagster
-(runs unified/session_topics and unified/topics with their checks, recorded like any run)."""
+(runs unified/session_topics and unified/topics with their checks, recorded like any run).
+``chitty-sync topic set SESSION_KEY TOPIC`` / ``topic unset SESSION_KEY``: manual labels
+(topics/labels.py), written straight to the warehouse."""
 
 from __future__ import annotations
 
@@ -19,6 +21,48 @@ def register(app: typer.Typer) -> None:
     """Add ``topicsync`` to the ``chitty-sync`` app (cli.py calls this; registering on the app
     object passed in also works when cli.py runs as ``python -m chitty_pipelines.cli``)."""
     app.command()(topicsync)
+    topic = typer.Typer(help="Manual topic labels: they win for their session and teach the classifier.")
+    topic.command("set")(topic_set)
+    topic.command("unset")(topic_unset)
+    app.add_typer(topic, name="topic")
+
+
+def _labels_context():
+    from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
+    from chitty_pipelines.warehouse.resource import WarehouseResource
+
+    return WarehouseResource.from_settings().get(), TopicClassifierResource.from_settings().taxonomy()
+
+
+def topic_set(
+    session_key: Annotated[str, typer.Argument(help="unified.sessions.session_key")],
+    topic: Annotated[str, typer.Argument(help="a topic id of the taxonomy (CHITTY_TOPIC_TAXONOMY)")],
+) -> None:
+    """Categorise a session by hand. It keeps this topic across re-syncs and --full-refresh, and
+    the default classifier learns from it at the next topicsync."""
+    from chitty_pipelines.unified.topic_labels import LabelError, set_label
+
+    wh, taxonomy = _labels_context()
+    try:
+        label = set_label(wh, taxonomy, session_key, topic)
+    except LabelError as exc:
+        console.print(f"[bold red]error:[/bold red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(
+        f"{label.session_key}: topic {label.topic_id} (manual); "
+        "other sessions learn from it at the next topicsync"
+    )
+
+
+def topic_unset(session_key: Annotated[str, typer.Argument(help="unified.sessions.session_key")]) -> None:
+    """Remove a session's manual label; the next topicsync classifies it again."""
+    from chitty_pipelines.unified.topic_labels import unset_label
+
+    wh, _ = _labels_context()
+    if not unset_label(wh, session_key):
+        console.print(f"[bold red]error:[/bold red] session {session_key!r} has no manual topic label")
+        raise typer.Exit(2)
+    console.print(f"{session_key}: manual topic label removed; the next topicsync classifies it")
 
 
 def topicsync(

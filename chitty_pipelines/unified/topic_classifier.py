@@ -17,7 +17,7 @@ DEFAULT_LLM_MODEL = "gpt-4o-mini"
 class TopicClassifierResource(dg.ConfigurableResource):
     """Categorises session summaries into the topic taxonomy."""
 
-    classifier: str = Field(default="tfidf", description="tfidf | semantic | llm")
+    classifier: str = Field(default="prototype", description="prototype | tfidf | original | semantic | llm")
     taxonomy_path: str | None = Field(default=None, description="Taxonomy YAML; None: the ChittyOS topics.")
     max_topics: int = Field(default=3, description="Most topics kept per session.")
     min_confidence: float = Field(default=0.2, description="Drop topics below this (the best is kept).")
@@ -31,7 +31,7 @@ class TopicClassifierResource(dg.ConfigurableResource):
     @classmethod
     def from_settings(cls) -> TopicClassifierResource:
         return cls(
-            classifier=(env("CHITTY_TOPIC_CLASSIFIER") or "tfidf").strip().lower(),
+            classifier=(env("CHITTY_TOPIC_CLASSIFIER") or "prototype").strip().lower(),
             taxonomy_path=env("CHITTY_TOPIC_TAXONOMY"),
             max_topics=int(env("CHITTY_TOPIC_MAX_PER_SESSION") or 3),
             min_confidence=float(env("CHITTY_TOPIC_MIN_CONFIDENCE") or 0.2),
@@ -46,6 +46,14 @@ class TopicClassifierResource(dg.ConfigurableResource):
     def build(self, taxonomy: Taxonomy | None = None) -> TopicClassifier:
         taxonomy = taxonomy or self.taxonomy()
         limits = Limits(max_topics=self.max_topics, min_confidence=self.min_confidence)
+        if self.classifier == "prototype":
+            from chitty_pipelines.topics.classifiers.prototype import cached
+
+            return cached(taxonomy, limits)
+        if self.classifier == "original":
+            from chitty_pipelines.topics.classifiers.original import OriginalKeywordScorer
+
+            return OriginalKeywordScorer(taxonomy)
         if self.classifier == "tfidf":
             from chitty_pipelines.topics.classifiers.tfidf import TfidfClassifier
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from chitty_pipelines.topics.classifiers import ClassifierError, TopicClassifier
 from chitty_pipelines.topics.taxonomy import Taxonomy
+from chitty_pipelines.unified import topic_labels as manual
 from chitty_pipelines.unified.topic_tables import (
     SESSION_TOPICS,
     SESSIONS_SCHEMA,
@@ -26,6 +27,17 @@ log = logging.getLogger(__name__)
 
 def classifier_label(classifier: TopicClassifier) -> str:
     return str(getattr(classifier, "label", classifier.name))
+
+
+def prepare_classifier(wh: Warehouse, classifier: TopicClassifier, taxonomy: Taxonomy) -> TopicClassifier:
+    """The classifier taught by the manual labels, when it can learn from them (the default
+    classifier can; keyword, semantic and llm ignore them, the labels still win for their own
+    sessions). Its label then names the label set, so a changed label set re-classifies all."""
+    teach = getattr(classifier, "with_labels", None)
+    found = manual.load_labels(wh, taxonomy)
+    if teach is None or not found:
+        return classifier
+    return teach(manual.as_examples(found, taxonomy))
 
 
 @dataclass
@@ -85,7 +97,9 @@ def sessions_table_exists(wh: Warehouse) -> bool:
 
 def plan(wh: Warehouse, label: str, taxonomy: Taxonomy, full_refresh: bool) -> Plan:
     """Sessions whose text, classifier or taxonomy changed since their last classification (all of
-    them on a full refresh), and topic rows of sessions that no longer exist."""
+    them on a full refresh), and topic rows of sessions that no longer exist. Manually labelled
+    sessions are never classified: their label is their topic."""
+    labelled = {lb.session_key for lb in manual.load_labels(wh, taxonomy)}
     # One connection for every read: opening the DuckDB file costs more than these queries.
     with wh.connect() as con:
         sessions = con.execute(
@@ -110,6 +124,8 @@ def plan(wh: Warehouse, label: str, taxonomy: Taxonomy, full_refresh: bool) -> P
         keys.add(key)
         text = session_text(title, summary)
         digest = text_hash(text)
+        if key in labelled:
+            continue
         if full_refresh or state.get(key) != (digest, label, taxonomy.fingerprint):
             out.pending.append(Pending(key, text, digest))
     out.removed = sorted(stored - keys)
@@ -132,6 +148,7 @@ def classify_sessions(
         with wh.transaction(run_id) as tx:
             tx.delete_where(SESSION_TOPICS, "session_key", todo.removed)
             tx.delete_where(STATE, "session_key", todo.removed)
+    _write_labels(wh, run_id, taxonomy, todo)
     started = time.monotonic()
     chunk = int(getattr(classifier, "batch_size", chunk))
     for start in range(0, len(todo.pending), chunk):
@@ -184,6 +201,19 @@ def _write(wh, run_id, label, taxonomy, batch, results, outcome) -> None:
         outcome.rows_written += tx.upsert(SESSION_TOPICS, rows)
         tx.upsert(STATE, states)
     outcome.classified += len(batch)
+
+
+def _write_labels(wh: Warehouse, run_id: str | None, taxonomy: Taxonomy, todo: Plan) -> None:
+    """Every labelled session that still exists gets its manual row back (a full refresh, or a
+    row deleted by hand, cannot lose it); labels are few, so rewriting them all is cheap."""
+    found = [lb for lb in manual.load_labels(wh, taxonomy) if lb.session_key not in set(todo.removed)]
+    if not found:
+        return
+    now = datetime.now(UTC)
+    with wh.transaction(run_id) as tx:
+        tx.ensure(SESSION_TOPICS)
+        tx.delete_where(SESSION_TOPICS, "session_key", [lb.session_key for lb in found])
+        tx.upsert(SESSION_TOPICS, manual.manual_rows(taxonomy, found, now))
 
 
 def stale_sessions(wh: Warehouse, label: str, taxonomy: Taxonomy) -> int:

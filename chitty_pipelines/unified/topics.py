@@ -10,6 +10,7 @@ metadata says why. Without a unified.sessions table both assets succeed with zer
 """
 
 # No ``from __future__ import annotations``: Dagster reads the config/resource annotations.
+import hashlib
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -26,11 +27,13 @@ from chitty_pipelines.kernel.assets import (
     unique_key_check_result,
 )
 from chitty_pipelines.topics.taxonomy import Taxonomy
+from chitty_pipelines.unified import topic_labels as manual
 from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
 from chitty_pipelines.unified.topic_sync import (
     _exists,
     classifier_label,
     classify_sessions,
+    prepare_classifier,
     sessions_table_exists,
     stale_sessions,
 )
@@ -58,7 +61,7 @@ _NO_SESSIONS = "unified.sessions does not exist yet: materialize unified/session
     kinds=_KINDS,
     deps=[SESSIONS_KEY],
     description=SESSION_TOPICS.description
-    + " Classifier from CHITTY_TOPIC_CLASSIFIER (default tfidf, offline); taxonomy from "
+    + " Classifier from CHITTY_TOPIC_CLASSIFIER (default prototype, offline); taxonomy from "
     "CHITTY_TOPIC_TAXONOMY (default: the ChittyOS topics).",
 )
 def session_topics(
@@ -91,7 +94,8 @@ def session_topics(
         return dg.MaterializeResult(
             metadata={"dagster/row_count": 0, "sessions_table": "missing", "reason": _NO_SESSIONS, **common}
         )
-    probe, identity = sessions_probe(wh), classifier_identity(topic_classifier, taxonomy)
+    probe = sessions_probe(wh)
+    identity = {**classifier_identity(topic_classifier, taxonomy), "labels": labels_fingerprint(wh, taxonomy)}
     stored = wh.cursors(GROUP, "session_topics")
     if not full and _exists_table(wh, STATE) and stored.get("sessions") == probe and (
         stored.get("identity") == identity and not stored.get("failed")):  # fmt: skip
@@ -105,7 +109,8 @@ def session_topics(
         log_sync(wh, context, platform=GROUP, asset="session_topics", started_at=started,
                  status="success", stats=stats, message=reason)  # fmt: skip
         return dg.MaterializeResult(metadata=table_metadata(wh, SESSION_TOPICS, stats))
-    classifier = topic_classifier.build(taxonomy)
+    # Taught by the manual labels (topics/labels.py) when the classifier can learn from them.
+    classifier = prepare_classifier(wh, topic_classifier.build(taxonomy), taxonomy)
     label = classifier_label(classifier)
     common = {"classifier": label, "taxonomy": taxonomy.source, "full_refresh": full}
     outcome = classify_sessions(wh, classifier, taxonomy, run_id=context.run.run_id, full_refresh=full)
@@ -213,6 +218,12 @@ def topics_probe(wh: Warehouse) -> list:
         f"SELECT count(*) AS n, CAST(max(classified_at) AS VARCHAR) AS t FROM {SESSION_TOPICS.sql_name}"
     ).iloc[0]
     return [int(count), last]
+
+
+def labels_fingerprint(wh: Warehouse, taxonomy: Taxonomy) -> str:
+    """The manual labels (a new or removed label re-classifies: it teaches the others)."""
+    found = sorted((label.session_key, label.topic_id) for label in manual.load_labels(wh, taxonomy))
+    return hashlib.sha1(repr(found).encode()).hexdigest()
 
 
 def classifier_identity(resource: TopicClassifierResource, taxonomy: Taxonomy) -> dict:
@@ -369,7 +380,7 @@ def _check_freshness(context) -> dg.AssetCheckResult:
     taxonomy; a session changed since the last run (or never classified) is stale."""
     wh, resource = _wh(context), context.resources.topic_classifier
     taxonomy = resource.taxonomy()
-    label = classifier_label(resource.build(taxonomy))
+    label = classifier_label(prepare_classifier(wh, resource.build(taxonomy), taxonomy))
     stale = stale_sessions(wh, label, taxonomy)
     last = wh.scalar(f"SELECT max(classified_at) FROM {STATE.sql_name}") if _has(wh, STATE) else None
     return dg.AssetCheckResult(

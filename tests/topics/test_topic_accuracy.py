@@ -79,8 +79,9 @@ def test_bench_smoke_writes_results(tmp_path):
     results = bench_run.run(smoke=True, out=out)
     stored = json.loads(out.read_text())
     assert stored == json.loads(json.dumps(results))
-    assert set(stored["classifiers"]) == {"original", "tfidf"}
-    assert stored["inputs"]["labelled_items"] == len(load_labelled())
-    tfidf = stored["classifiers"]["tfidf"]
+    project = stored["project_set"]  # the project's own set: a regression check only
+    assert set(project["classifiers"]) == {"original", "tfidf", "prototype"}
+    assert project["inputs"]["labelled_items"] == len(load_labelled())
+    tfidf = project["classifiers"]["tfidf"]
     assert tfidf["throughput_texts"] == 850 and tfidf["texts_per_second"] > 0
     assert tfidf["ratio_to_original"]["top1"] > 1.0

@@ -1,5 +1,5 @@
 """unified/session_topics and unified/topics through the real Dagster runtime, on a unified.sessions
-table written directly (the contract's columns), with the default (TF-IDF) classifier."""
+table written directly (the contract's columns), with the default (prototype) classifier."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_classifies_sessions_and_builds_topics(warehouse, warehouse_resource):
     assert auth[0]["topic_id"] == "auth" and auth[0]["rank"] == 1
     assert "oauth" in list(auth[0]["subcategories"])  # "access token" is oauth's own keyword
     assert {"jwt", "token"} <= set(auth[0]["evidence_terms"])
-    assert auth[0]["classifier"] == "tfidf"
+    assert auth[0]["classifier"] == "prototype"
     assert 0.5 < auth[0]["confidence"] <= 1.0
     assert _topics(warehouse, "s-test")[0]["topic_id"] == "testing"
     assert _topics(warehouse, "s-db")[0]["topic_id"] == "database"
@@ -54,7 +54,7 @@ def test_classifies_sessions_and_builds_topics(warehouse, warehouse_resource):
 
     meta = metadata(result, ["unified", "session_topics"])
     assert meta["sessions"] == 4 and meta["classified"] == 4 and meta["no_topic"] == 1
-    assert meta["classifier"] == "tfidf"
+    assert meta["classifier"] == "prototype"
     assert meta["dagster/row_count"] == warehouse.row_count(SESSION_TOPICS) == meta["rows_written"]
 
     taxonomy = load_taxonomy()
@@ -72,7 +72,7 @@ def test_classifies_sessions_and_builds_topics(warehouse, warehouse_resource):
     assert rows.loc["music", "session_count"] == 0
     topics_meta = metadata(result, ["unified", "topics"])
     assert topics_meta["dagster/row_count"] == 37 and topics_meta["categories"] == 27
-    assert topics_meta["classifiers"] == "tfidf"
+    assert topics_meta["classifiers"] == "prototype"
 
 
 def test_reruns_classify_only_changed_sessions(warehouse, warehouse_resource):

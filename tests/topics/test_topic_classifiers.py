@@ -10,6 +10,7 @@ from chitty_pipelines.topics.classifiers import TopicClassifier
 from chitty_pipelines.topics.classifiers.base import Limits
 from chitty_pipelines.topics.classifiers.llm import LlmClassifier
 from chitty_pipelines.topics.classifiers.original import OriginalKeywordScorer
+from chitty_pipelines.topics.classifiers.prototype import PrototypeClassifier
 from chitty_pipelines.topics.classifiers.semantic import SemanticClassifier
 from chitty_pipelines.topics.classifiers.text import KeywordMatcher
 from chitty_pipelines.topics.classifiers.tfidf import TfidfClassifier
@@ -114,7 +115,11 @@ def test_limits_bound_the_topics_kept():
 
 
 def test_classifier_chosen_by_configuration(monkeypatch):
+    assert isinstance(TopicClassifierResource.from_settings().build(), PrototypeClassifier)  # the default
+    monkeypatch.setenv("CHITTY_TOPIC_CLASSIFIER", "tfidf")
     assert isinstance(TopicClassifierResource.from_settings().build(), TfidfClassifier)
+    monkeypatch.setenv("CHITTY_TOPIC_CLASSIFIER", "original")  # the first hub's scorer stays selectable
+    assert isinstance(TopicClassifierResource.from_settings().build(), OriginalKeywordScorer)
     monkeypatch.setenv("CHITTY_TOPIC_CLASSIFIER", "LLM")
     monkeypatch.setenv("CHITTY_TOPIC_LLM_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("CHITTY_TOPIC_LLM_MODEL", "local-model")

@@ -1,9 +1,10 @@
 """Topic classifiers behind one interface (``base.TopicClassifier``), chosen by
-``CHITTY_TOPIC_CLASSIFIER``: ``tfidf`` (default, offline), ``semantic`` (optional extra),
-``llm`` (any OpenAI-compatible endpoint)."""
+``CHITTY_TOPIC_CLASSIFIER``: ``prototype`` (default, offline, learns from manual labels),
+``tfidf`` (its predecessor), ``original`` (the first hub's keyword scorer, the baseline),
+``semantic`` (optional extra), ``llm`` (any OpenAI-compatible endpoint)."""
 
 from chitty_pipelines.topics.classifiers.base import ClassifierError, Limits, TopicClassifier, TopicScore
 
-CLASSIFIERS: tuple[str, ...] = ("tfidf", "semantic", "llm")
+CLASSIFIERS: tuple[str, ...] = ("prototype", "tfidf", "original", "semantic", "llm")
 
 __all__ = ["CLASSIFIERS", "ClassifierError", "Limits", "TopicClassifier", "TopicScore"]

@@ -62,6 +62,13 @@ class OriginalKeywordScorer:
                 scores[topic_id] = scores.get(topic_id, 0.0) + 1
         return scores
 
+    def _found(self, text: str, category: str) -> tuple[str, ...]:
+        """The keywords of the category (and its subcategories) the scorer found, as evidence."""
+        lowered = text.lower()
+        topics = [self.taxonomy[category], *self.taxonomy.children(category)]
+        found = [k for t in topics for k in t.keywords if k in lowered]
+        return tuple(dict.fromkeys(found))[:8]
+
     def classify(self, texts: Sequence[str]) -> list[list[TopicScore]]:
         results = []
         for text in texts:
@@ -75,5 +82,10 @@ class OriginalKeywordScorer:
             merged: dict[str, float] = {}
             for topic_id, score in ranked:
                 merged.setdefault(self.taxonomy.category_of(topic_id), score)
-            results.append([TopicScore(c, round(s / total, 4)) for c, s in merged.items()])
+            results.append(
+                [
+                    TopicScore(c, round(s / total, 4), evidence_terms=self._found(text, c))
+                    for c, s in merged.items()
+                ]
+            )
         return results

@@ -1,0 +1,349 @@
+"""The default classifier: hand-written topic prototypes (topics/prototypes.yaml) plus manual
+labels, four signals combined, and a calibrated "no clear topic". Offline, torch-free.
+
+Signals, each z-scored across the topics of one text so that they add on one scale:
+
+1. ``embedding``: mean cosine of the text to its 3 nearest prototype examples of the topic, with
+   static WordLlama embeddings (static_embed.py); catches meaning without shared words.
+2. ``words``: TF-IDF cosine (stemmed words and bigrams) to the topic's pooled prototypes.
+3. ``chars``: TF-IDF cosine of character 3-5-grams: survives typos, inflection and the German,
+   French, Spanish and Portuguese sessions that share word stems with English.
+4. ``linear``: log-probability of a logistic regression trained on the prototypes over all three
+   representations; it learns which words separate topics rather than which they merely contain.
+5. ``labels``: similarity to the nearest manual label of each topic (zero without labels).
+
+Manual labels (topics/labels.py) teach in two regimes, because the nearest-label vote on its own
+measured worse than no labels (a labelled session carries other topics' words, on purpose or not):
+- fewer than 2 labels per labelled topic: the labels join the logistic regression's training set
+  (weighted ``label_weight``), which can use their words without letting one text dominate;
+- otherwise a calibration layer is fitted on the labels: the five signal weights and a bias per
+  topic, by multinomial logistic regression regularised towards the defaults, each label scored
+  without itself. It corrects systematic confusions of the prototypes (which topics they over- or
+  under-call) with few parameters, so 3 labels a topic do not over-fit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from chitty_pipelines.topics.classifiers.base import (
+    Limits,
+    TopicScore,
+    keyword_evidence,
+    select,
+    softmax_confidences,
+)
+from chitty_pipelines.topics.classifiers.static_embed import StaticEmbedder, wordllama_embedder
+from chitty_pipelines.topics.classifiers.text import KeywordMatcher, analyzer, stem, words
+from chitty_pipelines.topics.prototypes import Example, prototype_examples
+from chitty_pipelines.topics.taxonomy import Taxonomy
+
+SIGNALS = ("embedding", "words", "chars", "linear", "labels")
+
+# Function words of the other languages sessions are written in (German, French, Spanish,
+# Portuguese): without them "de", "und", "el" become the strongest shared "terms" between a
+# foreign session and the few foreign prototypes, whatever their topics.
+_FOREIGN_STOP_WORDS = """der die das den dem des ein eine einen einem einer und oder aber nicht
+    ist sind wird werden wie was wir ich du sie es mit von zu im in auf für bei nach aus
+    dass kann können soll muss
+    auch noch nur schon wenn dann so al ao aos as da das de del dos do e el ela ele em en entre
+    es esta este esto está la las lo los mas mi mis na nas no nos o os para pero por que qué se
+    sem ser sin su sus um uma un una uno y à au aux avec ce cette ces dans du elle est et il ils
+    je la le les leur mais même ne nous on ou par pas pour qui sa se son sont sur ta te tu une
+    vous comment como cómo quero quiero necesito"""
+_FOREIGN_STOP = frozenset(_FOREIGN_STOP_WORDS.split())
+
+
+def _analyzer(text: str) -> list[str]:
+    """text.analyzer (stemmed words and bigrams, English stop words) without foreign ones."""
+    return [t for t in analyzer(text) if not all(p in _FOREIGN_STOP for p in t.split(" "))]
+
+
+@dataclass(frozen=True)
+class PrototypeParams:
+    neighbours: int = 3
+    # Half meaning, half surface, plus the discriminative model: the best of six weightings
+    # compared on the dev set (bench/README.md lists every setting that was compared there).
+    weights: tuple[float, ...] = (1.0, 0.5, 0.5, 1.0, 0.0)
+    lr_c: float = 10.0
+    # Character n-grams in the regression too: 40k more features cost ~10x the fit time.
+    linear_chars: bool = False
+    label_weight: float = 3.0  # a manual label counts as 3 prototype sentences in the regression
+    calibrate_min_labels: float = 2.0  # mean labels per labelled topic before calibrating
+    bias_l2: float = 1.0
+    calibrate_steps: int = 300
+    calibrate_rate: float = 0.1
+    weights_l2: float = 0.3
+    temperature: float = 1.0  # confidences: softmax over the combined z-scores
+    none_score: float = 2.0  # a topic must stand ~2 standard deviations above the rest
+    evidence_terms: int = 4
+
+
+def _z(scores: np.ndarray) -> np.ndarray:
+    return (scores - scores.mean(1, keepdims=True)) / (scores.std(1, keepdims=True) + 1e-9)
+
+
+class PrototypeClassifier:
+    name = "prototype"
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        limits: Limits | None = None,
+        params: PrototypeParams | None = None,
+        labels: Sequence[Example] = (),
+        embedder: StaticEmbedder | None = None,
+    ):
+        self.taxonomy = taxonomy
+        self.limits = limits or Limits()
+        self.params = params or PrototypeParams()
+        self.categories = [t.id for t in taxonomy.categories]
+        self._index = {c: j for j, c in enumerate(self.categories)}
+        self.labels = [e for e in labels if e.topic_id in self._index and e.text.strip()]
+        self.embedder = embedder or wordllama_embedder()
+        # Keywords of the taxonomy still name the subcategories and lead the evidence.
+        self.matcher = KeywordMatcher(k for t in taxonomy.topics for k in t.keywords)
+        self._fit()
+
+    # -- identity -------------------------------------------------------------------------
+
+    @property
+    def label(self) -> str:
+        """Recorded with every row; changes when the manual labels change, so that every session
+        is re-classified by what the labels taught (as after a taxonomy change)."""
+        if not self.labels:
+            return self.name
+        digest = hashlib.sha1(
+            "\n".join(sorted(f"{e.topic_id}\t{e.text}" for e in self.labels)).encode()
+        ).hexdigest()[:10]
+        return f"{self.name}+{len(self.labels)}labels:{digest}"
+
+    def with_labels(self, labels: Sequence[Example]) -> PrototypeClassifier:
+        return cached(self.taxonomy, self.limits, self.params, tuple(labels))
+
+    # -- fitting --------------------------------------------------------------------------
+
+    _SHARED = (
+        "examples",
+        "_example_y",
+        "_example_vectors",
+        "words",
+        "chars",
+        "_word_docs",
+        "_char_docs",
+        "_features",
+        "linear",
+        "_linear_cols",
+    )
+
+    def _fit(self) -> None:
+        per_topic = len(self.labels) / max(1, len({e.topic_id for e in self.labels}))
+        self.calibrated = bool(self.labels) and per_topic >= self.params.calibrate_min_labels
+        if self.calibrated:
+            # The prototype part does not depend on the labels here: share the fitted one.
+            base = cached(self.taxonomy, self.limits, self.params)
+            for name in self._SHARED:
+                setattr(self, name, getattr(base, name))
+        else:
+            self._fit_prototypes()
+        self._fit_labels()
+
+    def _fit_prototypes(self) -> None:
+        base = prototype_examples(self.taxonomy)
+        self.examples = base
+        texts = [e.text for e in base]
+        y = np.array([self._index[e.topic_id] for e in base])
+        self._example_y = y
+        self._example_vectors = self.embedder.encode(texts)
+        docs = [
+            " . ".join(t for t, yy in zip(texts, y, strict=True) if yy == j)
+            for j in range(len(self.categories))
+        ]
+        self.words = TfidfVectorizer(analyzer=_analyzer, sublinear_tf=True).fit(docs + texts)
+        self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit(texts)
+        self._word_docs = self.words.transform(docs)
+        self._char_docs = self.chars.transform(docs)
+        self._features = self.words.get_feature_names_out()
+
+        train_x, train_y, weight = list(texts), list(y), [1.0] * len(texts)
+        if self.labels:  # too few to calibrate on: the regression learns from them instead
+            train_x += [e.text for e in self.labels]
+            train_y += [self._index[e.topic_id] for e in self.labels]
+            weight += [self.params.label_weight] * len(self.labels)
+        self.linear = LogisticRegression(C=self.params.lr_c, max_iter=3000)
+        self.linear.fit(self._design(train_x), np.array(train_y), sample_weight=np.array(weight))
+        self._linear_cols = [
+            list(self.linear.classes_).index(j) if j in self.linear.classes_ else None
+            for j in range(len(self.categories))
+        ]
+
+    def _fit_labels(self) -> None:
+        self.weights = np.array(self.params.weights, dtype=float)
+        self.bias = np.zeros(len(self.categories))
+        if self.labels:
+            self._label_vectors = self.embedder.encode([e.text for e in self.labels])
+            self._label_words = self.words.transform([e.text for e in self.labels])
+            self._label_chars = self.chars.transform([e.text for e in self.labels])
+            self._label_y = np.array([self._index[e.topic_id] for e in self.labels])
+            if self.calibrated:
+                self.weights[SIGNALS.index("labels")] = 0.5  # a prior for the fit, not a result
+                self._calibrate()
+
+    def _design(self, texts: Sequence[str], vectors: np.ndarray | None = None):
+        v = self.embedder.encode(texts) if vectors is None else vectors
+        parts = [csr_matrix(v), self.words.transform(texts)]
+        if self.params.linear_chars:
+            parts.append(self.chars.transform(texts))
+        return hstack(parts).tocsr()
+
+    def _calibrate(self) -> None:
+        """Signal weights and per-topic biases that best explain the labels (each label scored
+        with itself left out), by gradient descent on the softmax loss with L2 towards the prior."""
+        features = self._signals([e.text for e in self.labels], leave_out=True)[0]
+        target = np.zeros((len(self.labels), len(self.categories)))
+        target[np.arange(len(self.labels)), self._label_y] = 1.0
+        prior = self.weights.copy()
+        w, b = prior.copy(), np.zeros(len(self.categories))
+        for _ in range(self.params.calibrate_steps):
+            logits = np.tensordot(features, w, axes=([2], [0])) + b
+            p = np.exp(logits - logits.max(1, keepdims=True))
+            p /= p.sum(1, keepdims=True)
+            g = (p - target) / len(self.labels)
+            w -= self.params.calibrate_rate * (
+                np.tensordot(g, features, axes=([0, 1], [0, 1])) + self.params.weights_l2 * (w - prior)
+            )
+            b -= self.params.calibrate_rate * (g.sum(0) + self.params.bias_l2 * b)
+        self.weights, self.bias = w, b
+
+    # -- scoring --------------------------------------------------------------------------
+
+    def _signals(self, texts: Sequence[str], leave_out: bool = False):
+        """(n x topics x signals) z-scores, the text vectors and word-TF-IDF rows."""
+        n, k = len(texts), len(self.categories)
+        vectors = self.embedder.encode(texts)
+        word_rows, char_rows = self.words.transform(texts), self.chars.transform(texts)
+        out = np.zeros((n, k, len(SIGNALS)))
+
+        sims = vectors @ self._example_vectors.T
+        nearest = np.zeros((n, k))
+        for j in range(k):
+            own = np.sort(sims[:, self._example_y == j], axis=1)[:, ::-1]
+            nearest[:, j] = own[:, : self.params.neighbours].mean(1) if own.shape[1] else 0.0
+        out[:, :, 0] = _z(nearest)
+        out[:, :, 1] = _z((word_rows @ self._word_docs.T).toarray())
+        out[:, :, 2] = _z((char_rows @ self._char_docs.T).toarray())
+        proba = self.linear.predict_proba(self._design(texts, vectors))
+        logp = np.full((n, k), np.log(1e-6))
+        for j, col in enumerate(self._linear_cols):
+            if col is not None:
+                logp[:, j] = np.log(proba[:, col] + 1e-9)
+        out[:, :, 3] = _z(logp)
+        if self.labels:
+            pair = (
+                vectors @ self._label_vectors.T
+                + 0.5 * (word_rows @ self._label_words.T).toarray()
+                + 0.5 * (char_rows @ self._label_chars.T).toarray()
+            )
+            if leave_out:
+                np.fill_diagonal(pair, -np.inf)
+            best = np.zeros((n, k))
+            for j in set(self._label_y.tolist()):
+                top = pair[:, self._label_y == j].max(1)
+                best[:, j] = np.where(np.isfinite(top), top, 0.0)
+            out[:, :, 4] = _z(best) * (best != 0).any(1, keepdims=True)
+        return out, vectors, word_rows
+
+    def scores(self, texts: Sequence[str]) -> np.ndarray:
+        """Combined score per text and topic (n x topics): the weighted signals plus biases."""
+        signals = self._signals(texts)[0]
+        return np.tensordot(signals, self.weights, axes=([2], [0])) + self.bias
+
+    def classify(self, texts: Sequence[str]) -> list[list[TopicScore]]:
+        if not texts:
+            return []
+        signals, vectors, word_rows = self._signals(texts)
+        combined = np.tensordot(signals, self.weights, axes=([2], [0])) + self.bias
+        results: list[list[TopicScore]] = []
+        for i, text in enumerate(texts):
+            if not words(text):
+                results.append([])  # nothing to go on: no topic rather than a guess
+                continue
+            row = {c: float(combined[i, j]) for j, c in enumerate(self.categories)}
+            conf = softmax_confidences(row, self.params.temperature, self.params.none_score)
+            ranked = sorted(conf.items(), key=lambda kv: (-kv[1], self._index[kv[0]]))
+            chosen = [c for c, _ in ranked[: self.limits.max_topics]]
+            results.append(
+                select(
+                    ranked,
+                    self.limits,
+                    keyword_evidence(self.taxonomy, self.matcher, text),
+                    self._evidence(text, vectors[i], word_rows[i], chosen),
+                )
+            )
+        return results
+
+    # -- evidence -------------------------------------------------------------------------
+
+    def _evidence(self, text: str, vector: np.ndarray, word_row, chosen: list[str]) -> dict[str, list[str]]:
+        """Per chosen topic: the words of the text that weigh most towards it, then the nearest
+        example that decided ("example: ..." for a prototype, "label <session>: ..." for a manual
+        label), so a reader can see why."""
+        surface: dict[str, str] = {}
+        for w in words(text):
+            surface.setdefault(stem(w), w)
+        out: dict[str, list[str]] = {}
+        cols = word_row.indices
+        for category in chosen:
+            j = self._index[category]
+            contrib = word_row.multiply(self._word_docs[j]).toarray().ravel()[cols]
+            terms: list[str] = []
+            for n in np.argsort(-contrib, kind="stable"):
+                if len(terms) >= self.params.evidence_terms or contrib[n] <= 0:
+                    break
+                term = " ".join(surface.get(p, p) for p in str(self._features[cols[n]]).split(" "))
+                if term not in terms:
+                    terms.append(term)
+            terms.append(self._nearest(vector, j))
+            out[category] = terms
+        return out
+
+    def _nearest(self, vector: np.ndarray, topic: int) -> str:
+        best, where = -2.0, ""
+        for pool, ys, examples in (
+            (self._example_vectors, self._example_y, self.examples),
+            *(((self._label_vectors, self._label_y, self.labels),) if self.labels else ()),
+        ):
+            mask = np.flatnonzero(ys == topic)
+            if mask.size:
+                sims = pool[mask] @ vector
+                k = int(np.argmax(sims))
+                if sims[k] > best:
+                    best, example = float(sims[k]), examples[mask[k]]
+                    kind = (
+                        "example"
+                        if not example.source.startswith("label:")
+                        else f"label {example.source[6:]}"
+                    )
+                    where = f"{kind}: {example.text[:70]}"
+        return where
+
+
+@lru_cache(maxsize=8)
+def cached(
+    taxonomy: Taxonomy,
+    limits: Limits | None = None,
+    params: PrototypeParams | None = None,
+    labels: tuple[Example, ...] = (),
+) -> PrototypeClassifier:
+    """One fitted classifier per (taxonomy, limits, params, labels) in a process: fitting takes
+    seconds, and a run builds it for the asset and again for its freshness check. Classifying
+    does not change a fitted classifier, so sharing it is safe."""
+    return PrototypeClassifier(taxonomy, limits, params, labels)

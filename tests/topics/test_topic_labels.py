@@ -1,0 +1,120 @@
+"""Manual topic labels: ``topic set`` / ``topic unset`` (library and CLI), the label wins for its
+session across re-runs and --full-refresh, it teaches the default classifier (which then re-labels
+every session with the label set in its name), bad input writes nothing, evidence is stored."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from topic_support import materialize, put_sessions
+
+from chitty_pipelines.topics import load_taxonomy
+from chitty_pipelines.unified.topic_labels import LABELS, LabelError, set_label, unset_label
+from chitty_pipelines.unified.topic_tables import SESSION_TOPICS
+
+SESSIONS = {
+    "s-auth": "Add JWT auth to the API and refresh the access token when it expires.",
+    "s-odd": "Tidy the flower beds and plan which vegetables go where next spring.",
+    "s-db": "Slow SQL query on Postgres. Which index should the events table get?",
+}
+
+
+def _rows(wh, key=None):
+    where = "WHERE session_key = ?" if key else ""
+    return wh.query(
+        f"SELECT session_key, topic_id, rank, confidence, classifier, evidence_terms, subcategories "
+        f"FROM {SESSION_TOPICS.sql_name} {where} ORDER BY session_key, rank",
+        [key] if key else None,
+    ).to_dict("records")
+
+
+def _plain(rows):
+    """Rows comparable with ==: list columns come back as numpy arrays."""
+    return [{k: list(v) if hasattr(v, "tolist") else v for k, v in r.items()} for r in rows]
+
+
+def test_label_wins_survives_full_refresh_and_teaches(warehouse, warehouse_resource):
+    put_sessions(warehouse, SESSIONS)
+    assert materialize(warehouse_resource).success
+    before = _rows(warehouse, "s-auth")
+    assert before[0]["classifier"] == "prototype" and before[0]["topic_id"] == "auth"
+    # Evidence is stored with each result: words of the session and the example that decided.
+    assert "jwt" in list(before[0]["evidence_terms"])
+    assert any(t.startswith("example: ") for t in before[0]["evidence_terms"])
+
+    taxonomy = load_taxonomy()
+    set_label(warehouse, taxonomy, "s-odd", "music")
+    # It wins at once, as the session's only topic.
+    assert [(r["topic_id"], r["classifier"], r["confidence"]) for r in _rows(warehouse, "s-odd")] == [
+        ("music", "manual", 1.0)
+    ]
+
+    for full_refresh in (False, True):
+        result = materialize(warehouse_resource, full_refresh=full_refresh)
+        assert result.success
+        odd = _rows(warehouse, "s-odd")
+        assert [(r["topic_id"], r["classifier"], r["rank"]) for r in odd] == [("music", "manual", 1)]
+        # The other sessions were classified by the classifier the label taught.
+        auth = _rows(warehouse, "s-auth")[0]
+        assert auth["topic_id"] == "auth" and auth["classifier"].startswith("prototype+1labels:")
+    assert warehouse.row_count(LABELS) == 1  # the ops table is not touched by a full refresh
+
+    # A subcategory label is reported under its parent, as classified rows are.
+    set_label(warehouse, taxonomy, "s-db", "cache")
+    assert [(r["topic_id"], list(r["subcategories"])) for r in _rows(warehouse, "s-db")] == [
+        ("performance", ["cache"])
+    ]
+
+    assert unset_label(warehouse, "s-odd") is True
+    assert unset_label(warehouse, "s-odd") is False
+    assert materialize(warehouse_resource).success
+    odd = _rows(warehouse, "s-odd")
+    assert odd and all(r["classifier"] != "manual" for r in odd)
+
+
+@pytest.mark.parametrize(
+    ("session_key", "topic", "message"),
+    [("s-auth", "astrology", "unknown topic 'astrology'"), ("s-nope", "auth", "unknown session 's-nope'")],
+)
+def test_unknown_topic_or_session_writes_nothing(warehouse, warehouse_resource, session_key, topic, message):
+    put_sessions(warehouse, SESSIONS)
+    assert materialize(warehouse_resource).success
+    before = _plain(_rows(warehouse))
+    with pytest.raises(LabelError, match=message):
+        set_label(warehouse, load_taxonomy(), session_key, topic)
+    assert _plain(_rows(warehouse)) == before
+    assert not warehouse.table_exists(LABELS.schema, LABELS.name) or warehouse.row_count(LABELS) == 0
+
+
+def test_cli_topic_set_and_unset(warehouse, chitty_home):
+    put_sessions(warehouse, SESSIONS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHITTY_", "DAGSTER_"))}
+    env.update({"CHITTY_HOME": str(chitty_home), "COLUMNS": "200"})
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "chitty_pipelines.cli", "topic", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    bad = cli("set", "s-auth", "astrology")
+    assert bad.returncode == 2 and "unknown topic 'astrology'" in bad.stderr
+    bad = cli("set", "s-missing", "auth")
+    assert bad.returncode == 2 and "unknown session 's-missing'" in bad.stderr
+    assert not warehouse.table_exists(LABELS.schema, LABELS.name)
+
+    ok = cli("set", "s-odd", "music")
+    assert ok.returncode == 0, ok.stderr
+    assert warehouse.query(f"SELECT session_key, topic_id FROM {LABELS.sql_name}").values.tolist() == [
+        ["s-odd", "music"]
+    ]
+    assert cli("unset", "s-odd").returncode == 0
+    assert warehouse.row_count(LABELS) == 0
+    again = cli("unset", "s-odd")
+    assert again.returncode == 2 and "no manual topic label" in again.stderr

@@ -1,0 +1,141 @@
+"""The default (prototype) classifier: accuracy on the independently written dev set (a
+conformance test: skipped where shared/data is absent), on the project's own fresh set, CPU per
+session, evidence, no topic for empty text, offline and torch-free, and learning from labels."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bench.topics_accuracy.dev import DEV_SET, FRESH_SET, SEEDED_TAXONOMY, evaluate, load_jsonl, primary
+from chitty_pipelines.topics import load_taxonomy
+from chitty_pipelines.topics.classifiers.prototype import PrototypeClassifier
+from chitty_pipelines.topics.prototypes import Example
+from chitty_pipelines.topics.taxonomy import parse_taxonomy
+
+# Floors a little under what bench/results/topics_accuracy.json records, so a change that loses
+# ground fails while run-to-run noise (there is none: the classifier is deterministic) cannot.
+DEV_FLOOR = 0.70  # measured 0.772 (default taxonomy), 0.778 (seeded 15)
+# Our own 45 sessions, written after the classifier and measured once: 0.556 with the default
+# taxonomy (27 topics, so 12 more to confuse with) and 0.689 with the seeded 15. Lower than the
+# dev set: that gap is the honest size of what the prototypes do not cover yet.
+FRESH_FLOOR = {"default": 0.50, "seeded15": 0.65}
+CPU_MS_PER_SESSION = 25.0
+
+
+@pytest.fixture(scope="module")
+def taxonomy():
+    return load_taxonomy()
+
+
+@pytest.fixture(scope="module")
+def classifier(taxonomy):
+    return PrototypeClassifier(taxonomy)
+
+
+@pytest.fixture(scope="module")
+def dev_items():
+    if not DEV_SET.is_file():
+        pytest.skip(f"dev set not found at {DEV_SET} (shared/data)")
+    return load_jsonl(DEV_SET)
+
+
+def test_dev_set_accuracy_floor(classifier, taxonomy, dev_items):
+    result = evaluate(dev_items, primary(classifier), taxonomy)
+    print("dev top1", result["top1"], "recall", result["recall"])
+    assert result["n"] == 180
+    assert result["top1"] >= DEV_FLOOR
+    # No topic is left behind: every one of the 15 is recognised at least a third of the time.
+    assert min(result["recall"].values()) >= 1 / 3, result["recall"]
+
+
+def test_fresh_set_accuracy_floor(classifier, taxonomy):
+    result = evaluate(load_jsonl(FRESH_SET), primary(classifier), taxonomy)
+    seeded = load_taxonomy(SEEDED_TAXONOMY)
+    on_seeded = evaluate(load_jsonl(FRESH_SET), primary(PrototypeClassifier(seeded)), seeded)
+    print("fresh top1", result["top1"], "seeded", on_seeded["top1"])
+    assert result["n"] == 45 and result["top1"] >= FRESH_FLOOR["default"]
+    assert on_seeded["top1"] >= FRESH_FLOOR["seeded15"]
+
+
+def test_cpu_per_session_within_budget(classifier):
+    texts = [it["text"] for it in load_jsonl(FRESH_SET)] * 4
+    started = time.process_time()
+    classifier.classify(texts)
+    per_session_ms = 1000 * (time.process_time() - started) / len(texts)
+    assert per_session_ms <= CPU_MS_PER_SESSION, per_session_ms
+
+
+def test_evidence_names_terms_and_the_deciding_example(classifier):
+    [scores] = classifier.classify(["Add JWT auth to the API and refresh the access token when it expires."])
+    best = scores[0]
+    assert best.topic_id == "auth"
+    assert "jwt" in best.evidence_terms
+    assert any(t.startswith("example: ") for t in best.evidence_terms)
+    assert "oauth" in best.subcategories  # "access token" is the oauth subcategory's keyword
+    assert 0.0 <= best.confidence <= 1.0
+
+
+def test_nothing_to_go_on_gives_no_topic(classifier):
+    assert classifier.classify(["", "  ...  "]) == [[], []]
+
+
+def test_confidence_is_low_when_no_topic_stands_out(classifier):
+    clear = classifier.classify(["Write pytest unit tests with fixtures and mocks for the parser."])[0][0]
+    vague = classifier.classify(["ok thanks, that works now"])[0][0]
+    assert clear.confidence > 0.8
+    assert vague.confidence < clear.confidence
+
+
+def test_default_classifier_is_offline_and_torch_free():
+    code = (
+        "import sys\n"
+        "from chitty_pipelines.unified.topic_classifier import TopicClassifierResource\n"
+        "c = TopicClassifierResource.from_settings().build()\n"
+        "assert c.name == 'prototype', c.name\n"
+        "print(c.classify(['Deploy the app with a Dockerfile'])[0][0].topic_id)\n"
+        "assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules\n"
+    )
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "CHITTY_HOME": "/nonexistent"}
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "deployment"
+
+
+TWO_TOPICS = parse_taxonomy(
+    """
+topics:
+  - id: garden
+    name: Garden
+    description: Plants outdoors.
+    keywords: [garden]
+  - id: kitchen
+    name: Kitchen
+    description: Cooking food.
+    keywords: [kitchen]
+"""
+)
+
+
+def test_labels_teach_unseen_vocabulary():
+    """A custom taxonomy without prototypes: what the labels say is all there is to learn from."""
+    base = PrototypeClassifier(TWO_TOPICS)
+    text = "the sourdough starter smells of acetone after proofing overnight"
+    labels = [
+        Example("my sourdough loaf is dense, should the starter proof longer", "kitchen", "label:a"),
+        Example("feeding a sourdough starter with rye flour before proofing", "kitchen", "label:b"),
+        Example("aphids on the roses and the tomato seedlings are wilting", "garden", "label:c"),
+        Example("when to prune the apple tree and mulch the tomato seedlings", "garden", "label:d"),
+    ]
+    taught = base.with_labels(labels)
+    assert taught.calibrated and taught.label.startswith("prototype+4labels:")
+    assert base.label == "prototype"
+    [scores] = taught.classify([text])
+    assert scores[0].topic_id == "kitchen"
+    assert any(t.startswith("label ") for t in scores[0].evidence_terms)  # the label that decided
+    one_each = base.with_labels(labels[::2])  # one label per topic: the regression learns them
+    assert not one_each.calibrated
+    assert one_each.classify([text])[0][0].topic_id == "kitchen"
