@@ -3,6 +3,7 @@ their topics with their state in one transaction per chunk."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Any
 from chitty_pipelines.topics.classifiers import ClassifierError, TopicClassifier
 from chitty_pipelines.topics.taxonomy import Taxonomy
 from chitty_pipelines.unified import topic_labels as manual
+from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
 from chitty_pipelines.unified.topic_tables import (
     SESSION_TOPICS,
     SESSIONS_SCHEMA,
@@ -221,3 +223,15 @@ def stale_sessions(wh: Warehouse, label: str, taxonomy: Taxonomy) -> int:
     if not sessions_table_exists(wh):
         return 0
     return len(plan(wh, label, taxonomy, full_refresh=False).pending)
+
+
+def labels_fingerprint(wh: Warehouse, taxonomy: Taxonomy) -> str:
+    """The manual labels (a new or removed label re-classifies: it teaches the others)."""
+    found = sorted((label.session_key, label.topic_id) for label in manual.load_labels(wh, taxonomy))
+    return hashlib.sha1(repr(found).encode()).hexdigest()
+
+
+def classifier_identity(resource: TopicClassifierResource, taxonomy: Taxonomy) -> dict:
+    """Everything that changes a classification, without building the classifier (no secrets)."""
+    fields = ("classifier", "taxonomy_path", "max_topics", "min_confidence", "llm_base_url", "llm_model")
+    return {**{f: getattr(resource, f) for f in fields}, "taxonomy": taxonomy.fingerprint}

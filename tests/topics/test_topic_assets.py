@@ -129,10 +129,10 @@ def test_blocking_check_fails_on_a_topic_outside_the_taxonomy(warehouse, warehou
             "('ghost', 'docs', 0.5, 1, ['oauth'], [], 'x', now())"
         )
     from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
-    from chitty_pipelines.unified.topics import TOPIC_CHECKS, session_topics, topics
+    from chitty_pipelines.unified.topics import session_topics, topics
 
     result = dg.materialize(
-        [session_topics, topics, *TOPIC_CHECKS],
+        [session_topics, topics],  # their checks run in their own steps
         selection=dg.AssetSelection.checks_for_assets(session_topics),
         resources={"warehouse": warehouse_resource, "topic_classifier": TopicClassifierResource()},
         instance=dg.DagsterInstance.ephemeral(),
@@ -151,13 +151,13 @@ def test_blocking_check_fails_on_a_topic_outside_the_taxonomy(warehouse, warehou
 
 def test_freshness_check_sees_changed_sessions(warehouse, warehouse_resource):
     from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
-    from chitty_pipelines.unified.topics import TOPIC_CHECKS, session_topics, topics
+    from chitty_pipelines.unified.topics import session_topics, topics
 
     put_sessions(warehouse, {"s1": "Spotify playlist export to CSV."})
     materialize(warehouse_resource)
     put_sessions(warehouse, {"s1": "Transcode the video to HLS.", "s2": "Sentry alerts for errors."})
     result = dg.materialize(
-        [session_topics, topics, *TOPIC_CHECKS],
+        [session_topics, topics],  # their checks run in their own steps
         selection=dg.AssetSelection.checks_for_assets(session_topics),
         resources={"warehouse": warehouse_resource, "topic_classifier": TopicClassifierResource()},
         instance=dg.DagsterInstance.ephemeral(),
