@@ -188,6 +188,9 @@ def platform_assets(
                 )
             return
         run = PlatformRun(context, wh, config, is_full_refresh(context, config), now())
+        if not run.selected:  # only checks were selected (the UI's "Execute checks"): no sync
+            yield from evaluate_checks(context, checks)
+            return
         t0 = time.monotonic()
         try:
             results = list(sync(run))
@@ -263,21 +266,32 @@ def check_specs_of(checks: Sequence[Check]) -> list[dg.AssetCheckSpec]:
 
 def with_checks(checks: Sequence[Check]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Evaluate ``checks`` at the end of an asset's own step (declare them with
-    ``check_specs=check_specs_of(checks)`` on its decorator), for assets not built by
-    ``platform_assets`` (the unified layer): one step instead of an asset step and a check step.
+    ``check_specs=check_specs_of(checks)`` and ``can_subset=True`` on its ``multi_asset``), for
+    assets not built by ``platform_assets`` (the unified layer): one step instead of an asset
+    step and a check step, and the checks can still run alone (the UI's "Execute checks").
 
     The asset function may return a result, yield results, or return None; its context must be
-    its first argument.
+    its first argument. A result without an asset key belongs to the asset's only key.
     """
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def wrapper(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> Iterator[Any]:
-            out = fn(context, *args, **kwargs)
-            if inspect.isgenerator(out):
-                yield from out
-            elif out is not None:
-                yield out
+            selected = set(context.selected_asset_keys)
+            if selected:  # nothing to build when only the checks were selected
+                out = fn(context, *args, **kwargs)
+                results = out if inspect.isgenerator(out) else ([out] if out is not None else [])
+                for result in results:
+                    if isinstance(result, dg.MaterializeResult) and result.asset_key is None:
+                        (key,) = context.assets_def.keys
+                        result = dg.MaterializeResult(
+                            asset_key=key,
+                            metadata=result.metadata,
+                            data_version=result.data_version,
+                            tags=result.tags,
+                        )
+                    if not isinstance(result, dg.MaterializeResult) or result.asset_key in selected:
+                        yield result
             yield from evaluate_checks(context, checks)
 
         return wrapper

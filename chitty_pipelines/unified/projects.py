@@ -149,6 +149,7 @@ def alias_row(m: Match) -> dict:
         ),
     ],
     check_specs=check_specs_of(PROJECT_CHECKS),
+    can_subset=True,
     description="Entity resolution of projects over every platform's project feeds and the registered "
     "projects; ChittyIDs kept in ops.chitty_ids.",
 )

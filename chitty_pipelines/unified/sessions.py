@@ -162,14 +162,23 @@ def _silenced(con, now: datetime, ttl: float, exclude: set[str]) -> list[dict[st
     return out
 
 
-@dg.asset(
-    key=SESSIONS_KEY,
-    group_name=GROUP,
-    kinds={"duckdb"},
-    deps=UPSTREAM,
-    description=SESSIONS.description,
-    metadata={"dagster/table_name": SESSIONS.qualified, "dagster/column_schema": SESSIONS.dagster_schema()},
+@dg.multi_asset(
+    name="unified__sessions",
+    specs=[
+        dg.AssetSpec(
+            SESSIONS_KEY,
+            group_name=GROUP,
+            kinds={"duckdb"},
+            deps=UPSTREAM,
+            description=SESSIONS.description,
+            metadata={
+                "dagster/table_name": SESSIONS.qualified,
+                "dagster/column_schema": SESSIONS.dagster_schema(),
+            },
+        )
+    ],
     check_specs=check_specs_of(SESSION_CHECKS),
+    can_subset=True,
 )
 @with_checks(SESSION_CHECKS)
 def unified_sessions(

@@ -130,6 +130,7 @@ _FEED_KEYS = sorted(
         ),
     ],
     check_specs=check_specs_of(TODO_CHECKS),
+    can_subset=True,
     description="Merge every todo list per project (key content; completed > in_progress > pending).",
 )
 @with_checks(TODO_CHECKS)

@@ -56,15 +56,21 @@ _KINDS = {"duckdb", "python"}
 _NO_SESSIONS = "unified.sessions does not exist yet: materialize unified/sessions first"
 
 
-@dg.asset(
-    key=SESSION_TOPICS_KEY,
-    group_name=GROUP,
-    kinds=_KINDS,
-    deps=[SESSIONS_KEY],
-    description=SESSION_TOPICS.description
-    + " Classifier from CHITTY_TOPIC_CLASSIFIER (default prototype, offline); taxonomy from "
-    "CHITTY_TOPIC_TAXONOMY (default: the ChittyOS topics).",
+@dg.multi_asset(
+    name="unified__session_topics",
+    specs=[
+        dg.AssetSpec(
+            SESSION_TOPICS_KEY,
+            group_name=GROUP,
+            kinds=_KINDS,
+            deps=[SESSIONS_KEY],
+            description=SESSION_TOPICS.description
+            + " Classifier from CHITTY_TOPIC_CLASSIFIER (default prototype, offline); taxonomy from "
+            "CHITTY_TOPIC_TAXONOMY (default: the ChittyOS topics).",
+        )
+    ],
     check_specs=check_specs_of(SESSION_TOPIC_CHECKS),
+    can_subset=True,
 )
 @with_checks(SESSION_TOPIC_CHECKS)
 def session_topics(
@@ -148,13 +154,19 @@ def session_topics(
     return dg.MaterializeResult(metadata=table_metadata(wh, SESSION_TOPICS, stats))
 
 
-@dg.asset(
-    key=TOPICS_KEY,
-    group_name=GROUP,
-    kinds=_KINDS,
-    deps=[SESSION_TOPICS_KEY],
-    description=TOPICS.description,
+@dg.multi_asset(
+    name="unified__topics",
+    specs=[
+        dg.AssetSpec(
+            TOPICS_KEY,
+            group_name=GROUP,
+            kinds=_KINDS,
+            deps=[SESSION_TOPICS_KEY],
+            description=TOPICS.description,
+        )
+    ],
     check_specs=check_specs_of(TOPICS_TABLE_CHECKS),
+    can_subset=True,
 )
 @with_checks(TOPICS_TABLE_CHECKS)
 def topics(
