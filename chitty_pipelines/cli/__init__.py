@@ -60,12 +60,13 @@ def syncall(
     """Materialize every asset: all platforms, then the unified tables."""
     from chitty_pipelines.cli.runner import execute_with_progress, open_instance
     from chitty_pipelines.definitions import defs
-    from chitty_pipelines.ops.jobs import PARTITIONED_JOBS
 
     tags = {"chitty/full_refresh": "true"} if full_refresh else {}
     ok = True
     with open_instance() as instance:
-        jobs = [("syncall", None)] + [(name, "latest") for name in PARTITIONED_JOBS]
+        # The syncall job alone: every stream (the Neon event store too) is incremental there and
+        # lands its whole history on the first run. Partitioned jobs are for `backfill` ranges.
+        jobs: list[tuple[str, str | None]] = [("syncall", None)]
         for name, partition in jobs:
             job = defs.resolve_job_def(name)
             partition_key = None

@@ -9,8 +9,8 @@ from chitty_pipelines.platforms import registry
 from chitty_pipelines.unified.topics import SESSION_TOPICS_KEY, TOPICS_KEY
 
 # Every asset, platform and unified. The CLI's syncall runs this job; in the UI it is the
-# "materialize everything" button with a name. Partitioned streams (the Neon event store)
-# sync their latest partition here; history is a backfill.
+# "materialize everything" button with a name. The Neon streams are incremental here (the event
+# store's whole history on the first run); their by-day re-sync assets are for backfills.
 syncall_job = dg.define_asset_job(
     "syncall",
     # Minus the daily-partitioned assets (tagged PARTITIONED_TAG): a job cannot mix partitioned
@@ -22,14 +22,14 @@ syncall_job = dg.define_asset_job(
     description="Sync every platform, then rebuild the unified tables.",
 )
 
-# The Neon event store (and any stream configured with "partition": "daily"), by day.
+# Re-sync by day of the Neon event store (and any stream configured with "partition": "daily").
 neon_partitioned_job = dg.define_asset_job(
     "neon_partitioned",
     selection=dg.AssetSelection.groups("neon") & dg.AssetSelection.tag(PARTITIONED_TAG, "daily"),
     description="Daily-partitioned Neon streams; one run backfills a date range (single-run policy).",
 )
 
-# Jobs of daily-partitioned assets: syncall runs their latest partition; backfills run ranges.
+# Jobs of daily-partitioned assets: `chitty-sync backfill --from --to` runs ranges of them.
 # The AI tools' files on this machine (each platform's Dagster group is its name).
 LOCAL_GROUPS: tuple[str, ...] = tuple(p.name for p in registry.PLATFORMS if p.local)
 
