@@ -205,7 +205,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--rows", type=int, default=None)
-    parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument("--chunk-rows", type=int, default=122_880)
     parser.add_argument("--repeat", type=int, default=3, help="runs of the baselines, asset and syncall")
     parser.add_argument("--no-cli", action="store_true", help="skip the chitty-sync subprocess runs")
     parser.add_argument("--out", default=None)
