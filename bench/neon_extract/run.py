@@ -68,6 +68,14 @@ ANALYZE event_store;
 """
 
 
+COUNT = """
+import duckdb, json, sys
+with duckdb.connect(sys.argv[1], read_only=True) as con:
+    print(json.dumps(con.execute(
+        "SELECT count(*), count(DISTINCT chitty_id) FROM raw_neon.event_store").fetchall()[0]))
+"""
+
+
 # -- children -----------------------------------------------------------------------------------
 def child_raw_copy(dsn: str, fmt: str) -> dict[str, Any]:
     import psycopg
@@ -162,8 +170,6 @@ def run_child(args: list[str], env: dict[str, str]) -> dict[str, Any]:
 def run_cli(args: list[str], env: dict[str, str], home: Path) -> dict[str, Any]:
     """``chitty-sync <args>`` end to end in a fresh CHITTY_HOME; returns its time, peak RSS and
     the event store's row count afterwards."""
-    import duckdb
-
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     # HOME too: the local platforms must not find this machine's own AI-tool files.
@@ -179,10 +185,12 @@ def run_cli(args: list[str], env: dict[str, str], home: Path) -> dict[str, Any]:
         stderr=subprocess.PIPE,
     )
     _, measured = _wait(proc, started, ["chitty-sync", *args])
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        ((rows, distinct),) = con.execute(
-            "SELECT count(*), count(DISTINCT chitty_id) FROM raw_neon.event_store"
-        ).fetchall()
+    # Counted in a child: DuckDB imported here would raise this process's RSS, which Linux
+    # carries into every later child's ru_maxrss (the high-water mark survives fork + exec).
+    count = subprocess.run(
+        [sys.executable, "-c", COUNT, str(home / "warehouse.duckdb")], check=True, capture_output=True
+    )
+    rows, distinct = json.loads(count.stdout)
     return {"command": " ".join(["chitty-sync", *args]), "seconds": measured["process_seconds"],
             "row_count": rows, "distinct_keys": distinct, **measured}  # fmt: skip
 

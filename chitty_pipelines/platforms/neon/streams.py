@@ -415,7 +415,7 @@ def sync_incremental(
     full_refresh: bool,
     on_chunk: Callable[[int], None] = lambda _n: None,
 ) -> SyncOutcome:
-    stored = decode_cursor(r, warehouse.cursors(PLATFORM, r.spec.name).get("high_water"))
+    stored = decode_cursor(r, stored_high_water(warehouse, r))
     out = SyncOutcome(high_water=stored, appended=r.key_enforced)
     convert = ChunkConverter(r)
     # Appending is exact only while the warehouse table holds nothing but this run's rows. It is
@@ -445,6 +445,20 @@ def sync_incremental(
     finally:
         convert.close()
     return out
+
+
+def stored_high_water(warehouse: Warehouse, r: Resolved) -> Any:
+    """The stream's stored mark, read directly: ``Warehouse.cursors`` goes through pandas, whose
+    import alone was ~0.5 s of a 3 s first sync of 1M rows in a fresh step process."""
+    from chitty_pipelines.warehouse.ops_tables import SYNC_CURSORS
+
+    with warehouse.connect() as con:
+        rows = con.execute(
+            f"SELECT cursor_value FROM {SYNC_CURSORS.sql_name} "
+            "WHERE platform = ? AND stream = ? AND cursor_key = 'high_water'",
+            [PLATFORM, r.spec.name],
+        ).fetchall()
+    return json.loads(rows[0][0]) if rows else None
 
 
 def _cursor_state(r: Resolved, high_water: Any) -> dict[str, Any]:
@@ -478,7 +492,7 @@ def sync_window(
     """Delete-then-merge each day of [start, end) in its own transaction."""
     if r.cursor is None or not r.cursor_is_time:
         raise StreamConfigError(f"stream {r.spec.name}: daily partitions need a timestamp or date cursor")
-    stored = decode_cursor(r, warehouse.cursors(PLATFORM, r.spec.name).get("high_water"))
+    stored = decode_cursor(r, stored_high_water(warehouse, r))
     out = SyncOutcome(high_water=stored)
     convert = ChunkConverter(r)
     cur = quote(r.cursor.name)
