@@ -322,7 +322,7 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "600",
         platform="neon",
     ),
-    EnvVarSpec("NEON_CHUNK_ROWS", "Rows per COPY chunk written to the warehouse.", "50000", platform="neon"),
+    EnvVarSpec("NEON_CHUNK_ROWS", "Rows per COPY chunk written to the warehouse.", "122880", platform="neon"),
     EnvVarSpec(
         "NEON_PARTITION_START",
         "First day of the daily partitions of the event store (YYYY-MM-DD).",

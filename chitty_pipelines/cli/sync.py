@@ -22,7 +22,7 @@ def syncall(
     """Sync every configured platform, then the unified tables (a failed platform fails alone)."""
     from chitty_pipelines.cli.runner import execute_with_progress, open_instance
     from chitty_pipelines.definitions import defs
-    from chitty_pipelines.ops.jobs import PARTITIONED_JOBS, SYNC_PLATFORMS, SYNC_UNIFIED
+    from chitty_pipelines.ops.jobs import SYNC_PLATFORMS, SYNC_UNIFIED
     from chitty_pipelines.platforms import registry
 
     tags = {"chitty/full_refresh": "true"} if full_refresh else {}
@@ -41,9 +41,9 @@ def syncall(
         # Platforms first, then the unified layer in a run of its own, so that a platform that
         # fails (bad token, server down) fails its own step while the unified tables still take
         # in everything the other platforms landed.
+        # (Neon's streams are incremental in sync_platforms: the first run lands the whole
+        # history; the by-day assets are only for `backfill`.)
         jobs: list[tuple[str, str | None]] = [(SYNC_PLATFORMS, None)] if configured else []
-        if registry.get("neon").configured():
-            jobs += [(name, "latest") for name in PARTITIONED_JOBS]
         jobs.append((SYNC_UNIFIED, None))
         for name, partition in jobs:
             job = defs.resolve_job_def(name)

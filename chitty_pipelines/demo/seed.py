@@ -59,7 +59,7 @@ EXPECTED_ROWS = {
     "raw_cloudflare.d1_rows": 3,
     "raw_cloudflare.r2_objects": 3,
     "raw_cloudflare.r2_json_objects": 2,
-    "raw_neon.event_store": 3,  # today's partition; yesterday's 3 events arrive with a backfill
+    "raw_neon.event_store": 6,  # yesterday's and today's events: syncall lands the whole history
     "raw_neon.evidence_ledger": 4,
     "raw_local.claude_sessions": 2,
     "raw_local.claude_messages": 4,
@@ -135,8 +135,8 @@ def seed_r2(s3: Any) -> None:
 
 
 def seed_neon(dsn: str, now: datetime) -> None:
-    """The ChittyOS event store (events yesterday and today: syncall runs the latest daily
-    partition, a backfill the days before) and the evidence ledger."""
+    """The ChittyOS event store (events yesterday and today: syncall lands both days) and the
+    evidence ledger."""
     import psycopg
 
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)

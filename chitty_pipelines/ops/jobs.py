@@ -56,7 +56,7 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
     ]
 
 
-# The Neon event store (and any stream configured with "partition": "daily"), by day.
+# Re-sync by day of the Neon event store (and any stream configured with "partition": "daily").
 neon_partitioned_job = dg.define_asset_job(
     "neon_partitioned",
     selection=dg.AssetSelection.groups("neon") & dg.AssetSelection.tag(PARTITIONED_TAG, "daily"),

@@ -10,7 +10,12 @@ import psycopg
 import pytest
 from postgres_harness import fresh_database, with_database
 
-from chitty_pipelines.platforms.neon.assets import build_stream_asset, build_unique_key_check, neon_health
+from chitty_pipelines.platforms.neon.assets import (
+    build_by_day_asset,
+    build_stream_asset,
+    build_unique_key_check,
+    neon_health,
+)
 from chitty_pipelines.platforms.neon.resource import NeonResource
 from chitty_pipelines.platforms.neon.stream_config import StreamSpec
 from chitty_pipelines.warehouse.resource import WarehouseResource
@@ -48,8 +53,11 @@ def materialize(
     tags: dict[str, str] | None = None,
     with_health: bool = False,
 ) -> dg.ExecuteInProcessResult:
-    assets = [build_stream_asset(s) for s in specs]
-    checks = [build_unique_key_check(s) for s in specs]
+    # A partition key or range means the by-day re-sync asset of a daily-partitioned stream;
+    # otherwise every stream runs its incremental asset (what syncall runs).
+    by_day = partition_key is not None or partition_range is not None
+    assets = [build_by_day_asset(s) if by_day and s.partitioned else build_stream_asset(s) for s in specs]
+    checks = [build_unique_key_check(s, by_day=by_day and s.partitioned) for s in specs]
     tags = dict(tags or {})
     if partition_range:
         tags["dagster/asset_partition_range_start"] = partition_range[0]

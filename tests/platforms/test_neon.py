@@ -296,6 +296,8 @@ def test_streams_config_parsing():
     # Overriding the default event store keeps it daily-partitioned by timestamp.
     ev = streams["event_store"]
     assert (ev.qualified, ev.cursor, ev.partitioned) == ("ops.events", "timestamp", True)
+    with pytest.raises(ValueError, match="re-sync asset"):
+        parse_streams('["event_store_by_day"]')
 
 
 def test_secrets_never_leak(neon_dsn, warehouse, warehouse_resource, caplog, monkeypatch):
@@ -340,9 +342,7 @@ def test_not_configured_succeeds_with_zero_rows(warehouse, warehouse_resource, m
     monkeypatch.delenv("NEON_DATABASE_URL", raising=False)
     neon = NeonResource.from_settings()
     assert not neon.configured
-    result = materialize(
-        list(DEFAULT_STREAMS), neon, warehouse_resource, partition_key="2024-01-02", with_health=False
-    )
+    result = materialize(list(DEFAULT_STREAMS), neon, warehouse_resource, with_health=False)
     assert result.success
     for name in ("event_store", "evidence_ledger"):
         md = metadata(result, name)
@@ -358,13 +358,7 @@ def test_health(neon_dsn, warehouse_resource):
     pooled = NeonResource(database_url="postgresql://u:p@ep-cool-1-pooler.us-east-2.aws.neon.tech/db")
     assert pooled.host_kind() == "pooled"
     # As an asset check next to the event store (absent here: a default stream, zero rows).
-    result = materialize(
-        list(DEFAULT_STREAMS)[:1],
-        resource(),
-        warehouse_resource,
-        partition_key="2024-01-02",
-        with_health=True,
-    )
+    result = materialize(list(DEFAULT_STREAMS)[:1], resource(), warehouse_resource, with_health=True)
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert evaluations["neon_health"].passed
     assert evaluations["neon_health"].metadata["host_kind"].value == "direct"

@@ -1,5 +1,6 @@
-"""The event store: daily partitions, single-run range backfills, delete-then-merge per day,
-crash in the middle of a range, and the jobs the CLI runs."""
+"""The event store's re-sync asset (raw_neon/event_store_by_day): daily partitions, single-run
+range backfills, delete-then-merge per day, crash in the middle of a range, and the jobs the CLI
+runs. (Its incremental asset, which syncall runs, is covered in test_neon_history.py.)"""
 
 from __future__ import annotations
 
@@ -56,7 +57,7 @@ def test_backfill_range_then_repartition_is_idempotent(events, warehouse, wareho
     result = materialize(
         [EVENT_STORE], resource(), warehouse_resource, partition_range=("2024-01-02", "2024-01-04")
     )
-    md = metadata(result, "event_store")
+    md = metadata(result, "event_store_by_day")
     expected = {f"e{d}-{h}" for d in (2, 3, 4) for h in range(10)} | {"late-jan1"}  # 10 min look-back
     assert set(stored(warehouse)) == expected
     assert md["window"] == "[2024-01-02T00:00:00+00:00, 2024-01-05T00:00:00+00:00)"
@@ -73,7 +74,7 @@ def test_backfill_range_then_repartition_is_idempotent(events, warehouse, wareho
         now = stored(warehouse)
         assert set(now) == (expected - {"e3-1"}) | {"e3-late"}
         assert now["e3-2"] == {"n": "edited"} and now["e4-0"] == {"n": "e4-0"}
-        assert metadata(again, "event_store")["dagster/row_count"] == 31
+        assert metadata(again, "event_store_by_day")["dagster/row_count"] == 31
     checks = {e.check_name: e.passed for e in again.get_asset_check_evaluations()}
     assert checks == {"unique_primary_key": True}
 
@@ -123,11 +124,13 @@ def test_jobs_split_partitioned_assets_and_backfill_through_the_job(events, ware
         dg.Definitions(assets=neon_platform.NEON_ASSETS, asset_checks=neon_platform.NEON_CHECKS),
     )
     syncall = defs.resolve_job_def("syncall")
-    assert dg.AssetKey(["raw_neon", "event_store"]) not in syncall.asset_layer.executable_asset_keys
+    # syncall runs the event store's incremental asset; only the by-day re-sync asset is left out.
+    assert dg.AssetKey(["raw_neon", "event_store"]) in syncall.asset_layer.executable_asset_keys
+    assert dg.AssetKey(["raw_neon", "event_store_by_day"]) not in syncall.asset_layer.executable_asset_keys
     assert dg.AssetKey(["raw_neon", "evidence_ledger"]) in syncall.asset_layer.executable_asset_keys
     assert PARTITIONED_JOBS == ["neon_partitioned"]
     job = defs.resolve_job_def("neon_partitioned")
-    assert job.asset_layer.executable_asset_keys == {dg.AssetKey(["raw_neon", "event_store"])}
+    assert job.asset_layer.executable_asset_keys == {dg.AssetKey(["raw_neon", "event_store_by_day"])}
     assert job.partitions_def.get_last_partition_key() == (datetime.now(UTC)).strftime("%Y-%m-%d")
 
     # How the CLI backfills: the partitioned job with the range tags, one run.
@@ -141,12 +144,13 @@ def test_jobs_split_partitioned_assets_and_backfill_through_the_job(events, ware
     assert result.success
     assert set(stored(warehouse)) == {f"e{d}-{h}" for d in (4, 5) for h in range(10)}
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {"unique_primary_key": True}
+    # The re-sync did not move the incremental mark: syncall afterwards still lands everything.
+    assert warehouse.cursors("neon", "event_store")["high_water"] is None
+    full = syncall.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert full.success and len(stored(warehouse)) == 51
+    checks = {e.check_name: e.passed for e in full.get_asset_check_evaluations()}
     assert checks == {"neon_health": True, "unique_primary_key": True}
-    # And the latest partition (what syncall runs after the syncall job): today, no events yet.
-    latest = job.execute_in_process(
-        partition_key=job.partitions_def.get_last_partition_key(), instance=dg.DagsterInstance.ephemeral()
-    )
-    assert latest.success and len(stored(warehouse)) == 20
 
 
 def test_window_bounds_respect_the_lookback_only_on_the_first_day(events, warehouse, warehouse_resource):

@@ -1,9 +1,13 @@
 """The Neon platform (group ``neon``, key prefix ``raw_neon``): one asset per configured
-PostgreSQL table (resources/neon_streams.py), landing in ``raw_neon.<stream>``.
+PostgreSQL table (stream_config.py), landing in ``raw_neon.<stream>``.
 
-The event store is daily-partitioned by its ``timestamp`` with a single-run backfill policy, so
-``dagster asset materialize --partition-range A...B`` and ``chitty-sync`` backfill a date range in
-one run. Other streams are incremental by cursor with a look-back window.
+Every stream's asset ``raw_neon/<stream>`` is unpartitioned and incremental by its cursor with a
+look-back window for late commits: syncall (and its schedule) runs it, so the first run lands the
+table's whole history and later runs the new rows. A daily-partitioned stream (the event store)
+has a second asset, ``raw_neon/<stream>_by_day``, over the *same* warehouse table: daily
+partitions with a single-run backfill policy, only for re-syncing a date range
+(``chitty-sync backfill --from --to``, ``dagster asset materialize --partition-range A...B``),
+which deletes and re-reads those days (upstream deletions and edits included).
 """
 
 # No `from __future__ import annotations`: Dagster reads the factory-built asset's parameter
@@ -53,8 +57,16 @@ DAILY = dg.DailyPartitionsDefinition(
 STREAMS, STREAMS_ERROR = load_streams()
 
 
+BY_DAY_SUFFIX = "_by_day"
+
+
 def _key(spec: StreamSpec) -> dg.AssetKey:
     return dg.AssetKey([SCHEMA, spec.name])
+
+
+def _day_key(spec: StreamSpec) -> dg.AssetKey:
+    """The re-sync-by-day asset of a daily-partitioned stream (same warehouse table)."""
+    return dg.AssetKey([SCHEMA, spec.name + BY_DAY_SUFFIX])
 
 
 def _window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
@@ -70,8 +82,9 @@ def _log(
     status: str,
     **kw: Any,
 ) -> None:
-    """The stream's sync-log entry, for ``chitty-sync status``."""
-    log_sync(warehouse, context, platform=PLATFORM, asset=spec.name, started_at=started, status=status, **kw)
+    """The stream's sync-log entry, for ``chitty-sync status`` (under the asset's own name)."""
+    asset = context.asset_key.path[-1]
+    log_sync(warehouse, context, platform=PLATFORM, asset=asset, started_at=started, status=status, **kw)
 
 
 def _fail(
@@ -94,14 +107,15 @@ def _sync(
     neon: NeonResource,
     warehouse_resource: WarehouseResource,
     config_: SyncConfig,
+    by_day: bool,
 ) -> dg.MaterializeResult:
     warehouse = warehouse_resource.get()
     started = now()
     full = is_full_refresh(context, config_)
     if not neon.configured:
         _log(context, warehouse, spec, started, "not_configured")
-        return not_configured_results([_key(spec)], "NEON_DATABASE_URL is not set")[0]
-    window = _window(context) if spec.partitioned else None
+        return not_configured_results([context.asset_key], "NEON_DATABASE_URL is not set")[0]
+    window = _window(context) if by_day else None
     try:
         with neon.connect() as con:
             info = neon.describe(con, spec.schema, spec.table)
@@ -197,20 +211,14 @@ def _absent(
 
 
 def build_stream_asset(spec: StreamSpec) -> dg.AssetsDefinition:
-    partitioned = dict(
-        partitions_def=DAILY, backfill_policy=dg.BackfillPolicy.single_run(), tags={PARTITIONED_TAG: "daily"}
-    )
+    """The stream's incremental asset: what syncall runs; the first run reads the whole table."""
 
     @dg.asset(
         key=_key(spec),
         group_name=PLATFORM,
         kinds={"postgres", "duckdb"},
         description=spec.description or f"PostgreSQL table {spec.qualified}.",
-        metadata={
-            "source_table": spec.qualified,
-            **({"partition_expr": spec.cursor} if spec.partitioned else {}),
-        },
-        **(partitioned if spec.partitioned else {}),
+        metadata={"source_table": spec.qualified},
     )
     def _asset(
         context: dg.AssetExecutionContext,
@@ -218,12 +226,41 @@ def build_stream_asset(spec: StreamSpec) -> dg.AssetsDefinition:
         neon: NeonResource,
         warehouse: WarehouseResource,
     ) -> dg.MaterializeResult:
-        return _sync(context, spec, neon, warehouse, config)
+        return _sync(context, spec, neon, warehouse, config, by_day=False)
 
     return _asset
 
 
-def unique_key_check(spec: StreamSpec) -> Check:
+def build_by_day_asset(spec: StreamSpec) -> dg.AssetsDefinition:
+    """Re-sync of chosen days of a daily-partitioned stream into the stream's own table. Not in
+    syncall: the incremental asset keeps the table complete; this one is for explicit ranges."""
+    if not spec.partitioned:
+        raise ValueError(f"stream {spec.name} is not daily-partitioned")
+
+    @dg.asset(
+        key=_day_key(spec),
+        group_name=PLATFORM,
+        kinds={"postgres", "duckdb"},
+        description=f"Re-sync days of raw_neon.{spec.name} (the same table as raw_neon/{spec.name}): "
+        "each partition deletes its day and reads it again from PostgreSQL.",
+        metadata={"source_table": spec.qualified, "warehouse_table": f"{SCHEMA}.{spec.name}"}
+        | ({"partition_expr": spec.cursor} if spec.cursor else {}),
+        partitions_def=DAILY,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        tags={PARTITIONED_TAG: "daily"},
+    )
+    def _asset(
+        context: dg.AssetExecutionContext,
+        config: SyncConfig,
+        neon: NeonResource,
+        warehouse: WarehouseResource,
+    ) -> dg.MaterializeResult:
+        return _sync(context, spec, neon, warehouse, config, by_day=True)
+
+    return _asset
+
+
+def unique_key_check(spec: StreamSpec, key: dg.AssetKey | None = None) -> Check:
     def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         wh = context.resources.warehouse.get()
         pk = wh.cursors(PLATFORM, spec.name).get("primary_key")
@@ -232,12 +269,14 @@ def unique_key_check(spec: StreamSpec) -> Check:
         table = TableSpec(SCHEMA, spec.name, cols(*((k, "VARCHAR") for k in pk)), tuple(pk))
         return unique_key_check_result(wh, table)
 
-    return Check(_key(spec), "unique_primary_key", _check, "No key appears twice.")
+    return Check(key or _key(spec), "unique_primary_key", _check, "No key appears twice.")
 
 
-def build_unique_key_check(spec: StreamSpec) -> dg.AssetChecksDefinition:
+def build_unique_key_check(spec: StreamSpec, by_day: bool = False) -> dg.AssetChecksDefinition:
     """One stream's key check on its own (tests materialize a few streams at a time)."""
-    return bundled_checks(f"{SCHEMA}_{spec.name}_unique_primary_key", [unique_key_check(spec)], {"warehouse"})
+    key = _day_key(spec) if by_day else _key(spec)
+    name = f"{SCHEMA}_{key.path[-1]}_unique_primary_key"
+    return bundled_checks(name, [unique_key_check(spec, key)], {"warehouse"})
 
 
 HEALTH_ASSET = _key(next(s for s in STREAMS if s.name == "event_store"))
@@ -261,20 +300,19 @@ neon_health = bundled_checks("neon_health", [HEALTH_CHECK], {"neon"})
 
 
 def _bundles() -> list[dg.AssetChecksDefinition]:
-    """One step for the checks of the unpartitioned streams (syncall) and one for those of the
-    daily-partitioned ones (their own job): a bundle never straddles the two kinds of run."""
-    by_kind: dict[bool, list[Check]] = {False: [], True: []}
-    for spec in STREAMS:
-        if _key(spec) == HEALTH_ASSET:
-            by_kind[spec.partitioned].append(HEALTH_CHECK)
-        by_kind[spec.partitioned].append(unique_key_check(spec))
-    names = {False: "neon_checks", True: "neon_partitioned_checks"}
-    return [
-        bundled_checks(names[p], checks, {"neon", "warehouse"}) for p, checks in by_kind.items() if checks
-    ]
+    """One step for the checks of the incremental assets (syncall) and one for those of the
+    by-day assets (their partitioned job): a bundle never straddles the two kinds of run."""
+    incremental = [HEALTH_CHECK, *(unique_key_check(s) for s in STREAMS)]
+    by_day = [unique_key_check(s, _day_key(s)) for s in STREAMS if s.partitioned]
+    bundles = [bundled_checks("neon_checks", incremental, {"neon", "warehouse"})]
+    if by_day:
+        bundles.append(bundled_checks("neon_partitioned_checks", by_day, {"neon", "warehouse"}))
+    return bundles
 
 
-NEON_ASSETS = [build_stream_asset(s) for s in STREAMS]
+NEON_ASSETS = [build_stream_asset(s) for s in STREAMS] + [
+    build_by_day_asset(s) for s in STREAMS if s.partitioned
+]
 NEON_CHECKS = _bundles()
 
 # Resources come from the platform registry (definitions.py), one per resource key.

@@ -1,14 +1,15 @@
 """PostgreSQL column types -> warehouse (DuckDB) types, and how each value travels.
 
-Values leave PostgreSQL as CSV text from ``COPY ... TO STDOUT`` (the fastest path out of the
-server) and are cast to their DuckDB type in one vectorized step. For each column this module
-decides three things:
+Values leave PostgreSQL as ``COPY (SELECT ...) TO STDOUT (FORMAT BINARY)``, decoded into Arrow
+by adbc-driver-postgresql in C++ (no per-row Python). For each column this module decides:
 
 * the DuckDB type kept in the warehouse (jsonb -> JSON, timestamptz -> TIMESTAMPTZ,
   numeric(p,s) -> DECIMAL(p,s), int[] -> INTEGER[], uuid -> UUID, bytea -> BLOB, ...);
-* the expression PostgreSQL selects, when its text output is not something DuckDB parses
-  (bytea becomes hex, arrays become JSON arrays);
-* the DuckDB expression that turns the text back into the typed value.
+* the expression PostgreSQL selects: the column itself when the driver decodes its binary form
+  faithfully (ADBC_NATIVE), else its text (enums, inet, money, numeric, ...), so that the driver
+  never hands us an opaque blob of PostgreSQL's binary wire format;
+* the DuckDB expression that turns the Arrow value into the warehouse type, where a plain
+  insert would not (numeric text -> DECIMAL, which can fail: 'NaN' becomes a reject).
 
 Numerics stay exact: numeric(p,s) with p <= 38 becomes DECIMAL(p,s). Unconstrained numeric (or
 p > 38) has no exact DuckDB equivalent, so it is kept as its exact decimal text (VARCHAR) rather
@@ -59,8 +60,19 @@ TIME_CURSORS = frozenset({"timestamptz", "timestamp", "date"})
 
 _NUMERIC = re.compile(r"numeric\((\d+),(\d+)\)")
 
-# Session settings that make PostgreSQL's text output parseable by DuckDB. Applied with SET LOCAL
-# so they also hold behind Neon's transaction-mode pooler (which forbids session SET).
+# Types adbc-driver-postgresql decodes from COPY BINARY into an Arrow type DuckDB ingests as the
+# warehouse type (checked in tests/platforms/test_neon.py::test_type_fidelity). numeric is not
+# here: the driver's numeric is an opaque extension type, so it travels as exact text.
+ADBC_NATIVE = frozenset(
+    {
+        "int2", "int4", "int8", "float4", "float8", "bool", "text", "varchar", "bpchar",
+        "json", "jsonb", "timestamptz", "timestamp", "date", "time", "bytea", "uuid", "interval",
+    }
+)  # fmt: skip
+
+# Session settings that make PostgreSQL's text output (of the columns sent as text) parseable by
+# DuckDB. Transaction-local (set_config(..., true)) so they also hold behind Neon's
+# transaction-mode pooler (which forbids session SET).
 SESSION_SETTINGS: dict[str, str] = {
     "TimeZone": "UTC",
     "DateStyle": "ISO, YMD",
@@ -104,22 +116,25 @@ def duck_type(col: PgColumn) -> str:
 
 def select_expr(col: PgColumn, quoted: str) -> str:
     """What PostgreSQL selects for ``col`` (``quoted`` is the already-quoted identifier)."""
+    target = duck_type(col)
     if col.is_array:
-        return f"to_json({quoted})"
-    if col.typname == "bytea":
-        return f"encode({quoted}, 'hex')"
-    return quoted
+        if target == "JSON":
+            return f"to_json({quoted})"  # json, jsonb, bytea, unconstrained numeric elements
+        if col.elem_typname in ADBC_NATIVE:
+            return quoted  # an Arrow list of the element type
+        return f"{quoted}::text[]"  # numeric(p,s), enums, ...: lists of exact text
+    if col.typname in ADBC_NATIVE:
+        return quoted
+    if col.typname == "oid":
+        return f"{quoted}::int8"  # unsigned 32-bit: BIGINT holds every value
+    return f"{quoted}::text"
 
 
 def cast_expr(col: PgColumn, quoted: str) -> str:
-    """DuckDB expression turning the CSV text back into the warehouse type (NULL on failure,
-    so that a bad value becomes a reject instead of sinking the whole chunk)."""
+    """DuckDB expression turning the Arrow value into the warehouse type (NULL on failure, so
+    that a bad value becomes a reject instead of sinking the whole chunk). ``quoted`` itself when
+    the value needs no conversion (the insert then takes the Arrow column as it is)."""
     target = duck_type(col)
-    if col.typname == "bytea" and not col.is_array:
-        return f"TRY(unhex({quoted}))"
-    if col.is_array and target.endswith("[]"):
-        elem = target[:-2].replace('"', "")
-        return f"TRY(from_json({quoted}, '[\"{elem}\"]'))"
-    if target == "VARCHAR":
-        return quoted
-    return f"TRY_CAST({quoted} AS {target})"
+    if target.startswith("DECIMAL"):
+        return f"TRY_CAST({quoted} AS {target})"  # numeric(p,s) and numeric(p,s)[] arrive as text
+    return quoted

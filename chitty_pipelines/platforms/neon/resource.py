@@ -1,4 +1,5 @@
-"""Neon (PostgreSQL) on psycopg 3: connecting, the catalog, and streaming ``COPY ... TO STDOUT``.
+"""Neon (PostgreSQL): the catalog on psycopg 3, the data as ``COPY ... TO STDOUT (FORMAT BINARY)``
+decoded into Arrow record batches by adbc-driver-postgresql.
 
 The DSN comes from ``NEON_DATABASE_URL`` as a Dagster ``EnvVar``. Use the *direct* host
 (``ep-xxx.region.aws.neon.tech``): the ``-pooler`` host is PgBouncer in transaction mode, which
@@ -11,11 +12,13 @@ the password and DSN scrubbed and without the original exception chained.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import dagster as dg
@@ -27,7 +30,7 @@ from chitty_pipelines.platforms.neon.pg_types import SESSION_SETTINGS, PgColumn
 if TYPE_CHECKING:
     # psycopg is imported where used: loading the code location does not pay for it.
     import psycopg
-    from psycopg import sql
+    import pyarrow as pa
 
 DSN_VAR = "NEON_DATABASE_URL"
 
@@ -82,8 +85,18 @@ class NeonResource(dg.ConfigurableResource):
         default=None, description="PostgreSQL DSN; from the NEON_DATABASE_URL secret. None = not configured."
     )
     connect_timeout_s: int = Field(default=10, description="Neon scale-to-zero cold starts need >= 10 s.")
-    chunk_rows: int = Field(default=50_000, description="Rows per chunk written to the warehouse.")
-    chunk_bytes: int = Field(default=64 << 20, description="Bytes of COPY text per chunk (memory bound).")
+    chunk_rows: int = Field(
+        default=122_880,
+        description="Rows per chunk (one warehouse transaction). The default is one DuckDB row group: "
+        "smaller appends go through DuckDB's WAL and are written twice.",
+    )
+    chunk_bytes: int = Field(default=64 << 20, description="Arrow bytes per chunk at most (memory bound).")
+    write_threads: int = Field(
+        default=1,
+        description="DuckDB threads while a stream writes (0: DuckDB's default). One leaves the other "
+        "core to the COPY reader thread; measured on 2 cores, 1M events: 1.9 s to write with 1 thread, "
+        "2.6 s with 2.",
+    )
     lookback_seconds: float = Field(
         default=600.0, description="Default overlap re-read below a stream's high-water mark."
     )
@@ -93,7 +106,7 @@ class NeonResource(dg.ConfigurableResource):
     def from_settings(cls) -> NeonResource:
         return cls(
             database_url=config.secret(DSN_VAR),  # type: ignore[arg-type]  # EnvVar resolves at run time
-            chunk_rows=int(config.env("NEON_CHUNK_ROWS") or 50_000),
+            chunk_rows=int(config.env("NEON_CHUNK_ROWS") or 122_880),
             lookback_seconds=float(config.env("NEON_LOOKBACK_SECONDS") or 600),
         )
 
@@ -148,7 +161,8 @@ class NeonResource(dg.ConfigurableResource):
         import psycopg
 
         message = self.scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
-        if isinstance(exc, psycopg.OperationalError) and "authentication" in message.lower():
+        # psycopg and the ADBC driver (libpq underneath both) word it the same way.
+        if "authentication" in message.lower() and not isinstance(exc, psycopg.ProgrammingError):
             return NeonAuthError(f"{doing}: authentication failed; fix {DSN_VAR} ({message})")
         return NeonError(f"{doing}: {type(exc).__name__}: {message}")
 
@@ -202,30 +216,85 @@ class NeonResource(dg.ConfigurableResource):
         return TableInfo(schema, table, columns, pk)
 
     # -- extraction ---------------------------------------------------------------------------
-    def set_local_settings(self, con: psycopg.Connection) -> None:
-        """Transaction-scoped output settings (valid behind the transaction pooler too)."""
-        for name, value in SESSION_SETTINGS.items():
-            con.execute("SELECT set_config(%s, %s, true)", [name, value])
+    def adbc_uri(self) -> str:
+        """The DSN with our connect timeout and application name, for libpq inside the driver."""
+        from psycopg.conninfo import make_conninfo
 
-    def copy_csv_chunks(self, con: psycopg.Connection, query: sql.Composable) -> Iterator[tuple[bytes, int]]:
-        """Stream ``COPY (query) TO STDOUT (FORMAT csv)`` as (csv bytes, rows) chunks of at most
-        ``chunk_rows`` rows or about ``chunk_bytes`` bytes. PostgreSQL sends one CopyData message
-        per row, so every chunk ends on a row boundary. Memory stays at one chunk."""
-        import psycopg
-        from psycopg import sql
+        timeout = str(self.connect_timeout_s)
+        return make_conninfo(self.dsn or "", connect_timeout=timeout, application_name=self.application_name)
 
-        statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv)").format(query)
+    @contextmanager
+    def arrow_batches(self, query: str) -> Iterator[Iterator[pa.RecordBatch]]:
+        """Record batches of ``query`` (a complete SELECT, literals inlined), read by the driver
+        as one ``COPY ... TO STDOUT (FORMAT BINARY)`` in one transaction (one snapshot).
+
+        A reader thread keeps the next batches coming while the caller writes the previous ones:
+        the driver decodes with the GIL released and DuckDB inserts with it released, so on two
+        cores reading and writing overlap. At most ``_PREFETCH`` batches of about
+        ``chunk_bytes / 4`` wait in between (the memory bound)."""
+        items: queue.Queue[Any] = queue.Queue(maxsize=_PREFETCH)
+        stop = threading.Event()
+
+        def put(item: Any) -> bool:
+            while not stop.is_set():
+                try:
+                    items.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def read() -> None:
+            try:
+                for batch in self._read_batches(query):
+                    if not put(batch):
+                        return  # the caller stopped early (its own error): drop the rest
+                put(_DONE)
+            except BaseException as exc:  # handed to the caller's thread, re-raised there
+                put(_Failed(exc))
+
+        reader = threading.Thread(target=read, name="neon-copy-reader", daemon=True)
+        reader.start()
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            while True:
+                item = items.get()
+                if item is _DONE:
+                    return
+                if isinstance(item, _Failed):
+                    raise item.exc
+                yield item
+
         try:
-            with con.cursor() as cur, cur.copy(statement) as copy:
-                parts: list[bytes] = []
-                size = 0
-                while data := copy.read():
-                    parts.append(bytes(data))
-                    size += len(data)
-                    if len(parts) >= self.chunk_rows or size >= self.chunk_bytes:
-                        yield b"".join(parts), len(parts)
-                        parts, size = [], 0
-                if parts:
-                    yield b"".join(parts), len(parts)
-        except psycopg.Error as exc:
+            yield batches()
+        finally:
+            stop.set()
+            reader.join()
+
+    def _read_batches(self, query: str) -> Iterator[pa.RecordBatch]:
+        import adbc_driver_manager
+        import adbc_driver_postgresql.dbapi as adbc
+
+        try:
+            with adbc.connect(self.adbc_uri()) as con, con.cursor() as cur:
+                # Same transaction as the COPY (the dbapi connection is not autocommit).
+                for name, value in SESSION_SETTINGS.items():
+                    cur.execute(f"SELECT set_config('{name}', '{value}', true)")
+                    cur.fetchall()
+                cur.adbc_statement.set_options(
+                    **{"adbc.postgresql.batch_size_hint_bytes": str(max(1 << 16, self.chunk_bytes // 4))}
+                )
+                cur.execute(query)
+                yield from cur.fetch_record_batch()
+        except adbc_driver_manager.Error as exc:
             raise self._error(exc, "COPY from Neon") from None
+
+
+# Batches read ahead of the writer (each about chunk_bytes / 4).
+_PREFETCH = 2
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class _Failed:
+    exc: BaseException

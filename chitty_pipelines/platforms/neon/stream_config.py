@@ -10,7 +10,8 @@ environment, not from the resource. ``NEON_STREAMS`` is a JSON list; each item i
                                          # updated_at/modified_at/created_at/timestamp found
      "primary_key": ["id"],              # omit to use the table's PRIMARY KEY constraint
      "lookback_seconds": 900,            # re-read window below the high-water mark
-     "partition": "daily"}               # daily-partitioned by the cursor (backfillable)
+     "partition": "daily"}               # also a raw_neon/<name>_by_day asset, daily partitions
+                                         # by the cursor, to re-sync date ranges (backfill)
 
 A stream with the name of a default stream replaces it. Every identifier is validated here,
 before anything reaches SQL.
@@ -67,7 +68,8 @@ DEFAULT_STREAMS: tuple[StreamSpec, ...] = (
         partitioned=True,
         optional=True,
         description="ChittyOS event store (chitty_id, aggregate_id, aggregate_type, event_type, "
-        "event_data jsonb, event_hash, timestamp), daily-partitioned by timestamp.",
+        "event_data jsonb, event_hash, timestamp), incremental by timestamp; re-sync days with "
+        "raw_neon/event_store_by_day.",
     ),
     StreamSpec(
         name="evidence_ledger",
@@ -136,6 +138,9 @@ def parse_streams(text: str | None) -> list[StreamSpec]:
                 description=default.description,
             )
         streams[spec.name] = spec
+    for spec in streams.values():
+        if spec.partitioned and f"{spec.name}_by_day" in streams:
+            raise ValueError(f"NEON_STREAMS: {spec.name}_by_day is the name of {spec.name}'s re-sync asset")
     return list(streams.values())
 
 
