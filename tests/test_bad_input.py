@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -454,3 +455,29 @@ def test_gemini_bad_item(
     if kind == "html_with_script":
         texts = [r[0] for r in warehouse.query("SELECT response_text FROM raw_local.gemini_prompts").values]
         assert "ok" in texts and not any("alert" in (t or "") for t in texts)
+
+
+# -- LLM topic classifier ---------------------------------------------------------------------
+LLM_ERROR_BODIES: list[tuple[str, Any, str]] = [
+    ("error_string", {"error": "some text"}, "some text"),
+    ("error_list", ["bad", "request"], '["bad", "request"]'),
+    ("plain_text", "upstream said no", "upstream said no"),
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("kind", "body", "shown"), LLM_ERROR_BODIES, ids=[b[0] for b in LLM_ERROR_BODIES])
+def test_llm_400_error_body_is_a_classification_failure(kind: str, body: Any, shown: str) -> None:
+    from chitty_pipelines.topics import load_taxonomy
+    from chitty_pipelines.topics.classifiers import ClassifierError
+    from chitty_pipelines.topics.classifiers.llm import LlmClassifier, LlmSettings
+    from chitty_pipelines.topics.fake_llm import FakeOpenAICompat
+
+    with FakeOpenAICompat(api_key="sk-test") as fake:
+        fake.fail_next = [(400, {})]
+        fake.fail_body = body
+        settings = LlmSettings(base_url=f"{fake.base_url}/v1", model="m", api_key="sk-test", max_wait_s=0.05)
+        # a ClassifierError is what the topics asset records per session (kept for the next run);
+        # anything else (AttributeError on a str "error") used to crash the step
+        with pytest.raises(ClassifierError, match=f"HTTP 400 .*{re.escape(shown[:8])}"):
+            LlmClassifier(load_taxonomy(), settings).classify(["Write pytest tests"])

@@ -168,12 +168,16 @@ class LocalSessionsResource(dg.ConfigurableResource):
     def missing_folders(self, which: str) -> list[str]:
         """Messages for folders named explicitly (``which``: "claude" or "exports") that do not
         exist. An unset variable falls back to a default folder, whose absence only means the
-        tool is not used on this machine, so it is no error."""
+        tool is not used on this machine, so it is no error; nor is a missing folder this
+        resource was configured with in code rather than through the variable."""
+        settings = load_settings()
         if which == "claude":
             var = next((v for v in ("CLAUDE_HOME", "CLAUDE_CONFIG_DIR") if config.is_set(v)), None)
+            named = {str(p) for p in settings.claude_homes}
             paths = [str(p) for p in self.claude_roots()]
         else:
             var = "CHITTY_EXPORTS_DIR" if config.is_set("CHITTY_EXPORTS_DIR") else None
+            named = {str(settings.exports_dir)}
             paths = [self.exports_dir]
         if var is None:
             return []
@@ -181,7 +185,7 @@ class LocalSessionsResource(dg.ConfigurableResource):
             f"{var} points to {p}, which does not exist (or is not a folder): nothing was read; "
             f"fix or unset {var}"
             for p in paths
-            if not Path(p).is_dir()
+            if p in named and not Path(p).is_dir()
         ]
 
     def health(self) -> dict[str, object]:
