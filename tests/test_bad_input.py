@@ -481,3 +481,20 @@ def test_llm_400_error_body_is_a_classification_failure(kind: str, body: Any, sh
         # anything else (AttributeError on a str "error") used to crash the step
         with pytest.raises(ClassifierError, match=f"HTTP 400 .*{re.escape(shown[:8])}"):
             LlmClassifier(load_taxonomy(), settings).classify(["Write pytest tests"])
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("platform", ["claude_code", "chatgpt", "gemini"])
+def test_health_probe_names_the_missing_folder(
+    chitty_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: str
+) -> None:
+    # `chitty-sync status` shows each platform's probe: a named folder that is missing is an
+    # error (ok False) naming the variable, not "not configured"
+    import importlib
+
+    var = "CLAUDE_HOME" if platform == "claude_code" else "CHITTY_EXPORTS_DIR"
+    monkeypatch.setenv(var, str(tmp_path / "nope"))
+    probe = importlib.import_module(f"chitty_pipelines.platforms.{platform}.health").probe
+    answer = probe(LocalSessionsResource.from_settings())
+    assert answer["ok"] is False and answer["configured"] is True
+    assert f"{var} points to {tmp_path / 'nope'}" in answer["reason"]

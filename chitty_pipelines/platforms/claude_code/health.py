@@ -9,6 +9,9 @@ from chitty_pipelines.kernel.local_files import LocalSessionsResource
 
 
 def probe(resource: LocalSessionsResource) -> dict[str, Any]:
+    missing = resource.missing_folders("claude")
+    if missing:  # named by the user but not there: an error to fix, not "not configured"
+        return {"ok": False, "configured": True, "reason": "; ".join(missing)}
     roots = resource.claude_roots()
     found = [r for r in roots if (r / "projects").is_dir()]
     if not found:
