@@ -498,3 +498,27 @@ def test_health_probe_names_the_missing_folder(
     answer = probe(LocalSessionsResource.from_settings())
     assert answer["ok"] is False and answer["configured"] is True
     assert f"{var} points to {tmp_path / 'nope'}" in answer["reason"]
+
+
+@pytest.mark.timeout(30)
+def test_gemini_fifo_activity_file(
+    tmp_path: Path, warehouse_resource: WarehouseResource, warehouse: Warehouse
+) -> None:
+    good = tmp_path / "exports" / "a" / "My Activity.json"
+    good.parent.mkdir(parents=True)
+    good.write_text(json.dumps([_prompt("2025-03-01T09:00:00.000Z", "good")]))
+    fifo = tmp_path / "exports" / "b" / "My Activity.json"
+    fifo.parent.mkdir()
+    os.mkfifo(fifo)  # opening it for reading would block forever
+    dg.materialize(
+        GEMINI_ASSETS,
+        resources={
+            "warehouse": warehouse_resource,
+            "local_sessions": LocalSessionsResource(claude_homes=[], exports_dir=str(tmp_path / "exports")),
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert int(warehouse.scalar("SELECT count(*) FROM raw_local.gemini_prompts")) == 1
+    rejects = _rejects(warehouse, "gemini")
+    assert [(r[1], r[2]) for r in rejects] == [(str(fifo), "file")]
+    assert "FIFO" in rejects[0][3]
