@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 
 READ_SIZE = 4 << 20  # bytes per read() call; lines are split out of these buffers
+BOM = b"\xef\xbb\xbf"  # editors on Windows start UTF-8 files with it; it is not part of the JSON
 
 
 @dataclass
@@ -56,6 +57,7 @@ def iter_line_blocks(
             drop_newline = fh.read(1) != b"\n"
         pos = offset
         carry = b""
+        first = offset == 0  # only a file's very first line may start with a byte-order mark
         block = LineBlock(end_offset=offset, end_line_no=line_no)
         while pos < limit:
             data = fh.read(min(READ_SIZE, limit - pos))
@@ -81,6 +83,9 @@ def iter_line_blocks(
                 block.bytes_read += len(seg) + 1
                 if seg.endswith(b"\r"):
                     seg = seg[:-1]
+                if first:
+                    first = False
+                    seg = seg.removeprefix(BOM)  # counted in the offset above, not parsed
                 if seg.strip():
                     block.lines.append((block.end_line_no, seg))
                 if block.bytes_read >= block_bytes:
@@ -88,6 +93,8 @@ def iter_line_blocks(
                     block = LineBlock(end_offset=block.end_offset, end_line_no=block.end_line_no)
         if carry:
             tail = carry[:-1] if carry.endswith(b"\r") else carry
+            if first:
+                tail = tail.removeprefix(BOM)
             if drop_newline and not tail.strip():
                 block.end_offset += len(carry)
                 block.bytes_read += len(carry)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from chitty_pipelines import config
 from chitty_pipelines.config import load_settings
 
 
@@ -26,12 +29,65 @@ class SessionFile:
     inode: int
 
 
-def _stat_file(path: Path, root: Path, kind: str, session_hint: str) -> SessionFile | None:
+@dataclass(frozen=True)
+class SkippedPath:
+    """A path that looks like input but is never opened: the platform writes it to ops.rejects."""
+
+    path: Path
+    reason: str
+
+
+_FILE_TYPES = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISDIR, "a directory"),
+)
+
+
+def regular_file(path: Path, skipped: list[SkippedPath] | None) -> os.stat_result | None:
+    """The stat of ``path`` if it is (or links to) a regular file; otherwise None, with the reason
+    in ``skipped``. Opening a FIFO for reading blocks until a writer appears (a sync that hangs
+    forever), so the type is checked before anything opens the path."""
     try:
         st = path.stat()
-    except OSError:  # vanished between listing and stat: the next sync sees the truth
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            reason = "symlink loop"
+        elif exc.errno == errno.ENOENT and path.is_symlink():
+            reason = f"dangling symlink (to {os.readlink(path)})"
+        elif exc.errno == errno.ENOENT:
+            return None  # vanished between listing and stat: the next sync sees the truth
+        else:
+            reason = f"cannot stat: {exc.strerror}"
+        if skipped is not None:
+            skipped.append(SkippedPath(path, reason))
+        return None
+    if stat.S_ISREG(st.st_mode):
+        return st
+    if skipped is not None:
+        what = next((name for test, name in _FILE_TYPES if test(st.st_mode)), "not a regular file")
+        skipped.append(SkippedPath(path, f"not a regular file: {what}"))
+    return None
+
+
+def _stat_file(
+    path: Path, root: Path, kind: str, session_hint: str, skipped: list[SkippedPath] | None
+) -> SessionFile | None:
+    st = regular_file(path, skipped)
+    if st is None:
         return None
     return SessionFile(path, root, kind, session_hint, st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def _regular_files(paths: Iterator[Path], skipped: list[SkippedPath] | None) -> list[Path]:
+    return sorted(p for p in paths if regular_file(p, skipped) is not None)
+
+
+class MissingFolderError(RuntimeError):
+    """The user named a folder (by an environment variable) that is not there. A green run that
+    read nothing would hide the typo, so the platform's step fails with the variable's name."""
 
 
 class LocalSessionsResource(dg.ConfigurableResource):
@@ -48,7 +104,7 @@ class LocalSessionsResource(dg.ConfigurableResource):
     def claude_roots(self) -> list[Path]:
         return [Path(p) for p in self.claude_homes]
 
-    def claude_transcripts(self) -> Iterator[SessionFile]:
+    def claude_transcripts(self, skipped: list[SkippedPath] | None = None) -> Iterator[SessionFile]:
         """Every transcript under ``<home>/projects``, in every layout (sessions-formats §1.10):
 
         * ``projects/<enc>/<session>.jsonl``                main file (v1.0 inline sidechains too)
@@ -56,6 +112,9 @@ class LocalSessionsResource(dg.ConfigurableResource):
         * ``projects/<enc>/<session>/subagents/*.jsonl``    v2.1 subagent files
         * any deeper ``*.jsonl`` (ccusage's nested fixture layout) counts as a main file whose
           session is its parent folder.
+
+        Paths named ``*.jsonl`` that are not regular files (pipes, sockets, devices, directories,
+        broken or looping links) are never opened; they go to ``skipped`` with the reason.
         """
         for root in self.claude_roots():
             projects = root / "projects"
@@ -65,6 +124,9 @@ class LocalSessionsResource(dg.ConfigurableResource):
                 dirnames.sort()
                 here = Path(dirpath)
                 depth = len(here.relative_to(projects).parts)
+                for name in dirnames:
+                    if name.endswith(".jsonl") and skipped is not None:
+                        skipped.append(SkippedPath(here / name, "not a regular file: a directory"))
                 for name in sorted(filenames):
                     if not name.endswith(".jsonl"):
                         continue
@@ -73,34 +135,58 @@ class LocalSessionsResource(dg.ConfigurableResource):
                     if here.name == "subagents":
                         if name == "journal.jsonl":  # lifecycle records, not a transcript
                             continue
-                        found = _stat_file(path, root, "subagent", here.parent.name)
+                        found = _stat_file(path, root, "subagent", here.parent.name, skipped)
                     elif depth == 1 and stem.startswith("agent-"):
-                        found = _stat_file(path, root, "agent_flat", stem)
+                        found = _stat_file(path, root, "agent_flat", stem, skipped)
                     elif depth == 1:
-                        found = _stat_file(path, root, "main", stem)
+                        found = _stat_file(path, root, "main", stem, skipped)
                     else:
-                        found = _stat_file(path, root, "main", here.name)
+                        found = _stat_file(path, root, "main", here.name, skipped)
                     if found:
                         yield found
 
-    def claude_state_files(self, folder: str) -> Iterator[Path]:
+    def claude_state_files(self, folder: str, skipped: list[SkippedPath] | None = None) -> Iterator[Path]:
         """JSON files under ``<home>/todos`` or ``<home>/tasks`` (TodoWrite and Task tool state)."""
         for root in self.claude_roots():
             base = root / folder
             if base.is_dir():
-                yield from sorted(p for p in base.rglob("*.json") if p.is_file())
+                yield from _regular_files(base.rglob("*.json"), skipped)
 
-    def chatgpt_exports(self) -> Iterator[Path]:
+    def chatgpt_exports(self, skipped: list[SkippedPath] | None = None) -> Iterator[Path]:
         base = Path(self.exports_dir)
         if base.is_dir():
-            yield from sorted(p for p in base.rglob("*.json") if p.is_file() and _looks_like_export(p))
+            found = _regular_files(base.rglob("*.json"), skipped)
+            yield from (p for p in found if _looks_like_export(p))
 
-    def gemini_activity(self) -> Iterator[Path]:
+    def gemini_activity(self, skipped: list[SkippedPath] | None = None) -> Iterator[Path]:
         """Google Takeout's ``My Activity.json`` files under the exports folder (Gemini Apps activity;
         other products' activity files are filtered item by item by their header)."""
         base = Path(self.exports_dir)
         if base.is_dir():
-            yield from sorted(p for p in base.rglob("My Activity.json") if p.is_file())
+            yield from _regular_files(base.rglob("My Activity.json"), skipped)
+
+    def missing_folders(self, which: str) -> list[str]:
+        """Messages for folders named explicitly (``which``: "claude" or "exports") that do not
+        exist. An unset variable falls back to a default folder, whose absence only means the
+        tool is not used on this machine, so it is no error; nor is a missing folder this
+        resource was configured with in code rather than through the variable."""
+        settings = load_settings()
+        if which == "claude":
+            var = next((v for v in ("CLAUDE_HOME", "CLAUDE_CONFIG_DIR") if config.is_set(v)), None)
+            named = {str(p) for p in settings.claude_homes}
+            paths = [str(p) for p in self.claude_roots()]
+        else:
+            var = "CHITTY_EXPORTS_DIR" if config.is_set("CHITTY_EXPORTS_DIR") else None
+            named = {str(settings.exports_dir)}
+            paths = [self.exports_dir]
+        if var is None:
+            return []
+        return [
+            f"{var} points to {p}, which does not exist (or is not a folder): nothing was read; "
+            f"fix or unset {var}"
+            for p in paths
+            if p in named and not Path(p).is_dir()
+        ]
 
     def health(self) -> dict[str, object]:
         roots = self.claude_roots()

@@ -39,7 +39,10 @@ def _has_export_files(kind: str) -> Callable[[], bool]:
     def configured() -> bool:
         from chitty_pipelines.kernel.local_files import LocalSessionsResource
 
-        files = getattr(LocalSessionsResource.from_settings(), kind)()
+        resource = LocalSessionsResource.from_settings()
+        if resource.missing_folders("exports"):
+            return True  # named explicitly but missing: the sync fails and says so (issue 15)
+        files = getattr(resource, kind)()
         return next(iter(files), None) is not None
 
     return configured

@@ -30,12 +30,16 @@ class FakeOpenAICompat(FakeService):
         self.malformed_replies = 0
         # Deterministic failures: the next requests answer these (status, headers) in order.
         self.fail_next: list[tuple[int, dict[str, str]]] = []
+        # Body of those failures when set (proxies and other servers answer {"error": "text"}).
+        self.fail_body: Any = None
         self.unknown_topic: str | None = None
         self.bodies: list[dict[str, Any]] = []
         self.route("POST", "/v1/chat/completions", self._completions)
 
     def fault_response(self, status: int, headers: dict[str, str]) -> Response:
         kind = "rate_limit_exceeded" if status == 429 else "server_error"
+        if self.fail_body is not None:
+            return Response(status, self.fail_body, headers)
         return Response(
             status, {"error": {"message": f"injected {status}", "type": kind, "code": None}}, headers
         )

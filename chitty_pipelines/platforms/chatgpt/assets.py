@@ -17,7 +17,7 @@ from chitty_pipelines.kernel.assets import (
     rejects_check,
     unique_key_check,
 )
-from chitty_pipelines.kernel.local_files import LocalSessionsResource
+from chitty_pipelines.kernel.local_files import LocalSessionsResource, MissingFolderError, SkippedPath
 from chitty_pipelines.kernel.platform_asset import PlatformRun, TableAsset, TableResult, platform_assets
 from chitty_pipelines.platforms.chatgpt.streams import (
     CONVERSATIONS,
@@ -45,13 +45,18 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
     """Read every new or changed export file (a JSON array cannot be resumed: changed = re-read)."""
     config: ChatgptSyncConfig = run.config  # type: ignore[assignment]
     local_sessions: LocalSessionsResource = run.resources.local_sessions
-    files = list(local_sessions.chatgpt_exports())
+    missing = local_sessions.missing_folders("exports")
+    if missing:
+        raise MissingFolderError("; ".join(missing))
+    skipped: list[SkippedPath] = []
+    files = list(local_sessions.chatgpt_exports(skipped))
     outcome = sync_exports(
         run.warehouse,
         files,
         run_id=run.run_id,
         full_refresh=run.full_refresh,
         batch_messages=config.batch_messages,
+        skipped=skipped,
     )
     run.log(
         f"ChatGPT exports: {outcome.files_read} file(s) read, {outcome.files_skipped} unchanged, "

@@ -20,6 +20,7 @@ from typing import Any
 import ijson
 
 from chitty_pipelines.kernel.file_cursor import FileCursor, decide
+from chitty_pipelines.kernel.local_files import SkippedPath
 from chitty_pipelines.platforms.chatgpt.parser import (
     ConversationError,
     CountingReader,
@@ -127,8 +128,14 @@ def sync_exports(
     run_id: str | None,
     full_refresh: bool,
     batch_messages: int = 5000,
+    skipped: list[SkippedPath] | None = None,
 ) -> SyncOutcome:
     outcome = SyncOutcome()
+    if skipped:  # never opened (pipes, sockets, broken or looping links): seen as rejects
+        with warehouse.transaction(run_id) as tx:
+            outcome.rejects += tx.add_rejects(
+                [Reject(PLATFORM, STREAM, str(s.path), "file", s.reason) for s in skipped]
+            )
     cursors = {} if full_refresh else warehouse.cursors(PLATFORM, STREAM)
     for path in files:
         key = str(path.resolve())

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from chitty_pipelines.kernel.assets import Check, rejects_check, unique_key_check
-from chitty_pipelines.kernel.local_files import LocalSessionsResource
+from chitty_pipelines.kernel.local_files import LocalSessionsResource, MissingFolderError, SkippedPath
 from chitty_pipelines.kernel.platform_asset import PlatformRun, TableAsset, TableResult, platform_assets
 from chitty_pipelines.platforms.claude_code.streams import PLATFORM, STATE_STREAM, STREAM, ClaudeSync
 from chitty_pipelines.platforms.claude_code.tables import (
@@ -37,16 +37,24 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
     changed sessions with exact token de-duplication."""
     local_sessions: LocalSessionsResource = run.resources.local_sessions
     t0 = time.monotonic()
+    missing = local_sessions.missing_folders("claude")
+    if missing:
+        raise MissingFolderError("; ".join(missing))
     claude = ClaudeSync(run.warehouse, run.run_id, run.full_refresh, run.log)
-    files = list(local_sessions.claude_transcripts())
+    skipped: list[SkippedPath] = []
+    files = list(local_sessions.claude_transcripts(skipped))
     run.log(
         f"claude_code: {len(files)} transcript files under {len(local_sessions.claude_roots())} home(s)"
         + (" (full refresh)" if run.full_refresh else "")
     )
     claude.sync_transcripts(files)
-    claude.sync_state_files(
-        (folder, path) for folder in ("todos", "tasks") for path in local_sessions.claude_state_files(folder)
-    )
+    state_files = [
+        (folder, path)
+        for folder in ("todos", "tasks")
+        for path in local_sessions.claude_state_files(folder, skipped)
+    ]
+    claude.sync_state_files(state_files)
+    claude.reject_skipped(skipped)
     derived = claude.derive()
     st = claude.stats
     elapsed = time.monotonic() - t0

@@ -9,6 +9,12 @@ from chitty_pipelines.kernel.local_files import LocalSessionsResource
 
 
 def probe(resource: LocalSessionsResource) -> dict[str, Any]:
+    missing = resource.missing_folders("claude")
+    if missing:
+        # Named by the user but not there. Reported as "not configured" (ok None) with the
+        # variable in the reason: ChittyCheck scores that as SKIP, while the sync step itself
+        # fails with the same message, so the run is not green.
+        return {"ok": None, "configured": False, "reason": "; ".join(missing)}
     roots = resource.claude_roots()
     found = [r for r in roots if (r / "projects").is_dir()]
     if not found:

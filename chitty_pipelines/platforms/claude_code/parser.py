@@ -70,6 +70,13 @@ class Rejected:
     line_no: int
     reason: str
     excerpt: str
+    where: str = ""  # a field within the line (one line may have several bad fields)
+
+    @property
+    def location(self) -> str:
+        if not self.line_no:  # about the whole file (it could not be read)
+            return self.where or "file"
+        return f"line {self.line_no} {self.where}" if self.where else f"line {self.line_no}"
 
 
 @dataclass
@@ -105,22 +112,56 @@ def _str(value: Any) -> str | None:
     return value if value.__class__ is str else None
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+# Largest token count one response may carry. A real response is below 10^7; anything above
+# 2^40 is corrupt, and clipping there keeps every session sum far below int64 (issue 15: one
+# value above 2^63 used to fail the Arrow build of the whole batch, on every run).
+MAX_TOKENS = 1 << 40
+
+_USAGE_FIELDS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+_CACHE_FIELDS = ("ephemeral_5m_input_tokens", "ephemeral_1h_input_tokens")
 
 
-def usage_tokens(usage: dict) -> tuple[int, int, int, int]:
-    """(input, output, cache creation, cache read); cache creation per §1.8 rule 6."""
+def _token_count(value: Any, name: str, problems: list[str] | None) -> int:
+    """A usage value as a count in [0, MAX_TOKENS]. Anything else counts 0 (negative, text,
+    fractional, null) or MAX_TOKENS (too large) and is reported in ``problems`` so the line
+    lands with a reject row beside it instead of a silent zero."""
+    if value.__class__ is int:
+        if 0 <= value <= MAX_TOKENS:
+            return value
+        if problems is not None:
+            problems.append(f"usage.{name} {'negative' if value < 0 else 'above 2^40'} ({str(value)[:40]})")
+        return 0 if value < 0 else MAX_TOKENS
+    if isinstance(value, float) and value.is_integer():
+        # 12.0: some exporters write every number as a float; orjson also reads an integer
+        # beyond 64 bits (99999999999999999999) as a float, so size is checked here too
+        if 0 <= value <= MAX_TOKENS:
+            return int(value)
+        if problems is not None:
+            problems.append(f"usage.{name} {'negative' if value < 0 else 'above 2^40'} ({value:.0f})")
+        return 0 if value < 0 else MAX_TOKENS
+    if problems is not None:
+        shown = "null" if value is None else type(value).__name__
+        problems.append(f"usage.{name} is not a non-negative integer ({shown}: {str(value)[:40]})")
+    return 0
+
+
+def usage_tokens(usage: dict, problems: list[str] | None = None) -> tuple[int, int, int, int]:
+    """(input, output, cache creation, cache read); cache creation per §1.8 rule 6. A field that
+    is absent counts 0 silently; one that is present but not a valid count goes to ``problems``."""
+
+    def get(d: dict, name: str) -> int:
+        return _token_count(d[name], name, problems) if name in d else 0
+
     cc = usage.get("cache_creation")
     if isinstance(cc, dict):
-        creation = _int(cc.get("ephemeral_5m_input_tokens")) + _int(cc.get("ephemeral_1h_input_tokens"))
+        creation = min(get(cc, _CACHE_FIELDS[0]) + get(cc, _CACHE_FIELDS[1]), MAX_TOKENS)
     else:
-        creation = _int(usage.get("cache_creation_input_tokens"))
+        creation = get(usage, "cache_creation_input_tokens")
     return (
-        _int(usage.get("input_tokens")),
-        _int(usage.get("output_tokens")),
+        get(usage, "input_tokens"),
+        get(usage, "output_tokens"),
         creation,
-        _int(usage.get("cache_read_input_tokens")),
+        get(usage, "cache_read_input_tokens"),
     )
 
 
@@ -193,9 +234,9 @@ class TranscriptParser:
             return
         self._entry(line_no, entry, etype if isinstance(etype, str) else None, message, raw)
 
-    def _reject(self, line_no: int, reason: str, raw: bytes) -> None:
+    def _reject(self, line_no: int, reason: str, raw: bytes, where: str = "") -> None:
         excerpt = raw[:120].decode("utf-8", errors="replace")
-        self.out.rejects.append((self.ctx.source_file, Rejected(line_no, reason, excerpt)))
+        self.out.rejects.append((self.ctx.source_file, Rejected(line_no, reason, excerpt, where)))
 
     def _entry(self, line_no: int, e: dict, etype: str | None, message: Any, raw: bytes) -> None:
         ctx = self.ctx
@@ -227,7 +268,10 @@ class TranscriptParser:
                 tool_uses = self._tool_uses(content, session, uuid, agent, sidechain, ts, line_no)
             usage = msg.get("usage")
             if isinstance(usage, dict):
-                tokens = usage_tokens(usage)
+                problems: list[str] = []
+                tokens = usage_tokens(usage, problems)
+                for problem in problems:  # the line still lands, with the value clipped
+                    self._reject(line_no, problem, raw, where=problem.split(" ", 1)[0])
                 usage_ok = model != "<synthetic>" and not get("isApiErrorMessage")
             if get("isApiErrorMessage"):
                 subtype = "api_error"

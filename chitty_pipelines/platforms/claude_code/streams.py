@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from chitty_pipelines.kernel.file_cursor import FileCursor, decide
 from chitty_pipelines.kernel.jsonl_files import iter_line_blocks
-from chitty_pipelines.kernel.local_files import SessionFile
+from chitty_pipelines.kernel.local_files import SessionFile, SkippedPath
 from chitty_pipelines.platforms.claude_code.arrow_rows import (  # noqa: F401 (_timestamps: tests)
     RESULTS_SCHEMA,
     _timestamps,
@@ -35,6 +35,7 @@ from chitty_pipelines.platforms.claude_code.parallel import (
 from chitty_pipelines.platforms.claude_code.parser import (
     FileContext,
     ParsedRows,
+    Rejected,
     TranscriptParser,
     subagent_row,
 )
@@ -182,6 +183,7 @@ class ClaudeSync:
             st.files_failed += len(unit.failed)
             for key, error in unit.failed:
                 self.log(f"could not read {key}: {error}")
+                unit.rejects.append((key, Rejected(0, f"cannot read: {error}", "", "file")))
             progress.update(st.files_read + st.files_skipped, st.bytes_read)
             if batch.bytes >= self.batch_bytes:
                 self._flush()
@@ -200,6 +202,9 @@ class ClaudeSync:
             except OSError as exc:  # vanished or unreadable now: what was read stays consistent
                 st.files_failed += 1
                 self.log(f"could not read {key}: {exc.strerror}")
+                self._batch.rows.rejects.append(
+                    (key, Rejected(0, f"cannot read: {exc.strerror or exc}", "", "file"))
+                )
                 continue
             st.files_read += 1
             progress.update(st.files_read + st.files_skipped, st.bytes_read)
@@ -246,7 +251,7 @@ class ClaudeSync:
             name: pa.concat_tables([u.tables[name] for u in units]) for name in (*self._schemas, "results")
         }
         rejects = [
-            Reject(PLATFORM, STREAM, src, f"line {r.line_no}", r.reason, r.excerpt)
+            Reject(PLATFORM, STREAM, src, r.location, r.reason, r.excerpt)
             for u in units
             for src, r in u.rejects
         ]
@@ -319,6 +324,26 @@ class ClaudeSync:
             self.stats.add_written(TODOS, tx.upsert(TODOS, table))
             self.stats.rejects += tx.add_rejects(rejects)
             tx.set_cursors(PLATFORM, STATE_STREAM, new_cursors)
+
+    def reject_skipped(self, skipped: list[SkippedPath]) -> None:
+        """Paths that look like transcripts or state files but were never opened (pipes,
+        sockets, directories, broken or looping links) become rejects, so they are seen."""
+        if not skipped:
+            return
+        with self.wh.transaction(self.run_id) as tx:
+            rejects = [
+                Reject(
+                    PLATFORM,
+                    STATE_STREAM if s.path.suffix == ".json" else STREAM,
+                    str(s.path),
+                    "file",
+                    s.reason,
+                )
+                for s in skipped
+            ]
+            self.stats.rejects += tx.add_rejects(rejects)
+        for s in skipped:
+            self.log(f"claude_code: skipped {s.path}: {s.reason}")
 
     # -- derived -----------------------------------------------------------------------------
     def derive(self) -> bool:

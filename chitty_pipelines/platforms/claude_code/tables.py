@@ -203,9 +203,12 @@ responses AS (
 ),
 tokens AS (
     SELECT session_id, count(*) AS api_requests,
-        sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
-        sum(cache_creation_tokens) AS cache_creation_tokens, sum(cache_read_tokens) AS cache_read_tokens,
-        sum(total_tokens) AS total_tokens
+        -- sums are HUGEINT; clipped to int64 so one absurd session cannot fail the insert of all
+        least(sum(input_tokens), 9223372036854775807)::BIGINT AS input_tokens,
+        least(sum(output_tokens), 9223372036854775807)::BIGINT AS output_tokens,
+        least(sum(cache_creation_tokens), 9223372036854775807)::BIGINT AS cache_creation_tokens,
+        least(sum(cache_read_tokens), 9223372036854775807)::BIGINT AS cache_read_tokens,
+        least(sum(total_tokens), 9223372036854775807)::BIGINT AS total_tokens
     FROM responses GROUP BY ALL
 ),
 usage_flags AS (

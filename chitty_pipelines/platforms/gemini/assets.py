@@ -13,7 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from chitty_pipelines.kernel.assets import Check, SyncConfig, rejects_check, unique_key_check
-from chitty_pipelines.kernel.local_files import LocalSessionsResource
+from chitty_pipelines.kernel.local_files import LocalSessionsResource, MissingFolderError, SkippedPath
 from chitty_pipelines.kernel.platform_asset import PlatformRun, TableAsset, TableResult, platform_assets
 from chitty_pipelines.platforms.gemini.parser import ActivityRules
 from chitty_pipelines.platforms.gemini.streams import (
@@ -38,7 +38,11 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
     """Read new or changed ``My Activity.json`` files, then rebuild sessions by time gap."""
     config: GeminiSyncConfig = run.config  # type: ignore[assignment]
     local_sessions: LocalSessionsResource = run.resources.local_sessions
-    files = list(local_sessions.gemini_activity())
+    missing = local_sessions.missing_folders("exports")
+    if missing:
+        raise MissingFolderError("; ".join(missing))
+    skipped: list[SkippedPath] = []
+    files = list(local_sessions.gemini_activity(skipped))
     out = sync_activity(
         run.warehouse,
         files,
@@ -47,6 +51,7 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
         full=run.full_refresh,
         gap_minutes=config.session_gap_minutes,
         batch_rows=config.batch_rows,
+        skipped=skipped,
     )
     extra = {
         "exports_dir": local_sessions.exports_dir,

@@ -10,6 +10,9 @@ from chitty_pipelines.kernel.local_files import LocalSessionsResource
 
 def probe(resource: LocalSessionsResource) -> dict[str, Any]:
     folder = Path(resource.exports_dir)
+    missing = resource.missing_folders("exports")
+    if missing:  # named by the user but not there: an error to fix, not "not configured"
+        return {"ok": False, "configured": True, "reason": missing[0]}
     if not folder.is_dir():
         return {
             "ok": None,

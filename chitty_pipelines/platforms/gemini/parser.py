@@ -39,17 +39,23 @@ class _Text(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
+        self.hidden = 0  # inside <script> or <style>: code, not text anyone read
 
     def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in ("script", "style"):
+            self.hidden += 1
         if tag in self._BLOCKS:
             self.out.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self.hidden = max(0, self.hidden - 1)
         if tag in self._BLOCKS:
             self.out.append("\n")
 
     def handle_data(self, data: str) -> None:
-        self.out.append(data)
+        if not self.hidden:
+            self.out.append(data)
 
 
 def html_text(html: str) -> str:

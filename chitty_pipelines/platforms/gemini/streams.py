@@ -12,6 +12,7 @@ import dagster as dg
 import ijson
 
 from chitty_pipelines.kernel.file_cursor import FileCursor, decide
+from chitty_pipelines.kernel.local_files import SkippedPath
 from chitty_pipelines.platforms.chatgpt.parser import CountingReader, iter_items
 from chitty_pipelines.platforms.gemini.parser import ActivityError, ActivityRules, prompt_row
 from chitty_pipelines.warehouse import Reject, TableSpec, Warehouse, cols
@@ -106,8 +107,14 @@ def sync_activity(
     full: bool,
     gap_minutes: float,
     batch_rows: int = 5000,
+    skipped: list[SkippedPath] | None = None,
 ) -> GeminiOutcome:
     out = GeminiOutcome()
+    if skipped:  # never opened (pipes, sockets, broken or looping links): seen as rejects
+        with wh.transaction(run_id) as tx:
+            out.rejects += tx.add_rejects(
+                [Reject(PLATFORM, STREAM, str(s.path), "file", s.reason) for s in skipped]
+            )
     cursors = wh.cursors(PLATFORM, STREAM)
     for path in files:
         key = str(path.resolve())

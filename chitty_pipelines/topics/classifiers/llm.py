@@ -198,10 +198,16 @@ class LlmClassifier:
         return select(ranked, self.limits, model_evidence, terms)
 
     def _error_text(self, resp: httpx.Response) -> str:
+        # OpenAI says {"error": {"message": ...}}; proxies and other servers answer
+        # {"error": "text"}, a list, or plain text: any of them must become a message, not a crash
         try:
-            message = str(resp.json().get("error", {}).get("message", ""))
+            body = resp.json()
         except ValueError:
-            message = resp.text
+            body = resp.text
+        error = body.get("error", body) if isinstance(body, dict) else body
+        if isinstance(error, dict):
+            error = error.get("message", error)
+        message = error if isinstance(error, str) else json.dumps(error)[:200]
         if self.settings.api_key:
             message = message.replace(self.settings.api_key, "***")
         return message[:200]
