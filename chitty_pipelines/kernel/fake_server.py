@@ -188,13 +188,18 @@ class FakeService:
                 return
             headers = {"Retry-After": str(self.faults.retry_after_s)} if status_pick == 429 else {}
             resp = self.fault_response(status_pick, headers)
-            self._send(h, req, echo_request_headers(resp, req) if self.faults.echo_headers else resp)
+            self._send(h, req, self.echo_response(resp, req) if self.faults.echo_headers else resp)
             return
         self._send(h, req, self._route(req))
 
     def fault_response(self, status: int, headers: dict[str, str]) -> Response:
         """What an injected fault looks like; fakes override it to use their error envelope."""
         return Response(status, {"message": f"injected fault {status}"}, headers)
+
+    def echo_response(self, resp: Response, req: Request) -> Response:
+        """A faulted answer that quotes the request's headers (``Faults.echo_headers``); fakes
+        override it to put them where their clients read the error's text."""
+        return echo_request_headers(resp, req)
 
     def _route(self, req: Request) -> Response:
         for method, regex, handler in self._routes:
