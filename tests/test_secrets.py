@@ -275,12 +275,27 @@ def test_log_records_of_any_logger_are_masked(configured_secrets, caplog: pytest
     assert MASK in caplog.text
 
 
-def test_raised_errors_keep_their_type_name_and_lose_the_secret(configured_secrets):
+def test_raised_errors_keep_their_type_and_chain_and_lose_the_secret(configured_secrets):
+    class ApiError(Exception):
+        def __init__(self, status: int, body: str):
+            super().__init__(status, body)
+            self.status = status
+
     try:
-        raise ValueError(f"HTTP 401 echo Authorization: token {SECRETS['GITHUB_TOKEN']}")
-    except ValueError as exc:
+        try:
+            raise ApiError(401, f"echo Authorization: token {SECRETS['GITHUB_TOKEN']}")
+        except ApiError as inner:
+            raise RuntimeError("github refused the token: check GITHUB_TOKEN") from inner
+    except RuntimeError as exc:
         clean = scrubbed_error(exc)
-    assert type(clean).__name__ == "ValueError" and not _hits(str(clean)) and "HTTP 401" in str(clean)
+    assert isinstance(clean, RuntimeError) and str(clean) == "github refused the token: check GITHUB_TOKEN"
+    cause = clean.__cause__
+    assert isinstance(cause, ApiError) and type(cause).__name__ == "ApiError"
+    assert "401" in str(cause) and not _hits(str(cause) + repr(cause)), str(cause)
+    assert clean.__traceback__ is not None  # where it failed is kept
+
+    plain = ValueError("nothing secret here")
+    assert scrubbed_error(plain) is plain  # untouched when nothing needs masking
     failure = scrubbed_error(dg.Failure(description=f"bad {SECRETS['NOTION_TOKEN']}", allow_retries=False))
     assert isinstance(failure, dg.Failure) and not _hits(failure.description or "")
     assert failure.allow_retries is False

@@ -207,7 +207,7 @@ def platform_assets(
             clean = scrubbed_error(exc)
             if clean is exc:
                 raise
-            raise clean from None
+            raise clean from clean.__cause__
         elapsed = round(time.monotonic() - t0, 3)
         for result in results:
             if result.key not in run.selected:

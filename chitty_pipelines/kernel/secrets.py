@@ -18,6 +18,7 @@ prints.
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -76,32 +77,76 @@ def install_log_scrubbing() -> None:
 
 
 class ScrubbedError(Exception):
-    """Base of the errors ``scrubbed_error`` raises in place of one whose text may hold secrets."""
+    """Mixed into the copies ``scrubbed_error`` makes: their text is the masked original's."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+    def __repr__(self) -> str:  # the original's repr may read attributes a copy does not have
+        return f"{type(self).__name__}({str(self)!r})"
 
 
 @functools.cache
-def _error_type(name: str) -> type[ScrubbedError]:
-    # Same name as the original, so "GithubException: 401 ..." still reads as it did.
-    return type(name, (ScrubbedError,), {"__module__": __name__})
+def _error_type(cls: type[BaseException]) -> type[BaseException]:
+    # A subclass of the original, same name and module: "GithubException: 401 ..." reads as it
+    # did and ``except``/``isinstance`` on the original type still match.
+    namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+    if cls.__module__.split(".")[0] in {"dagster", "dagster_shared"}:
+        # Dagster treats its own error types specially and reads their fields: name only.
+        return type(cls.__name__, (ScrubbedError,), namespace)
+    try:
+        return type(cls.__name__, (ScrubbedError, cls), namespace)
+    except TypeError:  # a base whose layout cannot be mixed in: keep the name only
+        return type(cls.__name__, (ScrubbedError,), namespace)
 
 
-def scrubbed_error(exc: BaseException) -> BaseException:
-    """``exc`` when its text holds nothing to mask, else an error of the same type name whose
-    message is masked. Raise it ``from None``: the original's text and causes are dropped."""
+def _chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and the causes/contexts Dagster serializes with it."""
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in out and len(out) < 20:
+        out.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return out
+
+
+def _is_clean(exc: BaseException) -> bool:
+    if isinstance(exc, dg.Failure):
+        texts = [exc.description or "", *(str(v.value) for v in exc.metadata.values())]
+        return all(scrub(t) == t for t in texts)
+    text = str(exc)
+    return scrub(text) == text
+
+
+def _copy(exc: BaseException) -> BaseException:
     if isinstance(exc, dg.Failure):
         # Dagster reads a Failure's fields (retries, metadata): keep it a Failure, masked.
-        return dg.Failure(
+        copy: BaseException = dg.Failure(
             description=scrub(exc.description or ""),
             metadata=scrub_metadata({k: v.value for k, v in exc.metadata.items()}),
             allow_retries=exc.allow_retries,
         )
-    text = str(exc)
-    clean = scrub(text)
-    # A cause or context would be serialized with the error (Dagster walks the chain), so an
-    # error that has one is replaced even when its own text is clean.
-    if clean == text and exc.__cause__ is None and (exc.__context__ is None or exc.__suppress_context__):
+    else:
+        # Not constructed through the original's __init__ (its arguments are unknown): the
+        # message is the only state, and ScrubbedError.__str__ shows it.
+        cls = _error_type(type(exc))
+        copy = BaseException.__new__(cls)
+        copy.args = (scrub(str(exc)),)
+    # The stack (file names, lines, code) says where it failed and holds no values.
+    return copy.with_traceback(exc.__traceback__)
+
+
+def scrubbed_error(exc: BaseException) -> BaseException:
+    """``exc`` itself when nothing in it or its causes needs masking; else a copy of the chain
+    (same type names, masked messages, original tracebacks) to raise instead, with
+    ``raise copy from copy.__cause__`` so the original chain is not attached."""
+    chain = _chain(exc)
+    if all(_is_clean(e) for e in chain):
         return exc
-    return _error_type(type(exc).__name__)(clean)
+    copies = [_copy(e) for e in chain]
+    for outer, inner in itertools.pairwise(copies):
+        outer.__cause__ = inner
+    return copies[0]
 
 
 def scrub_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
