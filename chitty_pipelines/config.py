@@ -10,9 +10,13 @@ table and the code cannot drift apart.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit
 
 import dagster as dg
 
@@ -459,6 +463,100 @@ def platform_configured(platform: str) -> bool:
             groups.setdefault(s.one_of, []).append(s.name)
     alternatives_met = all(any(is_set(n) for n in names) for names in groups.values())
     return all(is_set(name) for name in required) and alternatives_met
+
+
+# --- masking secrets --------------------------------------------------------------------------
+# The scrubber lives here, next to the declarations, because config is the one layer every other
+# one may import: the warehouse (rejects, sync log, stored messages) needs it as much as the
+# kernel, the platforms and the CLI (``chitty_pipelines.kernel.secrets`` builds on it).
+
+MASK = "***"
+# Shorter values are too likely to be ordinary words or numbers found everywhere in a text.
+MIN_SECRET_LENGTH = 6
+_TOKEN_CHARS = r"[A-Za-z0-9._~+/=\-]"
+# (regex, group to keep before the masked part). Each pattern masks only the credential itself,
+# so the text around it still says what failed.
+_SECRET_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # Authorization: Bearer x / 'authorization': 'token x' / Proxy-Authorization=...
+    re.compile(r"""(?i)((?:proxy-)?authorization['"]?\s*[:=]\s*['"]?)[^'"\r\n,;}\]]+"""),
+    # other credential headers and fields: X-ChittyID-Token, X-Api-Key, "access_token": "..."
+    re.compile(
+        r"""(?i)((?:x-chittyid-token|x-api-key|x-auth-token|api[_-]?key|access[_-]?token|refresh[_-]?token|"""
+        r"""client[_-]?secret|private[_-]?key|password|secret[_-]?access[_-]?key)['"]?\s*[:=]\s*['"]?)"""
+        r"""[^'"\s,;}\]&]+"""
+    ),
+    re.compile(rf"(?i)(\bbearer\s+){_TOKEN_CHARS}{{6,}}"),
+    # "token <x>" (GitHub's scheme) and Basic credentials: only token-like words (one digit at
+    # least), so "token expired" stays readable.
+    re.compile(rf"(?i)(\b(?:token|basic)\s+)(?={_TOKEN_CHARS}*\d){_TOKEN_CHARS}{{8,}}"),
+    # token shapes, wherever they appear: GitHub, Notion
+    re.compile(r"()\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,})"),
+    re.compile(r"()\b(?:secret_[A-Za-z0-9]{20,}|ntn_[A-Za-z0-9]{20,})"),
+    # URL credentials: scheme://user:PASSWORD@host
+    re.compile(r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+:)[^@\s/]+(?=@)"),
+    # credentials in a query string
+    re.compile(
+        r"(?i)([?&](?:token|access_token|api_key|apikey|key|sig|signature|password|secret|"
+        r"x-amz-signature|x-amz-credential)=)[^&\s'\"#]+"
+    ),
+)
+
+
+def secret_values() -> list[str]:
+    """The values of the declared secrets that are set (and long enough to mask safely), plus
+    what they contain that is itself a credential: a URL's password, a JSON key file's keys."""
+    values: set[str] = set()
+    for spec in ENV_VARS:
+        value = env(spec.name)
+        if not value:
+            continue
+        if spec.secret:
+            values.add(value)
+            if value.lstrip().startswith("{"):
+                values.update(_json_secrets(value))
+        password = urlsplit(value).password if "://" in value and "@" in value else None
+        if password:  # NEON_DATABASE_URL is not secret as a whole, its password is
+            values.add(password)
+            values.add(unquote(password))
+    variants = set(values)
+    for v in values:  # the same value as it appears in a URL or a JSON string
+        variants.update((quote(v, safe=""), json.dumps(v)[1:-1]))
+    return [v for v in variants if len(v) >= MIN_SECRET_LENGTH]
+
+
+def _json_secrets(text: str) -> list[str]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    return [v for k, v in data.items() if isinstance(v, str) and re.search(r"(?i)secret|key|token", k)]
+
+
+@functools.lru_cache(maxsize=8)
+def _values_regex(values: tuple[str, ...]) -> re.Pattern[str] | None:
+    if not values:
+        return None
+    # Longest first: a value containing another is masked whole.
+    return re.compile("|".join(re.escape(v) for v in sorted(values, key=len, reverse=True)))
+
+
+def scrub(text: object) -> str:
+    """``text`` with every configured secret's value and every credential-shaped part masked.
+
+    Used on everything that leaves the process or is stored: log records, raised errors,
+    materialization metadata, rejects, the sync log, stored service messages, CLI output.
+    """
+    s = text if isinstance(text, str) else str(text)
+    if not s:
+        return s
+    values = _values_regex(tuple(sorted(secret_values())))
+    if values is not None:
+        s = values.sub(MASK, s)
+    for pattern in _SECRET_PATTERNS:
+        s = pattern.sub(lambda m: f"{m.group(1)}{MASK}", s)
+    return s
 
 
 def env_table_markdown() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from chitty_pipelines.kernel.secrets import install_log_scrubbing
 from chitty_pipelines.ops import defs as ops_defs
 from chitty_pipelines.ops import publish as ops_publish
 from chitty_pipelines.ops.jobs import build_jobs
@@ -12,6 +13,10 @@ from chitty_pipelines.unified import entities as unified_entities
 from chitty_pipelines.unified import todos as unified_todos
 from chitty_pipelines.unified import topics as unified_topics
 from chitty_pipelines.warehouse.resource import WarehouseResource
+
+# Every process that loads the code location (the CLI, each step process, the webserver) masks
+# secrets in every log record, SDK log lines included.
+install_log_scrubbing()
 
 # One resource per key: the three local AI-tool platforms share ``local_sessions``.
 _PLATFORM_RESOURCES = {spec.resource_key: spec.resource() for spec in registry.PLATFORMS}

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from chitty_pipelines.chittyos.catalogue import bundled_catalogue
 from chitty_pipelines.chittyos.fake_id import FakeChittyIdService
-from chitty_pipelines.kernel.fake_server import FakeService, Faults, Request, Response
+from chitty_pipelines.kernel.fake_server import FakeService, Faults, Request, Response, echo_request_headers
 
 _NAME = re.compile(r"^[a-z][a-z0-9-]{2,63}$")
 _VERSION = re.compile(r"^\d+\.\d+\.\d+(-[a-z0-9]+)?$")
@@ -62,6 +62,13 @@ class ServiceFake(FakeService):
 
     def fault_response(self, status: int, headers: dict[str, str]) -> Response:
         return Response(status, {"error": f"upstream error {status}", "success": False}, headers)
+
+    def echo_response(self, resp: Response, req: Request) -> Response:
+        # ChittyOS validation errors are a list under "errors" (what register.py reports).
+        echoed = echo_request_headers(resp, req)
+        if isinstance(echoed.body, dict):
+            echoed.body["errors"] = [f"rejected request with headers {dict(req.headers)}"]
+        return echoed
 
     @staticmethod
     def bearer(req: Request) -> str | None:

@@ -15,6 +15,7 @@ from chitty_pipelines.cli.publish import register as _register_publish
 from chitty_pipelines.cli.registry import register as _register_registry
 from chitty_pipelines.cli.todos import register as _register_todos
 from chitty_pipelines.cli.topics import register as _register_topics
+from chitty_pipelines.kernel.secrets import install_log_scrubbing
 
 for _register in (
     _register_registry,
@@ -35,6 +36,8 @@ def main() -> None:
     # Single-run backfill policies are "beta" in Dagster 1.13 and say so on every start; the
     # notice is for developers of the code location, not for someone running a sync.
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    # Log lines of this process (SDKs included) are masked before any handler prints them.
+    install_log_scrubbing()
     try:
         app()
     finally:

@@ -2,8 +2,31 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any, TextIO
+
 import typer
 from rich.console import Console
+
+from chitty_pipelines.kernel.secrets import scrub
+
+
+class _ScrubbingStream:
+    """sys.stdout / sys.stderr (looked up at each write, so redirections still apply) with every
+    secret masked: errors printed by any command can quote a server's answer."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    @property
+    def _stream(self) -> TextIO:
+        return getattr(sys, self._name)
+
+    def write(self, text: str) -> int:
+        return self._stream.write(scrub(text))
+
+    def __getattr__(self, attr: str) -> Any:  # flush, isatty, fileno, encoding...
+        return getattr(self._stream, attr)
 
 app = typer.Typer(
     name="chitty-sync",
@@ -12,8 +35,8 @@ app = typer.Typer(
     add_completion=False,
 )
 # Whole lines, never wrapped at the terminal's (or a pipe's 80-column) width: scripts grep them.
-console = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+console = Console(file=_ScrubbingStream("stderr"), soft_wrap=True)  # type: ignore[arg-type]
+out = Console(file=_ScrubbingStream("stdout"), soft_wrap=True)  # type: ignore[arg-type]
 
 _STYLES = {
     "start": ("·", "dim"),

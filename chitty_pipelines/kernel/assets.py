@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from chitty_pipelines.kernel.secrets import scrub, scrub_metadata
 from chitty_pipelines.warehouse import TableSpec, Warehouse, quote
 
 FULL_REFRESH_TAG = "chitty/full_refresh"
@@ -46,16 +47,20 @@ class StreamStats:
 
 
 def table_metadata(warehouse: Warehouse, table: TableSpec, stats: StreamStats) -> dict[str, Any]:
-    """Materialization metadata in Dagster's standard keys plus what a data engineer wants to see."""
-    return {
-        "dagster/table_name": table.qualified,
-        "dagster/row_count": warehouse.row_count(table),
-        "dagster/column_schema": table.dagster_schema(),
-        "rows_written": stats.rows_written,
-        "bytes_read": stats.bytes_read,
-        "rejects": stats.rejects,
-        **stats.extra,
-    }
+    """Materialization metadata in Dagster's standard keys plus what a data engineer wants to see.
+
+    String values are masked: a platform's extra metadata can quote what a server answered."""
+    return scrub_metadata(
+        {
+            "dagster/table_name": table.qualified,
+            "dagster/row_count": warehouse.row_count(table),
+            "dagster/column_schema": table.dagster_schema(),
+            "rows_written": stats.rows_written,
+            "bytes_read": stats.bytes_read,
+            "rejects": stats.rejects,
+            **stats.extra,
+        }
+    )
 
 
 def not_configured_results(
@@ -68,7 +73,7 @@ def not_configured_results(
         results.append(
             dg.MaterializeResult(
                 asset_key=key,
-                metadata={"configured": False, "reason": reason, "dagster/row_count": 0},
+                metadata={"configured": False, "reason": scrub(reason), "dagster/row_count": 0},
             )
         )
     return results

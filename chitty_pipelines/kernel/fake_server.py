@@ -57,6 +57,21 @@ class Response:
 Handler = Callable[[Request], Response]
 
 
+def echo_request_headers(resp: Response, req: Request) -> Response:
+    """``resp`` with the request's headers added to its body (JSON: an ``echo`` field, kept in
+    the fake's error envelope; text: appended)."""
+    headers = dict(req.headers)
+    if isinstance(resp.body, dict):
+        body: Any = {**resp.body, "message": f"{resp.body.get('message', '')} request headers: {headers}",
+                     "echo": {"headers": headers}}  # fmt: skip
+    elif isinstance(resp.body, bytes | str):
+        text = resp.body.decode() if isinstance(resp.body, bytes) else resp.body
+        body = f"{text}\nrequest headers: {json.dumps(headers)}"
+    else:
+        body = {"message": f"request headers: {headers}", "echo": {"headers": headers}}
+    return Response(resp.status, body, resp.headers)
+
+
 @dataclass
 class Faults:
     """Fault injection: each request fails with probability ``rate`` (429 or 5xx, or a drop)."""
@@ -67,6 +82,9 @@ class Faults:
     statuses: tuple[int, ...] = (429, 500, 502, 503)
     drop: bool = False  # also close some connections without answering
     seed: int = 7
+    # The faulted answer's body quotes the request's headers (Authorization included), as some
+    # real servers and proxies do: what a client puts in its error text must not leak them.
+    echo_headers: bool = False
 
 
 class FakeService:
@@ -169,13 +187,19 @@ class FakeService:
                 self._record(req, h.path, 0)
                 return
             headers = {"Retry-After": str(self.faults.retry_after_s)} if status_pick == 429 else {}
-            self._send(h, req, self.fault_response(status_pick, headers))
+            resp = self.fault_response(status_pick, headers)
+            self._send(h, req, self.echo_response(resp, req) if self.faults.echo_headers else resp)
             return
         self._send(h, req, self._route(req))
 
     def fault_response(self, status: int, headers: dict[str, str]) -> Response:
         """What an injected fault looks like; fakes override it to use their error envelope."""
         return Response(status, {"message": f"injected fault {status}"}, headers)
+
+    def echo_response(self, resp: Response, req: Request) -> Response:
+        """A faulted answer that quotes the request's headers (``Faults.echo_headers``); fakes
+        override it to put them where their clients read the error's text."""
+        return echo_request_headers(resp, req)
 
     def _route(self, req: Request) -> Response:
         for method, regex, handler in self._routes:

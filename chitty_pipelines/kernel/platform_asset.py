@@ -33,6 +33,7 @@ from chitty_pipelines.kernel.assets import (
     now,
     table_metadata,
 )
+from chitty_pipelines.kernel.secrets import scrubbed_error
 from chitty_pipelines.warehouse import TableSpec, Warehouse
 
 
@@ -63,7 +64,7 @@ class TableResult:
     bytes_read: int = 0
     rejects: int = 0
     metadata: dict[str, Any] = field(default_factory=dict)  # shown in the UI next to the counts
-    message: str = ""  # the sync-log message (never a secret: the kernel stores it as given)
+    message: str = ""  # the sync-log message (masked by the warehouse when stored)
     # False when this table's part of the platform is not set up (e.g. GitHub's data repository,
     # Cloudflare's D1 databases) while the rest is: zero rows, ``message`` says what to set.
     configured: bool = True
@@ -202,9 +203,14 @@ def platform_assets(
                     log_sync(
                         wh, context, platform=platform, asset=t.key.to_user_string(),
                         started_at=run.started_at, status="failed", full_refresh=run.full_refresh,
-                        message=f"{type(exc).__name__}: {exc}"[:500],
+                        message=f"{type(exc).__name__}: {exc}",  # masked by the warehouse
                     )  # fmt: skip
-            raise
+            # A client's error text can quote the request (PyGithub and friends echo what a
+            # server answered, headers included): what Dagster stores and prints is masked.
+            clean = scrubbed_error(exc)
+            if clean is exc:
+                raise
+            raise clean from clean.__cause__
         elapsed = round(time.monotonic() - t0, 3)
         for result in results:
             if result.key not in run.selected:

@@ -17,6 +17,7 @@ from chitty_pipelines.chittyos.catalogue import CoreService
 from chitty_pipelines.chittyos.register import Outcome
 from chitty_pipelines.chittyos.registry import RegistryContractError
 from chitty_pipelines.chittyos.resource import ChittyServicesResource
+from chitty_pipelines.kernel.secrets import scrub
 from chitty_pipelines.ops.tables import SERVICE_REGISTRATIONS
 from chitty_pipelines.warehouse import Warehouse
 
@@ -103,7 +104,8 @@ def record(warehouse: Warehouse, run_id: str, outcomes: Sequence[Outcome]) -> in
             "status": o.status,
             "ok": o.ok,
             "http_status": o.http_status,
-            "message": o.message[:1000],
+            # Register's answer can echo the request, the bearer token included.
+            "message": scrub(o.message)[:1000],
             "attempted_at": now,
         }
         for o in outcomes

@@ -30,6 +30,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from chitty_pipelines.config import scrub
 from chitty_pipelines.warehouse.ops_tables import OPS_TABLES, REJECTS, SYNC_CURSORS, SYNC_LOG
 from chitty_pipelines.warehouse.tables import TableSpec, quote, validate_identifier
 
@@ -68,10 +69,11 @@ class Reject:
             "reject_id": hashlib.sha1(key.encode()).hexdigest(),
             "platform": self.platform,
             "stream": self.stream,
-            "source": self.source,
-            "location": self.location,
-            "reason": self.reason[:500],
-            "excerpt": self.excerpt[:EXCERPT_CHARS],
+            # Masked before cutting: a cut secret would no longer match its value.
+            "source": scrub(self.source),
+            "location": scrub(self.location),
+            "reason": scrub(self.reason)[:500],
+            "excerpt": scrub(self.excerpt)[:EXCERPT_CHARS],
             "run_id": run_id,
             "rejected_at": now,
         }
@@ -195,7 +197,7 @@ class Transaction:
                     "bytes_read": bytes_read,
                     "rejects": rejects,
                     "full_refresh": full_refresh,
-                    "message": message[:1000],
+                    "message": scrub(message)[:1000],
                 }
             ],
         )
@@ -314,3 +316,44 @@ def _bootstrap(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
     for table in OPS_TABLES:
         con.execute(table.create_sql())
+    _scrub_stored_messages(con)
+
+
+# Text stored before messages were masked (issue 15): scrubbed once per warehouse, recorded in
+# ops.migrations so that opening the warehouse stays cheap afterwards.
+SCRUB_MIGRATION = "0001_scrub_stored_secrets"
+_SCRUBBED_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("ops", "service_registrations", ("message",)),
+    ("ops", "sync_log", ("message",)),
+    ("ops", "rejects", ("source", "location", "reason", "excerpt")),
+)
+
+
+def _scrub_stored_messages(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS ops.migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMPTZ)"
+    )
+    if con.execute("SELECT count(*) FROM ops.migrations WHERE name = ?", [SCRUB_MIGRATION]).fetchone()[0]:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for schema, name, columns in _SCRUBBED_COLUMNS:
+            exists = con.execute(
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+                [schema, name],
+            ).fetchone()[0]
+            if not exists:
+                continue
+            table = f"{quote(schema)}.{quote(name)}"
+            for column in columns:
+                rows = con.execute(
+                    f"SELECT rowid, {quote(column)} FROM {table} WHERE {quote(column)} IS NOT NULL"
+                ).fetchall()
+                changed = [(scrub(text), rowid) for rowid, text in rows if scrub(text) != text]
+                if changed:
+                    con.executemany(f"UPDATE {table} SET {quote(column)} = ? WHERE rowid = ?", changed)
+        con.execute("INSERT INTO ops.migrations VALUES (?, ?)", [SCRUB_MIGRATION, datetime.now(UTC)])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
