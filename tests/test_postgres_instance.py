@@ -73,7 +73,7 @@ def test_syncall_on_the_postgres_instance_is_recorded_and_read_back(postgres_dsn
             timeout=240,
         )
         assert run.returncode == 0, run.stderr[-4000:]
-        assert "recorded in $DAGSTER_HOME" in run.stderr
+        assert f"recorded in {home}" in run.stderr
         # Nothing fell back to SQLite files in DAGSTER_HOME.
         assert not list(home.rglob("*.db")), list(home.rglob("*.db"))
 
@@ -82,7 +82,9 @@ def test_syncall_on_the_postgres_instance_is_recorded_and_read_back(postgres_dsn
         with dg.DagsterInstance.from_config(str(home)) as instance:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
             assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
-            runs = instance.get_runs(filters=dg.RunsFilter(job_name="syncall"))
+            # syncall = a sync_platforms run, then a sync_unified run.
+            assert len(instance.get_runs(filters=dg.RunsFilter(job_name="sync_unified"))) == 1
+            runs = instance.get_runs(filters=dg.RunsFilter(job_name="sync_platforms"))
             assert len(runs) == 1
             syncall = runs[0]
             assert syncall.status == dg.DagsterRunStatus.SUCCESS
@@ -103,7 +105,7 @@ def test_syncall_on_the_postgres_instance_is_recorded_and_read_back(postgres_dsn
         # And straight from PostgreSQL: Dagster's schema was created and the run row is there.
         with psycopg.connect(dagster_dsn) as con:
             rows = con.execute("SELECT run_id, pipeline_name, status FROM runs").fetchall()
-            assert (syncall.run_id, "syncall", "SUCCESS") in rows
+            assert (syncall.run_id, "sync_platforms", "SUCCESS") in rows
             tables = {
                 r[0]
                 for r in con.execute(

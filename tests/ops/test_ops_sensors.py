@@ -170,7 +170,8 @@ def test_syncall_schedule_is_hourly_and_off_by_default():
     schedule = next(s for s in defs.schedules if s.name == "syncall_schedule")
     assert schedule.cron_schedule == "0 * * * *"
     assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
-    assert schedule.job_name == "syncall"
-    assert defs.resolve_job_def("syncall").asset_layer is not None
+    # It runs the platforms; unified_after_platforms / unified_after_failed_platforms follow.
+    assert schedule.job_name == "sync_platforms"
+    assert defs.resolve_job_def("sync_platforms").asset_layer is not None
     sensors = {s.name: s for s in defs.sensors}
     assert sensors["core_services_health"].minimum_interval_seconds == 300
