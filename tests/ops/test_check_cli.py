@@ -98,7 +98,9 @@ def test_everything_down(ops_env: ChittyOSFakes):
     assert "WARN 12 core services canon        unreachable: connection refused" in text
     assert "FAIL 13 integration   id mint      id service unavailable" in text
     skipped = len(registry.NAMES)
-    score = f"score 0% (0 PASS, 16 WARN, 3 FAIL; {skipped} not configured, not counted); threshold 80%: failed"
+    score = (
+        f"score 0% (0 PASS, 16 WARN, 3 FAIL; {skipped} not configured, not counted); threshold 80%: failed"
+    )
     assert score in text
     for token in TOKENS:
         assert token not in result.output
