@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
+from chitty_pipelines.kernel.platform_asset import ui_safe_spec
 from chitty_pipelines.kernel.secrets import install_log_scrubbing
 from chitty_pipelines.ops import defs as ops_defs
 from chitty_pipelines.ops import publish as ops_publish
@@ -21,14 +24,25 @@ install_log_scrubbing()
 # One resource per key: the three local AI-tool platforms share ``local_sessions``.
 _PLATFORM_RESOURCES = {spec.resource_key: spec.resource() for spec in registry.PLATFORMS}
 
-defs = dg.Definitions.merge(
-    dg.Definitions(
-        resources={"warehouse": WarehouseResource.from_settings(), **_PLATFORM_RESOURCES}, jobs=build_jobs()
-    ),
-    *(spec.defs() for spec in registry.PLATFORMS),
-    unified_entities.defs,
-    unified_topics.defs,
-    unified_todos.defs,
-    ops_publish.defs,
-    ops_defs.defs,
-)
+
+def _merged() -> dg.Definitions:
+    # A function, not a module-level object: the code location must hold one Definitions.
+    return dg.Definitions.merge(
+        dg.Definitions(
+            resources={"warehouse": WarehouseResource.from_settings(), **_PLATFORM_RESOURCES},
+            jobs=build_jobs(),
+        ),
+        *(spec.defs() for spec in registry.PLATFORMS),
+        unified_entities.defs,
+        unified_topics.defs,
+        unified_todos.defs,
+        ops_publish.defs,
+        ops_defs.defs,
+    )
+
+
+# The UI reads descriptions as HTML: ``<uuid>``-style placeholders are shown in backticks. The API is
+# a Dagster "preview"; its warning would print in every CLI command and step process.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+    defs = _merged().map_asset_specs(func=ui_safe_spec)

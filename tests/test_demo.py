@@ -54,10 +54,24 @@ def test_demo_runs_and_says_how_to_open_the_ui(demo):
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-6000:]
     output = run.stdout + run.stderr
     assert "syncall succeeded" in output
-    assert f"DAGSTER_HOME={home / 'dagster'} CHITTY_HOME={home} chitty-sync ui" in output
+    cli = Path(sys.executable).parent / "chitty-sync"
+    assert f"DAGSTER_HOME={home / 'dagster'} CHITTY_HOME={home} {cli} ui" in output
+    assert "duckdb " not in output  # the duckdb CLI is not installed; `chitty-sync sql` is
     assert (home / ".chitty-demo").exists()
     # Every platform's health probe passes against its fake (the status table).
     assert "FAIL" not in output
+
+
+def test_printed_sql_command_works_as_printed(demo):
+    _home, run = demo
+    lines = (run.stdout + run.stderr).splitlines()
+    command = next(
+        line.strip() for line in lines if " sql " in line and line.strip().startswith("CHITTY_HOME=")
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("CHITTY_HOME", "DAGSTER_HOME")}
+    proc = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("\n") >= 2  # header and at least one project of the demo organisation
 
 
 def test_every_platform_was_configured_and_synced(demo):

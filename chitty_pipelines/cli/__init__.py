@@ -7,7 +7,7 @@ exactly as when launched from the UI); nothing here touches a platform directly.
 from __future__ import annotations
 
 # Each module adds its commands to the one app when imported; the order is the --help order.
-from chitty_pipelines.cli import status, sync, ui  # noqa: F401  (syncall, backfill, status, env, ui)
+from chitty_pipelines.cli import sql, status, sync, ui  # noqa: F401  (syncall, backfill, status, env, ui, sql)
 from chitty_pipelines.cli.app import app
 from chitty_pipelines.cli.demo import register as _register_demo
 from chitty_pipelines.cli.ops import register_commands as _register_ops

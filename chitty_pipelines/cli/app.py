@@ -28,6 +28,7 @@ class _ScrubbingStream:
     def __getattr__(self, attr: str) -> Any:  # flush, isatty, fileno, encoding...
         return getattr(self._stream, attr)
 
+
 app = typer.Typer(
     name="chitty-sync",
     help="Sync ChittyOS platforms and AI sessions into the warehouse, through Dagster.",

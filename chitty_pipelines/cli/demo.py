@@ -86,11 +86,15 @@ def demo(
             ok = ok and exc.exit_code == 0
         status_command()
         env = f"DAGSTER_HOME={shlex.quote(str(home / 'dagster'))} CHITTY_HOME={shlex.quote(str(home))}"
+        # The installed executable by its full path, so every printed command runs as printed
+        # from any folder (``chitty-sync`` alone is not on PATH after the README's install).
+        cli = shlex.quote(str(Path(sys.executable).parent / "chitty-sync"))
+        query = shlex.quote("SELECT * FROM unified.projects LIMIT 10")
         console.print(
             "\n[bold]Open the Dagster UI on the result[/bold] (runs, materializations, checks, lineage):\n"
-            f"  {env} chitty-sync ui\n"
-            f"Query the warehouse: duckdb {shlex.quote(str(home / 'warehouse.duckdb'))}\n"
-            "Or run `chitty-sync demo --ui` to keep the fakes up and re-materialize from the UI.",
+            f"  {env} {cli} ui\n"
+            f"Query the warehouse (read-only):\n  CHITTY_HOME={shlex.quote(str(home))} {cli} sql {query}\n"
+            f"Or run `{cli} demo --ui` to keep the fakes up and re-materialize from the UI.",
             highlight=False,
             soft_wrap=True,  # the command must stay copy-pasteable on narrow terminals
         )

@@ -2,15 +2,59 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+from types import FrameType
 from typing import Annotated
 
 import typer
 
 from chitty_pipelines import config
 from chitty_pipelines.cli.app import app, console
+
+# How long the dagster dev group gets to shut down after SIGTERM before it is killed.
+STOP_GRACE_S = 10.0
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def run_in_own_group(cmd: list[str], env: dict[str, str]) -> int:
+    """Run ``cmd`` in its own process group and stop the whole group when we are stopped.
+
+    ``dagster dev`` spawns the webserver and the daemon as children; forwarding Ctrl-C / SIGTERM
+    only to ``dagster dev`` (or not at all) left them running. A group of their own lets us
+    signal all of them at once, and kill whatever is left after the grace period.
+    """
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    pgid = proc.pid  # start_new_session: the child leads a new session and process group
+    stopping: list[int] = []
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        stopping.append(signum)
+        _signal_group(pgid, signal.SIGTERM)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while True:
+            try:
+                rc = proc.wait(timeout=STOP_GRACE_S if stopping else None)
+                break
+            except subprocess.TimeoutExpired:
+                _signal_group(pgid, signal.SIGKILL)
+                rc = proc.wait()
+                break
+    finally:
+        # Whatever the leader left behind (webserver, daemon) goes with it.
+        _signal_group(pgid, signal.SIGKILL)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 0 if stopping else rc
 
 
 @app.command()
@@ -19,7 +63,7 @@ def ui(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
     """Open the Dagster UI on this code location (``dagster dev``), with runs kept in DAGSTER_HOME
-    (default $CHITTY_HOME/dagster)."""
+    (default $CHITTY_HOME/dagster). Ctrl-C or SIGTERM stops dagster dev and all its processes."""
     settings = config.load_settings()
     home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
@@ -37,4 +81,6 @@ def ui(
         "-p",
         str(port),
     ]
-    raise typer.Exit(subprocess.call(cmd, env=env))
+    rc = run_in_own_group(cmd, env)
+    console.print("Dagster UI stopped." if rc == 0 else f"Dagster UI exited with code {rc}.")
+    raise typer.Exit(rc)

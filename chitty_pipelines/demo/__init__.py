@@ -114,7 +114,6 @@ def _start_drive(stack: contextlib.ExitStack, demo: DemoStack) -> None:
 def _start_cloudflare(stack: contextlib.ExitStack, demo: DemoStack) -> None:
     import boto3
     import botocore.config
-    from moto.server import ThreadedMotoServer
 
     from chitty_pipelines.platforms.cloudflare.fake import FakeCloudflare
 
@@ -122,6 +121,22 @@ def _start_cloudflare(stack: contextlib.ExitStack, demo: DemoStack) -> None:
     fake.start()
     stack.callback(fake.stop)
     seed.seed_cloudflare(fake)
+    demo.env.update(
+        CLOUDFLARE_ACCOUNT_ID=CLOUDFLARE_ACCOUNT,
+        CLOUDFLARE_API_TOKEN=CLOUDFLARE_TOKEN,
+        CLOUDFLARE_API_BASE_URL=fake.base_url,
+        CLOUDFLARE_API_RATE="0",
+        CLOUDFLARE_KV_NAMESPACE_IDS=seed.KV_NAMESPACE,
+        CLOUDFLARE_D1_DATABASE_IDS=seed.D1_DATABASE,
+    )
+    demo.endpoints["cloudflare"] = f"{fake.base_url} (v4 API)"
+    try:
+        # moto's S3 server (and its Flask) ships with the test extras only: the demo must work
+        # with what the README installs, so without it R2 is left out and the table says why.
+        from moto.server import ThreadedMotoServer
+    except ImportError:
+        demo.skipped["cloudflare R2"] = "moto is not installed (scripts/setup installs it)"
+        return
     port = _free_port()
     # verbose=False silences moto's own log; werkzeug still logs HEAD requests unless told not to.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -139,17 +154,11 @@ def _start_cloudflare(stack: contextlib.ExitStack, demo: DemoStack) -> None:
     )
     seed.seed_r2(s3)
     demo.env.update(
-        CLOUDFLARE_ACCOUNT_ID=CLOUDFLARE_ACCOUNT,
-        CLOUDFLARE_API_TOKEN=CLOUDFLARE_TOKEN,
-        CLOUDFLARE_API_BASE_URL=fake.base_url,
-        CLOUDFLARE_API_RATE="0",
         CLOUDFLARE_R2_ACCESS_KEY_ID=R2_KEY_ID,
         CLOUDFLARE_R2_SECRET_ACCESS_KEY=R2_SECRET,
         CLOUDFLARE_R2_ENDPOINT=endpoint,
         CLOUDFLARE_R2_BUCKETS=seed.R2_BUCKET,
         CLOUDFLARE_R2_JSON_PREFIXES="entities/",
-        CLOUDFLARE_KV_NAMESPACE_IDS=seed.KV_NAMESPACE,
-        CLOUDFLARE_D1_DATABASE_IDS=seed.D1_DATABASE,
     )
     demo.endpoints["cloudflare"] = f"{fake.base_url} (v4 API), {endpoint} (R2, moto)"
 

@@ -15,6 +15,7 @@ multiprocess executor), and a platform's tables come from the same requests anyw
 # annotation of the function built below.
 import functools
 import inspect
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -265,7 +266,9 @@ def evaluate_checks(
 def check_specs_of(checks: Sequence[Check]) -> list[dg.AssetCheckSpec]:
     """The ``check_specs`` of an asset that evaluates ``checks`` in its own step."""
     return [
-        dg.AssetCheckSpec(c.name, asset=c.asset, description=c.description or None, blocking=c.blocking)
+        dg.AssetCheckSpec(
+            c.name, asset=c.asset, description=markdown_safe(c.description) or None, blocking=c.blocking
+        )
         for c in checks
     ]
 
@@ -303,3 +306,37 @@ def with_checks(checks: Sequence[Check]) -> Callable[[Callable[..., Any]], Calla
         return wrapper
 
     return decorate
+
+
+# ``<word>`` placeholders (``<uuid>``, ``<platform>``) in descriptions: the UI renders descriptions
+# as markdown with HTML, so a bare ``<uuid>`` is read as an unknown tag and vanishes. Wrapping each
+# one in backticks shows it literally; text already inside backticks is left alone.
+_PLACEHOLDER = re.compile(r"(`[^`]*`)|(<[A-Za-z_][A-Za-z0-9_.:\-]*>)")
+
+
+def markdown_safe(text: str | None) -> str | None:
+    """``text`` with every ``<placeholder>`` outside backticks wrapped in backticks."""
+    if not text:
+        return text
+    return _PLACEHOLDER.sub(lambda m: m.group(1) or f"`{m.group(2)}`", text)
+
+
+def ui_safe_spec(spec: dg.AssetSpec) -> dg.AssetSpec:
+    """``spec`` with its description and its columns' descriptions made :func:`markdown_safe`."""
+    metadata = dict(spec.metadata)
+    schema = metadata.get("dagster/column_schema")
+    if isinstance(schema, dg.TableSchema):
+        metadata["dagster/column_schema"] = dg.TableSchema(
+            columns=[
+                dg.TableColumn(
+                    name=c.name,
+                    type=c.type,
+                    description=markdown_safe(c.description),
+                    constraints=c.constraints,
+                    tags=c.tags,
+                )
+                for c in schema.columns
+            ],
+            constraints=schema.constraints,
+        )
+    return spec.replace_attributes(description=markdown_safe(spec.description), metadata=metadata)

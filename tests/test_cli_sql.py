@@ -1,0 +1,67 @@
+"""``chitty-sync sql``: read-only ad-hoc queries on the warehouse, through the real CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import duckdb
+
+CLI = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "chitty-sync"
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(CLI), *args], capture_output=True, text=True, env=dict(os.environ), timeout=120
+    )
+
+
+def _seed(chitty_home: Path) -> Path:
+    path = chitty_home / "warehouse.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA unified")
+        con.execute("CREATE TABLE unified.projects (name TEXT, last_active_at TIMESTAMP)")
+        con.execute("INSERT INTO unified.projects VALUES ('alpha', '2026-01-02 03:04:05'), ('beta', NULL)")
+    return path
+
+
+def test_sql_prints_rows_as_json_csv_and_plain(chitty_home: Path) -> None:
+    _seed(chitty_home)
+    q = "SELECT name, last_active_at FROM unified.projects ORDER BY name"
+
+    proc = _run("sql", q, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout) == [
+        {"name": "alpha", "last_active_at": "2026-01-02T03:04:05"},
+        {"name": "beta", "last_active_at": None},
+    ]
+    assert proc.stderr.strip().splitlines()[-1] == "2 rows"
+
+    proc = _run("sql", q, "--csv")
+    assert proc.returncode == 0, proc.stderr
+    assert list(csv.reader(io.StringIO(proc.stdout))) == [
+        ["name", "last_active_at"],
+        ["alpha", "2026-01-02 03:04:05"],
+        ["beta", ""],
+    ]
+
+    proc = _run("sql", q)  # piped: tab-separated, never wrapped
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["name\tlast_active_at", "alpha\t2026-01-02 03:04:05", "beta\t"]
+
+
+def test_sql_is_read_only_and_errors_name_the_fix(chitty_home: Path) -> None:
+    proc = _run("sql", "SELECT 1")
+    assert proc.returncode == 1
+    assert "CHITTY_WAREHOUSE_PATH" in proc.stderr and "Traceback" not in proc.stderr
+
+    path = _seed(chitty_home)
+    proc = _run("sql", "DELETE FROM unified.projects")
+    assert proc.returncode == 1
+    assert "read-only" in proc.stderr and "Traceback" not in proc.stderr
+    with duckdb.connect(str(path), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM unified.projects").fetchone() == (2,)
