@@ -67,6 +67,11 @@ class Faults:
     statuses: tuple[int, ...] = (429, 500, 502, 503)
     drop: bool = False  # also close some connections without answering
     seed: int = 7
+    # A request that never gets an answer: the fake holds the connection for ``timeout_hold_s``
+    # (longer than the client's read timeout, bounded so the fake can still shut down), then
+    # closes it. Drawn independently of ``rate`` so 429/5xx and timeout runs can be separate.
+    timeout_rate: float = 0.0
+    timeout_hold_s: float = 3.0
 
 
 class FakeService:
@@ -161,6 +166,11 @@ class FakeService:
             roll = self._rng.random()
             status_pick = self._rng.choice(self.faults.statuses)
             drop_roll = self._rng.random()
+            # Drawn only when enabled, so existing seeded fault sequences stay as they were.
+            timeout_roll = self._rng.random() if self.faults.timeout_rate else 1.0
+        if timeout_roll < self.faults.timeout_rate:
+            self._hold_unanswered(h, req)
+            return
         if self.faults.latency_s:
             time.sleep(self.faults.latency_s)
         if roll < self.faults.rate:
@@ -172,6 +182,12 @@ class FakeService:
             self._send(h, req, self.fault_response(status_pick, headers))
             return
         self._send(h, req, self._route(req))
+
+    def _hold_unanswered(self, h: BaseHTTPRequestHandler, req: Request) -> None:
+        """The timeout fault: accept the request, say nothing until the client has given up."""
+        time.sleep(self.faults.timeout_hold_s)
+        h.close_connection = True
+        self._record(req, h.path, 0)
 
     def fault_response(self, status: int, headers: dict[str, str]) -> Response:
         """What an injected fault looks like; fakes override it to use their error envelope."""
