@@ -7,7 +7,10 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
+from typing import Any
 
+import dagster as dg
 import pytest
 
 from chitty_pipelines.kernel.fake_server import FakeService, Faults, Response
@@ -69,3 +72,45 @@ def test_retry_gets_every_item_through_20_percent_timeouts() -> None:
         retried = fake.total_requests - 15
     assert faulted == clean
     assert retried > 0, "no timeout fault was injected: the test proves nothing"
+
+
+def test_github_tables_identical_under_20_percent_timeouts(tmp_path: Path) -> None:
+    from chitty_pipelines.platforms.github.assets import GITHUB_ASSETS
+    from chitty_pipelines.platforms.github.fake import GitHubFake
+    from chitty_pipelines.platforms.github.resource import GitHubResource
+    from chitty_pipelines.platforms.github.seed import DATA_REPO, seed_example
+    from chitty_pipelines.warehouse.resource import WarehouseResource
+
+    token = "ghp_faults0123456789abcdef"
+    tables = ("repositories", "commits", "issues", "pull_requests", "projects")
+
+    def run(fake: GitHubFake, name: str) -> dict[str, list[tuple[Any, ...]]]:
+        gh = GitHubResource(
+            token=token,
+            base_url=fake.api_url,
+            owners=["acme"],
+            repositories=["other/tools"],
+            data_repository=DATA_REPO,
+            per_page=2,
+            requests_per_second=0,
+            retry_attempts=8,
+            retry_max_wait_s=0.01,
+            timeout_s=1.0,
+        )
+        wh = WarehouseResource(path=str(tmp_path / f"{name}.duckdb"))
+        assets = dg.AssetSelection.all().without_checks()
+        assert dg.materialize(
+            GITHUB_ASSETS, resources={"github": gh, "warehouse": wh}, selection=assets
+        ).success
+        with wh.get().connect() as con:
+            return {t: con.execute(f"SELECT * FROM raw_github.{t} ORDER BY ALL").fetchall() for t in tables}
+
+    with GitHubFake(tokens={token: "octo-user"}) as fake:
+        seed_example(fake)
+        clean = run(fake, "clean")
+        fake.faults = Faults(timeout_rate=0.2, timeout_hold_s=2.0, seed=5)
+        answered = fake.total_requests
+        faulty = run(fake, "faulty")
+        assert fake.total_requests - answered > 0
+    assert clean["commits"]  # the comparison is not between two empty tables
+    assert faulty == clean
