@@ -114,3 +114,24 @@ def test_github_tables_identical_under_20_percent_timeouts(tmp_path: Path) -> No
         assert fake.total_requests - answered > 0
     assert clean["commits"]  # the comparison is not between two empty tables
     assert faulty == clean
+
+
+def test_notion_tables_identical_under_20_percent_timeouts(tmp_path: Path) -> None:
+    from chitty_pipelines.platforms.notion.fake import FakeNotion
+    from chitty_pipelines.warehouse.resource import WarehouseResource
+    from tests.platforms.notion_seed import seed
+    from tests.platforms.test_notion import TOKEN, dump, resource, sync
+
+    dumps, extra_requests = [], 0
+    for n, faults in enumerate([Faults(), Faults(timeout_rate=0.2, timeout_hold_s=2.0, seed=5)]):
+        server = FakeNotion(token=TOKEN, faults=faults)
+        seed(server, notes=10)
+        wh = WarehouseResource(path=str(tmp_path / f"notion{n}.duckdb"))
+        with server:
+            notion = resource(server, page_size=2, max_attempts=10, timeout_s=1.0)
+            assert sync(notion, wh).success
+            extra_requests = server.total_requests - extra_requests
+        dumps.append(dump(wh.get()))
+    assert extra_requests > 0  # the faulted run needed retries: timeouts were really injected
+    assert len(dumps[0]["pages"]) == 12
+    assert dumps[1] == dumps[0]
