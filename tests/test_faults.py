@@ -135,3 +135,35 @@ def test_notion_tables_identical_under_20_percent_timeouts(tmp_path: Path) -> No
     assert extra_requests > 0  # the faulted run needed retries: timeouts were really injected
     assert len(dumps[0]["pages"]) == 12
     assert dumps[1] == dumps[0]
+
+
+def test_drive_tables_identical_under_20_percent_timeouts(
+    chitty_home: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from chitty_pipelines.platforms.drive.resource import DriveResource
+    from chitty_pipelines.warehouse.resource import WarehouseResource
+    from tests.platforms.drive_support import (
+        contents_table,
+        files_table,
+        materialize,
+        seed,
+        set_env,
+        start_fake,
+    )
+
+    outcomes = []
+    for n, faults in enumerate([Faults(), Faults(timeout_rate=0.2, timeout_hold_s=2.0, seed=5)]):
+        fake = start_fake(faults)
+        try:
+            seed(fake)
+            set_env(monkeypatch, fake)
+            drive = DriveResource.from_settings(max_wait_s=0.02, attempts=10, timeout_s=1.0)
+            wr = WarehouseResource(path=str(tmp_path / f"drive{n}.duckdb"))
+            materialize(wr, drive=drive)
+            outcomes.append((files_table(wr.get()), contents_table(wr.get()), fake.total_requests))
+        finally:
+            fake.stop()
+    (clean_files, clean_contents, clean_requests), (files, contents, requests) = outcomes
+    assert requests > clean_requests  # timeouts were really injected and retried
+    assert clean_files and files == clean_files
+    assert contents == clean_contents
