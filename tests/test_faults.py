@@ -167,3 +167,29 @@ def test_drive_tables_identical_under_20_percent_timeouts(
     assert requests > clean_requests  # timeouts were really injected and retried
     assert clean_files and files == clean_files
     assert contents == clean_contents
+
+
+def test_cloudflare_kv_and_d1_tables_identical_under_20_percent_timeouts(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from chitty_pipelines.warehouse.resource import WarehouseResource
+    from tests.platforms import test_cloudflare_d1 as d1
+    from tests.platforms import test_cloudflare_kv as kv
+    from tests.platforms.cloudflare_support import D1, KV, TOKEN, fake, materialize
+
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN)
+    tables, requests = [], []
+    for n, faults in enumerate([Faults(), Faults(timeout_rate=0.2, timeout_hold_s=2.0, seed=5)]):
+        with fake(faults=faults) as f:
+            for i in range(30):
+                f.put_kv("ns-a", f"k{i:03d}", f"value {i}", metadata={"n": i} if i % 2 else None)
+            d1._seed(f)
+            settings: dict[str, Any] = {"api_attempts": 10, "api_max_wait_s": 0.02, "api_timeout_s": 1.0}
+            wh = WarehouseResource(path=str(tmp_path / f"cf{n}.duckdb"))
+            materialize(KV, kv._kv(f, kv_namespace_ids=["ns-a"], kv_page_size=10, **settings), wh)
+            materialize(D1, d1._d1(f, d1_page_rows=100, **settings), wh)
+            tables.append((kv._nan_to_none(kv._table(wh.get())), d1._table(wh.get())))
+            requests.append(f.total_requests)
+    assert requests[1] > requests[0]  # timeouts were really injected and retried
+    assert len(tables[0][0]) == 30 and tables[0][1]
+    assert tables[1] == tables[0]
