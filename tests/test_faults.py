@@ -193,3 +193,40 @@ def test_cloudflare_kv_and_d1_tables_identical_under_20_percent_timeouts(
     assert requests[1] > requests[0]  # timeouts were really injected and retried
     assert len(tables[0][0]) == 30 and tables[0][1]
     assert tables[1] == tables[0]
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        Faults(timeout_rate=0.2, timeout_hold_s=2.0, seed=5),
+        Faults(rate=0.2, retry_after_s=0.0, statuses=(429, 500, 502, 503), seed=9),
+    ],
+    ids=["timeouts", "429-5xx"],
+)
+def test_r2_tables_identical_under_20_percent_faults(faults: Faults, tmp_path: Path) -> None:
+    from chitty_pipelines.platforms.cloudflare.fake import FaultyS3Proxy
+    from chitty_pipelines.warehouse.resource import WarehouseResource
+    from tests.platforms import test_cloudflare_r2 as r2
+    from tests.platforms.cloudflare_support import R2, materialize, moto_server, rows, s3
+
+    def r2_tables(wh: Any) -> tuple[list[tuple[Any, ...]], ...]:
+        json_rows = rows(
+            wh, "SELECT * EXCLUDE (synced_at) FROM raw_cloudflare.r2_json_objects ORDER BY ALL"
+        )
+        return r2._inventory(wh), json_rows
+
+    with moto_server() as upstream:
+        # moto's backend is shared by every server in the process: a bucket of this test's own.
+        bucket = f"faults-{tmp_path.name}".lower().replace("_", "-")[:60]
+        r2._seed(s3(upstream), bucket)
+        results, requests = [], []
+        for n, run_faults in enumerate([Faults(), faults]):
+            with FaultyS3Proxy(upstream, run_faults) as proxy:
+                settings: dict[str, Any] = {"r2_attempts": 10, "r2_max_wait_s": 0.02, "r2_timeout_s": 1.0}
+                wh = WarehouseResource(path=str(tmp_path / f"r2{n}.duckdb"))
+                materialize(R2, r2._r2(proxy.base_url, bucket, r2_list_page_size=2, **settings), wh)
+                results.append(r2_tables(wh.get()))
+                requests.append(proxy.total_requests)
+    assert requests[1] > requests[0]  # faults were really injected and retried
+    assert results[0][0] and results[0][1]
+    assert results[1] == results[0]

@@ -48,6 +48,10 @@ class CloudflareResource(dg.ConfigurableResource):
     api_max_wait_s: float = Field(default=60.0, description="Longest wait between attempts.")
     # Connect+read timeouts: a request that never answers becomes a retryable error, not a hang.
     api_timeout_s: float = Field(default=30.0, description="Seconds per v4 request before it is retried.")
+    r2_attempts: int = Field(
+        default=6, description="Attempts per R2 call (429/5xx/timeouts/connection errors)."
+    )
+    r2_max_wait_s: float = Field(default=30.0, description="Longest wait between R2 attempts.")
     r2_timeout_s: float = Field(default=60.0, description="R2 read timeout (connect: at most 10 s).")
     r2_access_key_id: str | None = Field(default=None, description="R2 access key id (secret).")
     r2_secret_access_key: str | None = Field(default=None, description="R2 secret access key (secret).")
@@ -133,6 +137,8 @@ class CloudflareResource(dg.ConfigurableResource):
             max_pool=max(self.r2_concurrency * 2, 10),
             page_size=self.r2_list_page_size,
             timeout_s=self.r2_timeout_s,
+            attempts=self.r2_attempts,
+            max_wait=self.r2_max_wait_s,
         )
 
     def api(self) -> CloudflareApi:
