@@ -16,7 +16,8 @@ import pytest
 from chitty_pipelines.kernel.fake_server import FakeService, Faults, Response
 from chitty_pipelines.kernel.retry import call_with_retry
 
-pytestmark = pytest.mark.timeout(60)
+# ~45 s in all (each run holds some requests past a 1 s client timeout); each test is bounded.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
 
 
 class _EchoFake(FakeService):
