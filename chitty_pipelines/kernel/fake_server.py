@@ -85,6 +85,11 @@ class Faults:
     # The faulted answer's body quotes the request's headers (Authorization included), as some
     # real servers and proxies do: what a client puts in its error text must not leak them.
     echo_headers: bool = False
+    # A request that never gets an answer: the fake holds the connection for ``timeout_hold_s``
+    # (longer than the client's read timeout, bounded so the fake can still shut down), then
+    # closes it. Drawn independently of ``rate`` so 429/5xx and timeout runs can be separate.
+    timeout_rate: float = 0.0
+    timeout_hold_s: float = 3.0
 
 
 class FakeService:
@@ -179,6 +184,11 @@ class FakeService:
             roll = self._rng.random()
             status_pick = self._rng.choice(self.faults.statuses)
             drop_roll = self._rng.random()
+            # Drawn only when enabled, so existing seeded fault sequences stay as they were.
+            timeout_roll = self._rng.random() if self.faults.timeout_rate else 1.0
+        if timeout_roll < self.faults.timeout_rate:
+            self._hold_unanswered(h, req)
+            return
         if self.faults.latency_s:
             time.sleep(self.faults.latency_s)
         if roll < self.faults.rate:
@@ -191,6 +201,12 @@ class FakeService:
             self._send(h, req, self.echo_response(resp, req) if self.faults.echo_headers else resp)
             return
         self._send(h, req, self._route(req))
+
+    def _hold_unanswered(self, h: BaseHTTPRequestHandler, req: Request) -> None:
+        """The timeout fault: accept the request, say nothing until the client has given up."""
+        time.sleep(self.faults.timeout_hold_s)
+        h.close_connection = True
+        self._record(req, h.path, 0)
 
     def fault_response(self, status: int, headers: dict[str, str]) -> Response:
         """What an injected fault looks like; fakes override it to use their error envelope."""

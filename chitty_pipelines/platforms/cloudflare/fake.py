@@ -249,3 +249,43 @@ class FakeCloudflare(FakeService):
 def _d1_value(value: Any) -> Any:
     # D1 returns BLOBs as arrays of byte values in JSON.
     return list(value) if isinstance(value, bytes) else value
+
+
+class FaultyS3Proxy(FakeService):
+    """R2's fault injection: a pass-through HTTP proxy in front of an S3 server (moto in tests).
+
+    moto has no seeded 429/5xx/timeout faults, so this proxy adds the base's (S3's XML error
+    envelope, ``SlowDown`` for 503) and forwards everything else to ``upstream`` unchanged.
+    """
+
+    _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "host"})
+
+    def __init__(self, upstream: str, faults: Faults | None = None):
+        super().__init__(faults)
+        self.upstream = upstream.rstrip("/")
+        for method in ("GET", "PUT", "POST", "DELETE", "HEAD"):
+            self.route(method, "{rest:path}", self._forward)
+
+    def _forward(self, req: Request) -> Response:
+        import http.client
+        from urllib.parse import urlencode, urlsplit
+
+        target = urlsplit(self.upstream)
+        query = urlencode([(k, v) for k, values in req.query.items() for v in values])
+        headers = {k: v for k, v in req.headers.items() if k not in self._HOP_BY_HOP}
+        conn = http.client.HTTPConnection(target.hostname or "127.0.0.1", target.port, timeout=30)
+        try:
+            conn.request(req.method, req.path + (f"?{query}" if query else ""), req.body or None, headers)
+            upstream = conn.getresponse()
+            body = upstream.read()
+            out = {k: v for k, v in upstream.getheaders() if k.lower() not in self._HOP_BY_HOP}
+        finally:
+            conn.close()
+        # The base sets Content-Type to JSON unless the answer names its own.
+        out.setdefault("Content-Type", out.pop("content-type", "application/octet-stream"))
+        return Response(upstream.status, body, out)
+
+    def fault_response(self, status: int, headers: dict[str, str]) -> Response:
+        code = {429: "SlowDown", 503: "SlowDown"}.get(status, "InternalError")
+        xml = f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{code}</Code><Message>x</Message></Error>'
+        return Response(status, xml, {**headers, "Content-Type": "application/xml"})

@@ -56,6 +56,7 @@ class R2Client:
         max_wait: float = 30.0,
         max_pool: int = 16,
         page_size: int = 1000,
+        timeout_s: float = 60.0,
     ):
         self.page_size = max(1, min(page_size, 1000))
         self.endpoint_url = endpoint_url
@@ -75,8 +76,8 @@ class R2Client:
                 signature_version="s3v4",
                 retries={"total_max_attempts": 1, "mode": "standard"},
                 max_pool_connections=max_pool,
-                connect_timeout=10,
-                read_timeout=60,
+                connect_timeout=min(10.0, timeout_s),
+                read_timeout=timeout_s,
             ),
         )
         self._lock = threading.Lock()

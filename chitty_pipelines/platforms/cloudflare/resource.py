@@ -46,6 +46,13 @@ class CloudflareResource(dg.ConfigurableResource):
     api_rate_per_s: float = Field(default=3.5, description="Client-side pace of v4 calls (req/s).")
     api_attempts: int = Field(default=6, description="Attempts per v4 call (429/5xx/connection errors).")
     api_max_wait_s: float = Field(default=60.0, description="Longest wait between attempts.")
+    # Connect+read timeouts: a request that never answers becomes a retryable error, not a hang.
+    api_timeout_s: float = Field(default=30.0, description="Seconds per v4 request before it is retried.")
+    r2_attempts: int = Field(
+        default=6, description="Attempts per R2 call (429/5xx/timeouts/connection errors)."
+    )
+    r2_max_wait_s: float = Field(default=30.0, description="Longest wait between R2 attempts.")
+    r2_timeout_s: float = Field(default=60.0, description="R2 read timeout (connect: at most 10 s).")
     r2_access_key_id: str | None = Field(default=None, description="R2 access key id (secret).")
     r2_secret_access_key: str | None = Field(default=None, description="R2 secret access key (secret).")
     r2_endpoint_url: str | None = Field(
@@ -129,6 +136,9 @@ class CloudflareResource(dg.ConfigurableResource):
             secret_access_key=_secret(self.r2_secret_access_key),
             max_pool=max(self.r2_concurrency * 2, 10),
             page_size=self.r2_list_page_size,
+            timeout_s=self.r2_timeout_s,
+            attempts=self.r2_attempts,
+            max_wait=self.r2_max_wait_s,
         )
 
     def api(self) -> CloudflareApi:
@@ -139,6 +149,7 @@ class CloudflareResource(dg.ConfigurableResource):
             rate_per_s=self.api_rate_per_s,
             attempts=self.api_attempts,
             max_wait=self.api_max_wait_s,
+            timeout_s=self.api_timeout_s,
             pace_dir=config.load_settings().chitty_home / "state",
         )
 

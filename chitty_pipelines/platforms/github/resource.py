@@ -184,7 +184,7 @@ class GitHubClient:
                 base_url=self.base_url,
                 per_page=self.per_page,
                 retry=None,
-                timeout=int(self.timeout_s),
+                timeout=max(1, round(self.timeout_s)),  # PyGithub takes whole seconds
                 seconds_between_requests=None,
             )
             self._local.gh = gh
@@ -303,6 +303,8 @@ class GitHubResource(dg.ConfigurableResource):
     retry_attempts: int = Field(default=6)
     retry_max_wait_s: float = Field(default=60.0, description="Longest single backoff between retries.")
     rate_limit_max_wait_s: float = Field(default=3600.0, description="Longest pause for a rate-limit reset.")
+    # Connect+read timeout per request; a timed-out request is retried like a 5xx.
+    timeout_s: float = Field(default=30.0, description="Seconds per request before it is retried.")
 
     @classmethod
     def from_settings(cls) -> GitHubResource:
@@ -358,4 +360,5 @@ class GitHubResource(dg.ConfigurableResource):
             attempts=self.retry_attempts,
             retry_max_wait_s=self.retry_max_wait_s,
             rate_limit_max_wait_s=self.rate_limit_max_wait_s,
+            timeout_s=self.timeout_s,
         )
