@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from neon_helpers import neon_database, resource, sql
 
-from chitty_pipelines.ops.jobs import JOBS
+from chitty_pipelines.ops.jobs import build_jobs
 from chitty_pipelines.platforms.neon import assets as neon_platform
 
 DAYS = 60
@@ -47,7 +47,7 @@ def defs(warehouse_resource) -> dg.Definitions:
     # chunk_rows=10_000: the first sync is six chunks (one transaction each), not one.
     return dg.Definitions.merge(
         dg.Definitions(
-            jobs=JOBS, resources={"warehouse": warehouse_resource, "neon": resource(chunk_rows=10_000)}
+            jobs=build_jobs(), resources={"warehouse": warehouse_resource, "neon": resource(chunk_rows=10_000)}
         ),
         dg.Definitions(assets=neon_platform.NEON_ASSETS, asset_checks=neon_platform.NEON_CHECKS),
     )
