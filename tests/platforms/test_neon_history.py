@@ -47,7 +47,8 @@ def defs(warehouse_resource) -> dg.Definitions:
     # chunk_rows=10_000: the first sync is six chunks (one transaction each), not one.
     return dg.Definitions.merge(
         dg.Definitions(
-            jobs=build_jobs(), resources={"warehouse": warehouse_resource, "neon": resource(chunk_rows=10_000)}
+            jobs=build_jobs(),
+            resources={"warehouse": warehouse_resource, "neon": resource(chunk_rows=10_000)},
         ),
         dg.Definitions(assets=neon_platform.NEON_ASSETS, asset_checks=neon_platform.NEON_CHECKS),
     )
