@@ -5,9 +5,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -217,3 +218,23 @@ def _looks_like_export(path: Path) -> bool:
     except OSError:
         return False
     return head.startswith(b"[")
+
+
+def probe_exports(resource: LocalSessionsResource, files: Callable[[], Iterator[Path]]) -> dict[str, Any]:
+    """Health of a platform that reads export files under CHITTY_EXPORTS_DIR (ChatGPT, Gemini):
+    does the folder exist, and how many of ``files()`` it holds."""
+    folder = Path(resource.exports_dir)
+    missing = resource.missing_folders("exports")
+    if missing:  # named by the user but not there: an error to fix, not "not configured"
+        return {"ok": False, "configured": True, "reason": missing[0]}
+    if not folder.is_dir():
+        return {
+            "ok": None,
+            "configured": False,
+            "reason": f"{folder} does not exist (set CHITTY_EXPORTS_DIR)",
+        }
+    try:
+        count = sum(1 for _ in files())
+    except OSError as exc:
+        return {"ok": False, "configured": True, "reason": f"{folder} is not readable ({exc.strerror})"}
+    return {"ok": True, "configured": True, "reason": f"{count} file(s) under {folder}", "files": count}
