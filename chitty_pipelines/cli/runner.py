@@ -82,6 +82,11 @@ def reap_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
             instance.report_run_failed(
                 run, f"its chitty-sync process ({pid}) ended without finishing the run (killed?)"
             )
+            # With pool limits (dagster.yaml.example), a killed step still holds its platform's
+            # slot: free it, or every later run of that platform would wait forever.
+            storage = instance.event_log_storage
+            if storage.supports_global_concurrency_limits:
+                storage.free_concurrency_slots_for_run(run.run_id)
             reaped.append(run.run_id)
     return reaped
 
