@@ -48,9 +48,6 @@ def _has_export_files(kind: str) -> Callable[[], bool]:
     return configured
 
 
-_LOCAL_FILES = "chitty_pipelines.kernel.local_files"
-
-
 @dataclass(frozen=True)
 class PlatformSpec:
     """What the rest of the project needs to know about one platform."""
@@ -64,9 +61,6 @@ class PlatformSpec:
     is_configured: Callable[[], bool]
     table_prefix: str = ""  # local AI tools share raw_local; their tables start with the prefix
     local: bool = False  # reads files on this machine (no credentials, no network)
-    # Where resource_class lives when not in the platform's own resource.py: the three local
-    # AI-tool platforms share one resource (the folders to read) in the kernel.
-    resource_module: str | None = None
 
     @property
     def package(self) -> str:
@@ -88,7 +82,7 @@ class PlatformSpec:
 
     def resource(self) -> dg.ConfigurableResource:
         """Its resource built from the environment (secret fields hold ``EnvVar``s until a run)."""
-        module = importlib.import_module(self.resource_module or f"{self.package}.resource")
+        module = importlib.import_module(f"{self.package}.resource")
         return getattr(module, self.resource_class).from_settings()
 
     def feeds(self) -> tuple[Feed, ...]:
@@ -116,7 +110,6 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         _claude_code_configured,
         table_prefix="claude_",
         local=True,
-        resource_module=_LOCAL_FILES,
     ),
     PlatformSpec(
         "chatgpt",
@@ -128,7 +121,6 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         _has_export_files("chatgpt_exports"),
         table_prefix="chatgpt_",
         local=True,
-        resource_module=_LOCAL_FILES,
     ),
     PlatformSpec(
         "gemini",
@@ -140,7 +132,6 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         _has_export_files("gemini_activity"),
         table_prefix="gemini_",
         local=True,
-        resource_module=_LOCAL_FILES,
     ),
     PlatformSpec(
         "neon",
