@@ -15,6 +15,7 @@ from pydantic import Field
 
 from chitty_pipelines import config
 from chitty_pipelines.config import load_settings
+from chitty_pipelines.warehouse import Reject, Warehouse
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,16 @@ class SkippedPath:
 
     path: Path
     reason: str
+
+
+def reject_skipped(
+    wh: Warehouse, run_id: str | None, platform: str, stream: str, skipped: list[SkippedPath] | None
+) -> int:
+    """Paths never opened (pipes, sockets, broken or looping links) become rejects; returns how many."""
+    if not skipped:
+        return 0
+    with wh.transaction(run_id) as tx:
+        return tx.add_rejects([Reject(platform, stream, str(s.path), "file", s.reason) for s in skipped])
 
 
 _FILE_TYPES = (

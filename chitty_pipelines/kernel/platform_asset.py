@@ -32,6 +32,7 @@ from chitty_pipelines.kernel.assets import (
     log_sync,
     not_configured_results,
     now,
+    run_checks,
     table_metadata,
 )
 from chitty_pipelines.kernel.secrets import scrubbed_error
@@ -246,32 +247,7 @@ def evaluate_checks(
     context: dg.AssetExecutionContext, checks: Sequence[Check]
 ) -> Iterable[dg.AssetCheckResult]:
     """The selected checks, in declaration order, after the data has landed in this same step."""
-    selected = {(k.asset_key, k.name) for k in context.selected_asset_check_keys}
-    errors: list[BaseException] = []
-    results: list[dg.AssetCheckResult] = []
-    # Checks are small queries: one warehouse connection for all of them, released before the
-    # results go back to Dagster.
-    with held_connections():
-        for check in (c for c in checks if (c.asset, c.name) in selected):
-            try:
-                result = check.fn(context)
-            except Exception as exc:  # the other checks still report; the step fails afterwards
-                context.log.error(f"check {check.name} on {check.asset.to_user_string()} raised {exc!r}")
-                errors.append(exc)
-                continue
-            results.append(
-                dg.AssetCheckResult(
-                    passed=result.passed,
-                    asset_key=check.asset,
-                    check_name=check.name,
-                    severity=result.severity,
-                    metadata=result.metadata,
-                    description=result.description,
-                )
-            )
-    yield from results
-    if errors:
-        raise errors[0]
+    return run_checks(context, checks)
 
 
 def check_specs_of(checks: Sequence[Check]) -> list[dg.AssetCheckSpec]:
