@@ -62,6 +62,12 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "$CHITTY_HOME/dagster",
     ),
     EnvVarSpec(
+        "CHITTY_OFFLINE",
+        "1: no probe, registration or id mint reaches a real host (only 127.0.0.1/localhost, i.e. "
+        "fakes); such checks say offline. `chitty-sync demo` sets it.",
+    ),
+    EnvVarSpec("CHITTY_DEBUG", "1: like `--debug`, errors show their (scrubbed) traceback."),
+    EnvVarSpec(
         "CHITTY_MAX_CONCURRENT_PLATFORMS",
         "How many platforms `chitty-sync syncall` syncs at once (each in its own process when more "
         "than one is configured); 1 syncs them one after the other in the CLI's process.",
@@ -449,6 +455,48 @@ def load_settings() -> Settings:
         dagster_home=_path(dagster_home) if dagster_home else chitty_home / "dagster",
         max_concurrent_platforms=max(1, int(env("CHITTY_MAX_CONCURRENT_PLATFORMS") or 4)),
     )
+
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def offline() -> bool:
+    """CHITTY_OFFLINE=1: nothing reaches a real host (the demo, CI, a laptop on a plane)."""
+    return (env("CHITTY_OFFLINE") or "").strip().lower() in _TRUE
+
+
+def debug() -> bool:
+    """CHITTY_DEBUG=1 (or ``chitty-sync --debug``): errors keep their traceback."""
+    return (env("CHITTY_DEBUG") or "").strip().lower() in _TRUE
+
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def is_local_url(url: str) -> bool:
+    """A loopback URL (or a libpq DSN with a loopback/socket host): a fake, never a real service."""
+    if "://" not in url:  # libpq key=value DSN
+        hosts = re.findall(r"(?:^|\s)host\s*=\s*'?([^'\s]*)", url)
+        return all(h.startswith("/") or h in _LOCAL_HOSTS or h.startswith("127.") for h in hosts or [""])
+    host = (urlsplit(url).hostname or "").lower()
+    return host in _LOCAL_HOSTS or host.startswith("127.") or host == ""
+
+
+def may_reach(url: str) -> bool:
+    """Whether a probe or call may go to ``url`` now: always, unless offline and not loopback."""
+    return not offline() or is_local_url(url)
+
+
+def platform_urls(platform: str) -> list[str]:
+    """Every host a platform talks to: its declared *_URL / *_ENDPOINT variables (default when
+    unset). Local platforms (files) have none."""
+    urls = []
+    for s in ENV_VARS:
+        if s.platform == platform and s.name.endswith(("_URL", "_URI", "_ENDPOINT")):
+            value = env(s.name) or s.default
+            if value:
+                urls.append(os.path.expandvars(value))
+    return urls
 
 
 def platform_configured(platform: str) -> bool:

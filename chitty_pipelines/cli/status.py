@@ -34,7 +34,8 @@ def status(
         health_text = "-"
         if s.health is not None:
             reason = s.health.get("reason")
-            health_text = ("ok" if s.health.get("ok") else "FAIL") + (f": {reason}" if reason else "")
+            verdict = "offline" if s.health.get("offline") else "ok" if s.health.get("ok") else "FAIL"
+            health_text = verdict + (f": {reason}" if reason and verdict != "offline" else "")
         table.add_row(s.platform, "yes" if s.configured else "no", health_text, last, rows, str(s.rejects))
     out.print(table)
     from chitty_pipelines.unified.summary import unified_counts

@@ -206,6 +206,9 @@ def demo_stack(home: Path) -> Iterator[DemoStack]:
         DAGSTER_HOME=str(home / "dagster"),
         CLAUDE_HOME=str(corpus["claude"]),
         CHITTY_EXPORTS_DIR=str(corpus["exports"]),
+        # Everything the demo talks to is a fake on 127.0.0.1: no probe, sensor tick or id mint
+        # of the demo (nor of its UI) may reach a real host.
+        CHITTY_OFFLINE="1",
     )
     demo.endpoints["claude_code"] = str(corpus["claude"])
     demo.endpoints["chatgpt"] = demo.endpoints["gemini"] = str(corpus["exports"])

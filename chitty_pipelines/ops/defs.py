@@ -191,12 +191,16 @@ def health_sensor(
     services = service_health(chittyos_services)
     platforms = platform_health()
     record_health(wh, health_rows(services, platforms, "health_sensor"))
-    try:
-        with chittyos_services.registry_client() as registry:
-            listed: set[str] | None = registry.names()
-    except (httpx.HTTPError, RegistryContractError) as exc:
-        context.log.warning(f"registry list failed ({type(exc).__name__}); self-healing skipped")
-        listed = None
+    listed: set[str] | None = None
+    skipped = chittyos_services.usable("registry")
+    if skipped is not None:  # not configured or CHITTY_OFFLINE=1: no request to the registry
+        context.log.info(f"registry {skipped.reason}; self-healing skipped")
+    else:
+        try:
+            with chittyos_services.registry_client() as registry:
+                listed = registry.names()
+        except (httpx.HTTPError, RegistryContractError) as exc:
+            context.log.warning(f"registry list failed ({type(exc).__name__}); self-healing skipped")
     lost = (
         lost_services(wh, listed, [s.name for s in chittyos_services.services()])
         if listed is not None

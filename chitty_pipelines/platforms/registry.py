@@ -49,6 +49,7 @@ def _has_export_files(kind: str) -> Callable[[], bool]:
 
 
 _LOCAL_FILES = "chitty_pipelines.kernel.local_files"
+OFFLINE_REASON = "offline (CHITTY_OFFLINE=1): not probed"
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,10 @@ class PlatformSpec:
     def configured(self) -> bool:
         return bool(self.is_configured())
 
+    def offline(self) -> bool:
+        """CHITTY_OFFLINE=1 and one of the platform's hosts is not a loopback fake."""
+        return not self.local and not all(config.may_reach(u) for u in config.platform_urls(self.name))
+
     def module(self, name: str) -> ModuleType:
         return importlib.import_module(f"{self.package}.{name}")
 
@@ -100,7 +105,10 @@ class PlatformSpec:
 
     def health(self) -> dict[str, Any]:
         """The platform's own probe (``health.probe``) on its resource, resolved as a run would
-        resolve it; ``{"ok": bool, "configured": bool, "reason": str, ...}``."""
+        resolve it; ``{"ok": bool, "configured": bool, "reason": str, ...}``. Offline
+        (CHITTY_OFFLINE=1) a platform on a real host is not probed: ``{"offline": True}``."""
+        if self.offline():
+            return {"ok": False, "configured": True, "offline": True, "reason": OFFLINE_REASON}
         resource = self.resource().process_config_and_initialize()
         return self.module("health").probe(resource)
 
