@@ -144,7 +144,7 @@ CHECKS = [
     Check(
         PROJECTS_KEY,
         "projects_freshness",
-        _fresh(PROJECTS, PROJECTS_KEY, "last_activity_at"),
+        _fresh(PROJECTS, PROJECTS_KEY, "last_active_at"),
         "The projects table was rebuilt within 24 hours (warns).",
     ),
     Check(

@@ -98,7 +98,7 @@ def project_row(key: str, ms: list[Match], chitty_id: str, id_source: str, built
         "git_remote": next((r for r in remotes if r), None),
         "paths": paths,
         "registered_path": normalize_path(registered.path) if registered else None,
-        "last_activity_at": _latest([m.record.last_activity_at for m in ms]),
+        "last_active_at": _latest([m.record.last_active_at for m in ms]),
         "built_at": built_at,
     }
 
@@ -118,7 +118,7 @@ def alias_row(m: Match) -> dict:
         "matched_on": m.matched_on,
         "project_key": m.project_key,
         "record_count": r.count,
-        "last_activity_at": r.last_activity_at,
+        "last_active_at": r.last_active_at,
     }
 
 
