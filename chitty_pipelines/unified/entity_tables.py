@@ -69,10 +69,10 @@ PROJECT_ALIASES = TableSpec(
         (
             "rule",
             "VARCHAR",
-            "registered, git_remote, path, name, path_within, name_stripped, new, ignored_generic",
+            "registered, git_remote, path, name, path_within, name_stripped, new, ignored_generic, removed",
         ),
         ("matched_on", "VARCHAR", "the value the rule matched, in words"),
-        ("project_key", "VARCHAR", "null only for rule ignored_generic"),
+        ("project_key", "VARCHAR", "null only for rules ignored_generic and removed"),
         ("record_count", "BIGINT", "sessions for a working directory, else 1"),
         ("last_active_at", "TIMESTAMPTZ"),
     ),
