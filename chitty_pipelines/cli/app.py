@@ -7,6 +7,8 @@ from typing import Any, TextIO
 
 import typer
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
 from chitty_pipelines.kernel.secrets import scrub
 
@@ -58,3 +60,24 @@ def warehouse():
     from chitty_pipelines.warehouse.resource import WarehouseResource
 
     return WarehouseResource.from_settings().get()
+
+
+def print_table(table: Table, console_out: Console | None = None) -> None:
+    """A table as a box on a terminal; anywhere else (a pipe, a file) as a markdown table of
+    whole lines, so that nothing wraps or is cut at 80 columns (or at $COLUMNS)."""
+    target = console_out or out
+    if target.is_terminal:
+        target.print(table)
+        return
+
+    def plain(cell: object) -> str:
+        text = Text.from_markup(cell).plain if isinstance(cell, str) else str(cell)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    columns = table.columns
+    lines = [f"**{plain(table.title)}**", ""] if table.title else []
+    lines.append("| " + " | ".join(plain(c.header) for c in columns) + " |")
+    lines.append("|" + "---|" * len(columns))
+    for row in zip(*(list(c.cells) for c in columns), strict=True):
+        lines.append("| " + " | ".join(plain(cell) for cell in row) + " |")
+    target.file.write("\n".join(lines) + "\n")

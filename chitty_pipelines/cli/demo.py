@@ -49,6 +49,7 @@ def demo(
     # Imported here: `cli` imports this module at its end, and the definitions must only be
     # imported once the demo environment is in place (resources read it when they are built).
     from chitty_pipelines.cli.app import console as app_console
+    from chitty_pipelines.cli.app import print_table
     from chitty_pipelines.cli.status import status as status_command
     from chitty_pipelines.cli.sync import syncall as syncall_command
     from chitty_pipelines.demo import default_home, demo_environment, demo_stack, prepare_home
@@ -70,7 +71,7 @@ def demo(
             table.add_row(name, where)
         for name, why in stack.skipped.items():
             table.add_row(name, f"[yellow]skipped: {why}[/yellow]")
-        console.print(table)
+        print_table(table, console)
         try:
             syncall_command()
         except typer.Exit as exc:

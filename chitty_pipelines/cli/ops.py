@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chitty_pipelines.chittyos.resource import ChittyServicesResource
-from chitty_pipelines.cli.app import console, out
+from chitty_pipelines.cli.app import console, out, print_table
 from chitty_pipelines.ops.check import FAIL, PASS, SKIP, WARN, run_check
 from chitty_pipelines.ops.health import service_health
 from chitty_pipelines.ops.registration import latest_registrations
@@ -158,7 +158,7 @@ def _print_services(rows: list[dict[str, Any]], console_out: Console | None = No
             health = "ok" if r["healthy"] else f"FAIL: {r['health_reason']}"
         ms = f"{r['latency_ms']:.0f}" if isinstance(r["latency_ms"], (int, float)) else "-"
         table.add_row(r["name"], health, ms, r["register"], r["registry"])
-    (console_out or out).print(table)
+    print_table(table, console_out)
 
 
 def print_services_status(console_out: Console, warehouse: Warehouse, probe: bool = True) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from chitty_pipelines import config
-from chitty_pipelines.cli.app import app, out, warehouse
+from chitty_pipelines.cli.app import app, out, print_table, warehouse
 
 
 @app.command()
@@ -53,7 +53,7 @@ def status(
             verdict = "offline" if s.health.get("offline") else "ok" if s.health.get("ok") else "FAIL"
             health_text = verdict + (f": {reason}" if reason and verdict != "offline" else "")
         table.add_row(s.platform, "yes" if s.configured else "no", health_text, last, rows, str(s.rejects))
-    out.print(table)
+    print_table(table)
     u = unified_counts(wh)
     out.print(
         f"unified: {u['projects']} projects, {u['sessions']} sessions ({u['active']} active, "

@@ -143,8 +143,8 @@ def test_status_shows_core_services(registered: ChittyOSFakes):
     registered.down("schema")
     result = runner.invoke(app, ["status"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    lines = [ln for ln in result.stdout.splitlines() if "│" in ln]
-    row = {ln.split("│")[1].strip(): [c.strip() for c in ln.split("│")[2:-1]] for ln in lines}
+    lines = [ln for ln in result.stdout.splitlines() if ln.startswith("| ")]  # piped: markdown
+    row = {ln.split("|")[1].strip(): [c.strip() for c in ln.split("|")[2:-1]] for ln in lines}
     assert row["canon"][0] == "ok" and row["canon"][2:] == ["pending", "discoverable"]
     assert row["schema"][0].startswith("FAIL: connection refused")
 

@@ -144,8 +144,8 @@ def test_local_only_shows_not_configured_and_check_passes(
         )
     result = runner.invoke(app, ["status"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    rows = [ln for ln in result.stdout.splitlines() if "│" in ln]
-    services = {c[1].strip(): c[2].strip() for c in (ln.split("│") for ln in rows) if len(c) > 4}
+    rows = [ln for ln in result.stdout.splitlines() if ln.startswith("| ")]  # piped: markdown
+    services = {c[1].strip(): c[2].strip() for c in (ln.split("|") for ln in rows) if len(c) > 4}
     for name in ("identity", "register", "registry", "canon", "schema", "sync", "auth", "gateway"):
         assert services[name] == "not configured", result.stdout
     assert "FAIL" not in result.stdout
