@@ -103,6 +103,7 @@ class RunOutcome:
     materialized: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # materializations' "warning" metadata
 
 
 def execute_with_progress(
@@ -240,6 +241,12 @@ def _report(entry: dg.EventLogEntry, outcome: RunOutcome, on_event: EventPrinter
         key = mat.asset_key.to_user_string()
         outcome.materialized.append(key)
         on_event("asset", f"{key}  {_summary(mat.metadata)}")
+        warning = mat.metadata.get("warning")
+        if warning is not None:
+            text = str(getattr(warning, "value", warning))
+            if text not in outcome.warnings:  # one line per cause, not per table
+                outcome.warnings.append(text)
+                on_event("check_failed", f"warning: {text}")
     elif kind == "ASSET_CHECK_EVALUATION":
         data = event.event_specific_data
         passed = getattr(data, "passed", None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from chitty_pipelines.kernel.platform_asset import WARNING_PREFIX
 from chitty_pipelines.platforms import registry
 from chitty_pipelines.warehouse import Warehouse, quote
 
@@ -102,9 +103,6 @@ def unified_tables(warehouse: Warehouse) -> list[dict[str, Any]]:
     return out
 
 
-WARNING_PREFIX = "warning: "
-
-
 def status_warnings(warehouse: Warehouse) -> list[dict[str, str]]:
     """What needs attention without being a failure: a folder named by CLAUDE_HOME or
     CHITTY_EXPORTS_DIR that does not exist (now), and the warnings of each table's last sync."""
@@ -126,7 +124,9 @@ def status_warnings(warehouse: Warehouse) -> list[dict[str, str]]:
         seen = {w["message"] for w in found}
         for platform, asset, message in rows:
             text = (message or "").removeprefix(WARNING_PREFIX)
-            if message and message.startswith(WARNING_PREFIX) and text not in seen:
+            # the same cause on several tables (some add their own note after it): once
+            repeated = any(text.startswith(s) or s.startswith(text) for s in seen)
+            if message and message.startswith(WARNING_PREFIX) and not repeated:
                 seen.add(text)
                 found.append({"source": f"{platform} ({asset})", "message": text})
     return found

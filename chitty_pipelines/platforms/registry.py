@@ -41,7 +41,7 @@ def _has_export_files(kind: str) -> Callable[[], bool]:
 
         resource = LocalSessionsResource.from_settings()
         if resource.missing_folders("exports"):
-            return True  # named explicitly but missing: the sync fails and says so (issue 15)
+            return True  # named explicitly but missing: the sync runs and warns (issue 15)
         files = getattr(resource, kind)()
         return next(iter(files), None) is not None
 
