@@ -16,6 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import dagster as dg
@@ -411,6 +412,23 @@ def env(name: str) -> str | None:
     return value if value else None
 
 
+class ConfigError(ValueError):
+    """A variable set to a value that cannot be used; the message names it and what to set."""
+
+
+def number(name: str, default: float, cast: type = float) -> Any:
+    """A numeric variable (``cast`` int or float), its default when unset; a value that is not a
+    number raises ConfigError naming the variable, not a bare ValueError."""
+    raw = env(name)
+    if raw is None:
+        return cast(default)
+    try:
+        return cast(raw.strip())
+    except ValueError:
+        kind = "a whole number" if cast is int else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {kind}: set {name} to {kind} (default {default})") from None
+
+
 def is_set(name: str) -> bool:
     return env(name) is not None
 
@@ -449,11 +467,11 @@ def load_settings() -> Settings:
     return Settings(
         chitty_home=chitty_home,
         warehouse_path=_path(env("CHITTY_WAREHOUSE_PATH") or str(chitty_home / "warehouse.duckdb")),
-        lock_timeout_s=float(env("CHITTY_LOCK_TIMEOUT") or 600),
+        lock_timeout_s=number("CHITTY_LOCK_TIMEOUT", 600),
         claude_homes=tuple(_path(p.strip()) for p in claude.split(",") if p.strip()),
         exports_dir=_path(env("CHITTY_EXPORTS_DIR") or str(chitty_home / "exports")),
         dagster_home=_path(dagster_home) if dagster_home else chitty_home / "dagster",
-        max_concurrent_platforms=max(1, int(env("CHITTY_MAX_CONCURRENT_PLATFORMS") or 4)),
+        max_concurrent_platforms=max(1, number("CHITTY_MAX_CONCURRENT_PLATFORMS", 4, int)),
     )
 
 

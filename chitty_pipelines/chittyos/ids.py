@@ -221,7 +221,7 @@ class ChittyIdResource(dg.ConfigurableResource):
         return cls(
             base_url=config.env("CHITTY_ID_URL") or "https://id.chitty.cc",
             token=config.secret("CHITTY_ID_TOKEN"),
-            max_mints_per_run=int(config.env("CHITTY_ID_MAX_MINTS") or 500),
+            max_mints_per_run=config.number("CHITTY_ID_MAX_MINTS", 500, int),
             entity_codes=entity_codes(),
         )
 

@@ -36,7 +36,23 @@ app = typer.Typer(
     help="Sync ChittyOS platforms and AI sessions into the warehouse, through Dagster.",
     no_args_is_help=True,
     add_completion=False,
+    # Tracebacks only with --debug: cli.main() turns any other error into one line naming what
+    # to fix, then the outcome.
+    pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _global_options(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show (masked) tracebacks of errors; also CHITTY_DEBUG=1."
+    ),
+) -> None:
+    if debug:
+        import os
+
+        # Through the environment, so the Dagster step processes and `dagster dev` see it too.
+        os.environ["CHITTY_DEBUG"] = "1"
 # Whole lines, never wrapped at the terminal's (or a pipe's 80-column) width: scripts grep them.
 console = Console(file=_ScrubbingStream("stderr"), soft_wrap=True)  # type: ignore[arg-type]
 out = Console(file=_ScrubbingStream("stdout"), soft_wrap=True)  # type: ignore[arg-type]

@@ -20,6 +20,7 @@ from typing import Any
 
 import dagster as dg
 
+from chitty_pipelines import config
 from chitty_pipelines.config import load_settings
 
 EventPrinter = Callable[[str, str], None]  # (kind, text)
@@ -263,6 +264,8 @@ def _report(entry: dg.EventLogEntry, outcome: RunOutcome, on_event: EventPrinter
         message = "failed" if error is None else _without_module_path(error.message.strip(), error.cls_name)
         outcome.errors.append(f"{event.step_key}: {message}")
         on_event("failure", f"{event.step_key}: {message}")
+        if error is not None and error.stack and config.debug():  # --debug: where it happened
+            on_event("log", "".join(error.stack).rstrip())  # printed through the masking console
 
 
 def _summary(metadata: dict[str, Any]) -> str:

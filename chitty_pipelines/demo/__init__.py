@@ -233,6 +233,7 @@ def demo_environment(env: dict[str, str]) -> Iterator[None]:
     settings cannot leak into the demo), and put the old ones back afterwards."""
     names = {spec.name for spec in config.ENV_VARS} | set(env)
     names.discard("CHITTY_TEST_POSTGRES_DSN")
+    names.discard("CHITTY_DEBUG")  # how much to show, not what to connect to
     # A snapshot to restore, not configuration: values are only read back through config.
     saved = {name: value for name, value in os.environ.items() if name in names}
     try:

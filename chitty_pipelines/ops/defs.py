@@ -177,7 +177,7 @@ def _heal_request(context: dg.SensorEvaluationContext, lost: list[str]) -> tuple
 @dg.sensor(
     name="core_services_health",
     job=register_core_services,
-    minimum_interval_seconds=int(config.env("CHITTY_HEALTH_INTERVAL") or 300),
+    minimum_interval_seconds=config.number("CHITTY_HEALTH_INTERVAL", 300, int),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Probe each core service and configured platform, record ops/service_health, and "
     "re-register when Registry has lost a service it used to list.",

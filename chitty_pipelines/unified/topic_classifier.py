@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
-from chitty_pipelines.config import env, secret
+from chitty_pipelines.config import env, number, secret
 from chitty_pipelines.topics.classifiers import CLASSIFIERS, Limits, TopicClassifier
 from chitty_pipelines.topics.taxonomy import Taxonomy, load_taxonomy
 
@@ -33,8 +33,8 @@ class TopicClassifierResource(dg.ConfigurableResource):
         return cls(
             classifier=(env("CHITTY_TOPIC_CLASSIFIER") or "prototype").strip().lower(),
             taxonomy_path=env("CHITTY_TOPIC_TAXONOMY"),
-            max_topics=int(env("CHITTY_TOPIC_MAX_PER_SESSION") or 3),
-            min_confidence=float(env("CHITTY_TOPIC_MIN_CONFIDENCE") or 0.2),
+            max_topics=number("CHITTY_TOPIC_MAX_PER_SESSION", 3, int),
+            min_confidence=number("CHITTY_TOPIC_MIN_CONFIDENCE", 0.2),
             llm_base_url=env("CHITTY_TOPIC_LLM_BASE_URL") or DEFAULT_LLM_BASE_URL,
             llm_api_key=secret("CHITTY_TOPIC_LLM_API_KEY"),  # type: ignore[arg-type]
             llm_model=env("CHITTY_TOPIC_LLM_MODEL") or DEFAULT_LLM_MODEL,

@@ -106,8 +106,8 @@ class NeonResource(dg.ConfigurableResource):
     def from_settings(cls) -> NeonResource:
         return cls(
             database_url=config.secret(DSN_VAR),  # type: ignore[arg-type]  # EnvVar resolves at run time
-            chunk_rows=int(config.env("NEON_CHUNK_ROWS") or 122_880),
-            lookback_seconds=float(config.env("NEON_LOOKBACK_SECONDS") or 600),
+            chunk_rows=config.number("NEON_CHUNK_ROWS", 122_880, int),
+            lookback_seconds=config.number("NEON_LOOKBACK_SECONDS", 600),
         )
 
     @property
