@@ -160,6 +160,9 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         platform="notion",
     ),
     EnvVarSpec(
+        "NOTION_TIMEOUT_S", "Seconds per Notion request before it is retried.", "60", platform="notion"
+    ),
+    EnvVarSpec(
         "NOTION_RATE",
         "Client-side pace for Notion calls, requests/s (API average: 3).",
         "3",
@@ -210,6 +213,18 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "CLOUDFLARE_D1_CURSOR_COLUMNS",
         "Column names that make a D1 table incremental, first match wins.",
         "updated_at",
+        platform="cloudflare",
+    ),
+    EnvVarSpec(
+        "CLOUDFLARE_API_TIMEOUT_S",
+        "Seconds per v4 API request (KV, D1) before it is retried.",
+        "30",
+        platform="cloudflare",
+    ),
+    EnvVarSpec(
+        "CLOUDFLARE_R2_TIMEOUT_S",
+        "R2 read timeout in seconds (connect: at most 10).",
+        "60",
         platform="cloudflare",
     ),
     EnvVarSpec(
@@ -268,6 +283,7 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "https://www.googleapis.com/",
         platform="drive",
     ),
+    EnvVarSpec("DRIVE_TIMEOUT_S", "Seconds per Drive request before it is retried.", "60", platform="drive"),
     EnvVarSpec(
         "DRIVE_CONTENT_MAX_BYTES",
         "Largest JSON/Markdown/text file or exported Google Doc stored in raw_drive.file_contents; 0 = none.",
@@ -307,6 +323,9 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     ),
     EnvVarSpec("GITHUB_MAX_WORKERS", "Repositories read in parallel.", "4", platform="github"),
     EnvVarSpec(
+        "GITHUB_TIMEOUT_S", "Seconds per GitHub request before it is retried.", "30", platform="github"
+    ),
+    EnvVarSpec(
         "GITHUB_REQUESTS_PER_SECOND",
         "Client-side pacing of GitHub requests (secondary limits); 0 = unpaced.",
         "10",
@@ -331,6 +350,19 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "NEON_LOOKBACK_SECONDS",
         "Overlap re-read below the high-water mark (>= your longest transaction).",
         "600",
+        platform="neon",
+    ),
+    EnvVarSpec(
+        "NEON_CONNECT_TIMEOUT_S",
+        "Seconds to establish a connection (libpq connect_timeout; Neon cold starts need >= 10).",
+        "10",
+        platform="neon",
+    ),
+    EnvVarSpec(
+        "NEON_STATEMENT_TIMEOUT_S",
+        "Server-side statement_timeout in seconds for every query; 0 = none (whole-history extracts "
+        "can be long).",
+        "0",
         platform="neon",
     ),
     EnvVarSpec("NEON_CHUNK_ROWS", "Rows per COPY chunk written to the warehouse.", "122880", platform="neon"),
@@ -371,7 +403,11 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     EnvVarSpec(
         "CHITTY_SERVICES_PROJECT", "Project key whose sync registers the core services.", "chittyos-services"
     ),
-    EnvVarSpec("CHITTY_OPS_TIMEOUT", "Seconds per ChittyOS service request (at most 10).", "10"),
+    EnvVarSpec(
+        "CHITTY_OPS_TIMEOUT",
+        "Seconds per ChittyOS request (health, Register, Registry, id.chitty.cc; at most 10).",
+        "10",
+    ),
     EnvVarSpec("CHITTY_HEALTH_INTERVAL", "Seconds between health-sensor ticks.", "300"),
     EnvVarSpec("CHITTY_SYNCALL_CRON", "Cron of the syncall schedule (off until turned on).", "0 * * * *"),
     # --- topics: categorising unified.sessions (unified.session_topics, unified.topics) ---------
@@ -398,6 +434,7 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "https://api.openai.com/v1",
     ),
     EnvVarSpec("CHITTY_TOPIC_LLM_API_KEY", "API key of the llm classifier's endpoint.", secret=True),
+    EnvVarSpec("CHITTY_TOPIC_LLM_TIMEOUT_S", "Seconds per llm classifier request before a retry.", "60"),
     EnvVarSpec("CHITTY_TOPIC_LLM_MODEL", "Model name sent to the llm classifier's endpoint.", "gpt-4o-mini"),
 )
 

@@ -53,6 +53,8 @@ def _global_options(
 
         # Through the environment, so the Dagster step processes and `dagster dev` see it too.
         os.environ["CHITTY_DEBUG"] = "1"
+
+
 # Whole lines, never wrapped at the terminal's (or a pipe's 80-column) width: scripts grep them.
 console = Console(file=_ScrubbingStream("stderr"), soft_wrap=True)  # type: ignore[arg-type]
 out = Console(file=_ScrubbingStream("stdout"), soft_wrap=True)  # type: ignore[arg-type]

@@ -119,7 +119,11 @@ def _mint_line(resource: ChittyServicesResource) -> CheckLine:
     if skipped is not None:
         return CheckLine(13, "id mint", SKIP, skipped.reason)
     client = ChittyIdClient(
-        config.env("CHITTY_ID_URL") or "https://id.chitty.cc", token, attempts=2, max_wait_s=2
+        config.env("CHITTY_ID_URL") or "https://id.chitty.cc",
+        token,
+        resource.timeout_s,
+        attempts=2,
+        max_wait_s=2,
     )
     entity = entity_codes()["session"]
     try:

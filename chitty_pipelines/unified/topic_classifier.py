@@ -27,6 +27,7 @@ class TopicClassifierResource(dg.ConfigurableResource):
     llm_batch_size: int = Field(default=10, description="Sessions per chat completion request.")
     llm_attempts: int = Field(default=4, description="Attempts per request (429/5xx/malformed).")
     llm_max_wait_s: float = Field(default=30.0, description="Longest single backoff between attempts.")
+    llm_timeout_s: float = Field(default=60.0, description="CHITTY_TOPIC_LLM_TIMEOUT_S: seconds per request.")
 
     @classmethod
     def from_settings(cls) -> TopicClassifierResource:
@@ -38,6 +39,7 @@ class TopicClassifierResource(dg.ConfigurableResource):
             llm_base_url=env("CHITTY_TOPIC_LLM_BASE_URL") or DEFAULT_LLM_BASE_URL,
             llm_api_key=secret("CHITTY_TOPIC_LLM_API_KEY"),  # type: ignore[arg-type]
             llm_model=env("CHITTY_TOPIC_LLM_MODEL") or DEFAULT_LLM_MODEL,
+            llm_timeout_s=number("CHITTY_TOPIC_LLM_TIMEOUT_S", 60),
         )
 
     def taxonomy(self) -> Taxonomy:
@@ -72,6 +74,7 @@ class TopicClassifierResource(dg.ConfigurableResource):
                 batch_size=self.llm_batch_size,
                 attempts=self.llm_attempts,
                 max_wait_s=self.llm_max_wait_s,
+                timeout_s=self.llm_timeout_s,
             )
             return LlmClassifier(taxonomy, settings, limits)
         raise ValueError(

@@ -83,6 +83,8 @@ class CloudflareResource(dg.ConfigurableResource):
             api_token=config.secret("CLOUDFLARE_API_TOKEN"),  # type: ignore[arg-type]
             api_base_url=config.env("CLOUDFLARE_API_BASE_URL") or DEFAULT_API_BASE,
             api_rate_per_s=config.number("CLOUDFLARE_API_RATE", 3.5),
+            api_timeout_s=config.number("CLOUDFLARE_API_TIMEOUT_S", 30),
+            r2_timeout_s=config.number("CLOUDFLARE_R2_TIMEOUT_S", 60),
             r2_access_key_id=config.secret("CLOUDFLARE_R2_ACCESS_KEY_ID"),  # type: ignore[arg-type]
             r2_secret_access_key=config.secret("CLOUDFLARE_R2_SECRET_ACCESS_KEY"),  # type: ignore[arg-type]
             r2_endpoint_url=config.env("CLOUDFLARE_R2_ENDPOINT"),

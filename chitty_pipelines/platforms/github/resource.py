@@ -319,6 +319,7 @@ class GitHubResource(dg.ConfigurableResource):
             data_repository=env("GITHUB_DATA_REPOSITORY") or "chittychat-data",
             max_workers=number("GITHUB_MAX_WORKERS", 4, int),
             requests_per_second=number("GITHUB_REQUESTS_PER_SECOND", 10),
+            timeout_s=number("GITHUB_TIMEOUT_S", 30),
         )
 
     @property
