@@ -77,3 +77,19 @@ def test_print_table_keeps_long_cells_whole_when_not_a_terminal():
     lines = buffer.getvalue().splitlines()
     assert lines[2:4] == ["| name | why |", "|---|---|"]
     assert lines[4] == "| x | " + "a long reason \\| with a pipe " * 10 + " |"
+
+
+def test_print_table_keeps_brackets_that_are_not_markup():
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from chitty_pipelines.cli.app import print_table
+
+    buffer = io.StringIO()
+    table = Table()
+    table.add_column("reason")
+    table.add_row("register status 'x' [/not markup]")
+    print_table(table, Console(file=buffer))
+    assert buffer.getvalue().splitlines()[-1] == "| register status 'x' [/not markup] |"

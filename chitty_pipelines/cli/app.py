@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any, TextIO
 
 import typer
 from rich.console import Console
+from rich.errors import MarkupError
 from rich.table import Table
 from rich.text import Text
 
@@ -89,7 +91,11 @@ def print_table(table: Table, console_out: Console | None = None) -> None:
         return
 
     def plain(cell: object) -> str:
-        text = Text.from_markup(cell).plain if isinstance(cell, str) else str(cell)
+        text = str(cell)
+        if isinstance(cell, str):
+            # cells may carry [red]...[/red]; a reason with brackets of its own stays as is
+            with contextlib.suppress(MarkupError):
+                text = Text.from_markup(cell).plain
         return text.replace("|", "\\|").replace("\n", " ")
 
     columns = table.columns
