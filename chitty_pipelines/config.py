@@ -542,11 +542,16 @@ def may_reach(url: str) -> bool:
     return not offline() or is_local_url(url)
 
 
+_URL_USED_ONLY_WITH = {"CLOUDFLARE_R2_ENDPOINT": "CLOUDFLARE_R2_ACCESS_KEY_ID"}
+
+
 def platform_urls(platform: str) -> list[str]:
     """Every host a platform talks to: its declared *_URL / *_ENDPOINT variables (default when
     unset). Local platforms (files) have none."""
     urls = []
     for s in ENV_VARS:
+        if s.name in _URL_USED_ONLY_WITH and not is_set(_URL_USED_ONLY_WITH[s.name]):
+            continue  # that part of the platform is not set up: its host is never contacted
         if s.platform == platform and s.name.endswith(("_URL", "_URI", "_ENDPOINT")):
             value = env(s.name) or s.default
             if value:

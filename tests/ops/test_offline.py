@@ -179,3 +179,24 @@ def test_check_exits_1_when_one_configured_service_fails(local_only, warehouse: 
     lines = {(ln["test"], ln["name"]): ln["verdict"] for ln in report["lines"]}
     assert lines[(12, "identity")] == "FAIL" and lines[(12, "canon")] == "SKIP"
     assert result.exit_code == 1
+
+
+def test_which_hosts_count_as_local():
+    assert config.is_local_url("http://127.0.0.1:8080/health") and config.is_local_url("http://localhost/x")
+    assert config.is_local_url("postgresql://u:p@127.0.0.1:5432/db") and config.is_local_url(
+        "host=/tmp dbname=x"
+    )
+    assert not config.is_local_url("https://id.chitty.cc") and not config.is_local_url("host=ep-x.neon.tech")
+
+
+def test_a_platform_part_that_is_not_set_up_does_not_make_it_offline(local_only, monkeypatch):
+    """Cloudflare KV/D1 on a fake without R2 keys: the default R2 host is never contacted."""
+    monkeypatch.setenv("CHITTY_OFFLINE", "1")
+    monkeypatch.setenv("CLOUDFLARE_API_BASE_URL", "http://127.0.0.1:9/client/v4")
+    from chitty_pipelines.platforms import registry
+
+    assert not registry.get("cloudflare").offline()
+    monkeypatch.setenv("CLOUDFLARE_R2_ACCESS_KEY_ID", "AKIAEXAMPLE")
+    assert registry.get("cloudflare").offline()  # now R2's real endpoint would be used
+    assert registry.get("github").offline()  # GITHUB_BASE_URL unset: api.github.com
+    assert not registry.get("claude_code").offline()  # files only
