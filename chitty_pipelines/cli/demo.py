@@ -86,7 +86,9 @@ def demo(
         except typer.Exit as exc:
             ok = ok and exc.exit_code == 0
         status_command()
-        env = f"DAGSTER_HOME={shlex.quote(str(home / 'dagster'))} CHITTY_HOME={shlex.quote(str(home))}"
+        # CHITTY_OFFLINE=1: the UI's sensors on the demo never probe a real host either.
+        home_env = f"DAGSTER_HOME={shlex.quote(str(home / 'dagster'))} CHITTY_HOME={shlex.quote(str(home))}"
+        env = f"CHITTY_OFFLINE=1 {home_env}"
         # The installed executable by its full path, so every printed command runs as printed
         # from any folder (``chitty-sync`` alone is not on PATH after the README's install).
         cli = shlex.quote(str(Path(sys.executable).parent / "chitty-sync"))
