@@ -75,7 +75,7 @@ def projectsync(
     project_key = key or slugify(folder.name)
     remote = git_remote(folder)
     outcome = _store().register_project(project_key, name or folder.name, str(folder), remote)
-    verb = "registered" if outcome.created else "updated"
+    verb = outcome.message  # registered, updated, or restored (after `project remove`)
     console.print(f"project {project_key} {verb}: {folder}" + (f" (origin {remote})" if remote else ""))
     if not sync:
         return

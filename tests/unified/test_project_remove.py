@@ -60,6 +60,12 @@ def test_cli_list_and_remove(chitty_home):
     assert runner.invoke(app, ["project", "list"]).stdout.splitlines() == ["beta\tBeta\t-\t-"]
     rows = json.loads(runner.invoke(app, ["project", "list", "--all", "--json"]).stdout)
     assert [(r["project_key"], bool(r["removed_at"])) for r in rows] == [("alpha", True), ("beta", False)]
+    back = runner.invoke(app, ["projectsync", "--key", "alpha", "--no-sync", str(chitty_home)])
+    assert back.exit_code == 0 and "project alpha restored" in back.output
+    assert [ln.split("\t")[0] for ln in runner.invoke(app, ["project", "list"]).stdout.splitlines()] == [
+        "alpha",
+        "beta",
+    ]
     missing = runner.invoke(app, ["project", "remove", "nope"])
     assert missing.exit_code == 1
     assert "no registered project 'nope'" in missing.output
