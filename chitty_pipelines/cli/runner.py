@@ -20,6 +20,7 @@ from typing import Any
 
 import dagster as dg
 
+from chitty_pipelines import config
 from chitty_pipelines.config import load_settings
 
 EventPrinter = Callable[[str, str], None]  # (kind, text)
@@ -108,6 +109,7 @@ class RunOutcome:
     materialized: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # materializations' "warning" metadata
 
 
 def execute_with_progress(
@@ -245,6 +247,12 @@ def _report(entry: dg.EventLogEntry, outcome: RunOutcome, on_event: EventPrinter
         key = mat.asset_key.to_user_string()
         outcome.materialized.append(key)
         on_event("asset", f"{key}  {_summary(mat.metadata)}")
+        warning = mat.metadata.get("warning")
+        if warning is not None:
+            text = str(getattr(warning, "value", warning))
+            if text not in outcome.warnings:  # one line per cause, not per table
+                outcome.warnings.append(text)
+                on_event("check_failed", f"warning: {text}")
     elif kind == "ASSET_CHECK_EVALUATION":
         data = event.event_specific_data
         passed = getattr(data, "passed", None)
@@ -261,6 +269,8 @@ def _report(entry: dg.EventLogEntry, outcome: RunOutcome, on_event: EventPrinter
         message = "failed" if error is None else _without_module_path(error.message.strip(), error.cls_name)
         outcome.errors.append(f"{event.step_key}: {message}")
         on_event("failure", f"{event.step_key}: {message}")
+        if error is not None and error.stack and config.debug():  # --debug: where it happened
+            on_event("log", "".join(error.stack).rstrip())  # printed through the masking console
 
 
 def _summary(metadata: dict[str, Any]) -> str:

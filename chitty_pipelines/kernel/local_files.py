@@ -98,8 +98,8 @@ def _regular_files(paths: Iterator[Path], skipped: list[SkippedPath] | None) -> 
 
 
 class MissingFolderError(RuntimeError):
-    """The user named a folder (by an environment variable) that is not there. A green run that
-    read nothing would hide the typo, so the platform's step fails with the variable's name."""
+    """The user named a folder (by an environment variable) that is not there. (The syncs report
+    it as a warning instead, so the other folders still land; kept for callers that must stop.)"""
 
 
 class LocalSessionsResource(dg.ConfigurableResource):

@@ -70,6 +70,10 @@ class TableResult:
     # False when this table's part of the platform is not set up (e.g. GitHub's data repository,
     # Cloudflare's D1 databases) while the rest is: zero rows, ``message`` says what to set.
     configured: bool = True
+    # Something the user should fix that did not stop the sync (e.g. CLAUDE_HOME naming a folder
+    # that does not exist): the metadata's ``warning``, the sync log (status stays success, the
+    # message starts with "warning: "), `status` and the syncall summary show it.
+    warning: str = ""
 
     @classmethod
     def not_configured(cls, table: TableSpec, reason: str) -> "TableResult":
@@ -81,6 +85,9 @@ class TableResult:
 
     def stats(self) -> StreamStats:
         return StreamStats(self.rows_written, self.bytes_read, self.rejects, self.metadata)
+
+
+WARNING_PREFIX = "warning: "  # sync-log messages of a success with a warning (ops/status.py reads it)
 
 
 @dataclass
@@ -230,10 +237,15 @@ def platform_assets(
                     continue
                 result.metadata.setdefault("duration_s", elapsed)
                 result.metadata.setdefault("full_refresh", run.full_refresh)
+                message = result.message
+                if result.warning:
+                    result.metadata["warning"] = result.warning
+                    message = f"{WARNING_PREFIX}{result.warning}" + (f" ({message})" if message else "")
+                    context.log.warning(f"{result.key.to_user_string()}: {result.warning}")
                 log_sync(
                     wh, context, platform=platform, asset=result.key.to_user_string(),
                     started_at=run.started_at, status="success", stats=result.stats(),
-                    full_refresh=run.full_refresh, message=result.message,
+                    full_refresh=run.full_refresh, message=message,
                 )  # fmt: skip
                 metadata = table_metadata(wh, result.table, result.stats())
                 outputs.append(dg.MaterializeResult(asset_key=result.key, metadata=metadata))

@@ -41,11 +41,14 @@ def _has_export_files(kind: str) -> Callable[[], bool]:
 
         resource = LocalSessionsResource.from_settings()
         if resource.missing_folders("exports"):
-            return True  # named explicitly but missing: the sync fails and says so (issue 15)
+            return True  # named explicitly but missing: the sync runs and warns (issue 15)
         files = getattr(resource, kind)()
         return next(iter(files), None) is not None
 
     return configured
+
+
+OFFLINE_REASON = "offline (CHITTY_OFFLINE=1): not probed"
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,10 @@ class PlatformSpec:
     def configured(self) -> bool:
         return bool(self.is_configured())
 
+    def offline(self) -> bool:
+        """CHITTY_OFFLINE=1 and one of the platform's hosts is not a loopback fake."""
+        return not self.local and not all(config.may_reach(u) for u in config.platform_urls(self.name))
+
     def module(self, name: str) -> ModuleType:
         return importlib.import_module(f"{self.package}.{name}")
 
@@ -94,7 +101,10 @@ class PlatformSpec:
 
     def health(self) -> dict[str, Any]:
         """The platform's own probe (``health.probe``) on its resource, resolved as a run would
-        resolve it; ``{"ok": bool, "configured": bool, "reason": str, ...}``."""
+        resolve it; ``{"ok": bool, "configured": bool, "reason": str, ...}``. Offline
+        (CHITTY_OFFLINE=1) a platform on a real host is not probed: ``{"offline": True}``."""
+        if self.offline():
+            return {"ok": False, "configured": True, "offline": True, "reason": OFFLINE_REASON}
         resource = self.resource().process_config_and_initialize()
         return self.module("health").probe(resource)
 

@@ -389,6 +389,7 @@ def _bootstrap(con: duckdb.DuckDBPyConnection) -> None:
     for table in OPS_TABLES:
         con.execute(table.create_sql())
     _scrub_stored_messages(con)
+    _rename_last_activity_at(con)
 
 
 # Text stored before messages were masked (issue 15): scrubbed once per warehouse, recorded in
@@ -399,6 +400,38 @@ _SCRUBBED_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ops", "sync_log", ("message",)),
     ("ops", "rejects", ("source", "location", "reason", "excerpt")),
 )
+
+
+# The contract's name is last_active_at (sessions had it); projects and project_aliases said
+# last_activity_at until issue 15. Renamed in place on open, rows kept; idempotent.
+RENAME_MIGRATION = "0002_last_active_at"
+_RENAMED_COLUMNS = (("unified", "projects"), ("unified", "project_aliases"))
+
+
+def _rename_last_activity_at(con: duckdb.DuckDBPyConnection) -> None:
+    if con.execute("SELECT count(*) FROM ops.migrations WHERE name = ?", [RENAME_MIGRATION]).fetchone()[0]:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for schema, name in _RENAMED_COLUMNS:
+            columns = {
+                c
+                for (c,) in con.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = ? AND table_name = ?",
+                    [schema, name],
+                ).fetchall()
+            }
+            if "last_activity_at" in columns and "last_active_at" not in columns:
+                con.execute(
+                    f"ALTER TABLE {quote(schema)}.{quote(name)} "
+                    "RENAME COLUMN last_activity_at TO last_active_at"
+                )
+        con.execute("INSERT INTO ops.migrations VALUES (?, ?)", [RENAME_MIGRATION, datetime.now(UTC)])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _scrub_stored_messages(con: duckdb.DuckDBPyConnection) -> None:
