@@ -5,6 +5,9 @@ warnings", and `status` shows the warnings."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,10 +32,15 @@ def test_syncall_and_status_warn_about_missing_folders(
     monkeypatch.setenv("CLAUDE_HOME", str(tmp_path / "typo-claude"))
     monkeypatch.setenv("CHITTY_EXPORTS_DIR", str(tmp_path / "typo-exports"))
 
-    run = runner.invoke(app, ["syncall"])
-    assert run.exit_code == 0, run.output
-    lines = run.output.strip().splitlines()
-    assert lines[-1] == "syncall succeeded with 2 warnings"
+    # A process of its own, as a user runs it: the jobs are built from what this environment
+    # configures (an in-process invoke would reuse the definitions an earlier test imported).
+    run = subprocess.run(
+        [sys.executable, "-m", "chitty_pipelines.cli", "syncall"],
+        capture_output=True, text=True, timeout=280, env=dict(os.environ),
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stderr.strip().splitlines()  # progress and the outcome go to stderr
+    assert lines and lines[-1] == "syncall succeeded with 2 warnings", run.stdout + run.stderr
     warned = [ln for ln in lines if ln.startswith("! warning: ")]
     assert any(f"CLAUDE_HOME points to {tmp_path / 'typo-claude'}" in ln for ln in warned)
     assert any(f"CHITTY_EXPORTS_DIR points to {tmp_path / 'typo-exports'}" in ln for ln in warned)
