@@ -11,12 +11,17 @@ Signals, each z-scored across the topics of one text so that they add on one sca
 4. ``linear``: log-probability of a logistic regression trained on the prototypes over all three
    representations; it learns which words separate topics rather than which they merely contain.
 5. ``labels``: similarity to the nearest manual label of each topic (zero without labels).
+6. ``alike``: the nearest manual label of each topic *as the classifier reads it*: cosine of the
+   zero-shot topic distributions (signals 1-4) of the text and the label. Sessions of one topic
+   rarely share words or embeddings with each other (on the dev set a session's nearest other
+   session has its topic 26% of the time), but sessions the prototypes misread the same way
+   ("deployment first, testing fourth") often share a topic, and a label says which.
 
 Manual labels (topics/labels.py) teach in two regimes, because the nearest-label vote on its own
 measured worse than no labels (a labelled session carries other topics' words, on purpose or not):
 - fewer than 2 labels per labelled topic: the labels join the logistic regression's training set
   (weighted ``label_weight``), which can use their words without letting one text dominate;
-- otherwise a calibration layer is fitted on the labels: the five signal weights and a bias per
+- otherwise a calibration layer is fitted on the labels: the six signal weights and a bias per
   topic, by multinomial logistic regression regularised towards the defaults, each label scored
   without itself. It corrects systematic confusions of the prototypes (which topics they over- or
   under-call) with few parameters, so 3 labels a topic do not over-fit.
@@ -46,7 +51,8 @@ from chitty_pipelines.topics.classifiers.text import KeywordMatcher, analyzer, s
 from chitty_pipelines.topics.prototypes import Example, prototype_examples
 from chitty_pipelines.topics.taxonomy import Taxonomy
 
-SIGNALS = ("embedding", "words", "chars", "linear", "labels")
+SIGNALS = ("embedding", "words", "chars", "linear", "labels", "alike")
+_ZERO_SHOT = 4  # the first four signals do not depend on the labels
 
 # Function words of the other languages sessions are written in (German, French, Spanish,
 # Portuguese): without them "de", "und", "el" become the strongest shared "terms" between a
@@ -72,10 +78,16 @@ class PrototypeParams:
     neighbours: int = 3
     # Half meaning, half surface, plus the discriminative model: the best of six weightings
     # compared on the dev set (bench/README.md lists every setting that was compared there).
-    weights: tuple[float, ...] = (1.0, 0.5, 0.5, 1.0, 0.0)
+    weights: tuple[float, ...] = (1.0, 0.5, 0.5, 1.0, 0.0, 0.0)
     lr_c: float = 10.0
     # Character n-grams in the regression too: 40k more features cost ~10x the fit time.
     linear_chars: bool = False
+    # Priors of the label signals for the calibration (fitted from there): ``alike`` is a cosine in
+    # [0, 1], not a z-score, hence its larger weight.
+    labels_prior: float = 0.5
+    alike_prior: float = 2.0
+    alike_uncalibrated: float = 2.0
+    alike_temperature: float = 2.0  # softens the zero-shot distributions compared by ``alike``
     label_weight: float = 3.0  # a manual label counts as 3 prototype sentences in the regression
     calibrate_min_labels: float = 2.0  # mean labels per labelled topic before calibrating
     bias_l2: float = 1.0
@@ -193,9 +205,17 @@ class PrototypeClassifier:
             self._label_words = self.words.transform([e.text for e in self.labels])
             self._label_chars = self.chars.transform([e.text for e in self.labels])
             self._label_y = np.array([self._index[e.topic_id] for e in self.labels])
+            self._label_reading = None
+            self._label_reading = self._reading(self._signals([e.text for e in self.labels])[0])
             if self.calibrated:
-                self.weights[SIGNALS.index("labels")] = 0.5  # a prior for the fit, not a result
+                # Priors for the fit, not results.
+                self.weights[SIGNALS.index("labels")] = self.params.labels_prior
+                self.weights[SIGNALS.index("alike")] = self.params.alike_prior
                 self._calibrate()
+            else:
+                # Too few labels to fit weights on (each label left out of its own topic): the
+                # prior, which alone measured +0.6 points with 1 label a topic.
+                self.weights[SIGNALS.index("alike")] = self.params.alike_uncalibrated
 
     def _design(self, texts: Sequence[str], vectors: np.ndarray | None = None):
         v = self.embedder.encode(texts) if vectors is None else vectors
@@ -203,6 +223,15 @@ class PrototypeClassifier:
         if self.params.linear_chars:
             parts.append(self.chars.transform(texts))
         return hstack(parts).tocsr()
+
+    def _reading(self, signals: np.ndarray) -> np.ndarray:
+        """The zero-shot topic distribution of each text (unit rows): how the prototypes read it."""
+        zero_shot = np.tensordot(
+            signals[:, :, :_ZERO_SHOT], np.array(self.params.weights[:_ZERO_SHOT]), axes=([2], [0])
+        )
+        p = np.exp((zero_shot - zero_shot.max(1, keepdims=True)) / self.params.alike_temperature)
+        p /= p.sum(1, keepdims=True)
+        return p / np.linalg.norm(p, axis=1, keepdims=True)
 
     def _calibrate(self) -> None:
         """Signal weights and per-topic biases that best explain the labels (each label scored
@@ -259,6 +288,15 @@ class PrototypeClassifier:
                 top = pair[:, self._label_y == j].max(1)
                 best[:, j] = np.where(np.isfinite(top), top, 0.0)
             out[:, :, 4] = _z(best) * (best != 0).any(1, keepdims=True)
+            if self._label_reading is not None:
+                alike = self._reading(out) @ self._label_reading.T
+                if leave_out:
+                    np.fill_diagonal(alike, -np.inf)
+                nearest_alike = np.zeros((n, k))
+                for j in set(self._label_y.tolist()):
+                    top = alike[:, self._label_y == j].max(1)
+                    nearest_alike[:, j] = np.where(np.isfinite(top), top, 0.0)
+                out[:, :, 5] = nearest_alike
         return out, vectors, word_rows
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
