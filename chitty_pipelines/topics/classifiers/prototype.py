@@ -25,7 +25,7 @@ prototypes and labels), and teach in two regimes:
   topic, by multinomial logistic regression regularised towards the defaults, each label scored
   without itself, the prototype examples as anchors. Labels of one or two topics cannot
   calibrate: every left-out label "wants" the same topic, and the fit learns to favour it
-  everywhere (it once moved 135 of the dev set's 177 other sessions into "security").
+  everywhere (three "security" labels once moved 36 of the dev set's 168 other sessions into it).
 
 What labels buy on the dev set (bench/README.md): nothing measurable on the rest of the set (its
 sessions of one topic are written unlike each other: a session's nearest other session shares its
