@@ -131,7 +131,7 @@ def test_labels_teach_unseen_vocabulary():
         Example("when to prune the apple tree and mulch the tomato seedlings", "garden", "label:d"),
     ]
     taught = base.with_labels(labels)
-    # Two topics: too few to calibrate the signals on, the regression learns the labels' words.
+    # Not calibrated (off by default): the regression learns the labels' words.
     assert not taught.calibrated and taught.label.startswith("prototype+4labels:")
     assert base.label == "prototype"
     [scores] = taught.classify([text])
