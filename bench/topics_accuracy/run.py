@@ -7,8 +7,8 @@ default classifier with 0/1/3/5 manual labels per topic and our own fresh set
 written together with the tfidf classifier) stay as a regression check under ``project_set``.
 Writes bench/results/topics_accuracy.json.
 
-    .venv/bin/python -m bench.topics_accuracy.run            # everything, 5 label draws (~5 min)
-    .venv/bin/python -m bench.topics_accuracy.run --smoke    # 1 draw of 3 labels, small throughput
+    .venv/bin/python -m bench.topics_accuracy.run            # everything, 10 label draws (~8 min)
+    .venv/bin/python -m bench.topics_accuracy.run --smoke    # 2 draws of 3 labels, small throughput
 """
 
 from __future__ import annotations
@@ -117,9 +117,16 @@ def dev_results(smoke: bool) -> dict[str, Any]:
                 result["fresh_top1"] = dev.evaluate(fresh, dev.primary(classifier), taxonomy)["top1"]
                 per[cname] = result
             base = PrototypeClassifier(taxonomy)
-            ks, draws = ((0, 3), 1) if smoke else ((0, 1, 3, 5), 5)
-            curve = dev.with_labels_curve(base.with_labels, items, taxonomy, per_topic=ks, draws=draws)
-            out["taxonomies"][name] = {"classifiers": per, "prototype_with_manual_labels": curve}
+            ks, draws = ((0, 3), 2) if smoke else ((0, 1, 3, 5), 10)
+            curve = dev.with_labels_curve(
+                base.with_labels, items, taxonomy, per_topic=ks, draws=draws, elsewhere=fresh
+            )
+            skewed = dev.one_topic_labels(base.with_labels, items, taxonomy, draws=2 if smoke else 5)
+            out["taxonomies"][name] = {
+                "classifiers": per,
+                "prototype_with_manual_labels": curve,
+                "prototype_with_labels_of_one_topic": skewed,
+            }
     return out
 
 
@@ -194,13 +201,20 @@ def main() -> None:
                 f"dev [{tax}] {name:9s} top1 {r['top1']:.3f}  fresh {r['fresh_top1']:.3f}  "
                 f"{r['cpu_ms_per_session']:.2f} ms CPU/session"
             )
-        curve = block["prototype_with_manual_labels"]
-        print(
-            f"dev [{tax}] prototype + k labels/topic: "
-            + ", ".join(
-                f"{k}: {v['top1_mean']:.3f} (no labels, same rest: {v['top1_same_rest_no_labels']:.3f})"
-                for k, v in curve.items()
+        for k, v in block["prototype_with_manual_labels"].items():
+            t, c, g = v["top1"], v["same_rest_no_labels"], v["gain"]
+            print(
+                f"dev [{tax}] prototype + {k} labels/topic ({v['draws']} draws): "
+                f"{t['mean']:.3f} ± {t['sd']:.3f} [{t['min']:.3f}-{t['max']:.3f}]  "
+                f"same rest without labels {c['mean']:.3f}  gain {g['mean']:+.3f} ± {g['sd']:.3f}  "
+                f"{v['cpu_ms_per_session']:.2f} ms CPU/session, fit {v['build_cpu_seconds']:.2f} s; "
+                f"fresh set {v['fresh_set']['top1']['mean']:.3f} (without {v['fresh_set']['no_labels']:.3f})"
             )
+        one = block["prototype_with_labels_of_one_topic"]
+        print(
+            f"dev [{tax}] prototype + 3 labels of one topic: {one['top1']['mean']:.3f} "
+            f"(without {one['same_rest_no_labels']['mean']:.3f}); other topics' sessions moved into it: "
+            f"{one['other_topics_sessions_moved_into_labelled_topic']}"
         )
     print("project set (regression only):")
     for name, r in results["project_set"]["classifiers"].items():

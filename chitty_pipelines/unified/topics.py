@@ -31,6 +31,7 @@ from chitty_pipelines.unified.topic_checks import (
     TOPICS_TABLE_CHECKS,
 )
 from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
+from chitty_pipelines.unified.topic_labels import load_labels
 from chitty_pipelines.unified.topic_sync import (
     _exists,
     classifier_identity,
@@ -121,7 +122,15 @@ def session_topics(
     # Taught by the manual labels (topics/labels.py) when the classifier can learn from them.
     classifier = prepare_classifier(wh, topic_classifier.build(taxonomy), taxonomy)
     label = classifier_label(classifier)
-    common = {"classifier": label, "taxonomy": taxonomy.source, "full_refresh": full}
+    common = {"classifier": label, "taxonomy": taxonomy.source, "full_refresh": full,
+              "manual_labels": len(load_labels(wh, taxonomy))}  # fmt: skip
+    before = stored.get("identity") or {}
+    if before and before.get("labels") != identity["labels"] and stored.get("label") != label:
+        # A label teaches every session, so a changed label set re-classifies them all.
+        common["reclassified_all"] = (
+            "the manual labels changed and the classifier learns from them: every session was "
+            "classified again, not only new or changed ones"
+        )
     outcome = classify_sessions(wh, classifier, taxonomy, run_id=context.run.run_id, full_refresh=full)
     # After the chunks: a crash before this line leaves the old mark, so the next run re-plans.
     with wh.transaction(context.run.run_id) as tx:

@@ -85,3 +85,21 @@ def test_bench_smoke_writes_results(tmp_path):
     tfidf = project["classifiers"]["tfidf"]
     assert tfidf["throughput_texts"] == 850 and tfidf["texts_per_second"] > 0
     assert tfidf["ratio_to_original"]["top1"] > 1.0
+    accuracy = stored["accuracy"]
+    if "skipped" in accuracy:  # shared/data absent
+        return
+    for block in accuracy["taxonomies"].values():
+        assert set(block["classifiers"]) >= {"original", "tfidf", "prototype", "semantic", "llm_fake"}
+        three = block["prototype_with_manual_labels"]["3"]
+        assert three["draws"] == 2 and three["rest_n"] == 180 - 15 * 3
+        assert {"mean", "sd", "min", "max"} <= set(three["top1"]) and len(three["per_draw_top1"]) == 2
+        paired = three["top1"]["mean"] - three["same_rest_no_labels"]["mean"]
+        assert abs(three["gain"]["mean"] - paired) <= 1e-3
+        assert sum(sum(row.values()) for row in three["confusion"].values()) == 2 * three["rest_n"]
+        assert three["cpu_ms_per_session"] > 0  # its budget is checked in bench, not here
+        assert (
+            len(
+                block["prototype_with_labels_of_one_topic"]["other_topics_sessions_moved_into_labelled_topic"]
+            )
+            == 2
+        )

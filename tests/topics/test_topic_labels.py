@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from topic_support import materialize, put_sessions
+from topic_support import materialize, metadata, put_sessions
 
 from chitty_pipelines.topics import load_taxonomy
 from chitty_pipelines.unified.topic_labels import LABELS, LabelError, set_label, unset_label
@@ -73,6 +73,70 @@ def test_label_wins_survives_full_refresh_and_teaches(warehouse, warehouse_resou
     assert materialize(warehouse_resource).success
     odd = _rows(warehouse, "s-odd")
     assert odd and all(r["classifier"] != "manual" for r in odd)
+
+
+# Our own small corpus (written for this test, nothing from shared/data): CI jobs that fail on one
+# runner read as deployment to the prototypes; this user files them under testing.
+CI = {
+    "ci-1": "The nightly GitHub Actions job on the ubuntu runner times out after 40 minutes since we "
+    "bumped the runner image; it passes on my laptop.",
+    "ci-2": "Our Jenkins pipeline goes red about once a day on the same stage, a retry makes it green. "
+    "Runner logs show nothing useful.",
+    "ci-3": "GitLab CI job hangs on the Windows runner while the macOS and Linux ones finish in five "
+    "minutes. Same commit, same container image.",
+    "ci-4": "Buildkite agents: the stage that spins up docker compose fails on two of the six agents "
+    "only, with exit code 137 halfway through.",
+    "ci-5": "CircleCI: the job that runs against a throwaway Postgres container fails on the cloud "
+    "runner with connection refused, but is green locally.",
+    "auth-1": "Users get a 401 after the OAuth access token expires; the refresh token flow never runs "
+    "in the mobile app.",
+    "db-1": "Which index should the orders table get? The query filtering on customer and created_at "
+    "scans the whole table in Postgres.",
+    "music-1": "Build a playlist shuffle that never plays two songs by the same artist back to back.",
+}
+
+
+def _topics(wh, key):
+    return [r["topic_id"] for r in _rows(wh, key)]
+
+
+def test_labels_teach_the_other_sessions_on_the_next_materialization(warehouse, warehouse_resource):
+    put_sessions(warehouse, CI)
+    assert materialize(warehouse_resource).success
+    assert _topics(warehouse, "ci-4")[0] == "deployment"  # misread zero-shot
+    assert _topics(warehouse, "ci-5")[0] != "testing"
+    taxonomy = load_taxonomy()
+    for key in ("ci-1", "ci-2", "ci-3"):
+        set_label(warehouse, taxonomy, key, "testing")
+
+    result = materialize(warehouse_resource)
+    assert result.success
+    md = metadata(result, ["unified", "session_topics"])
+    assert md["manual_labels"] == 3 and md["classified"] == len(CI) - 3
+    assert "every session was classified again" in md["reclassified_all"]
+    assert md["classifier"].startswith("prototype+3labels:")
+    for key in ("ci-4",):
+        taught = _rows(warehouse, key)[0]
+        assert taught["topic_id"] == "testing", key
+        assert any(t.startswith("label ci-") for t in taught["evidence_terms"])  # which label decided
+    # What the labels did not speak about keeps its topic, without "testing" dragged in beside it.
+    for key, topic in (("auth-1", "auth"), ("db-1", "database"), ("music-1", "music")):
+        assert _topics(warehouse, key) == [topic], key
+
+    # Labels unchanged: a new session is classified on its own, by what the labels taught.
+    new = "Azure Pipelines: the build stage fails on the hosted agent with no space left on device."
+    put_sessions(warehouse, {"ci-6": new + " Our self-hosted agent is fine."})
+    result = materialize(warehouse_resource)
+    md = metadata(result, ["unified", "session_topics"])
+    assert md["classified"] == 1 and "reclassified_all" not in md
+    assert _topics(warehouse, "ci-6")[0] == "testing"
+
+    # Unlabelled again, the sessions fall back to the zero-shot reading.
+    for key in ("ci-1", "ci-2", "ci-3"):
+        assert unset_label(warehouse, key)
+    result = materialize(warehouse_resource)
+    assert metadata(result, ["unified", "session_topics"])["classified"] == len(CI) + 1
+    assert _topics(warehouse, "ci-4")[0] == "deployment"
 
 
 @pytest.mark.parametrize(

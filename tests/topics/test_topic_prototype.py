@@ -131,7 +131,8 @@ def test_labels_teach_unseen_vocabulary():
         Example("when to prune the apple tree and mulch the tomato seedlings", "garden", "label:d"),
     ]
     taught = base.with_labels(labels)
-    assert taught.calibrated and taught.label.startswith("prototype+4labels:")
+    # Not calibrated (off by default): the regression learns the labels' words.
+    assert not taught.calibrated and taught.label.startswith("prototype+4labels:")
     assert base.label == "prototype"
     [scores] = taught.classify([text])
     assert scores[0].topic_id == "kitchen"
@@ -139,3 +140,16 @@ def test_labels_teach_unseen_vocabulary():
     one_each = base.with_labels(labels[::2])  # one label per topic: the regression learns them
     assert not one_each.calibrated
     assert one_each.classify([text])[0][0].topic_id == "kitchen"
+
+
+def test_labels_of_one_topic_do_not_pull_other_sessions_into_it(classifier, taxonomy, dev_items):
+    """How a user starts: three labels, all of one topic. Sessions of other topics must not move
+    into it: calibrated on these three, the previous version moved 36 of the other 168 into
+    "security" (2 before the labels)."""
+    chosen = [it for it in dev_items if it["topic"] == "security"][:3]
+    taught = classifier.with_labels([Example(it["text"], "security", f"label:{it['id']}") for it in chosen])
+    others = [it["text"] for it in dev_items if it["topic"] != "security"]
+    before = sum(s[0].topic_id == "security" for s in classifier.classify(others) if s)
+    after = sum(s[0].topic_id == "security" for s in taught.classify(others) if s)
+    print("other topics' sessions read as security: before", before, "after", after)
+    assert after <= before + 3
