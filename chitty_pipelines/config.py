@@ -105,6 +105,11 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "$CHITTY_HOME/opstore.sqlite",
     ),
     EnvVarSpec(
+        "CHITTY_API_MAX_BODY_BYTES",
+        "`chitty-sync serve`: largest request body accepted; larger bodies get 413.",
+        "1048576",
+    ),
+    EnvVarSpec(
         "SESSION_TTL",
         "Seconds without a heartbeat (or file activity) after which a session is no longer active.",
         "1800",

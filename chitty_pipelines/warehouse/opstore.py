@@ -42,7 +42,19 @@ CREATE TABLE IF NOT EXISTS sessions (
     heartbeats        INTEGER NOT NULL DEFAULT 0,
     metadata          TEXT NOT NULL DEFAULT '{}'
 );
+-- One counter bumped by every write transaction: the sensor that refreshes the unified tables
+-- after API or CLI writes compares it with its cursor (ops/defs.py hub_writes_sensor).
+CREATE TABLE IF NOT EXISTS hub_meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO hub_meta VALUES ('writes', 0);
 """
+
+# Columns added after the first release: added in place when an older store is opened.
+_ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "sessions": (("chitty_id", "TEXT"), ("id_source", "TEXT")),
+}
 
 
 def _iso(ts: datetime | None) -> str:
@@ -80,7 +92,8 @@ class OpStore:
             con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
             if not self._ready:
                 con.execute("PRAGMA journal_mode = WAL")
-                con.executescript(SCHEMA_SQL)
+                con.executescript(self.schema_sql())
+                _add_columns(con)
                 self._ready = True
             con.execute("PRAGMA synchronous = NORMAL")
             yield con
@@ -96,7 +109,18 @@ class OpStore:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            con.execute("UPDATE hub_meta SET value = value + 1 WHERE key = 'writes'")
             con.execute("COMMIT")
+
+    def schema_sql(self) -> str:
+        """The tables this store keeps (a subclass adds its own after these)."""
+        return SCHEMA_SQL
+
+    def write_stamp(self) -> int:
+        """How many write transactions this store has committed: changes whenever anything did."""
+        with self._connect() as con:
+            row = con.execute("SELECT value FROM hub_meta WHERE key = 'writes'").fetchone()
+        return int(row[0]) if row else 0
 
     def journal_mode(self) -> str:
         with self._connect() as con:
@@ -142,6 +166,8 @@ class OpStore:
         machine_id: str | None = None,
         metadata: dict[str, Any] | None = None,
         now: datetime | None = None,
+        chitty_id: str | None = None,
+        id_source: str | None = None,
     ) -> Outcome:
         ts = _iso(now)
         with self._write() as con:
@@ -151,8 +177,18 @@ class OpStore:
                 return Outcome(True, False, "already registered", dict(old))
             con.execute(
                 "INSERT INTO sessions (session_id, project_key, ai_platform, machine_id, started_at, "
-                "last_heartbeat_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [session_id, project_key, ai_platform, machine_id, ts, ts, json.dumps(metadata or {})],
+                "last_heartbeat_at, metadata, chitty_id, id_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    session_id,
+                    project_key,
+                    ai_platform,
+                    machine_id,
+                    ts,
+                    ts,
+                    json.dumps(metadata or {}),
+                    chitty_id,
+                    id_source,
+                ],
             )
             row = con.execute("SELECT * FROM sessions WHERE session_id = ?", [session_id]).fetchone()
         return Outcome(True, True, "registered", dict(row))
@@ -201,3 +237,15 @@ class OpStore:
     def sessions(self) -> list[dict[str, Any]]:
         with self._connect() as con:
             return [dict(r) for r in con.execute("SELECT * FROM sessions ORDER BY started_at, session_id")]
+
+
+def _add_columns(con: sqlite3.Connection) -> None:
+    for table, columns in _ADDED_COLUMNS.items():
+        have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+        for name, sql_type in columns:
+            if name not in have:
+                try:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
+                except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                    if "duplicate column" not in str(exc):
+                        raise
