@@ -232,7 +232,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         "heartbeats, todos, topics and projects shared by AI tools; platform health; Dagster runs. "
         "Every route but /health needs `Authorization: Bearer <token>` (`chitty-sync token create`).",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.api = state
     errors.install(app)
     for router in ROUTERS:
@@ -242,6 +244,41 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     app.add_middleware(AuthGate)
     app.add_middleware(AccessLog)
     return app
+
+
+def _error_responses() -> dict[int | str, dict[str, Any]]:
+    from chitty_pipelines.api.models import ErrorReply
+
+    described = {
+        400: "bad input: invalid JSON, wrong type, unknown field, invalid id",
+        401: "no valid bearer token",
+        403: "the token lacks the scope",
+        404: "unknown path or id",
+        405: "method not allowed (see Allow)",
+        413: "body over CHITTY_API_MAX_BODY_BYTES",
+        415: "a body that is not application/json",
+        503: "a dependency is unavailable (see details)",
+    }
+    return {code: {"model": ErrorReply, "description": text} for code, text in described.items()}
+
+
+ERROR_RESPONSES = _error_responses()
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema without its 422 answers: validation errors are 400 here (errors.py)."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            operation.get("responses", {}).pop("422", None)
+    for name in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(name, None)
+    app.openapi_schema = schema
+    return schema
 
 
 def get_state(app: Any) -> AppState:

@@ -66,5 +66,8 @@ def valid_id(value: str, what: str = "id") -> str:
     return value
 
 
-# Path parameters documented with their pattern (validated by valid_id, so the answer is our 400).
-PathId = Annotated[str, Path(description="1-128 of A-Z a-z 0-9 . _ : @ -", max_length=1000)]
+# Path ids, validated and documented with their pattern (a mismatch is our 400, errors.py).
+PathId = Annotated[
+    str,
+    Path(description="1-128 of A-Z a-z 0-9 . _ : @ - (starting with a letter or digit)", pattern=ID_PATTERN),
+]
