@@ -155,6 +155,22 @@ class HubStore(OpStore):
             row = con.execute("SELECT * FROM projects WHERE project_key = ?", [project_key]).fetchone()
         return dict(row) if row else None
 
+    def ensure_project(self, project_key: str) -> bool:
+        """Register a project named by a session or a todo list on first use (named after its key);
+        True when it was new. The unified projects asset then knows it, so links resolve."""
+        if self.project(project_key) is not None:
+            return False
+        with self._write() as con:
+            ts = _iso(None)
+            return (
+                con.execute(
+                    "INSERT OR IGNORE INTO projects (project_key, name, registered_at, updated_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    [project_key, project_key, ts, ts],
+                ).rowcount
+                > 0
+            )
+
     def delete_project(self, project_key: str) -> bool:
         with self._write() as con:
             return con.execute("DELETE FROM projects WHERE project_key = ?", [project_key]).rowcount > 0
@@ -205,6 +221,14 @@ class HubStore(OpStore):
                 dict(r) for r in con.execute("SELECT * FROM todo_items WHERE list_id = ?", [list_id])
             ]
         return merge_view(before), merge_view(after)
+
+    def todo_fingerprint(self) -> str:
+        """Changes whenever a todo list is added or cleared (unified/todos.py compares it)."""
+        with self._connect() as con:
+            n, last, lists = con.execute(
+                "SELECT count(*), max(observed_at), count(DISTINCT list_id) FROM todo_items"
+            ).fetchone()
+        return f"{n}:{last}:{lists}"
 
     def clear_todos(self, project_key: str) -> int:
         with self._write() as con:

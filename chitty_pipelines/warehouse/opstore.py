@@ -104,12 +104,14 @@ class OpStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
+            before = con.total_changes
             try:
                 yield con
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            con.execute("UPDATE hub_meta SET value = value + 1 WHERE key = 'writes'")
+            if con.total_changes != before:  # a repeat that changed nothing wakes no sensor
+                con.execute("UPDATE hub_meta SET value = value + 1 WHERE key = 'writes'")
             con.execute("COMMIT")
 
     def schema_sql(self) -> str:

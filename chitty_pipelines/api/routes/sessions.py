@@ -61,6 +61,8 @@ def get_session(api: State, _who: Read, session_id: PathId) -> m.SessionReply:
     },
 )
 def register_session(api: State, who: Write, body: m.SessionBody) -> JSONResponse:
+    if body.projectId:
+        api.hub.ensure_project(body.projectId)  # registered on first use: unified links the session
     existing = api.hub.session(body.id)
     chitty_id, id_source = (None, None) if existing else session_id_for(body.id)
     outcome = api.hub.register_session(

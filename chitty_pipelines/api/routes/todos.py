@@ -39,6 +39,7 @@ def _sync(
 ) -> m.TodoSyncReply:  # type: ignore[no-untyped-def]
     key = valid_id(project_id, "project id")
     rows = [{"content": t.content, "status": t.status, "active_form": t.activeForm} for t in items]
+    api.hub.ensure_project(key)  # registered on first use, so unified.todos can name the project
     before, after = api.hub.add_todo_list(key, session_id, rows, ai_tool, views.merged)
     old = {t.content: t.status for t in before}
     added = sum(1 for t in after if t.content not in old)
