@@ -68,7 +68,7 @@ class AppState:
 
     def __init__(self, settings: ApiSettings):
         self.settings = settings
-        self.hub = HubStore(settings.hub_path)
+        self.hub = HubStore(settings.hub_path, keep_open=True)
         self.store = Store(self.hub, settings.warehouse_path)
         self.runs = Runs(self.hub)
         self.version = version()

@@ -48,14 +48,26 @@ class Runs:
         return run_id
 
     def _dagster(self) -> Any:
-        """The instance, opened once (read-only use: runs are written by the workers)."""
+        """The instance, opened once (read-only use: runs are written by the workers). Opened
+        under the lock the CLI creates instances with (cli/runner.py open_instance): a worker
+        creating the instance's SQLite storage while this process opens it would race on its
+        schema migrations."""
         if self._instance is None:
+            import fcntl
+
             import dagster as dg
 
             home = config.load_settings().dagster_home
-            if not (home / "dagster.yaml").exists() and not (home / "storage").exists():
+            if not (home / "dagster.yaml").exists():
                 return None
-            self._instance = dg.DagsterInstance.from_config(str(home))
+            with (home / ".chitty-instance.lock").open("a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    instance = dg.DagsterInstance.from_config(str(home))
+                    instance.get_runs(limit=1)
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+            self._instance = instance
         return self._instance
 
     def state(self, run_id: str) -> dict[str, Any] | None:

@@ -15,7 +15,9 @@ same methods on its own tables, where MVCC gives the same concurrency.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import time
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from chitty_pipelines.warehouse.opstore import OpStore, Outcome, _iso
@@ -63,7 +65,8 @@ CREATE TABLE IF NOT EXISTS api_runs (
 );
 """
 
-PREVIEW_CHARS = 200  # the original stored the first 200 characters of a conversation
+PREVIEW_CHARS = 200
+TOUCH_EVERY_S = 60.0  # the original stored the first 200 characters of a conversation
 
 
 def now_iso(now: datetime | None = None) -> str:
@@ -72,6 +75,10 @@ def now_iso(now: datetime | None = None) -> str:
 
 class HubStore(OpStore):
     """The operational store plus the API's own tables."""
+
+    def __init__(self, path: Path | str, busy_timeout_s: float = 30.0, keep_open: bool = False):
+        super().__init__(path, busy_timeout_s, keep_open)
+        self._touched: dict[str, float] = {}
 
     def schema_sql(self) -> str:
         return super().schema_sql() + HUB_SCHEMA_SQL
@@ -112,16 +119,14 @@ class HubStore(OpStore):
         return Outcome(True, False, "revoked")
 
     def touch_token(self, name: str) -> None:
-        """Record use, at most once a minute per token (a read-heavy client must not turn every
-        request into a write)."""
-        now = datetime.now(UTC)
-        with self._connect() as con:
-            row = con.execute("SELECT last_used_at FROM api_tokens WHERE name = ?", [name]).fetchone()
-        last = datetime.fromisoformat(row[0]) if row and row[0] else None
-        if last is not None and (now - last).total_seconds() < 60:
+        """Record use, at most once a minute per token and process (a read-heavy client must not
+        turn every request into a write)."""
+        now = time.monotonic()
+        if now - self._touched.get(name, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
             return
+        self._touched[name] = now
         with self._connect() as con:  # not counted as a hub write: nothing unified reads changed
-            con.execute("UPDATE api_tokens SET last_used_at = ? WHERE name = ?", [_iso(now), name])
+            con.execute("UPDATE api_tokens SET last_used_at = ? WHERE name = ?", [_iso(None), name])
 
     # --- sessions ------------------------------------------------------------------------------
     def sessions_page(
@@ -143,11 +148,12 @@ class HubStore(OpStore):
     def session_counts(self, active_since: str) -> tuple[int, int]:
         """(all sessions, sessions not ended whose last heartbeat is at or after ``active_since``)."""
         with self._connect() as con:
-            total, active = con.execute(
-                "SELECT count(*), coalesce(sum(ended_at IS NULL AND last_heartbeat_at >= ?), 0) "
-                "FROM sessions",
+            total = con.execute("SELECT count(*) FROM sessions").fetchone()[0]
+            # a range scan of sessions_by_heartbeat: only the recent heartbeats are read
+            active = con.execute(
+                "SELECT count(*) FROM sessions WHERE last_heartbeat_at >= ? AND ended_at IS NULL",
                 [active_since],
-            ).fetchone()
+            ).fetchone()[0]
         return int(total), int(active)
 
     def project(self, project_key: str) -> dict[str, Any] | None:

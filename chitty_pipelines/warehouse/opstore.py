@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -42,6 +43,9 @@ CREATE TABLE IF NOT EXISTS sessions (
     heartbeats        INTEGER NOT NULL DEFAULT 0,
     metadata          TEXT NOT NULL DEFAULT '{}'
 );
+-- The API lists sessions newest heartbeat first, per project, and counts the recent ones.
+CREATE INDEX IF NOT EXISTS sessions_by_heartbeat ON sessions (last_heartbeat_at, session_id);
+CREATE INDEX IF NOT EXISTS sessions_by_project ON sessions (project_key, last_heartbeat_at, session_id);
 -- One counter bumped by every write transaction: the sensor that refreshes the unified tables
 -- after API or CLI writes compares it with its cursor (ops/defs.py hub_writes_sensor).
 CREATE TABLE IF NOT EXISTS hub_meta (
@@ -76,16 +80,20 @@ class Outcome:
 
 
 class OpStore:
-    def __init__(self, path: Path | str, busy_timeout_s: float = 30.0):
+    def __init__(self, path: Path | str, busy_timeout_s: float = 30.0, keep_open: bool = False):
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
         self._ready = False
+        # keep_open: one connection per thread, kept (a long-running server: opening a SQLite
+        # connection costs more than most of its queries); otherwise one per call (the CLI).
+        self.keep_open = keep_open
+        self._local = threading.local()
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE takes the write lock up
-        # front, so two writers never deadlock upgrading read locks).
+        # front, so two writers never deadlock upgrading read locks). check_same_thread stays on:
+        # a kept connection belongs to its thread.
         con = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
         con.row_factory = sqlite3.Row
         try:
@@ -96,9 +104,24 @@ class OpStore:
                 _add_columns(con)
                 self._ready = True
             con.execute("PRAGMA synchronous = NORMAL")
-            yield con
-        finally:
+        except BaseException:
             con.close()
+            raise
+        return con
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        if not self.keep_open:
+            con = self._open()
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self._open()
+        yield con
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

@@ -28,7 +28,9 @@ def _wait(server: Server, run_id: str, timeout: float = 240) -> dict:
     deadline = time.monotonic() + timeout
     with server.client("read") as c:
         while time.monotonic() < deadline:
-            run = c.get(f"/api/runs/{run_id}").json()["run"]
+            resp = c.get(f"/api/runs/{run_id}")
+            assert resp.status_code == 200, resp.text
+            run = resp.json()["run"]
             if run["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
                 return run
             time.sleep(0.5)
