@@ -85,7 +85,7 @@ class HubStore(OpStore):
 
     # --- tokens --------------------------------------------------------------------------------
     def add_token(self, name: str, token_hash: str, scope: str) -> Outcome:
-        with self._write() as con:
+        with self._write(counted=False) as con:
             old = con.execute("SELECT * FROM api_tokens WHERE name = ?", [name]).fetchone()
             if old is not None and not old["revoked_at"]:
                 return Outcome(False, message=f"a token named {name!r} exists; revoke it first")
@@ -109,7 +109,7 @@ class HubStore(OpStore):
             ]
 
     def revoke_token(self, name: str) -> Outcome:
-        with self._write() as con:
+        with self._write(counted=False) as con:
             row = con.execute("SELECT * FROM api_tokens WHERE name = ?", [name]).fetchone()
             if row is None:
                 return Outcome(False, message=f"no token named {name!r}")
@@ -243,7 +243,7 @@ class HubStore(OpStore):
     # --- topics --------------------------------------------------------------------------------
     def upsert_conversation(self, record: dict[str, Any], now: datetime | None = None) -> Outcome:
         ts = _iso(now)
-        with self._write() as con:
+        with self._write(counted=False) as con:  # no unified table reads conversations
             old = con.execute(
                 "SELECT * FROM topic_conversations WHERE conversation_id = ?", [record["conversation_id"]]
             ).fetchone()
@@ -292,7 +292,7 @@ class HubStore(OpStore):
             ]
 
     def delete_conversation(self, conversation_id: str) -> bool:
-        with self._write() as con:
+        with self._write(counted=False) as con:
             return (
                 con.execute(
                     "DELETE FROM topic_conversations WHERE conversation_id = ?", [conversation_id]
