@@ -197,3 +197,12 @@ def test_unknown_path_is_404_not_200(server: Server) -> None:
     """Fix 7: the original answered 200 with a description for any unknown path."""
     with server.client("read") as c:
         _error(c.get("/api/orchestrate"), 404)
+
+
+def test_docs_and_schema_are_public_and_real(server: Server) -> None:
+    with server.client(None) as c:
+        schema = c.get("/openapi.json").json()
+        assert "/api/session/{session_id}" in schema["paths"] and "422" not in str(schema["paths"])
+        assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+        docs = c.get("/docs")
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()
