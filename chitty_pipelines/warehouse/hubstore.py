@@ -118,13 +118,15 @@ class HubStore(OpStore):
             con.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ?", [_iso(None), name])
         return Outcome(True, False, "revoked")
 
+    def touch_due(self, name: str) -> bool:
+        """Whether this token's use should be recorded now: at most once a minute per token and
+        process (a read-heavy client must not turn every request into a write)."""
+        return time.monotonic() - self._touched.get(name, -TOUCH_EVERY_S) >= TOUCH_EVERY_S
+
     def touch_token(self, name: str) -> None:
-        """Record use, at most once a minute per token and process (a read-heavy client must not
-        turn every request into a write)."""
-        now = time.monotonic()
-        if now - self._touched.get(name, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
+        if not self.touch_due(name):
             return
-        self._touched[name] = now
+        self._touched[name] = time.monotonic()
         with self._connect() as con:  # not counted as a hub write: nothing unified reads changed
             con.execute("UPDATE api_tokens SET last_used_at = ? WHERE name = ?", [_iso(None), name])
 
