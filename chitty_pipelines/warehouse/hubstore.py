@@ -142,7 +142,7 @@ class HubStore(OpStore):
         with self._connect() as con:
             total = con.execute(f"SELECT count(*) FROM sessions{where}", params).fetchone()[0]
             rows = con.execute(
-                f"SELECT * FROM sessions{where} ORDER BY last_heartbeat_at DESC, session_id LIMIT ? OFFSET ?",
+                f"SELECT * FROM sessions{where} ORDER BY last_heartbeat_at DESC, session_id DESC LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             ).fetchall()
         return [dict(r) for r in rows], int(total)
