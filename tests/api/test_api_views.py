@@ -42,3 +42,16 @@ def test_ttl_follows_the_setting(monkeypatch) -> None:
     assert session_status(_row(timedelta(seconds=61)), NOW) == "stale"
     monkeypatch.setenv("SESSION_TTL", "120")
     assert session_status(_row(timedelta(seconds=61)), NOW) == "active"
+
+
+def test_hubstore_implements_the_hub_interface(tmp_path) -> None:
+    import inspect
+
+    from chitty_pipelines.warehouse.hubstore import Hub, HubStore
+
+    store = HubStore(tmp_path / "hub.sqlite")
+    assert isinstance(store, Hub)
+    for name, member in inspect.getmembers(Hub, inspect.isfunction):
+        if not name.startswith("_"):
+            want = list(inspect.signature(member).parameters)
+            assert list(inspect.signature(getattr(HubStore, name)).parameters) == want, name
