@@ -219,6 +219,9 @@ class AccessLog:
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    from fastapi import Depends
+
+    from chitty_pipelines.api.deps import no_unknown_query
     from chitty_pipelines.api.routes import ROUTERS
 
     settings = settings or ApiSettings.from_env()
@@ -237,6 +240,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         "Every route but /health needs `Authorization: Bearer <token>` (`chitty-sync token create`).",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        dependencies=[Depends(no_unknown_query)],
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.api = state
