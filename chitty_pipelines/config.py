@@ -108,8 +108,14 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     ),
     EnvVarSpec(
         "CHITTY_OPSTORE_PATH",
-        "SQLite (WAL) store of projects and sessions registered by projectsync/sessionsync.",
+        "SQLite (WAL) hub store: projects and sessions registered by projectsync/sessionsync and "
+        "the sync API, its todo lists, topics, tokens (hashed) and runs.",
         "$CHITTY_HOME/opstore.sqlite",
+    ),
+    EnvVarSpec(
+        "CHITTY_API_MAX_BODY_BYTES",
+        "`chitty-sync serve`: largest request body accepted; larger bodies get 413.",
+        "1048576",
     ),
     EnvVarSpec(
         "SESSION_TTL",

@@ -13,6 +13,7 @@ from chitty_pipelines.cli.demo import register as _register_demo
 from chitty_pipelines.cli.ops import register_commands as _register_ops
 from chitty_pipelines.cli.publish import register as _register_publish
 from chitty_pipelines.cli.registry import register as _register_registry
+from chitty_pipelines.cli.serve import register as _register_serve
 from chitty_pipelines.cli.todos import register as _register_todos
 from chitty_pipelines.cli.topics import register as _register_topics
 from chitty_pipelines.kernel.secrets import install_log_scrubbing
@@ -24,6 +25,7 @@ for _register in (
     _register_publish,
     _register_ops,
     _register_demo,
+    _register_serve,
 ):
     _register(app)
 

@@ -22,7 +22,7 @@ from chitty_pipelines.ops.health import (
     record_health,
     service_health,
 )
-from chitty_pipelines.ops.jobs import SYNC_PLATFORMS, sync_unified_job
+from chitty_pipelines.ops.jobs import SYNC_PLATFORMS, sync_unified_job, unified_after_writes_job
 from chitty_pipelines.ops.registration import latest_registrations, record, register_all
 from chitty_pipelines.ops.tables import SERVICE_HEALTH, SERVICE_REGISTRATIONS
 from chitty_pipelines.warehouse import Warehouse
@@ -288,12 +288,38 @@ def unified_after_failed_platforms(context: dg.RunStatusSensorContext) -> dg.Run
     return _unified_request(context)
 
 
+HUB_SENSOR_INTERVAL_S = 30  # API writes reach the unified tables within a minute
+
+
+@dg.sensor(
+    name="hub_writes",
+    job=unified_after_writes_job,
+    minimum_interval_seconds=HUB_SENSOR_INTERVAL_S,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Refreshes unified projects, sessions and todos after writes to the hub store (the "
+    "sync API, sessionsync, projectsync). The cursor is the store's write counter: one run per "
+    "change, none while nothing changed.",
+)
+def hub_writes_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
+
+    stamp = OpStoreResource.from_settings().get().write_stamp()
+    seen = int(context.cursor) if context.cursor else None
+    if seen == stamp:
+        return dg.SensorResult(skip_reason=f"no hub write since write {stamp}", cursor=str(stamp))
+    if seen is None and stamp == 0:
+        return dg.SensorResult(skip_reason="the hub store has no writes yet", cursor="0")
+    request = dg.RunRequest(run_key=f"hub-writes-{stamp}", tags={"chitty/trigger": "hub_writes"})
+    return dg.SensorResult(run_requests=[request], cursor=str(stamp))
+
+
 SENSORS = [
     services_project_sensor,
     health_sensor,
     run_failure_sensor,
     unified_after_platforms,
     unified_after_failed_platforms,
+    hub_writes_sensor,
 ]
 
 defs = dg.Definitions(

@@ -53,7 +53,28 @@ def build_jobs() -> list[dg.UnresolvedAssetJobDefinition]:
         neon_partitioned_job,
         projectsync_job,
         topicsync_job,
+        unified_after_writes_job,
+        *(platform_sync_job(target) for target in SYNC_TARGETS),
     ]
+
+
+# `POST /{platform}/sync` of the sync API (and the UI): one platform's assets, or the three local
+# AI tools together ("local", as the original's /local routes grouped them).
+LOCAL_TARGET = "local"
+SYNC_TARGETS: tuple[str, ...] = (*(p.name for p in registry.PLATFORMS), LOCAL_TARGET)
+
+
+def platform_sync_job_name(target: str) -> str:
+    return f"sync_{target}"
+
+
+def platform_sync_job(target: str) -> dg.UnresolvedAssetJobDefinition:
+    groups = LOCAL_GROUPS if target == LOCAL_TARGET else (registry.get(target).name,)
+    return dg.define_asset_job(
+        platform_sync_job_name(target),
+        selection=dg.AssetSelection.groups(*groups) - _PARTITIONED,
+        description=f"Sync {target} only (POST /{target}/sync of the sync API); sync_unified follows.",
+    )
 
 
 # Re-sync by day of the Neon event store (and any stream configured with "partition": "daily").
@@ -76,6 +97,16 @@ projectsync_job = dg.define_asset_job(
     selection=(dg.AssetSelection.groups(*LOCAL_GROUPS) | dg.AssetSelection.groups("unified"))
     - dg.AssetSelection.tag(PARTITIONED_TAG, "daily"),
     description="Local sessions, then projects, sessions and topics (chitty-sync projectsync).",
+)
+
+# The hub_writes sensor (ops/defs.py): projects, sessions and todos after API/CLI writes to the
+# hub store. Topics are left to syncall (classifying is the expensive part).
+unified_after_writes_job = dg.define_asset_job(
+    "unified_after_writes",
+    selection=dg.AssetSelection.groups("unified")
+    - _PARTITIONED
+    - dg.AssetSelection.assets(SESSION_TOPICS_KEY, TOPICS_KEY).downstream(),
+    description="Projects, sessions and todos after writes to the hub store (sync API, sessionsync).",
 )
 
 # `chitty-sync topicsync`: (re)categorise unified.sessions into the topic taxonomy.

@@ -2,7 +2,8 @@
 the original's rules (todo_merge.py), projects taken from what unified/sessions resolved.
 
 Sources: every platform's todo feeds (kernel/feeds.py; today Claude Code's TodoWrite lists,
-todos/ and tasks/ files, and the ``sync:todos:*`` keys of Cloudflare KV).
+todos/ and tasks/ files, and the ``sync:todos:*`` keys of Cloudflare KV), and the lists posted to
+the sync API (``PUT /api/todos/:project/sync``), read from the hub store.
 """
 
 # No ``from __future__ import annotations``: Dagster reads the resource annotations.
@@ -22,6 +23,8 @@ from chitty_pipelines.unified.todo_checks import TODO_CHECKS
 from chitty_pipelines.unified.todo_merge import TodoObservation, merge, normalize, project_summaries
 from chitty_pipelines.unified.todo_tables import PROJECT_TODOS, PROJECT_TODOS_KEY, TODOS, TODOS_KEY
 from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.hubstore import HubStore
+from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
 from chitty_pipelines.warehouse.resource import WarehouseResource
 
 # Bump when the merge rules or the tables change: a stored fingerprint of another version rebuilds.
@@ -37,10 +40,11 @@ def _todo_feeds():
     return feed_reader.feeds("todo")
 
 
-def inputs_fingerprint(wh: Warehouse) -> str:
-    """One scan of each input (no merge, no write): every todo feed's probe, the session ->
-    project links and the project names. Equal fingerprints mean an equal result."""
-    parts = [MERGE_VERSION]
+def inputs_fingerprint(wh: Warehouse, hub: HubStore | None = None) -> str:
+    """One scan of each input (no merge, no write): every todo feed's probe, the todo lists posted
+    to the sync API, the session -> project links and the project names. Equal fingerprints mean
+    an equal result."""
+    parts = [MERGE_VERSION, f"hub:{hub.todo_fingerprint() if hub is not None else 'absent'}"]
     with wh.connect() as con:
         have = feed_reader.existing_tables(con)
         for feed in _todo_feeds():
@@ -55,9 +59,11 @@ def inputs_fingerprint(wh: Warehouse) -> str:
     return "|".join(parts)
 
 
-def read_observations(wh: Warehouse) -> tuple[list[TodoObservation], int, dict[str, str]]:
+def read_observations(
+    wh: Warehouse, hub: HubStore | None = None
+) -> tuple[list[TodoObservation], int, dict[str, str]]:
     """Usable todo items with their project and session, the number of unusable items (no content
-    or an unknown status), and project names."""
+    or an unknown status), and project names. ``hub``: the lists posted to the sync API too."""
     with wh.connect() as con:
         have = feed_reader.existing_tables(con)
         raw = [r for f in _todo_feeds() if feed_reader.available(f, have) for r in feed_reader.read(con, f)]
@@ -94,6 +100,30 @@ def read_observations(wh: Warehouse) -> tuple[list[TodoObservation], int, dict[s
                 status=item[1],
                 active_form=r["active_form"],
                 priority=r["priority"],
+            )
+        )
+    for r in hub.todo_rows() if hub is not None else []:
+        item = normalize(r["content"], r["status"])
+        if item is None:
+            skipped += 1
+            continue
+        # Sessions registered through the API are unified as registered:<id> (session_sources.py).
+        key = f"registered:{r['session_id']}"
+        session = sessions.get(key) or {}
+        # The project the client named in the URL wins when unified knows it (it registers on use).
+        project = r["project_key"] if r["project_key"] in names else session.get("project_key")
+        observations.append(
+            TodoObservation(
+                project_key=project,
+                session_key=key,
+                ai_tool=session.get("ai_tool") or r["ai_tool"],
+                observed_at=datetime.fromisoformat(r["observed_at"]),
+                list_id=r["list_id"],
+                position=int(r["position"]),
+                source="api",
+                content=item[0],
+                status=item[1],
+                active_form=r["active_form"],
             )
         )
     return observations, skipped, names
@@ -134,11 +164,12 @@ _FEED_KEYS = sorted(
     description="Merge every todo list per project (key content; completed > in_progress > pending).",
 )
 @with_checks(TODO_CHECKS)
-def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResource, opstore: OpStoreResource):
     started = datetime.now(UTC)
     t0 = time.monotonic()
     wh = warehouse.get()
-    fingerprint = inputs_fingerprint(wh)
+    hub = opstore.get()
+    fingerprint = inputs_fingerprint(wh, hub)
     unchanged = wh.cursors("unified", "todos").get("fingerprint") == fingerprint
     built = wh.table_exists("unified", "todos") and wh.table_exists("unified", "project_todos")
     if unchanged and built and not is_full_refresh(context):
@@ -150,7 +181,7 @@ def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             )
             yield dg.MaterializeResult(asset_key=key, metadata=table_metadata(wh, table, stats))
         return
-    observations, skipped, names = read_observations(wh)
+    observations, skipped, names = read_observations(wh, hub)
     merged = merge(observations)
     todo_rows: list[dict[str, Any]] = [{**t.row(), "built_at": started} for t in merged]
     project_rows = [{**p, "built_at": started} for p in project_summaries(observations, merged, names)]

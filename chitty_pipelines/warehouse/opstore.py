@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -43,14 +44,23 @@ CREATE TABLE IF NOT EXISTS sessions (
     heartbeats        INTEGER NOT NULL DEFAULT 0,
     metadata          TEXT NOT NULL DEFAULT '{}'
 );
+-- The API lists sessions newest heartbeat first, per project, and counts the recent ones.
+CREATE INDEX IF NOT EXISTS sessions_by_heartbeat ON sessions (last_heartbeat_at, session_id);
+CREATE INDEX IF NOT EXISTS sessions_by_project ON sessions (project_key, last_heartbeat_at, session_id);
+-- One counter bumped by every write transaction: the sensor that refreshes the unified tables
+-- after API or CLI writes compares it with its cursor (ops/defs.py hub_writes_sensor).
+CREATE TABLE IF NOT EXISTS hub_meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO hub_meta VALUES ('writes', 0);
 """
 
-
-def _add_removed_at(con: sqlite3.Connection) -> None:
-    """Stores made before soft delete (issue 15) get the column; idempotent."""
-    columns = {r[1] for r in con.execute("PRAGMA table_info(projects)")}
-    if "removed_at" not in columns:
-        con.execute("ALTER TABLE projects ADD COLUMN removed_at TEXT")
+# Columns added after the first release: added in place when an older store is opened.
+_ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "sessions": (("chitty_id", "TEXT"), ("id_source", "TEXT")),
+    "projects": (("removed_at", "TEXT"),),  # soft delete (issue 15)
+}
 
 
 def _iso(ts: datetime | None) -> str:
@@ -72,40 +82,74 @@ class Outcome:
 
 
 class OpStore:
-    def __init__(self, path: Path | str, busy_timeout_s: float = 30.0):
+    def __init__(self, path: Path | str, busy_timeout_s: float = 30.0, keep_open: bool = False):
         self.path = Path(path)
         self.busy_timeout_s = busy_timeout_s
         self._ready = False
+        # keep_open: one connection per thread, kept (a long-running server: opening a SQLite
+        # connection costs more than most of its queries); otherwise one per call (the CLI).
+        self.keep_open = keep_open
+        self._local = threading.local()
 
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _open(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE takes the write lock up
-        # front, so two writers never deadlock upgrading read locks).
+        # front, so two writers never deadlock upgrading read locks). check_same_thread stays on:
+        # a kept connection belongs to its thread.
         con = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
         con.row_factory = sqlite3.Row
         try:
             con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
             if not self._ready:
                 con.execute("PRAGMA journal_mode = WAL")
-                con.executescript(SCHEMA_SQL)
-                _add_removed_at(con)
+                con.executescript(self.schema_sql())
+                _add_columns(con)
                 self._ready = True
             con.execute("PRAGMA synchronous = NORMAL")
-            yield con
-        finally:
+        except BaseException:
             con.close()
+            raise
+        return con
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        if not self.keep_open:
+            con = self._open()
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = self._local.con = self._open()
+        yield con
+
+    @contextmanager
+    def _write(self, counted: bool = True) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction; ``counted``: a change bumps the write counter
+        (what the unified tables read; API tokens, for one, are not)."""
         with self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
+            before = con.total_changes
             try:
                 yield con
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
+            if counted and con.total_changes != before:  # a repeat that changed nothing wakes no sensor
+                con.execute("UPDATE hub_meta SET value = value + 1 WHERE key = 'writes'")
             con.execute("COMMIT")
+
+    def schema_sql(self) -> str:
+        """The tables this store keeps (a subclass adds its own after these)."""
+        return SCHEMA_SQL
+
+    def write_stamp(self) -> int:
+        """How many write transactions this store has committed: changes whenever anything did."""
+        with self._connect() as con:
+            row = con.execute("SELECT value FROM hub_meta WHERE key = 'writes'").fetchone()
+        return int(row[0]) if row else 0
 
     def journal_mode(self) -> str:
         with self._connect() as con:
@@ -177,6 +221,8 @@ class OpStore:
         machine_id: str | None = None,
         metadata: dict[str, Any] | None = None,
         now: datetime | None = None,
+        chitty_id: str | None = None,
+        id_source: str | None = None,
     ) -> Outcome:
         ts = _iso(now)
         with self._write() as con:
@@ -186,8 +232,18 @@ class OpStore:
                 return Outcome(True, False, "already registered", dict(old))
             con.execute(
                 "INSERT INTO sessions (session_id, project_key, ai_platform, machine_id, started_at, "
-                "last_heartbeat_at, metadata) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [session_id, project_key, ai_platform, machine_id, ts, ts, json.dumps(metadata or {})],
+                "last_heartbeat_at, metadata, chitty_id, id_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    session_id,
+                    project_key,
+                    ai_platform,
+                    machine_id,
+                    ts,
+                    ts,
+                    json.dumps(metadata or {}),
+                    chitty_id,
+                    id_source,
+                ],
             )
             row = con.execute("SELECT * FROM sessions WHERE session_id = ?", [session_id]).fetchone()
         return Outcome(True, True, "registered", dict(row))
@@ -236,3 +292,15 @@ class OpStore:
     def sessions(self) -> list[dict[str, Any]]:
         with self._connect() as con:
             return [dict(r) for r in con.execute("SELECT * FROM sessions ORDER BY started_at, session_id")]
+
+
+def _add_columns(con: sqlite3.Connection) -> None:
+    for table, columns in _ADDED_COLUMNS.items():
+        have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+        for name, sql_type in columns:
+            if name not in have:
+                try:
+                    con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
+                except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                    if "duplicate column" not in str(exc):
+                        raise

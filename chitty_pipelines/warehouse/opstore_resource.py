@@ -6,7 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from chitty_pipelines import config
-from chitty_pipelines.warehouse.opstore import OpStore
+from chitty_pipelines.warehouse.hubstore import HubStore
 
 
 def default_path() -> str:
@@ -15,7 +15,7 @@ def default_path() -> str:
 
 
 class OpStoreResource(dg.ConfigurableResource):
-    """SQLite (WAL) store written by ``chitty-sync projectsync`` / ``sessionsync``."""
+    """SQLite (WAL) store written by ``chitty-sync projectsync`` / ``sessionsync`` and the sync API."""
 
     path: str = Field(description="SQLite file; defaults to $CHITTY_HOME/opstore.sqlite.")
     busy_timeout_s: float = Field(default=30.0, description="How long a writer waits for another.")
@@ -24,5 +24,6 @@ class OpStoreResource(dg.ConfigurableResource):
     def from_settings(cls) -> OpStoreResource:
         return cls(path=default_path())
 
-    def get(self) -> OpStore:
-        return OpStore(self.path, self.busy_timeout_s)
+    def get(self) -> HubStore:
+        """The store with the sync API's tables too (todo lists posted to ``chitty-sync serve``)."""
+        return HubStore(self.path, self.busy_timeout_s)

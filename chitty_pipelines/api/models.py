@@ -1,0 +1,369 @@
+"""Every request body and response of the sync API, as pydantic models: they are the validation
+(unknown fields rejected, types strict, lengths bounded) and the OpenAPI schema at /openapi.json.
+
+Field names are the original's camelCase (contracts section 1.2), so its clients keep working.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+# Ids travel in paths and bodies: letters, digits and . _ : @ - only, starting with a letter or
+# digit, at most 128 characters. No slash, no space, no quote: a path traversal or an SQL-looking
+# string is refused before anything reads or writes.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=128)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=4000)]
+METADATA_MAX_BYTES = 16_384
+TODOS_MAX = 500
+
+TodoStatus = Literal["pending", "in_progress", "completed"]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are an error (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+
+
+class Reply(BaseModel):
+    """A response: ``success`` agrees with the status code (true for 2xx, false otherwise)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    success: bool = True
+
+
+def _metadata_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(json.dumps(value, default=str)) > METADATA_MAX_BYTES:
+        raise ValueError(f"metadata is larger than {METADATA_MAX_BYTES} bytes of JSON")
+    return value
+
+
+# --- errors -------------------------------------------------------------------------------------
+class ErrorReply(BaseModel):
+    success: Literal[False] = False
+    error: str
+    details: Any | None = None
+
+
+# --- health and status --------------------------------------------------------------------------
+class HealthReply(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    service: str = "sync"
+    status: Literal["healthy", "degraded"]
+    version: str
+    architecture: str = "Platform Integration Hub"
+    platforms: list[str]
+    resources: list[str]
+    endpoints: dict[str, str]
+    warehouse: dict[str, Any]
+    hub: dict[str, Any]
+    last_syncall: dict[str, Any] | None = None
+    timestamp: str
+
+
+class PlatformState(BaseModel):
+    status: Literal["ok", "failed", "never_synced", "not_configured"]
+    configured: bool
+    last_sync: str | None = None
+    last_status: str | None = None
+    rows: int | None = None
+
+
+class StatusReply(Reply):
+    service: str = "sync"
+    version: str
+    timestamp: str
+    projects: dict[str, int]
+    sessions: dict[str, int]
+    topics: dict[str, int]
+    platforms: dict[str, PlatformState]
+    warehouse: dict[str, Any]
+
+
+# --- projects -----------------------------------------------------------------------------------
+class ProjectBody(Body):
+    id: Id | None = None
+    name: Name | None = None
+    path: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    gitRemote: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class ProjectPutBody(Body):
+    name: Name | None = None
+    path: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    gitRemote: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+
+class ProjectOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    name: str | None = None
+    path: str | None = None
+    gitRemote: str | None = None
+    registered: bool
+    registeredAt: str | None = None
+    updatedAt: str | None = None
+
+
+class ProjectReply(Reply):
+    created: bool
+    project: ProjectOut
+    servicesRegistered: bool = False
+
+
+class ProjectListReply(Reply):
+    projects: list[ProjectOut]
+    total: int
+    timestamp: str
+    warehouse: dict[str, Any]
+
+
+class ProjectDetailReply(Reply):
+    project: ProjectOut
+    sessions: list[SessionOut]
+    totalSessions: int
+    activeSessions: int
+
+
+class DeletedReply(Reply):
+    deleted: bool
+    note: str = ""
+
+
+# --- sessions -----------------------------------------------------------------------------------
+class SessionBody(Body):
+    id: Id
+    projectId: Id | None = None
+    aiPlatform: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = None
+    machineId: Annotated[str, StringConstraints(max_length=255)] | None = None
+    metadata: dict[str, Any] | None = None
+
+    _size = field_validator("metadata")(_metadata_size)
+
+
+class HeartbeatBody(Body):
+    metadata: dict[str, Any] | None = None
+
+    _size = field_validator("metadata")(_metadata_size)
+
+
+class SessionOut(BaseModel):
+    id: str
+    sessionId: str
+    chittyId: str | None = None
+    idSource: str | None = None
+    projectId: str | None = None
+    aiPlatform: str
+    machineId: str | None = None
+    status: Literal["active", "stale", "inactive", "archived"]
+    active: bool
+    startedAt: str
+    lastActiveAt: str
+    endedAt: str | None = None
+    heartbeats: int
+    metadata: dict[str, Any]
+
+
+class SessionReply(Reply):
+    created: bool = False
+    message: str = ""
+    session: SessionOut
+
+
+class SessionListReply(Reply):
+    sessions: list[SessionOut]
+    total: int
+    active: int
+    limit: int
+    offset: int
+    timestamp: str
+
+
+# --- topics -------------------------------------------------------------------------------------
+class TopicBody(Body):
+    id: Id
+    category: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] | None = None
+    content: Text | None = None
+    file: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    subcategories: Annotated[
+        list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=20)
+    ] = []
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class TopicPutBody(Body):
+    category: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")] | None = None
+    content: Text | None = None
+    file: Annotated[str, StringConstraints(max_length=1000)] | None = None
+    subcategories: (
+        Annotated[list[Annotated[str, StringConstraints(max_length=64)]], Field(max_length=20)] | None
+    ) = None
+    confidence: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+class ConversationOut(BaseModel):
+    id: str
+    category: str
+    subcategories: list[str]
+    confidence: float
+    file: str | None = None
+    content_preview: str | None = None
+    categorized: str
+    updated: str
+    categorizedBy: str = "client"
+
+
+class ConversationReply(Reply):
+    created: bool = False
+    conversation: ConversationOut
+
+
+class TopicCategory(BaseModel):
+    category: str
+    count: int
+    avgConfidence: float | None = None
+    lastUpdated: str | None = None
+    sessions: int | None = None
+
+
+class TopicListReply(Reply):
+    topics: list[TopicCategory]
+    total: int
+    timestamp: str
+
+
+class TopicCategoryReply(Reply):
+    category: str
+    conversations: list[ConversationOut]
+    count: int
+
+
+# --- todos --------------------------------------------------------------------------------------
+class TodoIn(Body):
+    content: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    status: TodoStatus
+    activeForm: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    # Accepted so a client may echo back what it read; the server keeps its own.
+    id: Annotated[str, StringConstraints(max_length=128)] | None = None
+
+
+class TodoSyncBody(Body):
+    sessionId: Id
+    todos: Annotated[list[TodoIn], Field(max_length=TODOS_MAX)]
+    aiPlatform: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,64}$")] | None = None
+
+
+class TodoPostBody(Body):
+    todos: Annotated[list[TodoIn], Field(max_length=TODOS_MAX)]
+    sessionId: Id | None = None
+
+
+class TodoV1SyncBody(TodoSyncBody):
+    projectId: Id
+
+
+class TodoOut(BaseModel):
+    content: str
+    status: TodoStatus
+    activeForm: str | None = None
+    addedBy: str
+    addedAt: str | None = None
+    updatedBy: str | None = None
+    updatedAt: str | None = None
+
+
+class TodoSyncReply(Reply):
+    projectId: str
+    sessionId: str
+    todos: list[TodoOut]
+    totalTodos: int
+    added: int
+    updated: int
+    lastSync: str
+
+
+class TodoProjectReply(Reply):
+    projectId: str
+    todos: list[TodoOut]
+    lastSync: str | None = None
+    sessions: list[str]
+    totalUpdates: int
+
+
+class TodoSummary(BaseModel):
+    projectId: str
+    todoCount: int
+    lastSync: str | None = None
+    sessions: list[str]
+    pendingTodos: int
+    inProgressTodos: int
+    completedTodos: int
+
+
+class TodoListReply(Reply):
+    projects: list[TodoSummary]
+    total: int
+    timestamp: str
+
+
+class TodoClearReply(Reply):
+    projectId: str
+    removed: int
+    message: str = "Todos cleared"
+
+
+# --- runs ---------------------------------------------------------------------------------------
+class SyncBody(Body):
+    fullRefresh: bool = False
+
+
+class RunOut(BaseModel):
+    runId: str
+    job: str
+    target: str
+    status: str
+    submittedAt: str | None = None
+    startedAt: str | None = None
+    endedAt: str | None = None
+
+
+class RunSubmitReply(Reply):
+    runId: str
+    job: str
+    target: str
+    status: str
+    statusUrl: str
+
+
+class RunReply(Reply):
+    run: RunOut
+
+
+class RunListReply(Reply):
+    runs: list[RunOut]
+    total: int
+
+
+class HistoryReply(Reply):
+    runs: list[RunOut]
+    syncLog: list[dict[str, Any]]
+    warehouse: dict[str, Any]
+
+
+class PlatformHealthReply(Reply):
+    platform: str
+    status: Literal["healthy", "unhealthy", "not_configured"]
+    configured: bool
+    reason: str = ""
+    checks: dict[str, dict[str, Any]] = {}
+
+
+ProjectDetailReply.model_rebuild()
