@@ -215,7 +215,7 @@ def unified_projects(con: Any) -> list[dict[str, Any]]:
     return _rows(
         con,
         "SELECT project_key, name, chitty_id, id_source, platforms, git_remote, "
-        "registered_path, last_activity_at FROM unified.projects ORDER BY project_key",
+        "registered_path, last_active_at FROM unified.projects ORDER BY project_key",
     )
 
 

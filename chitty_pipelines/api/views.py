@@ -65,7 +65,7 @@ def project_out(hub: dict[str, Any] | None, unified: dict[str, Any] | None) -> m
             "chittyId": u.get("chitty_id"),
             "idSource": u.get("id_source"),
             "platforms": list(u.get("platforms") or []),
-            "lastActivity": iso(u.get("last_activity_at")),
+            "lastActivity": iso(u.get("last_active_at")),
         }
     return m.ProjectOut(
         id=h.get("project_key") or u["project_key"],

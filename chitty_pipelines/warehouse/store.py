@@ -243,14 +243,15 @@ class Warehouse:
     # One lock per file within a process: DuckDB shares one database instance per process, so
     # threads of the same process queue here instead of interleaving BEGIN/COMMIT on it.
     _process_locks: dict[str, threading.RLock] = {}
-    # Files whose schemas and ops tables this process has already created.
-    _bootstrapped_paths: set[str] = set()  # "<path>#<inode>"
 
     def __init__(self, path: Path | str, lock_timeout_s: float = 600.0, memory_limit: str | None = None):
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
         # DuckDB's buffer-manager budget (e.g. "256MB"); None keeps DuckDB's default (80% of RAM).
         self.memory_limit = memory_limit or None
+        # "<path>#<inode>" once this object has created the schemas, ops tables and migrations
+        # (per object, not per process: a file changed behind our back is migrated on reopen).
+        self._bootstrapped: set[str] = set()
 
     def _lock(self) -> threading.RLock:
         return self._process_locks.setdefault(str(self.path.resolve()), threading.RLock())
@@ -306,9 +307,9 @@ class Warehouse:
     def _ready(self, con: duckdb.DuckDBPyConnection, key: str) -> duckdb.DuckDBPyConnection:
         # Keyed by inode too: a file deleted and created anew under the same name is bootstrapped.
         ident = f"{key}#{self.path.stat().st_ino}"
-        if ident not in self._bootstrapped_paths:
+        if ident not in self._bootstrapped:
             _bootstrap(con)
-            self._bootstrapped_paths.add(ident)
+            self._bootstrapped.add(ident)
         return con
 
     @contextmanager

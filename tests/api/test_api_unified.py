@@ -92,7 +92,9 @@ def test_api_writes_reach_unified(server: Server, monkeypatch: pytest.MonkeyPatc
         },
     ]
     with server.client("read") as c:  # the API's project list now includes the unified row
-        project = c.get("/api/project/uni-proj").json()["project"]
+        reply = c.get("/api/project/uni-proj")
+        assert reply.status_code == 200, reply.text
+        project = reply.json()["project"]
         assert project["registered"] is True and project.get("idSource") == "local"
 
 
