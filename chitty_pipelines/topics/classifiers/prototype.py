@@ -233,7 +233,6 @@ class PrototypeClassifier:
             self._example_chars = self.chars.transform(examples)
             # How the prototypes (without labels) read each label, and what the label corrects:
             # its topic minus what the prototypes made of it.
-            self._label_reading = None
             zero_shot = self._zero_shot([e.text for e in self.labels])
             self._label_reading = self._reading(zero_shot)
             said = np.exp(zero_shot - zero_shot.max(1, keepdims=True))
@@ -245,8 +244,7 @@ class PrototypeClassifier:
                 self.weights[SIGNALS.index("alike")] = self.params.alike_prior
                 self._calibrate()
             else:
-                # Too few labels to fit weights on (each label left out of its own topic): the
-                # prior, which alone measured +0.6 points with 1 label a topic.
+                # Fixed weights (bench/README.md: what each setting measured).
                 self.weights[SIGNALS.index("alike")] = self.params.alike_uncalibrated
                 self.weights[SIGNALS.index("labels")] = self.params.labels_uncalibrated
 
