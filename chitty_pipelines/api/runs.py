@@ -117,7 +117,8 @@ class Runs:
         return [s for r in self.hub.runs(limit) if (s := self.state(r["run_id"])) is not None]
 
     def last_syncall(self) -> dict[str, Any] | None:
-        """The latest run of the whole sync (syncall, or the CLI's sync_platforms) and its outcome."""
+        """The latest run of the whole sync (syncall, or the CLI's sync_platforms) and its outcome;
+        with no platform configured the CLI's syncall is its sync_unified run alone."""
         instance = self._dagster()
         if instance is None:
             return None
@@ -126,6 +127,8 @@ class Runs:
         records = instance.get_run_records(
             filters=dg.RunsFilter(job_name="syncall"), limit=1
         ) + instance.get_run_records(filters=dg.RunsFilter(job_name="sync_platforms"), limit=1)
+        if not records:
+            records = instance.get_run_records(filters=dg.RunsFilter(job_name="sync_unified"), limit=1)
         if not records:
             return None
         latest = max(records, key=lambda r: r.create_timestamp)

@@ -178,13 +178,20 @@ def _sync_status_line(warehouse: Warehouse) -> CheckLine:
         status = sync_status(warehouse)
     except Exception as exc:  # a locked or broken warehouse is a finding, not a crash
         return CheckLine(13, "sync status", FAIL, f"warehouse unreadable ({type(exc).__name__})")
+    # Only what is configured now counts: a platform the user has since unset is no finding.
+    configured = [spec.name for spec in registry.configured()]
+    if not configured:
+        return CheckLine(13, "sync status", SKIP, "no platform configured (see chitty-sync env)")
+    status = {p: s for p, s in status.items() if p in configured}
     synced = [p for p, s in status.items() if s["status"] == "success"]
     failed = [p for p, s in status.items() if s["status"] == "failed"]
     if failed:
         return CheckLine(13, "sync status", WARN, f"last sync failed: {', '.join(failed)}")
     if not synced:
         return CheckLine(13, "sync status", WARN, "no successful sync recorded yet (run chitty-sync syncall)")
-    return CheckLine(13, "sync status", PASS, f"6 platforms reported; synced: {', '.join(synced)}")
+    return CheckLine(
+        13, "sync status", PASS, f"{len(configured)} platforms configured; synced: {', '.join(synced)}"
+    )
 
 
 def _registration_lines(

@@ -38,9 +38,13 @@ def _synced(warehouse: Warehouse) -> None:
 
 
 @pytest.fixture
-def registered(ops_env: ChittyOSFakes, services_resource, warehouse: Warehouse) -> ChittyOSFakes:
+def registered(
+    ops_env: ChittyOSFakes, services_resource, warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> ChittyOSFakes:
     record(warehouse, "reg-run", register_all(services_resource))
     _synced(warehouse)
+    # Test 13 counts the platforms configured now: GitHub, whose sync the log holds.
+    monkeypatch.setattr(registry, "configured", lambda: [registry.BY_NAME["github"]])
     return ops_env
 
 
@@ -165,3 +169,31 @@ def test_a_configured_platform_is_checked_through_its_resource(registered: Chitt
         line = next(ln for ln in report["lines"] if (ln["test"], ln["name"]) == (11, "github"))
         assert line["verdict"] == "FAIL" and "GITHUB_TOKEN" in line["reason"]
         assert "ghp_secret_for_check" not in json.dumps(report)
+
+
+def test_sync_status_counts_only_configured_platforms(warehouse, monkeypatch) -> None:
+    """A platform that failed once and was then unset is no finding; with nothing configured the
+    line is skipped, not a warning telling a user who just synced to sync again."""
+    from datetime import UTC, datetime
+
+    from chitty_pipelines.ops import check
+    from chitty_pipelines.platforms import registry
+
+    with warehouse.transaction("r1") as tx:
+        tx.log_sync(
+            platform="notion", asset="raw_notion/pages", started_at=datetime.now(UTC), status="failed"
+        )
+        tx.log_sync(
+            platform="gemini",
+            asset="raw_local/gemini_prompts",
+            started_at=datetime.now(UTC),
+            status="success",
+        )
+    gemini = registry.BY_NAME["gemini"]
+    monkeypatch.setattr(registry, "configured", lambda: [gemini])
+    line = check._sync_status_line(warehouse)
+    assert (line.verdict, line.reason) == (check.PASS, "1 platforms configured; synced: gemini")
+    monkeypatch.setattr(registry, "configured", lambda: [gemini, registry.BY_NAME["notion"]])
+    assert check._sync_status_line(warehouse).verdict == check.WARN  # notion is configured again
+    monkeypatch.setattr(registry, "configured", lambda: [])
+    assert check._sync_status_line(warehouse).verdict == check.SKIP
