@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from chitty_pipelines.cli.app import console, out
+from chitty_pipelines.cli.app import console, out, print_table
 
 token_app = typer.Typer(
     help="Bearer tokens of `chitty-sync serve` (stored hashed; shown once).", no_args_is_help=True
@@ -133,7 +133,10 @@ def token_list() -> None:
         table.add_row(
             r["name"], r["scope"], r["created_at"], r["last_used_at"] or "-", r["revoked_at"] or "-"
         )
-    out.print(table if rows else "no tokens (chitty-sync token create --name NAME)")
+    if rows:
+        print_table(table)
+    else:
+        out.print("no tokens (chitty-sync token create --name NAME)")
 
 
 @token_app.command("revoke")
