@@ -7,6 +7,9 @@ from pydantic import Field
 
 from chitty_pipelines import config
 from chitty_pipelines.warehouse.opstore import OpStore
+from chitty_pipelines.warehouse.opstore_pg import PgOpStore
+
+URL_VAR = "CHITTY_WAREHOUSE_URL"
 
 
 def default_path() -> str:
@@ -14,15 +17,27 @@ def default_path() -> str:
     return str(config.env("CHITTY_OPSTORE_PATH") or home / "opstore.sqlite")
 
 
+def default_store() -> OpStore | PgOpStore:
+    """The ``ops`` schema of the PostgreSQL warehouse when CHITTY_WAREHOUSE_URL is set (nothing
+    on local disk), else the SQLite file under $CHITTY_HOME."""
+    url = config.env(URL_VAR)
+    return PgOpStore(url) if url else OpStore(default_path())
+
+
 class OpStoreResource(dg.ConfigurableResource):
-    """SQLite (WAL) store written by ``chitty-sync projectsync`` / ``sessionsync``."""
+    """Registered projects and sessions: SQLite (WAL) by default, the PostgreSQL warehouse's
+    ``ops`` schema when ``url`` is set."""
 
     path: str = Field(description="SQLite file; defaults to $CHITTY_HOME/opstore.sqlite.")
     busy_timeout_s: float = Field(default=30.0, description="How long a writer waits for another.")
+    url: str | None = Field(
+        default=None, description="PostgreSQL warehouse URL (CHITTY_WAREHOUSE_URL); None = SQLite."
+    )
 
     @classmethod
     def from_settings(cls) -> OpStoreResource:
-        return cls(path=default_path())
+        return cls(path=default_path(), url=config.secret(URL_VAR))  # type: ignore[arg-type]
 
-    def get(self) -> OpStore:
-        return OpStore(self.path, self.busy_timeout_s)
+    def get(self) -> OpStore | PgOpStore:
+        url = self.url.get_value() if isinstance(self.url, dg.EnvVar) else self.url
+        return PgOpStore(url) if url else OpStore(self.path, self.busy_timeout_s)

@@ -1,4 +1,5 @@
-"""The embedded DuckDB warehouse.
+"""The warehouse: embedded DuckDB by default, PostgreSQL with ``CHITTY_WAREHOUSE_URL``
+(warehouse/backend.py holds both backends; nothing here or in callers branches on which).
 
 DuckDB lets one process at a time open a database file for writing. Dagster's multiprocess
 executor and two CLI runs at once are several processes, so the rules here are:
@@ -14,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,14 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tenacity import (
-    Retrying,
-    retry_if_exception,
-    stop_after_delay,
-    wait_random_exponential,
-)
-
 from chitty_pipelines.config import scrub
+from chitty_pipelines.warehouse.backend import Backend, DuckDBBackend, PostgresBackend
 from chitty_pipelines.warehouse.ops_tables import OPS_TABLES, REJECTS, SYNC_CURSORS, SYNC_LOG
 from chitty_pipelines.warehouse.tables import TableSpec, quote, validate_identifier
 
@@ -46,12 +39,6 @@ log = logging.getLogger(__name__)
 # the warehouse needs no list of platforms.
 SCHEMAS: tuple[str, ...] = ("unified", "ops")
 EXCERPT_CHARS = 300
-
-
-def _is_lock_conflict(exc: BaseException) -> bool:
-    import duckdb
-
-    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
 @dataclass(frozen=True)
@@ -82,14 +69,19 @@ class Reject:
 class Transaction:
     """Writes that commit together: data, cursors, rejects. Obtained from ``Warehouse.transaction``."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: str | None):
+    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: str | None, backend: Backend | None = None):
         self.con = con
         self.run_id = run_id
         self.now = datetime.now(UTC)
+        self.backend: Backend = backend or DuckDBBackend(":memory:")
+        self._ensured: set[str] = set()
 
     def ensure(self, table: TableSpec) -> None:
-        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(table.schema)}")
-        self.con.execute(table.create_sql())
+        # once per table per transaction: upserts of many batches need not re-run the DDL
+        if table.qualified in self._ensured:
+            return
+        self.backend.ensure(self.con, table)
+        self._ensured.add(table.qualified)
 
     def upsert(self, table: TableSpec, rows: Sequence[Mapping[str, Any]] | pa.Table) -> int:
         """Insert rows, replacing any row with the same primary key. Returns rows written.
@@ -103,18 +95,7 @@ class Transaction:
             return 0
         self.ensure(table)
         batch = batch.append_column("__seq", pa.array(range(batch.num_rows), pa.int64()))
-        self.con.register("__batch", batch)
-        try:
-            key = ", ".join(quote(k) for k in table.primary_key)
-            match = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM b.{quote(k)}" for k in table.primary_key)
-            self.con.execute(f"DELETE FROM {table.sql_name} AS t USING __batch AS b WHERE {match}")
-            names = ", ".join(quote(c) for c in table.column_names)
-            self.con.execute(
-                f"INSERT INTO {table.sql_name} ({names}) SELECT {names} FROM __batch "
-                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY __seq DESC) = 1"
-            )
-        finally:
-            self.con.unregister("__batch")
+        self.backend.upsert(self.con, table, batch)
         return batch.num_rows
 
     def append(self, table: TableSpec, rows: pa.Table) -> int:
@@ -123,12 +104,7 @@ class Transaction:
         if rows.num_rows == 0:
             return 0
         self.ensure(table)
-        self.con.register("__append", rows)
-        try:
-            names = ", ".join(quote(c) for c in table.column_names)
-            self.con.execute(f"INSERT INTO {table.sql_name} ({names}) SELECT {names} FROM __append")
-        finally:
-            self.con.unregister("__append")
+        self.backend.append(self.con, table, rows)
         return rows.num_rows
 
     def delete_where(self, table: TableSpec, column: str, values: Iterable[Any]) -> None:
@@ -213,58 +189,45 @@ def _to_arrow(table: TableSpec, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
 
 
 class Warehouse:
-    """The DuckDB warehouse file and the few operations every platform needs."""
+    """The warehouse (DuckDB file, or PostgreSQL when ``url`` is set) and the few operations
+    every platform needs."""
 
-    # One lock per file within a process: DuckDB shares one database instance per process, so
-    # threads of the same process queue here instead of interleaving BEGIN/COMMIT on it.
-    _process_locks: dict[str, threading.RLock] = {}
-
-    def __init__(self, path: Path | str, lock_timeout_s: float = 600.0, memory_limit: str | None = None):
+    def __init__(
+        self,
+        path: Path | str,
+        lock_timeout_s: float = 600.0,
+        memory_limit: str | None = None,
+        url: str | None = None,
+    ):
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
         # DuckDB's buffer-manager budget (e.g. "256MB"); None keeps DuckDB's default (80% of RAM).
         self.memory_limit = memory_limit or None
+        self.url = url or None
+        self.backend: Backend = (
+            PostgresBackend(self.url)
+            if self.url
+            else DuckDBBackend(self.path, lock_timeout_s, self.memory_limit)
+        )
         self._bootstrapped = False
 
-    def _lock(self) -> threading.RLock:
-        return self._process_locks.setdefault(str(self.path.resolve()), threading.RLock())
+    @property
+    def kind(self) -> str:
+        """``duckdb`` or ``postgres``."""
+        return self.backend.name
 
-    def _open(self) -> duckdb.DuckDBPyConnection:
-        import duckdb
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        started = time.monotonic()
-        for attempt in Retrying(
-            retry=retry_if_exception(_is_lock_conflict),
-            wait=wait_random_exponential(multiplier=0.05, max=2.0),
-            stop=stop_after_delay(self.lock_timeout_s),
-            reraise=True,
-        ):
-            with attempt:
-                con = duckdb.connect(str(self.path), config=self._duckdb_config())
-        waited = time.monotonic() - started
-        if waited > 1:
-            log.info("waited %.1fs for the warehouse lock on %s", waited, self.path)
-        return con
-
-    def _duckdb_config(self) -> dict[str, str]:
-        if not self.memory_limit:
-            return {}
-        # With a budget set, DuckDB must be able to spill what does not fit: a temp folder next
-        # to the warehouse file (the default, <file>.tmp, only exists for file databases anyway).
-        return {"memory_limit": self.memory_limit, "temp_directory": f"{self.path}.tmp"}
+    @property
+    def location(self) -> str:
+        """The DuckDB file, or ``host:port/db`` of the PostgreSQL warehouse (never a password)."""
+        return self.backend.location
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self._lock():
-            con = self._open()
-            try:
-                if not self._bootstrapped:
-                    _bootstrap(con)
-                    self._bootstrapped = True
-                yield con
-            finally:
-                con.close()
+        with self.backend.connect() as con:
+            if not self._bootstrapped:
+                _bootstrap(con, self.backend)
+                self._bootstrapped = True
+            yield con
 
     @contextmanager
     def transaction(self, run_id: str | None = None) -> Iterator[Transaction]:
@@ -272,7 +235,7 @@ class Warehouse:
         with self.connect() as con:
             con.execute("BEGIN TRANSACTION")
             try:
-                yield Transaction(con, run_id)
+                yield Transaction(con, run_id, self.backend)
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
@@ -311,7 +274,12 @@ class Warehouse:
         return {k: json.loads(v) for k, v in rows}
 
 
-def _bootstrap(con: duckdb.DuckDBPyConnection) -> None:
+def _bootstrap(con: duckdb.DuckDBPyConnection, backend: Backend) -> None:
+    if backend.name == "postgres":
+        from chitty_pipelines.warehouse.migrations import migrate
+
+        migrate(con, backend)
+        return
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
     for table in OPS_TABLES:
