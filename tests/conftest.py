@@ -93,6 +93,21 @@ def warehouse_url(request: pytest.FixtureRequest) -> str | None:
 
 
 @pytest.fixture
+def new_warehouse_url():
+    """Factory: a further private PostgreSQL database per call in --warehouse=postgres mode (for
+    tests that compare two warehouses), else None; all dropped after the test."""
+    if not on_postgres():
+        yield lambda: None
+        return
+    from contextlib import ExitStack
+
+    from postgres_harness import fresh_database
+
+    with ExitStack() as stack:
+        yield lambda: stack.enter_context(fresh_database(str(_PG["dsn"]), prefix="w"))
+
+
+@pytest.fixture
 def chitty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse_url: str | None) -> Path:
     """A private CHITTY_HOME; every variable that could point at the user's real data is reset."""
     home = tmp_path / "chitty"

@@ -24,7 +24,7 @@ class PlatformStatus:
 
 
 def platform_statuses(warehouse: Warehouse, with_health: bool = True) -> list[PlatformStatus]:
-    synced = warehouse.path.exists()
+    synced = warehouse.exists()
     statuses = [_platform_status(warehouse, spec, synced) for spec in registry.PLATFORMS]
     if with_health:
         for status in statuses:

@@ -19,6 +19,7 @@ import functools
 import re
 
 _PH = "__chitty_ph_{}__"
+_CAST_PARAM = re.compile(r"\?::([A-Za-z_]+(?:\[\])?)")
 
 
 def _group_by_all(select):
@@ -39,6 +40,10 @@ def _group_by_all(select):
 def _rewrite(node):
     from sqlglot import exp
 
+    if isinstance(node, exp.Subquery) and not node.alias and isinstance(node.parent, exp.From | exp.Join):
+        # PostgreSQL before 16 wants every subquery in FROM named
+        node.set("alias", exp.TableAlias(this=exp.to_identifier(f"_s{id(node) % 100000}")))
+        return node
     if isinstance(node, exp.Select):
         return _group_by_all(node)
     if isinstance(node, exp.Anonymous) and node.name.lower() == "hash":
@@ -53,6 +58,9 @@ def _rewrite(node):
         sep = exp.Anonymous(this="chr", expressions=[exp.Literal.number(31)])
         text = exp.Anonymous(this="concat_ws", expressions=[sep, *parts]) if len(parts) > 1 else parts[0]
         return exp.Anonymous(this="hashtextextended", expressions=[text, exp.Literal.number(0)])
+    rewritten = _functions(node)
+    if rewritten is not None:
+        return rewritten
     if isinstance(node, exp.DataType) and node.this == exp.DataType.Type.JSON:
         if isinstance(node.parent, exp.ColumnDef):
             return exp.DataType.build("text")
@@ -63,6 +71,84 @@ def _rewrite(node):
             node.set("this", exp.cast(target.copy(), exp.DataType.build("json")))
         return node
     return node
+
+
+def _call(name: str, *args):  # noqa: ANN002, ANN202 - sqlglot nodes
+    from sqlglot import exp
+
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def _functions(node):  # noqa: ANN001, ANN202, PLR0911 - one branch per DuckDB function
+    """DuckDB functions PostgreSQL lacks: a portable expression, or a helper function that
+    migration 3 creates in the ``ops`` schema (first/last aggregates, list_sort, json_type...)."""
+    from sqlglot import exp
+
+    if isinstance(node, exp.First | exp.Last):
+        return _call(f"ops.{type(node).__name__.lower()}", node.this.copy())
+    if isinstance(node, exp.Array) and not node.expressions:
+        # [] has no type in PostgreSQL; the literal '{}' takes the type of its context
+        return exp.Literal.string("{}")
+    if isinstance(node, exp.Length):
+        return _call("ops.len", node.this.copy())
+    if isinstance(node, exp.ArraySort):
+        return _call("ops.list_sort", node.this.copy())
+    if isinstance(node, exp.Split):
+        return _call("string_to_array", node.this.copy(), node.expression.copy())
+    if isinstance(node, exp.JSONType):
+        return _call("ops.json_type", node.this.copy())
+    if isinstance(node, exp.Transform) and isinstance(node.expression, exp.Lambda):
+        lam = node.expression
+        var = lam.expressions[0].name
+        body = lam.this.copy().transform(
+            lambda n: exp.column(var) if isinstance(n, exp.Identifier) and n.name == var and
+            not isinstance(n.parent, exp.Column) else n
+        )
+        sub = exp.select(body).from_(
+            exp.Unnest(expressions=[node.this.copy()], alias=exp.TableAlias(
+                this=exp.to_identifier("_l"), columns=[exp.to_identifier(var)]))
+        )
+        return exp.Array(expressions=[sub])
+    if isinstance(node, exp.RegexpExtract):
+        group = node.args.get("group")
+        g = int(group.name) if group is not None else 0
+        pattern = node.expression.copy()
+        if g == 0:
+            pattern = exp.DPipe(this=exp.DPipe(this=exp.Literal.string("("), expression=pattern),
+                                expression=exp.Literal.string(")"))
+            g = 1
+        match = exp.Bracket(
+            this=exp.Paren(this=_call("regexp_match", node.this.copy(), pattern)),
+            expressions=[exp.Literal.number(g - 1)],  # sqlglot shifts DuckDB indexes by one
+        )
+        # DuckDB answers '' when nothing matches (NULL only for a NULL input)
+        return exp.Case(ifs=[exp.If(this=exp.Is(this=node.this.copy(), expression=exp.Null()),
+                                    true=exp.Null())],
+                        default=_call("coalesce", match, exp.Literal.string("")))
+    if isinstance(node, exp.Anonymous):
+        name = node.name.lower()
+        arg = node.expressions[0] if node.expressions else None
+        if (
+            name == "to_json"
+            and isinstance(arg, exp.Map)
+            and isinstance(arg.args.get("keys"), exp.ArrayAgg)
+            and isinstance(arg.args.get("values"), exp.ArrayAgg)
+        ):
+            # to_json(map(list(k ORDER BY ..), list(v ORDER BY ..))): one JSON object per group
+            def plain(agg):  # noqa: ANN001, ANN202
+                inner = agg.this
+                return (inner.this if isinstance(inner, exp.Order) else inner).copy()
+
+            return _call("jsonb_object_agg", plain(arg.args["keys"]), plain(arg.args["values"]))
+        if name == "to_seconds":
+            return _call("make_interval", exp.Kwarg(this=exp.var("secs"), expression=node.expressions[0].copy()))
+        if name == "epoch_us":
+            micros = exp.Mul(this=exp.Extract(this=exp.var("epoch"), expression=node.expressions[0].copy()),
+                             expression=exp.Literal.number(1000000))
+            return exp.cast(_call("round", micros), exp.DataType.build("bigint"))
+        if name in ("json_valid",):
+            return _call(f"ops.{name}", *[e.copy() for e in node.expressions])
+    return None
 
 
 def _mark_placeholders(tree) -> list[str | None]:
@@ -84,13 +170,26 @@ def _mark_placeholders(tree) -> list[str | None]:
 def to_postgres(sql: str) -> str:
     """``sql`` (DuckDB dialect, ``?``/``$name`` parameters) as PostgreSQL for psycopg."""
     import sqlglot
+    from sqlglot import exp
 
     statements = []
     names: list[str | None] = []
+    sql = _CAST_PARAM.sub(r"CAST(? AS \1)", sql)  # sqlglot cannot parse ?::TYPE
     for tree in sqlglot.parse(sql, read="duckdb"):
         if tree is None:
             continue
-        tree = tree.transform(_rewrite)
+        # a replaced node's arguments are not visited again: repeat until nothing changes
+        before = None
+        for _ in range(4):
+            tree = tree.transform(_rewrite)
+            after = tree.sql(dialect="postgres")
+            if after == before:
+                break
+            before = after
+        if isinstance(tree, exp.Create) and tree.args.get("replace") and tree.kind == "TABLE":
+            # CREATE OR REPLACE TABLE: PostgreSQL has only DROP + CREATE
+            tree.set("replace", False)
+            statements.append(f"DROP TABLE IF EXISTS {tree.this.sql(dialect='postgres')}")
         names.extend(_mark_placeholders(tree))
         statements.append(tree.sql(dialect="postgres"))
     out = ";\n".join(statements)

@@ -38,9 +38,50 @@ def _op_store(con: Any, backend: Any) -> None:
         con.raw.execute(statement)
 
 
+# DuckDB functions the transpiled SQL calls as ops.<name> (warehouse/dialect.py)
+_FUNCTIONS: tuple[str, ...] = (
+    "CREATE OR REPLACE FUNCTION ops._first_step(anyelement, anyelement) RETURNS anyelement "
+    "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS 'SELECT $1'",
+    "CREATE OR REPLACE FUNCTION ops._last_step(anyelement, anyelement) RETURNS anyelement "
+    "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS 'SELECT $2'",
+    "CREATE OR REPLACE AGGREGATE ops.first(anyelement) (SFUNC = ops._first_step, STYPE = anyelement)",
+    "CREATE OR REPLACE AGGREGATE ops.last(anyelement) (SFUNC = ops._last_step, STYPE = anyelement)",
+    # DuckDB's len() takes a string or a list
+    "CREATE OR REPLACE FUNCTION ops.len(text) RETURNS integer LANGUAGE sql IMMUTABLE AS 'SELECT length($1)'",
+    "CREATE OR REPLACE FUNCTION ops.len(anyarray) RETURNS integer LANGUAGE sql IMMUTABLE "
+    "AS 'SELECT cardinality($1)'",
+    "CREATE OR REPLACE FUNCTION ops.list_sort(anyarray) RETURNS anyarray LANGUAGE sql IMMUTABLE "
+    "AS 'SELECT CASE WHEN $1 IS NULL THEN NULL ELSE "
+    "coalesce((SELECT array_agg(v ORDER BY v) FROM unnest($1) AS u(v)), $1[0:-1]) END'",
+    """CREATE OR REPLACE FUNCTION ops.json_valid(text) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$
+    BEGIN
+        IF $1 IS NULL THEN RETURN NULL; END IF;
+        PERFORM $1::json;
+        RETURN true;
+    EXCEPTION WHEN others THEN
+        RETURN false;
+    END $$""",
+    # DuckDB's json_type names (callers compare with them)
+    """CREATE OR REPLACE FUNCTION ops.json_type(j json) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE json_typeof(j)
+        WHEN 'object' THEN 'OBJECT' WHEN 'array' THEN 'ARRAY' WHEN 'string' THEN 'VARCHAR'
+        WHEN 'boolean' THEN 'BOOLEAN' WHEN 'null' THEN 'NULL'
+        WHEN 'number' THEN CASE WHEN j::text ~ '^-?[0-9]+$' THEN 'BIGINT' ELSE 'DOUBLE' END
+    END $$""",
+    "CREATE OR REPLACE FUNCTION ops.json_type(j text) RETURNS text LANGUAGE sql IMMUTABLE "
+    "AS 'SELECT ops.json_type(j::json)'",
+)
+
+
+def _functions(con: Any, backend: Any) -> None:
+    for statement in _FUNCTIONS:
+        con.raw.execute(statement)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Any, Any], None]], ...] = (
     (1, "ops tables: sync cursors, rejects, sync log", _ops_tables),
     (2, "op store: registered projects and sessions, api pacing", _op_store),
+    (3, "DuckDB functions: first/last aggregates, len, list_sort, json_valid, json_type", _functions),
 )
 
 _done: set[str] = set()  # databases migrated by this process (no query per connection after)

@@ -221,6 +221,11 @@ class Warehouse:
         """The DuckDB file, or ``host:port/db`` of the PostgreSQL warehouse (never a password)."""
         return self.backend.location
 
+    def exists(self) -> bool:
+        """Anything synced yet: the DuckDB file exists (a PostgreSQL warehouse always does; its
+        tables say the rest)."""
+        return True if self.url else self.path.exists()
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with self.backend.connect() as con:
