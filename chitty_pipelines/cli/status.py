@@ -24,7 +24,8 @@ def status(
     if as_json:
         out.print_json(json.dumps([s.to_json() for s in statuses]))
         return
-    table = Table(title=f"chitty-pipelines status ({config.load_settings().warehouse_path})")
+    wh = warehouse()
+    table = Table(title=f"chitty-pipelines status ({warehouse_line(wh)})")
     for column in ("platform", "configured", "health", "last sync", "rows", "rejects"):
         table.add_column(column)
     for s in statuses:
@@ -52,8 +53,18 @@ def status(
 
 @app.command("env")
 def env_table() -> None:
-    """Print every environment variable chitty-pipelines reads (markdown table)."""
+    """Print every environment variable chitty-pipelines reads (markdown table), after the
+    warehouse in use."""
+    out.print(f"warehouse: {warehouse_line(warehouse())}\n", markup=False, highlight=False)
     out.print(config.env_table_markdown(), markup=False, highlight=False)
+
+
+def warehouse_line(wh: object) -> str:
+    """``duckdb <file>`` or ``postgres <host:port/db> (CHITTY_WAREHOUSE_URL)``: never a user or
+    password (Warehouse.location is built from the host, port and database only)."""
+    kind, location = getattr(wh, "kind", "duckdb"), getattr(wh, "location", "")
+    suffix = " (CHITTY_WAREHOUSE_URL)" if kind == "postgres" else ""
+    return config.scrub(f"{kind} {location}{suffix}")
 
 
 def _print_latest_runs() -> None:

@@ -48,15 +48,17 @@ class WarehouseUnavailable(RuntimeError):
 
 
 def describe_url(url: str) -> str:
-    """``host:port/dbname`` of a PostgreSQL URL: what the CLI may print (never user or password)."""
-    parts = urlsplit(url)
-    host = parts.hostname or "localhost"
-    if host == "localhost" and "host=" in (parts.query or ""):
-        found = re.search(r"host=([^&]+)", parts.query)
-        host = found.group(1) if found else host
-    port = f":{parts.port}" if parts.port else ""
-    db = parts.path.lstrip("/") or "postgres"
-    return f"{host}{port}/{db}"
+    """``host:port/dbname`` of a PostgreSQL URL or key=value DSN: what the CLI may print (never
+    the user or the password)."""
+    try:
+        from psycopg.conninfo import conninfo_to_dict
+
+        params = conninfo_to_dict(url)
+    except Exception:  # noqa: BLE001 - unparsable: say so without echoing it
+        return "<unparsable CHITTY_WAREHOUSE_URL>"
+    host = str(params.get("host") or params.get("hostaddr") or "localhost")
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"{host}{port}/{params.get('dbname') or 'postgres'}"
 
 
 # --- DuckDB ---------------------------------------------------------------------------------
@@ -451,8 +453,7 @@ class PostgresBackend:
             )
         except psycopg.OperationalError as exc:
             raise WarehouseUnavailable(
-                f"cannot connect to the PostgreSQL warehouse {self.location} ({URL_ENV}): "
-                f"{scrub(_first_line(exc))}"
+                scrub(f"cannot connect to the PostgreSQL warehouse {self.location} ({URL_ENV}): {_first_line(exc)}")
             ) from None
         _register_adapters(con)
         return con
