@@ -14,8 +14,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.warehouse_support import open_warehouse
 from tests.local_fixtures import write_local_corpus
+from tests.warehouse_support import open_warehouse
 
 pytestmark = pytest.mark.slow
 

@@ -6,6 +6,7 @@ These run in the default (DuckDB) suite too: they start or reuse a PostgreSQL of
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import subprocess
 import sys
@@ -71,7 +72,12 @@ def test_the_same_sql_gives_the_same_answers_on_both_backends(tmp_path, pg_url):
         with wh.transaction() as tx:
             tx.upsert(T, rows)
         with wh.connect() as con:
-            answers.append([[_plain(r) for r in con.execute(q, [["k1", "k2"]] if "?" in q else None).fetchall()] for q in queries])
+            answers.append(
+                [
+                    [_plain(r) for r in con.execute(q, [["k1", "k2"]] if "?" in q else None).fetchall()]
+                    for q in queries
+                ]
+            )
     assert answers[0] == answers[1]
     assert answers[1][0] == [(f"k{i}", max(n for n in range(40) if n % 7 == i)) for i in range(7)]
 
@@ -136,7 +142,7 @@ def test_pacing_is_shared_by_processes_through_the_warehouse(pg_url):
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(2) as pool:
         stamps = sorted(s for part in pool.starmap(_pace, [(pg_url, 6), (pg_url, 6)]) for s in part)
-    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert min(gaps) >= 0.08, gaps  # 0.1 s apart, less scheduling jitter between processes
 
 
@@ -198,9 +204,15 @@ def test_the_cli_names_the_variable_and_hides_the_password(tmp_path):
         "CHITTY_WAREHOUSE_URL": f"postgresql://chitty:{secret}@127.0.0.1:{_closed_port()}/db?sslmode=disable",
     }
     shown = subprocess.run(
-        [sys.executable, "-m", "chitty_pipelines.cli", "env"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "chitty_pipelines.cli", "env"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
-    assert shown.returncode == 0 and shown.stdout.startswith("warehouse: postgres 127.0.0.1:"), shown.stdout[:300]
+    assert shown.returncode == 0 and shown.stdout.startswith("warehouse: postgres 127.0.0.1:"), shown.stdout[
+        :300
+    ]
     status = subprocess.run(
         [sys.executable, "-m", "chitty_pipelines.cli", "status", "--no-health"],
         env=env,

@@ -22,10 +22,9 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
@@ -54,7 +53,7 @@ def describe_url(url: str) -> str:
         from psycopg.conninfo import conninfo_to_dict
 
         params = conninfo_to_dict(url)
-    except Exception:  # noqa: BLE001 - unparsable: say so without echoing it
+    except Exception:
         return "<unparsable CHITTY_WAREHOUSE_URL>"
     host = str(params.get("host") or params.get("hostaddr") or "localhost")
     port = f":{params['port']}" if params.get("port") else ""
@@ -183,7 +182,11 @@ def pg_type(duck_type: str) -> str:
     decimal = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", duck_type)
     if decimal:
         return f"NUMERIC({decimal.group(1)},{decimal.group(2)})"
-    return _PG_TYPES[duck_type]
+    if duck_type in _PG_TYPES:
+        return _PG_TYPES[duck_type]
+    from sqlglot import exp
+
+    return exp.DataType.build(duck_type, dialect="duckdb").sql(dialect="postgres")
 
 
 def _arrow_pg_type(t: pa.DataType) -> str:
@@ -453,7 +456,10 @@ class PostgresBackend:
             )
         except psycopg.OperationalError as exc:
             raise WarehouseUnavailable(
-                scrub(f"cannot connect to the PostgreSQL warehouse {self.location} ({URL_ENV}): {_first_line(exc)}")
+                scrub(
+                    f"cannot connect to the PostgreSQL warehouse {self.location} ({URL_ENV}): "
+                    f"{_first_line(exc)}"
+                )
             ) from None
         _register_adapters(con)
         return con
@@ -485,10 +491,8 @@ class PostgresBackend:
                 con.raw.commit()
         except BaseException:
             if not con.raw.closed:
-                try:
+                with suppress(Exception):
                     con.raw.rollback()
-                except Exception:
-                    pass
             raise
         finally:
             con.close()
@@ -557,10 +561,8 @@ class PostgresBackend:
         wanted = table.arrow_schema()
         rows = rows.select(table.column_names)
         if not rows.schema.equals(wanted):
-            try:
+            with suppress(Exception):
                 rows = rows.cast(wanted)
-            except Exception:
-                pass
         with con.raw.cursor() as cur:
             copy_arrow(cur, table.sql_name, table.column_names, rows)
 

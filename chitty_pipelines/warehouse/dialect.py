@@ -73,13 +73,13 @@ def _rewrite(node):
     return node
 
 
-def _call(name: str, *args):  # noqa: ANN002, ANN202 - sqlglot nodes
+def _call(name: str, *args):
     from sqlglot import exp
 
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _functions(node):  # noqa: ANN001, ANN202, PLR0911 - one branch per DuckDB function
+def _functions(node):
     """DuckDB functions PostgreSQL lacks: a portable expression, or a helper function that
     migration 3 creates in the ``ops`` schema (first/last aggregates, list_sort, json_type...)."""
     from sqlglot import exp
@@ -101,12 +101,17 @@ def _functions(node):  # noqa: ANN001, ANN202, PLR0911 - one branch per DuckDB f
         lam = node.expression
         var = lam.expressions[0].name
         body = lam.this.copy().transform(
-            lambda n: exp.column(var) if isinstance(n, exp.Identifier) and n.name == var and
-            not isinstance(n.parent, exp.Column) else n
+            lambda n: (
+                exp.column(var)
+                if isinstance(n, exp.Identifier) and n.name == var and not isinstance(n.parent, exp.Column)
+                else n
+            )
         )
         sub = exp.select(body).from_(
-            exp.Unnest(expressions=[node.this.copy()], alias=exp.TableAlias(
-                this=exp.to_identifier("_l"), columns=[exp.to_identifier(var)]))
+            exp.Unnest(
+                expressions=[node.this.copy()],
+                alias=exp.TableAlias(this=exp.to_identifier("_l"), columns=[exp.to_identifier(var)]),
+            )
         )
         return exp.Array(expressions=[sub])
     if isinstance(node, exp.RegexpExtract):
@@ -114,17 +119,20 @@ def _functions(node):  # noqa: ANN001, ANN202, PLR0911 - one branch per DuckDB f
         g = int(group.name) if group is not None else 0
         pattern = node.expression.copy()
         if g == 0:
-            pattern = exp.DPipe(this=exp.DPipe(this=exp.Literal.string("("), expression=pattern),
-                                expression=exp.Literal.string(")"))
+            pattern = exp.DPipe(
+                this=exp.DPipe(this=exp.Literal.string("("), expression=pattern),
+                expression=exp.Literal.string(")"),
+            )
             g = 1
         match = exp.Bracket(
             this=exp.Paren(this=_call("regexp_match", node.this.copy(), pattern)),
             expressions=[exp.Literal.number(g - 1)],  # sqlglot shifts DuckDB indexes by one
         )
         # DuckDB answers '' when nothing matches (NULL only for a NULL input)
-        return exp.Case(ifs=[exp.If(this=exp.Is(this=node.this.copy(), expression=exp.Null()),
-                                    true=exp.Null())],
-                        default=_call("coalesce", match, exp.Literal.string("")))
+        return exp.Case(
+            ifs=[exp.If(this=exp.Is(this=node.this.copy(), expression=exp.Null()), true=exp.Null())],
+            default=_call("coalesce", match, exp.Literal.string("")),
+        )
     if isinstance(node, exp.Anonymous):
         name = node.name.lower()
         arg = node.expressions[0] if node.expressions else None
@@ -135,16 +143,20 @@ def _functions(node):  # noqa: ANN001, ANN202, PLR0911 - one branch per DuckDB f
             and isinstance(arg.args.get("values"), exp.ArrayAgg)
         ):
             # to_json(map(list(k ORDER BY ..), list(v ORDER BY ..))): one JSON object per group
-            def plain(agg):  # noqa: ANN001, ANN202
+            def plain(agg):
                 inner = agg.this
                 return (inner.this if isinstance(inner, exp.Order) else inner).copy()
 
             return _call("jsonb_object_agg", plain(arg.args["keys"]), plain(arg.args["values"]))
         if name == "to_seconds":
-            return _call("make_interval", exp.Kwarg(this=exp.var("secs"), expression=node.expressions[0].copy()))
+            return _call(
+                "make_interval", exp.Kwarg(this=exp.var("secs"), expression=node.expressions[0].copy())
+            )
         if name == "epoch_us":
-            micros = exp.Mul(this=exp.Extract(this=exp.var("epoch"), expression=node.expressions[0].copy()),
-                             expression=exp.Literal.number(1000000))
+            micros = exp.Mul(
+                this=exp.Extract(this=exp.var("epoch"), expression=node.expressions[0].copy()),
+                expression=exp.Literal.number(1000000),
+            )
             return exp.cast(_call("round", micros), exp.DataType.build("bigint"))
         if name in ("json_valid",):
             return _call(f"ops.{name}", *[e.copy() for e in node.expressions])

@@ -78,7 +78,8 @@ class PgOpStore:
         ts = _iso(now)
         with self._cursor() as cur:
             cur.execute(
-                f"INSERT INTO {PROJECTS} VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (project_key) DO NOTHING",
+                f"INSERT INTO {PROJECTS} VALUES (%s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (project_key) DO NOTHING",
                 [project_key, name, path, git_remote, ts, ts],
             )
             created = cur.rowcount == 1
@@ -153,7 +154,8 @@ class PgOpStore:
             if row["ended_at"]:
                 return Outcome(True, False, f"already ended at {row['ended_at']}", dict(row))
             row = cur.execute(
-                f"UPDATE {SESSIONS} SET ended_at = %s, last_heartbeat_at = %s WHERE session_id = %s RETURNING *",
+                f"UPDATE {SESSIONS} SET ended_at = %s, last_heartbeat_at = %s "
+                "WHERE session_id = %s RETURNING *",
                 [ts, ts, session_id],
             ).fetchone()
         return Outcome(True, False, "ended", dict(row))
@@ -196,7 +198,8 @@ class PgPacer:
                 slot = 0.0
             start = max(now, slot)
             raw.execute(
-                f"INSERT INTO {PACING} VALUES (%s, %s) ON CONFLICT (pacing_key) DO UPDATE SET next_slot = EXCLUDED.next_slot",
+                f"INSERT INTO {PACING} VALUES (%s, %s) "
+                "ON CONFLICT (pacing_key) DO UPDATE SET next_slot = EXCLUDED.next_slot",
                 [self.key, start + self.interval],
             )
         if start > now:

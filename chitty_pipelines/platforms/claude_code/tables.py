@@ -258,7 +258,8 @@ tools AS (
         to_json(map(list(name ORDER BY name), list(n ORDER BY name)))::VARCHAR AS by_name
     FROM (
         SELECT t.session_id, coalesce(t.name, '?') AS name, count(DISTINCT t.tool_use_id) AS n
-        FROM {T} t WHERE EXISTS (SELECT 1 FROM kept k WHERE k.source_file = t.source_file AND k.line_no = t.line_no)
+        FROM {T} t
+        WHERE EXISTS (SELECT 1 FROM kept k WHERE k.source_file = t.source_file AND k.line_no = t.line_no)
         GROUP BY ALL
     ) AS per_tool GROUP BY ALL
 )
