@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from tests.local_fixtures import write_local_corpus
+from tests.warehouse_support import WAREHOUSE_URL  # kept for CLI subprocesses (--warehouse=postgres)
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +22,11 @@ CLI = [sys.executable, "-m", "chitty_pipelines.cli"]
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     paths = write_local_corpus(tmp_path)
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("CHITTY_", "CLAUDE_", "DAGSTER_"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k == WAREHOUSE_URL or not k.startswith(("CHITTY_", "CLAUDE_", "DAGSTER_"))
+    }
     for name in ("NEON_DATABASE_URL", "NOTION_TOKEN", "GITHUB_TOKEN", "CLOUDFLARE_API_TOKEN"):
         base.pop(name, None)
     return {

@@ -182,11 +182,12 @@ class PgPacer:
         self.key = key
         self._warehouse = PgOpStore(url)._warehouse
 
-    def wait(self) -> None:
+    def wait(self) -> float:
+        """Sleep until this caller's slot; returns the slot (epoch seconds, the database's clock)."""
         import time
 
         if not self.interval:
-            return
+            return time.time()
         with self._warehouse.connect() as con:
             raw = con.raw
             raw.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [self.key])
@@ -204,3 +205,4 @@ class PgPacer:
             )
         if start > now:
             time.sleep(start - now)
+        return start

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from chitty_pipelines.warehouse.opstore import OpStore
+from tests.warehouse_support import WAREHOUSE_URL  # kept for CLI subprocesses (--warehouse=postgres)
 
 WRITER = """
 import sys
@@ -70,7 +71,9 @@ def test_projectsync_sessionsync_and_status(tmp_path):
         check=True,
     )
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("CHITTY_", "CLAUDE", "DAGSTER_", "OPENAI_"))
+        k: v
+        for k, v in os.environ.items()
+        if k == WAREHOUSE_URL or not k.startswith(("CHITTY_", "CLAUDE", "DAGSTER_", "OPENAI_"))
     }
     env.update(CHITTY_HOME=str(tmp_path / "home"), CLAUDE_HOME=str(tmp_path / "claude"))
     # An empty Claude home: a CLAUDE_HOME naming a folder that does not exist fails its step.
