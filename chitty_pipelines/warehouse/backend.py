@@ -262,21 +262,36 @@ class PgCursor:
 
     @property
     def description(self) -> list[tuple[str, ...]] | None:
-        if self._cur is None or self._cur.description is None:
+        if self._cur is None:
             return None
+        if self._cur.description is None:
+            return [("Count",)]  # DuckDB answers INSERT/UPDATE/DELETE with one row: the row count
         return [(c.name,) for c in self._cur.description]
+
+    def _no_rows(self) -> bool:
+        return self._cur is None or self._cur.description is None
 
     def _names(self) -> list[str]:
         return [d[0] for d in self.description or []]
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        return self._cur.fetchone() if self._cur is not None else None
+        if self._no_rows():
+            rows = self.fetchall()
+            return rows[0] if rows else None
+        return self._cur.fetchone()
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        return self._cur.fetchall() if self._cur is not None else []
+        if self._cur is None:
+            return []
+        if self._cur.description is None:
+            rows, self._cur = [(max(self._cur.rowcount, 0),)], None  # once, like a result set
+            return rows
+        return self._cur.fetchall()
 
     def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
-        return self._cur.fetchmany(size) if self._cur is not None else []
+        if self._no_rows():
+            return self.fetchall()[:size]
+        return self._cur.fetchmany(size)
 
     def df(self) -> pd.DataFrame:
         import pandas as pd

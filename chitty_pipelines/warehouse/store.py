@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chitty_pipelines.config import scrub
-from chitty_pipelines.warehouse.backend import Backend, DuckDBBackend, PostgresBackend
+from chitty_pipelines.warehouse.backend import Backend, DuckDBBackend, PostgresBackend, is_disconnect
 from chitty_pipelines.warehouse.ops_tables import OPS_TABLES, REJECTS, SYNC_CURSORS, SYNC_LOG
 from chitty_pipelines.warehouse.tables import TableSpec, quote, validate_identifier
 
@@ -246,14 +246,25 @@ class Warehouse:
                 raise
             con.execute("COMMIT")
 
+    def _read(self, sql: str, params: Sequence[Any] | None, take: Any) -> Any:
+        """One read in its own connection; on PostgreSQL a connection lost to a server restart is
+        retried once (reads are idempotent; opening waits for the server to be back)."""
+        for attempt in (1, 2):
+            try:
+                with self.connect() as con:
+                    return take(con.execute(sql, params or []))
+            except Exception as exc:
+                if attempt == 2 or not is_disconnect(exc):
+                    raise
+                log.info("warehouse connection lost (%s), reading again", type(exc).__name__)
+        raise AssertionError("unreachable")
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-        with self.connect() as con:
-            return con.execute(sql, params or []).df()
+        return self._read(sql, params, lambda cur: cur.df())
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        with self.connect() as con:
-            row = con.execute(sql, params or []).fetchone()
-            return row[0] if row else None
+        row = self._read(sql, params, lambda cur: cur.fetchone())
+        return row[0] if row else None
 
     def table_exists(self, schema: str, name: str) -> bool:
         return bool(
@@ -270,12 +281,11 @@ class Warehouse:
 
     def cursors(self, platform: str, stream: str) -> dict[str, Any]:
         # fetchall, not query(): a DataFrame would import pandas (~0.7 s) into every sync step
-        with self.connect() as con:
-            rows = con.execute(
-                f"SELECT cursor_key, cursor_value FROM {SYNC_CURSORS.sql_name}"
-                " WHERE platform = ? AND stream = ?",
-                [platform, stream],
-            ).fetchall()
+        rows = self._read(
+            f"SELECT cursor_key, cursor_value FROM {SYNC_CURSORS.sql_name} WHERE platform = ? AND stream = ?",
+            [platform, stream],
+            lambda cur: cur.fetchall(),
+        )
         return {k: json.loads(v) for k, v in rows}
 
 
