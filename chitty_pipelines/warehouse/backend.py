@@ -151,6 +151,14 @@ class DuckDBBackend:
         finally:
             con.unregister("__append")
 
+    def append_columns(self, con: Any, table: TableSpec, rows: pa.Table) -> None:
+        names = ", ".join(quote(c) for c in rows.column_names)
+        con.register("__chunk", rows)
+        try:
+            con.execute(f"INSERT INTO {table.sql_name} ({names}) SELECT {names} FROM __chunk")
+        finally:
+            con.unregister("__chunk")
+
     def existing_columns(self, con: Any, table: TableSpec) -> list[str]:
         return [
             r[0]
@@ -572,14 +580,33 @@ class PostgresBackend:
             )
 
     def append(self, con: PgConnection, table: TableSpec, rows: pa.Table) -> None:
-        """Straight binary COPY into the table (the caller deleted what these rows replace)."""
-        wanted = table.arrow_schema()
-        rows = rows.select(table.column_names)
-        if not rows.schema.equals(wanted):
-            with suppress(Exception):
-                rows = rows.cast(wanted)
-        with con.raw.cursor() as cur:
-            copy_arrow(cur, table.sql_name, table.column_names, rows)
+        """Binary COPY into the table (the caller deleted what these rows replace)."""
+        self.append_columns(con, table, rows.select(table.column_names))
+
+    def append_columns(self, con: PgConnection, table: TableSpec, rows: pa.Table) -> None:
+        """Binary COPY straight into the table when the Arrow types are (or cast to) the table's;
+        else through a staging table and INSERT ... SELECT CAST (PostgreSQL converts)."""
+        import pyarrow as pa
+
+        try:
+            declared = {c.name: c.arrow_type() for c in table.columns}
+            wanted = pa.schema([pa.field(n, declared[n]) for n in rows.column_names])
+            typed = rows if rows.schema.equals(wanted) else rows.cast(wanted)
+        except (KeyError, ValueError, TypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            typed = None
+        if typed is not None:
+            with con.raw.cursor() as cur:
+                copy_arrow(cur, table.sql_name, typed.column_names, typed)
+            return
+        con.register("__chunk", rows)
+        try:
+            types = {c.name: pg_type(c.type) for c in table.columns}
+            names = ", ".join(quote(n) for n in rows.column_names)
+            select = ", ".join(f"CAST({quote(n)} AS {types[n]})" for n in rows.column_names)
+            with con.raw.cursor() as cur:
+                cur.execute(f"INSERT INTO {table.sql_name} ({names}) SELECT {select} FROM {quote('__chunk')}")
+        finally:
+            con.unregister("__chunk")
 
     def existing_columns(self, con: PgConnection, table: TableSpec) -> list[str]:
         return [

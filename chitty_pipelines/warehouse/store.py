@@ -107,6 +107,14 @@ class Transaction:
         self.backend.append(self.con, table, rows)
         return rows.num_rows
 
+    def append_columns(self, table: TableSpec, rows: pa.Table) -> int:
+        """Insert Arrow rows whose columns are some of the table's (by name), in one statement:
+        DuckDB reads the Arrow table, PostgreSQL takes it by binary COPY. Returns rows written."""
+        if rows.num_rows == 0:
+            return 0
+        self.backend.append_columns(self.con, table, rows)
+        return rows.num_rows
+
     def delete_where(self, table: TableSpec, column: str, values: Iterable[Any]) -> None:
         values = list(values)
         if not values:
