@@ -80,15 +80,17 @@ def on_postgres() -> bool:
     return "dsn" in _PG
 
 
-@pytest.fixture
-def warehouse_url(request: pytest.FixtureRequest) -> str | None:
-    """A private PostgreSQL database for this test in --warehouse=postgres mode, else None."""
+@pytest.fixture(autouse=True)
+def warehouse_url(monkeypatch: pytest.MonkeyPatch) -> str | None:
+    """A private PostgreSQL database for every test in --warehouse=postgres mode (also in
+    CHITTY_WAREHOUSE_URL, so CLI subprocesses and Dagster step processes use it), else None."""
     if not on_postgres():
         yield None
         return
     from postgres_harness import fresh_database
 
     with fresh_database(str(_PG["dsn"]), prefix="w") as url:
+        monkeypatch.setenv("CHITTY_WAREHOUSE_URL", url)
         yield url
 
 
@@ -122,7 +124,7 @@ def chitty_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse_url: 
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("CLAUDE_HOME", str(tmp_path / "claude"))
-    if warehouse_url:
+    if warehouse_url:  # the autouse fixture set it already; kept explicit for readers
         monkeypatch.setenv("CHITTY_WAREHOUSE_URL", warehouse_url)
     return home
 

@@ -8,11 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from tests.local_fixtures import write_local_corpus
-from tests.warehouse_support import WAREHOUSE_URL  # kept for CLI subprocesses (--warehouse=postgres)
+from tests.warehouse_support import (  # kept for CLI subprocesses (--warehouse=postgres)
+    WAREHOUSE_URL,
+    open_warehouse,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -39,14 +41,11 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def _counts(env: dict[str, str]) -> dict[str, int]:
-    con = duckdb.connect(str(Path(env["CHITTY_HOME"]) / "warehouse.duckdb"), read_only=True)
-    try:
+    with open_warehouse(env).connect() as con:
         return {
             t: con.execute(f"SELECT count(*) FROM raw_local.{t}").fetchone()[0]
             for t in ("claude_sessions", "claude_messages", "chatgpt_conversations", "chatgpt_messages")
         }
-    finally:
-        con.close()
 
 
 EXPECTED = {"claude_sessions": 2, "claude_messages": 4, "chatgpt_conversations": 1, "chatgpt_messages": 2}
