@@ -65,12 +65,59 @@ def _rewrite(node):
         if isinstance(node.parent, exp.ColumnDef):
             return exp.DataType.build("text")
         return node
-    if isinstance(node, exp.JSONExtract | exp.JSONExtractScalar):
-        target = node.this
-        if not isinstance(target, exp.Cast):
-            node.set("this", exp.cast(target.copy(), exp.DataType.build("json")))
+    if isinstance(node, exp.JSONExtract | exp.JSONExtractScalar) and isinstance(
+        node.expression, exp.JSONPath
+    ):
+        # DuckDB's JSON functions, as helpers of migration 4 (text in, DuckDB's answers out)
+        path = exp.Literal.string(node.expression.sql(dialect="duckdb").strip("'"))
+        doc = exp.cast(node.this.copy(), exp.DataType.build("text"))
+        if isinstance(node, exp.JSONExtractScalar):
+            return _call("ops.json_extract_string", doc, path)
+        name = "ops.json_extract_list" if path.name.endswith("[*]") else "ops.json_extract"
+        return _call(name, doc, path)
+    if isinstance(node, exp.Explode) and _is_call(node.this, "ops.json_extract_list"):
+        return exp.Unnest(expressions=[node.this.copy()])
+    if isinstance(node, exp.TryCast):
+        to = node.to.this
+        if to == exp.DataType.Type.JSON:
+            return _call("ops.try_json", exp.cast(node.this.copy(), exp.DataType.build("text")))
+        if to in (exp.DataType.Type.TIMESTAMPTZ, exp.DataType.Type.TIMESTAMP):
+            return _call("ops.try_timestamptz", exp.cast(node.this.copy(), exp.DataType.build("text")))
+        return exp.cast(node.this.copy(), node.to.copy())
+    if (
+        isinstance(node, exp.Cast)
+        and _is_call(node.this, "ops.json_extract")
+        and node.to.this
+        not in (
+            exp.DataType.Type.JSON,
+            exp.DataType.Type.TEXT,
+            exp.DataType.Type.VARCHAR,
+        )
+    ):
+        # json has no cast to numbers in PostgreSQL: through its text
+        node.set("this", exp.cast(node.this.copy(), exp.DataType.build("text")))
         return node
+    if isinstance(node, exp.EQ) and any(_is_json(side) for side in (node.this, node.expression)):
+        # json has no equality operator in PostgreSQL: compare the JSON texts
+        return exp.EQ(
+            this=exp.cast(node.this.copy(), exp.DataType.build("text")),
+            expression=exp.cast(node.expression.copy(), exp.DataType.build("text")),
+        )
     return node
+
+
+def _is_call(node, name: str) -> bool:
+    from sqlglot import exp
+
+    return isinstance(node, exp.Anonymous) and node.name.lower() == name
+
+
+def _is_json(node) -> bool:
+    from sqlglot import exp
+
+    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.JSON:
+        return True
+    return _is_call(node, "ops.json_extract")
 
 
 def _call(name: str, *args):
@@ -158,6 +205,8 @@ def _functions(node):
                 expression=exp.Literal.number(1000000),
             )
             return exp.cast(_call("round", micros), exp.DataType.build("bigint"))
+        if name == "make_timestamptz" and len(node.expressions) == 1:
+            return _call("ops.make_timestamptz", node.expressions[0].copy())
         if name in ("json_valid",):
             return _call(f"ops.{name}", *[e.copy() for e in node.expressions])
     return None

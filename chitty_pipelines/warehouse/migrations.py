@@ -73,6 +73,32 @@ _FUNCTIONS: tuple[str, ...] = (
 )
 
 
+# DuckDB's JSON path functions ('$', '$.a.b', '$.a[*]'), taking JSON as text
+_JSON_FUNCTIONS: tuple[str, ...] = (
+    "CREATE OR REPLACE FUNCTION ops._json_keys(path text) RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ "
+    "SELECT CASE WHEN path IN ('$', '') THEN '{}'::text[] "
+    "ELSE string_to_array(regexp_replace(regexp_replace(path, '\\[\\*\\]$', ''), '^\\$\\.?', ''), '.') END $$",
+    "CREATE OR REPLACE FUNCTION ops.json_extract(doc text, path text) RETURNS json LANGUAGE sql IMMUTABLE "
+    "AS $$ SELECT (doc::json) #> ops._json_keys(path) $$",
+    "CREATE OR REPLACE FUNCTION ops.json_extract_string(doc text, path text) RETURNS text LANGUAGE sql "
+    "IMMUTABLE AS $$ SELECT (doc::json) #>> ops._json_keys(path) $$",
+    "CREATE OR REPLACE FUNCTION ops.json_extract_list(doc text, path text) RETURNS json[] LANGUAGE sql "
+    "IMMUTABLE AS $$ SELECT CASE WHEN json_typeof((doc::json) #> ops._json_keys(path)) = 'array' "
+    "THEN ARRAY(SELECT json_array_elements((doc::json) #> ops._json_keys(path))) END $$",
+    """CREATE OR REPLACE FUNCTION ops.try_json(text) RETURNS json LANGUAGE plpgsql IMMUTABLE AS $$
+    BEGIN RETURN $1::json; EXCEPTION WHEN others THEN RETURN NULL; END $$""",
+    """CREATE OR REPLACE FUNCTION ops.try_timestamptz(text) RETURNS timestamptz LANGUAGE plpgsql STABLE AS $$
+    BEGIN RETURN $1::timestamptz; EXCEPTION WHEN others THEN RETURN NULL; END $$""",
+    "CREATE OR REPLACE FUNCTION ops.make_timestamptz(micros bigint) RETURNS timestamptz LANGUAGE sql "
+    "IMMUTABLE AS $$ SELECT to_timestamp(micros / 1000000.0) $$",
+)
+
+
+def _json_functions(con: Any, backend: Any) -> None:
+    for statement in _JSON_FUNCTIONS:
+        con.raw.execute(statement)
+
+
 def _functions(con: Any, backend: Any) -> None:
     for statement in _FUNCTIONS:
         con.raw.execute(statement)
@@ -82,6 +108,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Any, Any], None]], ...] = (
     (1, "ops tables: sync cursors, rejects, sync log", _ops_tables),
     (2, "op store: registered projects and sessions, api pacing", _op_store),
     (3, "DuckDB functions: first/last aggregates, len, list_sort, json_valid, json_type", _functions),
+    (4, "DuckDB JSON functions: json_extract(_string/_list), try_json, try_timestamptz", _json_functions),
 )
 
 _done: set[str] = set()  # databases migrated by this process (no query per connection after)
