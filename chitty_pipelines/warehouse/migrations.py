@@ -77,7 +77,8 @@ _FUNCTIONS: tuple[str, ...] = (
 _JSON_FUNCTIONS: tuple[str, ...] = (
     "CREATE OR REPLACE FUNCTION ops._json_keys(path text) RETURNS text[] LANGUAGE sql IMMUTABLE AS $$ "
     "SELECT CASE WHEN path IN ('$', '') THEN '{}'::text[] "
-    "ELSE string_to_array(regexp_replace(regexp_replace(path, '\\[\\*\\]$', ''), '^\\$\\.?', ''), '.') END $$",
+    "ELSE string_to_array("
+    "regexp_replace(regexp_replace(path, '\\[\\*\\]$', ''), '^\\$\\.?', ''), '.') END $$",
     "CREATE OR REPLACE FUNCTION ops.json_extract(doc text, path text) RETURNS json LANGUAGE sql IMMUTABLE "
     "AS $$ SELECT (doc::json) #> ops._json_keys(path) $$",
     "CREATE OR REPLACE FUNCTION ops.json_extract_string(doc text, path text) RETURNS text LANGUAGE sql "
