@@ -56,6 +56,7 @@ def pytest_configure(config: pytest.Config) -> None:
     stack = ExitStack()
     dsn = stack.enter_context(postgres_server())
     os.environ[ENV_DSN] = dsn  # fixtures and subprocesses reuse this one server
+    os.environ["CHITTY_TEST_WAREHOUSE"] = "postgres"  # tests/warehouse_support.py reads it
     os.environ["CHITTY_WAREHOUSE_URL"] = stack.enter_context(fresh_database(dsn, prefix="session"))
     _PG.update(stack=stack, dsn=dsn)
 
