@@ -62,3 +62,21 @@ def test_processes_writing_at_once_all_succeed(warehouse):
     assert sorted(done) == [0, 1, 2]
     assert warehouse.scalar("SELECT count(*) FROM raw_local.things") == 45
     assert warehouse.cursors("local", "w2") == {"pos": {"i": 14}}
+
+
+def test_a_column_added_upstream_is_added_to_the_table(warehouse):
+    """Schema drift (issue 13): the same on both backends. A source that gains a column gets it
+    added to the stored table (platforms/neon/streams.ensure_table); old rows read NULL there."""
+    from chitty_pipelines.platforms.neon.streams import ensure_table
+
+    v1 = TableSpec("raw_drift", "things", cols(("id", "VARCHAR"), ("n", "BIGINT")), ("id",))
+    v2 = TableSpec("raw_drift", "things", cols(("id", "VARCHAR"), ("n", "BIGINT"), ("meta", "JSON")), ("id",))
+    assert ensure_table(warehouse, "r1", v1) == []
+    with warehouse.transaction() as tx:
+        tx.upsert(v1, [{"id": "a", "n": 1}])
+    assert ensure_table(warehouse, "r2", v2) == ["meta"]
+    assert ensure_table(warehouse, "r3", v2) == []  # idempotent
+    with warehouse.transaction() as tx:
+        tx.upsert(v2, [{"id": "b", "n": 2, "meta": '{"k": 1}'}, {"id": "a", "n": 3}])
+    rows = warehouse.query("SELECT id, n, meta FROM raw_drift.things ORDER BY id").values.tolist()
+    assert rows == [["a", 3, None], ["b", 2, '{"k": 1}']]
