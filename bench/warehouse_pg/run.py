@@ -55,7 +55,8 @@ def syncall(work: Path, corpus: Path, url: str | None) -> dict[str, Any]:
     m = run_measured([str(CHITTY_SYNC), "syncall"], env=env, cwd=ROOT)
     out = {"ok": m.returncode == 0, "wall_s": round(m.wall_s, 3), "peak_rss_mb": round(m.peak_rss_mb, 1)}
     if m.returncode != 0:
-        out["stderr_tail"] = m.stderr[-2000:]
+        tail = m.stderr[-2000:]
+        out["stderr_tail"] = tail.decode(errors="replace") if isinstance(tail, bytes) else tail
         return out
     out["tokens"] = tokens(Path(env["CHITTY_HOME"]), url)
     return out

@@ -358,6 +358,8 @@ class PgConnection:
                 self._con.rollback()
             # BEGIN: psycopg opens a transaction with the next statement anyway
             return PgCursor(None)
+        if "EXCLUDE" in sql.upper():
+            sql = self._expand_exclude(sql)
         text = to_postgres(sql)
         cur = self._con.cursor()
         if params:
@@ -365,6 +367,34 @@ class PgConnection:
         else:
             cur.execute(text.replace("%%", "%") if "%%" in text else text)
         return PgCursor(cur)
+
+    def _expand_exclude(self, sql: str) -> str:
+        """``SELECT * EXCLUDE (a, b) FROM t``: PostgreSQL has no such star, so the star becomes
+        t's other columns, read from the catalog now (never cached: columns can be added)."""
+        import sqlglot
+        from sqlglot import exp
+
+        try:
+            tree = sqlglot.parse_one(sql, read="duckdb")
+        except sqlglot.errors.ParseError:
+            return sql
+        for select in list(tree.find_all(exp.Select)):
+            tables = [t for t in select.args.get("from_", select.args.get("from")).find_all(exp.Table)] if (
+                select.args.get("from_") or select.args.get("from")) else []  # fmt: skip
+            projections = []
+            for p in select.expressions:
+                dropped = {c.name for c in (p.args.get("except_") or p.args.get("except") or [])}
+                if not (isinstance(p, exp.Star) and dropped and len(tables) == 1):
+                    projections.append(p)
+                    continue
+                rows = self._con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = %s "
+                    "AND table_name = %s ORDER BY ordinal_position",
+                    [tables[0].db or "public", tables[0].name],
+                ).fetchall()
+                projections += [exp.column(r[0], quoted=True) for r in rows if r[0] not in dropped]
+            select.set("expressions", projections)
+        return tree.sql(dialect="duckdb")
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         from chitty_pipelines.warehouse.dialect import to_postgres

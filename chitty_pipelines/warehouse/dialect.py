@@ -22,6 +22,29 @@ _PH = "__chitty_ph_{}__"
 _CAST_PARAM = re.compile(r"\?::([A-Za-z_]+(?:\[\])?)")
 
 
+def _order_by_all(select):
+    """ORDER BY ALL: by every column, left to right (a whole-row sort when the list is ``*``)."""
+    from sqlglot import exp
+
+    order = select.args.get("order")
+    if not order or len(order.expressions) != 1:
+        return select
+    only = order.expressions[0]
+    if not (isinstance(only.this, exp.Var) and only.this.name.upper() == "ALL"):
+        return select
+    desc = only.args.get("desc")
+    if not any(isinstance(p, exp.Star) for p in select.expressions):
+        numbers = [
+            exp.Ordered(this=exp.Literal.number(i), desc=desc) for i in range(1, len(select.expressions) + 1)
+        ]
+        select.set("order", exp.Order(expressions=numbers))
+        return select
+    inner = select.copy()
+    inner.set("order", None)
+    wrapped = exp.Subquery(this=inner, alias=exp.TableAlias(this=exp.to_identifier("_all")))
+    return exp.select("*").from_(wrapped).order_by(exp.Ordered(this=exp.column("_all"), desc=desc))
+
+
 def _group_by_all(select):
     from sqlglot import exp
 
@@ -45,7 +68,7 @@ def _rewrite(node):
         node.set("alias", exp.TableAlias(this=exp.to_identifier(f"_s{id(node) % 100000}")))
         return node
     if isinstance(node, exp.Select):
-        return _group_by_all(node)
+        return _order_by_all(_group_by_all(node))
     if isinstance(node, exp.Anonymous) and node.name.lower() == "hash":
         # Anonymous calls: sqlglot would otherwise "fix" concat_ws's NULL semantics for us
         parts = [
@@ -106,6 +129,38 @@ def _rewrite(node):
     return node
 
 
+_STRFTIME = {
+    "Y": "YYYY",
+    "m": "MM",
+    "d": "DD",
+    "H": "HH24",
+    "M": "MI",
+    "S": "SS",
+    "f": "US",
+    "z": "OF",
+    "j": "DDD",
+}
+
+
+def _to_char_format(fmt: str) -> str:
+    """A strftime format as to_char's: literal text double-quoted (to_char reads "TH" in
+    "DDTHH" as an ordinal suffix otherwise)."""
+    out, literal, i = [], "", 0
+    while i < len(fmt):
+        if fmt[i] == "%" and i + 1 < len(fmt) and fmt[i + 1] in _STRFTIME:
+            if literal:
+                out.append('"' + literal.replace('"', '\\"') + '"')
+                literal = ""
+            out.append(_STRFTIME[fmt[i + 1]])
+            i += 2
+        else:
+            literal += fmt[i]
+            i += 1
+    if literal:
+        out.append('"' + literal.replace('"', '\\"') + '"')
+    return "".join(out)
+
+
 def _is_call(node, name: str) -> bool:
     from sqlglot import exp
 
@@ -136,6 +191,9 @@ def _functions(node):
     if isinstance(node, exp.Array) and not node.expressions:
         # [] has no type in PostgreSQL; the literal '{}' takes the type of its context
         return exp.Literal.string("{}")
+    if isinstance(node, exp.TimeToStr) and isinstance(node.args.get("format"), exp.Literal):
+        fmt = exp.Literal.string(_to_char_format(node.args["format"].name))
+        return _call("to_char", node.this.copy(), fmt)
     if isinstance(node, exp.Length):
         return _call("ops.len", node.this.copy())
     if isinstance(node, exp.ArraySort):
