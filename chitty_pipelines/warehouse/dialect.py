@@ -194,6 +194,8 @@ def _functions(node):
     if isinstance(node, exp.TimeToStr) and isinstance(node.args.get("format"), exp.Literal):
         fmt = exp.Literal.string(_to_char_format(node.args["format"].name))
         return _call("to_char", node.this.copy(), fmt)
+    if isinstance(node, exp.IsNan):
+        return exp.EQ(this=node.this.copy(), expression=exp.cast(exp.Literal.string("NaN"), "double precision"))
     if isinstance(node, exp.Length):
         return _call("ops.len", node.this.copy())
     if isinstance(node, exp.ArraySort):
