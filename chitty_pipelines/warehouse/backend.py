@@ -200,6 +200,8 @@ def pg_type(duck_type: str) -> str:
 def _arrow_pg_type(t: pa.DataType) -> str:
     import pyarrow as pa
 
+    if isinstance(t, pa.ExtensionType):  # e.g. arrow.json from ADBC: its storage
+        return _arrow_pg_type(t.storage_type)
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
         return "TEXT"
     if pa.types.is_int64(t) or pa.types.is_uint32(t):
@@ -230,6 +232,8 @@ def _copyable(table: pa.Table) -> pa.Table:
     fields = []
     for f in table.schema:
         t = f.type
+        if isinstance(t, pa.ExtensionType):
+            t = t.storage_type
         if pa.types.is_null(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
             t = pa.string()
         elif pa.types.is_uint32(t) or pa.types.is_uint64(t):
@@ -244,7 +248,18 @@ def _copyable(table: pa.Table) -> pa.Table:
             t = pa.float64()
         fields.append(pa.field(f.name, t))
     schema = pa.schema(fields)
-    return table if schema.equals(table.schema) else table.cast(schema)
+    if schema.equals(table.schema):
+        return table
+    columns = [
+        (col.storage if isinstance(col.type, pa.ExtensionType) else col)
+        if not isinstance(col, pa.ChunkedArray)
+        else pa.chunked_array(
+            [c.storage if isinstance(c.type, pa.ExtensionType) else c for c in col.chunks],
+            type=col.type.storage_type if isinstance(col.type, pa.ExtensionType) else col.type,
+        )
+        for col in table.columns
+    ]
+    return pa.Table.from_arrays(columns, names=table.column_names).cast(schema)
 
 
 def copy_arrow(cur: psycopg.Cursor, target_sql: str, names: Sequence[str], table: pa.Table) -> None:
@@ -347,7 +362,7 @@ class PgConnection:
         return self._con
 
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None) -> PgCursor:
-        from chitty_pipelines.warehouse.dialect import to_postgres
+        from chitty_pipelines.warehouse.dialect import to_postgres_statements
 
         verb = _VERB.match(sql)
         if verb:
@@ -360,12 +375,16 @@ class PgConnection:
             return PgCursor(None)
         if "EXCLUDE" in sql.upper():
             sql = self._expand_exclude(sql)
-        text = to_postgres(sql)
         cur = self._con.cursor()
-        if params:
-            cur.execute(text, _adapt(params))
-        else:
-            cur.execute(text.replace("%%", "%") if "%%" in text else text)
+        positional = 0
+        for text, takes, has_params in to_postgres_statements(sql):
+            if not has_params:
+                cur.execute(text)
+            elif isinstance(params, Mapping):
+                cur.execute(text, _adapt(params))
+            else:
+                cur.execute(text, _adapt(list(params or [])[positional : positional + takes]))
+                positional += takes
         return PgCursor(cur)
 
     def _expand_exclude(self, sql: str) -> str:

@@ -195,7 +195,9 @@ def _functions(node):
         fmt = exp.Literal.string(_to_char_format(node.args["format"].name))
         return _call("to_char", node.this.copy(), fmt)
     if isinstance(node, exp.IsNan):
-        return exp.EQ(this=node.this.copy(), expression=exp.cast(exp.Literal.string("NaN"), "double precision"))
+        return exp.EQ(
+            this=node.this.copy(), expression=exp.cast(exp.Literal.string("NaN"), "double precision")
+        )
     if isinstance(node, exp.Length):
         return _call("ops.len", node.this.copy())
     if isinstance(node, exp.ArraySort):
@@ -272,7 +274,7 @@ def _functions(node):
     return None
 
 
-def _mark_placeholders(tree) -> list[str | None]:
+def _mark_placeholders(tree, first: int = 0) -> list[str | None]:
     """Replace every placeholder with a unique named one; returns their names (None: positional)."""
     from sqlglot import exp
 
@@ -282,14 +284,17 @@ def _mark_placeholders(tree) -> list[str | None]:
             name = node.name
         else:
             name = node.name if node.name and node.name != "?" else None
-        node.replace(exp.Placeholder(this=_PH.format(len(found))))
+        node.replace(exp.Placeholder(this=_PH.format(first + len(found))))
         found.append(name)
     return found
 
 
 @functools.lru_cache(maxsize=4096)
-def to_postgres(sql: str) -> str:
-    """``sql`` (DuckDB dialect, ``?``/``$name`` parameters) as PostgreSQL for psycopg."""
+def to_postgres_statements(sql: str) -> tuple[tuple[str, int, bool], ...]:
+    """``sql`` (DuckDB dialect, ``?``/``$name`` parameters) as PostgreSQL statements for psycopg:
+    (text, positional parameters it takes, takes parameters at all) each. One DuckDB statement
+    can become two (CREATE OR REPLACE TABLE), and psycopg runs one statement per call when
+    parameters are bound."""
     import sqlglot
     from sqlglot import exp
 
@@ -310,16 +315,22 @@ def to_postgres(sql: str) -> str:
         if isinstance(tree, exp.Create) and tree.args.get("replace") and tree.kind == "TABLE":
             # CREATE OR REPLACE TABLE: PostgreSQL has only DROP + CREATE
             tree.set("replace", False)
-            statements.append(f"DROP TABLE IF EXISTS {tree.this.sql(dialect='postgres')}")
-        names.extend(_mark_placeholders(tree))
-        statements.append(tree.sql(dialect="postgres"))
-    out = ";\n".join(statements)
-    if not names:
-        return out
-    out = out.replace("%", "%%")
-    for i, name in enumerate(names):
-        out = out.replace(f"%%({_PH.format(i)})s", f"%({name})s" if name else "%s")
-    return out
+            statements.append((f"DROP TABLE IF EXISTS {tree.this.sql(dialect='postgres')}", 0, False))
+        first = len(names)
+        names.extend(_mark_placeholders(tree, first))
+        text = tree.sql(dialect="postgres")
+        mine = names[first:]
+        if mine:
+            text = text.replace("%", "%%")
+            for i, name in enumerate(mine, start=first):
+                text = text.replace(f"%%({_PH.format(i)})s", f"%({name})s" if name else "%s")
+        statements.append((text, sum(1 for n in mine if n is None), bool(mine)))
+    return tuple(statements)
+
+
+def to_postgres(sql: str) -> str:
+    """The PostgreSQL text of ``sql`` (statements joined by ``;``)."""
+    return ";\n".join(text for text, _, _ in to_postgres_statements(sql))
 
 
 def named(sql: str) -> bool:
