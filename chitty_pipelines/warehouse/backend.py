@@ -200,7 +200,7 @@ def pg_type(duck_type: str) -> str:
 def _arrow_pg_type(t: pa.DataType) -> str:
     import pyarrow as pa
 
-    if isinstance(t, pa.ExtensionType):  # e.g. arrow.json from ADBC: its storage
+    if isinstance(t, pa.BaseExtensionType):  # e.g. arrow.json from ADBC: its storage
         return _arrow_pg_type(t.storage_type)
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t):
         return "TEXT"
@@ -232,7 +232,7 @@ def _copyable(table: pa.Table) -> pa.Table:
     fields = []
     for f in table.schema:
         t = f.type
-        if isinstance(t, pa.ExtensionType):
+        if isinstance(t, pa.BaseExtensionType):
             t = t.storage_type
         if pa.types.is_null(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
             t = pa.string()
@@ -251,11 +251,11 @@ def _copyable(table: pa.Table) -> pa.Table:
     if schema.equals(table.schema):
         return table
     columns = [
-        (col.storage if isinstance(col.type, pa.ExtensionType) else col)
+        (col.storage if isinstance(col.type, pa.BaseExtensionType) else col)
         if not isinstance(col, pa.ChunkedArray)
         else pa.chunked_array(
-            [c.storage if isinstance(c.type, pa.ExtensionType) else c for c in col.chunks],
-            type=col.type.storage_type if isinstance(col.type, pa.ExtensionType) else col.type,
+            [c.storage if isinstance(c.type, pa.BaseExtensionType) else c for c in col.chunks],
+            type=col.type.storage_type if isinstance(col.type, pa.BaseExtensionType) else col.type,
         )
         for col in table.columns
     ]
