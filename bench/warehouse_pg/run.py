@@ -42,7 +42,7 @@ def tokens(home: Path, url: str | None) -> dict[str, int]:
     from chitty_pipelines.warehouse import Warehouse
 
     wh = Warehouse(home / "warehouse.duckdb", url=url)
-    sums = ", ".join(f"CAST(coalesce(sum({k}), 0) AS BIGINT)" for k in KEYS)
+    sums = ", ".join(f"CAST(coalesce(sum({k}), 0) AS BIGINT) AS {k}" for k in KEYS)
     row = wh.query(f"SELECT count(*), {sums} FROM raw_local.claude_sessions").iloc[0].tolist()
     return dict(zip(["sessions", *KEYS], (int(v) for v in row), strict=True))
 

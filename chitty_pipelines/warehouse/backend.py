@@ -322,12 +322,13 @@ class PgCursor:
         names = self._names()
         rows = self.fetchall()
         frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(columns=names)
-        for col in frame.columns:
+        for i in range(len(frame.columns)):  # by position: result columns may share a name
             # numeric aggregates arrive as Decimal; DuckDB hands back numbers
-            if len(frame) and frame[col].dtype == object:
-                first = frame[col].dropna()
+            column = frame.iloc[:, i]
+            if len(frame) and column.dtype == object:
+                first = column.dropna()
                 if len(first) and type(first.iloc[0]).__name__ == "Decimal":
-                    frame[col] = frame[col].map(lambda v: None if v is None else float(v))
+                    frame.isetitem(i, column.map(lambda v: None if v is None else float(v)))
         return frame
 
     def arrow(self) -> pa.Table:
