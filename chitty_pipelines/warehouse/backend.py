@@ -319,16 +319,17 @@ class PgCursor:
     def df(self) -> pd.DataFrame:
         import pandas as pd
 
+        numeric = [
+            c.type_code in _NUMERIC_OIDS for c in (self._cur.description or [])
+        ] if self._cur is not None else []  # fmt: skip
         names = self._names()
         rows = self.fetchall()
         frame = pd.DataFrame.from_records(rows, columns=names) if rows else pd.DataFrame(columns=names)
         for i in range(len(frame.columns)):  # by position: result columns may share a name
-            # numeric aggregates arrive as Decimal; DuckDB hands back numbers
             column = frame.iloc[:, i]
-            if len(frame) and column.dtype == object:
-                first = column.dropna()
-                if len(first) and type(first.iloc[0]).__name__ == "Decimal":
-                    frame.isetitem(i, column.map(lambda v: None if v is None else float(v)))
+            if len(frame) and column.dtype == object and i < len(numeric) and numeric[i]:
+                # as DuckDB's df(): numbers (Decimal sums too) with NaN for NULL, not objects
+                frame.isetitem(i, pd.to_numeric(column.map(lambda v: None if v is None else float(v))))
         return frame
 
     def arrow(self) -> pa.Table:
@@ -347,6 +348,9 @@ class PgCursor:
     def pl(self) -> Any:  # pragma: no cover - DuckDB parity
         raise NotImplementedError("polars results are not used with the PostgreSQL warehouse")
 
+
+# int2, int4, int8, float4, float8, numeric
+_NUMERIC_OIDS = frozenset({21, 23, 20, 700, 701, 1700})
 
 _VERB = re.compile(r"^\s*(BEGIN(?:\s+TRANSACTION)?|COMMIT|ROLLBACK)\s*;?\s*$", re.IGNORECASE)
 
