@@ -2,7 +2,8 @@
 raw COPY, in one invocation (issue 13).
 
     .venv/bin/python -m bench.warehouse_pg.run                     # 500 MB corpus, 1M events
-    .venv/bin/python -m bench.warehouse_pg.run --size-mb 20 --rows 100000   # a quick run
+    .venv/bin/python -m bench.warehouse_pg.run --size-mb 20 --rows 200000   # a quick run
+    .venv/bin/python -m bench.warehouse_pg.run --smoke                      # 3 MB, 20,000 events
 
 * ``syncall``: ``chitty-sync syncall`` (a subprocess, the user's command) over the generated
   Claude Code corpus of bench/syncall_e2e (bench/.work, reused when present) into a fresh DuckDB
@@ -94,8 +95,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "warehouse_pg.json")
+    ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--smoke", action="store_true", help="3 MB corpus, 20,000 events, seconds")
     a = ap.parse_args(argv)
+    if a.smoke:
+        a.size_mb, a.rows = 3.0, 20_000
+    a.out = a.out or (
+        a.work / "warehouse_pg.smoke.json" if a.smoke else ROOT / "bench" / "results" / "warehouse_pg.json"
+    )
     import psycopg
     from postgres_harness import fresh_database, postgres_server
 
