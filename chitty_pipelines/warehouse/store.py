@@ -74,14 +74,10 @@ class Transaction:
         self.run_id = run_id
         self.now = datetime.now(UTC)
         self.backend: Backend = backend or DuckDBBackend(":memory:")
-        self._ensured: set[str] = set()
 
     def ensure(self, table: TableSpec) -> None:
-        # once per table per transaction: upserts of many batches need not re-run the DDL
-        if table.qualified in self._ensured:
-            return
+        # every time (no per-transaction memo): a caller may have dropped the table meanwhile
         self.backend.ensure(self.con, table)
-        self._ensured.add(table.qualified)
 
     def upsert(self, table: TableSpec, rows: Sequence[Mapping[str, Any]] | pa.Table) -> int:
         """Insert rows, replacing any row with the same primary key. Returns rows written.
