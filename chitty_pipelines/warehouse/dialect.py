@@ -19,6 +19,7 @@ import functools
 import re
 
 _PH = "__chitty_ph_{}__"
+_TEMP_AS = re.compile(r"^(CREATE TEMPORARY TABLE (?:IF NOT EXISTS )?[^\s(]+) AS ")
 _CAST_PARAM = re.compile(r"\?::([A-Za-z_]+(?:\[\])?)")
 
 
@@ -319,6 +320,9 @@ def to_postgres_statements(sql: str) -> tuple[tuple[str, int, bool], ...]:
         first = len(names)
         names.extend(_mark_placeholders(tree, first))
         text = tree.sql(dialect="postgres")
+        # temp tables end with the transaction: no session state left behind a pooler (PgBouncer
+        # in transaction mode hands the session to another client after COMMIT)
+        text = _TEMP_AS.sub(r"\1 ON COMMIT DROP AS ", text, count=1)
         mine = names[first:]
         if mine:
             text = text.replace("%", "%%")
