@@ -349,8 +349,9 @@ class PgCursor:
         raise NotImplementedError("polars results are not used with the PostgreSQL warehouse")
 
 
-# int2, int4, int8, float4, float8, numeric
-_NUMERIC_OIDS = frozenset({21, 23, 20, 700, 701, 1700})
+# float4, float8, numeric: floats with NaN for NULL, as DuckDB's df() gives them (integer
+# columns keep None for NULL: callers turn them into Arrow int64 again)
+_NUMERIC_OIDS = frozenset({700, 701, 1700})
 
 _VERB = re.compile(r"^\s*(BEGIN(?:\s+TRANSACTION)?|COMMIT|ROLLBACK)\s*;?\s*$", re.IGNORECASE)
 
