@@ -16,6 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 import dagster as dg
@@ -67,6 +68,12 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "folder the CLI creates gets a dagster.yaml with telemetry off.",
         "$CHITTY_HOME/dagster",
     ),
+    EnvVarSpec(
+        "CHITTY_OFFLINE",
+        "1: no probe, registration or id mint reaches a real host (only 127.0.0.1/localhost, i.e. "
+        "fakes); such checks say offline. `chitty-sync demo` sets it.",
+    ),
+    EnvVarSpec("CHITTY_DEBUG", "1: like `--debug`, errors show their (scrubbed) traceback."),
     EnvVarSpec(
         "CHITTY_MAX_CONCURRENT_PLATFORMS",
         "How many platforms `chitty-sync syncall` syncs at once (each in its own process when more "
@@ -159,6 +166,9 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         platform="notion",
     ),
     EnvVarSpec(
+        "NOTION_TIMEOUT_S", "Seconds per Notion request before it is retried.", "60", platform="notion"
+    ),
+    EnvVarSpec(
         "NOTION_RATE",
         "Client-side pace for Notion calls, requests/s (API average: 3).",
         "3",
@@ -209,6 +219,18 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "CLOUDFLARE_D1_CURSOR_COLUMNS",
         "Column names that make a D1 table incremental, first match wins.",
         "updated_at",
+        platform="cloudflare",
+    ),
+    EnvVarSpec(
+        "CLOUDFLARE_API_TIMEOUT_S",
+        "Seconds per v4 API request (KV, D1) before it is retried.",
+        "30",
+        platform="cloudflare",
+    ),
+    EnvVarSpec(
+        "CLOUDFLARE_R2_TIMEOUT_S",
+        "R2 read timeout in seconds (connect: at most 10).",
+        "60",
         platform="cloudflare",
     ),
     EnvVarSpec(
@@ -267,6 +289,7 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "https://www.googleapis.com/",
         platform="drive",
     ),
+    EnvVarSpec("DRIVE_TIMEOUT_S", "Seconds per Drive request before it is retried.", "60", platform="drive"),
     EnvVarSpec(
         "DRIVE_CONTENT_MAX_BYTES",
         "Largest JSON/Markdown/text file or exported Google Doc stored in raw_drive.file_contents; 0 = none.",
@@ -306,6 +329,9 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     ),
     EnvVarSpec("GITHUB_MAX_WORKERS", "Repositories read in parallel.", "4", platform="github"),
     EnvVarSpec(
+        "GITHUB_TIMEOUT_S", "Seconds per GitHub request before it is retried.", "30", platform="github"
+    ),
+    EnvVarSpec(
         "GITHUB_REQUESTS_PER_SECOND",
         "Client-side pacing of GitHub requests (secondary limits); 0 = unpaced.",
         "10",
@@ -330,6 +356,19 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "NEON_LOOKBACK_SECONDS",
         "Overlap re-read below the high-water mark (>= your longest transaction).",
         "600",
+        platform="neon",
+    ),
+    EnvVarSpec(
+        "NEON_CONNECT_TIMEOUT_S",
+        "Seconds to establish a connection (libpq connect_timeout; Neon cold starts need >= 10).",
+        "10",
+        platform="neon",
+    ),
+    EnvVarSpec(
+        "NEON_STATEMENT_TIMEOUT_S",
+        "Server-side statement_timeout in seconds for every query; 0 = none (whole-history extracts "
+        "can be long).",
+        "0",
         platform="neon",
     ),
     EnvVarSpec("NEON_CHUNK_ROWS", "Rows per COPY chunk written to the warehouse.", "122880", platform="neon"),
@@ -370,7 +409,11 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     EnvVarSpec(
         "CHITTY_SERVICES_PROJECT", "Project key whose sync registers the core services.", "chittyos-services"
     ),
-    EnvVarSpec("CHITTY_OPS_TIMEOUT", "Seconds per ChittyOS service request (at most 10).", "10"),
+    EnvVarSpec(
+        "CHITTY_OPS_TIMEOUT",
+        "Seconds per ChittyOS request (health, Register, Registry, id.chitty.cc; at most 10).",
+        "10",
+    ),
     EnvVarSpec("CHITTY_HEALTH_INTERVAL", "Seconds between health-sensor ticks.", "300"),
     EnvVarSpec("CHITTY_SYNCALL_CRON", "Cron of the syncall schedule (off until turned on).", "0 * * * *"),
     # --- topics: categorising unified.sessions (unified.session_topics, unified.topics) ---------
@@ -397,6 +440,7 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "https://api.openai.com/v1",
     ),
     EnvVarSpec("CHITTY_TOPIC_LLM_API_KEY", "API key of the llm classifier's endpoint.", secret=True),
+    EnvVarSpec("CHITTY_TOPIC_LLM_TIMEOUT_S", "Seconds per llm classifier request before a retry.", "60"),
     EnvVarSpec("CHITTY_TOPIC_LLM_MODEL", "Model name sent to the llm classifier's endpoint.", "gpt-4o-mini"),
 )
 
@@ -409,6 +453,23 @@ def env(name: str) -> str | None:
         raise KeyError(f"{name} is not declared in chitty_pipelines.config.ENV_VARS")
     value = os.environ.get(name)
     return value if value else None
+
+
+class ConfigError(ValueError):
+    """A variable set to a value that cannot be used; the message names it and what to set."""
+
+
+def number(name: str, default: float, cast: type = float) -> Any:
+    """A numeric variable (``cast`` int or float), its default when unset; a value that is not a
+    number raises ConfigError naming the variable, not a bare ValueError."""
+    raw = env(name)
+    if raw is None:
+        return cast(default)
+    try:
+        return cast(raw.strip())
+    except ValueError:
+        kind = "a whole number" if cast is int else "a number"
+        raise ConfigError(f"{name}={raw!r} is not {kind}: set {name} to {kind} (default {default})") from None
 
 
 def is_set(name: str) -> bool:
@@ -449,12 +510,59 @@ def load_settings() -> Settings:
     return Settings(
         chitty_home=chitty_home,
         warehouse_path=_path(env("CHITTY_WAREHOUSE_PATH") or str(chitty_home / "warehouse.duckdb")),
-        lock_timeout_s=float(env("CHITTY_LOCK_TIMEOUT") or 600),
+        lock_timeout_s=number("CHITTY_LOCK_TIMEOUT", 600),
         claude_homes=tuple(_path(p.strip()) for p in claude.split(",") if p.strip()),
         exports_dir=_path(env("CHITTY_EXPORTS_DIR") or str(chitty_home / "exports")),
         dagster_home=_path(dagster_home) if dagster_home else chitty_home / "dagster",
-        max_concurrent_platforms=max(1, int(env("CHITTY_MAX_CONCURRENT_PLATFORMS") or 4)),
+        max_concurrent_platforms=max(1, number("CHITTY_MAX_CONCURRENT_PLATFORMS", 4, int)),
     )
+
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def offline() -> bool:
+    """CHITTY_OFFLINE=1: nothing reaches a real host (the demo, CI, a laptop on a plane)."""
+    return (env("CHITTY_OFFLINE") or "").strip().lower() in _TRUE
+
+
+def debug() -> bool:
+    """CHITTY_DEBUG=1 (or ``chitty-sync --debug``): errors keep their traceback."""
+    return (env("CHITTY_DEBUG") or "").strip().lower() in _TRUE
+
+
+_LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+def is_local_url(url: str) -> bool:
+    """A loopback URL (or a libpq DSN with a loopback/socket host): a fake, never a real service."""
+    if "://" not in url:  # libpq key=value DSN
+        hosts = re.findall(r"(?:^|\s)host\s*=\s*'?([^'\s]*)", url)
+        return all(h.startswith("/") or h in _LOCAL_HOSTS or h.startswith("127.") for h in hosts or [""])
+    host = (urlsplit(url).hostname or "").lower()
+    return host in _LOCAL_HOSTS or host.startswith("127.") or host == ""
+
+
+def may_reach(url: str) -> bool:
+    """Whether a probe or call may go to ``url`` now: always, unless offline and not loopback."""
+    return not offline() or is_local_url(url)
+
+
+_URL_USED_ONLY_WITH = {"CLOUDFLARE_R2_ENDPOINT": "CLOUDFLARE_R2_ACCESS_KEY_ID"}
+
+
+def platform_urls(platform: str) -> list[str]:
+    """Every host a platform talks to: its declared *_URL / *_ENDPOINT variables (default when
+    unset). Local platforms (files) have none."""
+    urls = []
+    for s in ENV_VARS:
+        if s.name in _URL_USED_ONLY_WITH and not is_set(_URL_USED_ONLY_WITH[s.name]):
+            continue  # that part of the platform is not set up: its host is never contacted
+        if s.platform == platform and s.name.endswith(("_URL", "_URI", "_ENDPOINT")):
+            value = env(s.name) or s.default
+            if value:
+                urls.append(os.path.expandvars(value))
+    return urls
 
 
 def platform_configured(platform: str) -> bool:

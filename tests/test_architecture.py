@@ -40,11 +40,9 @@ def test_every_platform_folder_has_the_contract_files() -> None:
     }
     assert folders == set(registry.NAMES), "a platform folder without a registry line, or the reverse"
     for spec in registry.PLATFORMS:
-        for name in ("assets.py", "streams.py", "health.py"):
+        # The contract: the same six files in every platform folder (feeds.py too).
+        for name in ("resource.py", "streams.py", "assets.py", "health.py", "fake.py", "seed.py", "feeds.py"):
             assert (spec.folder / name).is_file(), f"{spec.name} lacks {name}"
-        assert spec.resource_module or (spec.folder / "resource.py").is_file(), (
-            f"{spec.name} lacks resource.py"
-        )
 
 
 def test_every_platform_asset_is_in_its_platforms_group() -> None:

@@ -295,14 +295,31 @@ def test_claude_unreadable_file(
 
 
 @pytest.mark.timeout(30)
-def test_claude_missing_home_fails_naming_the_variable(
-    tmp_path: Path, warehouse_resource: WarehouseResource, monkeypatch: pytest.MonkeyPatch
+def test_claude_missing_home_warns_naming_the_variable_and_the_rest_lands(
+    chitty_home: Path,
+    tmp_path: Path,
+    warehouse_resource: WarehouseResource,
+    warehouse: Warehouse,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("CLAUDE_HOME", str(tmp_path / "nope"))
-    result = _run_claude(warehouse_resource, raise_on_error=False)
-    assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "CLAUDE_HOME points to" in str(failure.event_specific_data.error)
+    """CLAUDE_HOME=<a home>,<a typo>: the home's sessions land; the typo is a warning in the
+    materialization metadata and the sync log (read by `status`), never a silent green run."""
+    home = tmp_path / "home"
+    (home / "projects" / "-work-app").mkdir(parents=True)
+    (home / "projects" / "-work-app" / f"{SESSION}.jsonl").write_bytes(GOOD_LINE)
+    monkeypatch.setenv("CLAUDE_HOME", f"{home},{tmp_path / 'nope'}")
+    result = _run_claude(warehouse_resource)
+    assert result.success and _messages(warehouse) == 1
+    for mat in result.get_asset_materialization_events():
+        warning = mat.materialization.metadata["warning"].value
+        assert f"CLAUDE_HOME points to {tmp_path / 'nope'}, which does not exist" in warning
+    logged = warehouse.query(
+        "SELECT status, message FROM ops.sync_log WHERE platform = 'claude_code'"
+    ).itertuples(index=False)
+    assert all(st == "success" and msg.startswith("warning: CLAUDE_HOME points to") for st, msg in logged)
+    from chitty_pipelines.ops.status import status_warnings
+
+    assert [w["source"] for w in status_warnings(warehouse)] == ["claude_code"]  # once, not per table
 
 
 # -- ChatGPT ----------------------------------------------------------------------------------
@@ -398,14 +415,21 @@ def test_chatgpt_fifo_export(
 
 
 @pytest.mark.timeout(30)
-def test_missing_exports_dir_fails_naming_the_variable(
-    tmp_path: Path, warehouse_resource: WarehouseResource, monkeypatch: pytest.MonkeyPatch
+def test_missing_exports_dir_warns_naming_the_variable(
+    tmp_path: Path,
+    warehouse_resource: WarehouseResource,
+    warehouse: Warehouse,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("CHITTY_EXPORTS_DIR", str(tmp_path / "nope"))
-    result = _run_export(warehouse_resource, tmp_path / "nope", raise_on_error=False)
-    assert not result.success
-    failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "CHITTY_EXPORTS_DIR points to" in str(failure.event_specific_data.error)
+    result = _run_export(warehouse_resource, tmp_path / "nope")
+    assert result.success
+    warnings = {
+        m.materialization.metadata["warning"].value for m in result.get_asset_materialization_events()
+    }
+    assert len(warnings) == 1 and "CHITTY_EXPORTS_DIR points to" in warnings.pop()
+    messages = set(warehouse.query("SELECT message FROM ops.sync_log WHERE platform = 'chatgpt'")["message"])
+    assert all(m.startswith("warning: CHITTY_EXPORTS_DIR points to") for m in messages)
 
 
 # -- Gemini -----------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def test_syncall_prints_progress_and_status_reports_it(env):
 
     status = subprocess.run([*CLI, "status", "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert status.returncode == 0, status.stderr
-    local = next(p for p in json.loads(status.stdout) if p["platform"] == "claude_code")
+    local = next(p for p in json.loads(status.stdout)["platforms"] if p["platform"] == "claude_code")
     assert local["configured"] and local["last_status"] == "success"
     assert local["tables"]["claude_sessions"] == 2
     assert local["rejects"] == 0

@@ -123,13 +123,20 @@ def test_a_killed_run_is_marked_failed_by_the_next_command(env, tmp_path):
         NOTION_DATABASES="0123456789abcdef0123456789abcdef",
     )
     home = Path(only_notion["CHITTY_HOME"]) / "dagster"
+    # The production instance's pool limits (dagster.yaml.example): the killed step holds the
+    # notion slot, which the next command must free or every later notion run would wait forever.
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(
+        "telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n"
+    )
     proc = subprocess.Popen(
         [*CLI, "syncall"], env=only_notion, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
         run_id = None
+        claimed: list = []
         deadline = time.monotonic() + 120
-        while run_id is None and time.monotonic() < deadline:
+        while not (run_id and claimed) and time.monotonic() < deadline:
             time.sleep(0.5)
             if not (home / ".chitty-instance.lock").exists():
                 continue
@@ -140,8 +147,10 @@ def test_a_killed_run_is_marked_failed_by_the_next_command(env, tmp_path):
                     started = instance.get_run_records(
                         filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]), limit=1
                     )
+                    claimed = instance.event_log_storage.get_concurrency_info("notion").claimed_slots
             run_id = started[0].dagster_run.run_id if started else None
         assert run_id, "the run never started"
+        assert claimed, "the notion step never claimed its pool slot"
     finally:
         proc.kill()  # SIGKILL: nothing in the process gets to end the run
         proc.wait(timeout=30)
@@ -151,4 +160,5 @@ def test_a_killed_run_is_marked_failed_by_the_next_command(env, tmp_path):
     assert status.returncode == 0, status.stderr[-2000:]
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.FAILURE
+        assert instance.event_log_storage.get_concurrency_info("notion").claimed_slots == []
     assert "run sync_platforms: FAILURE" in status.stdout and run_id[:8] in status.stdout

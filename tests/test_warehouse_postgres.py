@@ -121,6 +121,14 @@ def _drive(store) -> list:
         store.projects(),
         store.sessions(),
         store.session("s1"),
+        store.remove_project("p1", now=t[5]),
+        store.remove_project("p1", now=t[5]),
+        store.remove_project("nope", now=t[5]),
+        store.projects(),
+        store.projects(include_removed=True),
+        store.removed_projects(),
+        store.register_project("p1", "One again", now=t[5]),
+        store.projects(),
     ]
 
 

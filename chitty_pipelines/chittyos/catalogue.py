@@ -87,6 +87,17 @@ def url_overrides() -> dict[str, str]:
     return overrides
 
 
+_DEDICATED = {"identity": "CHITTY_ID", "register": "CHITTY_REGISTER", "registry": "CHITTY_REGISTRY"}
+
+
+def setup_hint(name: str) -> str:
+    """What configures the core service ``name`` (named in status and check)."""
+    if name in _DEDICATED:
+        prefix = _DEDICATED[name]
+        return f"{prefix}_URL or {prefix}_TOKEN"
+    return f"CHITTY_SERVICE_URLS ({name}=<url>)"
+
+
 def core_services(overrides: dict[str, str] | None = None) -> tuple[CoreService, ...]:
     """The catalogue with base URLs overridden (by default from the environment, read on every
     call: tests and the CLI change it between calls)."""

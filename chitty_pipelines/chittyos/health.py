@@ -120,6 +120,8 @@ class HealthResult:
     status_text: str | None  # the status field of the body, as sent
     version: str | None
     reason: str
+    # Not probed (no connection made): "not_configured" or "offline"; None when probed.
+    skipped: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,6 +153,11 @@ def judge_health(name: str, url: str, status: int, body: Any, latency_ms: float)
         version=version if isinstance(version, str) else None,
         reason=reason,
     )
+
+
+def skipped_health(name: str, url: str, why: str, reason: str) -> HealthResult:
+    """A service that was not probed (not configured, or offline): neither healthy nor failed."""
+    return HealthResult(name, url, False, False, None, 0.0, None, None, reason, skipped=why)
 
 
 def probe_health(

@@ -96,13 +96,16 @@ class ChittyIdClient:
 
     @property
     def configured(self) -> bool:
-        return bool(self._token)
+        # Offline (CHITTY_OFFLINE=1) a real id host is never called: entities keep local ids.
+        return bool(self._token) and config.may_reach(self.base_url)
 
     def close(self) -> None:
         self.session.close()
 
     def _call(self, method: str, path: str, payload: Any = None, auth: bool = True) -> Any:
         url = f"{self.base_url}{path}"
+        if not config.may_reach(url):
+            raise ChittyIdError("offline (CHITTY_OFFLINE=1): the id service is not contacted")
         headers = {"Accept": "application/json"}
         if auth:
             if not self._token:
@@ -218,7 +221,8 @@ class ChittyIdResource(dg.ConfigurableResource):
         return cls(
             base_url=config.env("CHITTY_ID_URL") or "https://id.chitty.cc",
             token=config.secret("CHITTY_ID_TOKEN"),
-            max_mints_per_run=int(config.env("CHITTY_ID_MAX_MINTS") or 500),
+            max_mints_per_run=config.number("CHITTY_ID_MAX_MINTS", 500, int),
+            timeout_s=min(config.number("CHITTY_OPS_TIMEOUT", 10), 10.0),
             entity_codes=entity_codes(),
         )
 

@@ -11,10 +11,18 @@ import dagster as dg
 from pydantic import Field
 
 from chitty_pipelines import config
-from chitty_pipelines.chittyos.catalogue import CoreService, core_services, url_overrides
-from chitty_pipelines.chittyos.health import MAX_TIMEOUT_S, HealthResult, probe_health
+from chitty_pipelines.chittyos.catalogue import (
+    CoreService,
+    bundled_catalogue,
+    core_services,
+    setup_hint,
+    url_overrides,
+)
+from chitty_pipelines.chittyos.health import MAX_TIMEOUT_S, HealthResult, probe_health, skipped_health
 from chitty_pipelines.chittyos.register import RegisterClient
 from chitty_pipelines.chittyos.registry import RegistryClient
+
+OFFLINE_REASON = "offline (CHITTY_OFFLINE=1): not contacted"
 
 
 def _secret_value(value: Any) -> str | None:
@@ -54,7 +62,7 @@ class ChittyServicesResource(dg.ConfigurableResource):
             registry_auth=config.env("CHITTY_REGISTRY_AUTH") or "bearer",
             registry_token=config.secret("CHITTY_REGISTRY_TOKEN"),  # type: ignore[arg-type]
             service_urls=url_overrides(),
-            timeout_s=min(float(config.env("CHITTY_OPS_TIMEOUT") or MAX_TIMEOUT_S), MAX_TIMEOUT_S),
+            timeout_s=min(config.number("CHITTY_OPS_TIMEOUT", MAX_TIMEOUT_S), MAX_TIMEOUT_S),
             services_project=config.env("CHITTY_SERVICES_PROJECT") or "chittyos-services",
         )
         return cls(**{**settings, **overrides})
@@ -82,7 +90,37 @@ class ChittyServicesResource(dg.ConfigurableResource):
             attempts=self.attempts,
         )
 
+    def configured(self, service: CoreService) -> bool:
+        """A core service is configured when this machine names it: its URL is set (CHITTY_ID_URL,
+        CHITTY_REGISTER_URL, CHITTY_REGISTRY_URL, or a CHITTY_SERVICE_URLS pair) or its token is
+        (CHITTY_ID_TOKEN, CHITTY_REGISTER_TOKEN, CHITTY_REGISTRY_TOKEN). Local-only use names none,
+        and no catalogue default is probed on its own."""
+        default = {s.name: s.url for s in bundled_catalogue()}.get(service.name)
+        token = {
+            "identity": config.is_set("CHITTY_ID_TOKEN"),
+            "register": bool(self.register_token),
+            "registry": bool(self.registry_token),
+        }.get(service.name, False)
+        return service.name in self.service_urls or service.url != default or token
+
+    def skip_reason(self, service: CoreService) -> HealthResult | None:
+        """Why ``service`` is not contacted (not configured, or offline), else None."""
+        if not self.configured(service):
+            reason = f"not configured: set {setup_hint(service.name)}"
+            return skipped_health(service.name, service.url, "not_configured", reason)
+        if not config.may_reach(service.url):
+            return skipped_health(service.name, service.url, "offline", OFFLINE_REASON)
+        return None
+
+    def usable(self, name: str) -> HealthResult | None:
+        """``skip_reason`` of the service called ``name`` (register, registry, identity)."""
+        service = next(s for s in self.services() if s.name == name)
+        return self.skip_reason(service)
+
     def probe(self, service: CoreService) -> HealthResult:
+        skipped = self.skip_reason(service)
+        if skipped is not None:  # no connection at all: nothing configured, or CHITTY_OFFLINE=1
+            return skipped
         return probe_health(service.name, service.health_url, timeout_s=self.timeout_s)
 
     def probe_all(self, services: Sequence[CoreService] | None = None) -> list[HealthResult]:

@@ -40,8 +40,56 @@ def main() -> None:
     install_log_scrubbing()
     try:
         app()
+    except Exception as exc:  # the one place an unexpected error reaches the user
+        _report_error(exc)
+        raise SystemExit(1) from None
     finally:
         _stop_children()
+
+
+def _command() -> str:
+    import sys
+
+    words = [a for a in sys.argv[1:] if not a.startswith("-")]
+    return f"chitty-sync {words[0]}" if words else "chitty-sync"
+
+
+def explain(exc: BaseException) -> str:
+    """One line: what failed, naming the variable or file, and what to do about it."""
+    import duckdb
+
+    from chitty_pipelines import config
+
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, config.ConfigError):
+        return text
+    if isinstance(exc, duckdb.Error):
+        path = config.load_settings().warehouse_path
+        return (
+            f"the warehouse {path} cannot be used ({type(exc).__name__}: {text}); check "
+            "CHITTY_WAREHOUSE_PATH / CHITTY_HOME, or wait for the process that holds it"
+        )
+    if isinstance(exc, OSError) and exc.filename:
+        return (
+            f"{exc.filename}: {exc.strerror or text}; check the folder variables (CHITTY_HOME, "
+            "CHITTY_WAREHOUSE_PATH, CHITTY_OPSTORE_PATH, DAGSTER_HOME, CLAUDE_HOME, CHITTY_EXPORTS_DIR)"
+        )
+    return f"{type(exc).__name__}: {text}"
+
+
+def _report_error(exc: BaseException) -> None:
+    import traceback
+
+    from chitty_pipelines import config
+    from chitty_pipelines.cli.app import console
+
+    if config.debug():
+        trace = "".join(traceback.format_exception(exc))
+        console.print(trace.rstrip(), markup=False, highlight=False)  # masked by the console's stream
+    else:
+        hint = " (run with --debug or CHITTY_DEBUG=1 for the traceback)"
+        console.print(f"✗ {explain(exc)}{hint}", style="red", markup=False, highlight=False)
+    console.print(f"{_command()} failed", style="bold red", markup=False, highlight=False)
 
 
 def _stop_children() -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from typing import Any, TextIO
 
 import typer
 from rich.console import Console
+from rich.errors import MarkupError
+from rich.table import Table
+from rich.text import Text
 
 from chitty_pipelines.kernel.secrets import scrub
 
@@ -34,7 +38,25 @@ app = typer.Typer(
     help="Sync ChittyOS platforms and AI sessions into the warehouse, through Dagster.",
     no_args_is_help=True,
     add_completion=False,
+    # Tracebacks only with --debug: cli.main() turns any other error into one line naming what
+    # to fix, then the outcome.
+    pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _global_options(
+    debug: bool = typer.Option(
+        False, "--debug", help="Show (masked) tracebacks of errors; also CHITTY_DEBUG=1."
+    ),
+) -> None:
+    if debug:
+        import os
+
+        # Through the environment, so the Dagster step processes and `dagster dev` see it too.
+        os.environ["CHITTY_DEBUG"] = "1"
+
+
 # Whole lines, never wrapped at the terminal's (or a pipe's 80-column) width: scripts grep them.
 console = Console(file=_ScrubbingStream("stderr"), soft_wrap=True)  # type: ignore[arg-type]
 out = Console(file=_ScrubbingStream("stdout"), soft_wrap=True)  # type: ignore[arg-type]
@@ -58,3 +80,28 @@ def warehouse():
     from chitty_pipelines.warehouse.resource import WarehouseResource
 
     return WarehouseResource.from_settings().get()
+
+
+def print_table(table: Table, console_out: Console | None = None) -> None:
+    """A table as a box on a terminal; anywhere else (a pipe, a file) as a markdown table of
+    whole lines, so that nothing wraps or is cut at 80 columns (or at $COLUMNS)."""
+    target = console_out or out
+    if target.is_terminal:
+        target.print(table)
+        return
+
+    def plain(cell: object) -> str:
+        text = str(cell)
+        if isinstance(cell, str):
+            # cells may carry [red]...[/red]; a reason with brackets of its own stays as is
+            with contextlib.suppress(MarkupError):
+                text = Text.from_markup(cell).plain
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    columns = table.columns
+    lines = [f"**{plain(table.title)}**", ""] if table.title else []
+    lines.append("| " + " | ".join(plain(c.header) for c in columns) + " |")
+    lines.append("|" + "---|" * len(columns))
+    for row in zip(*(list(c.cells) for c in columns), strict=True):
+        lines.append("| " + " | ".join(plain(cell) for cell in row) + " |")
+    target.file.write("\n".join(lines) + "\n")

@@ -49,6 +49,7 @@ def demo(
     # Imported here: `cli` imports this module at its end, and the definitions must only be
     # imported once the demo environment is in place (resources read it when they are built).
     from chitty_pipelines.cli.app import console as app_console
+    from chitty_pipelines.cli.app import print_table
     from chitty_pipelines.cli.status import status as status_command
     from chitty_pipelines.cli.sync import syncall as syncall_command
     from chitty_pipelines.demo import default_home, demo_environment, demo_stack, prepare_home
@@ -70,7 +71,7 @@ def demo(
             table.add_row(name, where)
         for name, why in stack.skipped.items():
             table.add_row(name, f"[yellow]skipped: {why}[/yellow]")
-        console.print(table)
+        print_table(table, console)
         try:
             syncall_command()
         except typer.Exit as exc:
@@ -85,7 +86,9 @@ def demo(
         except typer.Exit as exc:
             ok = ok and exc.exit_code == 0
         status_command()
-        env = f"DAGSTER_HOME={shlex.quote(str(home / 'dagster'))} CHITTY_HOME={shlex.quote(str(home))}"
+        # CHITTY_OFFLINE=1: the UI's sensors on the demo never probe a real host either.
+        home_env = f"DAGSTER_HOME={shlex.quote(str(home / 'dagster'))} CHITTY_HOME={shlex.quote(str(home))}"
+        env = f"CHITTY_OFFLINE=1 {home_env}"
         # The installed executable by its full path, so every printed command runs as printed
         # from any folder (``chitty-sync`` alone is not on PATH after the README's install).
         cli = shlex.quote(str(Path(sys.executable).parent / "chitty-sync"))

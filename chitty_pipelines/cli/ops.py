@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from chitty_pipelines.chittyos.resource import ChittyServicesResource
-from chitty_pipelines.cli.app import console, out
+from chitty_pipelines.cli.app import console, out, print_table
 from chitty_pipelines.ops.check import FAIL, PASS, SKIP, WARN, run_check
 from chitty_pipelines.ops.health import service_health
 from chitty_pipelines.ops.registration import latest_registrations
@@ -125,10 +125,13 @@ def services_status(warehouse: Warehouse, probe: bool = True) -> list[dict[str, 
     for s in resource.services():
         h = health.get(s.name, {})
         reg, rgy = latest.get((s.name, "register")), latest.get((s.name, "registry"))
+        skipped = resource.skip_reason(s)
         rows.append(
             {
                 "name": s.name,
                 "url": s.url,
+                # not_configured / offline: never contacted (no health, no registration check)
+                "state": skipped.skipped if skipped is not None else "configured",
                 "healthy": h.get("healthy"),
                 "reachable": h.get("reachable"),
                 "latency_ms": h.get("latency_ms"),
@@ -147,10 +150,15 @@ def _print_services(rows: list[dict[str, Any]], console_out: Console | None = No
     for column in ("service", "health", "ms", "register", "registry"):
         table.add_column(column)
     for r in rows:
-        health = "-" if r["healthy"] is None else "ok" if r["healthy"] else f"FAIL: {r['health_reason']}"
+        if r["state"] != "configured":
+            health = r["state"].replace("_", " ")  # not configured / offline: no FAIL for those
+        elif r["healthy"] is None:
+            health = "-"
+        else:
+            health = "ok" if r["healthy"] else f"FAIL: {r['health_reason']}"
         ms = f"{r['latency_ms']:.0f}" if isinstance(r["latency_ms"], (int, float)) else "-"
         table.add_row(r["name"], health, ms, r["register"], r["registry"])
-    (console_out or out).print(table)
+    print_table(table, console_out)
 
 
 def print_services_status(console_out: Console, warehouse: Warehouse, probe: bool = True) -> None:

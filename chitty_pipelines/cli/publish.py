@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from chitty_pipelines.cli.app import console, out
+from chitty_pipelines.cli.app import console, out, print_table
 
 
 def register(app: typer.Typer) -> None:
@@ -58,7 +58,10 @@ def publish(
         table.add_column(column)
     for c in plan.changed:
         table.add_row(c.path, c.status, f"+{c.added}", f"-{c.removed}")
-    out.print(table if plan.changed else f"{repository}@{plan.branch}: up to date, nothing to publish")
+    if plan.changed:
+        print_table(table)
+    else:
+        out.print(f"{repository}@{plan.branch}: up to date, nothing to publish")
     unchanged = len(plan.changes) - len(plan.changed)
     out.print(
         f"{len(plan.changed)} files changed, +{plan.lines_added} -{plan.lines_removed} lines "

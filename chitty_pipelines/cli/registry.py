@@ -7,6 +7,7 @@ session id), everything else goes to stderr.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import uuid
@@ -75,7 +76,7 @@ def projectsync(
     project_key = key or slugify(folder.name)
     remote = git_remote(folder)
     outcome = _store().register_project(project_key, name or folder.name, str(folder), remote)
-    verb = "registered" if outcome.created else "updated"
+    verb = outcome.message  # registered, updated, or restored (after `project remove`)
     console.print(f"project {project_key} {verb}: {folder}" + (f" (origin {remote})" if remote else ""))
     if not sync:
         return
@@ -156,7 +157,48 @@ def sessionsync(
     out.print(sid, markup=False, highlight=False)
 
 
+project_app = typer.Typer(help="Registered projects: list, remove (soft delete).", no_args_is_help=True)
+
+
+@project_app.command("list")
+def project_list(
+    include_removed: Annotated[bool, typer.Option("--all", help="Removed projects too.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Registered projects (projectsync), one per line: key, name, path, git remote."""
+    rows = _store().projects(include_removed=include_removed)
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    for r in rows:
+        removed = f"\tremoved {r['removed_at']}" if r.get("removed_at") else ""
+        # tab-separated whole lines (scripts cut them); out.file masks a credential in a remote URL
+        out.file.write(
+            f"{r['project_key']}\t{r['name']}\t{r['path'] or '-'}\t{r['git_remote'] or '-'}{removed}\n"
+        )
+    console.print(f"{len(rows)} registered project{'s' if len(rows) != 1 else ''}", markup=False)
+
+
+@project_app.command("remove")
+def project_remove(
+    name: Annotated[str, typer.Argument(help="Project key (as `project list` shows).")],
+) -> None:
+    """Remove a registered project (soft delete: the row keeps removed_at; `projectsync` restores it).
+    It leaves `project list` and, at the next sync, the unified tables."""
+    outcome = _store().remove_project(name)
+    if not outcome.ok:
+        console.print(f"project {name}: {outcome.message}; see `chitty-sync project list`", markup=False)
+        console.print("project remove failed", style="bold red")
+        raise typer.Exit(1)
+    console.print(
+        f"project {name} {outcome.message}; unified tables drop it at the next "
+        "`chitty-sync syncall` (re-add with `chitty-sync projectsync`)",
+        markup=False,
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the commands to ``chitty-sync`` (called once from cli.py)."""
     app.command()(projectsync)
     app.command()(sessionsync)
+    app.add_typer(project_app, name="project")

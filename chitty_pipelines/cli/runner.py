@@ -20,6 +20,7 @@ from typing import Any
 
 import dagster as dg
 
+from chitty_pipelines import config
 from chitty_pipelines.config import load_settings
 
 EventPrinter = Callable[[str, str], None]  # (kind, text)
@@ -82,6 +83,11 @@ def reap_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
             instance.report_run_failed(
                 run, f"its chitty-sync process ({pid}) ended without finishing the run (killed?)"
             )
+            # With pool limits (dagster.yaml.example), a killed step still holds its platform's
+            # slot: free it, or every later run of that platform would wait forever.
+            storage = instance.event_log_storage
+            if storage.supports_global_concurrency_limits:
+                storage.free_concurrency_slots_for_run(run.run_id)
             reaped.append(run.run_id)
     return reaped
 
@@ -103,6 +109,7 @@ class RunOutcome:
     materialized: list[str] = field(default_factory=list)
     failed_steps: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # materializations' "warning" metadata
 
 
 def execute_with_progress(
@@ -240,6 +247,12 @@ def _report(entry: dg.EventLogEntry, outcome: RunOutcome, on_event: EventPrinter
         key = mat.asset_key.to_user_string()
         outcome.materialized.append(key)
         on_event("asset", f"{key}  {_summary(mat.metadata)}")
+        warning = mat.metadata.get("warning")
+        if warning is not None:
+            text = str(getattr(warning, "value", warning))
+            if text not in outcome.warnings:  # one line per cause, not per table
+                outcome.warnings.append(text)
+                on_event("check_failed", f"warning: {text}")
     elif kind == "ASSET_CHECK_EVALUATION":
         data = event.event_specific_data
         passed = getattr(data, "passed", None)
@@ -256,6 +269,8 @@ def _report(entry: dg.EventLogEntry, outcome: RunOutcome, on_event: EventPrinter
         message = "failed" if error is None else _without_module_path(error.message.strip(), error.cls_name)
         outcome.errors.append(f"{event.step_key}: {message}")
         on_event("failure", f"{event.step_key}: {message}")
+        if error is not None and error.stack and config.debug():  # --debug: where it happened
+            on_event("log", "".join(error.stack).rstrip())  # printed through the masking console
 
 
 def _summary(metadata: dict[str, Any]) -> str:

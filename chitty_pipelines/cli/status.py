@@ -9,20 +9,39 @@ import typer
 from rich.table import Table
 
 from chitty_pipelines import config
-from chitty_pipelines.cli.app import app, out, warehouse
+from chitty_pipelines.cli.app import app, out, print_table, warehouse
 
 
 @app.command()
 def status(
-    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object (schema in the README).")] = False,
     health: Annotated[bool, typer.Option(help="Probe each configured platform (network calls).")] = True,
 ) -> None:
-    """Per platform: configured or not, health, last sync, rows, rejects (--json: rows per table)."""
-    from chitty_pipelines.ops.status import platform_statuses
+    """Platforms (configured, health, last sync, rows, rejects), unified tables, core services,
+    the latest run of each job, warnings (--json: one object, schema in the README)."""
+    from chitty_pipelines.cli.ops import services_status
+    from chitty_pipelines.ops.status import platform_statuses, status_warnings, unified_tables
+    from chitty_pipelines.unified.summary import unified_counts
 
-    statuses = platform_statuses(warehouse(), with_health=health)
+    wh = warehouse()
+    statuses = platform_statuses(wh, with_health=health)
     if as_json:
-        out.print_json(json.dumps([s.to_json() for s in statuses]))
+        doc = {
+            "warehouse": {
+                # PostgreSQL: host:port/database as the path (never a user or password)
+                "path": str(wh.path) if wh.kind == "duckdb" else wh.location,
+                "exists": wh.exists(),
+                "size_bytes": wh.path.stat().st_size if wh.kind == "duckdb" and wh.path.exists() else None,
+                "backend": wh.kind,
+                "location": warehouse_line(wh),
+            },
+            "platforms": [s.to_json() for s in statuses],
+            "unified": {"counts": unified_counts(wh), "tables": unified_tables(wh)},
+            "services": services_status(wh, probe=health),
+            "runs": _latest_runs(),
+            "warnings": status_warnings(wh),
+        }
+        out.print_json(json.dumps(doc, default=str))
         return
     wh = warehouse()
     table = Table(title=f"chitty-pipelines status ({warehouse_line(wh)})")
@@ -35,20 +54,25 @@ def status(
         health_text = "-"
         if s.health is not None:
             reason = s.health.get("reason")
-            health_text = ("ok" if s.health.get("ok") else "FAIL") + (f": {reason}" if reason else "")
+            verdict = "offline" if s.health.get("offline") else "ok" if s.health.get("ok") else "FAIL"
+            health_text = verdict + (f": {reason}" if reason and verdict != "offline" else "")
         table.add_row(s.platform, "yes" if s.configured else "no", health_text, last, rows, str(s.rejects))
-    out.print(table)
-    from chitty_pipelines.unified.summary import unified_counts
-
-    u = unified_counts(warehouse())
+    print_table(table)
+    u = unified_counts(wh)
     out.print(
         f"unified: {u['projects']} projects, {u['sessions']} sessions ({u['active']} active, "
         f"{u['stale']} stale, {u['ended']} ended), {u['topics']} topics"
     )
-    _print_latest_runs()
+    runs = _latest_runs()
+    if not runs:
+        out.print("runs: none recorded yet")
+    for r in runs:
+        out.print(f"run {r['job']}: {r['status']} ({r['created_at']}, {r['run_id'][:8]})")
     from chitty_pipelines.cli.ops import print_services_status  # core services: health and registration
 
-    print_services_status(out, warehouse(), probe=health)
+    print_services_status(out, wh, probe=health)
+    for w in status_warnings(wh):
+        out.print(f"warning: {w['source']}: {w['message']}", markup=False, highlight=False)
 
 
 @app.command("env")
@@ -67,7 +91,7 @@ def warehouse_line(wh: object) -> str:
     return config.scrub(f"{kind} {location}{suffix}")
 
 
-def _print_latest_runs() -> None:
+def _latest_runs() -> list[dict[str, str]]:
     """The latest run of each job; opening the instance also marks failed any run whose CLI
     process was killed (runner.reap_abandoned_runs), so such a run shows FAILURE here."""
     import dagster as dg
@@ -78,9 +102,12 @@ def _print_latest_runs() -> None:
         latest: dict[str, dg.RunRecord] = {}
         for record in instance.get_run_records(limit=50):
             latest.setdefault(record.dagster_run.job_name, record)
-    if not latest:
-        out.print("runs: none recorded yet")
-        return
-    for job, record in sorted(latest.items()):
-        when = record.create_timestamp.isoformat(timespec="seconds")
-        out.print(f"run {job}: {record.dagster_run.status.value} ({when}, {record.dagster_run.run_id[:8]})")
+    return [
+        {
+            "job": job,
+            "status": record.dagster_run.status.value,
+            "run_id": record.dagster_run.run_id,
+            "created_at": record.create_timestamp.isoformat(timespec="seconds"),
+        }
+        for job, record in sorted(latest.items())
+    ]

@@ -37,6 +37,7 @@ def syncall(
         )
     failed_platforms: list[tuple[str, str]] = []
     failed_jobs: list[str] = []
+    warnings: list[str] = []
     with open_instance() as instance:
         # Platforms first, then the unified layer in a run of its own, so that a platform that
         # fails (bad token, server down) fails its own step while the unified tables still take
@@ -74,10 +75,13 @@ def syncall(
             verdict = "[green]succeeded[/green]" if outcome.success else "[bold red]failed[/bold red]"
             count = len(outcome.materialized)
             console.print(f"{name} {verdict}: {count} assets materialized, run {outcome.run_id} ({where})")
+            warnings += [w for w in outcome.warnings if w not in warnings]
             if not outcome.success:
                 failed_jobs.append(name)
                 for step, error in zip(outcome.failed_steps, outcome.errors, strict=False):
                     failed_platforms += [(g, error) for g in _groups_of_steps(defs, [step])]
+    for warning in warnings:  # before the outcome: the last line stays the outcome
+        console.print(f"! warning: {warning}", style="yellow", markup=False, highlight=False)
     if failed_jobs:
         # The last lines say what failed, with its error and what configures it.
         for group, error in dict.fromkeys(failed_platforms):
@@ -87,6 +91,10 @@ def syncall(
             console.print(f"[bold red]✗ {group} failed[/bold red]: {reason}{hint}", highlight=False)
         console.print(f"[bold red]syncall failed[/bold red] ({', '.join(failed_jobs)})", highlight=False)
         raise typer.Exit(1)
+    if warnings:
+        n = len(warnings)
+        console.print(f"[yellow]syncall succeeded with {n} warning{'s' if n != 1 else ''}[/yellow]")
+        return
     console.print("[green]syncall succeeded[/green]", highlight=False)
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from chitty_pipelines.cli.app import console, out
+from chitty_pipelines.cli.app import console, out, print_table
 
 _ORDER = "CASE status WHEN 'in_progress' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END"
 
@@ -102,7 +102,10 @@ def todos(
             r.status, r.content, r.added_by, _iso(r.added_at) or "-", _none(r.updated_by) or "-",
             _iso(r.updated_at) or "-",
         )  # fmt: skip
-    out.print(table if len(df) else f"nothing open on {key}")
+    if len(df):
+        print_table(table)
+    else:
+        out.print(f"nothing open on {key}")
 
 
 def _print_projects(wh: Any, as_json: bool) -> None:
@@ -130,4 +133,7 @@ def _print_projects(wh: Any, as_json: bool) -> None:
             _none(r.project_key) or "(no project)", str(r.open_count), str(r.in_progress_todos),
             str(r.pending_todos), str(r.completed_todos), str(len(r.sessions)), _iso(r.last_sync) or "-",
         )  # fmt: skip
-    out.print(table if len(df) else "no todos")
+    if len(df):
+        print_table(table)
+    else:
+        out.print("no todos")

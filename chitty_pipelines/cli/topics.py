@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from chitty_pipelines import config
-from chitty_pipelines.cli.app import console, out
+from chitty_pipelines.cli.app import console, out, print_table
 from chitty_pipelines.kernel.assets import FULL_REFRESH_TAG
 
 TOPICSYNC_JOB = "topicsync"
@@ -108,4 +108,7 @@ def _print_topics() -> None:
         table.add_row(
             r.topic_id, r.name, str(r.session_count), str(r.primary_session_count), f"{r.avg_confidence:.2f}"
         )
-    out.print(table if len(df) else "no sessions categorised")
+    if len(df):
+        print_table(table)
+    else:
+        out.print("no sessions categorised")

@@ -206,6 +206,9 @@ def demo_stack(home: Path) -> Iterator[DemoStack]:
         DAGSTER_HOME=str(home / "dagster"),
         CLAUDE_HOME=str(corpus["claude"]),
         CHITTY_EXPORTS_DIR=str(corpus["exports"]),
+        # Everything the demo talks to is a fake on 127.0.0.1: no probe, sensor tick or id mint
+        # of the demo (nor of its UI) may reach a real host.
+        CHITTY_OFFLINE="1",
     )
     demo.endpoints["claude_code"] = str(corpus["claude"])
     demo.endpoints["chatgpt"] = demo.endpoints["gemini"] = str(corpus["exports"])
@@ -230,6 +233,7 @@ def demo_environment(env: dict[str, str]) -> Iterator[None]:
     settings cannot leak into the demo), and put the old ones back afterwards."""
     names = {spec.name for spec in config.ENV_VARS} | set(env)
     names.discard("CHITTY_TEST_POSTGRES_DSN")
+    names.discard("CHITTY_DEBUG")  # how much to show, not what to connect to
     # A snapshot to restore, not configuration: values are only read back through config.
     saved = {name: value for name, value in os.environ.items() if name in names}
     try:

@@ -8,7 +8,6 @@ resolve. Every value is fixed: the demo test can assert counts.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from chitty_pipelines.platforms.drive import seed as drive_seed
 from chitty_pipelines.platforms.drive.fake import FakeDrive
 from chitty_pipelines.platforms.gemini import seed as gemini_seed
 from chitty_pipelines.platforms.github.fake import GitHubFake
+from chitty_pipelines.platforms.neon import seed as neon_seed
 from chitty_pipelines.platforms.notion import seed as notion_seed
 from chitty_pipelines.platforms.notion.fake import FakeNotion
 
@@ -60,7 +60,7 @@ EXPECTED_ROWS = {
     "raw_cloudflare.r2_objects": 3,
     "raw_cloudflare.r2_json_objects": 2,
     "raw_neon.event_store": 6,  # yesterday's and today's events: syncall lands the whole history
-    "raw_neon.evidence_ledger": 4,
+    "raw_neon.evidence_ledger": neon_seed.EVIDENCE_ROWS,
     "raw_local.claude_sessions": 2,
     "raw_local.claude_messages": 4,
     "raw_local.chatgpt_conversations": 1,
@@ -135,39 +135,8 @@ def seed_r2(s3: Any) -> None:
 
 
 def seed_neon(dsn: str, now: datetime) -> None:
-    """The ChittyOS event store (events yesterday and today: syncall lands both days) and the
-    evidence ledger."""
-    import psycopg
-
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    with psycopg.connect(dsn, autocommit=True) as con:
-        con.execute(
-            "CREATE TABLE public.event_store (chitty_id text PRIMARY KEY, aggregate_id text, "
-            'aggregate_type text, event_type text, event_data jsonb, event_hash text, "timestamp" '
-            "timestamptz NOT NULL)"
-        )
-        for n, name in enumerate(PROJECTS):
-            for k, at in enumerate((today - timedelta(hours=12), today + timedelta(minutes=1))):
-                con.execute(
-                    "INSERT INTO event_store VALUES (%s, %s, 'project', %s, %s, %s, %s)",
-                    (
-                        f"demo-ev-{n}-{k}",
-                        name,
-                        "created" if k == 0 else "updated",
-                        json.dumps({"project": name}),
-                        f"h{n}{k}",
-                        at + timedelta(minutes=n),
-                    ),
-                )
-        con.execute(
-            "CREATE TABLE public.evidence_ledger (id int PRIMARY KEY, case_name text, title text, "
-            "updated_at timestamptz NOT NULL)"
-        )
-        for i in range(EXPECTED_ROWS["raw_neon.evidence_ledger"]):
-            con.execute(
-                "INSERT INTO evidence_ledger VALUES (%s, 'Demo v. Example', %s, %s)",
-                (i + 1, f"Exhibit {i + 1}", _at(i)),
-            )
+    """The ChittyOS event store and the evidence ledger (``platforms/neon/seed.py``)."""
+    neon_seed.seed_neon(dsn, now, PROJECTS, T0)
 
 
 def write_local_corpus(root: Path) -> dict[str, Path]:

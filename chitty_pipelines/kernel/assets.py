@@ -3,7 +3,7 @@ the sync log, and the generic data checks (unique key, rejects)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -12,7 +12,7 @@ import dagster as dg
 from pydantic import Field
 
 from chitty_pipelines.kernel.secrets import scrub, scrub_metadata
-from chitty_pipelines.warehouse import TableSpec, Warehouse, quote
+from chitty_pipelines.warehouse import TableSpec, Warehouse, held_connections, quote
 
 FULL_REFRESH_TAG = "chitty/full_refresh"
 # Daily-partitioned assets carry this tag (value "daily"): jobs.py keeps them out of syncall,
@@ -229,27 +229,37 @@ def bundled_checks(
         required_resource_keys=set(resource_keys),
     )
     def _run(context):  # annotated types are strings here (future import) and Dagster rejects them
-        selected = {(k.asset_key, k.name) for k in context.selected_asset_check_keys}
-        errors: list[BaseException] = []
-        # In declaration order (the selection is a set), so results come in a stable order.
+        yield from run_checks(context, checks)
+
+    return _run
+
+
+def run_checks(context: Any, checks: Sequence[Check]) -> Iterator[dg.AssetCheckResult]:
+    """The selected ``checks``, in declaration order (the selection is a set, so results come in
+    a stable order), as Dagster check results. Checks are small queries: they share one warehouse
+    connection, released before the results go back to Dagster. A check that raises fails the
+    step, as its own step would, but only after the others have reported."""
+    selected = {(k.asset_key, k.name) for k in context.selected_asset_check_keys}
+    errors: list[BaseException] = []
+    results: list[dg.AssetCheckResult] = []
+    with held_connections():
         for check in (c for c in checks if (c.asset, c.name) in selected):
             try:
                 result = check.fn(context)
             except Exception as exc:
-                # A check that raises fails the step, as its own step did, but only after the
-                # platform's other checks have still reported.
                 context.log.error(f"check {check.name} on {check.asset.to_user_string()} raised {exc!r}")
                 errors.append(exc)
                 continue
-            yield dg.AssetCheckResult(
-                passed=result.passed,
-                asset_key=check.asset,
-                check_name=check.name,
-                severity=result.severity,
-                metadata=result.metadata,
-                description=result.description,
+            results.append(
+                dg.AssetCheckResult(
+                    passed=result.passed,
+                    asset_key=check.asset,
+                    check_name=check.name,
+                    severity=result.severity,
+                    metadata=result.metadata,
+                    description=result.description,
+                )
             )
-        if errors:
-            raise errors[0]
-
-    return _run
+    yield from results
+    if errors:
+        raise errors[0]

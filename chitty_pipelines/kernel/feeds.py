@@ -36,7 +36,7 @@ TARGET_COLUMNS: dict[str, tuple[str, ...]] = {
         "name",
         "path",
         "git_remote",
-        "last_activity_at",
+        "last_active_at",
         "record_count",
         "full_name",
     ),

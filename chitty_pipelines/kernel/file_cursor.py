@@ -6,7 +6,9 @@ rows read from the file (session-formats.md §1.14).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 Action = Literal["skip", "resume", "reread"]
@@ -39,3 +41,33 @@ def decide(cursor: FileCursor | None, size: int, mtime_ns: int, inode: int) -> A
     if size == cursor.size and mtime_ns == cursor.mtime_ns:
         return "skip"
     return "resume"
+
+
+@dataclass(frozen=True)
+class WholeFile:
+    """A file to read again from the start (a JSON document cannot be resumed)."""
+
+    path: Path
+    key: str  # its cursor key: the resolved path
+    done: FileCursor  # stored in the transaction of the file's last rows, once read whole
+
+
+def whole_files(
+    files: Iterable[Path], cursors: Mapping[str, Any] | None
+) -> tuple[list[WholeFile], list[str]]:
+    """(the files to read, the keys of those skipped): a file whose (size, mtime, inode) match its
+    cursor is not opened at all; ``cursors=None`` (a full refresh) reads every file. A file that
+    vanished since it was listed is neither: the next sync sees the truth."""
+    read, skipped = [], []
+    for path in files:
+        key = str(path.resolve())
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        stored = FileCursor.from_json(cursors.get(key)) if cursors is not None else None
+        if decide(stored, st.st_size, st.st_mtime_ns, st.st_ino) == "skip":
+            skipped.append(key)
+            continue
+        read.append(WholeFile(path, key, FileCursor(st.st_size, st.st_mtime_ns, st.st_ino, st.st_size)))
+    return read, skipped

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from chitty_pipelines import config
 from chitty_pipelines.config import load_settings
+from chitty_pipelines.warehouse import Reject, Warehouse
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,16 @@ class SkippedPath:
 
     path: Path
     reason: str
+
+
+def reject_skipped(
+    wh: Warehouse, run_id: str | None, platform: str, stream: str, skipped: list[SkippedPath] | None
+) -> int:
+    """Paths never opened (pipes, sockets, broken or looping links) become rejects; returns how many."""
+    if not skipped:
+        return 0
+    with wh.transaction(run_id) as tx:
+        return tx.add_rejects([Reject(platform, stream, str(s.path), "file", s.reason) for s in skipped])
 
 
 _FILE_TYPES = (
@@ -87,8 +98,8 @@ def _regular_files(paths: Iterator[Path], skipped: list[SkippedPath] | None) -> 
 
 
 class MissingFolderError(RuntimeError):
-    """The user named a folder (by an environment variable) that is not there. A green run that
-    read nothing would hide the typo, so the platform's step fails with the variable's name."""
+    """The user named a folder (by an environment variable) that is not there. (The syncs report
+    it as a warning instead, so the other folders still land; kept for callers that must stop.)"""
 
 
 class LocalSessionsResource(dg.ConfigurableResource):

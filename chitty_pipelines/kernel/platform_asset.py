@@ -32,10 +32,11 @@ from chitty_pipelines.kernel.assets import (
     log_sync,
     not_configured_results,
     now,
+    run_checks,
     table_metadata,
 )
 from chitty_pipelines.kernel.secrets import scrubbed_error
-from chitty_pipelines.warehouse import TableSpec, Warehouse
+from chitty_pipelines.warehouse import TableSpec, Warehouse, held_connections
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ class TableResult:
     # False when this table's part of the platform is not set up (e.g. GitHub's data repository,
     # Cloudflare's D1 databases) while the rest is: zero rows, ``message`` says what to set.
     configured: bool = True
+    # Something the user should fix that did not stop the sync (e.g. CLAUDE_HOME naming a folder
+    # that does not exist): the metadata's ``warning``, the sync log (status stays success, the
+    # message starts with "warning: "), `status` and the syncall summary show it.
+    warning: str = ""
 
     @classmethod
     def not_configured(cls, table: TableSpec, reason: str) -> "TableResult":
@@ -80,6 +85,9 @@ class TableResult:
 
     def stats(self) -> StreamStats:
         return StreamStats(self.rows_written, self.bytes_read, self.rejects, self.metadata)
+
+
+WARNING_PREFIX = "warning: "  # sync-log messages of a success with a warning (ops/status.py reads it)
 
 
 @dataclass
@@ -213,26 +221,35 @@ def platform_assets(
                 raise
             raise clean from clean.__cause__
         elapsed = round(time.monotonic() - t0, 3)
-        for result in results:
-            if result.key not in run.selected:
-                continue
-            if not result.configured:
+        outputs: list[Any] = []
+        # The sync log and the tables' metadata: small queries on one connection, released
+        # before anything goes back to Dagster.
+        with held_connections():
+            for result in results:
+                if result.key not in run.selected:
+                    continue
+                if not result.configured:
+                    log_sync(
+                        wh, context, platform=platform, asset=result.key.to_user_string(),
+                        started_at=run.started_at, status="not_configured", message=result.message,
+                    )  # fmt: skip
+                    outputs.extend(not_configured_results([result.key], result.message))
+                    continue
+                result.metadata.setdefault("duration_s", elapsed)
+                result.metadata.setdefault("full_refresh", run.full_refresh)
+                message = result.message
+                if result.warning:
+                    result.metadata["warning"] = result.warning
+                    message = f"{WARNING_PREFIX}{result.warning}" + (f" ({message})" if message else "")
+                    context.log.warning(f"{result.key.to_user_string()}: {result.warning}")
                 log_sync(
                     wh, context, platform=platform, asset=result.key.to_user_string(),
-                    started_at=run.started_at, status="not_configured", message=result.message,
+                    started_at=run.started_at, status="success", stats=result.stats(),
+                    full_refresh=run.full_refresh, message=message,
                 )  # fmt: skip
-                yield from not_configured_results([result.key], result.message)
-                continue
-            result.metadata.setdefault("duration_s", elapsed)
-            result.metadata.setdefault("full_refresh", run.full_refresh)
-            log_sync(
-                wh, context, platform=platform, asset=result.key.to_user_string(),
-                started_at=run.started_at, status="success", stats=result.stats(),
-                full_refresh=run.full_refresh, message=result.message,
-            )  # fmt: skip
-            yield dg.MaterializeResult(
-                asset_key=result.key, metadata=table_metadata(wh, result.table, result.stats())
-            )
+                metadata = table_metadata(wh, result.table, result.stats())
+                outputs.append(dg.MaterializeResult(asset_key=result.key, metadata=metadata))
+        yield from outputs
         yield from evaluate_checks(context, checks)
 
     return _platform_asset
@@ -242,25 +259,7 @@ def evaluate_checks(
     context: dg.AssetExecutionContext, checks: Sequence[Check]
 ) -> Iterable[dg.AssetCheckResult]:
     """The selected checks, in declaration order, after the data has landed in this same step."""
-    selected = {(k.asset_key, k.name) for k in context.selected_asset_check_keys}
-    errors: list[BaseException] = []
-    for check in (c for c in checks if (c.asset, c.name) in selected):
-        try:
-            result = check.fn(context)
-        except Exception as exc:  # the other checks still report; the step fails afterwards
-            context.log.error(f"check {check.name} on {check.asset.to_user_string()} raised {exc!r}")
-            errors.append(exc)
-            continue
-        yield dg.AssetCheckResult(
-            passed=result.passed,
-            asset_key=check.asset,
-            check_name=check.name,
-            severity=result.severity,
-            metadata=result.metadata,
-            description=result.description,
-        )
-    if errors:
-        raise errors[0]
+    return run_checks(context, checks)
 
 
 def check_specs_of(checks: Sequence[Check]) -> list[dg.AssetCheckSpec]:
@@ -286,6 +285,11 @@ def with_checks(checks: Sequence[Check]) -> Callable[[Callable[..., Any]], Calla
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(fn)
         def wrapper(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> Iterator[Any]:
+            # A unified step is warehouse work only: one connection for all its queries.
+            with held_connections():
+                yield from _run(context, *args, **kwargs)
+
+        def _run(context: dg.AssetExecutionContext, *args: Any, **kwargs: Any) -> Iterator[Any]:
             selected = set(context.selected_asset_keys)
             if selected:  # nothing to build when only the checks were selected
                 out = fn(context, *args, **kwargs)

@@ -1,8 +1,9 @@
 """``chitty-sync check``: ChittyCheck's tests 11-14 done right (chittyos-contracts.md §6.3).
 
-Every probe has its own timeout and its own line (PASS, WARN, FAIL, or SKIP for a platform that
-is not configured, which is no failure and does not count). The score keeps ChittyCheck's rule,
-floor(PASS x 100 / counted lines), against a threshold (80 by default). Replies are parsed and
+Every probe has its own timeout and its own line (PASS, WARN, FAIL, or SKIP for what is not
+configured or is offline, which is no failure and does not count). The score keeps ChittyCheck's
+rule, floor(PASS x 100 / counted lines), against a threshold (80 by default) that decides on
+WARNs; a FAIL of anything configured always fails the check. Replies are parsed and
 fields compared; nothing is matched on substrings of a body.
 """
 
@@ -65,7 +66,8 @@ class CheckReport:
 
     @property
     def passed(self) -> bool:
-        return self.score >= self.threshold
+        # The score gates WARNs; a FAIL of something configured always fails the check.
+        return self.score >= self.threshold and not self.counts[FAIL]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -84,12 +86,14 @@ def run_check(
     report = CheckReport(threshold)
     platforms = platform_health()
     for p in platforms:  # test 11
-        verdict = SKIP if not p.configured else (PASS if p.ok else FAIL)
+        verdict = SKIP if not p.configured or p.ok is None else (PASS if p.ok else FAIL)
         report.lines.append(CheckLine(11, p.name, verdict, p.reason or "ok", p.latency_ms))
     services = service_health(resource)
     required = {s.name: s.required for s in resource.services()}
     for h in services:  # test 12
         verdict = PASS if h.healthy else FAIL if required.get(h.name) else WARN
+        if h.skipped:  # not configured, or offline: not contacted, not counted
+            verdict = SKIP
         where = "" if h.reachable else "unreachable: "
         report.lines.append(CheckLine(12, h.name, verdict, f"{where}{h.reason}", h.latency_ms))
     if record:
@@ -97,19 +101,29 @@ def run_check(
             record_health(warehouse, health_rows(services, platforms, "check"))
         except Exception as exc:  # a busy or read-only warehouse must not hide the results
             report.notes.append(f"health not recorded in the warehouse ({type(exc).__name__})")
-    report.lines.append(_mint_line())  # test 13
+    report.lines.append(_mint_line(resource))  # test 13
     listed = _registry_line(resource, report)
     report.lines.append(_sync_status_line(warehouse))
     report.lines.extend(_registration_lines(resource, warehouse, listed))  # test 14
+    skipped = [f"{line.test} {line.name}" for line in report.lines if line.verdict == SKIP]
+    if skipped:
+        report.notes.append(f"skipped (not configured or offline, not counted): {', '.join(skipped)}")
     return report
 
 
-def _mint_line() -> CheckLine:
+def _mint_line(resource: ChittyServicesResource) -> CheckLine:
     token = config.env("CHITTY_ID_TOKEN")
     if not token:
-        return CheckLine(13, "id mint", WARN, "CHITTY_ID_TOKEN is not set: minting not tested")
+        return CheckLine(13, "id mint", SKIP, "not configured: set CHITTY_ID_TOKEN to test minting")
+    skipped = resource.usable("identity")
+    if skipped is not None:
+        return CheckLine(13, "id mint", SKIP, skipped.reason)
     client = ChittyIdClient(
-        config.env("CHITTY_ID_URL") or "https://id.chitty.cc", token, attempts=2, max_wait_s=2
+        config.env("CHITTY_ID_URL") or "https://id.chitty.cc",
+        token,
+        resource.timeout_s,
+        attempts=2,
+        max_wait_s=2,
     )
     entity = entity_codes()["session"]
     try:
@@ -126,6 +140,10 @@ def _mint_line() -> CheckLine:
 
 
 def _registry_line(resource: ChittyServicesResource, report: CheckReport) -> set[str] | None:
+    skipped = resource.usable("registry")
+    if skipped is not None:
+        report.lines.append(CheckLine(13, "registry list", SKIP, skipped.reason))
+        return None
     try:
         with resource.registry_client() as registry:
             services, total = registry.list()
@@ -173,6 +191,10 @@ def _registration_lines(
     resource: ChittyServicesResource, warehouse: Warehouse, listed: set[str] | None
 ) -> list[CheckLine]:
     latest = latest_registrations(warehouse)
+    skipped = [h for h in (resource.usable("register"), resource.usable("registry")) if h is not None]
+    if skipped:  # registration cannot be verified without both: not counted
+        why = "; ".join(f"{h.name} {h.reason}" for h in skipped)
+        return [CheckLine(14, s.name, SKIP, why) for s in resource.services()]
     lines = []
     with resource.register_client() as register:
         register_down: str | None = None

@@ -177,7 +177,7 @@ def _heal_request(context: dg.SensorEvaluationContext, lost: list[str]) -> tuple
 @dg.sensor(
     name="core_services_health",
     job=register_core_services,
-    minimum_interval_seconds=int(config.env("CHITTY_HEALTH_INTERVAL") or 300),
+    minimum_interval_seconds=config.number("CHITTY_HEALTH_INTERVAL", 300, int),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Probe each core service and configured platform, record ops/service_health, and "
     "re-register when Registry has lost a service it used to list.",
@@ -191,12 +191,16 @@ def health_sensor(
     services = service_health(chittyos_services)
     platforms = platform_health()
     record_health(wh, health_rows(services, platforms, "health_sensor"))
-    try:
-        with chittyos_services.registry_client() as registry:
-            listed: set[str] | None = registry.names()
-    except (httpx.HTTPError, RegistryContractError) as exc:
-        context.log.warning(f"registry list failed ({type(exc).__name__}); self-healing skipped")
-        listed = None
+    listed: set[str] | None = None
+    skipped = chittyos_services.usable("registry")
+    if skipped is not None:  # not configured or CHITTY_OFFLINE=1: no request to the registry
+        context.log.info(f"registry {skipped.reason}; self-healing skipped")
+    else:
+        try:
+            with chittyos_services.registry_client() as registry:
+                listed = registry.names()
+        except (httpx.HTTPError, RegistryContractError) as exc:
+            context.log.warning(f"registry list failed ({type(exc).__name__}); self-healing skipped")
     lost = (
         lost_services(wh, listed, [s.name for s in chittyos_services.services()])
         if listed is not None

@@ -26,6 +26,10 @@ def register_all(
     resource: ChittyServicesResource, services: Sequence[CoreService] | None = None
 ) -> list[Outcome]:
     services = list(services or resource.services())
+    skipped = resource.usable("register")
+    if skipped is not None:  # not configured or offline: no request at all, and the reason stays
+        outcomes = [Outcome(s.name, "register", str(skipped.skipped), None, skipped.reason) for s in services]
+        return outcomes + confirm_in_registry(resource, services)
     # Register v1 wants a version: the service's own, from its /health JSON (§2.3), probed in
     # parallel (each probe has its own timeout).
     versions = {h.name: h.version for h in resource.probe_all(services) if h.healthy}
@@ -48,6 +52,9 @@ def register_all(
 def confirm_in_registry(resource: ChittyServicesResource, services: Sequence[CoreService]) -> list[Outcome]:
     """Poll the Registry with backoff until every service is listed or the deadline passes
     (Register -> Registry propagation is asynchronous); write the missing ones where allowed."""
+    skipped = resource.usable("registry")
+    if skipped is not None:
+        return [Outcome(s.name, "registry", str(skipped.skipped), None, skipped.reason) for s in services]
     deadline = time.monotonic() + resource.confirm_s
     written: dict[str, Outcome] = {}
     with resource.registry_client() as registry:

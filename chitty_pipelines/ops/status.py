@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from chitty_pipelines.kernel.platform_asset import WARNING_PREFIX
 from chitty_pipelines.platforms import registry
 from chitty_pipelines.warehouse import Warehouse, quote
 
@@ -67,3 +68,65 @@ def _platform_status(warehouse: Warehouse, spec: registry.PlatformSpec, synced: 
             con.execute("SELECT count(*) FROM ops.rejects WHERE platform = ?", [spec.name]).fetchone()[0]
         )
     return status
+
+
+def unified_tables(warehouse: Warehouse) -> list[dict[str, Any]]:
+    """Every table of the unified schema: rows, and its last materialization from ops.sync_log."""
+    if not warehouse.path.exists():
+        return []
+    with warehouse.connect() as con:
+        names = [
+            n
+            for (n,) in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'unified' ORDER BY 1"
+            ).fetchall()
+        ]
+        last = {
+            asset: (finished, status)
+            for asset, finished, status in con.execute(
+                "SELECT asset, finished_at, status FROM ops.sync_log WHERE starts_with(asset, 'unified/') "
+                "QUALIFY row_number() OVER (PARTITION BY asset ORDER BY finished_at DESC) = 1"
+            ).fetchall()
+        }
+        out = []
+        for name in names:
+            rows = int(con.execute(f"SELECT count(*) FROM unified.{quote(name)}").fetchone()[0])
+            finished, status = last.get(f"unified/{name}", (None, None))
+            out.append(
+                {
+                    "table": f"unified.{name}",
+                    "rows": rows,
+                    "last_materialization": finished.isoformat(timespec="seconds") if finished else None,
+                    "last_status": status,
+                }
+            )
+    return out
+
+
+def status_warnings(warehouse: Warehouse) -> list[dict[str, str]]:
+    """What needs attention without being a failure: a folder named by CLAUDE_HOME or
+    CHITTY_EXPORTS_DIR that does not exist (now), and the warnings of each table's last sync."""
+    from chitty_pipelines.kernel.local_files import LocalSessionsResource
+
+    local = LocalSessionsResource.from_settings()
+    found = [
+        {"source": source, "message": message}
+        for source, which in (("claude_code", "claude"), ("chatgpt/gemini", "exports"))
+        for message in local.missing_folders(which)
+    ]
+    if warehouse.path.exists():
+        with warehouse.connect() as con:
+            rows = con.execute(
+                "SELECT platform, asset, message FROM ops.sync_log "
+                "QUALIFY row_number() OVER (PARTITION BY platform, asset ORDER BY finished_at DESC) = 1 "
+                "ORDER BY platform, asset"
+            ).fetchall()
+        seen = {w["message"] for w in found}
+        for platform, asset, message in rows:
+            text = (message or "").removeprefix(WARNING_PREFIX)
+            # the same cause on several tables (some add their own note after it): once
+            repeated = any(text.startswith(s) or s.startswith(text) for s in seen)
+            if message and message.startswith(WARNING_PREFIX) and not repeated:
+                seen.add(text)
+                found.append({"source": f"{platform} ({asset})", "message": text})
+    return found

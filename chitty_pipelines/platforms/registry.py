@@ -41,14 +41,14 @@ def _has_export_files(kind: str) -> Callable[[], bool]:
 
         resource = LocalSessionsResource.from_settings()
         if resource.missing_folders("exports"):
-            return True  # named explicitly but missing: the sync fails and says so (issue 15)
+            return True  # named explicitly but missing: the sync runs and warns (issue 15)
         files = getattr(resource, kind)()
         return next(iter(files), None) is not None
 
     return configured
 
 
-_LOCAL_FILES = "chitty_pipelines.kernel.local_files"
+OFFLINE_REASON = "offline (CHITTY_OFFLINE=1): not probed"
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,6 @@ class PlatformSpec:
     is_configured: Callable[[], bool]
     table_prefix: str = ""  # local AI tools share raw_local; their tables start with the prefix
     local: bool = False  # reads files on this machine (no credentials, no network)
-    # Where resource_class lives when not in the platform's own resource.py: the three local
-    # AI-tool platforms share one resource (the folders to read) in the kernel.
-    resource_module: str | None = None
 
     @property
     def package(self) -> str:
@@ -79,6 +76,10 @@ class PlatformSpec:
     def configured(self) -> bool:
         return bool(self.is_configured())
 
+    def offline(self) -> bool:
+        """CHITTY_OFFLINE=1 and one of the platform's hosts is not a loopback fake."""
+        return not self.local and not all(config.may_reach(u) for u in config.platform_urls(self.name))
+
     def module(self, name: str) -> ModuleType:
         return importlib.import_module(f"{self.package}.{name}")
 
@@ -88,7 +89,7 @@ class PlatformSpec:
 
     def resource(self) -> dg.ConfigurableResource:
         """Its resource built from the environment (secret fields hold ``EnvVar``s until a run)."""
-        module = importlib.import_module(self.resource_module or f"{self.package}.resource")
+        module = importlib.import_module(f"{self.package}.resource")
         return getattr(module, self.resource_class).from_settings()
 
     def feeds(self) -> tuple[Feed, ...]:
@@ -100,7 +101,10 @@ class PlatformSpec:
 
     def health(self) -> dict[str, Any]:
         """The platform's own probe (``health.probe``) on its resource, resolved as a run would
-        resolve it; ``{"ok": bool, "configured": bool, "reason": str, ...}``."""
+        resolve it; ``{"ok": bool, "configured": bool, "reason": str, ...}``. Offline
+        (CHITTY_OFFLINE=1) a platform on a real host is not probed: ``{"offline": True}``."""
+        if self.offline():
+            return {"ok": False, "configured": True, "offline": True, "reason": OFFLINE_REASON}
         resource = self.resource().process_config_and_initialize()
         return self.module("health").probe(resource)
 
@@ -116,7 +120,6 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         _claude_code_configured,
         table_prefix="claude_",
         local=True,
-        resource_module=_LOCAL_FILES,
     ),
     PlatformSpec(
         "chatgpt",
@@ -128,7 +131,6 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         _has_export_files("chatgpt_exports"),
         table_prefix="chatgpt_",
         local=True,
-        resource_module=_LOCAL_FILES,
     ),
     PlatformSpec(
         "gemini",
@@ -140,7 +142,6 @@ PLATFORMS: tuple[PlatformSpec, ...] = (
         _has_export_files("gemini_activity"),
         table_prefix="gemini_",
         local=True,
-        resource_module=_LOCAL_FILES,
     ),
     PlatformSpec(
         "neon",

@@ -95,8 +95,9 @@ def _fresh(table: TableSpec, asset: dg.AssetKey, activity: str):
 
 def _aliases_project_exists(ctx) -> dg.AssetCheckResult:
     bad = _count(_wh(ctx), PROJECT_ALIASES,
-                 f"(project_key IS NULL AND rule <> 'ignored_generic') OR (project_key IS NOT NULL AND "
-                 f"project_key NOT IN (SELECT project_key FROM {PROJECTS.sql_name}))")  # fmt: skip
+                 "(project_key IS NULL AND rule NOT IN ('ignored_generic', 'removed')) OR "
+                 "(project_key IS NOT NULL AND project_key NOT IN "
+                 f"(SELECT project_key FROM {PROJECTS.sql_name}))")  # fmt: skip
     return _result(bad, "orphan_aliases")
 
 
@@ -107,7 +108,7 @@ def _sessions_project_exists(ctx) -> dg.AssetCheckResult:
     bad = _count(wh, SESSIONS,
                  f"(project_key IS NOT NULL AND project_key NOT IN "
                  f"(SELECT project_key FROM {PROJECTS.sql_name})) OR (project_key IS NULL AND "
-                 "project_rule NOT IN ('none', 'ignored_generic', 'parent'))")  # fmt: skip
+                 "project_rule NOT IN ('none', 'ignored_generic', 'parent', 'removed'))")  # fmt: skip
     linked = _count(wh, SESSIONS, "project_key IS NOT NULL")
     return _result(bad, "sessions_with_unknown_project", linked=linked)
 
@@ -144,7 +145,7 @@ CHECKS = [
     Check(
         PROJECTS_KEY,
         "projects_freshness",
-        _fresh(PROJECTS, PROJECTS_KEY, "last_activity_at"),
+        _fresh(PROJECTS, PROJECTS_KEY, "last_active_at"),
         "The projects table was rebuilt within 24 hours (warns).",
     ),
     Check(

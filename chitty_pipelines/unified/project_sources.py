@@ -81,7 +81,7 @@ def read_sources(
                 records.append(
                     SourceRecord(
                         feed.project_kind, feed.source, str(r["source_id"]), r["name"], path, remote,
-                        r["last_activity_at"], int(r["record_count"] or 1),
+                        r["last_active_at"], int(r["record_count"] or 1),
                         extra={"full_name": r["full_name"]} if r["full_name"] else {},
                         rank=feed.project_rank, code=feed.code, workdir=feed.working_directories,
                     )

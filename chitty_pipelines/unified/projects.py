@@ -98,9 +98,34 @@ def project_row(key: str, ms: list[Match], chitty_id: str, id_source: str, built
         "git_remote": next((r for r in remotes if r), None),
         "paths": paths,
         "registered_path": normalize_path(registered.path) if registered else None,
-        "last_activity_at": _latest([m.record.last_activity_at for m in ms]),
+        "last_active_at": _latest([m.record.last_active_at for m in ms]),
         "built_at": built_at,
     }
+
+
+def drop_removed(
+    matches: list[Match], projects: dict[str, list[Match]], removed: list[dict]
+) -> tuple[list[Match], dict[str, list[Match]]]:
+    """A removed project (``chitty-sync project remove``) leaves unified.projects: the project
+    with its key, or holding its registered path or git remote. Its source records stay in
+    project_aliases with rule ``removed`` and no project (so no session links to it)."""
+    if not removed:
+        return matches, projects
+    keys = {p["project_key"] for p in removed}
+    paths = {p for r in removed if (p := normalize_path(r.get("path")))}
+    remotes = {r for p in removed if (r := normalize_remote(p.get("git_remote")))}
+    gone = {
+        key
+        for key, ms in projects.items()
+        if key in keys
+        or any(normalize_path(m.record.path) in paths for m in ms if m.record.path)
+        or any(normalize_remote(m.record.git_remote) in remotes for m in ms if m.record.git_remote)
+    }
+    out = [
+        Match(m.record, "removed", f"project {m.project_key} removed", None) if m.project_key in gone else m
+        for m in matches
+    ]
+    return out, {k: v for k, v in projects.items() if k not in gone}
 
 
 def alias_row(m: Match) -> dict:
@@ -118,7 +143,7 @@ def alias_row(m: Match) -> dict:
         "matched_on": m.matched_on,
         "project_key": m.project_key,
         "record_count": r.count,
-        "last_activity_at": r.last_activity_at,
+        "last_active_at": r.last_active_at,
     }
 
 
@@ -165,6 +190,7 @@ def unified_projects(
     t0 = time.monotonic()
     wh = warehouse.get()
     registered = opstore.get().projects()
+    removed = opstore.get().removed_projects()  # soft-deleted: left out of the unified tables
     # The feeds' named parameters are this asset's settings (e.g. which databases hold projects).
     params = {k: v for k, v in config.model_dump().items() if k != "full_refresh"}
     with wh.connect() as con:
@@ -175,6 +201,7 @@ def unified_projects(
                 json.dumps(registered, sort_keys=True, default=str).encode()
             ).hexdigest(),
             "settings": params,
+            "removed": sorted(p["project_key"] for p in removed),
         }
     stored = wh.cursors(GROUP, "projects")
     exists = {"unified.projects", "unified.project_aliases"} <= have
@@ -205,6 +232,7 @@ def unified_projects(
         return
     records, per_source = read_sources(wh, registered, params, config.lookup_git_remotes)
     matches, projects = resolve(records)
+    matches, projects = drop_removed(matches, projects, removed)
     ids = assign_ids(wh, chitty_id, "project", projects, context.log.warning, started_at)
     with wh.transaction(context.run.run_id) as tx:
         write_ids(tx, ids)

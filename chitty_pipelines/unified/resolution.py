@@ -50,7 +50,7 @@ class SourceRecord:
     name: str | None
     path: str | None = None
     git_remote: str | None = None
-    last_activity_at: datetime | None = None
+    last_active_at: datetime | None = None
     count: int = 1  # sessions for a working directory, 1 otherwise
     registered_key: str | None = None
     extra: dict = field(default_factory=dict)

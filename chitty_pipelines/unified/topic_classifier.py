@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
-from chitty_pipelines.config import env, secret
+from chitty_pipelines.config import env, number, secret
 from chitty_pipelines.topics.classifiers import CLASSIFIERS, Limits, TopicClassifier
 from chitty_pipelines.topics.taxonomy import Taxonomy, load_taxonomy
 
@@ -27,17 +27,19 @@ class TopicClassifierResource(dg.ConfigurableResource):
     llm_batch_size: int = Field(default=10, description="Sessions per chat completion request.")
     llm_attempts: int = Field(default=4, description="Attempts per request (429/5xx/malformed).")
     llm_max_wait_s: float = Field(default=30.0, description="Longest single backoff between attempts.")
+    llm_timeout_s: float = Field(default=60.0, description="CHITTY_TOPIC_LLM_TIMEOUT_S: seconds per request.")
 
     @classmethod
     def from_settings(cls) -> TopicClassifierResource:
         return cls(
             classifier=(env("CHITTY_TOPIC_CLASSIFIER") or "prototype").strip().lower(),
             taxonomy_path=env("CHITTY_TOPIC_TAXONOMY"),
-            max_topics=int(env("CHITTY_TOPIC_MAX_PER_SESSION") or 3),
-            min_confidence=float(env("CHITTY_TOPIC_MIN_CONFIDENCE") or 0.2),
+            max_topics=number("CHITTY_TOPIC_MAX_PER_SESSION", 3, int),
+            min_confidence=number("CHITTY_TOPIC_MIN_CONFIDENCE", 0.2),
             llm_base_url=env("CHITTY_TOPIC_LLM_BASE_URL") or DEFAULT_LLM_BASE_URL,
             llm_api_key=secret("CHITTY_TOPIC_LLM_API_KEY"),  # type: ignore[arg-type]
             llm_model=env("CHITTY_TOPIC_LLM_MODEL") or DEFAULT_LLM_MODEL,
+            llm_timeout_s=number("CHITTY_TOPIC_LLM_TIMEOUT_S", 60),
         )
 
     def taxonomy(self) -> Taxonomy:
@@ -72,6 +74,7 @@ class TopicClassifierResource(dg.ConfigurableResource):
                 batch_size=self.llm_batch_size,
                 attempts=self.llm_attempts,
                 max_wait_s=self.llm_max_wait_s,
+                timeout_s=self.llm_timeout_s,
             )
             return LlmClassifier(taxonomy, settings, limits)
         raise ValueError(

@@ -1,6 +1,6 @@
 """The warehouse: table declarations, the DuckDB store and the shared ops tables."""
 
-from chitty_pipelines.warehouse.store import Reject, Transaction, Warehouse
+from chitty_pipelines.warehouse.store import Reject, Transaction, Warehouse, held_connections
 from chitty_pipelines.warehouse.tables import (
     Column,
     InvalidIdentifier,
@@ -18,6 +18,7 @@ __all__ = [
     "Transaction",
     "Warehouse",
     "cols",
+    "held_connections",
     "quote",
     "validate_identifier",
 ]

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS projects (
     path          TEXT,
     git_remote    TEXT,
     registered_at TEXT NOT NULL,
-    updated_at    TEXT NOT NULL
+    updated_at    TEXT NOT NULL,
+    removed_at    TEXT
 );
 CREATE TABLE IF NOT EXISTS sessions (
     session_id        TEXT PRIMARY KEY,
@@ -43,6 +44,13 @@ CREATE TABLE IF NOT EXISTS sessions (
     metadata          TEXT NOT NULL DEFAULT '{}'
 );
 """
+
+
+def _add_removed_at(con: sqlite3.Connection) -> None:
+    """Stores made before soft delete (issue 15) get the column; idempotent."""
+    columns = {r[1] for r in con.execute("PRAGMA table_info(projects)")}
+    if "removed_at" not in columns:
+        con.execute("ALTER TABLE projects ADD COLUMN removed_at TEXT")
 
 
 def _iso(ts: datetime | None) -> str:
@@ -81,6 +89,7 @@ class OpStore:
             if not self._ready:
                 con.execute("PRAGMA journal_mode = WAL")
                 con.executescript(SCHEMA_SQL)
+                _add_removed_at(con)
                 self._ready = True
             con.execute("PRAGMA synchronous = NORMAL")
             yield con
@@ -116,22 +125,48 @@ class OpStore:
             old = con.execute("SELECT * FROM projects WHERE project_key = ?", [project_key]).fetchone()
             if old is None:
                 con.execute(
-                    "INSERT INTO projects VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO projects (project_key, name, path, git_remote, registered_at, updated_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
                     [project_key, name, path, git_remote, ts, ts],
                 )
-            else:
+            else:  # re-adding a removed project restores it
                 con.execute(
                     "UPDATE projects SET name = ?, path = coalesce(?, path), "
-                    "git_remote = coalesce(?, git_remote), updated_at = ? WHERE project_key = ?",
+                    "git_remote = coalesce(?, git_remote), updated_at = ?, removed_at = NULL "
+                    "WHERE project_key = ?",
                     [name, path, git_remote, ts, project_key],
                 )
             row = con.execute("SELECT * FROM projects WHERE project_key = ?", [project_key]).fetchone()
         created = old is None
-        return Outcome(True, created, "registered" if created else "updated", dict(row))
+        message = "registered" if created else "restored" if old["removed_at"] else "updated"
+        return Outcome(True, created, message, dict(row))
 
-    def projects(self) -> list[dict[str, Any]]:
+    def remove_project(self, project_key: str, now: datetime | None = None) -> Outcome:
+        """Soft delete (contracts §1.4 row 8): the row stays with ``removed_at``; lists and the
+        unified tables leave it out until it is registered again."""
+        with self._write() as con:
+            old = con.execute("SELECT * FROM projects WHERE project_key = ?", [project_key]).fetchone()
+            if old is None:
+                return Outcome(False, message=f"no registered project {project_key!r}")
+            if old["removed_at"]:
+                return Outcome(True, message=f"already removed at {old['removed_at']}", record=dict(old))
+            con.execute(
+                "UPDATE projects SET removed_at = ?, updated_at = ? WHERE project_key = ?",
+                [_iso(now), _iso(now), project_key],
+            )
+            row = con.execute("SELECT * FROM projects WHERE project_key = ?", [project_key]).fetchone()
+        return Outcome(True, message="removed", record=dict(row))
+
+    def projects(self, include_removed: bool = False) -> list[dict[str, Any]]:
+        """Registered projects; removed ones only with ``include_removed``."""
+        where = "" if include_removed else "WHERE removed_at IS NULL "
         with self._connect() as con:
-            return [dict(r) for r in con.execute("SELECT * FROM projects ORDER BY project_key")]
+            return [dict(r) for r in con.execute(f"SELECT * FROM projects {where}ORDER BY project_key")]
+
+    def removed_projects(self) -> list[dict[str, Any]]:
+        with self._connect() as con:
+            sql = "SELECT * FROM projects WHERE removed_at IS NOT NULL ORDER BY project_key"
+            return [dict(r) for r in con.execute(sql)]
 
     # --- sessions ---------------------------------------------------------------------------
     def register_session(

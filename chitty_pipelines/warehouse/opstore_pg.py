@@ -27,7 +27,8 @@ SCHEMA_SQL: tuple[str, ...] = (
         path          TEXT,
         git_remote    TEXT,
         registered_at TEXT NOT NULL,
-        updated_at    TEXT NOT NULL)""",
+        updated_at    TEXT NOT NULL,
+        removed_at    TEXT)""",
     f"""CREATE TABLE IF NOT EXISTS {SESSIONS} (
         session_id        TEXT PRIMARY KEY,
         project_key       TEXT,
@@ -78,23 +79,53 @@ class PgOpStore:
         ts = _iso(now)
         with self._cursor() as cur:
             cur.execute(
-                f"INSERT INTO {PROJECTS} VALUES (%s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (project_key) DO NOTHING",
+                f"INSERT INTO {PROJECTS} (project_key, name, path, git_remote, registered_at, updated_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (project_key) DO NOTHING",
                 [project_key, name, path, git_remote, ts, ts],
             )
             created = cur.rowcount == 1
+            restored = False
             if not created:
-                cur.execute(
+                old = cur.execute(
+                    f"SELECT removed_at FROM {PROJECTS} WHERE project_key = %s FOR UPDATE", [project_key]
+                ).fetchone()
+                restored = bool(old and old["removed_at"])
+                cur.execute(  # re-adding a removed project restores it
                     f"UPDATE {PROJECTS} SET name = %s, path = coalesce(%s, path), "
-                    "git_remote = coalesce(%s, git_remote), updated_at = %s WHERE project_key = %s",
+                    "git_remote = coalesce(%s, git_remote), updated_at = %s, removed_at = NULL "
+                    "WHERE project_key = %s",
                     [name, path, git_remote, ts, project_key],
                 )
             row = cur.execute(f"SELECT * FROM {PROJECTS} WHERE project_key = %s", [project_key]).fetchone()
-        return Outcome(True, created, "registered" if created else "updated", dict(row))
+        message = "registered" if created else "restored" if restored else "updated"
+        return Outcome(True, created, message, dict(row))
 
-    def projects(self) -> list[dict[str, Any]]:
+    def remove_project(self, project_key: str, now: datetime | None = None) -> Outcome:
+        """Soft delete, as the SQLite store: the row stays with ``removed_at``."""
         with self._cursor() as cur:
-            return list(cur.execute(f"SELECT * FROM {PROJECTS} ORDER BY project_key").fetchall())
+            old = cur.execute(
+                f"SELECT * FROM {PROJECTS} WHERE project_key = %s FOR UPDATE", [project_key]
+            ).fetchone()
+            if old is None:
+                return Outcome(False, message=f"no registered project {project_key!r}")
+            if old["removed_at"]:
+                return Outcome(True, message=f"already removed at {old['removed_at']}", record=dict(old))
+            row = cur.execute(
+                f"UPDATE {PROJECTS} SET removed_at = %s, updated_at = %s WHERE project_key = %s RETURNING *",
+                [_iso(now), _iso(now), project_key],
+            ).fetchone()
+        return Outcome(True, message="removed", record=dict(row))
+
+    def projects(self, include_removed: bool = False) -> list[dict[str, Any]]:
+        """Registered projects; removed ones only with ``include_removed``."""
+        where = "" if include_removed else "WHERE removed_at IS NULL "
+        with self._cursor() as cur:
+            return list(cur.execute(f"SELECT * FROM {PROJECTS} {where}ORDER BY project_key").fetchall())
+
+    def removed_projects(self) -> list[dict[str, Any]]:
+        with self._cursor() as cur:
+            sql = f"SELECT * FROM {PROJECTS} WHERE removed_at IS NOT NULL ORDER BY project_key"
+            return list(cur.execute(sql).fetchall())
 
     # --- sessions ---------------------------------------------------------------------------
     def register_session(

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -192,9 +193,37 @@ def _to_arrow(table: TableSpec, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     return pa.Table.from_pydict(columns, schema=schema)
 
 
+# Within ``held_connections()`` a thread keeps each warehouse file's connection open between
+# calls: opening a DuckDB file costs ~10 ms (catalog load), and a unified step makes dozens of
+# small queries. Only for steps that do nothing but warehouse work: the file lock is held for the
+# whole scope, so extraction (network, file parsing) must stay outside it.
+_held = threading.local()
+
+
+@contextmanager
+def held_connections() -> Iterator[None]:
+    """Reuse one connection per warehouse file in this thread until the scope ends."""
+    if getattr(_held, "active", False):
+        yield
+        return
+    _held.active, _held.cons = True, {}
+    try:
+        yield
+    finally:
+        cons, _held.active, _held.cons = _held.cons, False, {}
+        for con, lock in cons.values():
+            try:
+                con.close()
+            finally:
+                lock.release()
+
+
 class Warehouse:
     """The warehouse (DuckDB file, or PostgreSQL when ``url`` is set) and the few operations
     every platform needs."""
+
+    # Files whose schemas and ops tables this process has already created (DuckDB).
+    _bootstrapped_paths: set[str] = set()  # "<path>#<inode>"
 
     def __init__(
         self,
@@ -213,7 +242,13 @@ class Warehouse:
             if self.url
             else DuckDBBackend(self.path, lock_timeout_s, self.memory_limit)
         )
-        self._bootstrapped = False
+        self._pg_bootstrapped = False
+
+    def _lock(self) -> threading.RLock:
+        return self.backend._lock()  # type: ignore[union-attr]  # DuckDB only
+
+    def _open(self) -> duckdb.DuckDBPyConnection:
+        return self.backend._open()  # type: ignore[union-attr]  # DuckDB only
 
     @property
     def kind(self) -> str:
@@ -232,23 +267,63 @@ class Warehouse:
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        with self.backend.connect() as con:
-            if not self._bootstrapped:
-                _bootstrap(con, self.backend)
-                self._bootstrapped = True
-            yield con
+        if self.url:  # PostgreSQL: one short transaction per connection, no file lock
+            with self.backend.connect() as con:
+                if not self._pg_bootstrapped:
+                    _bootstrap(con, self.backend)
+                    self._pg_bootstrapped = True
+                yield con
+            return
+        key = str(self.path.resolve())
+        if getattr(_held, "active", False):
+            held = _held.cons.get(key)
+            if held is None:
+                lock = self._lock()
+                lock.acquire()
+                try:
+                    held = (self._ready(self._open(), key), lock)
+                except BaseException:
+                    lock.release()
+                    raise
+                _held.cons[key] = held
+            yield held[0]
+            return
+        with self._lock():
+            con = self._open()
+            try:
+                yield self._ready(con, key)
+            finally:
+                con.close()
+
+    def _ready(self, con: duckdb.DuckDBPyConnection, key: str) -> duckdb.DuckDBPyConnection:
+        # Keyed by inode too: a file deleted and created anew under the same name is bootstrapped.
+        ident = f"{key}#{self.path.stat().st_ino}"
+        if ident not in self._bootstrapped_paths:
+            _bootstrap(con)
+            self._bootstrapped_paths.add(ident)
+        return con
 
     @contextmanager
     def transaction(self, run_id: str | None = None) -> Iterator[Transaction]:
         """One atomic unit: everything written through the Transaction commits or none of it."""
         with self.connect() as con:
-            con.execute("BEGIN TRANSACTION")
-            try:
-                yield Transaction(con, run_id, self.backend)
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
+            if self.url:
+                with _transaction(con, run_id, self.backend) as tx:
+                    yield tx
+                return
+            if _in_transaction(con):
+                # A transaction opened inside another one on a held connection: give it its own
+                # connection (DuckDB shares the database within the process), as outside the scope.
+                with self._lock():
+                    own = self._open()
+                    try:
+                        with _transaction(own, run_id, self.backend) as tx:
+                            yield tx
+                    finally:
+                        own.close()
+                return
+            with _transaction(con, run_id, self.backend) as tx:
+                yield tx
 
     def _read(self, sql: str, params: Sequence[Any] | None, take: Any) -> Any:
         """One read in its own connection; on PostgreSQL a connection lost to a server restart is
@@ -293,8 +368,31 @@ class Warehouse:
         return {k: json.loads(v) for k, v in rows}
 
 
-def _bootstrap(con: duckdb.DuckDBPyConnection, backend: Backend) -> None:
-    if backend.name == "postgres":
+def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:
+    return id(con) in _open_transactions
+
+
+_open_transactions: set[int] = set()
+
+
+@contextmanager
+def _transaction(
+    con: duckdb.DuckDBPyConnection, run_id: str | None, backend: Backend
+) -> Iterator[Transaction]:
+    con.execute("BEGIN TRANSACTION")
+    _open_transactions.add(id(con))
+    try:
+        yield Transaction(con, run_id, backend)
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        _open_transactions.discard(id(con))
+    con.execute("COMMIT")
+
+
+def _bootstrap(con: duckdb.DuckDBPyConnection, backend: Backend | None = None) -> None:
+    if backend is not None and backend.name == "postgres":
         from chitty_pipelines.warehouse.migrations import migrate
 
         migrate(con, backend)
@@ -304,6 +402,7 @@ def _bootstrap(con: duckdb.DuckDBPyConnection, backend: Backend) -> None:
     for table in OPS_TABLES:
         con.execute(table.create_sql())
     _scrub_stored_messages(con)
+    _rename_last_activity_at(con)
 
 
 # Text stored before messages were masked (issue 15): scrubbed once per warehouse, recorded in
@@ -314,6 +413,38 @@ _SCRUBBED_COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ops", "sync_log", ("message",)),
     ("ops", "rejects", ("source", "location", "reason", "excerpt")),
 )
+
+
+# The contract's name is last_active_at (sessions had it); projects and project_aliases said
+# last_activity_at until issue 15. Renamed in place on open, rows kept; idempotent.
+RENAME_MIGRATION = "0002_last_active_at"
+_RENAMED_COLUMNS = (("unified", "projects"), ("unified", "project_aliases"))
+
+
+def _rename_last_activity_at(con: duckdb.DuckDBPyConnection) -> None:
+    if con.execute("SELECT count(*) FROM ops.migrations WHERE name = ?", [RENAME_MIGRATION]).fetchone()[0]:
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for schema, name in _RENAMED_COLUMNS:
+            columns = {
+                c
+                for (c,) in con.execute(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = ? AND table_name = ?",
+                    [schema, name],
+                ).fetchall()
+            }
+            if "last_activity_at" in columns and "last_active_at" not in columns:
+                con.execute(
+                    f"ALTER TABLE {quote(schema)}.{quote(name)} "
+                    "RENAME COLUMN last_activity_at TO last_active_at"
+                )
+        con.execute("INSERT INTO ops.migrations VALUES (?, ?)", [RENAME_MIGRATION, datetime.now(UTC)])
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
 
 
 def _scrub_stored_messages(con: duckdb.DuckDBPyConnection) -> None:

@@ -11,6 +11,17 @@ import dagster as dg
 
 from chitty_pipelines.kernel.local_files import LocalSessionsResource
 from chitty_pipelines.platforms.claude_code.assets import CLAUDE_ASSETS, CLAUDE_CHECKS
+from chitty_pipelines.platforms.claude_code.fake import (  # noqa: F401  (re-exported for the tests)
+    assistant,
+    env,
+    text,
+    tool_result,
+    tool_use,
+    ts,
+    usage,
+    user,
+    write_jsonl,
+)
 from chitty_pipelines.warehouse.resource import WarehouseResource
 
 S1 = "11111111-0000-4000-8000-000000000001"  # v1.0: inline sidechains, /btw, synthetic, titles
@@ -18,105 +29,6 @@ S2 = "22222222-0000-4000-8000-000000000002"  # v2.0: flat agent-f1a2.jsonl besid
 S3 = "33333333-0000-4000-8000-000000000003"  # v2.1: <session>/subagents/ + .meta.json, progress
 S4 = "44444444-0000-4000-8000-000000000004"  # resumed from S2: replays S2's lines (same uuids)
 PROJECT = "-work-app"
-
-
-def ts(minute: int, day: int = 1) -> str:
-    return f"2026-11-{day:02d}T10:{minute:02d}:00.000Z"
-
-
-def env(uuid: str | None, parent: str | None, session: str, minute: int, **extra: Any) -> dict:
-    line = {
-        "parentUuid": parent,
-        "isSidechain": False,
-        "userType": "external",
-        "cwd": "/work/app",
-        "sessionId": session,
-        "version": "1.0.98",
-        "gitBranch": "main",
-        "timestamp": ts(minute, extra.pop("day", 1)),
-    }
-    if uuid is not None:
-        line["uuid"] = uuid
-    line.update(extra)
-    return line
-
-
-def user(uuid: str, parent: str | None, session: str, minute: int, content: Any, **extra: Any) -> dict:
-    return {
-        **env(uuid, parent, session, minute, **extra),
-        "type": "user",
-        "message": {"role": "user", "content": content},
-    }
-
-
-def usage(inp: int, out: int, cache_create: int = 0, cache_read: int = 0, **extra: Any) -> dict:
-    return {
-        "input_tokens": inp,
-        "output_tokens": out,
-        "cache_creation_input_tokens": cache_create,
-        "cache_read_input_tokens": cache_read,
-        **extra,
-    }
-
-
-def assistant(
-    uuid: str,
-    parent: str | None,
-    session: str,
-    minute: int,
-    msg_id: str | None,
-    request_id: str | None,
-    blocks: list[dict],
-    use: dict,
-    model: str = "claude-sonnet-4-20250514",
-    **extra: Any,
-) -> dict:
-    line = {
-        **env(uuid, parent, session, minute, **extra),
-        "type": "assistant",
-        "message": {
-            "model": model,
-            "type": "message",
-            "role": "assistant",
-            "content": blocks,
-            "stop_reason": None,
-            "usage": use,
-        },
-    }
-    if msg_id is not None:
-        line["message"]["id"] = msg_id
-    if request_id is not None:
-        line["requestId"] = request_id
-    return line
-
-
-def text(t: str) -> dict:
-    return {"type": "text", "text": t}
-
-
-def tool_use(tool_id: str, name: str, tool_input: dict) -> dict:
-    return {"type": "tool_use", "id": tool_id, "name": name, "input": tool_input}
-
-
-def tool_result(tool_id: str, content: str, is_error: bool | None = None) -> dict:
-    block = {"type": "tool_result", "tool_use_id": tool_id, "content": content}
-    if is_error is not None:
-        block["is_error"] = is_error
-    return block
-
-
-def write_jsonl(path: Path, lines: list[dict | str | bytes]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out = bytearray()
-    for line in lines:
-        if isinstance(line, bytes):
-            out += line + b"\n"
-        elif isinstance(line, str):
-            out += line.encode() + b"\n"
-        else:
-            out += json.dumps(line).encode() + b"\n"
-    path.write_bytes(bytes(out))
-    return path
 
 
 TODOS_3 = [

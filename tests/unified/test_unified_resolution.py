@@ -138,3 +138,33 @@ def test_names_normalise_without_merging_decoys():
     assert normalize_name("Chitty Chat") == normalize_name("chitty-chat") == normalize_name("ChittyChat")
     assert normalize_name("chitty-id") != normalize_name("chittyid-client")
     assert stripped_name("ChittyChat Data") == "chittychat" and stripped_name("Data") == "data"
+
+
+def test_an_old_warehouse_gets_last_active_at_on_open(warehouse, warehouse_resource, org):
+    """A warehouse built before the rename (projects.last_activity_at): opening it renames the
+    column in place, rows kept, once; the next build writes into it."""
+    import duckdb
+
+    from chitty_pipelines.warehouse import Warehouse
+
+    assert materialize(warehouse_resource, org).success
+    before = warehouse.query("SELECT project_key, last_active_at FROM unified.projects ORDER BY 1")
+    assert before["last_active_at"].notna().any()
+    con = duckdb.connect(str(warehouse.path))  # make it look like a warehouse of before the rename
+    for table in ("projects", "project_aliases"):
+        con.execute(f"ALTER TABLE unified.{table} RENAME COLUMN last_active_at TO last_activity_at")
+    con.execute("DELETE FROM ops.migrations WHERE name = '0002_last_active_at'")
+    con.close()
+
+    for _ in range(2):  # idempotent: the second open changes nothing
+        reopened = Warehouse(warehouse.path)
+        after = reopened.query("SELECT project_key, last_active_at FROM unified.projects ORDER BY 1")
+        assert after.equals(before)
+        columns = set(
+            reopened.query(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'unified'"
+            )["column_name"]
+        )
+        assert "last_activity_at" not in columns and "last_active_at" in columns
+    assert materialize(warehouse_resource, org).success
+    assert warehouse.scalar("SELECT count(*) FROM unified.projects") == len(before)

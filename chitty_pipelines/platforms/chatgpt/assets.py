@@ -17,7 +17,7 @@ from chitty_pipelines.kernel.assets import (
     rejects_check,
     unique_key_check,
 )
-from chitty_pipelines.kernel.local_files import LocalSessionsResource, MissingFolderError, SkippedPath
+from chitty_pipelines.kernel.local_files import LocalSessionsResource, SkippedPath
 from chitty_pipelines.kernel.platform_asset import PlatformRun, TableAsset, TableResult, platform_assets
 from chitty_pipelines.platforms.chatgpt.streams import (
     CONVERSATIONS,
@@ -45,9 +45,7 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
     """Read every new or changed export file (a JSON array cannot be resumed: changed = re-read)."""
     config: ChatgptSyncConfig = run.config  # type: ignore[assignment]
     local_sessions: LocalSessionsResource = run.resources.local_sessions
-    missing = local_sessions.missing_folders("exports")
-    if missing:
-        raise MissingFolderError("; ".join(missing))
+    warning = "; ".join(local_sessions.missing_folders("exports"))  # reported, not fatal
     skipped: list[SkippedPath] = []
     files = list(local_sessions.chatgpt_exports(skipped))
     outcome = sync_exports(
@@ -72,9 +70,16 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
         outcome.rejects,
         dict(common),
         message,
+        warning=warning,
     )
     yield TableResult(
-        MESSAGES, outcome.messages_written, outcome.bytes_read, outcome.rejects, dict(common), message
+        MESSAGES,
+        outcome.messages_written,
+        outcome.bytes_read,
+        outcome.rejects,
+        dict(common),
+        message,
+        warning=warning,
     )
 
 

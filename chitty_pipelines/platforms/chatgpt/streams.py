@@ -19,8 +19,8 @@ from typing import Any
 
 import ijson
 
-from chitty_pipelines.kernel.file_cursor import FileCursor, decide
-from chitty_pipelines.kernel.local_files import SkippedPath
+from chitty_pipelines.kernel.file_cursor import FileCursor, whole_files
+from chitty_pipelines.kernel.local_files import SkippedPath, reject_skipped
 from chitty_pipelines.platforms.chatgpt.parser import (
     ConversationError,
     CountingReader,
@@ -131,25 +131,12 @@ def sync_exports(
     skipped: list[SkippedPath] | None = None,
 ) -> SyncOutcome:
     outcome = SyncOutcome()
-    if skipped:  # never opened (pipes, sockets, broken or looping links): seen as rejects
-        with warehouse.transaction(run_id) as tx:
-            outcome.rejects += tx.add_rejects(
-                [Reject(PLATFORM, STREAM, str(s.path), "file", s.reason) for s in skipped]
-            )
-    cursors = {} if full_refresh else warehouse.cursors(PLATFORM, STREAM)
-    for path in files:
-        key = str(path.resolve())
-        try:
-            st = path.stat()
-        except OSError:
-            continue  # vanished since listing; the next sync sees the truth
-        cursor = FileCursor.from_json(cursors.get(key))
-        if decide(cursor, st.st_size, st.st_mtime_ns, st.st_ino) == "skip":
-            outcome.files.append(FileReport(key, "skip"))
-            continue
-        # "resume" means the file grew; a JSON array cannot be resumed, so it is read again.
-        done = FileCursor(st.st_size, st.st_mtime_ns, st.st_ino, offset=st.st_size)
-        report = _read_file(warehouse, path, key, done, run_id, batch_messages, outcome)
+    outcome.rejects += reject_skipped(warehouse, run_id, PLATFORM, STREAM, skipped)
+    to_read, unchanged = whole_files(files, None if full_refresh else warehouse.cursors(PLATFORM, STREAM))
+    outcome.files += [FileReport(key, "skip") for key in unchanged]
+    for f in to_read:
+        # A changed file is read again whole: a JSON array cannot be resumed.
+        report = _read_file(warehouse, f.path, f.key, f.done, run_id, batch_messages, outcome)
         outcome.files.append(report)
         outcome.bytes_read += report.bytes_read
     return outcome

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from chitty_pipelines.kernel.assets import Check, rejects_check, unique_key_check
-from chitty_pipelines.kernel.local_files import LocalSessionsResource, MissingFolderError, SkippedPath
+from chitty_pipelines.kernel.local_files import LocalSessionsResource, SkippedPath
 from chitty_pipelines.kernel.platform_asset import PlatformRun, TableAsset, TableResult, platform_assets
 from chitty_pipelines.platforms.claude_code.streams import PLATFORM, STATE_STREAM, STREAM, ClaudeSync
 from chitty_pipelines.platforms.claude_code.tables import (
@@ -37,9 +37,8 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
     changed sessions with exact token de-duplication."""
     local_sessions: LocalSessionsResource = run.resources.local_sessions
     t0 = time.monotonic()
-    missing = local_sessions.missing_folders("claude")
-    if missing:
-        raise MissingFolderError("; ".join(missing))
+    # A named folder that is not there: a warning (the other homes still land), never silence.
+    warning = "; ".join(local_sessions.missing_folders("claude"))
     claude = ClaudeSync(run.warehouse, run.run_id, run.full_refresh, run.log)
     skipped: list[SkippedPath] = []
     files = list(local_sessions.claude_transcripts(skipped))
@@ -73,7 +72,9 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
         "cursor": f"ops.sync_cursors platform={PLATFORM} streams={STREAM},{STATE_STREAM}",
     }
     for table in TABLES:
-        yield TableResult(table, st.written.get(table.name, 0), st.bytes_read, st.rejects, dict(shared))
+        yield TableResult(
+            table, st.written.get(table.name, 0), st.bytes_read, st.rejects, dict(shared), warning=warning
+        )
 
 
 def _unique_check(table_name: str, blocking: bool) -> Check:

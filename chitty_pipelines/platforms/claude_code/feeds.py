@@ -145,7 +145,7 @@ FEEDS: tuple[Feed, ...] = (
             "source_id": "src.project_path",
             "name": "regexp_extract(rtrim(src.project_path, '/'), '[^/]*$')",
             "path": "src.project_path",
-            "last_activity_at": "src.at",
+            "last_active_at": "src.at",
             "record_count": "src.n",
         },
         working_directories=True,

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from chitty_pipelines.platforms.claude_code.fake import write_jsonl
+
 SESSIONS = (
     ("ledger", "Add an evidence export to the ledger", "Added `ledger export` with tests."),
     ("atlas", "Sketch the atlas data model", "Here is a first schema for atlas."),
@@ -48,7 +50,7 @@ def write_sessions(claude_home: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         session = f"22222222-0000-4000-8000-00000000000{n + 1}"
         lines = _claude_lines(session, f"/work/{project}", prompt, answer, n)
-        (folder / f"{session}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        write_jsonl(folder / f"{session}.jsonl", lines)
         if project == "ledger":  # Claude Code's todos/ state file, for unified.todos
             todos = claude_home / "todos"
             todos.mkdir(parents=True, exist_ok=True)

@@ -32,7 +32,7 @@ FEEDS: tuple[Feed, ...] = (
         columns={
             "source_id": "src.id",
             "name": "src.name",
-            "last_activity_at": "src.modified_time",
+            "last_active_at": "src.modified_time",
         },
         project_rank=5,
         project_columns={"drive_folders": ("records", "")},

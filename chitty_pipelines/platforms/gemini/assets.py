@@ -13,7 +13,7 @@ import dagster as dg
 from pydantic import Field
 
 from chitty_pipelines.kernel.assets import Check, SyncConfig, rejects_check, unique_key_check
-from chitty_pipelines.kernel.local_files import LocalSessionsResource, MissingFolderError, SkippedPath
+from chitty_pipelines.kernel.local_files import LocalSessionsResource, SkippedPath
 from chitty_pipelines.kernel.platform_asset import PlatformRun, TableAsset, TableResult, platform_assets
 from chitty_pipelines.platforms.gemini.parser import ActivityRules
 from chitty_pipelines.platforms.gemini.streams import (
@@ -38,9 +38,7 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
     """Read new or changed ``My Activity.json`` files, then rebuild sessions by time gap."""
     config: GeminiSyncConfig = run.config  # type: ignore[assignment]
     local_sessions: LocalSessionsResource = run.resources.local_sessions
-    missing = local_sessions.missing_folders("exports")
-    if missing:
-        raise MissingFolderError("; ".join(missing))
+    warning = "; ".join(local_sessions.missing_folders("exports"))  # reported, not fatal
     skipped: list[SkippedPath] = []
     files = list(local_sessions.gemini_activity(skipped))
     out = sync_activity(
@@ -63,8 +61,8 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
         "session_gap_minutes": config.session_gap_minutes,
         "sessions_rebuilt": out.sessions_rebuilt,
     }
-    yield TableResult(PROMPTS, out.prompts_written, out.bytes_read, out.rejects, dict(extra))
-    yield TableResult(SESSIONS, out.sessions_written, 0, 0, dict(extra))
+    yield TableResult(PROMPTS, out.prompts_written, out.bytes_read, out.rejects, dict(extra), warning=warning)
+    yield TableResult(SESSIONS, out.sessions_written, 0, 0, dict(extra), warning=warning)
 
 
 def gemini_prompts_in_sessions(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:

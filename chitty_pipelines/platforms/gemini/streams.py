@@ -11,8 +11,8 @@ from typing import Any
 import dagster as dg
 import ijson
 
-from chitty_pipelines.kernel.file_cursor import FileCursor, decide
-from chitty_pipelines.kernel.local_files import SkippedPath
+from chitty_pipelines.kernel.file_cursor import FileCursor, whole_files
+from chitty_pipelines.kernel.local_files import SkippedPath, reject_skipped
 from chitty_pipelines.platforms.chatgpt.parser import CountingReader, iter_items
 from chitty_pipelines.platforms.gemini.parser import ActivityError, ActivityRules, prompt_row
 from chitty_pipelines.warehouse import Reject, TableSpec, Warehouse, cols
@@ -110,27 +110,16 @@ def sync_activity(
     skipped: list[SkippedPath] | None = None,
 ) -> GeminiOutcome:
     out = GeminiOutcome()
-    if skipped:  # never opened (pipes, sockets, broken or looping links): seen as rejects
-        with wh.transaction(run_id) as tx:
-            out.rejects += tx.add_rejects(
-                [Reject(PLATFORM, STREAM, str(s.path), "file", s.reason) for s in skipped]
-            )
+    out.rejects += reject_skipped(wh, run_id, PLATFORM, STREAM, skipped)
     cursors = wh.cursors(PLATFORM, STREAM)
-    for path in files:
-        key = str(path.resolve())
-        try:
-            st = path.stat()
-        except OSError:
-            continue
-        stored = None if full else FileCursor.from_json(cursors.get(key))
-        if decide(stored, st.st_size, st.st_mtime_ns, st.st_ino) == "skip":
-            out.files_skipped += 1
-            continue
+    to_read, unchanged = whole_files(files, None if full else cursors)
+    out.files_skipped += len(unchanged)
+    for f in to_read:
         out.files_read += 1
-        done: FileCursor | None = FileCursor(st.st_size, st.st_mtime_ns, st.st_ino, st.st_size)
-        state = _FileRead(wh, run_id, key, out)
+        done: FileCursor | None = f.done
+        state = _FileRead(wh, run_id, f.key, out)
         try:
-            _read(path, state, rules, batch_rows)
+            _read(f.path, state, rules, batch_rows)
         except OSError as exc:
             state.reject("file", f"cannot read: {exc.strerror or exc}")
             done = None  # unreadable now: try again next time

@@ -20,7 +20,7 @@ FEEDS: tuple[Feed, ...] = (
             "source_id": "coalesce(src.full_name, CAST(src.repo_id AS VARCHAR))",
             "name": "src.name",
             "git_remote": "coalesce(src.html_url, 'https://github.com/' || src.full_name)",
-            "last_activity_at": "coalesce(src.pushed_at, src.updated_at)",
+            "last_active_at": "coalesce(src.pushed_at, src.updated_at)",
             "full_name": "src.full_name",
         },
         project_rank=1,  # a repository is the strongest anchor after a registration
@@ -42,7 +42,7 @@ FEEDS: tuple[Feed, ...] = (
             "source_id": "src.project",
             "name": "coalesce(src.project_name, src.project)",
             "path": "src.project_path",
-            "last_activity_at": "src.last_activity",
+            "last_active_at": "src.last_activity",
         },
         project_rank=2,
         code=True,

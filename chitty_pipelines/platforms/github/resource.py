@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urlsplit
 import dagster as dg
 from pydantic import Field
 
-from chitty_pipelines.config import env, secret
+from chitty_pipelines.config import env, number, secret
 from chitty_pipelines.kernel.retry import Pacer, call_with_retry, parse_retry_after
 
 if TYPE_CHECKING:
@@ -317,8 +317,9 @@ class GitHubResource(dg.ConfigurableResource):
             owners=listed("GITHUB_OWNERS"),
             repositories=listed("GITHUB_REPOSITORIES"),
             data_repository=env("GITHUB_DATA_REPOSITORY") or "chittychat-data",
-            max_workers=int(env("GITHUB_MAX_WORKERS") or 4),
-            requests_per_second=float(env("GITHUB_REQUESTS_PER_SECOND") or 10),
+            max_workers=number("GITHUB_MAX_WORKERS", 4, int),
+            requests_per_second=number("GITHUB_REQUESTS_PER_SECOND", 10),
+            timeout_s=number("GITHUB_TIMEOUT_S", 30),
         )
 
     @property

@@ -85,6 +85,9 @@ class NeonResource(dg.ConfigurableResource):
         default=None, description="PostgreSQL DSN; from the NEON_DATABASE_URL secret. None = not configured."
     )
     connect_timeout_s: int = Field(default=10, description="Neon scale-to-zero cold starts need >= 10 s.")
+    statement_timeout_s: float = Field(
+        default=0, description="Server-side statement_timeout per query (NEON_STATEMENT_TIMEOUT_S); 0 = none."
+    )
     chunk_rows: int = Field(
         default=122_880,
         description="Rows per chunk (one warehouse transaction). The default is one DuckDB row group: "
@@ -106,8 +109,10 @@ class NeonResource(dg.ConfigurableResource):
     def from_settings(cls) -> NeonResource:
         return cls(
             database_url=config.secret(DSN_VAR),  # type: ignore[arg-type]  # EnvVar resolves at run time
-            chunk_rows=int(config.env("NEON_CHUNK_ROWS") or 122_880),
-            lookback_seconds=float(config.env("NEON_LOOKBACK_SECONDS") or 600),
+            chunk_rows=config.number("NEON_CHUNK_ROWS", 122_880, int),
+            lookback_seconds=config.number("NEON_LOOKBACK_SECONDS", 600),
+            connect_timeout_s=max(1, config.number("NEON_CONNECT_TIMEOUT_S", 10, int)),
+            statement_timeout_s=config.number("NEON_STATEMENT_TIMEOUT_S", 0),
         )
 
     @property
@@ -183,6 +188,7 @@ class NeonResource(dg.ConfigurableResource):
                     dsn,
                     connect_timeout=self.connect_timeout_s,
                     application_name=self.application_name,
+                    **self._options(),
                 )
                 break
             except psycopg.Error as exc:
@@ -221,7 +227,15 @@ class NeonResource(dg.ConfigurableResource):
         from psycopg.conninfo import make_conninfo
 
         timeout = str(self.connect_timeout_s)
-        return make_conninfo(self.dsn or "", connect_timeout=timeout, application_name=self.application_name)
+        return make_conninfo(
+            self.dsn or "", connect_timeout=timeout, application_name=self.application_name, **self._options()
+        )
+
+    def _options(self) -> dict[str, str]:
+        """libpq ``options`` setting statement_timeout (milliseconds) when one is configured."""
+        if self.statement_timeout_s <= 0:
+            return {}
+        return {"options": f"-c statement_timeout={int(self.statement_timeout_s * 1000)}"}
 
     @contextmanager
     def arrow_batches(self, query: str) -> Iterator[Iterator[pa.RecordBatch]]:

@@ -31,7 +31,7 @@ FEEDS: tuple[Feed, ...] = (
             "name": "src.title",
             "git_remote": f"CASE WHEN regexp_matches({_PROPS}, '{_RE}') THEN 'https://github.com/' || "
             f"regexp_extract({_PROPS}, '{_RE}', 1) || '/' || regexp_extract({_PROPS}, '{_RE}', 2) END",
-            "last_activity_at": "src.last_edited_time",
+            "last_active_at": "src.last_edited_time",
         },
         project_rank=4,
         project_columns={

@@ -1,0 +1,12 @@
+"""The gemini platform's resource: the exports folder (`exports_dir`: CHITTY_EXPORTS_DIR)
+searched for Google Takeout `My Activity.json` files.
+
+The three local AI-tool platforms read files, not an API, so they share one resource
+(`kernel/local_files.LocalSessionsResource`, key `local_sessions`): one set of folders and
+one walker that never opens a non-regular file. This module is the platform's entry in that
+contract (the registry loads `<platform>.resource` like every other platform's).
+"""
+
+from chitty_pipelines.kernel.local_files import LocalSessionsResource
+
+__all__ = ["LocalSessionsResource"]

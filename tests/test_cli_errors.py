@@ -1,0 +1,79 @@
+"""Errors as a new user meets them (issue 15): no traceback without --debug, the message names
+the variable or file and what to do, and the last line states the outcome. With --debug (or
+CHITTY_DEBUG=1) the traceback is shown, masked like everything else."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chitty_pipelines import config
+
+CLI = [sys.executable, "-m", "chitty_pipelines.cli"]
+SECRET = "ghp_" + "S3cretValueForTheErrorTest0123"
+
+
+def _run(args: list[str], tmp_path: Path, **extra: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not any(k == s.name for s in config.ENV_VARS)}
+    env.update(
+        CHITTY_HOME=str(tmp_path / "home"),
+        CLAUDE_HOME=str(tmp_path / "claude"),
+        DAGSTER_HOME=str(tmp_path / "dagster"),
+        CHITTY_OFFLINE="1",
+        GITHUB_TOKEN=SECRET,
+        **extra,
+    )
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=120)
+
+
+def _plain_failure(run: subprocess.CompletedProcess, command: str) -> str:
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert SECRET not in run.stdout + run.stderr
+    assert run.stderr.strip().splitlines()[-1] == f"chitty-sync {command} failed"
+    return run.stderr
+
+
+def test_a_variable_that_is_not_a_number_is_named(tmp_path):
+    err = _plain_failure(
+        _run(["status", "--no-health"], tmp_path, CHITTY_LOCK_TIMEOUT="ten minutes"), "status"
+    )
+    assert "CHITTY_LOCK_TIMEOUT='ten minutes' is not a number: set CHITTY_LOCK_TIMEOUT to a number" in err
+
+
+def test_a_broken_warehouse_file_is_named_with_its_variable(tmp_path):
+    folder = tmp_path / SECRET  # the path holds a secret's value: it is masked in every message
+    folder.mkdir()
+    (folder / "wh.duckdb").write_text("not a database")
+    run = _run(["status", "--no-health"], tmp_path, CHITTY_WAREHOUSE_PATH=str(folder / "wh.duckdb"))
+    err = _plain_failure(run, "status")
+    assert "the warehouse " in err and "***" in err and "check CHITTY_WAREHOUSE_PATH" in err
+    assert "--debug" in err  # says how to see more
+
+
+def test_a_chitty_home_that_is_a_file_is_named(tmp_path):
+    (tmp_path / "home").write_text("a file, not a folder")
+    err = _plain_failure(_run(["project", "list"], tmp_path), "project")
+    assert str(tmp_path / "home") in err and "CHITTY_HOME" in err
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_debug_shows_the_masked_traceback(tmp_path, how):
+    folder = tmp_path / SECRET
+    folder.mkdir()
+    (folder / "wh.duckdb").write_text("not a database")
+    extra = {"CHITTY_WAREHOUSE_PATH": str(folder / "wh.duckdb")}
+    args = ["status", "--no-health"]
+    if how == "flag":
+        args = ["--debug", *args]
+    else:
+        extra["CHITTY_DEBUG"] = "1"
+    run = _run(args, tmp_path, **extra)
+    assert run.returncode == 1
+    assert "Traceback (most recent call last)" in run.stderr and "IOException" in run.stderr
+    assert SECRET not in run.stdout + run.stderr
+    assert run.stderr.strip().splitlines()[-1] == "chitty-sync status failed"

@@ -1,0 +1,95 @@
+"""Output that is not a terminal does not depend on its width: ``env`` and ``status`` piped with
+COLUMNS=40 print whole lines (markdown tables), never wrapped or cut."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from chitty_pipelines import config
+
+CLI = [sys.executable, "-m", "chitty_pipelines.cli"]
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not any(k == s.name for s in config.ENV_VARS)}
+    # A home path far longer than 40 columns: a table that wraps or cuts would break it.
+    home = tmp_path / ("a-rather-long-folder-name-for-the-chitty-home-" * 2)
+    (tmp_path / "claude" / "projects").mkdir(parents=True)
+    env.update(
+        COLUMNS="40",
+        CHITTY_HOME=str(home),
+        CLAUDE_HOME=str(tmp_path / "claude"),
+        DAGSTER_HOME=str(tmp_path / "dagster"),
+        CHITTY_OFFLINE="1",
+    )
+    return env
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=180)
+
+
+def test_env_piped_is_one_whole_line_per_variable(tmp_path):
+    run = _run(["env"], _env(tmp_path))
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert len(lines) == len(config.ENV_VARS) + 2  # header, separator, one line per variable
+    for spec, line in zip(config.ENV_VARS, lines[2:], strict=True):
+        assert line.startswith(f"| `{spec.name}` |") and line.endswith(" |")
+        assert config.scrub(spec.description) in line  # whole, however long (masked like all output)
+    assert max(len(line) for line in lines) > 120  # so the width really was ignored
+
+
+def test_status_piped_is_markdown_of_whole_lines(tmp_path):
+    env = _env(tmp_path)
+    run = _run(["status", "--no-health"], env)
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert not set("│┃━─┏┗") & set(out)  # no box drawing in a pipe
+    assert env["CHITTY_HOME"] in out  # the long path on one line, not wrapped or cut with "…"
+    assert "…" not in out
+    table_lines = [ln for ln in out.splitlines() if ln.startswith("|")]
+    platforms = [ln for ln in table_lines if ln.count("|") == 7]  # 6 columns
+    assert {ln.split("|")[1].strip() for ln in platforms} >= {"platform", "claude_code", "cloudflare"}
+    services = [ln for ln in table_lines if ln.count("|") == 6]  # 5 columns
+    assert "| canon | not configured | - | never | never |" in services
+    assert out.splitlines()[0].startswith("**chitty-pipelines status (")
+
+
+def test_print_table_keeps_long_cells_whole_when_not_a_terminal():
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from chitty_pipelines.cli.app import print_table
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=40)
+    table = Table(title="t")
+    table.add_column("name")
+    table.add_column("why")
+    table.add_row("x", "[red]" + "a long reason | with a pipe " * 10 + "[/red]")
+    print_table(table, console)
+    lines = buffer.getvalue().splitlines()
+    assert lines[2:4] == ["| name | why |", "|---|---|"]
+    assert lines[4] == "| x | " + "a long reason \\| with a pipe " * 10 + " |"
+
+
+def test_print_table_keeps_brackets_that_are_not_markup():
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from chitty_pipelines.cli.app import print_table
+
+    buffer = io.StringIO()
+    table = Table()
+    table.add_column("reason")
+    table.add_row("register status 'x' [/not markup]")
+    print_table(table, Console(file=buffer))
+    assert buffer.getvalue().splitlines()[-1] == "| register status 'x' [/not markup] |"
