@@ -215,9 +215,8 @@ def test_the_cli_names_the_variable_and_hides_the_password(tmp_path):
         text=True,
         timeout=120,
     )
-    assert shown.returncode == 0 and shown.stdout.startswith("warehouse: postgres 127.0.0.1:"), shown.stdout[
-        :300
-    ]
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert shown.stderr.startswith("warehouse: postgres 127.0.0.1:"), shown.stderr[:300]  # stdout: the table
     status = subprocess.run(
         [sys.executable, "-m", "chitty_pipelines.cli", "status", "--no-health"],
         env=env,

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from chitty_pipelines import config
-from chitty_pipelines.cli.app import app, out, print_table, warehouse
+from chitty_pipelines.cli.app import app, console, out, print_table, warehouse
 
 
 @app.command()
@@ -77,9 +77,9 @@ def status(
 
 @app.command("env")
 def env_table() -> None:
-    """Print every environment variable chitty-pipelines reads (markdown table), after the
-    warehouse in use."""
-    out.print(f"warehouse: {warehouse_line(warehouse())}\n", markup=False, highlight=False)
+    """Print every environment variable chitty-pipelines reads (markdown table); the warehouse in
+    use goes to stderr first (stdout stays the table alone)."""
+    console.print(f"warehouse: {warehouse_line(warehouse())}", markup=False, highlight=False)
     out.print(config.env_table_markdown(), markup=False, highlight=False)
 
 
