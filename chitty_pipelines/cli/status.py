@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -31,7 +31,7 @@ def status(
                 # PostgreSQL: host:port/database as the path (never a user or password)
                 "path": str(wh.path) if wh.kind == "duckdb" else wh.location,
                 "exists": wh.exists(),
-                "size_bytes": wh.path.stat().st_size if wh.kind == "duckdb" and wh.path.exists() else None,
+                "size_bytes": _size_bytes(wh),
                 "backend": wh.kind,
                 "location": warehouse_line(wh),
             },
@@ -81,6 +81,13 @@ def env_table() -> None:
     use goes to stderr first (stdout stays the table alone)."""
     console.print(f"warehouse: {warehouse_line(warehouse())}", markup=False, highlight=False)
     out.print(config.env_table_markdown(), markup=False, highlight=False)
+
+
+def _size_bytes(wh: Any) -> int | None:
+    """The DuckDB file's size, or the PostgreSQL database's (pg_database_size)."""
+    if wh.kind == "postgres":
+        return int(wh.scalar("SELECT pg_database_size(current_database())"))
+    return wh.path.stat().st_size if wh.path.exists() else None
 
 
 def warehouse_line(wh: object) -> str:
