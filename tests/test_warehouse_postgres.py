@@ -216,7 +216,7 @@ def test_the_cli_names_the_variable_and_hides_the_password(tmp_path):
         timeout=120,
     )
     assert shown.returncode == 0, shown.stderr[-2000:]
-    assert shown.stderr.startswith("warehouse: postgres 127.0.0.1:"), shown.stderr[:300]  # stdout: the table
+    assert shown.stderr.startswith("warehouse: PostgreSQL 127.0.0.1:"), shown.stderr[:300]
     status = subprocess.run(
         [sys.executable, "-m", "chitty_pipelines.cli", "status", "--no-health"],
         env=env,

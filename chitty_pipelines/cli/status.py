@@ -91,11 +91,12 @@ def _size_bytes(wh: Any) -> int | None:
 
 
 def warehouse_line(wh: object) -> str:
-    """``duckdb <file>`` or ``postgres <host:port/db> (CHITTY_WAREHOUSE_URL)``: never a user or
+    """``DuckDB <file>`` or ``PostgreSQL <host:port/db> (CHITTY_WAREHOUSE_URL)``: never a user or
     password (Warehouse.location is built from the host, port and database only)."""
     kind, location = getattr(wh, "kind", "duckdb"), getattr(wh, "location", "")
-    suffix = " (CHITTY_WAREHOUSE_URL)" if kind == "postgres" else ""
-    return config.scrub(f"{kind} {location}{suffix}")
+    if kind == "postgres":
+        return config.scrub(f"PostgreSQL {location} (CHITTY_WAREHOUSE_URL)")
+    return config.scrub(f"DuckDB {location}")
 
 
 def _latest_runs() -> list[dict[str, str]]:
