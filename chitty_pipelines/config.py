@@ -42,6 +42,12 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "$CHITTY_HOME/warehouse.duckdb",
     ),
     EnvVarSpec(
+        "CHITTY_WAREHOUSE_URL",
+        "PostgreSQL warehouse instead of DuckDB (`postgresql://user:pass@host/db?sslmode=require`, "
+        "Neon's direct or -pooler host); ops state (op store, pacing) then lives in its `ops` schema.",
+        secret=True,
+    ),
+    EnvVarSpec(
         "CHITTY_LOCK_TIMEOUT",
         "Seconds a writer waits for the warehouse lock held by another process before failing.",
         "600",

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import duckdb
 import pytest
 
 from tests.local_fixtures import write_local_corpus
+from tests.warehouse_support import (  # kept for CLI subprocesses (--warehouse=postgres)
+    WAREHOUSE_URL,
+    open_warehouse,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +24,11 @@ CLI = [sys.executable, "-m", "chitty_pipelines.cli"]
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     paths = write_local_corpus(tmp_path)
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("CHITTY_", "CLAUDE_", "DAGSTER_"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if k == WAREHOUSE_URL or not k.startswith(("CHITTY_", "CLAUDE_", "DAGSTER_"))
+    }
     for name in ("NEON_DATABASE_URL", "NOTION_TOKEN", "GITHUB_TOKEN", "CLOUDFLARE_API_TOKEN"):
         base.pop(name, None)
     return {
@@ -34,14 +41,11 @@ def env(tmp_path: Path) -> dict[str, str]:
 
 
 def _counts(env: dict[str, str]) -> dict[str, int]:
-    con = duckdb.connect(str(Path(env["CHITTY_HOME"]) / "warehouse.duckdb"), read_only=True)
-    try:
+    with open_warehouse(env).connect() as con:
         return {
             t: con.execute(f"SELECT count(*) FROM raw_local.{t}").fetchone()[0]
             for t in ("claude_sessions", "claude_messages", "chatgpt_conversations", "chatgpt_messages")
         }
-    finally:
-        con.close()
 
 
 EXPECTED = {"claude_sessions": 2, "claude_messages": 4, "chatgpt_conversations": 1, "chatgpt_messages": 2}

@@ -9,7 +9,7 @@ import os
 import subprocess
 from pathlib import Path
 
-import duckdb
+from chitty_pipelines.warehouse import Warehouse
 
 CLI = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "chitty-sync"
 
@@ -20,17 +20,17 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _seed(chitty_home: Path) -> Path:
-    path = chitty_home / "warehouse.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute("CREATE SCHEMA unified")
-        con.execute("CREATE TABLE unified.projects (name TEXT, last_active_at TIMESTAMP)")
-        con.execute("INSERT INTO unified.projects VALUES ('alpha', '2026-01-02 03:04:05'), ('beta', NULL)")
-    return path
+def _seed(warehouse: Warehouse) -> Warehouse:
+    # through the warehouse in use (DuckDB file, or PostgreSQL under --warehouse=postgres)
+    with warehouse.transaction() as tx:
+        tx.con.execute("CREATE SCHEMA IF NOT EXISTS unified")
+        tx.con.execute("CREATE TABLE unified.projects (name TEXT, last_active_at TIMESTAMP)")
+        tx.con.execute("INSERT INTO unified.projects VALUES ('alpha', '2026-01-02 03:04:05'), ('beta', NULL)")
+    return warehouse
 
 
-def test_sql_prints_rows_as_json_csv_and_plain(chitty_home: Path) -> None:
-    _seed(chitty_home)
+def test_sql_prints_rows_as_json_csv_and_plain(chitty_home: Path, warehouse: Warehouse) -> None:
+    _seed(warehouse)
     q = "SELECT name, last_active_at FROM unified.projects ORDER BY name"
 
     proc = _run("sql", q, "--json")
@@ -54,14 +54,14 @@ def test_sql_prints_rows_as_json_csv_and_plain(chitty_home: Path) -> None:
     assert proc.stdout.splitlines() == ["name\tlast_active_at", "alpha\t2026-01-02 03:04:05", "beta\t"]
 
 
-def test_sql_is_read_only_and_errors_name_the_fix(chitty_home: Path) -> None:
-    proc = _run("sql", "SELECT 1")
-    assert proc.returncode == 1
-    assert "CHITTY_WAREHOUSE_PATH" in proc.stderr and "Traceback" not in proc.stderr
+def test_sql_is_read_only_and_errors_name_the_fix(chitty_home: Path, warehouse: Warehouse) -> None:
+    if warehouse.kind == "duckdb":  # a PostgreSQL warehouse always exists
+        proc = _run("sql", "SELECT 1")
+        assert proc.returncode == 1
+        assert "CHITTY_WAREHOUSE_PATH" in proc.stderr and "Traceback" not in proc.stderr
 
-    path = _seed(chitty_home)
+    _seed(warehouse)
     proc = _run("sql", "DELETE FROM unified.projects")
     assert proc.returncode == 1
     assert "read-only" in proc.stderr and "Traceback" not in proc.stderr
-    with duckdb.connect(str(path), read_only=True) as con:
-        assert con.execute("SELECT count(*) FROM unified.projects").fetchone() == (2,)
+    assert warehouse.scalar("SELECT count(*) FROM unified.projects") == 2

@@ -15,6 +15,7 @@ import pytest
 
 from chitty_pipelines.kernel.fake_server import FakeService, Faults, Response
 from chitty_pipelines.kernel.retry import call_with_retry
+from tests.warehouse_support import warehouse_resource_at
 
 # ~45 s in all (each run holds some requests past a 1 s client timeout); each test is bounded.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(90)]
@@ -80,7 +81,6 @@ def test_github_tables_identical_under_20_percent_timeouts(tmp_path: Path) -> No
     from chitty_pipelines.platforms.github.fake import GitHubFake
     from chitty_pipelines.platforms.github.resource import GitHubResource
     from chitty_pipelines.platforms.github.seed import DATA_REPO, seed_example
-    from chitty_pipelines.warehouse.resource import WarehouseResource
 
     token = "ghp_faults0123456789abcdef"
     tables = ("repositories", "commits", "issues", "pull_requests", "projects")
@@ -98,7 +98,7 @@ def test_github_tables_identical_under_20_percent_timeouts(tmp_path: Path) -> No
             retry_max_wait_s=0.01,
             timeout_s=1.0,
         )
-        wh = WarehouseResource(path=str(tmp_path / f"{name}.duckdb"))
+        wh = warehouse_resource_at(tmp_path / f"{name}.duckdb")
         assets = dg.AssetSelection.all().without_checks()
         assert dg.materialize(
             GITHUB_ASSETS, resources={"github": gh, "warehouse": wh}, selection=assets
@@ -119,7 +119,6 @@ def test_github_tables_identical_under_20_percent_timeouts(tmp_path: Path) -> No
 
 def test_notion_tables_identical_under_20_percent_timeouts(tmp_path: Path) -> None:
     from chitty_pipelines.platforms.notion.fake import FakeNotion
-    from chitty_pipelines.warehouse.resource import WarehouseResource
     from tests.platforms.notion_seed import seed
     from tests.platforms.test_notion import TOKEN, dump, resource, sync
 
@@ -127,7 +126,7 @@ def test_notion_tables_identical_under_20_percent_timeouts(tmp_path: Path) -> No
     for n, faults in enumerate([Faults(), Faults(timeout_rate=0.2, timeout_hold_s=2.0, seed=5)]):
         server = FakeNotion(token=TOKEN, faults=faults)
         seed(server, notes=10)
-        wh = WarehouseResource(path=str(tmp_path / f"notion{n}.duckdb"))
+        wh = warehouse_resource_at(tmp_path / f"notion{n}.duckdb")
         with server:
             notion = resource(server, page_size=2, max_attempts=10, timeout_s=1.0)
             assert sync(notion, wh).success
@@ -142,7 +141,6 @@ def test_drive_tables_identical_under_20_percent_timeouts(
     chitty_home: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from chitty_pipelines.platforms.drive.resource import DriveResource
-    from chitty_pipelines.warehouse.resource import WarehouseResource
     from tests.platforms.drive_support import (
         contents_table,
         files_table,
@@ -159,7 +157,7 @@ def test_drive_tables_identical_under_20_percent_timeouts(
             seed(fake)
             set_env(monkeypatch, fake)
             drive = DriveResource.from_settings(max_wait_s=0.02, attempts=10, timeout_s=1.0)
-            wr = WarehouseResource(path=str(tmp_path / f"drive{n}.duckdb"))
+            wr = warehouse_resource_at(tmp_path / f"drive{n}.duckdb")
             materialize(wr, drive=drive)
             outcomes.append((files_table(wr.get()), contents_table(wr.get()), fake.total_requests))
         finally:
@@ -173,7 +171,6 @@ def test_drive_tables_identical_under_20_percent_timeouts(
 def test_cloudflare_kv_and_d1_tables_identical_under_20_percent_timeouts(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from chitty_pipelines.warehouse.resource import WarehouseResource
     from tests.platforms import test_cloudflare_d1 as d1
     from tests.platforms import test_cloudflare_kv as kv
     from tests.platforms.cloudflare_support import D1, KV, TOKEN, fake, materialize
@@ -186,7 +183,7 @@ def test_cloudflare_kv_and_d1_tables_identical_under_20_percent_timeouts(
                 f.put_kv("ns-a", f"k{i:03d}", f"value {i}", metadata={"n": i} if i % 2 else None)
             d1._seed(f)
             settings: dict[str, Any] = {"api_attempts": 10, "api_max_wait_s": 0.02, "api_timeout_s": 1.0}
-            wh = WarehouseResource(path=str(tmp_path / f"cf{n}.duckdb"))
+            wh = warehouse_resource_at(tmp_path / f"cf{n}.duckdb")
             materialize(KV, kv._kv(f, kv_namespace_ids=["ns-a"], kv_page_size=10, **settings), wh)
             materialize(D1, d1._d1(f, d1_page_rows=100, **settings), wh)
             tables.append((kv._nan_to_none(kv._table(wh.get())), d1._table(wh.get())))
@@ -206,7 +203,6 @@ def test_cloudflare_kv_and_d1_tables_identical_under_20_percent_timeouts(
 )
 def test_r2_tables_identical_under_20_percent_faults(faults: Faults, tmp_path: Path) -> None:
     from chitty_pipelines.platforms.cloudflare.fake import FaultyS3Proxy
-    from chitty_pipelines.warehouse.resource import WarehouseResource
     from tests.platforms import test_cloudflare_r2 as r2
     from tests.platforms.cloudflare_support import R2, materialize, moto_server, rows, s3
 
@@ -222,7 +218,7 @@ def test_r2_tables_identical_under_20_percent_faults(faults: Faults, tmp_path: P
         for n, run_faults in enumerate([Faults(), faults]):
             with FaultyS3Proxy(upstream, run_faults) as proxy:
                 settings: dict[str, Any] = {"r2_attempts": 10, "r2_max_wait_s": 0.02, "r2_timeout_s": 1.0}
-                wh = WarehouseResource(path=str(tmp_path / f"r2{n}.duckdb"))
+                wh = warehouse_resource_at(tmp_path / f"r2{n}.duckdb")
                 materialize(R2, r2._r2(proxy.base_url, bucket, r2_list_page_size=2, **settings), wh)
                 results.append(r2_tables(wh.get()))
                 requests.append(proxy.total_requests)

@@ -301,6 +301,7 @@ def test_raised_errors_keep_their_type_and_chain_and_lose_the_secret(configured_
     assert failure.allow_retries is False
 
 
+@pytest.mark.duckdb_only("migrates a DuckDB file written before the scrubber existed")
 def test_stored_text_is_masked_and_old_messages_are_migrated(configured_secrets, tmp_path: Path):
     path = tmp_path / "wh.duckdb"
     # A warehouse from before the scrubber: a secret already stored in a message.

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 
 from tests.local_fixtures import write_local_corpus
+from tests.warehouse_support import open_warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> dict[str, str]:
+def env(tmp_path: Path, new_warehouse_url) -> dict[str, str]:
     paths = write_local_corpus(tmp_path)
     base = {
         k: v
@@ -38,17 +38,20 @@ def env(tmp_path: Path) -> dict[str, str]:
             ("CHITTY_", "CLAUDE_", "DAGSTER_", "NEON_", "NOTION_", "GITHUB_", "CLOUDFLARE_", "DRIVE_")
         )
     }
-    return {
+    out = {
         **base,
         "CHITTY_HOME": str(tmp_path / "home"),
         "CLAUDE_HOME": str(paths["claude"]),
         "CHITTY_EXPORTS_DIR": str(paths["exports"]),
     }
+    url = new_warehouse_url()  # --warehouse=postgres: a private database; else DuckDB under CHITTY_HOME
+    if url:
+        out["CHITTY_WAREHOUSE_URL"] = url
+    return out
 
 
 def _tables(env: dict[str, str]) -> dict[str, list]:
-    con = duckdb.connect(str(Path(env["CHITTY_HOME"]) / "warehouse.duckdb"), read_only=True)
-    try:
+    with open_warehouse(env).connect() as con:
         out = {}
         for table, key in (
             ("raw_local.claude_sessions", "session_id"),
@@ -56,10 +59,8 @@ def _tables(env: dict[str, str]) -> dict[str, list]:
             ("raw_local.chatgpt_messages", "node_id"),
             ("unified.sessions", "session_key"),
         ):
-            out[table] = con.execute(f"SELECT {key} FROM {table} ORDER BY 1").fetchall()
+            out[table] = [tuple(r) for r in con.execute(f"SELECT {key} FROM {table} ORDER BY 1").fetchall()]
         return out
-    finally:
-        con.close()
 
 
 def _steps(env: dict[str, str], job: str) -> set[str]:
@@ -96,9 +97,11 @@ def test_unconfigured_platforms_are_not_steps(env):
     assert _steps(env, "sync_platforms") == {"claude_code_transcripts", "chatgpt_exports", "gemini_activity"}
 
 
-def test_parallel_platforms_give_the_same_tables_as_sequential(env, tmp_path):
+def test_parallel_platforms_give_the_same_tables_as_sequential(env, tmp_path, new_warehouse_url):
     sequential = {**env, "CHITTY_HOME": str(tmp_path / "seq"), "CHITTY_MAX_CONCURRENT_PLATFORMS": "1"}
     parallel = {**env, "CHITTY_HOME": str(tmp_path / "par"), "CHITTY_MAX_CONCURRENT_PLATFORMS": "2"}
+    if env.get("CHITTY_WAREHOUSE_URL"):
+        parallel["CHITTY_WAREHOUSE_URL"] = new_warehouse_url()
     for e in (sequential, parallel):
         run = subprocess.run([*CLI, "syncall"], env=e, capture_output=True, text=True, timeout=600)
         assert run.returncode == 0, run.stderr[-3000:]

@@ -40,10 +40,10 @@ def test_identifiers_are_validated(bad):
         validate_identifier(bad)
 
 
-def _writer(path: str, worker: int, n: int) -> int:
+def _writer(path: str, url: str | None, worker: int, n: int) -> int:
     from chitty_pipelines.warehouse import Warehouse
 
-    wh = Warehouse(path, lock_timeout_s=120)
+    wh = Warehouse(path, lock_timeout_s=120, url=url)
     for i in range(n):
         with wh.transaction() as tx:
             tx.upsert(T, [{"id": f"w{worker}-{i}", "n": i}])
@@ -52,12 +52,31 @@ def _writer(path: str, worker: int, n: int) -> int:
 
 
 def test_processes_writing_at_once_all_succeed(warehouse):
-    """DuckDB has one writer per file; other processes wait on the lock instead of failing."""
+    """DuckDB has one writer per file; other processes wait on the lock instead of failing
+    (PostgreSQL: concurrent transactions, same outcome)."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(3) as pool:
-        done = pool.starmap(_writer, [(str(warehouse.path), w, 15) for w in range(3)])
+        done = pool.starmap(_writer, [(str(warehouse.path), warehouse.url, w, 15) for w in range(3)])
     assert sorted(done) == [0, 1, 2]
     assert warehouse.scalar("SELECT count(*) FROM raw_local.things") == 45
     assert warehouse.cursors("local", "w2") == {"pos": {"i": 14}}
+
+
+def test_a_column_added_upstream_is_added_to_the_table(warehouse):
+    """Schema drift (issue 13): the same on both backends. A source that gains a column gets it
+    added to the stored table (platforms/neon/streams.ensure_table); old rows read NULL there."""
+    from chitty_pipelines.platforms.neon.streams import ensure_table
+
+    v1 = TableSpec("raw_drift", "things", cols(("id", "VARCHAR"), ("n", "BIGINT")), ("id",))
+    v2 = TableSpec("raw_drift", "things", cols(("id", "VARCHAR"), ("n", "BIGINT"), ("meta", "JSON")), ("id",))
+    assert ensure_table(warehouse, "r1", v1) == []
+    with warehouse.transaction() as tx:
+        tx.upsert(v1, [{"id": "a", "n": 1}])
+    assert ensure_table(warehouse, "r2", v2) == ["meta"]
+    assert ensure_table(warehouse, "r3", v2) == []  # idempotent
+    with warehouse.transaction() as tx:
+        tx.upsert(v2, [{"id": "b", "n": 2, "meta": '{"k": 1}'}, {"id": "a", "n": 3}])
+    rows = warehouse.query("SELECT id, n, meta FROM raw_drift.things ORDER BY id").values.tolist()
+    assert rows == [["a", 3, None], ["b", 2, '{"k": 1}']]

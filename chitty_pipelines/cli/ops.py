@@ -107,12 +107,12 @@ def services_status(warehouse: Warehouse, probe: bool = True) -> list[dict[str, 
     """Per core service: health (probed now, or the last observation) and the latest registration
     state with Register and Registry. What ``status`` shows below the platforms."""
     resource = ChittyServicesResource.from_settings()
-    latest = latest_registrations(warehouse) if warehouse.path.exists() else {}
+    latest = latest_registrations(warehouse) if warehouse.exists() else {}
     health: dict[str, dict[str, Any]] = {}
     if probe:
         now = datetime.now(UTC).isoformat(timespec="seconds")
         health = {h.name: {**h.to_json(), "checked_at": now} for h in service_health(resource)}
-    elif warehouse.path.exists() and warehouse.table_exists("ops", "service_health"):
+    elif warehouse.exists() and warehouse.table_exists("ops", "service_health"):
         with warehouse.connect() as con:  # plain Python values, not numpy ones, for --json
             found = con.execute(
                 "SELECT name, healthy, reachable, latency_ms, reason, checked_at FROM ops.service_health "

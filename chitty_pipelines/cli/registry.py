@@ -21,13 +21,14 @@ from chitty_pipelines.cli.app import console, out
 from chitty_pipelines.unified.project_sources import git_remote_of
 from chitty_pipelines.unified.resolution import normalize_path, slugify
 from chitty_pipelines.warehouse.opstore import OpStore
-from chitty_pipelines.warehouse.opstore_resource import default_path
+from chitty_pipelines.warehouse.opstore_pg import PgOpStore
+from chitty_pipelines.warehouse.opstore_resource import default_store
 
 PROJECTSYNC_JOB = "projectsync"
 
 
-def _store() -> OpStore:
-    return OpStore(default_path())
+def _store() -> OpStore | PgOpStore:
+    return default_store()
 
 
 def git_remote(path: Path) -> str | None:
@@ -44,7 +45,7 @@ def guess_platform() -> str:
     return "claude"
 
 
-def _project_for(cwd: Path, store: OpStore) -> str:
+def _project_for(cwd: Path, store: OpStore | PgOpStore) -> str:
     """The registered project whose path holds ``cwd`` (deepest wins), else the cwd's basename."""
     here = normalize_path(str(cwd)) or ""
     best = max(

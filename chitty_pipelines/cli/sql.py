@@ -32,9 +32,14 @@ def sql(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array of row objects.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV with a header line.")] = False,
 ) -> None:
-    """Run a read-only SQL query on the warehouse (CHITTY_WAREHOUSE_PATH) and print the rows."""
+    """Run a read-only SQL query on the warehouse (CHITTY_WAREHOUSE_PATH, or the PostgreSQL one of
+    CHITTY_WAREHOUSE_URL, in DuckDB's dialect there too) and print the rows."""
     import duckdb
 
+    if config.is_set("CHITTY_WAREHOUSE_URL"):
+        columns, rows = _postgres_rows(query)
+        _print(columns, rows, as_json, as_csv)
+        return
     path = config.load_settings().warehouse_path
     if not path.exists():
         console.print(
@@ -55,6 +60,35 @@ def sql(
             markup=False,
         )
         raise typer.Exit(1) from None
+    _print(columns, rows, as_json, as_csv)
+
+
+def _postgres_rows(query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """The query in a READ ONLY transaction (transaction-scoped: fine behind a pooler)."""
+    import psycopg
+    import sqlglot
+
+    from chitty_pipelines.cli.app import warehouse
+    from chitty_pipelines.warehouse.backend import WarehouseUnavailable
+
+    try:
+        with warehouse().connect() as con:
+            con.raw.commit()  # SET TRANSACTION must open the transaction
+            con.raw.execute("SET TRANSACTION READ ONLY")
+            cursor = con.execute(query)
+            return [d[0] for d in cursor.description or []], cursor.fetchall()
+    except WarehouseUnavailable as exc:
+        console.print(f"✗ {exc}", markup=False)
+        raise typer.Exit(1) from None
+    except (psycopg.Error, sqlglot.errors.SqlglotError) as exc:
+        console.print(
+            f"✗ query failed: {str(exc).splitlines()[0]} (fix the SQL; the warehouse is read-only here)",
+            markup=False,
+        )
+        raise typer.Exit(1) from None
+
+
+def _print(columns: list[str], rows: list[Any], as_json: bool, as_csv: bool) -> None:
     if as_json:
         out.print_json(json.dumps([dict(zip(columns, map(_jsonable, r), strict=True)) for r in rows]))
     elif as_csv:

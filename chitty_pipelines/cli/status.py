@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from chitty_pipelines import config
-from chitty_pipelines.cli.app import app, out, print_table, warehouse
+from chitty_pipelines.cli.app import app, console, out, print_table, warehouse
 
 
 @app.command()
@@ -28,9 +28,12 @@ def status(
     if as_json:
         doc = {
             "warehouse": {
-                "path": str(wh.path),
-                "exists": wh.path.exists(),
-                "size_bytes": wh.path.stat().st_size if wh.path.exists() else None,
+                # PostgreSQL: host:port/database as the path (never a user or password)
+                "path": str(wh.path) if wh.kind == "duckdb" else wh.location,
+                "exists": wh.exists(),
+                "size_bytes": _size_bytes(wh),
+                "backend": wh.kind,
+                "location": warehouse_line(wh),
             },
             "platforms": [s.to_json() for s in statuses],
             "unified": {"counts": unified_counts(wh), "tables": unified_tables(wh)},
@@ -40,7 +43,8 @@ def status(
         }
         out.print_json(json.dumps(doc, default=str))
         return
-    table = Table(title=f"chitty-pipelines status ({config.load_settings().warehouse_path})")
+    wh = warehouse()
+    table = Table(title=f"chitty-pipelines status ({warehouse_line(wh)})")
     for column in ("platform", "configured", "health", "last sync", "rows", "rejects"):
         table.add_column(column)
     for s in statuses:
@@ -73,8 +77,26 @@ def status(
 
 @app.command("env")
 def env_table() -> None:
-    """Print every environment variable chitty-pipelines reads (markdown table)."""
+    """Print every environment variable chitty-pipelines reads (markdown table); the warehouse in
+    use goes to stderr first (stdout stays the table alone)."""
+    console.print(f"warehouse: {warehouse_line(warehouse())}", markup=False, highlight=False)
     out.print(config.env_table_markdown(), markup=False, highlight=False)
+
+
+def _size_bytes(wh: Any) -> int | None:
+    """The DuckDB file's size, or the PostgreSQL database's (pg_database_size)."""
+    if wh.kind == "postgres":
+        return int(wh.scalar("SELECT pg_database_size(current_database())"))
+    return wh.path.stat().st_size if wh.path.exists() else None
+
+
+def warehouse_line(wh: object) -> str:
+    """``DuckDB <file>`` or ``PostgreSQL <host:port/db> (CHITTY_WAREHOUSE_URL)``: never a user or
+    password (Warehouse.location is built from the host, port and database only)."""
+    kind, location = getattr(wh, "kind", "duckdb"), getattr(wh, "location", "")
+    if kind == "postgres":
+        return config.scrub(f"PostgreSQL {location} (CHITTY_WAREHOUSE_URL)")
+    return config.scrub(f"DuckDB {location}")
 
 
 def _latest_runs() -> list[dict[str, str]]:

@@ -52,7 +52,7 @@ def todos(
     from chitty_pipelines.warehouse.resource import WarehouseResource
 
     wh = WarehouseResource.from_settings().get()
-    if not (wh.path.exists() and wh.table_exists("unified", "todos")):
+    if not (wh.exists() and wh.table_exists("unified", "todos")):
         console.print("no todos yet: run `chitty-sync syncall` (or `projectsync`) first")
         raise typer.Exit(1)
     if project is None:

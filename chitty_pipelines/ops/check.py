@@ -158,7 +158,7 @@ def sync_status(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
     """The six platforms, each with its last sync's status and time (what the original's
     ``/api/status`` lacked, so that ChittyCheck test 13 could never pass)."""
     out: dict[str, dict[str, Any]] = {p: {"status": "never", "last_sync": None} for p in registry.NAMES}
-    if not warehouse.path.exists():
+    if not warehouse.exists():
         return out
     df = warehouse.query(
         "SELECT platform, status, finished_at FROM ops.sync_log "

@@ -25,7 +25,7 @@ class PlatformStatus:
 
 
 def platform_statuses(warehouse: Warehouse, with_health: bool = True) -> list[PlatformStatus]:
-    synced = warehouse.path.exists()
+    synced = warehouse.exists()
     statuses = [_platform_status(warehouse, spec, synced) for spec in registry.PLATFORMS]
     if with_health:
         for status in statuses:
@@ -72,7 +72,7 @@ def _platform_status(warehouse: Warehouse, spec: registry.PlatformSpec, synced: 
 
 def unified_tables(warehouse: Warehouse) -> list[dict[str, Any]]:
     """Every table of the unified schema: rows, and its last materialization from ops.sync_log."""
-    if not warehouse.path.exists():
+    if not warehouse.exists():
         return []
     with warehouse.connect() as con:
         names = [
@@ -114,7 +114,7 @@ def status_warnings(warehouse: Warehouse) -> list[dict[str, str]]:
         for source, which in (("claude_code", "claude"), ("chatgpt/gemini", "exports"))
         for message in local.missing_folders(which)
     ]
-    if warehouse.path.exists():
+    if warehouse.exists():
         with warehouse.connect() as con:
             rows = con.execute(
                 "SELECT platform, asset, message FROM ops.sync_log "

@@ -10,7 +10,7 @@ from chitty_pipelines.warehouse import Warehouse
 def unified_counts(warehouse: Warehouse) -> dict[str, Any]:
     """Projects, sessions by status, topics (0 where a table was never built)."""
     counts: dict[str, Any] = {"projects": 0, "sessions": 0, "active": 0, "stale": 0, "ended": 0, "topics": 0}
-    if not warehouse.path.exists():
+    if not warehouse.exists():
         return counts
     with warehouse.connect() as con:
         have = {

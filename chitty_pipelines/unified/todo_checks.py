@@ -48,10 +48,11 @@ def project_todos_add_up(context: dg.AssetCheckExecutionContext) -> dg.AssetChec
     """Every summary row's counts are those of unified.todos for its project."""
     bad = _bad(
         _wh(context),
+        # an equality join (a sentinel for the NULL project): PostgreSQL full-joins only on those
         f"""SELECT count(*) FROM {PROJECT_TODOS.sql_name} p FULL JOIN (
                 SELECT project_key, count(*) AS n, count(*) FILTER (WHERE is_open) AS open_n
                 FROM {TODOS.sql_name} GROUP BY ALL
-            ) t ON p.project_key IS NOT DISTINCT FROM t.project_key
+            ) t ON coalesce(p.project_key, ' <none> ') = coalesce(t.project_key, ' <none> ')
             WHERE p.todo_count IS DISTINCT FROM t.n OR p.open_count IS DISTINCT FROM t.open_n
                OR p.todo_count <> p.pending_todos + p.in_progress_todos + p.completed_todos""",
         ("unified.todos", "unified.project_todos"),

@@ -168,7 +168,9 @@ def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     started = datetime.now(UTC)
     t0 = time.monotonic()
     wh = warehouse.get()
-    hub = opstore.get()
+    store = opstore.get()
+    # The API's todo lists live in the SQLite hub; the PostgreSQL op store has no hub tables yet.
+    hub = store if hasattr(store, "todo_rows") else None
     fingerprint = inputs_fingerprint(wh, hub)
     unchanged = wh.cursors("unified", "todos").get("fingerprint") == fingerprint
     built = wh.table_exists("unified", "todos") and wh.table_exists("unified", "project_todos")

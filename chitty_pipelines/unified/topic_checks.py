@@ -46,14 +46,15 @@ def _check_session_topics_in_taxonomy(context) -> dg.AssetCheckResult:
     if not _has(wh, SESSION_TOPICS):
         return dg.AssetCheckResult(passed=True, metadata={"unknown_topics": 0})
     categories = [t.id for t in taxonomy.categories]
-    pairs = [[t.parent, t.id] for t in taxonomy.topics if t.parent]
+    # "parent/sub" strings, not [parent, sub] lists: a list of lists has no PostgreSQL form
+    pairs = [f"{t.parent}/{t.id}" for t in taxonomy.topics if t.parent]
     unknown = wh.query(
         f"SELECT DISTINCT topic_id FROM {SESSION_TOPICS.sql_name} WHERE topic_id NOT IN (SELECT unnest(?))",
         [categories],
     )["topic_id"].tolist()
     bad_subs = wh.query(
         f"SELECT DISTINCT topic_id || '/' || sub AS pair FROM (SELECT topic_id, unnest(subcategories) AS sub "
-        f"FROM {SESSION_TOPICS.sql_name}) WHERE [topic_id, sub] NOT IN (SELECT unnest(?))",
+        f"FROM {SESSION_TOPICS.sql_name}) AS s WHERE topic_id || '/' || sub NOT IN (SELECT unnest(?))",
         [pairs],
     )["pair"].tolist()
     return dg.AssetCheckResult(

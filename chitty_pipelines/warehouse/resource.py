@@ -5,12 +5,17 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import Field
 
+from chitty_pipelines import config
 from chitty_pipelines.config import env, load_settings
 from chitty_pipelines.warehouse import Warehouse
 
+URL_VAR = "CHITTY_WAREHOUSE_URL"
+
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The embedded DuckDB warehouse (schemas ``raw_<platform>``, ``unified``, ``ops``)."""
+    """The warehouse (schemas ``raw_<platform>``, ``unified``, ``ops``): embedded DuckDB, or
+    PostgreSQL when ``url`` is set (from ``CHITTY_WAREHOUSE_URL``, a Dagster ``EnvVar`` so the
+    password never lands in run config or the UI)."""
 
     path: str = Field(description="DuckDB file; defaults to $CHITTY_HOME/warehouse.duckdb.")
     lock_timeout_s: float = Field(
@@ -18,6 +23,9 @@ class WarehouseResource(dg.ConfigurableResource):
     )
     memory_limit: str | None = Field(
         default=None, description="DuckDB memory_limit (e.g. '512MB'); None = DuckDB's default."
+    )
+    url: str | None = Field(
+        default=None, description="PostgreSQL warehouse URL (CHITTY_WAREHOUSE_URL); None = DuckDB."
     )
 
     @classmethod
@@ -27,7 +35,17 @@ class WarehouseResource(dg.ConfigurableResource):
             path=str(settings.warehouse_path),
             lock_timeout_s=settings.lock_timeout_s,
             memory_limit=env("CHITTY_DUCKDB_MEMORY_LIMIT"),
+            url=config.secret(URL_VAR),  # type: ignore[arg-type]  # EnvVar resolves at run time
         )
 
+    @property
+    def resolved_url(self) -> str | None:
+        """Inside a run Dagster has resolved the EnvVar already; outside one (the CLI) it is
+        resolved here."""
+        value = self.url
+        if isinstance(value, dg.EnvVar):
+            return value.get_value()
+        return value or None
+
     def get(self) -> Warehouse:
-        return Warehouse(self.path, self.lock_timeout_s, self.memory_limit)
+        return Warehouse(self.path, self.lock_timeout_s, self.memory_limit, url=self.resolved_url)

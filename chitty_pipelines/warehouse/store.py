@@ -1,4 +1,5 @@
-"""The embedded DuckDB warehouse.
+"""The warehouse: embedded DuckDB by default, PostgreSQL with ``CHITTY_WAREHOUSE_URL``
+(warehouse/backend.py holds both backends; nothing here or in callers branches on which).
 
 DuckDB lets one process at a time open a database file for writing. Dagster's multiprocess
 executor and two CLI runs at once are several processes, so the rules here are:
@@ -15,7 +16,6 @@ import hashlib
 import json
 import logging
 import threading
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,14 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tenacity import (
-    Retrying,
-    retry_if_exception,
-    stop_after_delay,
-    wait_random_exponential,
-)
-
 from chitty_pipelines.config import scrub
+from chitty_pipelines.warehouse.backend import Backend, DuckDBBackend, PostgresBackend, is_disconnect
 from chitty_pipelines.warehouse.ops_tables import OPS_TABLES, REJECTS, SYNC_CURSORS, SYNC_LOG
 from chitty_pipelines.warehouse.tables import TableSpec, quote, validate_identifier
 
@@ -46,12 +40,6 @@ log = logging.getLogger(__name__)
 # the warehouse needs no list of platforms.
 SCHEMAS: tuple[str, ...] = ("unified", "ops")
 EXCERPT_CHARS = 300
-
-
-def _is_lock_conflict(exc: BaseException) -> bool:
-    import duckdb
-
-    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
 
 
 @dataclass(frozen=True)
@@ -82,14 +70,15 @@ class Reject:
 class Transaction:
     """Writes that commit together: data, cursors, rejects. Obtained from ``Warehouse.transaction``."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: str | None):
+    def __init__(self, con: duckdb.DuckDBPyConnection, run_id: str | None, backend: Backend | None = None):
         self.con = con
         self.run_id = run_id
         self.now = datetime.now(UTC)
+        self.backend: Backend = backend or DuckDBBackend(":memory:")
 
     def ensure(self, table: TableSpec) -> None:
-        self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(table.schema)}")
-        self.con.execute(table.create_sql())
+        # every time (no per-transaction memo): a caller may have dropped the table meanwhile
+        self.backend.ensure(self.con, table)
 
     def upsert(self, table: TableSpec, rows: Sequence[Mapping[str, Any]] | pa.Table) -> int:
         """Insert rows, replacing any row with the same primary key. Returns rows written.
@@ -103,18 +92,7 @@ class Transaction:
             return 0
         self.ensure(table)
         batch = batch.append_column("__seq", pa.array(range(batch.num_rows), pa.int64()))
-        self.con.register("__batch", batch)
-        try:
-            key = ", ".join(quote(k) for k in table.primary_key)
-            match = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM b.{quote(k)}" for k in table.primary_key)
-            self.con.execute(f"DELETE FROM {table.sql_name} AS t USING __batch AS b WHERE {match}")
-            names = ", ".join(quote(c) for c in table.column_names)
-            self.con.execute(
-                f"INSERT INTO {table.sql_name} ({names}) SELECT {names} FROM __batch "
-                f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY __seq DESC) = 1"
-            )
-        finally:
-            self.con.unregister("__batch")
+        self.backend.upsert(self.con, table, batch)
         return batch.num_rows
 
     def append(self, table: TableSpec, rows: pa.Table) -> int:
@@ -123,12 +101,15 @@ class Transaction:
         if rows.num_rows == 0:
             return 0
         self.ensure(table)
-        self.con.register("__append", rows)
-        try:
-            names = ", ".join(quote(c) for c in table.column_names)
-            self.con.execute(f"INSERT INTO {table.sql_name} ({names}) SELECT {names} FROM __append")
-        finally:
-            self.con.unregister("__append")
+        self.backend.append(self.con, table, rows)
+        return rows.num_rows
+
+    def append_columns(self, table: TableSpec, rows: pa.Table) -> int:
+        """Insert Arrow rows whose columns are some of the table's (by name), in one statement:
+        DuckDB reads the Arrow table, PostgreSQL takes it by binary COPY. Returns rows written."""
+        if rows.num_rows == 0:
+            return 0
+        self.backend.append_columns(self.con, table, rows)
         return rows.num_rows
 
     def delete_where(self, table: TableSpec, column: str, values: Iterable[Any]) -> None:
@@ -238,13 +219,17 @@ def held_connections() -> Iterator[None]:
 
 
 class Warehouse:
-    """The DuckDB warehouse file and the few operations every platform needs."""
+    """The warehouse (DuckDB file, or PostgreSQL when ``url`` is set) and the few operations
+    every platform needs."""
 
-    # One lock per file within a process: DuckDB shares one database instance per process, so
-    # threads of the same process queue here instead of interleaving BEGIN/COMMIT on it.
-    _process_locks: dict[str, threading.RLock] = {}
 
-    def __init__(self, path: Path | str, lock_timeout_s: float = 600.0, memory_limit: str | None = None):
+    def __init__(
+        self,
+        path: Path | str,
+        lock_timeout_s: float = 600.0,
+        memory_limit: str | None = None,
+        url: str | None = None,
+    ):
         self.path = Path(path)
         self.lock_timeout_s = lock_timeout_s
         # DuckDB's buffer-manager budget (e.g. "256MB"); None keeps DuckDB's default (80% of RAM).
@@ -252,37 +237,44 @@ class Warehouse:
         # "<path>#<inode>" once this object has created the schemas, ops tables and migrations
         # (per object, not per process: a file changed behind our back is migrated on reopen).
         self._bootstrapped: set[str] = set()
+        self.url = url or None
+        self.backend: Backend = (
+            PostgresBackend(self.url)
+            if self.url
+            else DuckDBBackend(self.path, lock_timeout_s, self.memory_limit)
+        )
+        self._pg_bootstrapped = False
 
     def _lock(self) -> threading.RLock:
-        return self._process_locks.setdefault(str(self.path.resolve()), threading.RLock())
+        return self.backend._lock()  # type: ignore[union-attr]  # DuckDB only
 
     def _open(self) -> duckdb.DuckDBPyConnection:
-        import duckdb
+        return self.backend._open()  # type: ignore[union-attr]  # DuckDB only
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        started = time.monotonic()
-        for attempt in Retrying(
-            retry=retry_if_exception(_is_lock_conflict),
-            wait=wait_random_exponential(multiplier=0.05, max=2.0),
-            stop=stop_after_delay(self.lock_timeout_s),
-            reraise=True,
-        ):
-            with attempt:
-                con = duckdb.connect(str(self.path), config=self._duckdb_config())
-        waited = time.monotonic() - started
-        if waited > 1:
-            log.info("waited %.1fs for the warehouse lock on %s", waited, self.path)
-        return con
+    @property
+    def kind(self) -> str:
+        """``duckdb`` or ``postgres``."""
+        return self.backend.name
 
-    def _duckdb_config(self) -> dict[str, str]:
-        if not self.memory_limit:
-            return {}
-        # With a budget set, DuckDB must be able to spill what does not fit: a temp folder next
-        # to the warehouse file (the default, <file>.tmp, only exists for file databases anyway).
-        return {"memory_limit": self.memory_limit, "temp_directory": f"{self.path}.tmp"}
+    @property
+    def location(self) -> str:
+        """The DuckDB file, or ``host:port/db`` of the PostgreSQL warehouse (never a password)."""
+        return self.backend.location
+
+    def exists(self) -> bool:
+        """Anything synced yet: the DuckDB file exists (a PostgreSQL warehouse always does; its
+        tables say the rest)."""
+        return True if self.url else self.path.exists()
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if self.url:  # PostgreSQL: one short transaction per connection, no file lock
+            with self.backend.connect() as con:
+                if not self._pg_bootstrapped:
+                    _bootstrap(con, self.backend)
+                    self._pg_bootstrapped = True
+                yield con
+            return
         key = str(self.path.resolve())
         if getattr(_held, "active", False):
             held = _held.cons.get(key)
@@ -316,28 +308,43 @@ class Warehouse:
     def transaction(self, run_id: str | None = None) -> Iterator[Transaction]:
         """One atomic unit: everything written through the Transaction commits or none of it."""
         with self.connect() as con:
+            if self.url:
+                with _transaction(con, run_id, self.backend) as tx:
+                    yield tx
+                return
             if _in_transaction(con):
                 # A transaction opened inside another one on a held connection: give it its own
                 # connection (DuckDB shares the database within the process), as outside the scope.
                 with self._lock():
                     own = self._open()
                     try:
-                        with _transaction(own, run_id) as tx:
+                        with _transaction(own, run_id, self.backend) as tx:
                             yield tx
                     finally:
                         own.close()
                 return
-            with _transaction(con, run_id) as tx:
+            with _transaction(con, run_id, self.backend) as tx:
                 yield tx
 
+    def _read(self, sql: str, params: Sequence[Any] | None, take: Any) -> Any:
+        """One read in its own connection; on PostgreSQL a connection lost to a server restart is
+        retried once (reads are idempotent; opening waits for the server to be back)."""
+        for attempt in (1, 2):
+            try:
+                with self.connect() as con:
+                    return take(con.execute(sql, params or []))
+            except Exception as exc:
+                if attempt == 2 or not is_disconnect(exc):
+                    raise
+                log.info("warehouse connection lost (%s), reading again", type(exc).__name__)
+        raise AssertionError("unreachable")
+
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
-        with self.connect() as con:
-            return con.execute(sql, params or []).df()
+        return self._read(sql, params, lambda cur: cur.df())
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
-        with self.connect() as con:
-            row = con.execute(sql, params or []).fetchone()
-            return row[0] if row else None
+        row = self._read(sql, params, lambda cur: cur.fetchone())
+        return row[0] if row else None
 
     def table_exists(self, schema: str, name: str) -> bool:
         return bool(
@@ -354,12 +361,11 @@ class Warehouse:
 
     def cursors(self, platform: str, stream: str) -> dict[str, Any]:
         # fetchall, not query(): a DataFrame would import pandas (~0.7 s) into every sync step
-        with self.connect() as con:
-            rows = con.execute(
-                f"SELECT cursor_key, cursor_value FROM {SYNC_CURSORS.sql_name}"
-                " WHERE platform = ? AND stream = ?",
-                [platform, stream],
-            ).fetchall()
+        rows = self._read(
+            f"SELECT cursor_key, cursor_value FROM {SYNC_CURSORS.sql_name} WHERE platform = ? AND stream = ?",
+            [platform, stream],
+            lambda cur: cur.fetchall(),
+        )
         return {k: json.loads(v) for k, v in rows}
 
 
@@ -371,11 +377,13 @@ _open_transactions: set[int] = set()
 
 
 @contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection, run_id: str | None) -> Iterator[Transaction]:
+def _transaction(
+    con: duckdb.DuckDBPyConnection, run_id: str | None, backend: Backend
+) -> Iterator[Transaction]:
     con.execute("BEGIN TRANSACTION")
     _open_transactions.add(id(con))
     try:
-        yield Transaction(con, run_id)
+        yield Transaction(con, run_id, backend)
     except BaseException:
         con.execute("ROLLBACK")
         raise
@@ -384,7 +392,12 @@ def _transaction(con: duckdb.DuckDBPyConnection, run_id: str | None) -> Iterator
     con.execute("COMMIT")
 
 
-def _bootstrap(con: duckdb.DuckDBPyConnection) -> None:
+def _bootstrap(con: duckdb.DuckDBPyConnection, backend: Backend | None = None) -> None:
+    if backend is not None and backend.name == "postgres":
+        from chitty_pipelines.warehouse.migrations import migrate
+
+        migrate(con, backend)
+        return
     for schema in SCHEMAS:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
     for table in OPS_TABLES:

@@ -24,6 +24,7 @@ from tests.platforms.cloudflare_support import (
     resource,
     rows,
 )
+from tests.warehouse_support import warehouse_resource_at
 
 N_USERS = 1234  # three keyset pages of 500
 
@@ -156,7 +157,7 @@ def test_twenty_percent_faults_give_the_same_rows(
     clean = _table(warehouse_resource.get())
     with fake(faults=Faults(rate=0.2, retry_after_s=0.01, seed=5)) as flaky:
         _seed(flaky)
-        other = WarehouseResource(path=str(tmp_path / "faulty.duckdb"), lock_timeout_s=60)
+        other = warehouse_resource_at(tmp_path / "faulty.duckdb", lock_timeout_s=60)
         materialize(D1, _d1(flaky, d1_page_rows=100, api_attempts=12), other)
         faulted = sum(1 for _m, _p, status in flaky.log if status >= 429)
     assert faulted >= 3 and len(clean) == N_USERS + 405

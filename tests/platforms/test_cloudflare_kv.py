@@ -30,6 +30,7 @@ from tests.platforms.cloudflare_support import (
     resource,
     rows,
 )
+from tests.warehouse_support import warehouse_resource_at
 
 N_KEYS = 130  # three list pages of 50 (the 1,000 default is covered by test_default_page_is_1000_keys)
 PAGE = 50
@@ -162,7 +163,7 @@ def test_twenty_percent_faults_give_the_same_table(
     with fake() as clean_fake:
         clean = run(clean_fake, warehouse_resource)
     with fake(faults=Faults(rate=0.2, retry_after_s=0.01, statuses=(429, 500, 502, 503), seed=11)) as flaky:
-        faulty = run(flaky, WarehouseResource(path=str(tmp_path / "faulty.duckdb"), lock_timeout_s=60))
+        faulty = run(flaky, warehouse_resource_at(tmp_path / "faulty.duckdb", lock_timeout_s=60))
         faulted = sum(1 for _m, _p, status in flaky.log if status in (429, 500, 502, 503))
     assert faulted >= 25  # about a fifth of the ~190 requests failed (list pages and values) and were retried
     assert len(clean) == 150 and faulty == clean

@@ -21,7 +21,7 @@ from drive_support import (
 from chitty_pipelines.kernel.fake_server import Faults
 from chitty_pipelines.platforms.drive.fake import FakeDrive
 from chitty_pipelines.platforms.drive.resource import DriveResource
-from chitty_pipelines.warehouse.resource import WarehouseResource
+from tests.warehouse_support import warehouse_resource_at
 
 # Every column except the raw resource (a descendant of a moved or trashed folder keeps the raw
 # metadata it was last sent with; its derived columns are what must match a fresh listing).
@@ -44,7 +44,7 @@ def fake(chitty_home, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDrive]:
 
 def _fresh_listing(tmp_path: Path, name: str) -> tuple[list[tuple], list[tuple]]:
     """What a first sync into an empty warehouse sees now."""
-    wr = WarehouseResource(path=str(tmp_path / f"{name}.duckdb"), lock_timeout_s=60)
+    wr = warehouse_resource_at(tmp_path / f"{name}.duckdb", lock_timeout_s=60)
     materialize(wr)
     return files_table(wr.get(), COLUMNS), contents_table(wr.get())
 
@@ -173,7 +173,7 @@ def test_twenty_percent_faults_give_the_same_tables(chitty_home, monkeypatch, tm
             seed(fake)
             set_env(monkeypatch, fake)
             drive = DriveResource.from_settings(max_wait_s=0.02, attempts=10)
-            wr = WarehouseResource(path=str(tmp_path / f"faults-{faults.rate}.duckdb"), lock_timeout_s=60)
+            wr = warehouse_resource_at(tmp_path / f"faults-{faults.rate}.duckdb", lock_timeout_s=60)
             materialize(wr, drive=drive)
             _apply_k_changes(fake)
             materialize(wr, drive=drive)

@@ -21,6 +21,7 @@ from chitty_pipelines.platforms.github.seed import DATA_REPO, seed_example, seed
 from chitty_pipelines.platforms.github.streams import sync_repositories
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
+from tests.warehouse_support import warehouse_resource_at
 
 TOKEN = "ghp_SECRETtoken0123456789abcdefSECRET"
 TABLES = ("repositories", "commits", "issues", "pull_requests", "project_states", "project_todos", "projects")
@@ -72,11 +73,11 @@ def snapshot(wh: Warehouse) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def test_twenty_percent_injected_faults_give_the_same_tables(fake: GitHubFake, tmp_path: Path) -> None:
-    clean = WarehouseResource(path=str(tmp_path / "clean.duckdb"))
+    clean = warehouse_resource_at(tmp_path / "clean.duckdb")
     assert sync(resource(fake), clean).success
     fake.faults = Faults(rate=0.2, retry_after_s=0.0, statuses=(429, 403, 500, 502, 503), drop=True, seed=11)
     fake.log.clear()
-    faulty = WarehouseResource(path=str(tmp_path / "faulty.duckdb"))
+    faulty = warehouse_resource_at(tmp_path / "faulty.duckdb")
     assert sync(resource(fake, retry_attempts=8), faulty).success
     injected = Counter(status for _, _, status in fake.log if status not in (200, 304, 404, 409))
     assert sum(injected.values()) >= 5 and set(injected) <= {0, 429, 403, 500, 502, 503}, injected

@@ -14,7 +14,6 @@ from chitty_pipelines.kernel.jsonl_files import iter_line_blocks
 from chitty_pipelines.platforms.claude_code.parser import parse_timestamp
 from chitty_pipelines.platforms.claude_code.streams import _timestamps
 from chitty_pipelines.warehouse import Warehouse
-from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.platforms.claude_fixtures import (
     S1,
     S2,
@@ -30,6 +29,7 @@ from tests.platforms.claude_fixtures import (
     usage,
     write_jsonl,
 )
+from tests.warehouse_support import warehouse_resource_at
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def synced(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("claude_main")
     home = tmp / "claude"
     paths = build_home(home)
-    warehouse_resource = WarehouseResource(path=str(tmp / "warehouse.duckdb"), lock_timeout_s=120)
+    warehouse_resource = warehouse_resource_at(tmp / "warehouse.duckdb", lock_timeout_s=120)
     res = resources(home, warehouse_resource, tmp)
     result = materialize(res)
     assert result.success

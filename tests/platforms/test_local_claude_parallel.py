@@ -12,6 +12,7 @@ import orjson
 from chitty_pipelines.kernel.local_files import LocalSessionsResource
 from chitty_pipelines.platforms.claude_code.streams import ClaudeSync
 from chitty_pipelines.warehouse import Warehouse
+from tests.warehouse_support import warehouse_at
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
@@ -55,7 +56,10 @@ def test_parallel_parse_writes_exactly_what_serial_does(tmp_path: Path) -> None:
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"\n".join(BAD_LINES) + b"\n")
     res = LocalSessionsResource(claude_homes=[str(corpus)], exports_dir=str(tmp_path / "none"))
-    serial_wh, parallel_wh = Warehouse(tmp_path / "serial.duckdb"), Warehouse(tmp_path / "parallel.duckdb")
+    serial_wh, parallel_wh = (
+        warehouse_at(tmp_path / "serial.duckdb"),
+        warehouse_at(tmp_path / "parallel.duckdb"),
+    )
     # small batches: many units on both workers, several commits, and the largest files
     # (over a batch) still read serially in blocks
     small = {"batch_bytes": 200_000}
@@ -95,7 +99,7 @@ def test_scoped_derive_equals_a_full_recompute_across_sessions(tmp_path: Path) -
     corpus = tmp_path / "corpus"
     generate(corpus, 1.0, seed=6, resume_rate=0.3, gateway_rate=0.2, rare=4)
     res = LocalSessionsResource(claude_homes=[str(corpus)], exports_dir=str(tmp_path / "none"))
-    wh = Warehouse(tmp_path / "w.duckdb")
+    wh = warehouse_at(tmp_path / "w.duckdb")
     _sync(wh, res, workers=1)
     first_at = wh.query(
         "SELECT source_file, session_id, min(timestamp) AS t FROM raw_local.claude_messages"

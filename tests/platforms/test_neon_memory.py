@@ -90,6 +90,7 @@ def _warehouse_scalar(path: Path, query: str) -> Any:
         return con.execute(query).fetchone()
 
 
+@pytest.mark.duckdb_only("DuckDB's memory_limit and spill folder")
 def test_memory_limit_setting_reaches_duckdb(tmp_path, monkeypatch):
     from chitty_pipelines.warehouse.resource import WarehouseResource
 
@@ -105,6 +106,7 @@ def test_memory_limit_setting_reaches_duckdb(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.duckdb_only("DuckDB's buffer manager under a memory budget")
 def test_table_many_times_the_memory_budget_syncs_within_it(dsn, tmp_path):
     sql(
         dsn,

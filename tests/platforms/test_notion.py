@@ -31,6 +31,7 @@ from tests.platforms.notion_seed import (
     note,
     seed,
 )
+from tests.warehouse_support import warehouse_resource_at
 
 VERSIONS = ["2025-09-03", "2022-06-28"]
 TOKEN = "secret_NtnTok3n_do_not_leak_4242"
@@ -302,7 +303,7 @@ def test_twenty_percent_faults_give_the_same_tables(
     for n, faults in enumerate([Faults(), Faults(rate=0.2, retry_after_s=0, drop=True, seed=11)]):
         server = FakeNotion(token=TOKEN, faults=faults)
         seed(server, notes=30)
-        wh_res = WarehouseResource(path=str(tmp_path / f"w{n}.duckdb"))
+        wh_res = warehouse_resource_at(tmp_path / f"w{n}.duckdb")
         with server:
             notion = resource(server, version, page_size=2, max_attempts=12)
             assert sync(notion, wh_res).success

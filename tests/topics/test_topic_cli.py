@@ -10,6 +10,7 @@ import sys
 from topic_support import put_sessions
 
 from chitty_pipelines.definitions import defs
+from tests.warehouse_support import WAREHOUSE_URL  # kept for CLI subprocesses (--warehouse=postgres)
 
 CLI = [sys.executable, "-m", "chitty_pipelines.cli"]
 
@@ -24,7 +25,9 @@ def test_topicsync_job_and_command(warehouse, chitty_home):
         warehouse,
         {"a": "Add JWT auth and OAuth login to the worker.", "b": "Write the README and a tutorial guide."},
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHITTY_", "DAGSTER_"))}
+    env = {
+        k: v for k, v in os.environ.items() if k == WAREHOUSE_URL or not k.startswith(("CHITTY_", "DAGSTER_"))
+    }
     env.update({"CHITTY_HOME": str(chitty_home), "COLUMNS": "200"})
 
     def topicsync(*args: str) -> subprocess.CompletedProcess:

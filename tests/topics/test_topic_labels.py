@@ -14,6 +14,7 @@ from topic_support import materialize, metadata, put_sessions
 from chitty_pipelines.topics import load_taxonomy
 from chitty_pipelines.unified.topic_labels import LABELS, LabelError, set_label, unset_label
 from chitty_pipelines.unified.topic_tables import SESSION_TOPICS
+from tests.warehouse_support import WAREHOUSE_URL  # kept for CLI subprocesses (--warehouse=postgres)
 
 SESSIONS = {
     "s-auth": "Add JWT auth to the API and refresh the access token when it expires.",
@@ -155,7 +156,9 @@ def test_unknown_topic_or_session_writes_nothing(warehouse, warehouse_resource, 
 
 def test_cli_topic_set_and_unset(warehouse, chitty_home):
     put_sessions(warehouse, SESSIONS)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHITTY_", "DAGSTER_"))}
+    env = {
+        k: v for k, v in os.environ.items() if k == WAREHOUSE_URL or not k.startswith(("CHITTY_", "DAGSTER_"))
+    }
     env.update({"CHITTY_HOME": str(chitty_home), "COLUMNS": "200"})
 
     def cli(*args: str) -> subprocess.CompletedProcess:

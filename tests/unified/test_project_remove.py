@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from chitty_pipelines.cli import app
 from chitty_pipelines.warehouse.opstore import OpStore
+from chitty_pipelines.warehouse.opstore_resource import default_store
 from tests.unified.org_fixture import register_projects, seed_platforms
 from tests.unified.unified_helpers import check_results, materialize
 
@@ -49,7 +50,7 @@ def test_a_store_from_before_soft_delete_gets_the_column(tmp_path):
 
 
 def test_cli_list_and_remove(chitty_home):
-    store = OpStore(chitty_home / "opstore.sqlite")
+    store = default_store()  # the CLI's: SQLite under CHITTY_HOME, or the PostgreSQL ops schema
     store.register_project("alpha", "Alpha", "/code/alpha", "github.com/o/alpha")
     store.register_project("beta", "Beta", None)
     listed = runner.invoke(app, ["project", "list"])

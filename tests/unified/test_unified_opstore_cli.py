@@ -12,10 +12,13 @@ from pathlib import Path
 import pytest
 
 from chitty_pipelines.warehouse.opstore import OpStore
+from chitty_pipelines.warehouse.opstore_pg import PgOpStore
+from tests.warehouse_support import WAREHOUSE_URL  # kept for CLI subprocesses (--warehouse=postgres)
 
 WRITER = """
 import sys
 from chitty_pipelines.warehouse.opstore import OpStore
+from chitty_pipelines.warehouse.opstore_pg import PgOpStore
 store, worker = OpStore(sys.argv[1], busy_timeout_s=60), sys.argv[2]
 for i in range(25):
     assert store.register_session(f"{worker}-{i}", "claude", "p", worker).created
@@ -70,7 +73,9 @@ def test_projectsync_sessionsync_and_status(tmp_path):
         check=True,
     )
     env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("CHITTY_", "CLAUDE", "DAGSTER_", "OPENAI_"))
+        k: v
+        for k, v in os.environ.items()
+        if k == WAREHOUSE_URL or not k.startswith(("CHITTY_", "CLAUDE", "DAGSTER_", "OPENAI_"))
     }
     env.update(CHITTY_HOME=str(tmp_path / "home"), CLAUDE_HOME=str(tmp_path / "claude"))
     # An empty Claude home: a CLAUDE_HOME naming a folder that does not exist is a warning.
@@ -93,7 +98,10 @@ def test_projectsync_sessionsync_and_status(tmp_path):
     assert started.returncode == 0, started.stderr
     assert started.stdout.strip() == "s-1"  # stdout carries only the id
     assert "platform claude_code, project chittyos-services" in started.stderr
-    store = OpStore(tmp_path / "home" / "opstore.sqlite")
+    # the op store of the warehouse in use: SQLite under CHITTY_HOME, or the PostgreSQL ops schema
+    url = env.get(WAREHOUSE_URL)
+    store = PgOpStore(url) if url else OpStore(tmp_path / "home" / "opstore.sqlite")
+    assert not url or not (tmp_path / "home" / "opstore.sqlite").exists()  # nothing on local disk
     assert store.session("s-1")["machine_id"] and store.session("s-1")["project_key"] == "chittyos-services"
 
     other = cli("sessionsync", "--platform", "Claude Desktop", "--project", "elsewhere")

@@ -25,6 +25,7 @@ from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
 from tests.unified.org_fixture import register_projects, seed_platforms
 from tests.unified.test_unified_todos import run_unified
 from tests.unified.todo_fixture import seed_todos
+from tests.warehouse_support import WAREHOUSE_URL  # kept for CLI subprocesses (--warehouse=postgres)
 
 CLI = [sys.executable, "-m", "chitty_pipelines.cli"]
 TOKEN, READ_ONLY = "ghp_writer_token_1234", "ghp_reader_token_5678"
@@ -60,7 +61,11 @@ def _writes(f: GitHubFake) -> int:
 
 
 def _cli(chitty_home, f: GitHubFake, *args: str, token: str = TOKEN) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHITTY_", "DAGSTER_", "GITHUB_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k == WAREHOUSE_URL or not k.startswith(("CHITTY_", "DAGSTER_", "GITHUB_"))
+    }
     env.update({"CHITTY_HOME": str(chitty_home), "COLUMNS": "200", "GITHUB_TOKEN": token,
                 "GITHUB_BASE_URL": f.api_url, "GITHUB_DATA_REPOSITORY": DATA})  # fmt: skip
     return subprocess.run([*CLI, "publish", *args], env=env, capture_output=True, text=True, timeout=300)
@@ -187,7 +192,7 @@ def _materialize(world_wh, fake, token, **config) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [chittychat_data_published],
         resources={
-            "warehouse": WarehouseResource(path=str(world_wh.path)),
+            "warehouse": WarehouseResource(path=str(world_wh.path), url=world_wh.url),
             "github": GitHubResource(token=token, base_url=fake.api_url, data_repository=DATA),
         },
         run_config={"ops": {chittychat_data_published.op.name: {"config": config}}} if config else None,

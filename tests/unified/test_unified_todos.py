@@ -23,6 +23,7 @@ from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
 from tests.unified.org_fixture import T0, register_projects, seed_platforms
 from tests.unified.todo_fixture import _h, seed_todos
 from tests.unified.unified_helpers import id_resource
+from tests.warehouse_support import WAREHOUSE_URL  # kept for CLI subprocesses (--warehouse=postgres)
 
 CLI = [sys.executable, "-m", "chitty_pipelines.cli"]
 
@@ -155,7 +156,9 @@ def test_no_change_skips_and_a_change_rebuilds(warehouse, warehouse_resource, to
 
 def test_cli_todos(warehouse, warehouse_resource, todo_world, chitty_home):
     run_unified(warehouse_resource, todo_world)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHITTY_", "DAGSTER_"))}
+    env = {
+        k: v for k, v in os.environ.items() if k == WAREHOUSE_URL or not k.startswith(("CHITTY_", "DAGSTER_"))
+    }
     env.update({"CHITTY_HOME": str(chitty_home), "COLUMNS": "200"})
 
     def todos(*args: str) -> subprocess.CompletedProcess:

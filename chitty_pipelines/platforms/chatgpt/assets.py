@@ -112,8 +112,8 @@ def _messages_have_conversation(context: dg.AssetCheckExecutionContext) -> dg.As
     if wh.table_exists(CONVERSATIONS.schema, CONVERSATIONS.name):
         orphans = int(
             wh.scalar(
-                f"SELECT count(*) FROM {MESSAGES.sql_name} m ANTI JOIN {CONVERSATIONS.sql_name} c "
-                "USING (conversation_id)"
+                f"SELECT count(*) FROM {MESSAGES.sql_name} m WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {CONVERSATIONS.sql_name} c WHERE c.conversation_id = m.conversation_id)"
             )
         )
     else:

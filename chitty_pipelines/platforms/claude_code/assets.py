@@ -94,7 +94,8 @@ def claude_tool_calls_session_check(context: dg.AssetCheckExecutionContext) -> d
         return dg.AssetCheckResult(passed=True, metadata={"orphans": 0})
     orphans = int(
         wh.scalar(
-            f"SELECT count(*) FROM {TOOL_CALLS.sql_name} t ANTI JOIN {SESSIONS.sql_name} s USING (session_id)"
+            f"SELECT count(*) FROM {TOOL_CALLS.sql_name} t WHERE NOT EXISTS "
+            f"(SELECT 1 FROM {SESSIONS.sql_name} s WHERE s.session_id = t.session_id)"
         )
     )
     return dg.AssetCheckResult(passed=orphans == 0, metadata={"orphans": orphans})

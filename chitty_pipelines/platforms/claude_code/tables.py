@@ -184,10 +184,12 @@ WITH span AS (
     SELECT session_id, min(timestamp) AS s_first, max(timestamp) AS s_last FROM {M} GROUP BY ALL
 ),
 kept AS (
-    SELECT m.*, coalesce(m.type, m.role) AS kind FROM {M} m JOIN span USING (session_id)
-    QUALIFY m.uuid IS NULL OR row_number() OVER (
-        PARTITION BY m.uuid
-        ORDER BY s_first NULLS LAST, s_last NULLS LAST, session_id, source_file, line_no) = 1
+    SELECT * FROM (
+        SELECT m.*, coalesce(m.type, m.role) AS kind, row_number() OVER (
+            PARTITION BY m.uuid
+            ORDER BY s_first NULLS LAST, s_last NULLS LAST, session_id, source_file, line_no) AS uuid_rank
+        FROM {M} m JOIN span USING (session_id)
+    ) AS ranked WHERE uuid IS NULL OR uuid_rank = 1
 ),
 usage_lines AS (
     SELECT *, coalesce(message_id, uuid, source_file || ':' || line_no) AS response_key
@@ -256,9 +258,10 @@ tools AS (
         to_json(map(list(name ORDER BY name), list(n ORDER BY name)))::VARCHAR AS by_name
     FROM (
         SELECT t.session_id, coalesce(t.name, '?') AS name, count(DISTINCT t.tool_use_id) AS n
-        FROM {T} t SEMI JOIN kept k ON k.source_file = t.source_file AND k.line_no = t.line_no
+        FROM {T} t
+        WHERE EXISTS (SELECT 1 FROM kept k WHERE k.source_file = t.source_file AND k.line_no = t.line_no)
         GROUP BY ALL
-    ) GROUP BY ALL
+    ) AS per_tool GROUP BY ALL
 )
 SELECT a.session_id, a.project_path, a.cwds, a.git_branch, a.first_at, a.last_at, a.cli_versions,
     a.models,

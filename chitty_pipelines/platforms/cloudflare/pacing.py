@@ -5,6 +5,10 @@ Under Dagster's multiprocess executor the KV and D1 steps run in separate proces
 in-process pacer each would together spend twice the budget. ``FilePacer`` keeps the next free
 slot in a small file under ``$CHITTY_HOME`` guarded by ``flock``: every process on the machine
 that uses the same account and base URL draws from one schedule.
+
+With the PostgreSQL warehouse (``CHITTY_WAREHOUSE_URL``) the schedule lives in its
+``ops.api_pacing`` table instead (``PgPacer``, under an advisory lock): workers on other machines
+draw from the same budget, and nothing is kept on local disk.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import threading
 import time
 from pathlib import Path
 
+from chitty_pipelines import config
 from chitty_pipelines.kernel.retry import Pacer
+from chitty_pipelines.warehouse.opstore_pg import PgPacer
 
 _MAX_AHEAD_S = 120.0  # a slot further ahead than this is stale (clock jump, crashed writer)
 _local: dict[tuple[str, str, float], Pacer] = {}
@@ -58,11 +64,17 @@ class FilePacer:
             time.sleep(start - now)
 
 
-def pacer_for(base_url: str, account_id: str, rate_per_s: float, state_dir: Path | None) -> Pacer | FilePacer:
-    """The machine-wide pacer for this account and API when a state folder is given, else one
-    shared by the threads of this process."""
+def pacer_for(
+    base_url: str, account_id: str, rate_per_s: float, state_dir: Path | None
+) -> Pacer | FilePacer | PgPacer:
+    """The pacer for this account and API: shared through the PostgreSQL warehouse when there is
+    one, machine-wide through a file when a state folder is given, else one shared by the threads
+    of this process."""
+    digest = hashlib.sha1(f"{base_url}\x1f{account_id}".encode()).hexdigest()[:16]
+    url = config.env("CHITTY_WAREHOUSE_URL")
+    if url and state_dir is not None:
+        return PgPacer(rate_per_s, url, f"cloudflare-api-{digest}")
     if state_dir is not None:
-        digest = hashlib.sha1(f"{base_url}\x1f{account_id}".encode()).hexdigest()[:16]
         return FilePacer(rate_per_s, state_dir / f"cloudflare-api-{digest}.pace")
     with _local_lock:
         key = (base_url, account_id, rate_per_s)

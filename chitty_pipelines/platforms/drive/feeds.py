@@ -8,14 +8,14 @@ PLATFORM = "drive"
 
 # A folder at the top of the synced folder (not itself a parent such as "projects"), or directly
 # under one of $drive_project_parents, is a project.
-_SQL = """
-WITH parents AS (SELECT list_transform($drive_project_parents, lambda p: lower(p)) AS names)
-SELECT * EXCLUDE (names) FROM (
+_NAMES = "list_transform($drive_project_parents, lambda p: lower(p))"
+_SQL = f"""
+SELECT * FROM (
     SELECT f.*, f.id AS source_key,
         list_filter(string_split(coalesce(f.path, f.name, ''), '/'), lambda x: x <> '') AS parts
     FROM raw_drive.files f WHERE f.is_folder AND NOT coalesce(f.trashed, false)
-), parents WHERE (len(parts) = 1 AND NOT list_contains(names, lower(parts[1])))
-    OR (len(parts) = 2 AND list_contains(names, lower(parts[1])))
+) AS folders WHERE (len(parts) = 1 AND NOT list_contains({_NAMES}, lower(parts[1])))
+    OR (len(parts) = 2 AND list_contains({_NAMES}, lower(parts[1])))
 """
 
 FEEDS: tuple[Feed, ...] = (

@@ -179,15 +179,15 @@ def _rebuild_sessions(wh: Warehouse, run_id: str | None, gap_minutes: float) -> 
             WITH ordered AS (
                 SELECT prompt_id, prompt_time, gem_name, prompt_text,
                        CASE WHEN lag(prompt_time) OVER w IS NULL
-                              OR prompt_time - lag(prompt_time) OVER w > to_seconds(?::DOUBLE * 60)
+                              OR prompt_time - lag(prompt_time) OVER w > to_seconds(CAST(? AS DOUBLE) * 60)
                             THEN 1 ELSE 0 END AS starts
                 FROM {p} WINDOW w AS (ORDER BY prompt_time, prompt_id)),
             numbered AS (
                 SELECT *, sum(starts) OVER (ORDER BY prompt_time, prompt_id ROWS UNBOUNDED PRECEDING) AS n
                 FROM ordered)
             SELECT prompt_id, prompt_time, gem_name, prompt_text, n,
-                   'gemini-' || first(prompt_id ORDER BY prompt_time, prompt_id) OVER (PARTITION BY n)
-                       AS session_id
+                   'gemini-' || first_value(prompt_id) OVER (PARTITION BY n ORDER BY prompt_time, prompt_id
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING) AS session_id
             FROM numbered""",
             [gap_minutes],
         )
@@ -199,7 +199,7 @@ def _rebuild_sessions(wh: Warehouse, run_id: str | None, gap_minutes: float) -> 
         tx.con.execute(
             f"""INSERT INTO {s} SELECT session_id, min(prompt_time), max(prompt_time), count(*),
                    coalesce(list(DISTINCT gem_name ORDER BY gem_name)
-                            FILTER (WHERE gem_name IS NOT NULL), []),
+                            FILTER (WHERE gem_name IS NOT NULL), CAST([] AS VARCHAR[])),
                    left(first(prompt_text ORDER BY prompt_time, prompt_id), 200), ?
                 FROM __gemini_sessions GROUP BY session_id""",
             [gap_minutes],

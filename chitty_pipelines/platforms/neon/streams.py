@@ -362,13 +362,13 @@ class ChunkWriter:
         if self._con is None:
             self._con = self._stack.enter_context(self.warehouse.connect())
             self._opened = time.monotonic()
-            if self.threads:
+            if self.threads and self.warehouse.kind == "duckdb":  # a DuckDB setting
                 self._con.execute(f"SET threads = {int(self.threads)}")
                 # The setting belongs to the database instance, not this connection: undo it.
                 self._stack.callback(self._con.execute, "RESET threads")
         self._con.execute("BEGIN TRANSACTION")
         try:
-            yield Transaction(self._con, self.run_id)
+            yield Transaction(self._con, self.run_id, self.warehouse.backend)
         except BaseException:
             self._con.execute("ROLLBACK")
             raise
@@ -390,13 +390,7 @@ def _append(tx: Transaction, r: Resolved, typed: pa.Table) -> int:
     """One INSERT of the whole chunk straight from Arrow (no key matching)."""
     if not typed.num_rows:
         return 0
-    names = ", ".join(quote(c.name) for c in r.columns)
-    tx.con.register("__chunk", typed)
-    try:
-        tx.con.execute(f"INSERT INTO {r.table.sql_name} ({names}) SELECT {names} FROM __chunk")
-    finally:
-        tx.con.unregister("__chunk")
-    return typed.num_rows
+    return tx.append_columns(r.table, typed.select([c.name for c in r.columns]))
 
 
 def _row_count(tx: Transaction, r: Resolved) -> int:
