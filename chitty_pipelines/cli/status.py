@@ -54,7 +54,12 @@ def status(
         health_text = "-"
         if s.health is not None:
             reason = s.health.get("reason")
-            verdict = "offline" if s.health.get("offline") else "ok" if s.health.get("ok") else "FAIL"
+            ok = s.health.get("ok")
+            # ok None: the probe had nothing to check (e.g. a named folder that is missing: the
+            # sync warns about it), a skip rather than a failure, as `check` counts it.
+            verdict = (
+                "offline" if s.health.get("offline") else "SKIP" if ok is None else "ok" if ok else "FAIL"
+            )
             health_text = verdict + (f": {reason}" if reason and verdict != "offline" else "")
         table.add_row(s.platform, "yes" if s.configured else "no", health_text, last, rows, str(s.rejects))
     print_table(table)
