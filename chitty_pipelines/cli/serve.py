@@ -49,6 +49,7 @@ def serve(
             "address (127.0.0.1, ::1, localhost). Create a token: chitty-sync token create --name NAME"
         )
         raise typer.Exit(2)
+    _port_free_or_exit(host, port)
     settings = ApiSettings.from_env(no_auth=no_auth)
     app = create_app(settings)
     hub = app.state.api.hub
@@ -77,6 +78,25 @@ def serve(
         server_header=False,
     )
     uvicorn.Server(config).run()
+
+
+def _port_free_or_exit(host: str, port: int) -> None:
+    """A taken port is the usual first failure: say so and what to do, instead of uvicorn's
+    errno line and exit code 3."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            console.print(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                "choose another port with --port (or stop what uses it)",
+                markup=False,
+            )
+            raise typer.Exit(1) from None
 
 
 def _configure_logging() -> None:
