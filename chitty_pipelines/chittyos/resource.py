@@ -83,7 +83,7 @@ class ChittyServicesResource(dg.ConfigurableResource):
         )
 
     def probe(self, service: CoreService) -> HealthResult:
-        return probe_health(service.name, service.health_url, timeout_s=self.timeout_s)
+        return probe_health(service.name, service.probe_url, timeout_s=self.timeout_s)
 
     def probe_all(self, services: Sequence[CoreService] | None = None) -> list[HealthResult]:
         """Every service's /health at once: each probe has its own timeout, so one slow service

@@ -17,7 +17,13 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
     health: Annotated[bool, typer.Option(help="Probe each configured platform (network calls).")] = True,
 ) -> None:
-    """Per platform: configured or not, health, last sync, rows, rejects (--json: rows per table)."""
+    """Per platform: configured or not, health, last sync, rows, rejects (--json: rows per table).
+    With CHITTY_SYNC_URL set: the hub's status, platform probes and latest sessions."""
+    if config.env("CHITTY_SYNC_URL"):
+        from chitty_pipelines.cli import remote
+
+        remote.status(as_json, health)
+        return
     from chitty_pipelines.ops.status import platform_statuses
 
     statuses = platform_statuses(warehouse(), with_health=health)
