@@ -198,3 +198,39 @@ def test_a_failing_hook_exits_0_silently_and_logs_why(tmp_path: Path) -> None:
     log = (tmp_path / "chitty" / "hooks" / "hooks.log").read_text()
     assert "CHITTY_SYNC_URL" in log and "failed" in log and "not a JSON object" in log
     assert token not in log
+
+
+def test_http_hooks_post_to_the_hub(server: Server, tmp_path: Path) -> None:
+    """`hooks install --http`: Claude Code's HTTP handlers post the events to /hooks/claude-code."""
+    env = env_for(tmp_path, CHITTY_SYNC_URL=server.url, CHITTY_SYNC_TOKEN=server.tokens["write"])
+    assert cli(env, "hooks", "install", "--http").returncode == 0
+    settings = json.loads((tmp_path / "claude" / "settings.json").read_text())
+    handler = ours(settings)["SessionStart"][0]
+    assert handler["type"] == "http" and handler["url"] == server.url + "/hooks/claude-code"
+    assert handler["headers"]["Authorization"] == "Bearer $CHITTY_SYNC_TOKEN"  # never the token itself
+    assert server.tokens["write"] not in json.dumps(settings)
+    assert handler["allowedEnvVars"] == ["CHITTY_SYNC_TOKEN"]
+
+    sid = "http-" + SID[5:]
+    cwd = tmp_path / "http-proj"
+    with server.client("write") as c:
+        for fixture in (
+            "session_start",
+            "post_tool_use_todowrite",
+            "post_tool_use_bash",
+            "stop",
+            "session_end",
+        ):
+            body = json.loads(payload(fixture, cwd).replace(SID, sid))
+            r = c.post("/hooks/claude-code", json=body, headers={"X-Chitty-Hook": "chitty-pipelines"})
+            assert r.status_code == 204 and r.content == b"", (fixture, r.text)
+        assert c.post("/hooks/claude-code", json={"hook_event_name": "Stop"}).status_code == 400
+        bad = json.loads(payload("stop", cwd).replace(SID, "../../etc/passwd"))
+        assert c.post("/hooks/claude-code", json=bad).status_code == 400
+    s = server.hub.session(sid)
+    assert s["project_key"] == "http-proj" and s["ended_at"] and s["heartbeats"] >= 1
+    assert len(server.hub.todo_rows("http-proj")) == 3
+    with server.client("read") as c:
+        assert c.post("/hooks/claude-code", json=json.loads(payload("stop", cwd))).status_code == 403
+    with server.client(None) as c:
+        assert c.post("/hooks/claude-code", json=json.loads(payload("stop", cwd))).status_code == 401
