@@ -150,3 +150,23 @@ def test_check_probes_the_hub(server: Server, tmp_path: Path, scope: str) -> Non
     assert lines[(12, "identity")]["verdict"] != "PASS"  # the others are down: the probe is real
     sync13 = lines[(13, "sync status")]
     assert sync13["verdict"] in ("PASS", "WARN") and sync13["reason"].startswith("hub"), sync13
+
+
+def test_sync_registered_with_public_url_and_probed_at_the_hub(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chitty_pipelines.chittyos.catalogue import core_services
+    from chitty_pipelines.chittyos.register import legacy_body, v1_body
+    from chitty_pipelines.chittyos.resource import ChittyServicesResource
+
+    monkeypatch.setenv("CHITTY_SYNC_URL", "http://10.0.0.5:8787/")
+    sync = next(s for s in core_services() if s.name == "sync")
+    assert (sync.url, sync.probe_url) == ("http://10.0.0.5:8787", "http://10.0.0.5:8787/health")
+    monkeypatch.setenv("CHITTY_SYNC_PUBLIC_URL", "https://sync.example.com")
+    sync = next(s for s in ChittyServicesResource.from_settings().services() if s.name == "sync")
+    assert v1_body(sync)["endpoints"] == {
+        "api": "https://sync.example.com",
+        "health": "https://sync.example.com/health",
+    }
+    assert legacy_body(sync)["url"] == "https://sync.example.com"
+    assert sync.probe_url == "http://10.0.0.5:8787/health"  # ChittyCheck 12 asks the hub this CLI uses
+    canon = next(s for s in core_services() if s.name == "canon")
+    assert canon.probe_url == canon.health_url
