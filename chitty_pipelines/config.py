@@ -101,7 +101,8 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     ),
     EnvVarSpec(
         "CHITTY_OPSTORE_PATH",
-        "SQLite (WAL) store of projects and sessions registered by projectsync/sessionsync.",
+        "SQLite (WAL) hub store: projects and sessions registered by projectsync/sessionsync and "
+        "the sync API, its todo lists, topics, tokens (hashed) and runs.",
         "$CHITTY_HOME/opstore.sqlite",
     ),
     EnvVarSpec(

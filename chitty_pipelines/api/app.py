@@ -171,7 +171,11 @@ class AuthGate:
                 )
                 await _refuse(send, 401, error, [(b"www-authenticate", b"Bearer")])
                 return
-            api.hub.touch_token(found.name)
+            if api.hub.touch_due(found.name):
+                # a write may wait for SQLite's lock: never on the event loop
+                from starlette.concurrency import run_in_threadpool
+
+                await run_in_threadpool(api.hub.touch_token, found.name)
             who = found
         state = scope.setdefault("state", {})
         state["principal"] = who.name

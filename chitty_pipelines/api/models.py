@@ -333,7 +333,6 @@ class RunOut(BaseModel):
     submittedAt: str | None = None
     startedAt: str | None = None
     endedAt: str | None = None
-    ui: str | None = None
 
 
 class RunSubmitReply(Reply):

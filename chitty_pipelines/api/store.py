@@ -32,6 +32,7 @@ log = logging.getLogger("chitty_pipelines.api")
 
 WAREHOUSE_WAIT_S = 0.75  # longest a request waits for the DuckDB lock before the snapshot answers
 SNAPSHOT_MAX_AGE_S = 2.0  # a warehouse read younger than this is served without touching DuckDB
+CONFIGURED_MAX_AGE_S = 5.0  # how long /api/status trusts its reading of which platforms are set up
 SESSION_ARCHIVE_DAYS = 7  # section 7: sessions inactive for more than 7 days are archived
 
 
@@ -230,6 +231,17 @@ class Store:
     def __init__(self, hub: HubStore, warehouse_path: Path):
         self.hub = hub
         self.warehouse = WarehouseReads(Path(warehouse_path))
+        self._configured: tuple[float, dict[str, bool]] | None = None
+
+    def configured(self) -> dict[str, bool]:
+        """Which platforms are configured, re-read every CONFIGURED_MAX_AGE_S: for the local AI
+        tools it means walking the exports folder, too much for every status request."""
+        now = time.monotonic()
+        if self._configured is None or now - self._configured[0] > CONFIGURED_MAX_AGE_S:
+            from chitty_pipelines.platforms import registry
+
+            self._configured = (now, {spec.name: spec.configured() for spec in registry.PLATFORMS})
+        return self._configured[1]
 
     # warehouse reads, snapshot-backed
     def platforms(self) -> tuple[dict[str, Any], dict[str, Any]]:

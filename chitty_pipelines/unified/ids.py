@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from chitty_pipelines.chittyos.identity import validate as validate_format
 from chitty_pipelines.chittyos.ids import ChittyIdAuthError, ChittyIdError, ChittyIdResource
 from chitty_pipelines.warehouse import TableSpec, Transaction, Warehouse, cols
 
@@ -74,15 +75,21 @@ def assign_ids(
     keys: Iterable[str],
     log: Callable[[str], None] = lambda _m: None,
     now: datetime | None = None,
+    known: dict[str, str] | None = None,
 ) -> IdAssignment:
-    """Ids for ``keys``: stored ones kept, local ones minted when possible, new ones minted or local."""
+    """Ids for ``keys``: stored ones kept, local ones minted when possible, new ones minted or local.
+    ``known``: ids already minted elsewhere (the sync API mints at registration), taken as they
+    are when valid, so an entity never gets a second id."""
     now = now or datetime.now(UTC)
     stored = _stored(warehouse, entity_type)
     code = resource.entity_code(entity_type)
     keys = sorted(set(keys))
     need = [k for k in keys if k not in stored or stored[k]["id_source"] != "service"]
     out = IdAssignment()
-    minted: dict[str, str] = {}
+    minted: dict[str, str] = {
+        k: v for k, v in (known or {}).items() if k in need and validate_format(v).valid
+    }
+    need = [k for k in need if k not in minted]
     client = resource.client()
     if need and client.configured:
         budget = need[: max(resource.max_mints_per_run, 0)]

@@ -228,7 +228,14 @@ def unified_sessions(
                 "(SELECT unnest(?))", [sorted(parents)]).fetchall()
         }  # fmt: skip
     _link(rows, linker, stored_parents)
-    ids = assign_ids(wh, chitty_id, "session", [r["session_key"] for r in rows], context.log.warning, started)
+    # A session registered through the sync API may carry the ChittyID minted at registration.
+    minted_by_api = {
+        f"registered:{r['session_id']}": r["chitty_id"]
+        for r in registered
+        if r.get("id_source") == "service" and r.get("chitty_id")
+    }
+    ids = assign_ids(wh, chitty_id, "session", [r["session_key"] for r in rows], context.log.warning, started,
+                     known=minted_by_api)  # fmt: skip
     with wh.transaction(context.run.run_id) as tx:
         write_ids(tx, ids)
         out = build_rows(rows, ids.ids, now, ttl)

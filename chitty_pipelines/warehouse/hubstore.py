@@ -85,7 +85,7 @@ class HubStore(OpStore):
 
     # --- tokens --------------------------------------------------------------------------------
     def add_token(self, name: str, token_hash: str, scope: str) -> Outcome:
-        with self._write() as con:
+        with self._write(counted=False) as con:
             old = con.execute("SELECT * FROM api_tokens WHERE name = ?", [name]).fetchone()
             if old is not None and not old["revoked_at"]:
                 return Outcome(False, message=f"a token named {name!r} exists; revoke it first")
@@ -109,7 +109,7 @@ class HubStore(OpStore):
             ]
 
     def revoke_token(self, name: str) -> Outcome:
-        with self._write() as con:
+        with self._write(counted=False) as con:
             row = con.execute("SELECT * FROM api_tokens WHERE name = ?", [name]).fetchone()
             if row is None:
                 return Outcome(False, message=f"no token named {name!r}")
@@ -118,13 +118,15 @@ class HubStore(OpStore):
             con.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ?", [_iso(None), name])
         return Outcome(True, False, "revoked")
 
+    def touch_due(self, name: str) -> bool:
+        """Whether this token's use should be recorded now: at most once a minute per token and
+        process (a read-heavy client must not turn every request into a write)."""
+        return time.monotonic() - self._touched.get(name, -TOUCH_EVERY_S) >= TOUCH_EVERY_S
+
     def touch_token(self, name: str) -> None:
-        """Record use, at most once a minute per token and process (a read-heavy client must not
-        turn every request into a write)."""
-        now = time.monotonic()
-        if now - self._touched.get(name, -TOUCH_EVERY_S) < TOUCH_EVERY_S:
+        if not self.touch_due(name):
             return
-        self._touched[name] = now
+        self._touched[name] = time.monotonic()
         with self._connect() as con:  # not counted as a hub write: nothing unified reads changed
             con.execute("UPDATE api_tokens SET last_used_at = ? WHERE name = ?", [_iso(None), name])
 
@@ -140,7 +142,7 @@ class HubStore(OpStore):
         with self._connect() as con:
             total = con.execute(f"SELECT count(*) FROM sessions{where}", params).fetchone()[0]
             rows = con.execute(
-                f"SELECT * FROM sessions{where} ORDER BY last_heartbeat_at DESC, session_id LIMIT ? OFFSET ?",
+                f"SELECT * FROM sessions{where} ORDER BY last_heartbeat_at DESC, session_id DESC LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             ).fetchall()
         return [dict(r) for r in rows], int(total)
@@ -243,7 +245,7 @@ class HubStore(OpStore):
     # --- topics --------------------------------------------------------------------------------
     def upsert_conversation(self, record: dict[str, Any], now: datetime | None = None) -> Outcome:
         ts = _iso(now)
-        with self._write() as con:
+        with self._write(counted=False) as con:  # no unified table reads conversations
             old = con.execute(
                 "SELECT * FROM topic_conversations WHERE conversation_id = ?", [record["conversation_id"]]
             ).fetchone()
@@ -292,7 +294,7 @@ class HubStore(OpStore):
             ]
 
     def delete_conversation(self, conversation_id: str) -> bool:
-        with self._write() as con:
+        with self._write(counted=False) as con:
             return (
                 con.execute(
                     "DELETE FROM topic_conversations WHERE conversation_id = ?", [conversation_id]

@@ -124,7 +124,9 @@ class OpStore:
         yield con
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self, counted: bool = True) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction; ``counted``: a change bumps the write counter
+        (what the unified tables read; API tokens, for one, are not)."""
         with self._connect() as con:
             con.execute("BEGIN IMMEDIATE")
             before = con.total_changes
@@ -133,7 +135,7 @@ class OpStore:
             except BaseException:
                 con.execute("ROLLBACK")
                 raise
-            if con.total_changes != before:  # a repeat that changed nothing wakes no sensor
+            if counted and con.total_changes != before:  # a repeat that changed nothing wakes no sensor
                 con.execute("UPDATE hub_meta SET value = value + 1 WHERE key = 'writes'")
             con.execute("COMMIT")
 

@@ -168,6 +168,20 @@ def test_413_over_the_body_limit(server: Server) -> None:
     assert _snapshot(server) == before
 
 
+def test_body_limit_is_configurable(tmp_path) -> None:
+    from tests.api.conftest import start_server
+
+    small = start_server(tmp_path, {"CHITTY_API_MAX_BODY_BYTES": "2000"})
+    try:
+        with small.client("write") as c:
+            fits = {"id": "s-fits", "metadata": {"x": "y" * 1500}}
+            assert c.post("/api/session", json=fits).status_code == 201
+            _error(c.post("/api/session", json={"id": "s-over", "metadata": {"x": "y" * 2500}}), 413)
+        assert small.hub.session("s-over") is None
+    finally:
+        small.stop()
+
+
 def test_415_for_a_body_that_is_not_json(server: Server) -> None:
     before = _snapshot(server)
     with server.client("write") as c:
@@ -183,3 +197,12 @@ def test_unknown_path_is_404_not_200(server: Server) -> None:
     """Fix 7: the original answered 200 with a description for any unknown path."""
     with server.client("read") as c:
         _error(c.get("/api/orchestrate"), 404)
+
+
+def test_docs_and_schema_are_public_and_real(server: Server) -> None:
+    with server.client(None) as c:
+        schema = c.get("/openapi.json").json()
+        assert "/api/session/{session_id}" in schema["paths"] and "422" not in str(schema["paths"])
+        assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+        docs = c.get("/docs")
+        assert docs.status_code == 200 and "swagger" in docs.text.lower()

@@ -94,3 +94,50 @@ def test_api_writes_reach_unified(server: Server, monkeypatch: pytest.MonkeyPatc
     with server.client("read") as c:  # the API's project list now includes the unified row
         project = c.get("/api/project/uni-proj").json()["project"]
         assert project["registered"] is True and project.get("idSource") == "local"
+
+
+def test_registration_mints_a_chittyid_and_unified_keeps_it(tmp_path) -> None:
+    from chitty_pipelines.chittyos.fake_id import FakeChittyIdService
+    from chitty_pipelines.chittyos.identity import is_valid
+    from tests.api.conftest import start_server
+
+    with FakeChittyIdService(token="id-token") as fake:
+        server = start_server(tmp_path, {"CHITTY_ID_URL": fake.base_url, "CHITTY_ID_TOKEN": "id-token"})
+        try:
+            with server.client("write") as c:
+                session = c.post("/api/session", json={"id": "minted-1", "aiPlatform": "claude_code"}).json()
+            chitty_id = session["session"]["chittyId"]
+            assert session["session"]["idSource"] == "service" and is_valid(chitty_id)
+            assert chitty_id in fake.minted
+            warehouse = str(server.home / "warehouse.duckdb")
+            result = dg.materialize(
+                [unified_projects, unified_sessions],
+                resources={"warehouse": WarehouseResource(path=warehouse, lock_timeout_s=60),
+                           "opstore": OpStoreResource(path=str(server.home / "opstore.sqlite")),
+                           "chitty_id": ChittyIdResource(base_url=fake.base_url, token="id-token")},
+            )  # fmt: skip
+            assert result.success
+            row = (
+                Warehouse(warehouse)
+                .query(
+                    "SELECT chitty_id, id_source FROM unified.sessions "
+                    "WHERE session_key = 'registered:minted-1'"
+                )
+                .iloc[0]
+            )
+            assert (row.chitty_id, row.id_source) == (chitty_id, "service")  # one id, not a second mint
+            assert len(fake.minted) == 1
+        finally:
+            server.stop()
+    # the id service down: registration still succeeds, with the local id unified would give
+    down = start_server(
+        tmp_path / "down", {"CHITTY_ID_URL": "http://127.0.0.1:9", "CHITTY_ID_TOKEN": "id-token"}
+    )
+    try:
+        with down.client("write") as c:
+            resp = c.post("/api/session", json={"id": "local-1"})
+        assert resp.status_code == 201
+        assert resp.json()["session"]["idSource"] == "local"
+        assert resp.json()["session"]["chittyId"].startswith("local-session-")
+    finally:
+        down.stop()

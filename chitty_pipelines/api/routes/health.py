@@ -60,8 +60,7 @@ def health(api: State) -> m.HealthReply:
     )
 
 
-def _state(spec: registry.PlatformSpec, row: dict | None) -> m.PlatformState:
-    configured = spec.configured()
+def _state(configured: bool, row: dict | None) -> m.PlatformState:
     row = row or {}
     if not configured:
         status = "not_configured"
@@ -100,6 +99,6 @@ def status(api: State, _who: Read) -> m.StatusReply:
             "categories": len({t["topic_id"] for t in topics} | {c["category"] for c in conversations}),
             "total_conversations": len(conversations),
         },
-        platforms={spec.name: _state(spec, rows.get(spec.name)) for spec in registry.PLATFORMS},
+        platforms={name: _state(ok, rows.get(name)) for name, ok in api.store.configured().items()},
         warehouse=meta,
     )
