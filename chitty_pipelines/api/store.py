@@ -81,6 +81,10 @@ class WarehouseReads:
         if snap is not None and time.monotonic() - snap.at < self.max_age_s:
             return snap.value, self._meta(snap, fresh=True)
         if not self.path.exists():
+            # "No warehouse yet" is a snapshot too: when the first syncall creates the file and
+            # holds its lock, this empty answer serves (fresh: false) instead of a 503 (bench/api).
+            with self._lock:
+                self._cache[name] = Snapshot(default, time.monotonic(), utcnow())
             return default, {"reachable": True, "fresh": True, "as_of": iso(utcnow()), "exists": False}
         if snap is not None:
             # Stale-while-revalidate: with a snapshot in hand, a request never queues behind another
