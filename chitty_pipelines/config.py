@@ -122,9 +122,7 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "or read for status/todos).",
         secret=True,
     ),
-    EnvVarSpec(
-        "CHITTY_SYNC_TIMEOUT_S", "Seconds per request to CHITTY_SYNC_URL (3 attempts in all).", "10"
-    ),
+    EnvVarSpec("CHITTY_SYNC_TIMEOUT_S", "Seconds per request to CHITTY_SYNC_URL (3 attempts in all).", "10"),
     EnvVarSpec(
         "CHITTY_SYNC_PUBLIC_URL",
         "The URL the sync service is registered with (Register, Registry); default "
