@@ -170,3 +170,29 @@ def test_sync_registered_with_public_url_and_probed_at_the_hub(monkeypatch: pyte
     assert sync.probe_url == "http://10.0.0.5:8787/health"  # ChittyCheck 12 asks the hub this CLI uses
     canon = next(s for s in core_services() if s.name == "canon")
     assert canon.probe_url == canon.health_url
+
+
+def test_topicsync_files_recent_transcripts_on_the_hub(server: Server, tmp_path: Path) -> None:
+    env = machine(tmp_path, "topics", server, server.tokens["write"])
+    folder = Path(env["CLAUDE_HOME"]) / "projects" / "-src-app"
+    folder.mkdir(parents=True)
+    lines = [
+        {"type": "summary", "summary": "x"},
+        {"type": "user", "isMeta": True, "message": {"role": "user", "content": "<command-name>"}},
+        {"type": "user", "message": {"role": "user", "content": [
+            {"type": "text", "text": "the postgres migration fails: fix the schema and the SQL index"}]}},
+        {"type": "assistant", "message": {"role": "assistant", "content": [{"type": "text", "text": "ok"}]}},
+    ]  # fmt: skip
+    (folder / "c0ffee00-1111-2222-3333-444455556666.jsonl").write_text(
+        "\n".join(json.dumps(x) for x in lines) + "\n"
+    )
+    old = folder / "0ld00000-1111-2222-3333-444455556666.jsonl"
+    old.write_text(json.dumps(lines[2]) + "\n")
+    os.utime(old, (1_600_000_000, 1_600_000_000))  # older than 7 days: not posted
+    r = cli(env, "topicsync")
+    assert r.returncode == 0, r.stderr
+    assert "1 conversations filed" in r.stderr
+    filed = server.hub.conversation("c0ffee00-1111-2222-3333-444455556666")
+    assert filed is not None and filed["content_preview"].startswith("the postgres migration")
+    assert filed["category"]  # derived by the server (the client sent none)
+    assert server.hub.conversation("0ld00000-1111-2222-3333-444455556666") is None
