@@ -26,7 +26,7 @@ from chitty_pipelines import config
 from chitty_pipelines.api import errors
 from chitty_pipelines.api.runs import Runs
 from chitty_pipelines.api.store import Store
-from chitty_pipelines.warehouse.hubstore import HubStore
+from chitty_pipelines.warehouse.hubstore import Hub, HubStore
 
 access_log = logging.getLogger("chitty_pipelines.api.access")
 
@@ -68,7 +68,7 @@ class AppState:
 
     def __init__(self, settings: ApiSettings):
         self.settings = settings
-        self.hub = HubStore(settings.hub_path, keep_open=True)
+        self.hub: Hub = HubStore(settings.hub_path, keep_open=True)
         self.store = Store(self.hub, settings.warehouse_path)
         self.runs = Runs(self.hub)
         self.version = version()
@@ -219,6 +219,9 @@ class AccessLog:
 
 
 def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    from fastapi import Depends
+
+    from chitty_pipelines.api.deps import no_unknown_query
     from chitty_pipelines.api.routes import ROUTERS
 
     settings = settings or ApiSettings.from_env()
@@ -237,6 +240,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         "Every route but /health needs `Authorization: Bearer <token>` (`chitty-sync token create`).",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        dependencies=[Depends(no_unknown_query)],
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.api = state

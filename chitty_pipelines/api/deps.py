@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -71,3 +71,24 @@ PathId = Annotated[
     str,
     Path(description="1-128 of A-Z a-z 0-9 . _ : @ - (starting with a letter or digit)", pattern=ID_PATTERN),
 ]
+
+
+def _query_names(dependant: Any) -> set[str]:
+    names = {p.alias for p in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
+
+
+def no_unknown_query(request: Request) -> None:
+    """400 for a query parameter the route does not declare (as unknown body fields are)."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return
+    unknown = sorted(set(request.query_params) - _query_names(dependant))
+    if unknown:
+        shown = ", ".join(repr(u[:40]) for u in unknown[:5])
+        raise ApiError(
+            400, f"unknown query parameter(s): {shown}", {"unknown": [u[:40] for u in unknown[:20]]}
+        )

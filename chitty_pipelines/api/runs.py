@@ -19,13 +19,13 @@ from typing import Any
 
 from chitty_pipelines import config
 from chitty_pipelines.api.store import iso
-from chitty_pipelines.warehouse.hubstore import HubStore
+from chitty_pipelines.warehouse.hubstore import Hub
 
 WORKER_MODULE = "chitty_pipelines.cli.run_worker"
 
 
 class Runs:
-    def __init__(self, hub: HubStore):
+    def __init__(self, hub: Hub):
         self.hub = hub
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()

@@ -26,7 +26,7 @@ from typing import Any
 
 from chitty_pipelines import config
 from chitty_pipelines.api.errors import ApiError
-from chitty_pipelines.warehouse.hubstore import HubStore
+from chitty_pipelines.warehouse.hubstore import Hub
 
 log = logging.getLogger("chitty_pipelines.api")
 
@@ -232,7 +232,7 @@ def sync_history(con: Any, limit: int = 100) -> list[dict[str, Any]]:
 class Store:
     """What the route modules call: the hub store, the warehouse reads and the runs."""
 
-    def __init__(self, hub: HubStore, warehouse_path: Path):
+    def __init__(self, hub: Hub, warehouse_path: Path):
         self.hub = hub
         self.warehouse = WarehouseReads(Path(warehouse_path))
         self._configured: tuple[float, dict[str, bool]] | None = None

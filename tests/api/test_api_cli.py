@@ -49,9 +49,11 @@ def test_tokens_are_stored_hashed_scoped_and_revocable(tmp_path: Path) -> None:
         )
         assert httpx.post(f"{server.url}/api/sync", headers=headers).status_code == 403  # write < sync
 
-        used = sqlite3.connect(server.home / "opstore.sqlite").execute(
-            "SELECT last_used_at FROM api_tokens WHERE name = 'laptop'"
-        ).fetchone()[0]
+        used = (
+            sqlite3.connect(server.home / "opstore.sqlite")
+            .execute("SELECT last_used_at FROM api_tokens WHERE name = 'laptop'")
+            .fetchone()[0]
+        )
         assert used  # recorded (at most once a minute per token)
         listed = _cli(server.env, "token", "list")
         assert "laptop" in listed.stdout and token not in listed.stdout

@@ -72,6 +72,9 @@ def test_400_invalid_json_wrong_types_unknown_fields(server: Server) -> None:
         )
         _error(c.put("/api/todos/p1/sync", json={"sessionId": "s", "todos": "a"}), 400)
         _error(c.get("/api/session", params={"limit": "many"}), 400)
+        body = _error(c.get("/api/session", params={"limt": "5"}), 400)  # a typo is not ignored
+        assert "limt" in body["error"]
+        _error(c.put("/api/session/s-x", params={"debug": "1"}, json={}), 400)
         _error(c.post("/api/project", json={}), 400)
     assert _snapshot(server) == before
 
