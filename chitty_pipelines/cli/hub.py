@@ -1,7 +1,8 @@
-"""Where sessions, heartbeats and todo lists go: the local hub store (the operational store's
-SQLite file, which ``chitty-sync serve`` and the unified assets read) or, when ``CHITTY_SYNC_URL``
-is set, the sync service over HTTP. ``sessionsync``, ``projectsync`` and the Claude Code hooks
-call one interface and do not care which.
+"""Where sessions, heartbeats and todo lists go (``SyncTarget``, not to be confused with the API's
+``warehouse.hubstore.Hub``): the local hub store (the operational store's SQLite file, which
+``chitty-sync serve`` and the unified assets read) or, when ``CHITTY_SYNC_URL`` is set, the sync
+service over HTTP. ``sessionsync``, ``projectsync`` and the Claude Code hooks call one interface
+and do not care which.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ class Result:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class Hub(Protocol):
+class SyncTarget(Protocol):
     where: str
 
     def register_project(self, key: str, name: str, path: str | None, git_remote: str | None) -> Result: ...
@@ -141,9 +142,9 @@ def _session_record(s: dict[str, Any]) -> dict[str, Any]:
     return {"session_id": s.get("id"), "ai_platform": s.get("aiPlatform"), "project_key": s.get("projectId")}
 
 
-def open_hub(timeout_s: float | None = None, attempts: int = 3) -> Hub:
+def open_hub(timeout_s: float | None = None, attempts: int = 3) -> SyncTarget:
     client = SyncClient.from_env(timeout_s=timeout_s, attempts=attempts)
     return RemoteHub(client) if client is not None else LocalHub()
 
 
-__all__ = ["Hub", "LocalHub", "RemoteHub", "Result", "open_hub"]
+__all__ = ["LocalHub", "RemoteHub", "Result", "SyncTarget", "open_hub"]

@@ -20,7 +20,7 @@ import typer
 from chitty_pipelines import config
 from chitty_pipelines.chittyos.sync_client import SyncClient, SyncServiceError, remote_url
 from chitty_pipelines.cli.app import console, out
-from chitty_pipelines.cli.hub import Hub, LocalHub, RemoteHub, open_hub
+from chitty_pipelines.cli.hub import LocalHub, RemoteHub, SyncTarget, open_hub
 from chitty_pipelines.unified.project_sources import git_remote_of
 from chitty_pipelines.unified.resolution import normalize_path, slugify
 from chitty_pipelines.warehouse.opstore import OpStore
@@ -163,7 +163,7 @@ def sessionsync(
 
 
 def _sessionsync(
-    hub: Hub,
+    hub: SyncTarget,
     heartbeat: str | None,
     end: str | None,
     platform: str | None,
