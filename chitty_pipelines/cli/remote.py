@@ -57,8 +57,9 @@ def status(as_json: bool, health: bool) -> None:
     table = Table(title=f"chitty-pipelines status (hub {c.base_url})")
     for column in ("platform", "status", "last sync", "rows", "health"):
         table.add_column(column)
+    local = {spec.name for spec in registry.PLATFORMS if spec.local}
     for name, p in (st.get("platforms") or {}).items():
-        h = probes.get(name) or {}
+        h = probes.get("local" if name in local else name) or {}  # the local tools share one probe
         health_text = h.get("status", "-") + (f": {h['reason']}" if h.get("reason") else "")
         rows = f"{p.get('rows'):,}" if isinstance(p.get("rows"), int) else "-"
         table.add_row(name, p.get("status", "-"), p.get("last_sync") or "never", rows, health_text)
