@@ -79,6 +79,14 @@ def test_two_machines_see_each_others_sessions_and_todos(server: Server, tmp_pat
     assert sessions["machine-a-1"]["projectId"] == "shared"
     assert set(doc["status"]["platforms"]) >= {"neon", "notion", "github", "drive", "cloudflare"}
     assert not (tmp_path / "a" / "chitty" / "warehouse.duckdb").exists()
+    # with the platform probes (GET /<p>/health on the hub; the local tools share /local)
+    full = cli(b, "status", "--json")
+    assert full.returncode == 0, full.stderr
+    probes = json.loads(full.stdout)["health"]
+    assert "local" in probes and "claude_code" not in probes
+    assert probes["neon"]["status"] == "not_configured"
+    text = cli(b, "status")
+    assert text.returncode == 0 and "machine-a-1" in text.stdout and server.url in text.stdout
 
     # B sees the merged list: A's in_progress item completed by B, B's new item pending.
     td = cli(b, "todos", "shared", "--json")
