@@ -30,6 +30,7 @@ class Runs:
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._lock = threading.Lock()
         self._instance: Any = None
+        self._instance_lock = threading.Lock()
 
     def submit(self, job_name: str, target: str, submitted_by: str | None, full_refresh: bool) -> str:
         run_id = str(uuid.uuid4())
@@ -52,6 +53,10 @@ class Runs:
         under the lock the CLI creates instances with (cli/runner.py open_instance): a worker
         creating the instance's SQLite storage while this process opens it would race on its
         schema migrations."""
+        with self._instance_lock:  # two requests must not open (and migrate) it at once
+            return self._open_instance()
+
+    def _open_instance(self) -> Any:
         if self._instance is None:
             import fcntl
 

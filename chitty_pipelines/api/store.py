@@ -32,6 +32,7 @@ log = logging.getLogger("chitty_pipelines.api")
 
 WAREHOUSE_WAIT_S = 0.75  # longest a request waits for the DuckDB lock before the snapshot answers
 SNAPSHOT_MAX_AGE_S = 2.0  # a warehouse read younger than this is served without touching DuckDB
+BACKOFF_S = 1.0  # after a refresh failed on the lock, the snapshot answers without trying for this long
 CONFIGURED_MAX_AGE_S = 5.0  # how long /api/status trusts its reading of which platforms are set up
 SESSION_ARCHIVE_DAYS = 7  # section 7: sessions inactive for more than 7 days are archived
 
@@ -67,35 +68,49 @@ class WarehouseReads:
     wait_s: float = WAREHOUSE_WAIT_S
     max_age_s: float = SNAPSHOT_MAX_AGE_S
     _cache: dict[str, Snapshot] = field(default_factory=dict)
-    _failed: dict[str, tuple[float, str]] = field(default_factory=dict)  # name -> (monotonic, reason)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # One read at a time per process: DuckDB shares one database instance per file in a process,
     # and opening it read-only while another thread holds it open is cheap; serialising keeps the
     # number of open handles (and the writer's wait) at one.
     _read_lock: threading.Lock = field(default_factory=threading.Lock)
+    _refresh_locks: dict[str, threading.Lock] = field(default_factory=dict)
+    _backoff: dict[str, tuple[float, str]] = field(default_factory=dict)  # name -> (until, reason)
 
     def read(self, name: str, fn: Callable[[Any], Any], default: Any = None) -> tuple[Any, dict[str, Any]]:
-        """``fn(con)`` on a read-only connection, or the snapshot; ``(value, meta)``."""
+        """``fn(con)`` on a read-only connection, or the snapshot; ``(value, meta)``.
+
+        At most one request per query refreshes a snapshot; the others answer from it at once
+        (so requests never queue behind a held lock), and after a failed refresh nobody tries
+        again for ``BACKOFF_S``."""
+        now = time.monotonic()
         with self._lock:
             snap = self._cache.get(name)
-        if snap is not None and time.monotonic() - snap.at < self.max_age_s:
+            refresh = self._refresh_locks.setdefault(name, threading.Lock())
+            backoff = self._backoff.get(name)
+        if snap is not None and now - snap.at < self.max_age_s:
             return snap.value, self._meta(snap, fresh=True)
         if not self.path.exists():
             # "No warehouse yet" is a snapshot too: when the first syncall creates the file and
             # holds its lock, this empty answer serves (fresh: false) instead of a 503 (bench/api).
             with self._lock:
-                self._cache[name] = Snapshot(default, time.monotonic(), utcnow())
+                self._cache[name] = Snapshot(default, now, utcnow())
             return default, {"reachable": True, "fresh": True, "as_of": iso(utcnow()), "exists": False}
-        if snap is not None:
-            # Stale-while-revalidate: with a snapshot in hand, a request never queues behind another
-            # thread's refresh, nor retries the lock within max_age_s of a failed refresh (bench/api:
-            # during syncall every /api/status otherwise waited up to wait_s, p99 ~1 s).
-            failed_at, reason = self._failed.get(name, (-1e9, ""))
-            if time.monotonic() - failed_at < self.max_age_s or self._read_lock.locked():
-                return snap.value, {
-                    **self._meta(snap, fresh=False),
-                    "reason": reason or "refresh in progress",
-                }
+        if snap is not None and backoff is not None and now < backoff[0]:
+            return snap.value, {**self._meta(snap, fresh=False), "reason": backoff[1]}
+        if not refresh.acquire(blocking=snap is None):  # another request is refreshing it
+            return snap.value, {**self._meta(snap, fresh=False), "reason": "refreshing"}  # type: ignore[union-attr]
+        try:
+            return self._refresh(name, fn, snap)
+        finally:
+            refresh.release()
+
+    def _refresh(
+        self, name: str, fn: Callable[[Any], Any], snap: Snapshot | None
+    ) -> tuple[Any, dict[str, Any]]:
+        with self._lock:  # a request that waited for the refresh lock takes what was just read
+            latest = self._cache.get(name)
+        if latest is not None and latest is not snap and time.monotonic() - latest.at < self.max_age_s:
+            return latest.value, self._meta(latest, fresh=True)
         error = ""
         deadline = time.monotonic() + self.wait_s
         delay = 0.02
@@ -109,12 +124,13 @@ class WarehouseReads:
                 time.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.25)
                 continue
-            snap = Snapshot(value, time.monotonic(), utcnow())
+            fresh = Snapshot(value, time.monotonic(), utcnow())
             with self._lock:
-                self._cache[name] = snap
-            return value, self._meta(snap, fresh=True)
+                self._cache[name] = fresh
+                self._backoff.pop(name, None)
+            return value, self._meta(fresh, fresh=True)
         with self._lock:
-            self._failed[name] = (time.monotonic(), error)
+            self._backoff[name] = (time.monotonic() + BACKOFF_S, error)
         if snap is not None:
             return snap.value, {**self._meta(snap, fresh=False), "reason": error}
         raise ApiError(
