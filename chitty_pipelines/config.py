@@ -124,6 +124,29 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "1048576",
     ),
     EnvVarSpec(
+        "CHITTY_SYNC_URL",
+        "A `chitty-sync serve` hub (e.g. `https://sync.example.com`): projectsync, sessionsync, "
+        "topicsync, todos, status, the hooks and check then talk to it instead of the local "
+        "warehouse; ChittyCheck test 12 probes its /health.",
+    ),
+    EnvVarSpec(
+        "CHITTY_SYNC_TOKEN",
+        "Bearer token for CHITTY_SYNC_URL (`chitty-sync token create` on the hub; scope write, "
+        "or read for status/todos).",
+        secret=True,
+    ),
+    EnvVarSpec("CHITTY_SYNC_TIMEOUT_S", "Seconds per request to CHITTY_SYNC_URL (3 attempts in all).", "10"),
+    EnvVarSpec(
+        "CHITTY_SYNC_PUBLIC_URL",
+        "The URL the sync service is registered with (Register, Registry); default "
+        "CHITTY_SYNC_URL, else https://sync.chitty.cc.",
+    ),
+    EnvVarSpec(
+        "CHITTY_HOOK_HEARTBEAT_S",
+        "Claude Code hooks: least seconds between two heartbeats of one session.",
+        "60",
+    ),
+    EnvVarSpec(
         "SESSION_TTL",
         "Seconds without a heartbeat (or file activity) after which a session is no longer active.",
         "1800",

@@ -90,6 +90,10 @@ class WarehouseReads:
         if snap is not None and now - snap.at < self.max_age_s:
             return snap.value, self._meta(snap, fresh=True)
         if not self.path.exists():
+            # "No warehouse yet" is a snapshot too: when the first syncall creates the file and
+            # holds its lock, this empty answer serves (fresh: false) instead of a 503 (bench/api).
+            with self._lock:
+                self._cache[name] = Snapshot(default, now, utcnow())
             return default, {"reachable": True, "fresh": True, "as_of": iso(utcnow()), "exists": False}
         if snap is not None and backoff is not None and now < backoff[0]:
             return snap.value, {**self._meta(snap, fresh=False), "reason": backoff[1]}

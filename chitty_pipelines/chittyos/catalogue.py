@@ -23,10 +23,17 @@ class CoreService:
     features: tuple[str, ...]
     health_path: str = "/health"
     required: bool = False
+    # Where this machine probes /health when that differs from the registered URL (the sync hub
+    # reached through CHITTY_SYNC_URL while registered as CHITTY_SYNC_PUBLIC_URL).
+    probe_base: str | None = None
 
     @property
     def health_url(self) -> str:
         return self.url + self.health_path
+
+    @property
+    def probe_url(self) -> str:
+        return (self.probe_base or self.url) + self.health_path
 
 
 class CatalogueError(ValueError):
@@ -70,7 +77,8 @@ def parse_catalogue(text: str) -> tuple[CoreService, ...]:
 
 def url_overrides() -> dict[str, str]:
     """CHITTY_SERVICE_URLS (``name=url,...``), then the dedicated CHITTY_ID_URL,
-    CHITTY_REGISTER_URL and CHITTY_REGISTRY_URL (which win: the clients use them too)."""
+    CHITTY_REGISTER_URL and CHITTY_REGISTRY_URL (which win: the clients use them too), and the
+    sync service's public URL (CHITTY_SYNC_PUBLIC_URL, else CHITTY_SYNC_URL)."""
     overrides: dict[str, str] = {}
     for pair in (config.env("CHITTY_SERVICE_URLS") or "").split(","):
         name, sep, url = pair.strip().partition("=")
@@ -80,6 +88,8 @@ def url_overrides() -> dict[str, str]:
         ("identity", "CHITTY_ID_URL"),
         ("register", "CHITTY_REGISTER_URL"),
         ("registry", "CHITTY_REGISTRY_URL"),
+        ("sync", "CHITTY_SYNC_URL"),
+        ("sync", "CHITTY_SYNC_PUBLIC_URL"),  # after CHITTY_SYNC_URL: the public URL wins
     )
     for name, var in dedicated:
         if config.env(var):
@@ -102,4 +112,12 @@ def core_services(overrides: dict[str, str] | None = None) -> tuple[CoreService,
     """The catalogue with base URLs overridden (by default from the environment, read on every
     call: tests and the CLI change it between calls)."""
     overrides = url_overrides() if overrides is None else overrides
-    return tuple(replace(s, url=overrides.get(s.name, s.url)) for s in bundled_catalogue())
+    probes = {"sync": config.env("CHITTY_SYNC_URL")}  # ChittyCheck test 12 probes the hub this CLI uses
+    return tuple(
+        replace(
+            s,
+            url=overrides.get(s.name, s.url),
+            probe_base=(probes.get(s.name) or "").rstrip("/") or None,
+        )
+        for s in bundled_catalogue()
+    )

@@ -121,7 +121,7 @@ class ChittyServicesResource(dg.ConfigurableResource):
         skipped = self.skip_reason(service)
         if skipped is not None:  # no connection at all: nothing configured, or CHITTY_OFFLINE=1
             return skipped
-        return probe_health(service.name, service.health_url, timeout_s=self.timeout_s)
+        return probe_health(service.name, service.probe_url, timeout_s=self.timeout_s)
 
     def probe_all(self, services: Sequence[CoreService] | None = None) -> list[HealthResult]:
         """Every service's /health at once: each probe has its own timeout, so one slow service

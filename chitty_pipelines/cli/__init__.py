@@ -10,6 +10,7 @@ from __future__ import annotations
 from chitty_pipelines.cli import sql, status, sync, ui  # noqa: F401  (syncall, backfill, status, env, ui, sql)
 from chitty_pipelines.cli.app import app
 from chitty_pipelines.cli.demo import register as _register_demo
+from chitty_pipelines.cli.hooks import register as _register_hooks
 from chitty_pipelines.cli.ops import register_commands as _register_ops
 from chitty_pipelines.cli.publish import register as _register_publish
 from chitty_pipelines.cli.registry import register as _register_registry
@@ -26,6 +27,7 @@ for _register in (
     _register_ops,
     _register_demo,
     _register_serve,
+    _register_hooks,
 ):
     _register(app)
 

@@ -11,13 +11,17 @@ import json
 import re
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from chitty_pipelines import config
+from chitty_pipelines.chittyos.sync_client import SyncClient, SyncServiceError, remote_url
 from chitty_pipelines.cli.app import console, out
+from chitty_pipelines.cli.hub import LocalHub, RemoteHub, SyncTarget, open_hub
 from chitty_pipelines.unified.project_sources import git_remote_of
 from chitty_pipelines.unified.resolution import normalize_path, slugify
 from chitty_pipelines.warehouse.opstore import OpStore
@@ -25,6 +29,7 @@ from chitty_pipelines.warehouse.opstore_pg import PgOpStore
 from chitty_pipelines.warehouse.opstore_resource import default_store
 
 PROJECTSYNC_JOB = "projectsync"
+TODO_STATUSES = ("pending", "in_progress", "completed")
 
 
 def _store() -> OpStore | PgOpStore:
@@ -75,6 +80,18 @@ def projectsync(
         raise typer.Exit(2)
     project_key = key or slugify(folder.name)
     remote = git_remote(folder)
+    if remote_url():
+        # A client of the hub (contracts section 1.5: POST /api/project); the hub's sensor builds
+        # its unified tables, so there is nothing to run here.
+        with _remote_errors():
+            hub = RemoteHub(SyncClient.from_env())  # type: ignore[arg-type]
+            try:
+                result = hub.register_project(project_key, name or folder.name, str(folder), remote)
+            finally:
+                hub.close()
+        verb = "registered" if result.created else "updated"
+        console.print(f"project {project_key} {verb} on {hub.where}: {folder}", markup=False)
+        return
     outcome = _store().register_project(project_key, name or folder.name, str(folder), remote)
     verb = outcome.message  # registered, updated, or restored (after `project remove`)
     console.print(f"project {project_key} {verb}: {folder}" + (f" (origin {remote})" if remote else ""))
@@ -124,15 +141,41 @@ def sessionsync(
     session_id: Annotated[
         str | None, typer.Option("--id", help="Session id to register (default: new UUID).")
     ] = None,
+    todos_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--todos",
+            help="Also sync this session's todo list: a JSON file ('-' for stdin) of "
+            "[{content, status, activeForm}] (TodoWrite's shape) or {todos: [...]}.",
+        ),
+    ] = None,
 ) -> None:
-    """Register a session for this machine and AI platform (prints its id), or --heartbeat / --end one."""
-    store = _store()
+    """Register a session for this machine and AI platform (prints its id), or --heartbeat / --end
+    one; with CHITTY_SYNC_URL set, on that hub instead of this machine's store."""
     if heartbeat and end:
         console.print("[red]--heartbeat and --end are exclusive[/red]")
         raise typer.Exit(2)
+    todos = _read_todos(todos_file) if todos_file else None
+    with _remote_errors():
+        hub = open_hub()
+        try:
+            _sessionsync(hub, heartbeat, end, platform, project, session_id, todos)
+        finally:
+            hub.close()
+
+
+def _sessionsync(
+    hub: SyncTarget,
+    heartbeat: str | None,
+    end: str | None,
+    platform: str | None,
+    project: str | None,
+    session_id: str | None,
+    todos: list[dict[str, Any]] | None,
+) -> None:
     if heartbeat or end:
         target = heartbeat or end or ""
-        outcome = store.heartbeat(target) if heartbeat else store.end_session(target)
+        outcome = hub.heartbeat(target) if heartbeat else hub.end_session(target)
         console.print(
             f"session {target}: {outcome.message}", style=None if outcome.ok else "red", markup=False
         )
@@ -141,19 +184,25 @@ def sessionsync(
         return
     cwd = Path.cwd()
     sid = session_id or str(uuid.uuid4())
-    outcome = store.register_session(
-        sid,
-        re.sub(r"[^a-z0-9]+", "_", platform.lower()).strip("_") if platform else guess_platform(),
-        project or _project_for(cwd, store),
-        socket.gethostname(),
-        {"pwd": str(cwd)},
-    )
-    record = outcome.record or {}
+    if project is None:
+        project = _project_for(cwd, _store()) if isinstance(hub, LocalHub) else slugify(cwd.name)
+    ai_platform = re.sub(r"[^a-z0-9]+", "_", platform.lower()).strip("_") if platform else guess_platform()
+    outcome = hub.register_session(sid, project, ai_platform, socket.gethostname(), {"pwd": str(cwd)})
+    record = outcome.data
+    verb = "registered" if outcome.created else (outcome.message or "already registered")
     console.print(
-        f"session {sid} {outcome.message}: platform {record.get('ai_platform')}, "
-        f"project {record.get('project_key')}",
+        f"session {sid} {verb}: platform {record.get('ai_platform')}, "
+        f"project {record.get('project_key')}" + ("" if isinstance(hub, LocalHub) else f" ({hub.where})"),
         markup=False,
     )
+    if todos is not None:
+        synced = hub.sync_todos(project, sid, todos, ai_platform)
+        d = synced.data
+        console.print(
+            f"todos of {project}: {d.get('totalTodos')} after merge ({d.get('added')} added, "
+            f"{d.get('updated')} updated)",
+            markup=False,
+        )
     out.print(sid, markup=False, highlight=False)
 
 
@@ -195,6 +244,40 @@ def project_remove(
         "`chitty-sync syncall` (re-add with `chitty-sync projectsync`)",
         markup=False,
     )
+
+
+def _read_todos(path: Path) -> list[dict[str, Any]]:
+    import json
+    import sys
+
+    try:
+        text = sys.stdin.read() if str(path) == "-" else path.read_text()
+        data = json.loads(text)
+    except (OSError, ValueError) as exc:
+        console.print(f"[red]--todos {path}: not readable JSON ({type(exc).__name__})[/red]")
+        raise typer.Exit(2) from None
+    items = data.get("todos") if isinstance(data, dict) else data
+    ok = isinstance(items, list) and all(
+        isinstance(t, dict) and isinstance(t.get("content"), str) and t.get("status") in TODO_STATUSES
+        for t in items
+    )
+    if not ok:
+        console.print(
+            f"[red]--todos {path}: expected a list of {{content, status}} with status one of "
+            f"{', '.join(TODO_STATUSES)}[/red]"
+        )
+        raise typer.Exit(2)
+    return [{k: t[k] for k in ("content", "status", "activeForm") if t.get(k) is not None} for t in items]
+
+
+@contextmanager
+def _remote_errors() -> Iterator[None]:
+    """A failed call to the hub: its message (naming the variable to fix) and exit 1, no trace."""
+    try:
+        yield
+    except SyncServiceError as exc:
+        console.print(f"[bold red]error:[/bold red] {exc}", highlight=False)
+        raise typer.Exit(1) from None
 
 
 def register(app: typer.Typer) -> None:

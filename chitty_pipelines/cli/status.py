@@ -18,7 +18,13 @@ def status(
     health: Annotated[bool, typer.Option(help="Probe each configured platform (network calls).")] = True,
 ) -> None:
     """Platforms (configured, health, last sync, rows, rejects), unified tables, core services,
-    the latest run of each job, warnings (--json: one object, schema in the README)."""
+    the latest run of each job, warnings (--json: one object, schema in the README). With
+    CHITTY_SYNC_URL set: the hub's status, platform probes and latest sessions instead."""
+    if config.env("CHITTY_SYNC_URL"):
+        from chitty_pipelines.cli import remote
+
+        remote.status(as_json, health)
+        return
     from chitty_pipelines.cli.ops import services_status
     from chitty_pipelines.ops.status import platform_statuses, status_warnings, unified_tables
     from chitty_pipelines.unified.summary import unified_counts

@@ -48,7 +48,15 @@ def todos(
     show_all: Annotated[bool, typer.Option("--all", help="Include completed todos.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Open todos per project, merged from every AI session (completed > in_progress > pending)."""
+    """Open todos per project, merged from every AI session (completed > in_progress > pending);
+    with CHITTY_SYNC_URL set, the hub's."""
+    from chitty_pipelines import config
+
+    if config.env("CHITTY_SYNC_URL"):
+        from chitty_pipelines.cli import remote
+
+        remote.todos(project, show_all, as_json)
+        return
     from chitty_pipelines.warehouse.resource import WarehouseResource
 
     wh = WarehouseResource.from_settings().get()

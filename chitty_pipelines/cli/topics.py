@@ -73,7 +73,14 @@ def topicsync(
         ),
     ] = False,
 ) -> None:
-    """Categorise sessions into the topic taxonomy (CHITTY_TOPIC_CLASSIFIER, CHITTY_TOPIC_TAXONOMY)."""
+    """Categorise sessions into the topic taxonomy (CHITTY_TOPIC_CLASSIFIER, CHITTY_TOPIC_TAXONOMY).
+    With CHITTY_SYNC_URL set: file this machine's Claude Code conversations of the last 7 days on
+    the hub (POST /api/topic; the hub derives each category)."""
+    if config.env("CHITTY_SYNC_URL"):
+        from chitty_pipelines.cli import remote
+
+        remote.topicsync()
+        return
     from chitty_pipelines.cli.app import print_event
     from chitty_pipelines.cli.runner import execute_with_progress, open_instance
     from chitty_pipelines.definitions import defs

@@ -173,7 +173,34 @@ def sync_status(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
     return out
 
 
+def remote_sync_status_line() -> CheckLine:
+    """Test 13 against the hub of CHITTY_SYNC_URL: its parsed ``/api/status`` must carry
+    ``platforms`` with all six platforms, each with ``status`` and ``last_sync`` (section 6.3)."""
+    from chitty_pipelines.chittyos.sync_client import SyncClient, SyncServiceError
+
+    try:
+        with SyncClient.from_env(attempts=2) as client:  # type: ignore[union-attr]
+            body = client.status().body
+    except SyncServiceError as exc:
+        return CheckLine(13, "sync status", FAIL, str(exc))
+    platforms = body.get("platforms") if isinstance(body, dict) else None
+    if not isinstance(platforms, dict):
+        return CheckLine(13, "sync status", FAIL, "the hub's /api/status has no platforms object")
+    missing = [p for p in registry.NAMES if not {"status", "last_sync"} <= set(platforms.get(p) or {})]
+    if missing:
+        return CheckLine(13, "sync status", FAIL, f"hub status lacks platforms: {', '.join(missing)}")
+    synced = [p for p in registry.NAMES if platforms[p]["status"] == "ok"]
+    failed = [p for p in registry.NAMES if platforms[p]["status"] == "failed"]
+    if failed:
+        return CheckLine(13, "sync status", WARN, f"hub: last sync failed: {', '.join(failed)}")
+    if not synced:
+        return CheckLine(13, "sync status", WARN, "hub: no successful sync recorded yet")
+    return CheckLine(13, "sync status", PASS, f"hub: 6 platforms reported; synced: {', '.join(synced)}")
+
+
 def _sync_status_line(warehouse: Warehouse) -> CheckLine:
+    if config.env("CHITTY_SYNC_URL"):
+        return remote_sync_status_line()
     try:
         status = sync_status(warehouse)
     except Exception as exc:  # a locked or broken warehouse is a finding, not a crash

@@ -222,7 +222,6 @@ class Warehouse:
     """The warehouse (DuckDB file, or PostgreSQL when ``url`` is set) and the few operations
     every platform needs."""
 
-
     def __init__(
         self,
         path: Path | str,

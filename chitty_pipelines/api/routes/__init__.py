@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from chitty_pipelines.api.routes import health, platforms, projects, runs, sessions, todos, topics
+from chitty_pipelines.api.routes import health, hooks, platforms, projects, runs, sessions, todos, topics
 
 _RESOURCES = (health.router, projects.router, sessions.router, topics.router, todos.router)
 
 
 def _mounted() -> list[APIRouter]:
-    out = [health.public, runs.router, todos.v1_router]
+    out = [health.public, runs.router, todos.v1_router, hooks.router]
     for r in _RESOURCES:
         api = APIRouter(prefix="/api")
         api.include_router(r)

@@ -1,0 +1,371 @@
+"""``chitty-sync hooks install|uninstall|run``: Claude Code sessions that register themselves
+(issue 12, outcome 6; settings and payloads: session-formats.md, "Claude Code hooks").
+
+* ``install`` merges our handlers into a settings.json (user: ``$CLAUDE_HOME/settings.json``;
+  ``--project DIR``: ``DIR/.claude/settings.json``): entries are appended, the user's own hooks and
+  keys are kept, and a second install replaces our entries instead of adding more (idempotent).
+  Our entries are marked (a command ending in ``# chitty-pipelines hook``, an HTTP handler with
+  the ``X-Chitty-Hook`` header), so ``uninstall`` removes exactly those.
+* The command handlers detach at once (``nohup ... &``, stdin kept, stdout/stderr to /dev/null):
+  Claude Code never waits for Python to start or for the hub to answer, and nothing reaches its
+  stdout (for SessionStart and UserPromptSubmit, stdout would become model context).
+* ``run EVENT`` reads the event's JSON on stdin and acts on the local hub store, or on
+  ``CHITTY_SYNC_URL``: SessionStart registers the session, UserPromptSubmit/Stop heartbeat (at
+  most every ``CHITTY_HOOK_HEARTBEAT_S``), PostToolUse of TodoWrite syncs the todo list,
+  SessionEnd ends the session. It always exits 0 and prints nothing; failures go to
+  ``$CHITTY_HOME/hooks/hooks.log`` (scrubbed), the only place to look when a session is missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from chitty_pipelines import config
+
+MARK = "# chitty-pipelines hook"
+HTTP_MARK_HEADER = "X-Chitty-Hook"
+HTTP_MARK_VALUE = "chitty-pipelines"
+PLATFORM = "claude_code"
+HOOK_TIMEOUT_S = 10  # what Claude Code allows the handler (it returns in milliseconds: detached)
+CLIENT_TIMEOUT_S = 5.0
+MAX_PAYLOAD_BYTES = 1_048_576
+# event -> matcher (None: the event takes no matcher)
+EVENTS: dict[str, str | None] = {
+    "SessionStart": None,
+    "UserPromptSubmit": None,
+    "PostToolUse": "TodoWrite",
+    "Stop": None,
+    "SessionEnd": None,
+}
+
+hooks_app = typer.Typer(
+    help="Claude Code hooks: sessions register, heartbeat, sync todos and end by themselves."
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``hooks`` to the ``chitty-sync`` app (cli/__init__.py calls this)."""
+    app.add_typer(hooks_app, name="hooks")
+
+
+# --- settings.json -------------------------------------------------------------------------------
+def settings_path(project: Path | None) -> Path:
+    if project is not None:
+        return project.expanduser().resolve() / ".claude" / "settings.json"
+    return config.load_settings().claude_homes[0] / "settings.json"
+
+
+def command_for(event: str, python: str | None = None) -> str:
+    exe = shlex.quote(python or sys.executable)
+    return f"nohup {exe} -m chitty_pipelines.cli hooks run {event} <&0 >/dev/null 2>&1 & {MARK}"
+
+
+def our_handlers(http_url: str | None = None) -> dict[str, dict[str, Any]]:
+    """The handler to install for each event: a detached command, or (``http_url``) Claude Code's
+    HTTP hook posting the event to the hub with the token from the environment."""
+    if http_url:
+        return {
+            event: {
+                "type": "http",
+                "url": http_url.rstrip("/") + "/hooks/claude-code",
+                "headers": {
+                    "Authorization": "Bearer $CHITTY_SYNC_TOKEN",
+                    HTTP_MARK_HEADER: HTTP_MARK_VALUE,
+                },
+                "allowedEnvVars": ["CHITTY_SYNC_TOKEN"],
+                "timeout": 5,
+            }
+            for event in EVENTS
+        }
+    return {
+        event: {"type": "command", "command": command_for(event), "timeout": HOOK_TIMEOUT_S}
+        for event in EVENTS
+    }
+
+
+def is_ours(handler: Any) -> bool:
+    if not isinstance(handler, dict):
+        return False
+    if handler.get("type") == "http":
+        return (handler.get("headers") or {}).get(HTTP_MARK_HEADER) == HTTP_MARK_VALUE
+    return isinstance(handler.get("command"), str) and handler["command"].rstrip().endswith(MARK)
+
+
+def _load(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    text = path.read_text()
+    if not text.strip():
+        return {}
+    data = json.loads(text)  # ValueError: the caller refuses to touch a file it cannot read
+    if not isinstance(data, dict):
+        raise ValueError("settings.json is not a JSON object")
+    return data
+
+
+def _save(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".chitty-tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)  # atomic: Claude Code never reads a half-written file
+
+
+def remove_ours(settings: dict[str, Any]) -> int:
+    """Drop our handlers (and groups/events left empty by that); the count removed."""
+    hooks = settings.get("hooks")
+    if not isinstance(hooks, dict):
+        return 0
+    removed = 0
+    for event in list(hooks):
+        groups = hooks[event]
+        if not isinstance(groups, list):
+            continue
+        kept_groups = []
+        for group in groups:
+            handlers = group.get("hooks") if isinstance(group, dict) else None
+            if not isinstance(handlers, list):
+                kept_groups.append(group)
+                continue
+            mine = [h for h in handlers if is_ours(h)]
+            removed += len(mine)
+            if mine and len(mine) == len(handlers):
+                continue  # a group we added: it goes whole
+            kept_groups.append({**group, "hooks": [h for h in handlers if not is_ours(h)]} if mine else group)
+        if kept_groups:
+            hooks[event] = kept_groups
+        else:
+            del hooks[event]
+    if not hooks:
+        del settings["hooks"]
+    return removed
+
+
+def merge_ours(settings: dict[str, Any], handlers: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    remove_ours(settings)
+    hooks = settings.setdefault("hooks", {})
+    if not isinstance(hooks, dict):
+        raise ValueError("settings.json: 'hooks' is not an object")
+    for event, handler in handlers.items():
+        group: dict[str, Any] = {"hooks": [handler]}
+        if EVENTS[event] is not None:
+            group = {"matcher": EVENTS[event], **group}
+        hooks.setdefault(event, []).append(group)
+    return settings
+
+
+@hooks_app.command("install")
+def install(
+    claude_code: Annotated[
+        bool, typer.Option("--claude-code", help="Claude Code (the only AI tool with hooks today).")
+    ] = True,
+    project: Annotated[
+        Path | None,
+        typer.Option("--project", help="Install in DIR/.claude/settings.json instead of the user settings."),
+    ] = None,
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http",
+            help="HTTP hooks posting straight to CHITTY_SYNC_URL/hooks/claude-code (token read from "
+            "CHITTY_SYNC_TOKEN in Claude Code's environment) instead of commands.",
+        ),
+    ] = False,
+) -> None:
+    """Merge the session hooks into Claude Code's settings.json (idempotent; your hooks stay)."""
+    from chitty_pipelines.cli.app import console
+
+    path = settings_path(project)
+    url = config.env("CHITTY_SYNC_URL")
+    if http and not url:
+        console.print("[red]--http needs CHITTY_SYNC_URL (the hub the hooks post to)[/red]")
+        raise typer.Exit(2)
+    try:
+        settings = _load(path)
+        merge_ours(settings, our_handlers(url if http else None))
+    except ValueError as exc:
+        console.print(f"[red]{path}: not valid JSON settings ({exc}); nothing changed[/red]", markup=False)
+        raise typer.Exit(1) from None
+    _save(path, settings)
+    target = f"hub {url}" if url else "the local hub store"
+    console.print(
+        f"installed {len(EVENTS)} Claude Code hooks ({'http' if http else 'command'}) in {path}; "
+        f"sessions go to {target}",
+        markup=False,
+    )
+
+
+@hooks_app.command("uninstall")
+def uninstall(
+    project: Annotated[
+        Path | None, typer.Option("--project", help="Uninstall from DIR/.claude/settings.json.")
+    ] = None,
+) -> None:
+    """Remove exactly the hooks `install` added (marked); everything else stays."""
+    from chitty_pipelines.cli.app import console
+
+    path = settings_path(project)
+    try:
+        settings = _load(path)
+    except ValueError as exc:
+        console.print(f"[red]{path}: not valid JSON settings ({exc}); nothing changed[/red]", markup=False)
+        raise typer.Exit(1) from None
+    removed = remove_ours(settings)
+    if removed:
+        _save(path, settings)
+    console.print(f"removed {removed} chitty-pipelines hooks from {path}", markup=False)
+
+
+# --- the hook itself -----------------------------------------------------------------------------
+def _state_dir() -> Path:
+    return config.load_settings().chitty_home / "hooks"
+
+
+def _log(message: str) -> None:
+    try:
+        d = _state_dir()
+        d.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        with (d / "hooks.log").open("a") as fh:
+            fh.write(f"{stamp} {config.scrub(message)}\n")
+    except OSError:
+        pass
+
+
+def _project_of(cwd: str | None, hub: Any) -> str | None:
+    from chitty_pipelines.cli.hub import LocalHub
+    from chitty_pipelines.unified.resolution import slugify
+
+    if not cwd:
+        return None
+    if isinstance(hub, LocalHub):
+        from chitty_pipelines.cli.registry import _project_for
+
+        return _project_for(Path(cwd), hub.store)
+    return slugify(Path(cwd).name) or None  # the original client's rule: the cwd's basename
+
+
+class _Stamps:
+    """Per session: registered yet, last heartbeat (throttling without asking the hub)."""
+
+    def __init__(self, session_id: str):
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in session_id)[:128]
+        self.path = _state_dir() / "sessions" / f"{safe}.json"
+        try:
+            self.data: dict[str, Any] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.data = {}
+
+    def save(self, **changes: Any) -> None:
+        self.data.update(changes)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(self.data))
+        except OSError:
+            pass
+
+
+def handle(event: str, payload: dict[str, Any], now: float | None = None) -> str:
+    """Do what ``event`` asks; a short description of what was done (for the log and tests)."""
+    from chitty_pipelines.cli.hub import open_hub
+
+    now = time.time() if now is None else now
+    sid = payload.get("session_id")
+    if not isinstance(sid, str) or not sid:
+        return "ignored: no session_id"
+    if event == "PostToolUse" and payload.get("tool_name") != "TodoWrite":
+        return f"ignored: tool {payload.get('tool_name')}"
+    stamps = _Stamps(sid)
+    throttle = float(config.env("CHITTY_HOOK_HEARTBEAT_S") or 60)
+    recent = now - float(stamps.data.get("heartbeat_at") or 0) < throttle
+    if event in ("UserPromptSubmit", "Stop") and stamps.data.get("registered") and recent:
+        return "heartbeat throttled"
+    hub = open_hub(timeout_s=CLIENT_TIMEOUT_S, attempts=2)
+    try:
+        cwd = payload.get("cwd") if isinstance(payload.get("cwd"), str) else None
+        project = _project_of(cwd, hub)
+        meta = {
+            k: payload[k]
+            for k in ("cwd", "source", "model", "permission_mode")
+            if isinstance(payload.get(k), str)
+        }
+
+        def register_now() -> str:
+            r = hub.register_session(sid, project, PLATFORM, socket.gethostname(), meta)
+            stamps.save(registered=True, heartbeat_at=now, project=project)
+            return "registered" if r.created else "already registered"
+
+        if event == "SessionStart":
+            done = register_now()
+            if done == "already registered":  # a resumed session: it is active again
+                hub.heartbeat(sid, meta)
+            return f"session {sid} {done}"
+        if event == "SessionEnd":
+            r = hub.end_session(sid)
+            if not r.ok:  # never registered here (hooks installed mid-session): record it, ended
+                register_now()
+                r = hub.end_session(sid)
+            stamps.save(ended=True)
+            return f"session {sid} ended" if r.ok else f"end failed: {r.message}"
+        if event in ("UserPromptSubmit", "Stop"):
+            r = hub.heartbeat(sid)
+            if not r.ok:
+                return f"session {sid} {register_now()} (heartbeat: {r.message})"
+            stamps.save(heartbeat_at=now)
+            return f"session {sid} heartbeat"
+        if event == "PostToolUse":
+            todos = _todos(payload.get("tool_input"))
+            if project is None:
+                return "ignored: no cwd, so no project"
+            if not stamps.data.get("registered"):
+                register_now()
+            r = hub.sync_todos(project, sid, todos, PLATFORM)
+            return f"todos of {project}: {r.data.get('totalTodos')} after merge"
+        return f"ignored: event {event}"
+    finally:
+        hub.close()
+
+
+def _todos(tool_input: Any) -> list[dict[str, Any]]:
+    items = tool_input.get("todos") if isinstance(tool_input, dict) else None
+    out = []
+    for t in items if isinstance(items, list) else []:
+        if isinstance(t, dict) and isinstance(t.get("content"), str) and t.get("content"):
+            status = (
+                t.get("status") if t.get("status") in ("pending", "in_progress", "completed") else "pending"
+            )
+            item = {"content": t["content"][:2000], "status": status}
+            if isinstance(t.get("activeForm"), str):
+                item["activeForm"] = t["activeForm"][:2000]
+            out.append(item)
+    return out
+
+
+@hooks_app.command("run")
+def run(
+    event: Annotated[str, typer.Argument(help="The hook event (SessionStart, UserPromptSubmit, ...).")],
+) -> None:
+    """The hook entry point: the event's JSON on stdin. Always exits 0 and prints nothing."""
+    try:
+        raw = sys.stdin.read(MAX_PAYLOAD_BYTES + 1)
+        if len(raw) > MAX_PAYLOAD_BYTES:
+            _log(f"{event}: payload over {MAX_PAYLOAD_BYTES} bytes, ignored")
+            return
+        payload = json.loads(raw) if raw.strip() else {}
+        if not isinstance(payload, dict):
+            _log(f"{event}: payload is not a JSON object, ignored")
+            return
+        _log(f"{event}: {handle(payload.get('hook_event_name') or event, payload)}")
+    except Exception as exc:  # a hook must never fail the AI tool: log and exit 0
+        _log(f"{event}: failed: {type(exc).__name__}: {exc}")
+
+
+__all__ = ["handle", "install", "merge_ours", "our_handlers", "remove_ours", "run", "uninstall"]
