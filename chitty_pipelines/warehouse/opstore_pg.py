@@ -136,15 +136,20 @@ class PgOpStore:
         machine_id: str | None = None,
         metadata: dict[str, Any] | None = None,
         now: datetime | None = None,
+        chitty_id: str | None = None,
+        id_source: str | None = None,
     ) -> Outcome:
         ts = _iso(now)
         with self._cursor() as cur:
             cur.execute(
                 f"INSERT INTO {SESSIONS} (session_id, project_key, ai_platform, machine_id, started_at, "
-                "last_heartbeat_at, metadata) VALUES (%s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (session_id) DO NOTHING",
-                [session_id, project_key, ai_platform, machine_id, ts, ts, json.dumps(metadata or {})],
-            )
+                "last_heartbeat_at, metadata, chitty_id, id_source) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (session_id) DO NOTHING",
+                [
+                    session_id, project_key, ai_platform, machine_id, ts, ts,
+                    json.dumps(metadata or {}), chitty_id, id_source,
+                ],
+            )  # fmt: skip
             created = cur.rowcount == 1
             row = cur.execute(f"SELECT * FROM {SESSIONS} WHERE session_id = %s", [session_id]).fetchone()
         if not created:
