@@ -230,6 +230,9 @@ class FakeService:
 
     def _send(self, h: BaseHTTPRequestHandler, req: Request, resp: Response) -> None:
         payload = resp.encoded()
+        # Recorded before the answer leaves: a client that has its answer (and a test asserting
+        # on the log right after) must find the request logged.
+        self._record(req, h.path, resp.status)
         h.send_response(resp.status)
         headers = {"Content-Type": "application/json", **resp.headers}
         for k, v in headers.items():
@@ -238,7 +241,6 @@ class FakeService:
         h.end_headers()
         if req.method != "HEAD" and payload:
             h.wfile.write(payload)
-        self._record(req, h.path, resp.status)
 
     def _record(self, req: Request, full_path: str, status: int) -> None:
         with self._lock:
