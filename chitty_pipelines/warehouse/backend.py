@@ -160,14 +160,7 @@ class DuckDBBackend:
             con.unregister("__chunk")
 
     def existing_columns(self, con: Any, table: TableSpec) -> list[str]:
-        return [
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-                "AND table_name = ? ORDER BY ordinal_position",
-                [table.schema, table.name],
-            ).fetchall()
-        ]
+        return _existing_columns(con, table)
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -664,14 +657,7 @@ class PostgresBackend:
             con.unregister("__chunk")
 
     def existing_columns(self, con: PgConnection, table: TableSpec) -> list[str]:
-        return [
-            r[0]
-            for r in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
-                "AND table_name = ? ORDER BY ordinal_position",
-                [table.schema, table.name],
-            ).fetchall()
-        ]
+        return _existing_columns(con, table)
 
 
 def _index_name(table: TableSpec) -> str:
@@ -711,3 +697,16 @@ def is_disconnect(exc: BaseException) -> bool:
 
 
 Backend = DuckDBBackend | PostgresBackend
+
+
+def _existing_columns(con: Any, table: TableSpec) -> list[str]:
+    """The table's columns in order: the same information_schema query on both backends (the
+    PostgreSQL connection takes DuckDB's ``?`` placeholders)."""
+    return [
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? "
+            "AND table_name = ? ORDER BY ordinal_position",
+            [table.schema, table.name],
+        ).fetchall()
+    ]
