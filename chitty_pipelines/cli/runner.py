@@ -54,6 +54,7 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
             instance.all_instigator_state()
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+    _relaxed_sync_for(home)
     with instance, _sqlite_keepers(instance, home) as keep:
         instance_keepers[id(instance)] = keep
         try:
@@ -70,6 +71,36 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
 # CLI runs makes every other close a plain close. Automatic checkpoints (every 1000 WAL pages)
 # still happen, and an idle connection holds no lock. Only for Dagster's default SQLite storage.
 instance_keepers: dict[int, Callable[[str], None]] = {}
+
+
+def _relaxed_sync_for(home: Any) -> None:
+    """``PRAGMA synchronous=NORMAL`` on every SQLite connection Dagster opens under ``home``.
+
+    In WAL mode FULL syncs the WAL on every commit, i.e. every stored event; NORMAL syncs at
+    checkpoints and stays corruption-safe: a power loss can lose the last events, an application
+    crash loses nothing (SQLite's documented advice for WAL). Run history is worth that trade
+    on a laptop; a team's instance lives on PostgreSQL (dagster.yaml.example), untouched here."""
+    import sqlite3
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    root = os.path.realpath(home) + os.sep
+    if root in _relaxed_homes:
+        return
+    _relaxed_homes.add(root)
+
+    def normal_sync(dbapi_con: Any, _record: Any) -> None:
+        if not isinstance(dbapi_con, sqlite3.Connection):
+            return
+        row = dbapi_con.execute("PRAGMA database_list").fetchone()  # (seq, name, file)
+        if row and row[2] and os.path.realpath(row[2]).startswith(root):
+            dbapi_con.execute("PRAGMA synchronous=NORMAL")
+
+    event.listen(Engine, "connect", normal_sync)
+
+
+_relaxed_homes: set[str] = set()
 
 
 @contextlib.contextmanager
