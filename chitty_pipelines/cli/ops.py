@@ -54,6 +54,15 @@ def check(
             console.print(f"note: {note}", style="dim", markup=False)
         c = report.counts
         verdict = "[green]passed[/green]" if report.passed else "[bold red]failed[/bold red]"
+        if not (c[PASS] or c[WARN] or c[FAIL]):
+            # A 100% out of nothing would read as health: say that nothing was checked.
+            out.print(
+                f"nothing to score: all {c[SKIP]} checks skipped (nothing configured); set a "
+                "platform or service up (README: Configuration), then run check again",
+                highlight=False,
+                soft_wrap=True,
+            )
+            return
         out.print(
             f"score {report.score}% ({c[PASS]} PASS, {c[WARN]} WARN, {c[FAIL]} FAIL; {c[SKIP]} not "
             f"configured, not counted); threshold {report.threshold}%: {verdict}",

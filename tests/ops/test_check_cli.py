@@ -197,3 +197,25 @@ def test_sync_status_counts_only_configured_platforms(warehouse, monkeypatch) ->
     assert check._sync_status_line(warehouse).verdict == check.WARN  # notion is configured again
     monkeypatch.setattr(registry, "configured", lambda: [])
     assert check._sync_status_line(warehouse).verdict == check.SKIP
+
+
+def test_nothing_configured_is_not_a_score(tmp_path) -> None:
+    """With nothing configured every line is skipped: check says there was nothing to score (not
+    "score 100%") and exits 0, since nothing failed."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "CHITTY_HOME": str(tmp_path / "chitty"),
+        "CHITTY_OFFLINE": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "chitty_pipelines.cli", "check"], env=env, capture_output=True, text=True
+    )
+    last = done.stdout.strip().splitlines()[-1]
+    assert done.returncode == 0, done.stderr
+    assert last.startswith("nothing to score: all ") and "skipped (nothing configured)" in last
+    assert "100%" not in done.stdout
