@@ -16,7 +16,7 @@ from chitty_pipelines.kernel.fake_server import Faults
 from chitty_pipelines.platforms.notion import assets as notion_assets
 from chitty_pipelines.platforms.notion.fake import FakeNotion, rich
 from chitty_pipelines.platforms.notion.health import probe
-from chitty_pipelines.platforms.notion.resource import NotionAuthError, NotionResource
+from chitty_pipelines.platforms.notion.resource import NotionApiError, NotionAuthError, NotionResource
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.platforms.notion_seed import (
@@ -547,3 +547,21 @@ def test_a_value_that_does_not_fit_its_column_is_a_reject_not_a_failure(
     assert stored["Estimate"] == "about three"
     checks = {e.check_name: (e.passed, e.severity) for e in result.get_asset_check_evaluations()}
     assert checks["notion_rejects"] == (False, dg.AssetCheckSeverity.WARN)
+
+
+def test_an_unreachable_server_names_notion_base_url_not_the_token() -> None:
+    """Nothing listens at the base URL: the error says where it tried and which variable sets
+    that, not that the (good) token is wrong."""
+    import socket
+
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    notion = NotionResource(
+        token=TOKEN, base_url=f"http://127.0.0.1:{port}", max_attempts=2, max_retry_wait_s=0.01, timeout_s=2
+    )
+    with pytest.raises(NotionApiError) as caught:
+        notion.api().me()
+    text = str(caught.value)
+    assert "NOTION_BASE_URL" in text and f"127.0.0.1:{port}" in text and "after 2 attempts" in text
+    assert TOKEN not in text

@@ -130,6 +130,7 @@ class NotionApi:
             # Our own logger: the default one adds a console handler per client instance.
             logger=logging.getLogger("chitty_pipelines.notion_client"),
         )
+        self.base_url = resource.base_url.rstrip("/")
         self.requests = 0
         self._count_lock = threading.Lock()
 
@@ -162,8 +163,11 @@ class NotionApi:
         except HTTPResponseError as exc:
             raise _translate(describe, exc) from None
         except (RequestTimeoutError, httpx.TransportError) as exc:
+            # Not the token's fault: name what decides where requests go (a wrong NOTION_BASE_URL,
+            # a proxy, no network), so the user does not rotate a good secret.
             raise NotionApiError(
-                f"notion {describe}: {type(exc).__name__} after {self.attempts} attempts"
+                f"notion {describe}: {type(exc).__name__} after {self.attempts} attempts reaching "
+                f"{self.base_url} (check NOTION_BASE_URL, default https://api.notion.com, and the network)"
             ) from None
 
     # --- calls ------------------------------------------------------------------------------
