@@ -101,7 +101,7 @@ def syncall_part(a: argparse.Namespace, dsn: str, corpus: Path) -> dict[str, Any
     ok = all(r["ok"] for r in duck + pg)
     part: dict[str, Any] = {
         "when": _now(),
-        "loadavg_before": os.getloadavg(),
+        "loadavg_before": load,
         "runs": {"duckdb": duck, "postgres": pg},
     }
     if ok:
