@@ -147,6 +147,7 @@ def child_asset(source_dsn: str, url: str | None, path: str) -> dict[str, Any]:
     md = result.get_asset_materialization_events()[-1].materialization.metadata
     value = {k: getattr(v, "value", v) for k, v in md.items()}
     return {
+        "warehouse": warehouse.get().kind,
         "seconds": seconds,
         "rows_written": int(value["rows_written"]),
         "row_count": int(value["dagster/row_count"]),
@@ -189,13 +190,14 @@ def neon_part(a: argparse.Namespace, dsn: str) -> dict[str, Any]:
             for i in range(a.neon_repeat):
                 runs["raw_copy_binary"].append(run_child(["raw_copy", src, "binary"]))
                 with fresh_database(dsn, prefix="bench_wh2") as url:
-                    runs["asset_into_postgres"].append(run_child(["asset", src, url]))
+                    runs["asset_into_postgres"].append(run_child(["asset_pg", src, url]))
                 runs["raw_copy_csv"].append(run_child(["raw_copy", src, "csv"]))
-                runs["asset_into_duckdb"].append(run_child(["asset", src, str(tmp / f"wh{i}.duckdb")]))
+                runs["asset_into_duckdb"].append(run_child(["asset_duckdb", src, str(tmp / f"wh{i}.duckdb")]))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-    for name in ("asset_into_postgres", "asset_into_duckdb"):
+    for name, kind in (("asset_into_postgres", "postgres"), ("asset_into_duckdb", "duckdb")):
         assert all(r["rows_written"] == r["row_count"] == a.rows for r in runs[name]), runs[name]
+        assert all(r["warehouse"] == kind for r in runs[name]), runs[name]
     assert all(r["rows"] == a.rows for r in runs["raw_copy_binary"] + runs["raw_copy_csv"])
     part: dict[str, Any] = {"when": _now(), "rows": a.rows, "repeat": a.neon_repeat}
     rates: dict[str, dict[str, Any]] = {}
@@ -242,7 +244,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
         kind, *rest = a.child
         if kind == "raw_copy":
             result = child_raw_copy(rest[0], rest[1])
-        elif rest[1].startswith("postgres"):
+        elif kind == "asset_pg":  # the warehouse URL may be a key=value DSN: named, not guessed
             result = child_asset(rest[0], rest[1], str(a.work / "unused.duckdb"))
         else:
             result = child_asset(rest[0], None, rest[1])
