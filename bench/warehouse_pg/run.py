@@ -137,25 +137,65 @@ def child_asset(source_dsn: str, url: str | None, path: str) -> dict[str, Any]:
 
     instance = dg.DagsterInstance.ephemeral()
     warehouse = WarehouseResource(path=path, url=url) if url else WarehouseResource(path=path)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = dg.materialize(
         [build_stream_asset(DEFAULT_STREAMS[0])],
         resources={"neon": NeonResource(database_url=source_dsn), "warehouse": warehouse},
         instance=instance,
     )
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     md = result.get_asset_materialization_events()[-1].materialization.metadata
     value = {k: getattr(v, "value", v) for k, v in md.items()}
     return {
         "warehouse": warehouse.get().kind,
         "seconds": seconds,
+        "timed_cpu_s": cpu,
         "rows_written": int(value["rows_written"]),
         "row_count": int(value["dagster/row_count"]),
         "chunks": int(value["chunks"]),
     }
 
 
-def run_child(args: list[str]) -> dict[str, Any]:
+def server_cpu(dsn: str) -> Any:
+    """A function giving the CPU seconds the PostgreSQL cluster has used so far (postmaster, the
+    backends that ended, the live ones: background writers included), or None when the server is
+    not a local process we can read (CHITTY_TEST_POSTGRES_DSN elsewhere)."""
+    import psutil
+    import psycopg
+
+    try:
+        with psycopg.connect(dsn) as con:
+            data = Path(con.execute("SHOW data_directory").fetchone()[0])
+        postmaster = psutil.Process(int((data / "postmaster.pid").read_text().split()[0]))
+        postmaster.cpu_times()
+    except Exception:
+        return None
+
+    def used() -> float:
+        c = postmaster.cpu_times()
+        total = c.user + c.system + c.children_user + c.children_system
+        for child in postmaster.children():
+            try:
+                t = child.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:  # ended meanwhile: counted in children_* from now on
+                pass
+        return total
+
+    return used
+
+
+def run_child(args: list[str], server: Any = None) -> dict[str, Any]:
+    """One contender in its own process: wall time, and the CPU seconds of the child (all its
+    threads) and of the PostgreSQL server meanwhile. On a shared machine CPU seconds are the
+    steadier comparison: wall time also measures how much of the CPU the others left us."""
+    import resource
+
+    def children_cpu() -> float:
+        r = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return r.ru_utime + r.ru_stime
+
+    cpu0, server0 = children_cpu(), server() if server else None
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "bench.warehouse_pg.run", "--child", *args],
@@ -164,10 +204,14 @@ def run_child(args: list[str]) -> dict[str, Any]:
     )
     if done.returncode != 0:
         raise SystemExit(f"child {args[0]} failed:\n{done.stderr.decode(errors='replace')[-3000:]}")
-    return {
+    out = {
         **json.loads(done.stdout.decode().strip().splitlines()[-1]),
         "process_s": time.perf_counter() - started,
+        "client_cpu_s": children_cpu() - cpu0,
     }
+    if server0 is not None:
+        out["server_cpu_s"] = server() - server0
+    return out
 
 
 def neon_part(a: argparse.Namespace, dsn: str) -> dict[str, Any]:
@@ -186,13 +230,15 @@ def neon_part(a: argparse.Namespace, dsn: str) -> dict[str, Any]:
             con.execute(GENERATE.replace("%(spacing)s", repr(spacing)).replace("%(rows)s", str(a.rows)))
         run_child(["raw_copy", src, "binary"])  # warms the server's cache: every contender reads memory
         tmp = Path(tempfile.mkdtemp(prefix="warehouse_pg_neon_", dir=a.work))
+        cpu = server_cpu(dsn)
         try:
             for i in range(a.neon_repeat):
-                runs["raw_copy_binary"].append(run_child(["raw_copy", src, "binary"]))
+                runs["raw_copy_binary"].append(run_child(["raw_copy", src, "binary"], cpu))
                 with fresh_database(dsn, prefix="bench_wh2") as url:
-                    runs["asset_into_postgres"].append(run_child(["asset_pg", src, url]))
-                runs["raw_copy_csv"].append(run_child(["raw_copy", src, "csv"]))
-                runs["asset_into_duckdb"].append(run_child(["asset_duckdb", src, str(tmp / f"wh{i}.duckdb")]))
+                    runs["asset_into_postgres"].append(run_child(["asset_pg", src, url], cpu))
+                runs["raw_copy_csv"].append(run_child(["raw_copy", src, "csv"], cpu))
+                duck = str(tmp / f"wh{i}.duckdb")
+                runs["asset_into_duckdb"].append(run_child(["asset_duckdb", src, duck], cpu))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     for name, kind in (("asset_into_postgres", "postgres"), ("asset_into_duckdb", "duckdb")):
@@ -201,10 +247,20 @@ def neon_part(a: argparse.Namespace, dsn: str) -> dict[str, Any]:
     assert all(r["rows"] == a.rows for r in runs["raw_copy_binary"] + runs["raw_copy_csv"])
     part: dict[str, Any] = {"when": _now(), "rows": a.rows, "repeat": a.neon_repeat}
     rates: dict[str, dict[str, Any]] = {}
+    cpu_totals: dict[str, float] = {}
     for name, rs in runs.items():
         seconds = stats([r["seconds"] for r in rs])
         rates[name] = {"best": round(a.rows / seconds["best"]), "median": round(a.rows / seconds["median"])}
         part[name] = {"seconds": seconds, "rows_per_s": rates[name]}
+        # CPU of the child while timed (all its threads), of the whole child process (imports and
+        # Dagster set-up included) and of the server
+        part[name]["client_cpu_s"] = stats([r["timed_cpu_s"] for r in rs])
+        part[name]["client_process_cpu_s"] = stats([r["client_cpu_s"] for r in rs])
+        if all("server_cpu_s" in r for r in rs):
+            part[name]["server_cpu_s"] = stats([r["server_cpu_s"] for r in rs])
+            total = stats([r["timed_cpu_s"] + r["server_cpu_s"] for r in rs])
+            part[name]["cpu_s"] = total
+            cpu_totals[name] = total["median"]
     for name in ("asset_into_postgres", "asset_into_duckdb"):
         for base in ("raw_copy_binary", "raw_copy_csv"):
             part[f"ratio_{name}_over_{base}"] = {
@@ -215,6 +271,12 @@ def neon_part(a: argparse.Namespace, dsn: str) -> dict[str, Any]:
         round(b["seconds"] / p["seconds"], 2)
         for b, p in zip(runs["raw_copy_binary"], runs["asset_into_postgres"], strict=True)
     ]
+    if "raw_copy_binary" in cpu_totals and "asset_into_postgres" in cpu_totals:
+        # rows per CPU second (client + server), asset over raw COPY: what the ratio of rows/s
+        # tends to when the CPU, not the pipeline, is the limit (a saturated shared machine)
+        part["cpu_ratio_raw_copy_binary_over_asset_into_postgres"] = round(
+            cpu_totals["raw_copy_binary"] / cpu_totals["asset_into_postgres"], 2
+        )
     part["target"] = "asset into PostgreSQL rows/s >= 0.5x raw binary COPY rows/s"
     part["met"] = part["ratio_asset_into_postgres_over_raw_copy_binary"]["median"] >= 0.5
     part["loadavg_after"] = os.getloadavg()
@@ -243,7 +305,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     if a.child:
         kind, *rest = a.child
         if kind == "raw_copy":
+            cpu = time.process_time()
             result = child_raw_copy(rest[0], rest[1])
+            result["timed_cpu_s"] = time.process_time() - cpu
         elif kind == "asset_pg":  # the warehouse URL may be a key=value DSN: named, not guessed
             result = child_asset(rest[0], rest[1], str(a.work / "unused.duckdb"))
         else:
