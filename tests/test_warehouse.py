@@ -80,3 +80,30 @@ def test_a_column_added_upstream_is_added_to_the_table(warehouse):
         tx.upsert(v2, [{"id": "b", "n": 2, "meta": '{"k": 1}'}, {"id": "a", "n": 3}])
     rows = warehouse.query("SELECT id, n, meta FROM raw_drift.things ORDER BY id").values.tolist()
     assert rows == [["a", 3, None], ["b", 2, '{"k": 1}']]
+
+
+def test_append_new_refuses_keys_the_table_holds_and_leaves_the_transaction_usable(warehouse):
+    """The first sync's fast path (platforms/neon/streams.py): rows are appended without key
+    matching only while none of their keys is stored; otherwise nothing is written (PostgreSQL:
+    its unique key index refuses the COPY, undone to a savepoint) and the caller upserts instead,
+    in the same transaction."""
+    import pyarrow as pa
+
+    def rows(ids: list[str], n: int) -> pa.Table:
+        return pa.table({"id": ids, "n": pa.array([n] * len(ids), pa.int64())})
+
+    with warehouse.transaction() as tx:
+        tx.ensure(T)
+        assert tx.append_new(T, rows(["a", "b"], 1), 0) == 2
+        assert tx.append_new(T, rows(["c"], 1), 2) == 1
+    with warehouse.transaction() as tx:
+        # a later run (it appended nothing yet) whose chunk holds the stored key "b": appending
+        # would duplicate it, so nothing of the chunk is written
+        assert tx.append_new(T, rows(["d", "b"], 2), 0) is None
+        assert tx.upsert(T, [{"id": "d", "n": 2}, {"id": "b", "n": 2}]) == 2
+        tx.set_cursor("local", "things", "high_water", 2)
+    got = warehouse.query("SELECT id, n FROM raw_local.things ORDER BY id").values.tolist()
+    assert got == [["a", 1], ["b", 2], ["c", 1], ["d", 2]]
+    assert warehouse.cursors("local", "things") == {"high_water": 2}
+    with warehouse.transaction() as tx:
+        assert tx.append_new(T, rows([], 3), 0) == 0

@@ -159,6 +159,14 @@ class DuckDBBackend:
         finally:
             con.unregister("__chunk")
 
+    def append_new(self, con: Any, table: TableSpec, rows: pa.Table, expected_rows: int) -> bool:
+        # fetchall, not fetchone: DuckDB keeps a half-read result open on the connection otherwise
+        ((count,),) = con.execute(f"SELECT count(*) FROM {table.sql_name}").fetchall()
+        if int(count) != expected_rows:
+            return False
+        self.append_columns(con, table, rows)
+        return True
+
     def existing_columns(self, con: Any, table: TableSpec) -> list[str]:
         return _existing_columns(con, table)
 
@@ -655,6 +663,22 @@ class PostgresBackend:
                 cur.execute(f"INSERT INTO {table.sql_name} ({names}) SELECT {select} FROM {quote('__chunk')}")
         finally:
             con.unregister("__chunk")
+
+    def append_new(self, con: PgConnection, table: TableSpec, rows: pa.Table, expected_rows: int) -> bool:
+        """COPY under a savepoint: the table's unique key index refuses a key it already holds
+        (``expected_rows`` is not needed), and rolling back to the savepoint undoes the partial
+        COPY while the caller's transaction stays usable."""
+        import psycopg
+
+        with con.raw.cursor() as cur:
+            cur.execute("SAVEPOINT chitty_append")
+            try:
+                self.append_columns(con, table, rows)
+            except psycopg.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT chitty_append")
+                return False
+            cur.execute("RELEASE SAVEPOINT chitty_append")
+        return True
 
     def existing_columns(self, con: PgConnection, table: TableSpec) -> list[str]:
         return _existing_columns(con, table)

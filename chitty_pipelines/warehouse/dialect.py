@@ -290,12 +290,80 @@ def _mark_placeholders(tree, first: int = 0) -> list[str | None]:
     return found
 
 
+# Statements both databases read alike need no transpiling: loading sqlglot is ~0.4-0.8 s of
+# every step process, and the bookkeeping queries of a sync (cursor, catalog, row count) are all
+# of this kind. A statement is plain when it is one SELECT, DELETE or CREATE SCHEMA made only of
+# the tokens below: quoted or ordinary identifiers, a few keywords and functions, ``?``
+# placeholders, numbers, and string literals without ``%`` or backslashes. Anything else (types,
+# casts, other functions, DuckDB's own keywords) goes through sqlglot.
+_PLAIN_TOKEN = re.compile(
+    r"""\s+|"[A-Za-z_][A-Za-z0-9_]*"|'[^'\\%]*'|[A-Za-z_][A-Za-z0-9_]*|[0-9]+|<=|>=|<>|[?(),.*=<>]"""
+)
+_PLAIN_START = re.compile(r"^\s*(SELECT|DELETE\s+FROM|CREATE\s+SCHEMA\s+IF\s+NOT\s+EXISTS)\b", re.IGNORECASE)
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_PLAIN_KEYWORDS = _words(
+    "select from where and or not is null in as order by asc limit offset distinct delete "
+    "create schema if exists true false"
+)
+_PLAIN_FUNCTIONS = _words("count min max")
+# Words that are keywords, types or functions in one of the two dialects: never plain identifiers
+# (``desc``: PostgreSQL sorts NULLs first there, DuckDB last; sqlglot adds NULLS LAST).
+_NOT_PLAIN = _words(
+    "all any some qualify exclude replace sample using pivot unpivot asof positional columns struct "
+    "list map union intersect except window over filter interval temp temporary table with "
+    "recursive lateral join on group having case when then else end cast try_cast glob similar "
+    "like ilike escape collate array row semi anti natural cross full left right inner outer "
+    "returning default values into insert update set drop alter between nulls first last desc "
+    "current_date current_time current_timestamp localtime localtimestamp now rowid timestamp "
+    "timestamptz date time varchar text json blob bigint integer int double real boolean decimal "
+    "numeric hugeint uuid"
+)
+
+
+def _plain(sql: str) -> tuple[tuple[str, int, bool], ...] | None:
+    """``sql`` for psycopg without sqlglot when it is plain (see above), else None."""
+    if not _PLAIN_START.match(sql):
+        return None
+    tokens = _PLAIN_TOKEN.findall(sql)
+    if sum(map(len, tokens)) != len(sql):
+        return None  # a character no token covers: `;`, `::`, `$name`, `%`, `||`, ...
+    words = [t for t in tokens if not t.isspace()]
+    for i, t in enumerate(words):
+        if not (t[0].isalpha() or t[0] == "_"):
+            continue
+        word = t.lower()
+        before_paren = i + 1 < len(words) and words[i + 1] == "("
+        if word in _PLAIN_KEYWORDS:
+            if word == "from" and before_paren:
+                return None  # a subquery in FROM needs a name on PostgreSQL before 16
+            continue
+        if before_paren:
+            if word not in _PLAIN_FUNCTIONS:
+                return None  # a call of another function
+        elif (word in _NOT_PLAIN or word in _PLAIN_FUNCTIONS) and (i == 0 or words[i - 1] != "."):
+            return None  # after a dot it is a name: information_schema.columns
+    placeholders = words.count("?")
+    text = "".join("%s" if t == "?" else t for t in tokens)
+    return ((text, placeholders, placeholders > 0),)
+
+
 @functools.lru_cache(maxsize=4096)
 def to_postgres_statements(sql: str) -> tuple[tuple[str, int, bool], ...]:
     """``sql`` (DuckDB dialect, ``?``/``$name`` parameters) as PostgreSQL statements for psycopg:
     (text, positional parameters it takes, takes parameters at all) each. One DuckDB statement
     can become two (CREATE OR REPLACE TABLE), and psycopg runs one statement per call when
     parameters are bound."""
+    plain = _plain(sql)
+    return plain if plain is not None else transpile(sql)
+
+
+def transpile(sql: str) -> tuple[tuple[str, int, bool], ...]:
+    """``to_postgres_statements`` through sqlglot (every statement that is not plain)."""
     import sqlglot
     from sqlglot import exp
 

@@ -112,6 +112,19 @@ class Transaction:
         self.backend.append_columns(self.con, table, rows)
         return rows.num_rows
 
+    def append_new(self, table: TableSpec, rows: pa.Table, expected_rows: int) -> int | None:
+        """Append rows whose keys the table should not hold yet (a first, whole-history sync):
+        the rows written, or None, with nothing written, when appending could duplicate a key.
+        ``expected_rows``: the rows this caller appended before. DuckDB (no key constraint)
+        appends only while the table holds exactly those; PostgreSQL appends by COPY under a
+        savepoint and its unique key index refuses a key the table already holds, so it needs no
+        row count (a full scan per chunk)."""
+        if rows.num_rows == 0:
+            return 0
+        if not self.backend.append_new(self.con, table, rows, expected_rows):
+            return None
+        return rows.num_rows
+
     def delete_where(self, table: TableSpec, column: str, values: Iterable[Any]) -> None:
         values = list(values)
         if not values:

@@ -386,17 +386,10 @@ class ChunkWriter:
         self.close()
 
 
-def _append(tx: Transaction, r: Resolved, typed: pa.Table) -> int:
-    """One INSERT of the whole chunk straight from Arrow (no key matching)."""
-    if not typed.num_rows:
-        return 0
-    return tx.append_columns(r.table, typed.select([c.name for c in r.columns]))
-
-
-def _row_count(tx: Transaction, r: Resolved) -> int:
-    # fetchall, not fetchone: DuckDB keeps a half-read result open on the connection otherwise.
-    ((count,),) = tx.con.execute(f"SELECT count(*) FROM {r.table.sql_name}").fetchall()
-    return int(count)
+def _append(tx: Transaction, r: Resolved, typed: pa.Table, appended_rows: int) -> int | None:
+    """One INSERT (DuckDB) or COPY (PostgreSQL) of the whole chunk straight from Arrow, no key
+    matching; None (nothing written) when the table may already hold some of its keys."""
+    return tx.append_new(r.table, typed.select([c.name for c in r.columns]), appended_rows)
 
 
 def sync_incremental(
@@ -412,9 +405,10 @@ def sync_incremental(
     stored = decode_cursor(r, stored_high_water(warehouse, r))
     out = SyncOutcome(high_water=stored, appended=r.key_enforced)
     convert = ChunkConverter(r)
-    # Appending is exact only while the warehouse table holds nothing but this run's rows. It is
-    # checked in every chunk's own transaction, so a table that already has rows (a later run, a
-    # resumed crash) or a concurrent writer (a backfill) switches to upserts by key.
+    # Appending is exact only while no key of a chunk is in the warehouse table yet. It is
+    # checked in every chunk's own transaction (Transaction.append_new), so a table that already
+    # has rows (a later run, a resumed crash) or a concurrent writer (a backfill) switches to
+    # upserts by key.
     appended_rows = 0
     try:
         query = incremental_query(r, None if full_refresh else stored)
@@ -423,13 +417,12 @@ def sync_incremental(
                 # Never move backwards: the look-back re-reads rows below the stored mark.
                 out.high_water = _later(out.high_water, high)
                 with writer.transaction() as tx:
-                    if out.appended and _row_count(tx, r) != appended_rows:
+                    written = _append(tx, r, typed, appended_rows) if out.appended else None
+                    if written is None:
                         out.appended = False
-                    if out.appended:
-                        written = _append(tx, r, typed)
-                        appended_rows += written
-                    else:
                         written = tx.upsert(r.table, typed)
+                    else:
+                        appended_rows += written
                     out.stats.rows_written += written
                     out.stats.rejects += tx.add_rejects(rejects) if rejects else 0
                     tx.set_cursors(PLATFORM, r.spec.name, _cursor_state(r, out.high_water))
