@@ -139,9 +139,21 @@ def execute_with_progress(
     if partition_key is not None:
         run_tags["dagster/partition"] = partition_key
 
+    distributed = config.executor() == "celery"
+
     def target() -> None:
         try:
-            if max_concurrent > 1:
+            if distributed:
+                # CHITTY_EXECUTOR=celery: the job's executor (definitions) sends each step to
+                # the Celery workers; this process only orchestrates and reports.
+                box["result"] = dg.execute_job(
+                    dg.build_reconstructable_job(__name__, "resolve_job", (job.name,)),
+                    instance=instance,
+                    tags=run_tags,
+                    raise_on_error=False,
+                    run_config={"loggers": loggers},
+                )
+            elif max_concurrent > 1:
                 box["result"] = dg.execute_job(
                     dg.build_reconstructable_job(__name__, "resolve_job", (job.name,)),
                     instance=instance,
