@@ -13,7 +13,7 @@ FAIL saying so: a skipped test would hide that the distributed path was never ex
 from __future__ import annotations
 
 import contextlib
-import subprocess
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,15 +151,19 @@ def test_syncall_on_two_celery_workers_gives_the_in_process_tables(
         assert sorted(s for (s,) in runs) == ["SUCCESS", "SUCCESS"]
 
 
-def _wait_for_task(worker: Worker, others: list[Worker], timeout: float) -> Worker:
-    """The first worker that has received a step (its log says so)."""
+def _wait_for_running_step(pair: list[Worker], dagster_db: str, timeout: float) -> tuple[Worker, str]:
+    """The first worker seen executing a step (its task's "Executing steps ... in celery worker"
+    event is in the instance), and that task's id from the worker's log."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for w in [worker, *others]:
-            if "Task execute_plan[" in w.text():
-                return w
-        time.sleep(0.05)
-    raise AssertionError("no worker received a step within the timeout")
+        hosts = step_hosts(dagster_db)
+        for worker in pair:
+            if worker.name in hosts:
+                ids = re.findall(r"Task execute_plan\[([0-9a-f-]+)\] received", worker.text())
+                assert ids, worker.text()[-2000:]
+                return worker, ids[-1]
+        time.sleep(0.1)
+    raise AssertionError("no worker started a step within the timeout")
 
 
 def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
@@ -168,7 +172,7 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
     with celery_env(pg, redis_url, demo_env, tmp_path) as ctx, workers(2, ctx["env"], tmp_path / "w") as pair:
         proc = start_syncall(ctx["env"], tmp_path, tmp_path / "syncall.log")
         try:
-            victim = _wait_for_task(pair[0], pair[1:], timeout=180)
+            victim, task_id = _wait_for_running_step(pair, ctx["dagster_db"], timeout=180)
             victim.kill()  # the worker and its pool process, mid-step: no chance to clean up
             survivor = next(w for w in pair if w is not victim)
             rc = proc.wait(timeout=600)
@@ -178,11 +182,11 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
                 proc.wait(timeout=10)
         output = (tmp_path / "syncall.log").read_text(errors="replace")
         if rc == 0:
-            # The killed worker's step went to the survivor after the visibility timeout.
+            # The killed worker's step went to the survivor (after the visibility timeout).
             assert "sync_platforms succeeded" in output, output[-4000:]
-            assert "Task execute_plan[" in survivor.text()
+            assert f"Task execute_plan[{task_id}] succeeded" in survivor.text()
         else:
-            # A failure must say which run failed, not hang or end silently.
+            # A failure must say so, naming the run, not hang or end silently.
             assert "failed" in output, output[-4000:]
         # A re-run on the surviving worker completes and leaves exactly the clean run's rows.
         again = syncall(ctx["env"], tmp_path, timeout=600)
@@ -192,5 +196,3 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
         with psycopg.connect(ctx["dagster_db"]) as con:
             statuses = [s for (s,) in con.execute("SELECT status FROM runs ORDER BY create_timestamp")]
         assert statuses[-2:] == ["SUCCESS", "SUCCESS"] and "STARTED" not in statuses, statuses
-        with contextlib.suppress(subprocess.SubprocessError):
-            pass
