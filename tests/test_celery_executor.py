@@ -112,10 +112,13 @@ def step_hosts(dagster_db: str) -> dict[str, set[str]]:
     """Which Celery worker executed which step, from the events the instance recorded."""
     hosts: dict[str, set[str]] = {}
     with psycopg.connect(dagster_db) as con:
-        rows = con.execute(
-            "SELECT step_key, event FROM event_logs WHERE dagster_event_type = 'ENGINE_EVENT' "
-            "AND event LIKE '%%in celery worker%%'"
-        ).fetchall()
+        try:
+            rows = con.execute(
+                "SELECT step_key, event FROM event_logs WHERE dagster_event_type = 'ENGINE_EVENT' "
+                "AND event LIKE '%%in celery worker%%'"
+            ).fetchall()
+        except psycopg.errors.UndefinedTable:  # the first run has not created the instance yet
+            return {}
     for step, event in rows:
         for name in ("worker1", "worker2", "worker3"):
             if f"{name}@" in event:

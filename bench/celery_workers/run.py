@@ -1,5 +1,5 @@
 """Benchmark: ``chitty-sync syncall`` of the demo organisation with CHITTY_EXECUTOR=celery on two
-Celery workers against one (issue 13), plus the same syncall without Celery for scale.
+Celery workers against one (issue 13), plus the same syncall without Celery for scale (the CLI's default: a process per platform).
 
     .venv/bin/python -m bench.celery_workers.run                 # demo + a 50 MB Claude Code corpus
     .venv/bin/python -m bench.celery_workers.run --size-mb 0     # the demo organisation only
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         corpus, manifest, reused = corpus_for(a.work, a.size_mb, a.seed, (0.05, 0.03, 1))
         corpus_info = {"size_mb": a.size_mb, "seed": a.seed, "reused": reused, "files": manifest.get("files")}
 
-    walls: dict[str, list[float]] = {"in_process": [], "celery_1_worker": [], "celery_2_workers": []}
+    walls: dict[str, list[float]] = {"no_celery": [], "celery_1_worker": [], "celery_2_workers": []}
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="chitty-bench-celery-") as tmp_name:
         tmp = Path(tmp_name)
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if corpus is not None:
                 demo_env["CLAUDE_HOME"] = str(corpus)
             for rep in range(a.repeat):
-                for name, count in (("in_process", 0), ("celery_1_worker", 1), ("celery_2_workers", 2)):
+                for name, count in (("no_celery", 0), ("celery_1_worker", 1), ("celery_2_workers", 2)):
                     root = tmp / f"{name}-{rep}"
                     root.mkdir()
                     with fresh_database(pg, prefix="wh") as wh, fresh_database(pg, prefix="dg") as dg_db:
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "wall_s": {k: [round(x, 2) for x in v] for k, v in walls.items()},
         "median_wall_s": {k: round(v, 2) for k, v in median.items()},
         "ratio_2_workers_over_1": round(median["celery_2_workers"] / median["celery_1_worker"], 3),
-        "ratio_celery_2_workers_over_in_process": round(median["celery_2_workers"] / median["in_process"], 3),
+        "ratio_celery_2_workers_over_no_celery": round(median["celery_2_workers"] / median["no_celery"], 3),
         "code": code_version(),
         "note": "shared, noisy machine (other jobs run beside it): compare within one invocation only",
     }
