@@ -1,5 +1,6 @@
 """Benchmark: ``chitty-sync syncall`` of the demo organisation with CHITTY_EXECUTOR=celery on two
-Celery workers against one (issue 13), plus the same syncall without Celery for scale (the CLI's default: a process per platform).
+Celery workers against one (issue 13), plus the same syncall without Celery for scale (the CLI's
+default: a process per platform).
 
     .venv/bin/python -m bench.celery_workers.run                 # demo + a 50 MB Claude Code corpus
     .venv/bin/python -m bench.celery_workers.run --size-mb 0     # the demo organisation only
