@@ -29,6 +29,7 @@ from celery_harness import (
     dagster_pg_env,
     differing_columns,
     dump_warehouse,
+    free_port,
     redis_server,
     start_syncall,
     syncall,
@@ -199,3 +200,20 @@ def test_a_worker_killed_mid_run_loses_and_duplicates_nothing(
         with psycopg.connect(ctx["dagster_db"]) as con:
             statuses = [s for (s,) in con.execute("SELECT status FROM runs ORDER BY create_timestamp")]
         assert statuses[-2:] == ["SUCCESS", "SUCCESS"] and "STARTED" not in statuses, statuses
+
+
+def test_a_broker_that_is_down_fails_the_run_saying_so(tmp_path: Path) -> None:
+    """No Redis where CHITTY_CELERY_BROKER_URL points: the CLI says why the run failed (no step
+    ever started, so there is no step failure to show) and never prints the broker's password."""
+    env = {
+        **base_env(),
+        "CHITTY_HOME": str(tmp_path / "home"),
+        "CLAUDE_HOME": str(tmp_path / "no-claude"),
+        "CHITTY_EXECUTOR": "celery",
+        "CHITTY_CELERY_BROKER_URL": f"redis://:broker-pass-0000@127.0.0.1:{free_port()}/0",
+    }
+    run = syncall(env, tmp_path, timeout=300)
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output[-3000:]
+    assert "CHITTY_CELERY_BROKER_URL" in output and "Celery" in output, output[-3000:]
+    assert "broker-pass-0000" not in output

@@ -271,6 +271,16 @@ def _report(entry: dg.EventLogEntry, outcome: RunOutcome, on_event: EventPrinter
         name = getattr(data, "check_name", "check")
         key = getattr(getattr(data, "asset_key", None), "to_user_string", lambda: "")()
         on_event("check" if passed else "check_failed", f"{key}:{name}")
+    elif kind == "PIPELINE_FAILURE" and not outcome.failed_steps:
+        # The run failed outside any step (e.g. CHITTY_EXECUTOR=celery and the broker is down):
+        # without this line the CLI would only say "failed".
+        error = getattr(event.event_specific_data, "error", None)
+        if error is not None:
+            message = " ".join(error.message.split())
+            if config.executor() == "celery" and "celery" in message.lower():
+                message += " (is the Redis broker of CHITTY_CELERY_BROKER_URL up?)"
+            outcome.errors.append(f"run: {message}")
+            on_event("failure", f"run: {message}")
     elif kind == "STEP_FAILURE":
         outcome.failed_steps.append(event.step_key or "")
         error = getattr(event.event_specific_data, "error", None)
