@@ -81,6 +81,24 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "4",
     ),
     EnvVarSpec(
+        "CHITTY_EXECUTOR",
+        "`celery`: every job (syncall, the UI's and the schedules' runs) runs each step as a Celery "
+        'task on the workers of CHITTY_CELERY_BROKER_URL (README "Distributed runs on Celery"); '
+        "unset: steps run in the launching process or its subprocesses.",
+    ),
+    EnvVarSpec(
+        "CHITTY_CELERY_BROKER_URL",
+        "With CHITTY_EXECUTOR=celery: the Redis broker and result backend "
+        "(`redis://:password@host:6379/0`); the launcher and every worker need the same.",
+        secret=True,
+    ),
+    EnvVarSpec(
+        "CHITTY_CELERY_VISIBILITY_TIMEOUT",
+        "Seconds after which a step whose Celery worker died mid-step goes to another worker; keep "
+        "it above the longest step (a live step older than this would run twice).",
+        "3600",
+    ),
+    EnvVarSpec(
         "CLAUDE_HOME",
         "Claude Code data folder (holds projects/, todos/, tasks/). A comma-separated list is allowed.",
         "$CLAUDE_CONFIG_DIR, else ~/.claude",
@@ -558,6 +576,21 @@ def offline() -> bool:
 def debug() -> bool:
     """CHITTY_DEBUG=1 (or ``chitty-sync --debug``): errors keep their traceback."""
     return (env("CHITTY_DEBUG") or "").strip().lower() in _TRUE
+
+
+EXECUTORS = ("celery",)
+
+
+def executor() -> str | None:
+    """CHITTY_EXECUTOR: ``"celery"`` or None (Dagster's default in-process/multiprocess executor)."""
+    raw = (env("CHITTY_EXECUTOR") or "").strip().lower()
+    if raw in ("", "default", "multiprocess", "in_process"):
+        return None
+    if raw not in EXECUTORS:
+        raise ConfigError(f"CHITTY_EXECUTOR={raw!r} is not known: set it to celery, or leave it unset")
+    if raw == "celery" and not is_set("CHITTY_CELERY_BROKER_URL"):
+        raise ConfigError("CHITTY_EXECUTOR=celery needs CHITTY_CELERY_BROKER_URL (redis://host:6379/0)")
+    return raw
 
 
 _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}

@@ -9,6 +9,7 @@ import dagster as dg
 from chitty_pipelines.kernel.platform_asset import ui_safe_spec
 from chitty_pipelines.kernel.secrets import install_log_scrubbing
 from chitty_pipelines.ops import defs as ops_defs
+from chitty_pipelines.ops import distributed
 from chitty_pipelines.ops import publish as ops_publish
 from chitty_pipelines.ops.jobs import build_jobs
 from chitty_pipelines.platforms import registry
@@ -31,6 +32,9 @@ def _merged() -> dg.Definitions:
         dg.Definitions(
             resources={"warehouse": WarehouseResource.from_settings(), **_PLATFORM_RESOURCES},
             jobs=build_jobs(),
+            # CHITTY_EXECUTOR=celery: every job's steps go to Celery workers (ops/distributed.py);
+            # unset, Dagster's default (in process, or a process per step).
+            executor=distributed.executor_def(),
         ),
         *(spec.defs() for spec in registry.PLATFORMS),
         unified_entities.defs,

@@ -220,14 +220,25 @@ def execute_with_progress(
     if partition_key is not None:
         run_tags["dagster/partition"] = partition_key
 
+    distributed = config.executor() == "celery"
     # In process the run id is ours to choose: its event database is held open from the start.
     run_id = str(uuid.uuid4())
-    if max_concurrent <= 1 and id(instance) in instance_keepers:
+    if not distributed and max_concurrent <= 1 and id(instance) in instance_keepers:
         instance_keepers[id(instance)](run_id)
 
     def target() -> None:
         try:
-            if max_concurrent > 1:
+            if distributed:
+                # CHITTY_EXECUTOR=celery: the job's executor (definitions) sends each step to
+                # the Celery workers; this process only orchestrates and reports.
+                box["result"] = dg.execute_job(
+                    dg.build_reconstructable_job(__name__, "resolve_job", (job.name,)),
+                    instance=instance,
+                    tags=run_tags,
+                    raise_on_error=False,
+                    run_config={"loggers": loggers},
+                )
+            elif max_concurrent > 1:
                 box["result"] = dg.execute_job(
                     dg.build_reconstructable_job(__name__, "resolve_job", (job.name,)),
                     instance=instance,
@@ -348,6 +359,16 @@ def _report(entry: dg.EventLogEntry, outcome: RunOutcome, on_event: EventPrinter
         name = getattr(data, "check_name", "check")
         key = getattr(getattr(data, "asset_key", None), "to_user_string", lambda: "")()
         on_event("check" if passed else "check_failed", f"{key}:{name}")
+    elif kind == "PIPELINE_FAILURE" and not outcome.failed_steps:
+        # The run failed outside any step (e.g. CHITTY_EXECUTOR=celery and the broker is down):
+        # without this line the CLI would only say "failed".
+        error = getattr(event.event_specific_data, "error", None)
+        if error is not None:
+            message = " ".join(error.message.split())
+            if config.executor() == "celery" and "celery" in message.lower():
+                message += " (is the Redis broker of CHITTY_CELERY_BROKER_URL up?)"
+            outcome.errors.append(f"run: {message}")
+            on_event("failure", f"run: {message}")
     elif kind == "STEP_FAILURE":
         outcome.failed_steps.append(event.step_key or "")
         error = getattr(event.event_specific_data, "error", None)
