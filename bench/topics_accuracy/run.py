@@ -122,10 +122,15 @@ def dev_results(smoke: bool) -> dict[str, Any]:
                 base.with_labels, items, taxonomy, per_topic=ks, draws=draws, elsewhere=fresh
             )
             skewed = dev.one_topic_labels(base.with_labels, items, taxonomy, draws=2 if smoke else 5)
+            # The class prior from the labels starts at 3 labelled topics: its drag there.
+            three = dev.one_topic_labels(
+                base.with_labels, items, taxonomy, draws=2 if smoke else 5, topics_n=3
+            )
             out["taxonomies"][name] = {
                 "classifiers": per,
                 "prototype_with_manual_labels": curve,
                 "prototype_with_labels_of_one_topic": skewed,
+                "prototype_with_labels_of_three_topics": three,
             }
     return out
 
@@ -215,6 +220,13 @@ def main() -> None:
             f"dev [{tax}] prototype + 3 labels of one topic: {one['top1']['mean']:.3f} "
             f"(without {one['same_rest_no_labels']['mean']:.3f}); other topics' sessions moved into it: "
             f"{one['other_topics_sessions_moved_into_labelled_topic']}"
+        )
+        three = block["prototype_with_labels_of_three_topics"]
+        print(
+            f"dev [{tax}] prototype + 3 labels of three topics: {three['top1']['mean']:.3f} "
+            f"(without {three['same_rest_no_labels']['mean']:.3f}); other topics' sessions read as "
+            f"them: {three['other_topics_sessions_moved_into_labelled_topic']} "
+            f"(without labels {three['same_sessions_there_without_labels']})"
         )
     print("project set (regression only):")
     for name, r in results["project_set"]["classifiers"].items():

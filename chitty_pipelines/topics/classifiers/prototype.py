@@ -110,6 +110,14 @@ class PrototypeParams:
     calibrate_steps: int = 300
     calibrate_rate: float = 0.1
     weights_l2: float = 0.3
+    # Class prior from the labels (Bayes: the scores are calibrated log-odds, ECE ~0.07, and assume
+    # every topic equally likely): topic j gets log(K (a + n_j) / (a K + N)), a Dirichlet
+    # posterior mean with ``prior_pseudocount`` (a) per topic, 1 = Laplace's rule. Only from
+    # ``prior_min_topics`` labelled topics: labels of one or two topics say what the user wanted
+    # to correct, not how often topics occur, and would drag other sessions into them.
+    label_prior: bool = True
+    prior_pseudocount: float = 1.0
+    prior_min_topics: int = 3
     temperature: float = 1.0  # confidences: softmax over the combined z-scores
     none_score: float = 2.0  # a topic must stand ~2 standard deviations above the rest
     evidence_terms: int = 4
@@ -247,6 +255,18 @@ class PrototypeClassifier:
                 # Fixed weights (bench/README.md: what each setting measured).
                 self.weights[SIGNALS.index("alike")] = self.params.alike_uncalibrated
                 self.weights[SIGNALS.index("labels")] = self.params.labels_uncalibrated
+            self.bias = self.bias + self._log_prior()
+
+    def _log_prior(self) -> np.ndarray:
+        """The labels' topic frequencies as a prior relative to the uniform one (zeros when off or
+        too few topics are labelled). Never fitted to a metric: a posterior mean, one pseudo-count
+        per topic; bench/README.md reports its sensitivity to the pseudo-count."""
+        k = len(self.categories)
+        counts = np.bincount(self._label_y, minlength=k).astype(float)
+        if not self.params.label_prior or np.count_nonzero(counts) < self.params.prior_min_topics:
+            return np.zeros(k)
+        a = self.params.prior_pseudocount
+        return np.log(k * (a + counts) / (a * k + counts.sum()))
 
     def _design(self, texts: Sequence[str], vectors: np.ndarray | None = None):
         v = self.embedder.encode(texts) if vectors is None else vectors
