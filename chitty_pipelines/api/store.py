@@ -287,6 +287,9 @@ class Store:
         from chitty_pipelines.warehouse.resource import WarehouseResource
 
         resource = WarehouseResource.from_settings()
+        if not resource.resolved_url and not self.warehouse.path.exists():
+            # Opening it would create an empty warehouse: nothing a label could name is there.
+            raise ApiError(404, "no warehouse yet: no session to label (run a sync first)")
         wh = Warehouse(self.warehouse.path, LABEL_WAIT_S, resource.memory_limit, url=resource.resolved_url)
         with self.warehouse._read_lock:
             try:
