@@ -169,17 +169,18 @@ def _label(api: Any, key: str, body: m.TopicPutBody) -> m.TopicLabelReply:
     if body.category not in taxonomy:
         raise ApiError(
             400,
-            f"unknown topic {body.category!r} (taxonomy {taxonomy.source})",
+            f"unknown topic {body.category!r}: not in the configured taxonomy (details.topics)",
             {"category": body.category, "topics": [t.id for t in taxonomy.categories]},
         )
 
     def write(wh: Any) -> Any:
         try:
             return set_label(wh, taxonomy, key, body.category)
-        except LabelError as exc:  # the topic was checked: an unknown session, nothing written
+        except LabelError:  # the topic was checked: an unknown session, nothing written
             raise ApiError(
                 404,
-                f"no hub conversation or unified session {key!r}: {exc}",
+                f"no hub conversation or unified session {key!r} (a label names a session key of "
+                "unified.sessions; run a sync first?)",
                 {"sessionKey": key},
             ) from None
 
