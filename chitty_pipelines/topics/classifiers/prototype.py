@@ -20,7 +20,10 @@ Signals, each z-scored across the topics of one text so that they add on one sca
 
 Manual labels (unified/topic_labels.py) also join the embedding signal's pools (nearest 3 of
 prototypes and labels) and the logistic regression's training set (weighted ``label_weight``);
-``alike`` adds their corrections with a fixed weight. A calibration layer fitted on the labels
+``alike`` adds their corrections with a fixed weight. Once they cover 3 topics or more, the
+labels' counts are a class prior added to every score (``_log_prior``): the combined scores act
+as calibrated logits that assume every topic equally likely, and a user's labels are the only
+evidence of how often each topic occurs for them. A calibration layer fitted on the labels
 (the six signal weights and a bias per topic, multinomial logistic regression regularised towards
 the defaults, each label scored without itself, the prototype examples as anchors) stays
 selectable (``PrototypeParams(calibrate=True)``, from 3 labelled topics with 2 labels each) but is
@@ -29,11 +32,13 @@ off: fitted on dev-set labels it gained nothing on the rest of the dev set and c
 the same topic, so the fit favours it everywhere: three "security" labels once moved 36 of the dev
 set's 168 other sessions into it).
 
-What labels buy on the dev set (bench/README.md): nothing measurable on the rest of the set (its
-sessions of one topic are written unlike each other: a session's nearest other session shares its
-topic 26% of the time), while near-duplicates of a labelled session follow the label
+What labels buy on the dev set (bench/README.md): through similarity, nothing measurable on the
+rest of the set (its sessions of one topic are written unlike each other: a session's nearest
+other session shares its topic 26% of the time); the prior a little (topics never labelled weigh
+less); near-duplicates of a labelled session follow the label
 (tests/topics/test_topic_labels.py). Signals whose gain came from favouring labelled topics were
-measured and dropped (bench/README.md).
+measured and dropped (bench/README.md); the prior does that openly, and only from 3 labelled
+topics on, where the bench counts the sessions it drags into them.
 """
 
 from __future__ import annotations
