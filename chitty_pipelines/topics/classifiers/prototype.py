@@ -20,10 +20,10 @@ Signals, each z-scored across the topics of one text so that they add on one sca
 
 Manual labels (unified/topic_labels.py) also join the embedding signal's pools (nearest 3 of
 prototypes and labels) and the logistic regression's training set (weighted ``label_weight``);
-``alike`` adds their corrections with a fixed weight. Once they cover 3 topics or more, the
-labels' counts are a class prior added to every score (``_log_prior``): the combined scores act
-as calibrated logits that assume every topic equally likely, and a user's labels are the only
-evidence of how often each topic occurs for them. A calibration layer fitted on the labels
+``alike`` adds their corrections with a fixed weight. A class prior from the labels' counts
+(``_log_prior``, from 3 labelled topics) stays selectable (``PrototypeParams(label_prior=True)``)
+but is off: it gains nothing measurable when every topic has labels and drags sessions into the
+labelled topics when only a few have (bench/README.md). A calibration layer fitted on the labels
 (the six signal weights and a bias per topic, multinomial logistic regression regularised towards
 the defaults, each label scored without itself, the prototype examples as anchors) stays
 selectable (``PrototypeParams(calibrate=True)``, from 3 labelled topics with 2 labels each) but is
@@ -34,11 +34,10 @@ set's 168 other sessions into it).
 
 What labels buy on the dev set (bench/README.md): through similarity, nothing measurable on the
 rest of the set (its sessions of one topic are written unlike each other: a session's nearest
-other session shares its topic 26% of the time); the prior a little (topics never labelled weigh
-less); near-duplicates of a labelled session follow the label
+other session shares its topic 26% of the time), nor through a class prior; near-duplicates of
+a labelled session follow the label
 (tests/topics/test_topic_labels.py). Signals whose gain came from favouring labelled topics were
-measured and dropped (bench/README.md); the prior does that openly, and only from 3 labelled
-topics on, where the bench counts the sessions it drags into them.
+measured and dropped (bench/README.md).
 """
 
 from __future__ import annotations
@@ -118,9 +117,11 @@ class PrototypeParams:
     # Class prior from the labels (Bayes: the scores are calibrated log-odds, ECE ~0.07, and assume
     # every topic equally likely): topic j gets log(K (a + n_j) / (a K + N)), a Dirichlet
     # posterior mean with ``prior_pseudocount`` (a) per topic, 1 = Laplace's rule. Only from
-    # ``prior_min_topics`` labelled topics: labels of one or two topics say what the user wanted
-    # to correct, not how often topics occur, and would drag other sessions into them.
-    label_prior: bool = True
+    # ``prior_min_topics`` labelled topics. Off: with 3 labels of every dev-set topic it gained
+    # +0.003 (noise), with 3 labels of 3 topics it cost 4 points (0.772 -> 0.729) and read 16-27
+    # sessions of other topics as the labelled ones (8-11 without it): users label the topics
+    # they care about, not a random sample of their sessions (bench/README.md).
+    label_prior: bool = False
     prior_pseudocount: float = 1.0
     prior_min_topics: int = 3
     temperature: float = 1.0  # confidences: softmax over the combined z-scores
