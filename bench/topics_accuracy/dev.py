@@ -179,31 +179,44 @@ def one_topic_labels(
     taxonomy: Taxonomy,
     k: int = 3,
     draws: int = 5,
+    topics_n: int = 1,
 ) -> dict[str, Any]:
-    """k labels of one topic only (how a user starts): the rest of the set, with and without them.
-    Labels of one topic must not drag the others' sessions into it."""
+    """k labels of ``topics_n`` topics only (how a user starts): the rest of the set, with and
+    without them. Labels of a few topics must not drag the others' sessions into them: counted
+    with the labels and, on the same sessions, without them."""
     topics = sorted({it["topic"] for it in items})
-    scores, controls, into = [], [], []
+    scores, controls, into, into_before = [], [], [], []
     for draw in range(draws):
         rng = np.random.default_rng(100 + draw)
-        topic = topics[int(rng.integers(len(topics)))]
-        ids = [n for n, it in enumerate(items) if it["topic"] == topic]
-        chosen = {int(i) for i in rng.choice(ids, k, replace=False)}
-        gold = gold_id(topic, taxonomy)
-        labels = [Example(items[i]["text"], gold, f"label:{items[i]['id']}") for i in sorted(chosen)]
+        if topics_n == 1:  # the draws of the earlier figures
+            chosen_topics = [topics[int(rng.integers(len(topics)))]]
+        else:
+            chosen_topics = [str(t) for t in rng.choice(topics, topics_n, replace=False)]
+        chosen: set[int] = set()
+        for topic in chosen_topics:
+            ids = [n for n, it in enumerate(items) if it["topic"] == topic]
+            chosen |= {int(i) for i in rng.choice(ids, k, replace=False)}
+        golds = {gold_id(t, taxonomy) for t in chosen_topics}
+        labels = [
+            Example(items[i]["text"], gold_id(items[i]["topic"], taxonomy), f"label:{items[i]['id']}")
+            for i in sorted(chosen)
+        ]
         rest = [it for n, it in enumerate(items) if n not in chosen]
-        others = [it for it in rest if it["topic"] != topic]
-        predict = primary(build(labels))
+        others = [it["text"] for it in rest if it["topic"] not in chosen_topics]
+        predict, plain = primary(build(labels)), primary(build([]))
         scores.append(evaluate(rest, predict, taxonomy)["top1"])
-        controls.append(evaluate(rest, primary(build([])), taxonomy)["top1"])
-        # Sessions of other topics now read as the labelled one (the drag, were there any).
-        into.append(sum(p == gold for p in predict([it["text"] for it in others])))
+        controls.append(evaluate(rest, plain, taxonomy)["top1"])
+        # Sessions of other topics now read as a labelled one (the drag), and before the labels.
+        into.append(sum(p in golds for p in predict(others)))
+        into_before.append(sum(p in golds for p in plain(others)))
     return {
         "labels": k,
+        "topics": topics_n,
         "draws": draws,
         "top1": _spread(scores),
         "same_rest_no_labels": _spread(controls),
         "other_topics_sessions_moved_into_labelled_topic": into,
+        "same_sessions_there_without_labels": into_before,
     }
 
 

@@ -86,7 +86,7 @@ def dev_results(smoke: bool) -> dict[str, Any]:
     """The accuracy figures: dev set and fresh set, every classifier, both taxonomies."""
     if not dev.DEV_SET.is_file():
         return {"skipped": f"dev set not found at {dev.DEV_SET}"}
-    from chitty_pipelines.topics.classifiers.prototype import PrototypeClassifier
+    from chitty_pipelines.topics.classifiers.prototype import PrototypeClassifier, PrototypeParams
     from chitty_pipelines.topics.fake_llm import FakeOpenAICompat
 
     items, fresh = dev.load_jsonl(dev.DEV_SET), dev.load_jsonl(dev.FRESH_SET)
@@ -122,10 +122,32 @@ def dev_results(smoke: bool) -> dict[str, Any]:
                 base.with_labels, items, taxonomy, per_topic=ks, draws=draws, elsewhere=fresh
             )
             skewed = dev.one_topic_labels(base.with_labels, items, taxonomy, draws=2 if smoke else 5)
+            # The class prior from the labels starts at 3 labelled topics: its drag there.
+            three = dev.one_topic_labels(
+                base.with_labels, items, taxonomy, draws=2 if smoke else 5, topics_n=3
+            )
+            # The class prior from the labels, selectable and off: its figures, default taxonomy.
+            prior: dict[str, Any] = {}
+            if name == "default":
+                params = PrototypeParams(label_prior=True)
+                with_prior = PrototypeClassifier(taxonomy, params=params)
+                prior = {
+                    "prototype_with_label_prior": {
+                        "params": "PrototypeParams(label_prior=True)",
+                        "manual_labels": dev.with_labels_curve(
+                            with_prior.with_labels, items, taxonomy, per_topic=(3,), draws=2 if smoke else 10
+                        ),
+                        "labels_of_three_topics": dev.one_topic_labels(
+                            with_prior.with_labels, items, taxonomy, draws=2 if smoke else 5, topics_n=3
+                        ),
+                    }
+                }
             out["taxonomies"][name] = {
                 "classifiers": per,
                 "prototype_with_manual_labels": curve,
                 "prototype_with_labels_of_one_topic": skewed,
+                "prototype_with_labels_of_three_topics": three,
+                **prior,
             }
     return out
 
@@ -215,6 +237,23 @@ def main() -> None:
             f"dev [{tax}] prototype + 3 labels of one topic: {one['top1']['mean']:.3f} "
             f"(without {one['same_rest_no_labels']['mean']:.3f}); other topics' sessions moved into it: "
             f"{one['other_topics_sessions_moved_into_labelled_topic']}"
+        )
+        if "prototype_with_label_prior" in block:
+            p = block["prototype_with_label_prior"]
+            t = p["manual_labels"]["3"]
+            th = p["labels_of_three_topics"]
+            print(
+                f"dev [{tax}] prototype with label_prior: 3 labels/topic {t['top1']['mean']:.3f} ± "
+                f"{t['top1']['sd']:.3f} (gain {t['gain']['mean']:+.3f}); 3 labels of three topics "
+                f"{th['top1']['mean']:.3f} (without {th['same_rest_no_labels']['mean']:.3f}), drag "
+                f"{th['other_topics_sessions_moved_into_labelled_topic']}"
+            )
+        three = block["prototype_with_labels_of_three_topics"]
+        print(
+            f"dev [{tax}] prototype + 3 labels of three topics: {three['top1']['mean']:.3f} "
+            f"(without {three['same_rest_no_labels']['mean']:.3f}); other topics' sessions read as "
+            f"them: {three['other_topics_sessions_moved_into_labelled_topic']} "
+            f"(without labels {three['same_sessions_there_without_labels']})"
         )
     print("project set (regression only):")
     for name, r in results["project_set"]["classifiers"].items():

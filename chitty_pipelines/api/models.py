@@ -250,6 +250,24 @@ class ConversationReply(Reply):
     conversation: ConversationOut
 
 
+class TopicLabelOut(BaseModel):
+    sessionKey: str
+    topic: str  # as given: a topic or subcategory id of the taxonomy
+    category: str  # its top-level topic, what unified.session_topics reports
+    classifier: str = "manual"
+
+
+class TopicLabelReply(Reply):
+    label: TopicLabelOut
+    note: str = ""
+
+
+class TopicLabelDeletedReply(Reply):
+    sessionKey: str
+    removed: bool
+    note: str = ""
+
+
 class TopicCategory(BaseModel):
     category: str
     count: int

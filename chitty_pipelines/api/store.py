@@ -26,6 +26,7 @@ from typing import Any
 
 from chitty_pipelines import config
 from chitty_pipelines.api.errors import ApiError
+from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.hubstore import Hub
 
 log = logging.getLogger("chitty_pipelines.api")
@@ -34,6 +35,7 @@ WAREHOUSE_WAIT_S = 0.75  # longest a request waits for the DuckDB lock before th
 SNAPSHOT_MAX_AGE_S = 2.0  # a warehouse read younger than this is served without touching DuckDB
 BACKOFF_S = 1.0  # after a refresh failed on the lock, the snapshot answers without trying for this long
 CONFIGURED_MAX_AGE_S = 5.0  # how long /api/status trusts its reading of which platforms are set up
+LABEL_WAIT_S = 5.0  # longest PUT /api/topic/<session> waits for a sync's lock before 503
 SESSION_ARCHIVE_DAYS = 7  # section 7: sessions inactive for more than 7 days are archived
 
 
@@ -275,3 +277,35 @@ class Store:
 
     def sync_history(self) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         return self.warehouse.read("history", sync_history, [])
+
+    # the one warehouse write: manual topic labels (the same store as ``chitty-sync topic set``)
+    def write_warehouse(self, fn: Callable[[Any], Any]) -> Any:
+        """``fn(warehouse)`` with a writable warehouse that waits at most LABEL_WAIT_S for a
+        sync's lock (then 503 with Retry-After: the label is not written). Serialised with the
+        read-only reads: DuckDB refuses a read-only and a writable handle on one file in one
+        process. The snapshots are dropped so the next read shows the write."""
+        from chitty_pipelines.warehouse.resource import WarehouseResource
+
+        resource = WarehouseResource.from_settings()
+        if not resource.resolved_url and not self.warehouse.path.exists():
+            # Opening it would create an empty warehouse: nothing a label could name is there.
+            raise ApiError(404, "no warehouse yet: no session to label (run a sync first)")
+        wh = Warehouse(self.warehouse.path, LABEL_WAIT_S, resource.memory_limit, url=resource.resolved_url)
+        with self.warehouse._read_lock:
+            try:
+                return fn(wh)
+            except ApiError:
+                raise
+            except Exception as exc:
+                reason = _describe(exc)
+                if "lock" not in reason:
+                    raise
+                raise ApiError(
+                    503,
+                    "warehouse busy: a sync holds it; nothing was written, try again",
+                    {"reason": reason, "retry_after_s": 5},
+                    {"Retry-After": "5"},
+                ) from None
+            finally:
+                with self.warehouse._lock:
+                    self.warehouse._cache.clear()

@@ -103,3 +103,8 @@ def test_bench_smoke_writes_results(tmp_path):
             )
             == 2
         )
+        several = block["prototype_with_labels_of_three_topics"]
+        assert several["topics"] == 3 and len(several["same_sessions_there_without_labels"]) == 2
+        assert len(several["other_topics_sessions_moved_into_labelled_topic"]) == 2
+    prior = accuracy["taxonomies"]["default"]["prototype_with_label_prior"]
+    assert prior["manual_labels"]["3"]["draws"] == 2 and prior["labels_of_three_topics"]["draws"] == 2

@@ -4,6 +4,7 @@ session, evidence, no topic for empty text, offline and torch-free, and learning
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ import pytest
 
 from bench.topics_accuracy.dev import DEV_SET, FRESH_SET, SEEDED_TAXONOMY, evaluate, load_jsonl, primary
 from chitty_pipelines.topics import load_taxonomy
-from chitty_pipelines.topics.classifiers.prototype import PrototypeClassifier
+from chitty_pipelines.topics.classifiers.prototype import PrototypeClassifier, PrototypeParams
 from chitty_pipelines.topics.prototypes import Example
 from chitty_pipelines.topics.taxonomy import parse_taxonomy
 
@@ -153,3 +154,33 @@ def test_labels_of_one_topic_do_not_pull_other_sessions_into_it(classifier, taxo
     after = sum(s[0].topic_id == "security" for s in taught.classify(others) if s)
     print("other topics' sessions read as security: before", before, "after", after)
     assert after <= before + 3
+
+
+def test_labels_of_several_topics_set_a_class_prior_when_asked(classifier, taxonomy):
+    """With ``label_prior`` (off by default: bench/README.md), from 3 labelled topics on, the label
+    counts are a prior over topics (Dirichlet posterior mean, one pseudo-count a topic, relative to
+    the uniform prior the scores assume); with fewer labelled topics there is none. Our own
+    sessions, not from any evaluation set."""
+    texts = {
+        "testing": ["pytest fixture leaks a temp dir between tests", "flaky cypress test on CI"],
+        "database": ["postgres migration adds a NOT NULL column to a big table"],
+        "docs": ["write the README section on installing with uv"],
+    }
+    labels = [Example(t, topic, f"label:{n}") for topic, ts in texts.items() for n, t in enumerate(ts)]
+    k = len(classifier.categories)
+    expected = {c: math.log(k * (1 + 0) / (k + 4)) for c in classifier.categories}
+    expected.update({"testing": math.log(k * 3 / (k + 4)), "database": math.log(k * 2 / (k + 4))})
+    expected["docs"] = expected["database"]
+    prior = PrototypeParams(label_prior=True)
+    taught = PrototypeClassifier(taxonomy, params=prior, labels=labels)
+    assert dict(zip(classifier.categories, taught.bias, strict=True)) == pytest.approx(expected)
+    # It is part of every score: the labelled topics gain exactly the prior's difference.
+    text = ["the nightly job that loads the csv exports into postgres failed again"]
+    j, d = classifier.categories.index("testing"), classifier.categories.index("deployment")
+    plain = classifier.with_labels(labels)  # the default: no prior
+    assert not plain.bias.any()
+    gap = taught.scores(text)[0] - plain.scores(text)[0]
+    assert gap[j] - gap[d] == pytest.approx(math.log(3))
+
+    two_topics = [e for e in labels if e.topic_id != "docs"]
+    assert not PrototypeClassifier(taxonomy, params=prior, labels=two_topics).bias.any()

@@ -125,16 +125,89 @@ def post_topic(api: State, _who: Write, body: m.TopicBody) -> JSONResponse:
     return JSONResponse(reply.model_dump(mode="json"), status_code=201 if outcome.created else 200)
 
 
-@router.put("/topic/{topic_id}", response_model=m.ConversationReply, responses={404: {"model": m.ErrorReply}})
-def put_topic(api: State, _who: Write, topic_id: PathId, body: m.TopicPutBody) -> m.ConversationReply:
-    key = valid_id(topic_id, "conversation id")
+@router.put(
+    "/topic/{topic_id}",
+    response_model=m.ConversationReply | m.TopicLabelReply,
+    responses={400: {"model": m.ErrorReply}, 404: {"model": m.ErrorReply}, 503: {"model": m.ErrorReply}},
+)
+def put_topic(
+    api: State, _who: Write, topic_id: PathId, body: m.TopicPutBody
+) -> m.ConversationReply | m.TopicLabelReply:
+    """A hub conversation's id: the original's partial update. Otherwise a session key of
+    unified.sessions: a manual label, exactly ``chitty-sync topic set KEY CATEGORY``."""
+    key = valid_id(topic_id, "conversation id or session key")
     old = api.hub.conversation(key)
     if old is None:  # exact key (fix 4): no substring match, no upsert through PUT
-        raise ApiError(404, f"conversation {key!r} not found", {"conversationId": key})
+        return _label(api, key, body)
     record = _record(key, body, old)
     record.pop("categorized_by")
     outcome = api.hub.upsert_conversation(record)
     return m.ConversationReply(created=False, conversation=views.conversation_out(outcome.record or {}))
+
+
+def _taxonomy() -> Any:
+    from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
+
+    return TopicClassifierResource.from_settings().taxonomy()
+
+
+def _label(api: Any, key: str, body: m.TopicPutBody) -> m.TopicLabelReply:
+    """Validate everything before writing: a label names a topic of the taxonomy (400) and a
+    session the warehouse knows (404); only ``category`` may be given (a label has no
+    confidence, file or content of its own)."""
+    from chitty_pipelines.unified.topic_labels import LabelError, set_label
+
+    extra = sorted(f for f in body.model_fields_set if f != "category")
+    if body.category is None or extra:
+        raise ApiError(
+            400,
+            'a manual topic label takes only {"category": TOPIC}'
+            + (f" (not {', '.join(extra)})" if extra else ""),
+            {"sessionKey": key},
+        )
+    taxonomy = _taxonomy()
+    if body.category not in taxonomy:
+        raise ApiError(
+            400,
+            f"unknown topic {body.category!r}: not in the configured taxonomy (details.topics)",
+            {"category": body.category, "topics": [t.id for t in taxonomy.categories]},
+        )
+
+    def write(wh: Any) -> Any:
+        try:
+            return set_label(wh, taxonomy, key, body.category)
+        except LabelError:  # the topic was checked: an unknown session, nothing written
+            raise ApiError(
+                404,
+                f"no hub conversation or unified session {key!r} (a label names a session key of "
+                "unified.sessions; run a sync first?)",
+                {"sessionKey": key},
+            ) from None
+
+    label = api.store.write_warehouse(write)
+    category = taxonomy.category_of(label.topic_id)
+    return m.TopicLabelReply(
+        label=m.TopicLabelOut(sessionKey=label.session_key, topic=label.topic_id, category=category),
+        note="manual label: it wins for this session across re-syncs and --full-refresh; "
+        "the default classifier learns from it at the next topicsync",
+    )
+
+
+@router.delete(
+    "/topic/{topic_id}/label",
+    response_model=m.TopicLabelDeletedReply,
+    responses={404: {"model": m.ErrorReply}, 503: {"model": m.ErrorReply}},
+)
+def delete_label(api: State, _who: Write, topic_id: PathId) -> m.TopicLabelDeletedReply:
+    """``chitty-sync topic unset KEY``: the session is classified again at the next topicsync."""
+    from chitty_pipelines.unified.topic_labels import unset_label
+
+    key = valid_id(topic_id, "session key")
+    if not api.store.write_warehouse(lambda wh: unset_label(wh, key)):
+        raise ApiError(404, f"session {key!r} has no manual topic label", {"sessionKey": key})
+    return m.TopicLabelDeletedReply(
+        sessionKey=key, removed=True, note="manual label removed; the next topicsync classifies it"
+    )
 
 
 @router.delete("/topic/{topic_id}", response_model=m.DeletedReply, responses={404: {"model": m.ErrorReply}})

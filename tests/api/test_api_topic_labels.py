@@ -1,0 +1,155 @@
+"""``PUT /api/topic/<session key>`` records a manual topic label exactly like ``chitty-sync topic
+set`` (ops.session_topic_labels, the session's manual row), against a real server process and a
+real DuckDB warehouse: it wins for its session across a re-sync and --full-refresh and teaches the
+classifier; bad input (unknown topic or session, extra fields, read scope) writes nothing; a sync
+holding the warehouse gives 503; ``DELETE /api/topic/<session key>/label`` unsets it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from chitty_pipelines.unified.topic_labels import LABELS
+from chitty_pipelines.unified.topic_tables import SESSION_TOPICS
+from chitty_pipelines.warehouse import Warehouse
+from chitty_pipelines.warehouse.resource import WarehouseResource
+from tests.api.conftest import Server, start_server
+from tests.topics.topic_support import materialize, put_sessions
+
+SESSIONS = {
+    "claude_code:s-auth": "Add JWT auth to the API and refresh the access token when it expires.",
+    "claude_code:s-odd": "Tidy the flower beds and plan which vegetables go where next spring.",
+    "claude_code:s-db": "Slow SQL query on Postgres. Which index should the events table get?",
+}
+ODD = "claude_code:s-odd"
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
+    # DuckDB whatever the suite's backend: the API reads the DuckDB file of its CHITTY_HOME.
+    server = start_server(tmp_path_factory.mktemp("api-labels"), {"CHITTY_WAREHOUSE_URL": ""})
+    path = server.home / "warehouse.duckdb"
+    put_sessions(Warehouse(path), SESSIONS)
+    assert materialize(WarehouseResource(path=str(path), lock_timeout_s=120)).success
+    yield server, path
+    server.stop()
+
+
+def _state(path: Path) -> tuple[list[tuple], list[tuple]]:
+    """(labels, session_topics rows), comparable with ==."""
+    wh = Warehouse(path, 120)
+    labels = wh.query(f"SELECT session_key, topic_id FROM {LABELS.sql_name} ORDER BY 1").values.tolist()
+    rows = wh.query(
+        f"SELECT session_key, topic_id, rank, classifier FROM {SESSION_TOPICS.sql_name} ORDER BY 1, 3"
+    ).values.tolist()
+    return [tuple(r) for r in labels] if wh.table_exists(LABELS.schema, LABELS.name) else [], [
+        tuple(r) for r in rows
+    ]
+
+
+def test_put_records_a_label_that_wins_survives_and_teaches(labelled: tuple[Server, Path]) -> None:
+    server, path = labelled
+    with server.client("write") as c:
+        r = c.put(f"/api/topic/{ODD}", json={"category": "music"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["success"] is True
+    assert body["label"] == {"sessionKey": ODD, "topic": "music", "category": "music", "classifier": "manual"}
+    labels, rows = _state(path)
+    assert labels == [(ODD, "music")]
+    assert [row for row in rows if row[0] == ODD] == [(ODD, "music", 1, "manual")]
+
+    resource = WarehouseResource(path=str(path), lock_timeout_s=120)
+    for full_refresh in (False, True):
+        assert materialize(resource, full_refresh=full_refresh).success
+        labels, rows = _state(path)
+        assert labels == [(ODD, "music")]
+        assert [row for row in rows if row[0] == ODD] == [(ODD, "music", 1, "manual")]
+        # The others were classified by the classifier this label taught (its name says so).
+        auth = [row for row in rows if row[0] == "claude_code:s-auth"]
+        assert auth[0][1] == "auth" and auth[0][3].startswith("prototype+1labels:")
+
+    # A subcategory is kept as given and reported under its parent, as with the CLI.
+    with server.client("write") as c:
+        r = c.put("/api/topic/claude_code:s-db", json={"category": "cache"})
+    assert r.status_code == 200, r.text
+    assert r.json()["label"]["category"] == "performance"
+    assert ("claude_code:s-db", "cache") in _state(path)[0]
+
+    # Unset through the API: the label and the session's manual row go; a second unset is a 404.
+    with server.client("write") as c:
+        assert c.delete(f"/api/topic/{ODD}/label").json() == {
+            "success": True,
+            "sessionKey": ODD,
+            "removed": True,
+            "note": "manual label removed; the next topicsync classifies it",
+        }
+        again = c.delete(f"/api/topic/{ODD}/label")
+        assert again.status_code == 404 and "no manual topic label" in again.json()["error"]
+        assert c.delete("/api/topic/claude_code:s-db/label").status_code == 200
+    labels, rows = _state(path)
+    assert labels == [] and not [row for row in rows if row[0] == ODD]
+    assert materialize(resource).success
+    assert all(row[3] != "manual" for row in _state(path)[1])
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "status", "message"),
+    [
+        (ODD, {"category": "gardening"}, 400, "unknown topic 'gardening'"),
+        ("claude_code:nope", {"category": "music"}, 404, "no hub conversation or unified session"),
+        (ODD, {"category": "music", "confidence": 0.9}, 400, "takes only"),
+        (ODD, {"content": "flowers"}, 400, "takes only"),
+        (ODD, {"category": "Music!"}, 400, ""),  # the body's own validation
+    ],
+)
+def test_bad_label_writes_nothing(labelled: tuple[Server, Path], key, body, status, message) -> None:
+    server, path = labelled
+    before = _state(path)
+    with server.client("write") as c:
+        r = c.put(f"/api/topic/{key}", json=body)
+    assert r.status_code == status, r.text
+    assert r.json()["success"] is False and message in r.json()["error"]
+    assert _state(path) == before
+
+
+def test_label_needs_write_scope(labelled: tuple[Server, Path]) -> None:
+    server, path = labelled
+    before = _state(path)
+    with server.client("read") as c:
+        assert c.put(f"/api/topic/{ODD}", json={"category": "music"}).status_code == 403
+        assert c.delete(f"/api/topic/{ODD}/label").status_code == 403
+    with server.client(None) as c:
+        assert c.put(f"/api/topic/{ODD}", json={"category": "music"}).status_code == 401
+    assert _state(path) == before
+
+
+def test_a_sync_holding_the_warehouse_gives_503_and_writes_nothing(labelled: tuple[Server, Path]) -> None:
+    server, path = labelled
+    before = _state(path)
+    held = duckdb.connect(str(path))  # another process holding the write lock, as a sync does
+    try:
+        with server.client("write") as c:
+            r = c.put(f"/api/topic/{ODD}", json={"category": "music"})
+    finally:
+        held.close()
+    assert r.status_code == 503, r.text
+    assert r.headers["Retry-After"] == "5" and "nothing was written" in r.json()["error"]
+    assert _state(path) == before
+    with server.client("write") as c:  # and once the lock is gone the same request goes through
+        assert c.put(f"/api/topic/{ODD}", json={"category": "music"}).status_code == 200
+        assert c.delete(f"/api/topic/{ODD}/label").status_code == 200
+
+
+def test_a_hub_conversation_keeps_the_original_put(labelled: tuple[Server, Path]) -> None:
+    server, path = labelled
+    before = _state(path)
+    with server.client("write") as c:
+        assert c.post("/api/topic", json={"id": "conv-1", "category": "music"}).status_code == 201
+        r = c.put("/api/topic/conv-1", json={"category": "gardening", "confidence": 0.7})
+    assert r.status_code == 200, r.text
+    assert r.json()["conversation"]["category"] == "gardening"
+    assert _state(path) == before
