@@ -55,10 +55,13 @@ def _home(tmp_path: Path, limit: int, db: dict[str, str]) -> Path:
         "      scheme: postgresql+psycopg2\n"  # as dagster.yaml.example (see there why)
         f"concurrency:\n  pools:\n    default_limit: {limit}\n"
     )
-    # Create the instance's tables once, before two processes would race to create them.
+    # Create the instance's tables and the pool's limit row once, before two processes would race
+    # to create them (two first uses of a pool at once: one INSERT fails and Dagster's fallback
+    # UPDATE then runs in the aborted PostgreSQL transaction, failing that run's step).
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.get_runs(limit=1)
         instance.get_asset_keys()
+        instance.event_log_storage.initialize_concurrency_limit_to_default("github")
     return home
 
 
