@@ -54,9 +54,59 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
             instance.all_instigator_state()
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    with instance:
-        reap_abandoned_runs(instance)
-        yield instance
+    with instance, _sqlite_keepers(instance, home) as keep:
+        instance_keepers[id(instance)] = keep
+        try:
+            reap_abandoned_runs(instance)
+            yield instance
+        finally:
+            instance_keepers.pop(id(instance), None)
+
+
+# Dagster's SQLite storage opens, commits and closes a connection for every event it stores.
+# Closing the last connection of a WAL database checkpoints it and deletes its -wal and -shm
+# files: a sync to disk and two unlinks per event, a large part of a small run's wall time (a
+# no-change syncall stores ~160 events). One idle connection held open per database while the
+# CLI runs makes every other close a plain close. Automatic checkpoints (every 1000 WAL pages)
+# still happen, and an idle connection holds no lock. Only for Dagster's default SQLite storage.
+instance_keepers: dict[int, Callable[[str], None]] = {}
+
+
+@contextlib.contextmanager
+def _sqlite_keepers(instance: dg.DagsterInstance, home: Any) -> Iterator[Callable[[str], None]]:
+    """A function holding one connection to a shard of the instance's SQLite event log ("index",
+    or a run id; a new run's database is created here, in WAL mode, before Dagster writes to
+    it), closed when the instance is."""
+    import sqlite3
+    from pathlib import Path
+
+    held: dict[str, sqlite3.Connection] = {}
+    storage = instance.event_log_storage
+    shard_path = getattr(storage, "path_for_shard", None)  # SqliteEventLogStorage's run shards
+
+    def hold(path: str, create: bool) -> None:
+        if path in held or not (create or os.path.exists(path)):
+            return
+        with contextlib.suppress(sqlite3.Error):
+            con = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            # journal_mode=WAL is what Dagster sets on its own databases (here before its first
+            # write, so a new run's database never goes through a rollback journal); reading
+            # maps the WAL, which is what keeps this connection counted.
+            con.execute("PRAGMA journal_mode=WAL").fetchone()
+            con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            held[path] = con
+
+    def keep(shard: str) -> None:
+        if callable(shard_path):
+            hold(str(shard_path(shard)), create=shard != "index")
+
+    keep("index")
+    hold(str(Path(home) / "history" / "runs.db"), create=False)  # the run storage's file
+    try:
+        yield keep
+    finally:
+        for con in held.values():
+            con.close()
 
 
 # Runs the CLI executes carry where they run, so that a run whose process was killed (kill -9,
@@ -139,6 +189,11 @@ def execute_with_progress(
     if partition_key is not None:
         run_tags["dagster/partition"] = partition_key
 
+    # In process the run id is ours to choose: its event database is held open from the start.
+    run_id = str(uuid.uuid4())
+    if max_concurrent <= 1 and id(instance) in instance_keepers:
+        instance_keepers[id(instance)](run_id)
+
     def target() -> None:
         try:
             if max_concurrent > 1:
@@ -155,6 +210,7 @@ def execute_with_progress(
             else:
                 box["result"] = job.execute_in_process(
                     instance=instance,
+                    run_id=run_id,
                     tags=run_tags,
                     partition_key=partition_key,
                     raise_on_error=False,
@@ -173,6 +229,8 @@ def execute_with_progress(
         try:
             if not outcome.run_id:
                 outcome.run_id = _run_id_by_marker(instance, marker)
+                if outcome.run_id and id(instance) in instance_keepers:
+                    instance_keepers[id(instance)](outcome.run_id)
             if outcome.run_id:
                 cursor = _drain(instance, outcome.run_id, cursor, outcome, on_event)
         except Exception:

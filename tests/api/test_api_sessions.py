@@ -198,3 +198,28 @@ def test_topics_with_and_without_category(server: Server) -> None:
         assert c.get("/api/topic/docs").json()["count"] == 1
         assert c.delete("/api/topic/conv-1").status_code == 200
         assert c.delete("/api/topic/conv-1").status_code == 404
+
+
+def test_session_page_and_status_match_their_models(server: Server) -> None:
+    """The two hot reads skip FastAPI's response validation (models.fast_reply/model_reply): their
+    bodies must still be exactly what their reply models accept and would produce."""
+    from chitty_pipelines.api import models as m
+
+    with server.client("write") as c:
+        for i in range(3):
+            body = {
+                "id": f"page-{i}",
+                "projectId": "proj-p",
+                "aiPlatform": "claude_code",
+                "metadata": {"n": i},
+            }
+            assert c.post("/api/session", json=body).status_code == 201
+        c.delete("/api/session/page-2")
+    with server.client("read") as c:
+        page = c.get("/api/session", params={"limit": 2, "projectId": "proj-p"}).json()
+        status = c.get("/api/status").json()
+    reply = m.SessionListReply.model_validate(page)
+    assert reply.model_dump(mode="json") == page  # no field the model would drop or change
+    assert len(page["sessions"]) == 2 and page["total"] == 3 and page["limit"] == 2
+    assert {s["status"] for s in page["sessions"]} <= {"active", "inactive"}
+    assert m.StatusReply.model_validate(status).model_dump(mode="json") == status

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from chitty_pipelines.api import models as m
 from chitty_pipelines.api.deps import Read, State
@@ -78,7 +78,7 @@ def _state(configured: bool, row: dict | None) -> m.PlatformState:
 
 
 @router.get("/status", response_model=m.StatusReply)
-def status(api: State, _who: Read) -> m.StatusReply:
+def status(api: State, _who: Read) -> Response:
     rows, meta = api.store.platforms()
     now = utcnow()
     total, active = api.hub.session_counts(iso(now - timedelta(seconds=session_ttl_s())) or "")
@@ -86,7 +86,7 @@ def status(api: State, _who: Read) -> m.StatusReply:
     registered = {p["project_key"] for p in api.hub.projects()}
     topics, _ = api.store.topic_categories()
     conversations = api.hub.conversations()
-    return m.StatusReply(
+    reply = m.StatusReply(
         version=api.version,
         timestamp=iso(now) or "",
         projects={
@@ -102,3 +102,4 @@ def status(api: State, _who: Read) -> m.StatusReply:
         platforms={name: _state(ok, rows.get(name)) for name, ok in api.store.configured().items()},
         warehouse=meta,
     )
+    return m.model_reply(reply)

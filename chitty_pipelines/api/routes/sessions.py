@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from chitty_pipelines.api import models as m
 from chitty_pipelines.api import views
@@ -27,19 +27,23 @@ def list_sessions(
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     projectId: Annotated[str | None, Query(max_length=128)] = None,
     aiPlatform: Annotated[str | None, Query(max_length=64)] = None,
-) -> m.SessionListReply:
+) -> Response:
     if projectId is not None:
         valid_id(projectId, "projectId")
     rows, total = api.hub.sessions_page(limit, offset, projectId, aiPlatform)
     now = utcnow()
-    _all, active = api.hub.session_counts(iso(now - timedelta(seconds=session_ttl_s())) or "")
-    return m.SessionListReply(
-        sessions=[views.session_out(r, now) for r in rows],
-        total=total,
-        active=active,
-        limit=limit,
-        offset=offset,
-        timestamp=iso(now) or "",
+    ttl = session_ttl_s()
+    _all, active = api.hub.session_counts(iso(now - timedelta(seconds=ttl)) or "")
+    return m.fast_reply(
+        m.SessionListReply,
+        {
+            "sessions": [views.session_fields(r, now, ttl) for r in rows],
+            "total": total,
+            "active": active,
+            "limit": limit,
+            "offset": offset,
+            "timestamp": iso(now) or "",
+        },
     )
 
 
