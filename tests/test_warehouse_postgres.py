@@ -188,6 +188,9 @@ def _drive_hub(store) -> list:
     return [(_no_created_at(v), n) for v, n in out]
 
 
+_drive_hub_final_stamp = 9  # the write counter after _drive_hub (the SQLite store agrees above)
+
+
 def _no_created_at(value):
     """Token creation times are the wall clock (no ``now`` parameter): compare them as present."""
     if isinstance(value, list):
@@ -197,14 +200,32 @@ def _no_created_at(value):
     return value
 
 
-def test_pg_hub_store_answers_exactly_like_the_sqlite_one(tmp_path, pg_url):
+@pytest.mark.parametrize("keep_open", [False, True], ids=["per-call", "kept"])
+def test_pg_hub_store_answers_exactly_like_the_sqlite_one(tmp_path, pg_url, keep_open):
     """The hub store on PostgreSQL (``chitty-sync serve`` with CHITTY_WAREHOUSE_URL) gives the same
-    answers and the same write counter as the SQLite one, call for call."""
+    answers and the same write counter as the SQLite one, call for call; ``keep_open`` (the
+    server's kept connection per thread) too, and it never sits inside a transaction."""
+    from psycopg.pq import TransactionStatus
+
     from chitty_pipelines.warehouse.hubstore import Hub, HubStore
 
-    pg = HubStore(url=pg_url)
+    pg = HubStore(url=pg_url, keep_open=keep_open)
     assert isinstance(pg, Hub) and pg.backend == "postgres" and "password" not in str(pg.path)
-    assert _drive_hub(pg) == _drive_hub(HubStore(tmp_path / "hub.sqlite"))
+    assert _drive_hub(pg) == _drive_hub(HubStore(tmp_path / "hub.sqlite", keep_open=keep_open))
+    if keep_open:
+        kept = pg._db._local.con
+        assert kept.info.transaction_status == TransactionStatus.IDLE
+        duplicate = (
+            "INSERT INTO {api_runs} (run_id, job_name, target, submitted_at) VALUES ('r1', 'j', 't', 'x')"
+        )
+        # a failed write rolls back whole
+        with pytest.raises(psycopg.errors.UniqueViolation), pg._write() as con:
+            con.execute("UPDATE {hub_meta} SET value = value + 100")
+            con.execute(duplicate)
+        assert pg._db._local.con is kept and kept.info.transaction_status == TransactionStatus.IDLE
+        assert pg.write_stamp() == _drive_hub_final_stamp
+        kept.close()  # the server dropped it: the next call opens a new one
+        assert pg.run("r1")["pid"] == 42 and pg._db._local.con is not kept
     with psycopg.connect(pg_url) as con:  # it lives in the warehouse's ops schema, nowhere else
         assert con.execute("SELECT count(*) FROM ops.api_tokens").fetchone()[0] == 1
 

@@ -73,7 +73,8 @@ class AppState:
     def __init__(self, settings: ApiSettings):
         self.settings = settings
         url = settings.warehouse_url
-        self.hub: Hub = HubStore(url=url) if url else HubStore(settings.hub_path, keep_open=True)
+        # one connection per server thread, kept: opening one costs more than a hub query
+        self.hub: Hub = HubStore(settings.hub_path, keep_open=True, url=url)
         self.store = Store(self.hub, settings.warehouse_path, url)
         self.runs = Runs(self.hub)
         self.version = version()

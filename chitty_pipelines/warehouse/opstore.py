@@ -92,11 +92,11 @@ class OpStore:
         *,
         url: str | None = None,
     ):
+        # keep_open: one connection per thread, kept (a long-running server: opening a connection
+        # costs more than most of its queries); otherwise one per call (the CLI, a step).
         if url:
-            self._db: Db = PgDb(url)
+            self._db: Db = PgDb(url, keep_open)
         elif path is not None:
-            # keep_open: one connection per thread, kept (a long-running server: opening a SQLite
-            # connection costs more than most of its queries); otherwise one per call (the CLI).
             self._db = SqliteDb(Path(path), busy_timeout_s, keep_open, self.schema_sql())
         else:
             raise ValueError("an op store needs a SQLite path or a PostgreSQL url")

@@ -21,9 +21,9 @@ def default_store(keep_open: bool = False) -> HubStore:
     """The ``ops`` schema of the PostgreSQL warehouse when CHITTY_WAREHOUSE_URL is set (nothing
     on local disk), else the SQLite file under $CHITTY_HOME. The CLI, ``chitty-sync serve`` and
     the assets all open it here, so they always share one store. ``keep_open``: a long-running
-    server keeps one SQLite connection per thread."""
+    server keeps one connection per thread."""
     url = config.env(URL_VAR)
-    return HubStore(url=url) if url else HubStore(default_path(), keep_open=keep_open)
+    return HubStore(url=url, keep_open=keep_open) if url else HubStore(default_path(), keep_open=keep_open)
 
 
 class OpStoreResource(dg.ConfigurableResource):
