@@ -44,7 +44,8 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     EnvVarSpec(
         "CHITTY_WAREHOUSE_URL",
         "PostgreSQL warehouse instead of DuckDB (`postgresql://user:pass@host/db?sslmode=require`, "
-        "Neon's direct or -pooler host); ops state (op store, pacing) then lives in its `ops` schema.",
+        "Neon's direct or -pooler host); ops state (op store, API hub and tokens, pacing) then "
+        "lives in its `ops` schema.",
         secret=True,
     ),
     EnvVarSpec(

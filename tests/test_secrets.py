@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -157,30 +158,35 @@ def _hits(text: str) -> list[str]:
 def _warehouse_hits(path: Path) -> list[str]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        found = []
-        tables = con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
-        ).fetchall()
-        for schema, table in tables:
-            columns = [
-                c
-                for (c,) in con.execute(
-                    "SELECT column_name FROM information_schema.columns"
-                    " WHERE table_schema = ? AND table_name = ?",
-                    [schema, table],
-                ).fetchall()
-            ]
-            for column in columns:
-                for needle in NEEDLES:
-                    n = con.execute(
-                        f'SELECT count(*) FROM "{schema}"."{table}" WHERE CAST("{column}" AS VARCHAR) LIKE ?',
-                        [f"%{needle}%"],
-                    ).fetchone()[0]
-                    if n:
-                        found.append(f"{schema}.{table}.{column}: {needle}")
-        return found
+        return _hits_in(con)
     finally:
         con.close()
+
+
+def _hits_in(con: Any) -> list[str]:  # a DuckDB connection, or the PostgreSQL one
+    found = []
+    tables = con.execute(
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE'"
+        " AND table_schema NOT IN ('pg_catalog', 'information_schema')"
+    ).fetchall()
+    for schema, table in tables:
+        columns = [
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM information_schema.columns"
+                " WHERE table_schema = ? AND table_name = ?",
+                [schema, table],
+            ).fetchall()
+        ]
+        for column in columns:
+            for needle in NEEDLES:
+                n = con.execute(
+                    f'SELECT count(*) FROM "{schema}"."{table}" WHERE CAST("{column}" AS VARCHAR) LIKE ?',
+                    [f"%{needle}%"],
+                ).fetchone()[0]
+                if n:
+                    found.append(f"{schema}.{table}.{column}: {needle}")
+    return found
 
 
 def _file_hits(root: Path) -> list[str]:
@@ -299,6 +305,22 @@ def test_raised_errors_keep_their_type_and_chain_and_lose_the_secret(configured_
     failure = scrubbed_error(dg.Failure(description=f"bad {SECRETS['NOTION_TOKEN']}", allow_retries=False))
     assert isinstance(failure, dg.Failure) and not _hits(failure.description or "")
     assert failure.allow_retries is False
+
+
+def test_stored_text_is_masked_on_either_warehouse(configured_secrets, warehouse: Warehouse):
+    """Rejects and the sync log are scrubbed when written, on DuckDB and on PostgreSQL (the test
+    below adds the migration of a DuckDB file written before the scrubber)."""
+    with warehouse.transaction("r1") as tx:
+        tx.add_rejects(
+            [Reject("github", "issues", "u", "1", f"bad {SECRETS['GITHUB_TOKEN']}", SECRETS["GITHUB_TOKEN"])]
+        )
+        tx.log_sync(
+            platform="github", asset="a", started_at=tx.now, status="failed", message=SECRETS["GITHUB_TOKEN"]
+        )
+    with warehouse.connect() as con:
+        assert not _hits_in(con)
+    assert warehouse.scalar("SELECT count(*) FROM ops.rejects WHERE reason = 'bad ***'") == 1
+    assert warehouse.scalar("SELECT message FROM ops.sync_log") == "***"
 
 
 @pytest.mark.duckdb_only("migrates a DuckDB file written before the scrubber existed")

@@ -60,8 +60,8 @@ def seed_hub(home: Path, sessions: int, projects: int, seed: int = 7) -> str:
     with hub._write() as con:  # one transaction: seeding is not what is measured
         ts = now.isoformat()
         con.executemany(
-            "INSERT OR IGNORE INTO projects (project_key, name, registered_at, updated_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO {projects} (project_key, name, registered_at, updated_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [(k, k.replace("-", " ").title(), ts, ts) for k in keys],
         )
         rows = []
@@ -82,8 +82,8 @@ def seed_hub(home: Path, sessions: int, projects: int, seed: int = 7) -> str:
                 )
             )
         con.executemany(
-            "INSERT OR IGNORE INTO sessions (session_id, project_key, ai_platform, machine_id, started_at, "
-            "last_heartbeat_at, metadata, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO {sessions} (session_id, project_key, ai_platform, machine_id, started_at, "
+            "last_heartbeat_at, metadata, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             rows,
         )
     token = new_token()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from chitty_pipelines.api import errors
 from chitty_pipelines.api.runs import Runs
 from chitty_pipelines.api.store import Store
 from chitty_pipelines.warehouse.hubstore import Hub, HubStore
+from chitty_pipelines.warehouse.opstore_resource import URL_VAR
 
 access_log = logging.getLogger("chitty_pipelines.api.access")
 
@@ -50,6 +51,8 @@ class ApiSettings:
     warehouse_path: Path
     no_auth: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # CHITTY_WAREHOUSE_URL: hub and warehouse reads both go to PostgreSQL (a secret: no repr)
+    warehouse_url: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, no_auth: bool = False) -> ApiSettings:
@@ -60,6 +63,7 @@ class ApiSettings:
             warehouse_path=config.load_settings().warehouse_path,
             no_auth=no_auth,
             max_body_bytes=int(config.env("CHITTY_API_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES),
+            warehouse_url=config.env(URL_VAR) or None,
         )
 
 
@@ -68,8 +72,10 @@ class AppState:
 
     def __init__(self, settings: ApiSettings):
         self.settings = settings
-        self.hub: Hub = HubStore(settings.hub_path, keep_open=True)
-        self.store = Store(self.hub, settings.warehouse_path)
+        url = settings.warehouse_url
+        # one connection per server thread, kept: opening one costs more than a hub query
+        self.hub: Hub = HubStore(settings.hub_path, keep_open=True, url=url)
+        self.store = Store(self.hub, settings.warehouse_path, url)
         self.runs = Runs(self.hub)
         self.version = version()
         self.started_at = time.time()

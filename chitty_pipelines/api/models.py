@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 # Ids travel in paths and bodies: letters, digits and . _ : @ - only, starting with a letter or
 # digit, at most 128 characters. No slash, no space, no quote: a path traversal or an SQL-looking
@@ -52,6 +52,17 @@ class Body(BaseModel):
     """A request body: unknown fields are an error (a typo must not be silently ignored)."""
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Body:
+        # PostgreSQL text cannot hold U+0000 (SQLite can): refused alike on both hub stores, with
+        # a 400 instead of a failed write. Metadata is stored as JSON text, escaped, so it may.
+        for name, value in self:
+            if any(
+                isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, list) else [value])
+            ):
+                raise ValueError(f"{name}: the NUL character (U+0000) is not allowed")
+        return self
 
 
 class Reply(BaseModel):

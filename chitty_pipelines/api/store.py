@@ -1,5 +1,7 @@
 """Every read and write the API makes, in one place: the hub store (SQLite, WAL) for what the API
-writes, the warehouse (DuckDB) for what syncs landed, the Dagster instance for runs.
+writes, the warehouse (DuckDB) for what syncs landed, the Dagster instance for runs. With
+``CHITTY_WAREHOUSE_URL`` both the hub and the warehouse reads are the PostgreSQL warehouse (MVCC:
+a read never waits for a sync there, so the snapshot below only ever answers for an outage).
 
 The access pattern (issue 12, outcome 5):
 
@@ -67,6 +69,7 @@ class WarehouseReads:
     """Read-only DuckDB reads with a per-query snapshot (see the module docstring)."""
 
     path: Path
+    url: str | None = field(default=None, repr=False)  # the PostgreSQL warehouse (a secret)
     wait_s: float = WAREHOUSE_WAIT_S
     max_age_s: float = SNAPSHOT_MAX_AGE_S
     _cache: dict[str, Snapshot] = field(default_factory=dict)
@@ -77,6 +80,7 @@ class WarehouseReads:
     _read_lock: threading.Lock = field(default_factory=threading.Lock)
     _refresh_locks: dict[str, threading.Lock] = field(default_factory=dict)
     _backoff: dict[str, tuple[float, str]] = field(default_factory=dict)  # name -> (until, reason)
+    _pg: Any = field(default=None, repr=False)
 
     def read(self, name: str, fn: Callable[[Any], Any], default: Any = None) -> tuple[Any, dict[str, Any]]:
         """``fn(con)`` on a read-only connection, or the snapshot; ``(value, meta)``.
@@ -91,7 +95,7 @@ class WarehouseReads:
             backoff = self._backoff.get(name)
         if snap is not None and now - snap.at < self.max_age_s:
             return snap.value, self._meta(snap, fresh=True)
-        if not self.path.exists():
+        if not self.exists():
             # "No warehouse yet" is a snapshot too: when the first syncall creates the file and
             # holds its lock, this empty answer serves (fresh: false) instead of a 503 (bench/api).
             with self._lock:
@@ -142,7 +146,26 @@ class WarehouseReads:
             {"Retry-After": "2"},
         )
 
+    @property
+    def location(self) -> str:
+        """The DuckDB file, or host:port/db of the PostgreSQL warehouse (never the password)."""
+        if self.url:
+            from chitty_pipelines.warehouse.backend import describe_url
+
+            return describe_url(self.url)
+        return str(self.path)
+
+    def exists(self) -> bool:
+        return bool(self.url) or self.path.exists()
+
     def _read_once(self, fn: Callable[[Any], Any]) -> Any:
+        if self.url:  # one short transaction; DuckDB-dialect queries are transpiled
+            from chitty_pipelines.warehouse.store import Warehouse
+
+            if self._pg is None:  # one object: it bootstraps the schema once, not per read
+                self._pg = Warehouse("unused", url=self.url)
+            with self._pg.connect() as con:
+                return fn(con)
         import duckdb
 
         with self._read_lock:
@@ -162,13 +185,14 @@ class WarehouseReads:
 
     def probe(self) -> dict[str, Any]:
         """Can the warehouse be opened for reading right now? (GET /health)"""
-        if not self.path.exists():
-            return {"reachable": True, "exists": False, "path": str(self.path)}
+        where = self.location
+        if not self.exists():
+            return {"reachable": True, "exists": False, "path": where}
         try:
             self._read_once(lambda con: con.execute("SELECT 1").fetchone())
-            return {"reachable": True, "exists": True, "path": str(self.path)}
+            return {"reachable": True, "exists": True, "path": where}
         except Exception as exc:
-            return {"reachable": False, "exists": True, "path": str(self.path), "reason": _describe(exc)}
+            return {"reachable": False, "exists": True, "path": where, "reason": _describe(exc)}
 
 
 def _describe(exc: BaseException) -> str:
@@ -250,9 +274,9 @@ def sync_history(con: Any, limit: int = 100) -> list[dict[str, Any]]:
 class Store:
     """What the route modules call: the hub store, the warehouse reads and the runs."""
 
-    def __init__(self, hub: Hub, warehouse_path: Path):
+    def __init__(self, hub: Hub, warehouse_path: Path, warehouse_url: str | None = None):
         self.hub = hub
-        self.warehouse = WarehouseReads(Path(warehouse_path))
+        self.warehouse = WarehouseReads(Path(warehouse_path), warehouse_url)
         self._configured: tuple[float, dict[str, bool]] | None = None
 
     def configured(self) -> dict[str, bool]:

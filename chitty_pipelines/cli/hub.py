@@ -1,6 +1,7 @@
 """Where sessions, heartbeats and todo lists go (``SyncTarget``, not to be confused with the API's
-``warehouse.hubstore.Hub``): the local hub store (the operational store's SQLite file, which
-``chitty-sync serve`` and the unified assets read) or, when ``CHITTY_SYNC_URL`` is set, the sync
+``warehouse.hubstore.Hub``): the hub store (the operational store's SQLite file, or the
+PostgreSQL warehouse's ``ops`` schema with ``CHITTY_WAREHOUSE_URL``, which ``chitty-sync serve``
+and the unified assets read) or, when ``CHITTY_SYNC_URL`` is set, the sync
 service over HTTP. ``sessionsync``, ``projectsync`` and the Claude Code hooks call one interface
 and do not care which.
 """
@@ -37,13 +38,13 @@ class SyncTarget(Protocol):
 
 
 class LocalHub:
-    """The hub store on this machine (CHITTY_OPSTORE_PATH)."""
+    """The hub store this process opens directly (CHITTY_OPSTORE_PATH, or the PostgreSQL
+    warehouse with CHITTY_WAREHOUSE_URL)."""
 
     def __init__(self) -> None:
-        from chitty_pipelines.warehouse.hubstore import HubStore
-        from chitty_pipelines.warehouse.opstore_resource import default_path
+        from chitty_pipelines.warehouse.opstore_resource import default_store
 
-        self.store = HubStore(default_path())
+        self.store = default_store()
         self.where = f"local hub {self.store.path}"
 
     def register_project(self, key: str, name: str, path: str | None, git_remote: str | None) -> Result:

@@ -25,14 +25,13 @@ from chitty_pipelines.cli.hub import LocalHub, RemoteHub, SyncTarget, open_hub
 from chitty_pipelines.unified.project_sources import git_remote_of
 from chitty_pipelines.unified.resolution import normalize_path, slugify
 from chitty_pipelines.warehouse.opstore import OpStore
-from chitty_pipelines.warehouse.opstore_pg import PgOpStore
 from chitty_pipelines.warehouse.opstore_resource import default_store
 
 PROJECTSYNC_JOB = "projectsync"
 TODO_STATUSES = ("pending", "in_progress", "completed")
 
 
-def _store() -> OpStore | PgOpStore:
+def _store() -> OpStore:
     return default_store()
 
 
@@ -50,7 +49,7 @@ def guess_platform() -> str:
     return "claude"
 
 
-def _project_for(cwd: Path, store: OpStore | PgOpStore) -> str:
+def _project_for(cwd: Path, store: OpStore) -> str:
     """The registered project whose path holds ``cwd`` (deepest wins), else the cwd's basename."""
     here = normalize_path(str(cwd)) or ""
     best = max(

@@ -24,10 +24,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _hub():  # type: ignore[no-untyped-def]
-    from chitty_pipelines.warehouse.hubstore import HubStore
-    from chitty_pipelines.warehouse.opstore_resource import default_path
+    from chitty_pipelines.warehouse.opstore_resource import default_store
 
-    return HubStore(default_path())
+    return default_store()
 
 
 def serve(
@@ -64,8 +63,8 @@ def serve(
             "chitty-sync token create --name NAME --scope write"
         )
     console.print(
-        f"chitty-sync serve: http://{host}:{port} (docs at /docs); hub store {settings.hub_path}; "
-        f"warehouse {settings.warehouse_path}"
+        f"chitty-sync serve: http://{host}:{port} (docs at /docs); hub store {hub.path}; "
+        f"warehouse {app.state.api.store.warehouse.location}"
     )
     _configure_logging()
     config = uvicorn.Config(

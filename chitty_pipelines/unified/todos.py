@@ -168,9 +168,7 @@ def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
     started = datetime.now(UTC)
     t0 = time.monotonic()
     wh = warehouse.get()
-    store = opstore.get()
-    # The API's todo lists live in the SQLite hub; the PostgreSQL op store has no hub tables yet.
-    hub = store if hasattr(store, "todo_rows") else None
+    hub = opstore.get()  # the todo lists posted to the sync API (SQLite, or the warehouse's ops schema)
     fingerprint = inputs_fingerprint(wh, hub)
     unchanged = wh.cursors("unified", "todos").get("fingerprint") == fingerprint
     built = wh.table_exists("unified", "todos") and wh.table_exists("unified", "project_todos")

@@ -1,5 +1,6 @@
 """The hub store: everything the sync API writes (sessions, heartbeats, todo lists, topic
-conversations, API tokens, submitted runs), in the operational store's SQLite file (WAL mode).
+conversations, API tokens, submitted runs), in the operational store's SQLite file (WAL mode),
+or, with ``CHITTY_WAREHOUSE_URL``, in the PostgreSQL warehouse's ``ops`` schema (``url=``).
 
 Why not the DuckDB warehouse: DuckDB lets one process at a time open its file for writing and a
 syncall is another process that may hold it for minutes. The API's writes must never wait behind
@@ -8,8 +9,10 @@ a sync, so they land here: SQLite in WAL mode serves concurrent readers while on
 assets read this store as a source (sessions and projects through ``OpStore``, todo lists through
 ``todo_observations``), and a sensor refreshes them after writes (``write_stamp``).
 
-``HubStore`` is the interface the API needs; a PostgreSQL warehouse (issue 13) can implement the
-same methods on its own tables, where MVCC gives the same concurrency.
+On PostgreSQL the same statements run on the ``ops`` tables (warehouse/opstore_db.py): readers
+never wait (MVCC) and writers queue on an advisory lock, so the API never waits behind a sync
+there either, and a second machine's API or worker sees the same tokens, sessions and todos.
+``open_hub()`` picks the backend as the op store does.
 """
 
 from __future__ import annotations
@@ -76,8 +79,15 @@ def now_iso(now: datetime | None = None) -> str:
 class HubStore(OpStore):
     """The operational store plus the API's own tables."""
 
-    def __init__(self, path: Path | str, busy_timeout_s: float = 30.0, keep_open: bool = False):
-        super().__init__(path, busy_timeout_s, keep_open)
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        busy_timeout_s: float = 30.0,
+        keep_open: bool = False,
+        *,
+        url: str | None = None,
+    ):
+        super().__init__(path, busy_timeout_s, keep_open, url=url)
         self._touched: dict[str, float] = {}
 
     def schema_sql(self) -> str:
@@ -86,12 +96,12 @@ class HubStore(OpStore):
     # --- tokens --------------------------------------------------------------------------------
     def add_token(self, name: str, token_hash: str, scope: str) -> Outcome:
         with self._write(counted=False) as con:
-            old = con.execute("SELECT * FROM api_tokens WHERE name = ?", [name]).fetchone()
+            old = con.execute("SELECT * FROM {api_tokens} WHERE name = ?", [name]).fetchone()
             if old is not None and not old["revoked_at"]:
                 return Outcome(False, message=f"a token named {name!r} exists; revoke it first")
-            con.execute("DELETE FROM api_tokens WHERE name = ?", [name])
+            con.execute("DELETE FROM {api_tokens} WHERE name = ?", [name])
             con.execute(
-                "INSERT INTO api_tokens (name, token_hash, scope, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO {api_tokens} (name, token_hash, scope, created_at) VALUES (?, ?, ?, ?)",
                 [name, token_hash, scope, _iso(None)],
             )
         return Outcome(True, True, "created")
@@ -99,23 +109,23 @@ class HubStore(OpStore):
     def tokens(self) -> list[dict[str, Any]]:
         """Every token's name, scope and times (hashes included: callers compare, never print)."""
         with self._connect() as con:
-            return [dict(r) for r in con.execute("SELECT * FROM api_tokens ORDER BY name")]
+            return [dict(r) for r in con.execute("SELECT * FROM {api_tokens} ORDER BY name")]
 
     def active_token_hashes(self) -> list[tuple[str, str, str]]:
         with self._connect() as con:
             return [
                 (r["name"], r["token_hash"], r["scope"])
-                for r in con.execute("SELECT * FROM api_tokens WHERE revoked_at IS NULL")
+                for r in con.execute("SELECT * FROM {api_tokens} WHERE revoked_at IS NULL")
             ]
 
     def revoke_token(self, name: str) -> Outcome:
         with self._write(counted=False) as con:
-            row = con.execute("SELECT * FROM api_tokens WHERE name = ?", [name]).fetchone()
+            row = con.execute("SELECT * FROM {api_tokens} WHERE name = ?", [name]).fetchone()
             if row is None:
                 return Outcome(False, message=f"no token named {name!r}")
             if row["revoked_at"]:
                 return Outcome(True, False, f"already revoked at {row['revoked_at']}")
-            con.execute("UPDATE api_tokens SET revoked_at = ? WHERE name = ?", [_iso(None), name])
+            con.execute("UPDATE {api_tokens} SET revoked_at = ? WHERE name = ?", [_iso(None), name])
         return Outcome(True, False, "revoked")
 
     def touch_due(self, name: str) -> bool:
@@ -128,7 +138,7 @@ class HubStore(OpStore):
             return
         self._touched[name] = time.monotonic()
         with self._connect() as con:  # not counted as a hub write: nothing unified reads changed
-            con.execute("UPDATE api_tokens SET last_used_at = ? WHERE name = ?", [_iso(None), name])
+            con.execute("UPDATE {api_tokens} SET last_used_at = ? WHERE name = ?", [_iso(None), name])
 
     # --- sessions ------------------------------------------------------------------------------
     def sessions_page(
@@ -140,10 +150,10 @@ class HubStore(OpStore):
     ) -> tuple[list[dict[str, Any]], int]:
         where, params = _where(project_key=project_key, ai_platform=ai_platform)
         with self._connect() as con:
-            total = con.execute(f"SELECT count(*) FROM sessions{where}", params).fetchone()[0]
+            total = con.execute("SELECT count(*) AS n FROM {sessions}" + where, params).fetchone()["n"]
             rows = con.execute(
                 # the order of sessions_by_heartbeat, walked backwards: no sort of every session
-                f"SELECT * FROM sessions{where} ORDER BY last_heartbeat_at DESC, session_id DESC "
+                "SELECT * FROM {sessions}" + where + " ORDER BY last_heartbeat_at DESC, session_id DESC "
                 "LIMIT ? OFFSET ?",
                 [*params, limit, offset],
             ).fetchall()
@@ -152,17 +162,17 @@ class HubStore(OpStore):
     def session_counts(self, active_since: str) -> tuple[int, int]:
         """(all sessions, sessions not ended whose last heartbeat is at or after ``active_since``)."""
         with self._connect() as con:
-            total = con.execute("SELECT count(*) FROM sessions").fetchone()[0]
+            total = con.execute("SELECT count(*) AS n FROM {sessions}").fetchone()["n"]
             # a range scan of sessions_by_heartbeat: only the recent heartbeats are read
             active = con.execute(
-                "SELECT count(*) FROM sessions WHERE last_heartbeat_at >= ? AND ended_at IS NULL",
+                "SELECT count(*) AS n FROM {sessions} WHERE last_heartbeat_at >= ? AND ended_at IS NULL",
                 [active_since],
-            ).fetchone()[0]
+            ).fetchone()["n"]
         return int(total), int(active)
 
     def project(self, project_key: str) -> dict[str, Any] | None:
         with self._connect() as con:
-            row = con.execute("SELECT * FROM projects WHERE project_key = ?", [project_key]).fetchone()
+            row = con.execute("SELECT * FROM {projects} WHERE project_key = ?", [project_key]).fetchone()
         return dict(row) if row else None
 
     def ensure_project(self, project_key: str) -> bool:
@@ -174,8 +184,8 @@ class HubStore(OpStore):
             ts = _iso(None)
             return (
                 con.execute(
-                    "INSERT OR IGNORE INTO projects (project_key, name, registered_at, updated_at) "
-                    "VALUES (?, ?, ?, ?)",
+                    "INSERT INTO {projects} (project_key, name, registered_at, updated_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (project_key) DO NOTHING",
                     [project_key, project_key, ts, ts],
                 ).rowcount
                 > 0
@@ -183,13 +193,13 @@ class HubStore(OpStore):
 
     def delete_project(self, project_key: str) -> bool:
         with self._write() as con:
-            return con.execute("DELETE FROM projects WHERE project_key = ?", [project_key]).rowcount > 0
+            return con.execute("DELETE FROM {projects} WHERE project_key = ?", [project_key]).rowcount > 0
 
     # --- todos ---------------------------------------------------------------------------------
     def todo_rows(self, project_key: str | None = None) -> list[dict[str, Any]]:
         where, params = _where(project_key=project_key)
         with self._connect() as con:
-            return [dict(r) for r in con.execute(f"SELECT * FROM todo_items{where}", params)]
+            return [dict(r) for r in con.execute("SELECT * FROM {todo_items}" + where, params)]
 
     def add_todo_list(
         self,
@@ -206,12 +216,14 @@ class HubStore(OpStore):
         ts = _iso(now)
         with self._write() as con:
             before = [
-                dict(r) for r in con.execute("SELECT * FROM todo_items WHERE project_key = ?", [project_key])
+                dict(r)
+                for r in con.execute("SELECT * FROM {todo_items} WHERE project_key = ?", [project_key])
             ]
-            seq = con.execute("SELECT count(DISTINCT list_id) FROM todo_items").fetchone()[0]
+            seq = con.execute("SELECT count(DISTINCT list_id) AS n FROM {todo_items}").fetchone()["n"]
             list_id = f"api:{session_id}:{ts}:{seq}"
             con.executemany(
-                "INSERT INTO todo_items VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO {todo_items} (project_key, session_id, list_id, position, content, status, "
+                "active_form, ai_tool, observed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         project_key,
@@ -228,28 +240,29 @@ class HubStore(OpStore):
                 ],
             )
             after = before + [
-                dict(r) for r in con.execute("SELECT * FROM todo_items WHERE list_id = ?", [list_id])
+                dict(r) for r in con.execute("SELECT * FROM {todo_items} WHERE list_id = ?", [list_id])
             ]
         return merge_view(before), merge_view(after)
 
     def todo_fingerprint(self) -> str:
         """Changes whenever a todo list is added or cleared (unified/todos.py compares it)."""
         with self._connect() as con:
-            n, last, lists = con.execute(
-                "SELECT count(*), max(observed_at), count(DISTINCT list_id) FROM todo_items"
+            row = con.execute(
+                "SELECT count(*) AS n, max(observed_at) AS last, count(DISTINCT list_id) AS lists "
+                "FROM {todo_items}"
             ).fetchone()
-        return f"{n}:{last}:{lists}"
+        return f"{row['n']}:{row['last']}:{row['lists']}"
 
     def clear_todos(self, project_key: str) -> int:
         with self._write() as con:
-            return con.execute("DELETE FROM todo_items WHERE project_key = ?", [project_key]).rowcount
+            return con.execute("DELETE FROM {todo_items} WHERE project_key = ?", [project_key]).rowcount
 
     # --- topics --------------------------------------------------------------------------------
     def upsert_conversation(self, record: dict[str, Any], now: datetime | None = None) -> Outcome:
         ts = _iso(now)
         with self._write(counted=False) as con:  # no unified table reads conversations
             old = con.execute(
-                "SELECT * FROM topic_conversations WHERE conversation_id = ?", [record["conversation_id"]]
+                "SELECT * FROM {topic_conversations} WHERE conversation_id = ?", [record["conversation_id"]]
             ).fetchone()
             row = {**(dict(old) if old else {}), **{k: v for k, v in record.items() if v is not None}}
             row.setdefault("categorized_at", ts)
@@ -260,7 +273,12 @@ class HubStore(OpStore):
                 else row["subcategories"]
             )
             con.execute(
-                "INSERT OR REPLACE INTO topic_conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO {topic_conversations} (conversation_id, category, subcategories, confidence, "
+                "file, content_preview, categorized_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (conversation_id) DO UPDATE SET category = excluded.category, "
+                "subcategories = excluded.subcategories, confidence = excluded.confidence, "
+                "file = excluded.file, content_preview = excluded.content_preview, "
+                "categorized_at = excluded.categorized_at, updated_at = excluded.updated_at",
                 [
                     row["conversation_id"],
                     row["category"],
@@ -273,14 +291,14 @@ class HubStore(OpStore):
                 ],
             )
             new = con.execute(
-                "SELECT * FROM topic_conversations WHERE conversation_id = ?", [record["conversation_id"]]
+                "SELECT * FROM {topic_conversations} WHERE conversation_id = ?", [record["conversation_id"]]
             ).fetchone()
         return Outcome(True, old is None, "created" if old is None else "updated", dict(new))
 
     def conversation(self, conversation_id: str) -> dict[str, Any] | None:
         with self._connect() as con:
             row = con.execute(
-                "SELECT * FROM topic_conversations WHERE conversation_id = ?", [conversation_id]
+                "SELECT * FROM {topic_conversations} WHERE conversation_id = ?", [conversation_id]
             ).fetchone()
         return dict(row) if row else None
 
@@ -290,7 +308,9 @@ class HubStore(OpStore):
             return [
                 dict(r)
                 for r in con.execute(
-                    f"SELECT * FROM topic_conversations{where} ORDER BY categorized_at DESC, conversation_id",
+                    "SELECT * FROM {topic_conversations}"
+                    + where
+                    + " ORDER BY categorized_at DESC, conversation_id",
                     params,
                 )
             ]
@@ -299,7 +319,7 @@ class HubStore(OpStore):
         with self._write(counted=False) as con:
             return (
                 con.execute(
-                    "DELETE FROM topic_conversations WHERE conversation_id = ?", [conversation_id]
+                    "DELETE FROM {topic_conversations} WHERE conversation_id = ?", [conversation_id]
                 ).rowcount
                 > 0
             )
@@ -308,20 +328,21 @@ class HubStore(OpStore):
     def add_run(self, run_id: str, job_name: str, target: str, submitted_by: str | None, pid: int) -> None:
         with self._connect() as con:  # bookkeeping of the API, not a hub write the sensor cares about
             con.execute(
-                "INSERT INTO api_runs VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO {api_runs} (run_id, job_name, target, submitted_at, submitted_by, pid) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
                 [run_id, job_name, target, _iso(None), submitted_by, pid],
             )
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         with self._connect() as con:
-            row = con.execute("SELECT * FROM api_runs WHERE run_id = ?", [run_id]).fetchone()
+            row = con.execute("SELECT * FROM {api_runs} WHERE run_id = ?", [run_id]).fetchone()
         return dict(row) if row else None
 
     def runs(self, limit: int = 50) -> list[dict[str, Any]]:
         with self._connect() as con:
             return [
                 dict(r)
-                for r in con.execute("SELECT * FROM api_runs ORDER BY submitted_at DESC LIMIT ?", [limit])
+                for r in con.execute("SELECT * FROM {api_runs} ORDER BY submitted_at DESC LIMIT ?", [limit])
             ]
 
 
@@ -335,11 +356,11 @@ def _where(**filters: Any) -> tuple[str, list[Any]]:
 
 @runtime_checkable
 class Hub(Protocol):
-    """What the sync API and the unified assets need from a hub store: the one interface a
-    PostgreSQL implementation (issue 13) provides to hold the hub in the shared warehouse.
-    ``HubStore`` (SQLite, WAL) is today's implementation; tests/api/test_api_views.py checks it."""
+    """What the sync API and the unified assets need from a hub store. ``HubStore`` implements
+    it on SQLite (WAL) and on the PostgreSQL warehouse (``url=``); tests/api/test_api_views.py
+    checks the signatures."""
 
-    path: Path  # where it lives (GET /health reports it)
+    path: Path | str  # where it lives (GET /health reports it): the file, or host/db (ops schema)
 
     def write_stamp(self) -> int: ...
     def add_token(self, name: str, token_hash: str, scope: str) -> Outcome: ...

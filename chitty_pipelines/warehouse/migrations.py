@@ -112,12 +112,20 @@ def _session_ids(con: Any, backend: Any) -> None:
         con.raw.execute(f"ALTER TABLE {SESSIONS} ADD COLUMN IF NOT EXISTS {column} TEXT")
 
 
+def _hub(con: Any, backend: Any) -> None:
+    from chitty_pipelines.warehouse.opstore_pg import HUB_SCHEMA_SQL
+
+    for statement in HUB_SCHEMA_SQL:
+        con.raw.execute(statement)
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Any, Any], None]], ...] = (
     (1, "ops tables: sync cursors, rejects, sync log", _ops_tables),
     (2, "op store: registered projects and sessions, api pacing", _op_store),
     (3, "DuckDB functions: first/last aggregates, len, list_sort, json_valid, json_type", _functions),
     (4, "DuckDB JSON functions: json_extract(_string/_list), try_json, try_timestamptz", _json_functions),
     (5, "op store: a registered session's ChittyID and where it came from", _session_ids),
+    (6, "hub store: write counter, API tokens, todo lists, topic conversations, API runs", _hub),
 )
 
 _done: set[str] = set()  # databases migrated by this process (no query per connection after)

@@ -1,10 +1,15 @@
 """The operational store: projects and sessions registered by ``chitty-sync projectsync`` and
-``sessionsync``, in SQLite (WAL mode) under ``$CHITTY_HOME``.
+``sessionsync``, in SQLite (WAL mode) under ``$CHITTY_HOME``, or in the PostgreSQL warehouse's
+``ops`` schema when ``CHITTY_WAREHOUSE_URL`` is set (``url=``).
 
 Why SQLite and not the DuckDB warehouse: registrations arrive from many short-lived processes
 (one per AI tool, heartbeats every few minutes) while a sync may hold the warehouse for minutes.
 SQLite in WAL mode lets readers and one writer at a time proceed with a busy timeout, and every
-write here is one tiny ``BEGIN IMMEDIATE`` transaction, so many writers simply queue.
+write here is one tiny ``BEGIN IMMEDIATE`` transaction, so many writers simply queue. PostgreSQL
+gives the same with MVCC readers and writers queued on one transaction-scoped advisory lock.
+
+Both backends run the same statements (warehouse/opstore_db.py adapts placeholders and table
+names), so they answer alike by construction, not by a second copy of every method.
 
 The unified sessions asset reads this store as a source; nothing here talks to a platform.
 Fixes of the original (contracts §1.4): a heartbeat really writes ``last_heartbeat_at``, a session
@@ -14,14 +19,14 @@ is ended by its primary key (never a ``sessions:default`` list), and results say
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from chitty_pipelines.warehouse.opstore_db import Con, Db, PgDb, SqliteDb
 
 SCHEMA_SQL = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -56,12 +61,6 @@ CREATE TABLE IF NOT EXISTS hub_meta (
 INSERT OR IGNORE INTO hub_meta VALUES ('writes', 0);
 """
 
-# Columns added after the first release: added in place when an older store is opened.
-_ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
-    "sessions": (("chitty_id", "TEXT"), ("id_source", "TEXT")),
-    "projects": (("removed_at", "TEXT"),),  # soft delete (issue 15)
-}
-
 
 def _iso(ts: datetime | None) -> str:
     return (ts or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
@@ -82,78 +81,62 @@ class Outcome:
 
 
 class OpStore:
-    def __init__(self, path: Path | str, busy_timeout_s: float = 30.0, keep_open: bool = False):
-        self.path = Path(path)
+    """Statements are written once, for both backends: ``?`` placeholders and ``{table}`` names
+    (``{projects}`` is ``projects`` in SQLite, ``ops.registered_projects`` in PostgreSQL)."""
+
+    def __init__(
+        self,
+        path: Path | str | None = None,
+        busy_timeout_s: float = 30.0,
+        keep_open: bool = False,
+        *,
+        url: str | None = None,
+    ):
+        # keep_open: one connection per thread, kept (a long-running server: opening a connection
+        # costs more than most of its queries); otherwise one per call (the CLI, a step).
+        if url:
+            self._db: Db = PgDb(url, keep_open)
+        elif path is not None:
+            self._db = SqliteDb(Path(path), busy_timeout_s, keep_open, self.schema_sql())
+        else:
+            raise ValueError("an op store needs a SQLite path or a PostgreSQL url")
+        self.path: Path | str = self._db.where
         self.busy_timeout_s = busy_timeout_s
-        self._ready = False
-        # keep_open: one connection per thread, kept (a long-running server: opening a SQLite
-        # connection costs more than most of its queries); otherwise one per call (the CLI).
         self.keep_open = keep_open
-        self._local = threading.local()
 
-    def _open(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE takes the write lock up
-        # front, so two writers never deadlock upgrading read locks). check_same_thread stays on:
-        # a kept connection belongs to its thread.
-        con = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
-        con.row_factory = sqlite3.Row
-        try:
-            con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
-            if not self._ready:
-                con.execute("PRAGMA journal_mode = WAL")
-                con.executescript(self.schema_sql())
-                _add_columns(con)
-                self._ready = True
-            con.execute("PRAGMA synchronous = NORMAL")
-        except BaseException:
-            con.close()
-            raise
-        return con
+    @property
+    def backend(self) -> str:
+        """``sqlite`` or ``postgres``."""
+        return self._db.kind
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        if not self.keep_open:
-            con = self._open()
-            try:
-                yield con
-            finally:
-                con.close()
-            return
-        con = getattr(self._local, "con", None)
-        if con is None:
-            con = self._local.con = self._open()
-        yield con
+    def _connect(self) -> Iterator[Con]:
+        with self._db.connect() as con:
+            yield con
 
     @contextmanager
-    def _write(self, counted: bool = True) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction; ``counted``: a change bumps the write counter
-        (what the unified tables read; API tokens, for one, are not)."""
-        with self._connect() as con:
-            con.execute("BEGIN IMMEDIATE")
-            before = con.total_changes
-            try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            if counted and con.total_changes != before:  # a repeat that changed nothing wakes no sensor
-                con.execute("UPDATE hub_meta SET value = value + 1 WHERE key = 'writes'")
-            con.execute("COMMIT")
+    def _write(self, counted: bool = True) -> Iterator[Con]:
+        """One write transaction, serialized with every other writer of the store; ``counted``:
+        a change bumps the write counter (what the unified tables read; API tokens, for one, are
+        not)."""
+        with self._db.write() as con:
+            yield con
+            if counted and con.changes:  # a repeat that changed nothing wakes no sensor
+                con.execute("UPDATE {hub_meta} SET value = value + 1 WHERE key = 'writes'")
 
     def schema_sql(self) -> str:
-        """The tables this store keeps (a subclass adds its own after these)."""
+        """The SQLite tables this store keeps (a subclass adds its own after these); PostgreSQL's
+        are warehouse migrations (warehouse/migrations.py)."""
         return SCHEMA_SQL
 
     def write_stamp(self) -> int:
         """How many write transactions this store has committed: changes whenever anything did."""
         with self._connect() as con:
-            row = con.execute("SELECT value FROM hub_meta WHERE key = 'writes'").fetchone()
-        return int(row[0]) if row else 0
+            row = con.execute("SELECT value FROM {hub_meta} WHERE key = 'writes'").fetchone()
+        return int(row["value"]) if row else 0
 
     def journal_mode(self) -> str:
-        with self._connect() as con:
-            return str(con.execute("PRAGMA journal_mode").fetchone()[0])
+        return self._db.journal_mode()
 
     # --- projects ---------------------------------------------------------------------------
     def register_project(
@@ -166,21 +149,21 @@ class OpStore:
     ) -> Outcome:
         ts = _iso(now)
         with self._write() as con:
-            old = con.execute("SELECT * FROM projects WHERE project_key = ?", [project_key]).fetchone()
+            old = con.execute("SELECT * FROM {projects} WHERE project_key = ?", [project_key]).fetchone()
             if old is None:
                 con.execute(
-                    "INSERT INTO projects (project_key, name, path, git_remote, registered_at, updated_at) "
+                    "INSERT INTO {projects} (project_key, name, path, git_remote, registered_at, updated_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
                     [project_key, name, path, git_remote, ts, ts],
                 )
             else:  # re-adding a removed project restores it
                 con.execute(
-                    "UPDATE projects SET name = ?, path = coalesce(?, path), "
+                    "UPDATE {projects} SET name = ?, path = coalesce(?, path), "
                     "git_remote = coalesce(?, git_remote), updated_at = ?, removed_at = NULL "
                     "WHERE project_key = ?",
                     [name, path, git_remote, ts, project_key],
                 )
-            row = con.execute("SELECT * FROM projects WHERE project_key = ?", [project_key]).fetchone()
+            row = con.execute("SELECT * FROM {projects} WHERE project_key = ?", [project_key]).fetchone()
         created = old is None
         message = "registered" if created else "restored" if old["removed_at"] else "updated"
         return Outcome(True, created, message, dict(row))
@@ -189,27 +172,29 @@ class OpStore:
         """Soft delete (contracts §1.4 row 8): the row stays with ``removed_at``; lists and the
         unified tables leave it out until it is registered again."""
         with self._write() as con:
-            old = con.execute("SELECT * FROM projects WHERE project_key = ?", [project_key]).fetchone()
+            old = con.execute("SELECT * FROM {projects} WHERE project_key = ?", [project_key]).fetchone()
             if old is None:
                 return Outcome(False, message=f"no registered project {project_key!r}")
             if old["removed_at"]:
                 return Outcome(True, message=f"already removed at {old['removed_at']}", record=dict(old))
             con.execute(
-                "UPDATE projects SET removed_at = ?, updated_at = ? WHERE project_key = ?",
+                "UPDATE {projects} SET removed_at = ?, updated_at = ? WHERE project_key = ?",
                 [_iso(now), _iso(now), project_key],
             )
-            row = con.execute("SELECT * FROM projects WHERE project_key = ?", [project_key]).fetchone()
+            row = con.execute("SELECT * FROM {projects} WHERE project_key = ?", [project_key]).fetchone()
         return Outcome(True, message="removed", record=dict(row))
 
     def projects(self, include_removed: bool = False) -> list[dict[str, Any]]:
         """Registered projects; removed ones only with ``include_removed``."""
         where = "" if include_removed else "WHERE removed_at IS NULL "
         with self._connect() as con:
-            return [dict(r) for r in con.execute(f"SELECT * FROM projects {where}ORDER BY project_key")]
+            return [
+                dict(r) for r in con.execute("SELECT * FROM {projects} " + where + "ORDER BY project_key")
+            ]
 
     def removed_projects(self) -> list[dict[str, Any]]:
         with self._connect() as con:
-            sql = "SELECT * FROM projects WHERE removed_at IS NOT NULL ORDER BY project_key"
+            sql = "SELECT * FROM {projects} WHERE removed_at IS NOT NULL ORDER BY project_key"
             return [dict(r) for r in con.execute(sql)]
 
     # --- sessions ---------------------------------------------------------------------------
@@ -226,12 +211,12 @@ class OpStore:
     ) -> Outcome:
         ts = _iso(now)
         with self._write() as con:
-            old = con.execute("SELECT * FROM sessions WHERE session_id = ?", [session_id]).fetchone()
+            old = con.execute("SELECT * FROM {sessions} WHERE session_id = ?", [session_id]).fetchone()
             if old is not None:
                 # An idempotent repeat: the session exists; report it, change nothing.
                 return Outcome(True, False, "already registered", dict(old))
             con.execute(
-                "INSERT INTO sessions (session_id, project_key, ai_platform, machine_id, started_at, "
+                "INSERT INTO {sessions} (session_id, project_key, ai_platform, machine_id, started_at, "
                 "last_heartbeat_at, metadata, chitty_id, id_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     session_id,
@@ -245,7 +230,7 @@ class OpStore:
                     id_source,
                 ],
             )
-            row = con.execute("SELECT * FROM sessions WHERE session_id = ?", [session_id]).fetchone()
+            row = con.execute("SELECT * FROM {sessions} WHERE session_id = ?", [session_id]).fetchone()
         return Outcome(True, True, "registered", dict(row))
 
     def heartbeat(
@@ -253,7 +238,7 @@ class OpStore:
     ) -> Outcome:
         ts = _iso(now)
         with self._write() as con:
-            row = con.execute("SELECT * FROM sessions WHERE session_id = ?", [session_id]).fetchone()
+            row = con.execute("SELECT * FROM {sessions} WHERE session_id = ?", [session_id]).fetchone()
             if row is None:
                 return Outcome(False, message=f"no session {session_id!r}")
             if row["ended_at"]:
@@ -262,45 +247,33 @@ class OpStore:
                 )
             merged = {**json.loads(row["metadata"] or "{}"), **(metadata or {})}
             con.execute(
-                "UPDATE sessions SET last_heartbeat_at = ?, heartbeats = heartbeats + 1, metadata = ? "
+                "UPDATE {sessions} SET last_heartbeat_at = ?, heartbeats = heartbeats + 1, metadata = ? "
                 "WHERE session_id = ?",
                 [ts, json.dumps(merged), session_id],
             )
-            row = con.execute("SELECT * FROM sessions WHERE session_id = ?", [session_id]).fetchone()
+            row = con.execute("SELECT * FROM {sessions} WHERE session_id = ?", [session_id]).fetchone()
         return Outcome(True, False, "heartbeat recorded", dict(row))
 
     def end_session(self, session_id: str, now: datetime | None = None) -> Outcome:
         ts = _iso(now)
         with self._write() as con:
-            row = con.execute("SELECT * FROM sessions WHERE session_id = ?", [session_id]).fetchone()
+            row = con.execute("SELECT * FROM {sessions} WHERE session_id = ?", [session_id]).fetchone()
             if row is None:
                 return Outcome(False, message=f"no session {session_id!r}")
             if row["ended_at"]:
                 return Outcome(True, False, f"already ended at {row['ended_at']}", dict(row))
             con.execute(
-                "UPDATE sessions SET ended_at = ?, last_heartbeat_at = ? WHERE session_id = ?",
+                "UPDATE {sessions} SET ended_at = ?, last_heartbeat_at = ? WHERE session_id = ?",
                 [ts, ts, session_id],
             )
-            row = con.execute("SELECT * FROM sessions WHERE session_id = ?", [session_id]).fetchone()
+            row = con.execute("SELECT * FROM {sessions} WHERE session_id = ?", [session_id]).fetchone()
         return Outcome(True, False, "ended", dict(row))
 
     def session(self, session_id: str) -> dict[str, Any] | None:
         with self._connect() as con:
-            row = con.execute("SELECT * FROM sessions WHERE session_id = ?", [session_id]).fetchone()
+            row = con.execute("SELECT * FROM {sessions} WHERE session_id = ?", [session_id]).fetchone()
         return dict(row) if row else None
 
     def sessions(self) -> list[dict[str, Any]]:
         with self._connect() as con:
-            return [dict(r) for r in con.execute("SELECT * FROM sessions ORDER BY started_at, session_id")]
-
-
-def _add_columns(con: sqlite3.Connection) -> None:
-    for table, columns in _ADDED_COLUMNS.items():
-        have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
-        for name, sql_type in columns:
-            if name not in have:
-                try:
-                    con.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sql_type}")
-                except sqlite3.OperationalError as exc:  # another process added it meanwhile
-                    if "duplicate column" not in str(exc):
-                        raise
+            return [dict(r) for r in con.execute("SELECT * FROM {sessions} ORDER BY started_at, session_id")]

@@ -1,24 +1,19 @@
-"""The op store in the PostgreSQL warehouse's ``ops`` schema (``CHITTY_WAREHOUSE_URL`` set), so a
-worker on another machine needs nothing on local disk. Same API and same values as the SQLite
-``OpStore`` (timestamps stored as ISO text, metadata as JSON text), so callers cannot tell them
-apart. Each call is one short transaction; concurrent writers serialize on the row
-(``SELECT ... FOR UPDATE``) or on the key (``INSERT ... ON CONFLICT``).
+"""The op store and hub store in the PostgreSQL warehouse's ``ops`` schema (``CHITTY_WAREHOUSE_URL``
+set), so a worker on another machine needs nothing on local disk: registered projects and
+sessions, the write counter, API tokens, todo lists, topic conversations, submitted runs, and
+the API pacing. Same API and same values as the SQLite store (timestamps stored as ISO text,
+metadata as JSON text): it is the same class (``HubStore``) running the same statements through
+warehouse/opstore_db.py, so callers cannot tell them apart. This module holds the PostgreSQL
+tables (applied by warehouse/migrations.py) and the pacer.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import datetime
-from typing import Any
-
-from chitty_pipelines.warehouse.opstore import Outcome, _iso
+from chitty_pipelines.warehouse.hubstore import HubStore
 
 PROJECTS = "ops.registered_projects"
 SESSIONS = "ops.registered_sessions"
 PACING = "ops.api_pacing"
-
 # Applied by warehouse/migrations.py (version 2); plain PostgreSQL, run as written.
 SCHEMA_SQL: tuple[str, ...] = (
     f"""CREATE TABLE IF NOT EXISTS {PROJECTS} (
@@ -44,166 +39,60 @@ SCHEMA_SQL: tuple[str, ...] = (
 )
 
 
-class PgOpStore:
-    """``OpStore`` on PostgreSQL (see module docstring)."""
+# Applied by warehouse/migrations.py (version 6): the hub's tables, as the SQLite HUB_SCHEMA_SQL
+# (REAL is DOUBLE PRECISION here: SQLite's REAL is 8 bytes).
+HUB_SCHEMA_SQL: tuple[str, ...] = (
+    f"CREATE INDEX IF NOT EXISTS registered_sessions_by_heartbeat "
+    f"ON {SESSIONS} (last_heartbeat_at, session_id)",
+    f"CREATE INDEX IF NOT EXISTS registered_sessions_by_project "
+    f"ON {SESSIONS} (project_key, last_heartbeat_at, session_id)",
+    "CREATE TABLE IF NOT EXISTS ops.hub_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+    "INSERT INTO ops.hub_meta VALUES ('writes', 0) ON CONFLICT (key) DO NOTHING",
+    """CREATE TABLE IF NOT EXISTS ops.api_tokens (
+        name         TEXT PRIMARY KEY,
+        token_hash   TEXT NOT NULL UNIQUE,
+        scope        TEXT NOT NULL,
+        created_at   TEXT NOT NULL,
+        last_used_at TEXT,
+        revoked_at   TEXT)""",
+    """CREATE TABLE IF NOT EXISTS ops.todo_items (
+        project_key TEXT NOT NULL,
+        session_id  TEXT NOT NULL,
+        list_id     TEXT NOT NULL,
+        position    INTEGER NOT NULL,
+        content     TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        active_form TEXT,
+        ai_tool     TEXT,
+        observed_at TEXT NOT NULL,
+        PRIMARY KEY (list_id, position))""",
+    "CREATE INDEX IF NOT EXISTS todo_items_project ON ops.todo_items (project_key)",
+    """CREATE TABLE IF NOT EXISTS ops.topic_conversations (
+        conversation_id TEXT PRIMARY KEY,
+        category        TEXT NOT NULL,
+        subcategories   TEXT NOT NULL DEFAULT '[]',
+        confidence      DOUBLE PRECISION NOT NULL,
+        file            TEXT,
+        content_preview TEXT,
+        categorized_at  TEXT NOT NULL,
+        updated_at      TEXT NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS topic_conversations_category ON ops.topic_conversations (category)",
+    """CREATE TABLE IF NOT EXISTS ops.api_runs (
+        run_id       TEXT PRIMARY KEY,
+        job_name     TEXT NOT NULL,
+        target       TEXT NOT NULL,
+        submitted_at TEXT NOT NULL,
+        submitted_by TEXT,
+        pid          INTEGER)""",
+)
+
+
+class PgOpStore(HubStore):
+    """The hub store (and so the op store) on the PostgreSQL warehouse."""
 
     def __init__(self, url: str):
-        from chitty_pipelines.warehouse.store import Warehouse
-
+        super().__init__(url=url)
         self.url = url
-        self._warehouse = Warehouse("unused", url=url)
-
-    @property
-    def path(self) -> str:  # what `status` prints where the SQLite store shows its file
-        return f"{self._warehouse.location} (ops schema)"
-
-    @contextmanager
-    def _cursor(self) -> Iterator[Any]:
-        from psycopg.rows import dict_row
-
-        with self._warehouse.connect() as con, con.raw.cursor(row_factory=dict_row) as cur:
-            yield cur
-
-    def journal_mode(self) -> str:
-        return "postgresql"
-
-    # --- projects ---------------------------------------------------------------------------
-    def register_project(
-        self,
-        project_key: str,
-        name: str,
-        path: str | None = None,
-        git_remote: str | None = None,
-        now: datetime | None = None,
-    ) -> Outcome:
-        ts = _iso(now)
-        with self._cursor() as cur:
-            cur.execute(
-                f"INSERT INTO {PROJECTS} (project_key, name, path, git_remote, registered_at, updated_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (project_key) DO NOTHING",
-                [project_key, name, path, git_remote, ts, ts],
-            )
-            created = cur.rowcount == 1
-            restored = False
-            if not created:
-                old = cur.execute(
-                    f"SELECT removed_at FROM {PROJECTS} WHERE project_key = %s FOR UPDATE", [project_key]
-                ).fetchone()
-                restored = bool(old and old["removed_at"])
-                cur.execute(  # re-adding a removed project restores it
-                    f"UPDATE {PROJECTS} SET name = %s, path = coalesce(%s, path), "
-                    "git_remote = coalesce(%s, git_remote), updated_at = %s, removed_at = NULL "
-                    "WHERE project_key = %s",
-                    [name, path, git_remote, ts, project_key],
-                )
-            row = cur.execute(f"SELECT * FROM {PROJECTS} WHERE project_key = %s", [project_key]).fetchone()
-        message = "registered" if created else "restored" if restored else "updated"
-        return Outcome(True, created, message, dict(row))
-
-    def remove_project(self, project_key: str, now: datetime | None = None) -> Outcome:
-        """Soft delete, as the SQLite store: the row stays with ``removed_at``."""
-        with self._cursor() as cur:
-            old = cur.execute(
-                f"SELECT * FROM {PROJECTS} WHERE project_key = %s FOR UPDATE", [project_key]
-            ).fetchone()
-            if old is None:
-                return Outcome(False, message=f"no registered project {project_key!r}")
-            if old["removed_at"]:
-                return Outcome(True, message=f"already removed at {old['removed_at']}", record=dict(old))
-            row = cur.execute(
-                f"UPDATE {PROJECTS} SET removed_at = %s, updated_at = %s WHERE project_key = %s RETURNING *",
-                [_iso(now), _iso(now), project_key],
-            ).fetchone()
-        return Outcome(True, message="removed", record=dict(row))
-
-    def projects(self, include_removed: bool = False) -> list[dict[str, Any]]:
-        """Registered projects; removed ones only with ``include_removed``."""
-        where = "" if include_removed else "WHERE removed_at IS NULL "
-        with self._cursor() as cur:
-            return list(cur.execute(f"SELECT * FROM {PROJECTS} {where}ORDER BY project_key").fetchall())
-
-    def removed_projects(self) -> list[dict[str, Any]]:
-        with self._cursor() as cur:
-            sql = f"SELECT * FROM {PROJECTS} WHERE removed_at IS NOT NULL ORDER BY project_key"
-            return list(cur.execute(sql).fetchall())
-
-    # --- sessions ---------------------------------------------------------------------------
-    def register_session(
-        self,
-        session_id: str,
-        ai_platform: str,
-        project_key: str | None = None,
-        machine_id: str | None = None,
-        metadata: dict[str, Any] | None = None,
-        now: datetime | None = None,
-        chitty_id: str | None = None,
-        id_source: str | None = None,
-    ) -> Outcome:
-        ts = _iso(now)
-        with self._cursor() as cur:
-            cur.execute(
-                f"INSERT INTO {SESSIONS} (session_id, project_key, ai_platform, machine_id, started_at, "
-                "last_heartbeat_at, metadata, chitty_id, id_source) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (session_id) DO NOTHING",
-                [
-                    session_id, project_key, ai_platform, machine_id, ts, ts,
-                    json.dumps(metadata or {}), chitty_id, id_source,
-                ],
-            )  # fmt: skip
-            created = cur.rowcount == 1
-            row = cur.execute(f"SELECT * FROM {SESSIONS} WHERE session_id = %s", [session_id]).fetchone()
-        if not created:
-            # An idempotent repeat: the session exists; report it, change nothing.
-            return Outcome(True, False, "already registered", dict(row))
-        return Outcome(True, True, "registered", dict(row))
-
-    def heartbeat(
-        self, session_id: str, metadata: dict[str, Any] | None = None, now: datetime | None = None
-    ) -> Outcome:
-        ts = _iso(now)
-        with self._cursor() as cur:
-            row = cur.execute(
-                f"SELECT * FROM {SESSIONS} WHERE session_id = %s FOR UPDATE", [session_id]
-            ).fetchone()
-            if row is None:
-                return Outcome(False, message=f"no session {session_id!r}")
-            if row["ended_at"]:
-                return Outcome(
-                    False, message=f"session {session_id!r} ended at {row['ended_at']}", record=dict(row)
-                )
-            merged = {**json.loads(row["metadata"] or "{}"), **(metadata or {})}
-            row = cur.execute(
-                f"UPDATE {SESSIONS} SET last_heartbeat_at = %s, heartbeats = heartbeats + 1, metadata = %s "
-                "WHERE session_id = %s RETURNING *",
-                [ts, json.dumps(merged), session_id],
-            ).fetchone()
-        return Outcome(True, False, "heartbeat recorded", dict(row))
-
-    def end_session(self, session_id: str, now: datetime | None = None) -> Outcome:
-        ts = _iso(now)
-        with self._cursor() as cur:
-            row = cur.execute(
-                f"SELECT * FROM {SESSIONS} WHERE session_id = %s FOR UPDATE", [session_id]
-            ).fetchone()
-            if row is None:
-                return Outcome(False, message=f"no session {session_id!r}")
-            if row["ended_at"]:
-                return Outcome(True, False, f"already ended at {row['ended_at']}", dict(row))
-            row = cur.execute(
-                f"UPDATE {SESSIONS} SET ended_at = %s, last_heartbeat_at = %s "
-                "WHERE session_id = %s RETURNING *",
-                [ts, ts, session_id],
-            ).fetchone()
-        return Outcome(True, False, "ended", dict(row))
-
-    def session(self, session_id: str) -> dict[str, Any] | None:
-        with self._cursor() as cur:
-            row = cur.execute(f"SELECT * FROM {SESSIONS} WHERE session_id = %s", [session_id]).fetchone()
-        return dict(row) if row else None
-
-    def sessions(self) -> list[dict[str, Any]]:
-        with self._cursor() as cur:
-            return list(cur.execute(f"SELECT * FROM {SESSIONS} ORDER BY started_at, session_id").fetchall())
 
 
 class PgPacer:
@@ -216,7 +105,9 @@ class PgPacer:
     def __init__(self, rate_per_s: float, url: str, key: str):
         self.interval = 1.0 / rate_per_s if rate_per_s > 0 else 0.0
         self.key = key
-        self._warehouse = PgOpStore(url)._warehouse
+        from chitty_pipelines.warehouse.store import Warehouse
+
+        self._warehouse = Warehouse("unused", url=url)
 
     def wait(self) -> float:
         """Sleep until this caller's slot; returns the slot (epoch seconds, the database's clock)."""

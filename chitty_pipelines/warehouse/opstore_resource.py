@@ -1,4 +1,5 @@
-"""The operational store (registered projects and sessions) as a Dagster resource."""
+"""The operational store (registered projects and sessions, and the sync API's hub tables) as a
+Dagster resource, and the one place that picks its backend."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from pydantic import Field
 
 from chitty_pipelines import config
 from chitty_pipelines.warehouse.hubstore import HubStore
-from chitty_pipelines.warehouse.opstore_pg import PgOpStore
 
 URL_VAR = "CHITTY_WAREHOUSE_URL"
 
@@ -17,17 +17,19 @@ def default_path() -> str:
     return str(config.env("CHITTY_OPSTORE_PATH") or home / "opstore.sqlite")
 
 
-def default_store() -> HubStore | PgOpStore:
+def default_store(keep_open: bool = False) -> HubStore:
     """The ``ops`` schema of the PostgreSQL warehouse when CHITTY_WAREHOUSE_URL is set (nothing
-    on local disk), else the SQLite file under $CHITTY_HOME."""
+    on local disk), else the SQLite file under $CHITTY_HOME. The CLI, ``chitty-sync serve`` and
+    the assets all open it here, so they always share one store. ``keep_open``: a long-running
+    server keeps one connection per thread."""
     url = config.env(URL_VAR)
-    return PgOpStore(url) if url else HubStore(default_path())
+    return HubStore(url=url, keep_open=keep_open) if url else HubStore(default_path(), keep_open=keep_open)
 
 
 class OpStoreResource(dg.ConfigurableResource):
     """Registered projects and sessions (written by ``projectsync`` / ``sessionsync`` and the sync
-    API): SQLite (WAL) by default, the PostgreSQL warehouse's ``ops`` schema when ``url`` is set
-    (the API's own hub tables are SQLite-only so far)."""
+    API) and the API's hub tables: SQLite (WAL) by default, the PostgreSQL warehouse's ``ops``
+    schema when ``url`` is set."""
 
     path: str = Field(description="SQLite file; defaults to $CHITTY_HOME/opstore.sqlite.")
     busy_timeout_s: float = Field(default=30.0, description="How long a writer waits for another.")
@@ -39,8 +41,6 @@ class OpStoreResource(dg.ConfigurableResource):
     def from_settings(cls) -> OpStoreResource:
         return cls(path=default_path(), url=config.secret(URL_VAR))  # type: ignore[arg-type]
 
-    def get(self) -> HubStore | PgOpStore:
-        """With SQLite, the store with the sync API's tables too (todo lists posted to
-        ``chitty-sync serve``)."""
+    def get(self) -> HubStore:
         url = self.url.get_value() if isinstance(self.url, dg.EnvVar) else self.url
-        return PgOpStore(url) if url else HubStore(self.path, self.busy_timeout_s)
+        return HubStore(url=url) if url else HubStore(self.path, self.busy_timeout_s)

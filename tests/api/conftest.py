@@ -1,5 +1,6 @@
 """A real ``chitty-sync serve`` on a free loopback port, in its own process, with its own
-CHITTY_HOME; tokens of every scope created the way ``chitty-sync token create`` stores them."""
+CHITTY_HOME (and, with --warehouse=postgres, its own PostgreSQL database: warehouse and hub store);
+tokens of every scope created the way ``chitty-sync token create`` stores them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,8 @@ import pytest
 
 from chitty_pipelines.api.auth import hash_token, new_token
 from chitty_pipelines.warehouse.hubstore import HubStore
+from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
+from chitty_pipelines.warehouse.resource import WarehouseResource
 
 SCOPES = ("read", "write", "sync", "admin")
 
@@ -35,10 +39,21 @@ class Server:
     process: subprocess.Popen
     log: Path
     tokens: dict[str, str] = field(default_factory=dict)
+    warehouse_url: str | None = None  # --warehouse=postgres: the server's own database
+    _stack: ExitStack = field(default_factory=ExitStack)
 
     @property
     def hub(self) -> HubStore:
-        return HubStore(self.home / "opstore.sqlite")
+        """The server's hub store, opened as the server opens it."""
+        return hub_of(self.home, self.warehouse_url)
+
+    def warehouse_resource(self) -> WarehouseResource:
+        """The server's warehouse: the DuckDB file under its home, or its PostgreSQL database."""
+        path = str(self.home / "warehouse.duckdb")
+        return WarehouseResource(path=path, lock_timeout_s=60, url=self.warehouse_url)
+
+    def opstore_resource(self) -> OpStoreResource:
+        return OpStoreResource(path=str(self.home / "opstore.sqlite"), url=self.warehouse_url)
 
     def client(self, scope: str | None = "admin", **kw) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[scope]}"} if scope else {}
@@ -51,6 +66,12 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait(5)
+        finally:
+            self._stack.close()  # drops the server's database (postgres)
+
+
+def hub_of(home: Path, warehouse_url: str | None) -> HubStore:
+    return HubStore(url=warehouse_url) if warehouse_url else HubStore(home / "opstore.sqlite")
 
 
 def start_server(tmp: Path, extra_env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Server:
@@ -65,7 +86,15 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None, args: tuple
     }
     for name in ("CHITTY_WAREHOUSE_PATH", "DAGSTER_HOME", "CHITTY_OPSTORE_PATH", "CLAUDE_CONFIG_DIR"):
         env.pop(name, None)
-    hub = HubStore(home / "opstore.sqlite")
+    stack = ExitStack()
+    if os.environ.get("CHITTY_TEST_WAREHOUSE") == "postgres":
+        # A database of its own: a module-scoped server must not share the session's database
+        # (tokens and sessions of another module's server) nor lose its data between tests.
+        from postgres_harness import ENV_DSN, fresh_database
+
+        env["CHITTY_WAREHOUSE_URL"] = stack.enter_context(fresh_database(os.environ[ENV_DSN], "api"))
+    url = env.get("CHITTY_WAREHOUSE_URL")
+    hub = hub_of(home, url)
     tokens = {}
     for scope in SCOPES:
         token = new_token()
@@ -80,7 +109,7 @@ def start_server(tmp: Path, extra_env: dict[str, str] | None = None, args: tuple
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = Server(f"http://127.0.0.1:{port}", home, env, process, log, tokens)
+    server = Server(f"http://127.0.0.1:{port}", home, env, process, log, tokens, url, stack)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 
 import httpx
+import psycopg
 
-from tests.api.conftest import start_server
+from tests.api.conftest import Server, start_server
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -26,6 +27,26 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def _stored(server: Server, sql: str) -> list[tuple]:
+    """Rows of the server's hub store read with the database's own client (not the store's
+    code): the SQLite file, or the ops schema of its PostgreSQL warehouse."""
+    if server.warehouse_url:
+        with psycopg.connect(server.warehouse_url) as con:
+            return [tuple(r) for r in con.execute(sql.format(api_tokens="ops.api_tokens")).fetchall()]
+    con = sqlite3.connect(server.home / "opstore.sqlite")
+    try:
+        return con.execute(sql.format(api_tokens="api_tokens")).fetchall()
+    finally:
+        con.close()
+
+
+def _stored_bytes(server: Server) -> str:
+    """Everything the hub store holds about tokens, as text (the whole file on SQLite)."""
+    if server.warehouse_url:
+        return repr(_stored(server, "SELECT * FROM {api_tokens}"))
+    return (server.home / "opstore.sqlite").read_bytes().decode("latin-1")
+
+
 def test_tokens_are_stored_hashed_scoped_and_revocable(tmp_path: Path) -> None:
     server = start_server(tmp_path)
     try:
@@ -33,13 +54,9 @@ def test_tokens_are_stored_hashed_scoped_and_revocable(tmp_path: Path) -> None:
         assert made.returncode == 0, made.stderr
         token = made.stdout.strip()
         assert token.startswith("chs_") and len(token) > 40 and "\n" not in token
-        raw = (
-            sqlite3.connect(server.home / "opstore.sqlite")
-            .execute("SELECT token_hash, scope FROM api_tokens WHERE name = 'laptop'")
-            .fetchone()
-        )
-        assert raw == (hashlib.sha256(token.encode()).hexdigest(), "write")
-        assert token not in (server.home / "opstore.sqlite").read_bytes().decode("latin-1")
+        raw = _stored(server, "SELECT token_hash, scope FROM {api_tokens} WHERE name = 'laptop'")
+        assert raw == [(hashlib.sha256(token.encode()).hexdigest(), "write")]
+        assert token not in _stored_bytes(server)
         assert _cli(server.env, "token", "create", "--name", "laptop").returncode == 1  # exists
         assert _cli(server.env, "token", "create", "--name", "x", "--scope", "root").returncode == 2
 
@@ -49,11 +66,7 @@ def test_tokens_are_stored_hashed_scoped_and_revocable(tmp_path: Path) -> None:
         )
         assert httpx.post(f"{server.url}/api/sync", headers=headers).status_code == 403  # write < sync
 
-        used = (
-            sqlite3.connect(server.home / "opstore.sqlite")
-            .execute("SELECT last_used_at FROM api_tokens WHERE name = 'laptop'")
-            .fetchone()[0]
-        )
+        used = _stored(server, "SELECT last_used_at FROM {api_tokens} WHERE name = 'laptop'")[0][0]
         assert used  # recorded (at most once a minute per token)
         listed = _cli(server.env, "token", "list")
         assert "laptop" in listed.stdout and token not in listed.stdout

@@ -11,8 +11,15 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from chitty_pipelines.warehouse import Warehouse
 from tests.api.conftest import Server, start_server
+
+# On PostgreSQL a writer never blocks readers (MVCC): there is no lock to answer around, and the
+# server reads its warehouse database, not this file (tests/api/test_api_views.py and
+# test_api_runs.py read it there).
+pytestmark = pytest.mark.duckdb_only("another process holds the DuckDB file's write lock")
 
 HOLD = textwrap.dedent(
     """

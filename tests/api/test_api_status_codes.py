@@ -98,6 +98,23 @@ def test_400_for_100k_character_strings(server: Server) -> None:
     assert _snapshot(server) == before
 
 
+def test_400_for_nul_characters_in_text(server: Server) -> None:
+    """U+0000 cannot be stored in PostgreSQL text: refused on both hub stores alike (the schema
+    fuzzer found the 500 it was on PostgreSQL)."""
+    before = _snapshot(server)
+    with server.client("write") as c:
+        todos = [{"content": "a\x00b", "status": "pending"}]
+        body = _error(c.put("/api/todos/p1/sync", json={"sessionId": "s", "todos": todos}), 400)
+        assert "U+0000" in json.dumps(body)
+        _error(c.post("/api/session", json={"id": "s-nul", "machineId": "m\x00"}), 400)
+        _error(c.post("/api/project", json={"name": "p", "gitRemote": "g\x00"}), 400)
+        # metadata is stored as JSON text (escaped): allowed, and read back as sent
+        ok = c.post("/api/session", json={"id": "s-nul-meta", "metadata": {"note": "a\x00b"}})
+        assert ok.status_code == 201, ok.text
+    assert server.hub.session("s-nul-meta")["metadata"] == json.dumps({"note": "a\x00b"})
+    assert _snapshot(server)[2:4] == before[2:4]  # no todo list, no conversation written
+
+
 @pytest.mark.parametrize(
     "bad_id",
     [

@@ -12,9 +12,6 @@ from chitty_pipelines.ops.defs import hub_writes_sensor
 from chitty_pipelines.unified.projects import unified_projects
 from chitty_pipelines.unified.sessions import unified_sessions
 from chitty_pipelines.unified.todos import unified_todos
-from chitty_pipelines.warehouse import Warehouse
-from chitty_pipelines.warehouse.opstore_resource import OpStoreResource
-from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.api.conftest import Server
 
 
@@ -24,6 +21,8 @@ def _tick(cursor: str | None) -> dg.SensorResult:
 
 def test_api_writes_reach_unified(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHITTY_HOME", str(server.home))
+    if server.warehouse_url:  # the sensor opens the hub store the way the server does
+        monkeypatch.setenv("CHITTY_WAREHOUSE_URL", server.warehouse_url)
     first = _tick(None)
     cursor = first.cursor
     with server.client("write") as c:
@@ -60,17 +59,16 @@ def test_api_writes_reach_unified(server: Server, monkeypatch: pytest.MonkeyPatc
     assert {"unified/projects", "unified/sessions", "unified/todos"} <= keys
     assert not any("topic" in k for k in keys)
 
-    warehouse = str(server.home / "warehouse.duckdb")
     result = dg.materialize(
         [unified_projects, unified_sessions, unified_todos],
         resources={
-            "warehouse": WarehouseResource(path=warehouse, lock_timeout_s=60),
-            "opstore": OpStoreResource(path=str(server.home / "opstore.sqlite")),
+            "warehouse": server.warehouse_resource(),
+            "opstore": server.opstore_resource(),
             "chitty_id": ChittyIdResource(),
         },
     )
     assert result.success
-    wh = Warehouse(warehouse)
+    wh = server.warehouse_resource().get()
     session = wh.query("SELECT * FROM unified.sessions WHERE session_key = 'registered:uni-1'").iloc[0]
     assert session.project_key == "uni-proj" and session.status == "active"
     todos = wh.query(
@@ -111,16 +109,16 @@ def test_registration_mints_a_chittyid_and_unified_keeps_it(tmp_path) -> None:
             chitty_id = session["session"]["chittyId"]
             assert session["session"]["idSource"] == "service" and is_valid(chitty_id)
             assert chitty_id in fake.minted
-            warehouse = str(server.home / "warehouse.duckdb")
             result = dg.materialize(
                 [unified_projects, unified_sessions],
-                resources={"warehouse": WarehouseResource(path=warehouse, lock_timeout_s=60),
-                           "opstore": OpStoreResource(path=str(server.home / "opstore.sqlite")),
+                resources={"warehouse": server.warehouse_resource(),
+                           "opstore": server.opstore_resource(),
                            "chitty_id": ChittyIdResource(base_url=fake.base_url, token="id-token")},
             )  # fmt: skip
             assert result.success
             row = (
-                Warehouse(warehouse)
+                server.warehouse_resource()
+                .get()
                 .query(
                     "SELECT chitty_id, id_source FROM unified.sessions "
                     "WHERE session_key = 'registered:minted-1'"

@@ -13,8 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from chitty_pipelines.warehouse.hubstore import HubStore
-from tests.api.conftest import Server, free_port
+from tests.api.conftest import Server, free_port, hub_of
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "claude_code_hooks"
 SID = "5f0c6a1e-2b7d-4c1a-9e55-0b7f3c2d9a10"
@@ -179,7 +178,7 @@ def test_hooks_run_against_the_local_hub_store(tmp_path: Path) -> None:
     ):
         r = cli(env, "hooks", "run", event, stdin=payload(fixture, cwd))
         assert r.returncode == 0 and r.stdout == "", r.stderr
-    store = HubStore(tmp_path / "chitty" / "opstore.sqlite")
+    store = hub_of(tmp_path / "chitty", env.get("CHITTY_WAREHOUSE_URL"))  # where the CLI writes
     s = store.session(SID)
     assert s["project_key"] == "local-proj" and s["heartbeats"] == 0 and s["ended_at"] is None
     assert len(store.todo_rows("local-proj")) == 3

@@ -1,6 +1,11 @@
 """Concurrency pools apply: each platform's step declares ``pool=<platform>``, and with the
 instance's pool limit (dagster.yaml.example: ``concurrency.pools.default_limit: 1``) two runs of
-one platform never execute its step at the same time, while different platforms still may."""
+one platform never execute its step at the same time, while different platforms still may.
+
+The instance's storage is PostgreSQL (dagster-postgres, on a throwaway database), as in
+dagster.yaml.example: Dagster's SQLite storage cannot claim a pool slot atomically (SQLite ignores
+``FOR UPDATE SKIP LOCKED``), so two runs whose steps start in the same instant may both get the
+one slot there (seen 1 time in 3 on a loaded machine); PostgreSQL's row locks make the limit hold."""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 import pytest
+from postgres_harness import fresh_database
 
 from chitty_pipelines.kernel.fake_server import Faults
 from chitty_pipelines.platforms.github.assets import GITHUB_ASSETS
@@ -30,16 +37,31 @@ def slow_github() -> Iterator[GitHubFake]:
         yield fake  # type: ignore[misc]
 
 
-def _home(tmp_path: Path, limit: int) -> Path:
+@pytest.fixture
+def dagster_db(postgres_dsn: str) -> Iterator[dict[str, str]]:
+    """A database for the Dagster instance (runs, events, pool slots)."""
+    with fresh_database(postgres_dsn, prefix="dagster") as dsn:
+        yield psycopg.conninfo.conninfo_to_dict(dsn)  # type: ignore[misc]
+
+
+def _home(tmp_path: Path, limit: int, db: dict[str, str]) -> Path:
     home = tmp_path / f"dagster-limit-{limit}"
     home.mkdir()
     (home / "dagster.yaml").write_text(
-        f"telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: {limit}\n"
+        "telemetry:\n  enabled: false\n"
+        "storage:\n  postgres:\n    postgres_db:\n"
+        f"      username: {db['user']}\n      hostname: {db['host']}\n      port: {db['port']}\n"
+        f"      db_name: {db['dbname']}\n      password: '{db.get('password', '')}'\n"
+        "      scheme: postgresql+psycopg2\n"  # as dagster.yaml.example (see there why)
+        f"concurrency:\n  pools:\n    default_limit: {limit}\n"
     )
-    # Create the instance's tables once, before two processes would race to create them.
+    # Create the instance's tables and the pool's limit row once, before two processes would race
+    # to create them (two first uses of a pool at once: one INSERT fails and Dagster's fallback
+    # UPDATE then runs in the aborted PostgreSQL transaction, failing that run's step).
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.get_runs(limit=1)
         instance.get_asset_keys()
+        instance.event_log_storage.initialize_concurrency_limit_to_default("github")
     return home
 
 
@@ -61,6 +83,7 @@ def _step_windows(instance: dg.DagsterInstance, run_ids: list[str]) -> list[tupl
 
 
 _RUN_ONE = """
+import os
 import sys
 import dagster as dg
 from chitty_pipelines.platforms.github.assets import GITHUB_ASSETS
@@ -71,7 +94,8 @@ api_url, warehouse, token, data_repo = sys.argv[1:5]
 resources = {
     "github": GitHubResource(token=token, base_url=api_url, owners=["acme"], data_repository=data_repo,
                              requests_per_second=0, retry_max_wait_s=0.01),
-    "warehouse": WarehouseResource(path=warehouse),
+    # the PostgreSQL warehouse with --warehouse=postgres, else the DuckDB file
+    "warehouse": WarehouseResource(path=warehouse, url=os.environ.get("CHITTY_WAREHOUSE_URL")),
 }
 selection = dg.AssetSelection.assets(*GITHUB_ASSETS).without_checks()
 job = dg.define_asset_job("github_only", selection=selection)
@@ -116,11 +140,11 @@ def _overlap(windows: list[tuple[datetime, datetime]]) -> float:
 
 @pytest.mark.timeout(600)
 def test_two_runs_of_one_platform_never_overlap_with_a_pool_limit(
-    slow_github: GitHubFake, tmp_path: Path
+    slow_github: GitHubFake, tmp_path: Path, dagster_db: dict[str, str]
 ) -> None:
     step = next(iter(GITHUB_ASSETS)).op
     assert step.pool == "github"  # declared by the kernel's factory for every platform
-    home = _home(tmp_path, limit=1)
+    home = _home(tmp_path, limit=1, db=dagster_db)
     run_ids = _two_runs_at_once(home, slow_github, tmp_path)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         windows = _step_windows(instance, run_ids)
@@ -128,10 +152,12 @@ def test_two_runs_of_one_platform_never_overlap_with_a_pool_limit(
 
 
 @pytest.mark.timeout(600)
-def test_without_the_limit_the_same_runs_do_overlap(slow_github: GitHubFake, tmp_path: Path) -> None:
+def test_without_the_limit_the_same_runs_do_overlap(
+    slow_github: GitHubFake, tmp_path: Path, dagster_db: dict[str, str]
+) -> None:
     """The control: with room for two, the same two runs execute the step at the same time, so
     the test above measures the pool and not an accident of timing."""
-    home = _home(tmp_path, limit=2)
+    home = _home(tmp_path, limit=2, db=dagster_db)
     run_ids = _two_runs_at_once(home, slow_github, tmp_path)
     with dg.DagsterInstance.from_config(str(home)) as instance:
         windows = _step_windows(instance, run_ids)
