@@ -143,6 +143,12 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         "1048576",
     ),
     EnvVarSpec(
+        "CHITTY_API_THREADS",
+        "`chitty-sync serve`: threads that run request handlers (more only helps handlers that wait "
+        "on I/O; each extra one competes for the GIL).",
+        "4",
+    ),
+    EnvVarSpec(
         "CHITTY_SYNC_URL",
         "A `chitty-sync serve` hub (e.g. `https://sync.example.com`): projectsync, sessionsync, "
         "topicsync, todos, status, the hooks and check then talk to it instead of the local "

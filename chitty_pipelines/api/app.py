@@ -51,6 +51,7 @@ class ApiSettings:
     warehouse_path: Path
     no_auth: bool = False
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    threads: int = 4  # CHITTY_API_THREADS: threads running request handlers
     # CHITTY_WAREHOUSE_URL: hub and warehouse reads both go to PostgreSQL (a secret: no repr)
     warehouse_url: str | None = field(default=None, repr=False)
 
@@ -63,6 +64,7 @@ class ApiSettings:
             warehouse_path=config.load_settings().warehouse_path,
             no_auth=no_auth,
             max_body_bytes=int(config.env("CHITTY_API_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES),
+            threads=max(1, config.number("CHITTY_API_THREADS", 4, int)),
             warehouse_url=config.env(URL_VAR) or None,
         )
 
@@ -235,6 +237,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):  # type: ignore[no-untyped-def]
+        import anyio.to_thread
+
+        # Handlers are short and CPU-bound (SQLite reads, snapshots, serialisation): anyio's 40
+        # threads only fight over the GIL. With 4, a session page answered 15-25 % more
+        # requests with a lower p99 (wrk, 16 connections); a refresh waiting on the DuckDB lock
+        # still leaves threads free (it waits at most WAREHOUSE_WAIT_S, one per query).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
         yield
         state.runs.reap()  # graceful shutdown: collect finished workers; running ones finish on their own
 

@@ -55,3 +55,29 @@ def test_hubstore_implements_the_hub_interface(tmp_path) -> None:
         if not name.startswith("_"):
             want = list(inspect.signature(member).parameters)
             assert list(inspect.signature(getattr(HubStore, name)).parameters) == want, name
+
+
+def test_handler_threads_follow_the_setting_and_a_bad_value_names_it(tmp_path, monkeypatch) -> None:
+    """CHITTY_API_THREADS sizes the pool that runs request handlers (default 4); a value that is
+    not a whole number fails at start naming the variable."""
+    import anyio.to_thread
+    from fastapi.testclient import TestClient
+
+    from chitty_pipelines.api.app import ApiSettings, create_app
+    from chitty_pipelines.config import ConfigError
+
+    monkeypatch.setenv("CHITTY_HOME", str(tmp_path))
+    assert ApiSettings.from_env().threads == 4
+    monkeypatch.setenv("CHITTY_API_THREADS", "2")
+    settings = ApiSettings.from_env()
+    assert settings.threads == 2
+
+    async def tokens() -> float:
+        return anyio.to_thread.current_default_thread_limiter().total_tokens
+
+    with TestClient(create_app(settings)) as client:
+        assert client.portal.call(tokens) == 2
+        assert client.get("/health").status_code == 200
+    monkeypatch.setenv("CHITTY_API_THREADS", "many")
+    with pytest.raises(ConfigError, match="CHITTY_API_THREADS"):
+        ApiSettings.from_env()
