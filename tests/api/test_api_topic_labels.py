@@ -1,23 +1,24 @@
 """``PUT /api/topic/<session key>`` records a manual topic label exactly like ``chitty-sync topic
-set`` (ops.session_topic_labels, the session's manual row), against a real server process and a
-real DuckDB warehouse: it wins for its session across a re-sync and --full-refresh and teaches the
-classifier; bad input (unknown topic or session, extra fields, read scope) writes nothing; a sync
-holding the warehouse gives 503; ``DELETE /api/topic/<session key>/label`` unsets it."""
+set`` (ops.session_topic_labels, the session's manual row), against a real server process and its
+own warehouse (DuckDB, or its own PostgreSQL database on the --warehouse=postgres pass): it wins
+for its session across a re-sync and --full-refresh and teaches the classifier; bad input
+(unknown topic or session, extra fields, read scope) writes nothing; a sync holding the DuckDB
+warehouse gives 503; ``DELETE /api/topic/<session key>/label`` unsets it."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import duckdb
 import pytest
 
 from chitty_pipelines.unified.topic_labels import LABELS
 from chitty_pipelines.unified.topic_tables import SESSION_TOPICS
-from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.api.conftest import Server, start_server
 from tests.topics.topic_support import materialize, put_sessions
+
+Labelled = tuple[Server, WarehouseResource]
 
 SESSIONS = {
     "claude_code:s-auth": "Add JWT auth to the API and refresh the access token when it expires.",
@@ -28,19 +29,20 @@ ODD = "claude_code:s-odd"
 
 
 @pytest.fixture(scope="module")
-def labelled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path]]:
-    # DuckDB whatever the suite's backend: the API reads the DuckDB file of its CHITTY_HOME.
-    server = start_server(tmp_path_factory.mktemp("api-labels"), {"CHITTY_WAREHOUSE_URL": ""})
-    path = server.home / "warehouse.duckdb"
-    put_sessions(Warehouse(path), SESSIONS)
-    assert materialize(WarehouseResource(path=str(path), lock_timeout_s=120)).success
-    yield server, path
+def labelled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Labelled]:
+    # The server's own warehouse, whichever backend the suite runs on.
+    server = start_server(tmp_path_factory.mktemp("api-labels"))
+    resource = server.warehouse_resource()
+    resource = WarehouseResource(path=resource.path, lock_timeout_s=120, url=resource.url)
+    put_sessions(resource.get(), SESSIONS)
+    assert materialize(resource).success
+    yield server, resource
     server.stop()
 
 
-def _state(path: Path) -> tuple[list[tuple], list[tuple]]:
+def _state(resource: WarehouseResource) -> tuple[list[tuple], list[tuple]]:
     """(labels, session_topics rows), comparable with ==."""
-    wh = Warehouse(path, 120)
+    wh = resource.get()
     labels = wh.query(f"SELECT session_key, topic_id FROM {LABELS.sql_name} ORDER BY 1").values.tolist()
     rows = wh.query(
         f"SELECT session_key, topic_id, rank, classifier FROM {SESSION_TOPICS.sql_name} ORDER BY 1, 3"
@@ -50,22 +52,23 @@ def _state(path: Path) -> tuple[list[tuple], list[tuple]]:
     ]
 
 
-def test_put_records_a_label_that_wins_survives_and_teaches(labelled: tuple[Server, Path]) -> None:
-    server, path = labelled
+def test_put_records_a_label_that_wins_survives_and_teaches(
+    labelled: Labelled,
+) -> None:
+    server, resource = labelled
     with server.client("write") as c:
         r = c.put(f"/api/topic/{ODD}", json={"category": "music"})
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["success"] is True
     assert body["label"] == {"sessionKey": ODD, "topic": "music", "category": "music", "classifier": "manual"}
-    labels, rows = _state(path)
+    labels, rows = _state(resource)
     assert labels == [(ODD, "music")]
     assert [row for row in rows if row[0] == ODD] == [(ODD, "music", 1, "manual")]
 
-    resource = WarehouseResource(path=str(path), lock_timeout_s=120)
     for full_refresh in (False, True):
         assert materialize(resource, full_refresh=full_refresh).success
-        labels, rows = _state(path)
+        labels, rows = _state(resource)
         assert labels == [(ODD, "music")]
         assert [row for row in rows if row[0] == ODD] == [(ODD, "music", 1, "manual")]
         # The others were classified by the classifier this label taught (its name says so).
@@ -77,7 +80,7 @@ def test_put_records_a_label_that_wins_survives_and_teaches(labelled: tuple[Serv
         r = c.put("/api/topic/claude_code:s-db", json={"category": "cache"})
     assert r.status_code == 200, r.text
     assert r.json()["label"]["category"] == "performance"
-    assert ("claude_code:s-db", "cache") in _state(path)[0]
+    assert ("claude_code:s-db", "cache") in _state(resource)[0]
 
     # Unset through the API: the label and the session's manual row go; a second unset is a 404.
     with server.client("write") as c:
@@ -90,10 +93,10 @@ def test_put_records_a_label_that_wins_survives_and_teaches(labelled: tuple[Serv
         again = c.delete(f"/api/topic/{ODD}/label")
         assert again.status_code == 404 and "no manual topic label" in again.json()["error"]
         assert c.delete("/api/topic/claude_code:s-db/label").status_code == 200
-    labels, rows = _state(path)
+    labels, rows = _state(resource)
     assert labels == [] and not [row for row in rows if row[0] == ODD]
     assert materialize(resource).success
-    assert all(row[3] != "manual" for row in _state(path)[1])
+    assert all(row[3] != "manual" for row in _state(resource)[1])
 
 
 @pytest.mark.parametrize(
@@ -106,31 +109,34 @@ def test_put_records_a_label_that_wins_survives_and_teaches(labelled: tuple[Serv
         (ODD, {"category": "Music!"}, 400, ""),  # the body's own validation
     ],
 )
-def test_bad_label_writes_nothing(labelled: tuple[Server, Path], key, body, status, message) -> None:
-    server, path = labelled
-    before = _state(path)
+def test_bad_label_writes_nothing(labelled: Labelled, key, body, status, message) -> None:
+    server, resource = labelled
+    before = _state(resource)
     with server.client("write") as c:
         r = c.put(f"/api/topic/{key}", json=body)
     assert r.status_code == status, r.text
     assert r.json()["success"] is False and message in r.json()["error"]
-    assert _state(path) == before
+    assert _state(resource) == before
 
 
-def test_label_needs_write_scope(labelled: tuple[Server, Path]) -> None:
-    server, path = labelled
-    before = _state(path)
+def test_label_needs_write_scope(labelled: Labelled) -> None:
+    server, resource = labelled
+    before = _state(resource)
     with server.client("read") as c:
         assert c.put(f"/api/topic/{ODD}", json={"category": "music"}).status_code == 403
         assert c.delete(f"/api/topic/{ODD}/label").status_code == 403
     with server.client(None) as c:
         assert c.put(f"/api/topic/{ODD}", json={"category": "music"}).status_code == 401
-    assert _state(path) == before
+    assert _state(resource) == before
 
 
-def test_a_sync_holding_the_warehouse_gives_503_and_writes_nothing(labelled: tuple[Server, Path]) -> None:
-    server, path = labelled
-    before = _state(path)
-    held = duckdb.connect(str(path))  # another process holding the write lock, as a sync does
+@pytest.mark.duckdb_only("DuckDB's file lock; PostgreSQL writers do not lock readers out")
+def test_a_sync_holding_the_warehouse_gives_503_and_writes_nothing(
+    labelled: Labelled,
+) -> None:
+    server, resource = labelled
+    before = _state(resource)
+    held = duckdb.connect(resource.path)  # another process holding the write lock, as a sync does
     try:
         with server.client("write") as c:
             r = c.put(f"/api/topic/{ODD}", json={"category": "music"})
@@ -138,18 +144,18 @@ def test_a_sync_holding_the_warehouse_gives_503_and_writes_nothing(labelled: tup
         held.close()
     assert r.status_code == 503, r.text
     assert r.headers["Retry-After"] == "5" and "nothing was written" in r.json()["error"]
-    assert _state(path) == before
+    assert _state(resource) == before
     with server.client("write") as c:  # and once the lock is gone the same request goes through
         assert c.put(f"/api/topic/{ODD}", json={"category": "music"}).status_code == 200
         assert c.delete(f"/api/topic/{ODD}/label").status_code == 200
 
 
-def test_a_hub_conversation_keeps_the_original_put(labelled: tuple[Server, Path]) -> None:
-    server, path = labelled
-    before = _state(path)
+def test_a_hub_conversation_keeps_the_original_put(labelled: Labelled) -> None:
+    server, resource = labelled
+    before = _state(resource)
     with server.client("write") as c:
         assert c.post("/api/topic", json={"id": "conv-1", "category": "music"}).status_code == 201
         r = c.put("/api/topic/conv-1", json={"category": "gardening", "confidence": 0.7})
     assert r.status_code == 200, r.text
     assert r.json()["conversation"]["category"] == "gardening"
-    assert _state(path) == before
+    assert _state(resource) == before
