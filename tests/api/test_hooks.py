@@ -161,8 +161,10 @@ def test_installed_commands_drive_a_session_on_the_hub(server: Server, tmp_path:
     _wait(lambda: hub.session(SID)["heartbeats"] >= 1)
     fire("SessionEnd", "session_end")
     assert _wait(lambda: hub.session(SID)["ended_at"])
-    log = (tmp_path / "chitty" / "hooks" / "hooks.log").read_text()
-    assert "ended" in log and server.tokens["write"] not in log
+    # The detached hook writes its log line after the hub answers, so wait for it too.
+    log_path = tmp_path / "chitty" / "hooks" / "hooks.log"
+    log = _wait(lambda: "ended" in log_path.read_text() and log_path.read_text())
+    assert server.tokens["write"] not in log
 
 
 def test_hooks_run_against_the_local_hub_store(tmp_path: Path) -> None:
