@@ -123,3 +123,29 @@ def test_scoped_derive_equals_a_full_recompute_across_sessions(tmp_path: Path) -
         scoped = _snapshot(wh)["claude_sessions"]
         assert ClaudeSync(wh, "run", True, lambda _: None).derive()  # full refresh: every session
         assert _snapshot(wh)["claude_sessions"] == scoped
+
+
+def test_a_worker_printing_to_stdout_does_not_break_the_results(tmp_path: Path, monkeypatch) -> None:
+    """Workers send results over a pipe of their own: noise on their stdout (here a
+    sitecustomize that prints at start-up and at every pickle load, as a profiler attached to a
+    worker once did) used to land inside the pickle stream ("invalid load key")."""
+    corpus = tmp_path / "corpus"
+    manifest = generate(corpus, 0.5, seed=8)
+    noisy = tmp_path / "noisy"
+    noisy.mkdir()
+    (noisy / "sitecustomize.py").write_text(
+        "import builtins, pickle, sys\n"
+        "print('7 noise at start-up')\n"
+        "_load = pickle.load\n"
+        "def load(*a, **k):\n"
+        "    sys.stdout.write('7 noise mid-stream\\n'); sys.stdout.flush()\n"
+        "    return _load(*a, **k)\n"
+        "pickle.load = load\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", f"{noisy}:{ROOT}")
+    res = LocalSessionsResource(claude_homes=[str(corpus)], exports_dir=str(tmp_path / "none"))
+    wh = warehouse_at(tmp_path / "w.duckdb")
+    sync = _sync(wh, res, workers=2, parallel_min_bytes=0, batch_bytes=100_000)
+    assert sync.stats.files_read == len(list(corpus.rglob("*.jsonl")))
+    total = wh.scalar("SELECT sum(total_tokens) FROM raw_local.claude_sessions")
+    assert int(total) == manifest["true_tokens"]["total_tokens"]

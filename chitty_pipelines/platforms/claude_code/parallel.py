@@ -6,7 +6,9 @@ core; the GIL rules out threads. Workers are fresh interpreters running this mod
 (``python -m``), never forks (the Dagster step that calls this runs threads, and a fork copies
 their held locks). Not ``multiprocessing``: its spawn re-imports the caller's ``__main__``
 (the ``chitty-sync`` script imports Dagster: ~1 s per worker); these import only orjson,
-pyarrow and the parser. Tasks and results are pickles over the workers' stdin and stdout.
+pyarrow and the parser. Tasks go as pickles over the worker's stdin, results come back over a
+pipe of their own (not stdout: anything printed there, by a library or a profiler attached to
+the worker, would land inside the stream and break the next pickle: "invalid load key").
 
 A unit is a list of whole files; results come back in submission order, so the caller commits
 files in the same order as a serial sync would (a tool result and its call meet the same way).
@@ -156,7 +158,7 @@ def parse_parallel(
         for i, unit in enumerate(todo):
             proc = procs[i % len(procs)]
             try:
-                result = pickle.load(proc.stdout)
+                result = pickle.load(proc.results)  # type: ignore[attr-defined]
             except EOFError:
                 proc.wait()
                 raise RuntimeError(
@@ -170,11 +172,22 @@ def parse_parallel(
 
 
 def _start_worker() -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "chitty_pipelines.platforms.claude_code.parse_worker"]
-    # stderr to a temp file: a chatty worker can never block on a full pipe. Closed by
+    read_end, write_end = os.pipe()
+    cmd = [sys.executable, "-m", "chitty_pipelines.platforms.claude_code.parse_worker", str(write_end)]
+    # stdout and stderr to a temp file: a chatty worker can never block on a full pipe. Closed by
     # _stop_worker, which outlives this function (hence no context manager).
     err = tempfile.TemporaryFile()  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err)
+    try:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=err, stderr=err, pass_fds=(write_end,)
+        )  # fmt: skip
+    except BaseException:
+        os.close(read_end)
+        err.close()
+        raise
+    finally:
+        os.close(write_end)  # the worker holds it now: EOF here when it exits
+    proc.results = os.fdopen(read_end, "rb")  # type: ignore[attr-defined]
     proc.err_file = err  # type: ignore[attr-defined]
     return proc
 
@@ -193,17 +206,19 @@ def _stop_worker(proc: subprocess.Popen) -> None:
         proc.kill()
         proc.wait()
     finally:
-        proc.stdout.close()
+        proc.results.close()  # type: ignore[attr-defined]
         proc.err_file.close()  # type: ignore[attr-defined]
 
 
-def serve() -> None:
-    """Worker loop: one pickled (tasks, schemas, block_bytes) in, one pickled ParsedUnit out."""
-    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
-    while True:
-        try:
-            tasks, schemas, block_bytes = pickle.load(stdin)
-        except EOFError:
-            return
-        pickle.dump(parse_unit(tasks, schemas, block_bytes), stdout, pickle.HIGHEST_PROTOCOL)
-        stdout.flush()
+def serve(results_fd: int) -> None:
+    """Worker loop: one pickled (tasks, schemas, block_bytes) in on stdin, one pickled ParsedUnit
+    out on ``results_fd``."""
+    stdin = sys.stdin.buffer
+    with os.fdopen(results_fd, "wb") as out:
+        while True:
+            try:
+                tasks, schemas, block_bytes = pickle.load(stdin)
+            except EOFError:
+                return
+            pickle.dump(parse_unit(tasks, schemas, block_bytes), out, pickle.HIGHEST_PROTOCOL)
+            out.flush()

@@ -51,6 +51,7 @@ import numpy as np
 from scipy.sparse import csr_matrix, hstack
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from chitty_pipelines.topics.classifiers.base import (
     Limits,
@@ -153,7 +154,8 @@ class PrototypeClassifier:
         self.embedder = embedder or wordllama_embedder()
         # Keywords of the taxonomy still name the subcategories and lead the evidence.
         self.matcher = KeywordMatcher(k for t in taxonomy.topics for k in t.keywords)
-        self._fit()
+        with _one_blas_thread():
+            self._fit()
 
     # -- identity -------------------------------------------------------------------------
 
@@ -221,6 +223,9 @@ class PrototypeClassifier:
         self._word_docs = self.words.transform(docs)
         self._char_docs = self.chars.transform(docs)
         self._features = self.words.get_feature_names_out()
+        # Dense (topics x vocabulary, a few MB): the evidence reads one row per chosen topic and
+        # session, and indexing the sparse matrix row by row cost more than classifying.
+        self._word_docs_dense = self._word_docs.toarray()
 
         train_x, train_y, weight = list(texts), list(y), [1.0] * len(texts)
         if self.labels:  # too few to calibrate on: the regression learns from them instead
@@ -274,9 +279,9 @@ class PrototypeClassifier:
         a = self.params.prior_pseudocount
         return np.log(k * (a + counts) / (a * k + counts.sum()))
 
-    def _design(self, texts: Sequence[str], vectors: np.ndarray | None = None):
+    def _design(self, texts: Sequence[str], vectors: np.ndarray | None = None, word_rows=None):
         v = self.embedder.encode(texts) if vectors is None else vectors
-        parts = [csr_matrix(v), self.words.transform(texts)]
+        parts = [csr_matrix(v), self.words.transform(texts) if word_rows is None else word_rows]
         if self.params.linear_chars:
             parts.append(self.chars.transform(texts))
         return hstack(parts).tocsr()
@@ -363,7 +368,7 @@ class PrototypeClassifier:
         out[:, :, 0] = _z(np.nan_to_num(nearest))
         out[:, :, 1] = _z((word_rows @ self._word_docs.T).toarray())
         out[:, :, 2] = _z((char_rows @ self._char_docs.T).toarray())
-        proba = self.linear.predict_proba(self._design(texts, vectors))
+        proba = self.linear.predict_proba(self._design(texts, vectors, word_rows))
         logp = np.full((n, k), np.log(1e-6))
         for j, col in enumerate(self._linear_cols):
             if col is not None:
@@ -398,13 +403,15 @@ class PrototypeClassifier:
 
     def scores(self, texts: Sequence[str]) -> np.ndarray:
         """Combined score per text and topic (n x topics): the weighted signals plus biases."""
-        signals = self._signals(texts)[0]
+        with _one_blas_thread():
+            signals = self._signals(texts)[0]
         return np.tensordot(signals, self.weights, axes=([2], [0])) + self.bias
 
     def classify(self, texts: Sequence[str]) -> list[list[TopicScore]]:
         if not texts:
             return []
-        signals, vectors, word_rows = self._signals(texts)
+        with _one_blas_thread():
+            signals, vectors, word_rows = self._signals(texts)
         combined = np.tensordot(signals, self.weights, axes=([2], [0])) + self.bias
         results: list[list[TopicScore]] = []
         for i, text in enumerate(texts):
@@ -438,7 +445,7 @@ class PrototypeClassifier:
         cols = word_row.indices
         for category in chosen:
             j = self._index[category]
-            contrib = word_row.multiply(self._word_docs[j]).toarray().ravel()[cols]
+            contrib = word_row.data * self._word_docs_dense[j, cols]
             terms: list[str] = []
             for n in np.argsort(-contrib, kind="stable"):
                 if len(terms) >= self.params.evidence_terms or contrib[n] <= 0:
@@ -469,6 +476,13 @@ class PrototypeClassifier:
                     )
                     where = f"{kind}: {example.text[:70]}"
         return where
+
+
+def _one_blas_thread() -> threadpool_limits:
+    """The fit and the matrix products are small: with OpenBLAS's default of a thread per core,
+    its threads spin against each other and against the other steps of a run. On 2 cores the
+    fit took 1.0-3.3 s with them and 0.45-0.6 s with one thread."""
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 @lru_cache(maxsize=8)
