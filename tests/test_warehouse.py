@@ -107,3 +107,68 @@ def test_append_new_refuses_keys_the_table_holds_and_leaves_the_transaction_usab
     assert warehouse.cursors("local", "things") == {"high_water": 2}
     with warehouse.transaction() as tx:
         assert tx.append_new(T, rows([], 3), 0) == 0
+
+
+def test_small_upserts_store_what_the_arrow_path_stores(warehouse):
+    """A few Python rows bypass Arrow on DuckDB (no pandas import for a sync log entry); every
+    column type must come out as the Arrow path writes it, on either backend, whatever the
+    session's time zone."""
+    import datetime as dt
+    from decimal import Decimal
+
+    import pyarrow as pa
+
+    from chitty_pipelines.warehouse.store import SMALL_UPSERT_ROWS
+
+    spec = cols(
+        ("id", "VARCHAR"), ("n", "BIGINT"), ("i", "INTEGER"), ("x", "DOUBLE"), ("ok", "BOOLEAN"),
+        ("at", "TIMESTAMPTZ"), ("naive_at", "TIMESTAMPTZ"), ("wall", "TIMESTAMP"), ("day", "DATE"),
+        ("tags", "VARCHAR[]"), ("doc", "JSON"), ("raw", "BLOB"), ("amount", "DECIMAL(18,6)"),
+    )  # fmt: skip
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    rows = [
+        {
+            "id": "a",
+            "n": 2**40,
+            "i": -3,
+            "x": 1.5,
+            "ok": True,
+            "at": dt.datetime(2026, 12, 6, 9, 30, 1, 123456, tzinfo=berlin),
+            "naive_at": dt.datetime(2026, 12, 6, 9, 30),
+            "wall": dt.datetime(2026, 12, 6, 9, 30, tzinfo=berlin),
+            "day": dt.date(2026, 12, 6),
+            "tags": ["x", "y"],
+            "doc": '{"k": [1, 2]}',
+            "raw": b"\x00\xff",
+            "amount": Decimal("12.345678"),
+        },
+        {"id": "b"},  # every other column NULL
+        {"id": "a", "n": 1, "tags": []},  # same key later in the batch: this one wins...
+        {"id": "c", "n": 5, "tags": None, "doc": "null", "at": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)},
+    ]
+    rows.insert(2, dict(rows[0], id="d"))  # ...and a copy of the full row under its own key
+    small, big = TableSpec("raw_local", "small", spec, ("id",)), TableSpec("raw_local", "big", spec, ("id",))
+    with warehouse.transaction() as tx:
+        tx.con.execute("SET TimeZone = 'America/Los_Angeles'") if warehouse.url is None else None
+        assert tx.upsert(small, rows) == len(rows)
+        assert (
+            tx.upsert(big, pa.Table.from_pylist(rows, schema=big.arrow_schema()).select(big.column_names)) > 0
+        )
+        assert tx.upsert(small, []) == 0
+    with warehouse.connect() as con:
+        small_rows, big_rows = (
+            con.execute(f"SELECT * FROM raw_local.{t} ORDER BY id").fetchall() for t in ("small", "big")
+        )
+    assert small_rows == big_rows and len(small_rows) == 4
+    full = dict(zip(small.column_names, next(r for r in small_rows if r[0] == "d"), strict=True))
+    assert full["at"] == dt.datetime(2026, 12, 6, 8, 30, 1, 123456, tzinfo=dt.UTC)
+    assert full["naive_at"] == dt.datetime(2026, 12, 6, 9, 30, tzinfo=dt.UTC)  # naive = UTC
+    assert full["wall"] == dt.datetime(2026, 12, 6, 8, 30)  # the UTC wall time
+    assert (full["tags"], full["raw"], full["amount"]) == (["x", "y"], b"\x00\xff", Decimal("12.345678"))
+    assert warehouse.scalar("SELECT n FROM raw_local.small WHERE id = 'a'") == 1
+    # More rows than the threshold take the Arrow path, with the same result.
+    many = [{"id": f"k{i:04d}", "n": i} for i in range(SMALL_UPSERT_ROWS + 1)]
+    with warehouse.transaction() as tx:
+        assert tx.upsert(small, many[:3]) == 3
+        assert tx.upsert(small, many) == len(many)
+    assert warehouse.scalar("SELECT count(*) FROM raw_local.small WHERE id LIKE 'k%'") == len(many)

@@ -3,7 +3,7 @@ the sync log, and the generic data checks (unique key, rejects)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -136,19 +136,19 @@ def rejects_check_result(
     asset_key: dg.AssetKey | None = None,
 ) -> dg.AssetCheckResult:
     """Warns (never fails) when a platform's streams have rejected records, and shows the reasons."""
-    df = warehouse.query(
+    rows = warehouse.records(
         "SELECT stream, reason, count(*) AS n FROM ops.rejects WHERE platform = ? AND stream IN "
         "(SELECT unnest(?)) GROUP BY ALL ORDER BY n DESC LIMIT 20",
         [platform, list(streams)],
     )
-    total = int(df["n"].sum()) if len(df) else 0
+    total = sum(int(r["n"]) for r in rows)
     return dg.AssetCheckResult(
         passed=total == 0,
         asset_key=asset_key,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
             "rejects": total,
-            "top_reasons": dg.MetadataValue.md(_markdown_table(df) if total else "none"),
+            "top_reasons": dg.MetadataValue.md(_markdown_table(rows) if total else "none"),
         },
     )
 
@@ -174,13 +174,11 @@ def rejects_check(platform: str, streams: Sequence[str]) -> CheckFn:
     return _check
 
 
-def _markdown_table(df: Any) -> str:
-    header = "| " + " | ".join(map(str, df.columns)) + " |"
-    rule = "|" + "---|" * len(df.columns)
-    body = [
-        "| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"
-        for row in df.itertuples(index=False)
-    ]
+def _markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
+    columns = list(rows[0]) if rows else []
+    header = "| " + " | ".join(columns) + " |"
+    rule = "|" + "---|" * len(columns)
+    body = ["| " + " | ".join(str(v).replace("|", "\\|") for v in row.values()) + " |" for row in rows]
     return "\n".join([header, rule, *body])
 
 

@@ -55,13 +55,12 @@ def _ids_valid(table: TableSpec):
         wh = _wh(ctx)
         if not wh.table_exists(table.schema, table.name):
             return _result(0, "invalid_ids")
-        rows = wh.query(f"SELECT chitty_id, id_source FROM {table.sql_name}")
-        bad_service = sum(1 for i, s in zip(rows["chitty_id"], rows["id_source"], strict=True)
-                          if s == "service" and not is_valid(i))  # fmt: skip
+        found = wh.records(f"SELECT chitty_id, id_source FROM {table.sql_name}")
+        rows = [(r["chitty_id"], r["id_source"]) for r in found]
+        bad_service = sum(1 for i, s in rows if s == "service" and not is_valid(i))
         # A local placeholder must never pass for a real id (contracts §4.4).
-        bad_local = sum(1 for i, s in zip(rows["chitty_id"], rows["id_source"], strict=True)
-                        if s == "local" and (is_valid(i) or not str(i).startswith("local-")))  # fmt: skip
-        local = int((rows["id_source"] == "local").sum())
+        bad_local = sum(1 for i, s in rows if s == "local" and (is_valid(i) or not i.startswith("local-")))
+        local = sum(1 for _, s in rows if s == "local")
         return _result(bad_service + bad_local, "invalid_ids", local_ids=local, service_ids=len(rows) - local)
 
     return check

@@ -48,15 +48,23 @@ def _check_session_topics_in_taxonomy(context) -> dg.AssetCheckResult:
     categories = [t.id for t in taxonomy.categories]
     # "parent/sub" strings, not [parent, sub] lists: a list of lists has no PostgreSQL form
     pairs = [f"{t.parent}/{t.id}" for t in taxonomy.topics if t.parent]
-    unknown = wh.query(
-        f"SELECT DISTINCT topic_id FROM {SESSION_TOPICS.sql_name} WHERE topic_id NOT IN (SELECT unnest(?))",
-        [categories],
-    )["topic_id"].tolist()
-    bad_subs = wh.query(
-        f"SELECT DISTINCT topic_id || '/' || sub AS pair FROM (SELECT topic_id, unnest(subcategories) AS sub "
-        f"FROM {SESSION_TOPICS.sql_name}) AS s WHERE topic_id || '/' || sub NOT IN (SELECT unnest(?))",
-        [pairs],
-    )["pair"].tolist()
+    unknown = [
+        r["topic_id"]
+        for r in wh.records(
+            f"SELECT DISTINCT topic_id FROM {SESSION_TOPICS.sql_name} "
+            "WHERE topic_id NOT IN (SELECT unnest(?))",
+            [categories],
+        )
+    ]
+    bad_subs = [
+        r["pair"]
+        for r in wh.records(
+            "SELECT DISTINCT topic_id || '/' || sub AS pair FROM "
+            f"(SELECT topic_id, unnest(subcategories) AS sub FROM {SESSION_TOPICS.sql_name}) AS s "
+            "WHERE topic_id || '/' || sub NOT IN (SELECT unnest(?))",
+            [pairs],
+        )
+    ]
     return dg.AssetCheckResult(
         passed=not unknown and not bad_subs,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -71,7 +79,9 @@ def _check_session_topics_in_taxonomy(context) -> dg.AssetCheckResult:
 def _check_topics_match_taxonomy(context) -> dg.AssetCheckResult:
     wh, taxonomy = _wh(context), context.resources.topic_classifier.taxonomy()
     stored = (
-        set(wh.query(f"SELECT topic_id FROM {TOPICS.sql_name}")["topic_id"]) if _has(wh, TOPICS) else set()
+        {r["topic_id"] for r in wh.records(f"SELECT topic_id FROM {TOPICS.sql_name}")}
+        if _has(wh, TOPICS)
+        else set()
     )
     extra, missing = sorted(stored - set(taxonomy.ids)), sorted(set(taxonomy.ids) - stored)
     return dg.AssetCheckResult(

@@ -205,7 +205,7 @@ def topics(
     classifiers = []
     if wh.table_exists(SESSION_TOPICS.schema, SESSION_TOPICS.name):
         classifiers = sorted(
-            wh.query(f"SELECT DISTINCT classifier FROM {SESSION_TOPICS.sql_name}")["classifier"]
+            r["classifier"] for r in wh.records(f"SELECT DISTINCT classifier FROM {SESSION_TOPICS.sql_name}")
         )
     stats = StreamStats(
         rows_written=written,
@@ -229,20 +229,20 @@ def _exists_table(wh: Warehouse, table) -> bool:
 
 def sessions_probe(wh: Warehouse) -> list:
     """[sessions, hash of every (key, title, summary)]: what classification reads, in one aggregate."""
-    count, digest = wh.query(
+    count, digest = wh.records(
         "SELECT count(*) AS n, "
         "CAST(coalesce(sum(hash(session_key, title, summary_text)), 0) AS VARCHAR) AS h "
         f"FROM {quote(SESSIONS_SCHEMA)}.{quote(SESSIONS_TABLE)}"
-    ).iloc[0]
+    )[0].values()
     return [int(count), str(digest)]
 
 
 def topics_probe(wh: Warehouse) -> list:
     if not _exists_table(wh, SESSION_TOPICS):
         return [0, None]
-    count, last = wh.query(
+    count, last = wh.records(
         f"SELECT count(*) AS n, CAST(max(classified_at) AS VARCHAR) AS t FROM {SESSION_TOPICS.sql_name}"
-    ).iloc[0]
+    )[0].values()
     return [int(count), last]
 
 
@@ -287,14 +287,14 @@ def topic_rows(wh: Warehouse, taxonomy: Taxonomy) -> list[dict]:
 def _top_topics(wh: Warehouse) -> dg.MetadataValue:
     if not wh.table_exists(SESSION_TOPICS.schema, SESSION_TOPICS.name):
         return dg.MetadataValue.md("no sessions classified")
-    df = wh.query(
+    rows = wh.records(
         f"SELECT topic_id, count(*) AS sessions, round(avg(confidence), 3) AS avg_confidence "
         f"FROM {SESSION_TOPICS.sql_name} WHERE rank = 1 GROUP BY topic_id "
         "ORDER BY sessions DESC, topic_id LIMIT 10"
     )
     lines = ["| primary topic | sessions | avg confidence |", "|---|---|---|"]
-    lines += [f"| {r.topic_id} | {r.sessions} | {r.avg_confidence} |" for r in df.itertuples(index=False)]
-    return dg.MetadataValue.md("\n".join(lines) if len(df) else "no sessions classified")
+    lines += [f"| {r['topic_id']} | {r['sessions']} | {r['avg_confidence']} |" for r in rows]
+    return dg.MetadataValue.md("\n".join(lines) if rows else "no sessions classified")
 
 
 defs = dg.Definitions(
