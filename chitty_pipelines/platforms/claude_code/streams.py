@@ -63,7 +63,12 @@ PLATFORM = "claude_code"
 STREAM = "claude_code"  # transcript files
 STATE_STREAM = "claude_state"  # todos/ and tasks/ files
 DERIVED_STREAM = "claude_derived"  # whether claude_sessions must be recomputed
-BATCH_BYTES = 32 << 20
+# Each commit's connection close checkpoints the DuckDB file, rewriting the tables' partly filled
+# row groups, so fewer, larger batches write the same rows for much less: 500 MB of transcripts
+# took 3.5 s of flushing in 15 batches of 32 MB, 1.6 s in 4 of 128 MB. The longest single flush
+# (the writer lock an API read may wait for) stayed at ~0.5 s; the parent's peak RSS grew by
+# ~70 MB (bench/README.md, syncall_e2e).
+BATCH_BYTES = 128 << 20
 # Past this many changed sessions one derive over every line is cheaper than the scoped one.
 SCOPED_DERIVE_MAX_SESSIONS = 1000
 # Below this much new input, spawning parse workers (~0.5 s) costs more than it saves.
