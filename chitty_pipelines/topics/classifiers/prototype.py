@@ -60,6 +60,7 @@ from chitty_pipelines.topics.classifiers.base import (
     select,
     softmax_confidences,
 )
+from chitty_pipelines.topics.classifiers.char_ngrams import CachedCharNgrams
 from chitty_pipelines.topics.classifiers.static_embed import StaticEmbedder, wordllama_embedder
 from chitty_pipelines.topics.classifiers.text import KeywordMatcher, analyzer, stem, words
 from chitty_pipelines.topics.prototypes import Example, prototype_examples
@@ -84,7 +85,13 @@ _FOREIGN_STOP = frozenset(_FOREIGN_STOP_WORDS.split())
 
 def _analyzer(text: str) -> list[str]:
     """text.analyzer (stemmed words and bigrams, English stop words) without foreign ones."""
-    return [t for t in analyzer(text) if not all(p in _FOREIGN_STOP for p in t.split(" "))]
+    return [t for t in analyzer(text) if not _all_foreign(t)]
+
+
+@lru_cache(maxsize=1 << 17)
+def _all_foreign(token: str) -> bool:
+    # Cached: sessions repeat their tokens, and this ran for each of them (0.5 s of 4,249 sessions).
+    return all(p in _FOREIGN_STOP for p in token.split(" "))
 
 
 @dataclass(frozen=True)
@@ -220,6 +227,7 @@ class PrototypeClassifier:
         ]
         self.words = TfidfVectorizer(analyzer=_analyzer, sublinear_tf=True).fit(docs + texts)
         self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit(texts)
+        self._char_rows = CachedCharNgrams(self.chars).transform  # the same rows, ~5x faster
         self._word_docs = self.words.transform(docs)
         self._char_docs = self.chars.transform(docs)
         self._features = self.words.get_feature_names_out()
@@ -348,7 +356,7 @@ class PrototypeClassifier:
         """(n x topics x signals) z-scores, the text vectors and word-TF-IDF rows."""
         n, k = len(texts), len(self.categories)
         vectors = self.embedder.encode(texts)
-        word_rows, char_rows = self.words.transform(texts), self.chars.transform(texts)
+        word_rows, char_rows = self.words.transform(texts), self._char_rows(texts)
         out = np.zeros((n, k, len(SIGNALS)))
 
         sims = vectors @ self._example_vectors.T
