@@ -422,6 +422,7 @@ class PrototypeClassifier:
             signals, vectors, word_rows = self._signals(texts)
         combined = np.tensordot(signals, self.weights, axes=([2], [0])) + self.bias
         results: list[list[TopicScore]] = []
+        ptr = word_rows.indptr  # a row's terms as array slices: indexing the matrix per row cost more
         for i, text in enumerate(texts):
             if not words(text):
                 results.append([])  # nothing to go on: no topic rather than a guess
@@ -435,14 +436,22 @@ class PrototypeClassifier:
                     ranked,
                     self.limits,
                     keyword_evidence(self.taxonomy, self.matcher, text),
-                    self._evidence(text, vectors[i], word_rows[i], chosen),
+                    self._evidence(
+                        text,
+                        vectors[i],
+                        word_rows.indices[ptr[i] : ptr[i + 1]],
+                        word_rows.data[ptr[i] : ptr[i + 1]],
+                        chosen,
+                    ),
                 )
             )
         return results
 
     # -- evidence -------------------------------------------------------------------------
 
-    def _evidence(self, text: str, vector: np.ndarray, word_row, chosen: list[str]) -> dict[str, list[str]]:
+    def _evidence(
+        self, text: str, vector: np.ndarray, cols: np.ndarray, weights: np.ndarray, chosen: list[str]
+    ) -> dict[str, list[str]]:
         """Per chosen topic: the words of the text that weigh most towards it, then the nearest
         example that decided ("example: ..." for a prototype, "label <session>: ..." for a manual
         label), so a reader can see why."""
@@ -450,10 +459,9 @@ class PrototypeClassifier:
         for w in words(text):
             surface.setdefault(stem(w), w)
         out: dict[str, list[str]] = {}
-        cols = word_row.indices
         for category in chosen:
             j = self._index[category]
-            contrib = word_row.data * self._word_docs_dense[j, cols]
+            contrib = weights * self._word_docs_dense[j, cols]
             terms: list[str] = []
             for n in np.argsort(-contrib, kind="stable"):
                 if len(terms) >= self.params.evidence_terms or contrib[n] <= 0:
