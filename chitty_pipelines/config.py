@@ -427,6 +427,13 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     ),
     EnvVarSpec("NEON_CHUNK_ROWS", "Rows per COPY chunk written to the warehouse.", "122880", platform="neon"),
     EnvVarSpec(
+        "NEON_BULK_LOAD_ROWS",
+        "A first sync into an empty PostgreSQL warehouse table whose keys are not in cursor order loads "
+        "up to about this many rows in one transaction, its key index built at the end; 0 = chunk by chunk.",
+        "2000000",
+        platform="neon",
+    ),
+    EnvVarSpec(
         "NEON_PARTITION_START",
         "First day of the daily partitions of the event store (YYYY-MM-DD).",
         "2024-01-01",

@@ -181,6 +181,13 @@ class DuckDBBackend:
         self.append_columns(con, table, rows)
         return True
 
+    def begin_bulk_load(self, con: Any, table: TableSpec) -> None:
+        """No key index to set aside on DuckDB: a first load appends chunk by chunk."""
+        return None
+
+    def end_bulk_load(self, con: Any, token: str) -> None:  # pragma: no cover - never begun
+        raise NotImplementedError
+
     def existing_columns(self, con: Any, table: TableSpec) -> list[str]:
         return _existing_columns(con, table)
 
@@ -717,6 +724,40 @@ class PostgresBackend:
                 return False
             cur.execute("RELEASE SAVEPOINT chitty_append")
         return True
+
+    def begin_bulk_load(self, con: PgConnection, table: TableSpec) -> str | None:
+        """Set the unique key index aside for a first load into an empty table, in the caller's
+        transaction: the index's definition (to hand to ``end_bulk_load``), or None, with
+        nothing changed, when the table holds rows or has no key index.
+
+        Maintaining the index row by row was ~0.2-0.3 s of the server's ~1.5 s for 1M rows;
+        building it once after the load costs less. ``DROP INDEX`` holds an ACCESS EXCLUSIVE
+        lock until the transaction ends, so readers and other writers wait instead of seeing
+        the table without its key, and a rollback (a crash, a duplicate key) restores it."""
+        index = f"{quote(table.schema)}.{quote(_index_name(table))}"
+        empty = f"SELECT NOT EXISTS (SELECT 1 FROM {table.sql_name})"
+        with con.raw.cursor() as cur:
+            # Looked at without the lock first: a table with rows (every later sync) is never
+            # locked; checked again under the lock, a concurrent first writer may have won.
+            if not cur.execute(empty).fetchone()[0]:
+                return None
+            cur.execute(f"LOCK TABLE {table.sql_name} IN ACCESS EXCLUSIVE MODE")
+            row = cur.execute(
+                "SELECT pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                "WHERE i.indexrelid = to_regclass(%s) AND i.indrelid = to_regclass(%s) AND i.indisunique",
+                [index, table.sql_name],
+            ).fetchone()
+            if row is None or not cur.execute(empty).fetchone()[0]:
+                return None
+            cur.execute(f"DROP INDEX {index}")
+        return str(row[0])
+
+    def end_bulk_load(self, con: PgConnection, token: str) -> None:
+        """Build the key index ``begin_bulk_load`` set aside, as it was (same name, same
+        definition). A key loaded twice raises ``psycopg.errors.UniqueViolation``: the caller
+        rolls the transaction back (the index and the empty table come back)."""
+        with con.raw.cursor() as cur:
+            cur.execute(token)
 
     def existing_columns(self, con: PgConnection, table: TableSpec) -> list[str]:
         return _existing_columns(con, table)

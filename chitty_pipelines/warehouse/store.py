@@ -137,6 +137,17 @@ class Transaction:
             return None
         return rows.num_rows
 
+    def begin_bulk_load(self, table: TableSpec) -> str | None:
+        """A first load into an empty table, whole in this transaction: PostgreSQL sets the
+        table's unique key index aside (rebuilt by ``end_bulk_load`` before the commit) and
+        returns a token; None when the table holds rows, or on DuckDB (no key index). Until
+        the transaction ends, other transactions wait to read or write the table."""
+        return self.backend.begin_bulk_load(self.con, table)
+
+    def end_bulk_load(self, token: str) -> None:
+        """Rebuild the key index; a key loaded twice raises (roll the transaction back)."""
+        self.backend.end_bulk_load(self.con, token)
+
     def delete_where(self, table: TableSpec, column: str, values: Iterable[Any]) -> None:
         values = list(values)
         if not values:

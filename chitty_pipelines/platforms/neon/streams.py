@@ -20,10 +20,12 @@ Two write modes:
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -57,6 +59,8 @@ if TYPE_CHECKING:
     from psycopg import sql
 
     from chitty_pipelines.warehouse.store import Transaction
+
+log = logging.getLogger(__name__)
 
 PLATFORM = "neon"
 SCHEMA = "raw_neon"
@@ -392,6 +396,10 @@ def _append(tx: Transaction, r: Resolved, typed: pa.Table, appended_rows: int) -
     return tx.append_new(r.table, typed.select([c.name for c in r.columns]), appended_rows)
 
 
+class _LoadedTwice(Exception):
+    """A key came twice in a bulk first load (its key index refused to build)."""
+
+
 def sync_incremental(
     neon: NeonResource,
     con: psycopg.Connection,
@@ -403,6 +411,29 @@ def sync_incremental(
     on_chunk: Callable[[int], None] = lambda _n: None,
 ) -> SyncOutcome:
     stored = decode_cursor(r, stored_high_water(warehouse, r))
+    # A first load into an empty table may go in bulk (see _bulk_load); a key that comes twice
+    # there rolls all of it back, and the load starts over chunk by chunk, which keeps the last
+    # row of every key as it always did.
+    bulk = r.key_enforced and (stored is None or full_refresh) and neon.bulk_load_rows > 0
+    if bulk:
+        try:
+            return _sync_incremental(neon, con, warehouse, run_id, r, stored, full_refresh, True, on_chunk)
+        except _LoadedTwice:
+            log.warning("stream %s: a key came twice in its first load; loading chunk by chunk", r.spec.name)
+    return _sync_incremental(neon, con, warehouse, run_id, r, stored, full_refresh, False, on_chunk)
+
+
+def _sync_incremental(
+    neon: NeonResource,
+    con: psycopg.Connection,
+    warehouse: Warehouse,
+    run_id: str,
+    r: Resolved,
+    stored: Any,
+    full_refresh: bool,
+    bulk: bool,
+    on_chunk: Callable[[int], None],
+) -> SyncOutcome:
     out = SyncOutcome(high_water=stored, appended=r.key_enforced)
     convert = ChunkConverter(r)
     # Appending is exact only while no key of a chunk is in the warehouse table yet. It is
@@ -412,8 +443,17 @@ def sync_incremental(
     appended_rows = 0
     try:
         query = incremental_query(r, None if full_refresh else stored)
-        with ChunkWriter(warehouse, run_id, neon.write_threads) as writer:
-            for typed, rejects, high, nbytes in _chunks(neon, con, query, convert):
+        with ExitStack() as stack:
+            writer = stack.enter_context(ChunkWriter(warehouse, run_id, neon.write_threads))
+            # closed on the way out (an error included): it stops the reader and its COPY
+            chunks = stack.enter_context(closing(_chunks(neon, con, query, convert)))
+            if bulk:
+                first = next(chunks, None)
+                if first is not None:
+                    chunks = itertools.chain([first], chunks)
+                    if not _keys_ascending(first[0], r.primary_key):
+                        appended_rows = _bulk_load(writer, r, chunks, out, neon.bulk_load_rows, on_chunk)
+            for typed, rejects, high, nbytes in chunks:
                 # Never move backwards: the look-back re-reads rows below the stored mark.
                 out.high_water = _later(out.high_water, high)
                 with writer.transaction() as tx:
@@ -432,6 +472,63 @@ def sync_incremental(
     finally:
         convert.close()
     return out
+
+
+def _keys_ascending(typed: pa.Table, keys: Sequence[str]) -> bool:
+    """Whether the chunk's rows come in key order. Rows are read in cursor order; when the key
+    follows it (a serial id, a time-ordered id), the index takes each key at its right edge,
+    cheaper than building it after the load (1M events, measured: 1.5 s of server CPU to load
+    with the index, 1.6-1.8 s to load without it and build it); keys in no such order (random
+    UUIDs) cost 3.6-3.8 s loaded with the index and 2.2-2.4 s without it."""
+    import pyarrow.compute as pc
+
+    if typed.num_rows < 2:
+        return True
+    # stable: the indices are 0, 1, 2, ... exactly when the rows are already in key order
+    order = pc.sort_indices(typed.select(list(keys)), sort_keys=[(k, "ascending") for k in keys])
+    return bool(pc.all(pc.greater(order[1:], order[:-1])).as_py())
+
+
+def _bulk_load(
+    writer: ChunkWriter,
+    r: Resolved,
+    chunks: Iterator[tuple[pa.Table, list[Reject], Any, int]],
+    out: SyncOutcome,
+    max_rows: int,
+    on_chunk: Callable[[int], None],
+) -> int:
+    """The first chunks of a first load into an empty table, up to about ``max_rows`` rows, in
+    one transaction with their cursor (PostgreSQL: without the key index, built once at the
+    end; Transaction.begin_bulk_load). Returns the rows appended (0: not empty, or DuckDB;
+    nothing read). A crash rolls all of it back, so the next run starts from the beginning."""
+    import psycopg
+
+    rows = 0
+    stats = StreamStats()
+    high_water, count = out.high_water, 0
+    with writer.transaction() as tx:
+        token = tx.begin_bulk_load(r.table)
+        if token is None:
+            return 0  # the transaction ends here: a lock taken to look is not held longer
+        for typed, rejects, high, nbytes in chunks:
+            high_water = _later(high_water, high)
+            rows += tx.append_columns(r.table, typed.select([c.name for c in r.columns]))
+            stats.rejects += tx.add_rejects(rejects) if rejects else 0
+            stats.bytes_read += nbytes
+            count += 1
+            on_chunk(out.chunks + count)
+            if rows >= max_rows:
+                break
+        try:
+            tx.end_bulk_load(token)
+        except psycopg.errors.UniqueViolation:
+            raise _LoadedTwice from None
+        tx.set_cursors(PLATFORM, r.spec.name, _cursor_state(r, high_water))
+    out.high_water, out.chunks = high_water, out.chunks + count
+    out.stats.rows_written += rows
+    out.stats.rejects += stats.rejects
+    out.stats.bytes_read += stats.bytes_read
+    return rows
 
 
 def stored_high_water(warehouse: Warehouse, r: Resolved) -> Any:
