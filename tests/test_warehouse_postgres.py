@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import psycopg
 import pytest
@@ -459,3 +460,72 @@ def test_a_restart_inside_a_transaction_rolls_back_and_the_rerun_completes(own_c
     _write(wh, range(5, 20), 20)  # the step's retry
     assert wh.scalar("SELECT count(*) FROM raw_pgtest.items") == 20
     assert wh.cursors("pgtest", "items") == {"pos": 20}
+
+
+# --- a few Python rows: one INSERT ... VALUES (backend.upsert_rows) --------------------------------
+TYPED = TableSpec(
+    "raw_pgtest",
+    "typed",
+    cols(
+        ("id", "VARCHAR"),
+        ("n", "BIGINT"),
+        ("x", "DOUBLE"),
+        ("ok", "BOOLEAN"),
+        ("at", "TIMESTAMPTZ"),
+        ("wall", "TIMESTAMP"),
+        ("day", "DATE"),
+        ("amount", "DECIMAL(10,2)"),
+        ("tags", "VARCHAR[]"),
+        ("doc", "JSON"),
+    ),
+    ("id",),
+)
+
+
+def test_python_rows_land_as_through_arrow_whatever_the_session_time_zone(postgres_dsn, monkeypatch):
+    """Plain Python rows go to PostgreSQL as one INSERT ... VALUES (no Arrow, temp table or
+    COPY); what lands is what the Arrow path lands, the last row of a key winning, also with a
+    session time zone that is not UTC (naive times are UTC, as Arrow takes them). Values that are
+    not plain for their column (numpy's int64, a dict) still go through Arrow."""
+    import numpy as np
+
+    from chitty_pipelines.warehouse.backend import PostgresBackend
+
+    naive = datetime(2024, 5, 1, 12, 30, 15, 123456)
+    aware = datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    rows = [
+        {"id": "a", "n": 1, "x": 0.5, "ok": True, "at": naive, "wall": aware, "day": naive.date(),
+         "amount": Decimal("12.34"), "tags": ["p", None], "doc": '{"k": 1}'},
+        {"id": "b", "n": None, "x": 2, "ok": False, "at": naive, "wall": aware, "tags": [],
+         "day": naive.date(), "amount": Decimal("0.50"), "doc": "[]"},
+        {"id": "a", "n": 2, "x": 1.5, "ok": False, "at": aware, "wall": naive, "tags": ["q", 'x"y']},
+    ]  # fmt: skip
+    arrow_path = []
+    real_upsert = PostgresBackend.upsert
+
+    def counted(self, con, table, batch):
+        arrow_path.append(batch.num_rows)
+        return real_upsert(self, con, table, batch)
+
+    monkeypatch.setattr(PostgresBackend, "upsert", counted)
+    landed = []
+    for values in (True, False):
+        if not values:  # the Arrow path only, as before
+            monkeypatch.setattr(PostgresBackend, "upsert_rows", lambda *_a: False)
+        with fresh_database(postgres_dsn, prefix="rows") as url:
+            wh = Warehouse("unused", url=url)
+            with wh.transaction() as tx:
+                tx.con.raw.execute("SET LOCAL TIME ZONE 'America/New_York'")
+                assert tx.upsert(TYPED, rows) == 3
+                assert tx.upsert(TYPED, [{"id": "c", "n": np.int64(7), "doc": None}]) == 1
+            with psycopg.connect(url) as con:
+                con.execute("SET TIME ZONE 'UTC'")
+                landed.append(con.execute("SELECT * FROM raw_pgtest.typed ORDER BY id").fetchall())
+    # with VALUES: only numpy's int64 went through Arrow; without: all three batches
+    assert arrow_path == [1, 3, 1]
+    assert landed[0] == landed[1]
+    a, b, c = landed[0]
+    # the last row of a key replaces the whole row
+    assert a == ("a", 2, 1.5, False, aware, naive, None, None, ["q", 'x"y'], None)
+    assert b == ("b", None, 2.0, False, aware, naive, naive.date(), Decimal("0.50"), [], "[]")
+    assert c[:2] == ("c", 7)

@@ -23,7 +23,8 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -137,7 +138,7 @@ class DuckDBBackend:
         finally:
             con.unregister("__batch")
 
-    def upsert_rows(self, con: Any, table: TableSpec, rows: Sequence[Mapping[str, Any]]) -> None:
+    def upsert_rows(self, con: Any, table: TableSpec, rows: Sequence[Mapping[str, Any]]) -> bool:
         """``upsert`` of a few Python rows (a sync log entry, cursors) without Arrow: pyarrow
         imports pandas on its first conversion of Python values (~0.15 s), a tenth of what a
         syncall with nothing to do spends of its own. Staged in a temporary table of the target's
@@ -156,6 +157,7 @@ class DuckDBBackend:
             _merge(con, table, "__rows")
         finally:
             con.execute("DROP TABLE IF EXISTS temp.__rows")
+        return True
 
     def append(self, con: Any, table: TableSpec, rows: pa.Table) -> None:
         con.register("__append", rows)
@@ -657,6 +659,39 @@ class PostgresBackend:
         finally:
             con.unregister(stage)
 
+    def upsert_rows(self, con: PgConnection, table: TableSpec, rows: Sequence[Mapping[str, Any]]) -> bool:
+        """A few Python rows of plain values as one ``INSERT ... VALUES ... ON CONFLICT``, the last
+        row of a key winning as in ``upsert``. False, with nothing written, when a value is not
+        plain (``upsert`` through Arrow then converts it as it always did) or the rows are many."""
+        names = table.column_names
+        if len(rows) * len(names) > _MAX_VALUES:
+            return False
+        types = {c.name: pg_type(c.type) for c in table.columns}
+        at = [names.index(k) for k in table.primary_key]
+        last: dict[tuple[Any, ...], list[Any]] = {}
+        for row in rows:
+            values = [_plain(row.get(n), types[n]) for n in names]
+            if any(v is _NOT_PLAIN for v in values):
+                return False
+            key = tuple(tuple(v) if isinstance(v, list) else v for v in (values[i] for i in at))
+            last.pop(key, None)  # the last row of a key wins, in its own place
+            last[key] = values
+        one = "(" + ", ".join(f"CAST(%s AS {types[n]})" for n in names) + ")"
+        rest = [n for n in names if n not in table.primary_key]
+        action = (
+            "DO UPDATE SET " + ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in rest)
+            if rest
+            else "DO NOTHING"
+        )
+        with con.raw.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {table.sql_name} ({', '.join(quote(n) for n in names)}) "
+                f"VALUES {', '.join([one] * len(last))} "
+                f"ON CONFLICT ({', '.join(quote(k) for k in table.primary_key)}) {action}",
+                _adapt([v for values in last.values() for v in values]),
+            )
+        return True
+
     def _insert_from(
         self, con: PgConnection, table: TableSpec, source: str, names: list[str], *, dedupe: bool
     ) -> None:
@@ -761,6 +796,46 @@ class PostgresBackend:
 
     def existing_columns(self, con: PgConnection, table: TableSpec) -> list[str]:
         return _existing_columns(con, table)
+
+
+# Bind parameters of one INSERT ... VALUES at most (the protocol's limit is 65,535).
+_MAX_VALUES = 20_000
+_NOT_PLAIN = object()
+# What each column type takes as it is: the Python types Arrow takes for that column in
+# ``_to_arrow`` and converts to the same value (anything else goes the Arrow way, as before).
+_PLAIN: dict[str, tuple[type, ...]] = {
+    "TEXT": (str,),
+    "BIGINT": (int,),
+    "INTEGER": (int,),
+    "DOUBLE PRECISION": (float, int),
+    "BOOLEAN": (bool,),
+    "BYTEA": (bytes,),
+    "DATE": (date,),
+}
+
+
+def _plain(value: Any, pg: str) -> Any:
+    """``value`` as sent for a column of PostgreSQL type ``pg``, or ``_NOT_PLAIN``. Times mean
+    what Arrow makes them mean (a naive time in a TIMESTAMPTZ column is UTC; an aware one in a
+    TIMESTAMP column is its UTC wall time), never the session's time zone."""
+    if value is None:
+        return None
+    kind = type(value)  # exact: bool is no int here, pandas' Timestamp no datetime
+    if pg in ("TIMESTAMPTZ", "TIMESTAMP"):
+        if kind is not datetime:
+            return _NOT_PLAIN
+        if pg == "TIMESTAMPTZ" and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        if pg == "TIMESTAMP" and value.tzinfo is not None:
+            return value.astimezone(UTC).replace(tzinfo=None)
+        return value
+    if pg == "TEXT[]":
+        if kind in (list, tuple) and all(type(x) is str or x is None for x in value):
+            return list(value)
+        return _NOT_PLAIN
+    if pg.startswith("NUMERIC("):
+        return value if kind is Decimal else _NOT_PLAIN
+    return value if kind in _PLAIN.get(pg, ()) else _NOT_PLAIN
 
 
 def _index_name(table: TableSpec) -> str:

@@ -67,8 +67,8 @@ class Reject:
         }
 
 
-# Up to this many Python rows, a DuckDB upsert binds them as parameters instead of building Arrow
-# (backend.DuckDBBackend.upsert_rows says why).
+# Up to this many Python rows, an upsert binds them as parameters instead of building Arrow
+# (backend.DuckDBBackend.upsert_rows and PostgresBackend.upsert_rows say why).
 SMALL_UPSERT_ROWS = 256
 
 
@@ -90,13 +90,16 @@ class Transaction:
 
         Within one batch the last row for a key wins.
         """
-        if isinstance(rows, Sequence) and isinstance(self.backend, DuckDBBackend):
+        if isinstance(rows, Sequence):
             if not rows:
                 return 0
             if len(rows) <= SMALL_UPSERT_ROWS:
                 self.ensure(table)
-                self.backend.upsert_rows(self.con, table, rows)
-                return len(rows)
+                # No Arrow for a few Python rows (pyarrow imports pandas on its first conversion
+                # of Python values): DuckDB stages them in a temp table, PostgreSQL sends one
+                # INSERT ... VALUES, unless a value is not plain for its column (then Arrow).
+                if self.backend.upsert_rows(self.con, table, rows):
+                    return len(rows)
         import pyarrow as pa
 
         batch = rows if isinstance(rows, pa.Table) else _to_arrow(table, rows)

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -182,7 +182,7 @@ class ChunkConverter:
         if cursor.typname == "numeric" and duck_type(cursor) == "VARCHAR":
             # Unconstrained numeric is kept as exact text, and text order is not numeric order.
             return max((Decimal(v) for v in column.to_pylist() if v is not None), default=None)
-        return pc.max(column).as_py()
+        return _py(pc.max(column))
 
     def _reject(self, raw: pa.Table, i: int, columns: str) -> Reject:
         key = {k: str(raw.column(k)[i].as_py()) for k in self.r.primary_key}
@@ -195,6 +195,22 @@ class ChunkConverter:
             reason=f"cannot convert column(s) {columns} to the warehouse type",
             excerpt=json.dumps(values, default=str),
         )
+
+
+def _py(scalar: pa.Scalar) -> Any:
+    """``scalar.as_py()``, but a timestamp in microseconds without pyarrow's conversion, which
+    imports pandas (~0.25 s of CPU, the only import of pandas in a Neon step on PostgreSQL)."""
+    import pyarrow as pa
+
+    t = scalar.type
+    utc_or_naive = pa.types.is_timestamp(t) and t.unit == "us" and t.tz in (None, "UTC", "+00:00")
+    if not utc_or_naive or not scalar.is_valid:
+        return scalar.as_py()
+    at = _EPOCH + timedelta(microseconds=scalar.value)
+    return at if t.tz else at.replace(tzinfo=None)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def rechunk(batches: Iterable[pa.RecordBatch], chunk_rows: int, chunk_bytes: int) -> Iterator[pa.Table]:
