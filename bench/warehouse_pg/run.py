@@ -47,6 +47,10 @@ from bench.neon_extract.run import GENERATE, child_raw_copy  # noqa: E402
 from bench.syncall_e2e.measure import run_facts, run_tree_measured  # noqa: E402
 from bench.syncall_e2e.run import CHITTY_SYNC, syncall_env  # noqa: E402
 
+# --keys random: the same events keyed by a UUID-like md5 of the row number, in no relation to
+# the cursor (what a bulk first load is for; platforms/neon/streams.py _bulk_load)
+RANK_KEY = "'CT-01-1-CHI-' || lpad(i::text, 9, '0')"
+RANDOM_KEY = "md5('k' || i::text)::uuid::text"
 DAYS_SECONDS = 10 * 86400  # the event store spans ten days, as in bench/neon_extract
 
 
@@ -227,7 +231,8 @@ def neon_part(a: argparse.Namespace, dsn: str) -> dict[str, Any]:
     with fresh_database(dsn, prefix="bench_src") as src:
         with psycopg.connect(src, autocommit=True) as con:
             spacing = DAYS_SECONDS / a.rows
-            con.execute(GENERATE.replace("%(spacing)s", repr(spacing)).replace("%(rows)s", str(a.rows)))
+            generate = GENERATE if a.keys == "serial" else GENERATE.replace(RANK_KEY, RANDOM_KEY)
+            con.execute(generate.replace("%(spacing)s", repr(spacing)).replace("%(rows)s", str(a.rows)))
         run_child(["raw_copy", src, "binary"])  # warms the server's cache: every contender reads memory
         tmp = Path(tempfile.mkdtemp(prefix="warehouse_pg_neon_", dir=a.work))
         cpu = server_cpu(dsn)
@@ -295,6 +300,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--repeat", type=int, default=2, help="syncall runs per backend")
     ap.add_argument("--neon-repeat", type=int, default=3, help="runs of every Neon contender")
+    ap.add_argument(
+        "--keys",
+        choices=("serial", "random"),
+        default="serial",
+        help="Neon event keys: in cursor order (serial, the default) or not (random, UUID-like)",
+    )
     ap.add_argument("--skip-syncall", action="store_true")
     ap.add_argument("--skip-neon", action="store_true")
     ap.add_argument("--work", type=Path, default=ROOT / "bench" / ".work")
@@ -333,7 +344,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
             "note": "2 cores shared with other workers: compare ratios measured in one invocation",
         },
         "code": code_version(),
-        "inputs": {"neon_rows": a.rows, "seed": a.seed, "repeat": a.repeat, "neon_repeat": a.neon_repeat},
+        "inputs": {
+            "neon_rows": a.rows,
+            "neon_keys": a.keys,
+            "seed": a.seed,
+            "repeat": a.repeat,
+            "neon_repeat": a.neon_repeat,
+        },
     }
     with postgres_server() as dsn:
         import psycopg
