@@ -10,7 +10,10 @@ Two write modes:
   high-water mark in one warehouse transaction, so a crash between chunks resumes where the last
   chunk committed (the look-back and upserts by key make the overlap harmless). Into an empty
   warehouse table, with the source's own PRIMARY KEY as the key, chunks are plain appends (no
-  key can repeat within one COPY snapshot): that is the first, whole-history sync;
+  key can repeat within one COPY snapshot): that is the first, whole-history sync. On
+  PostgreSQL, when the first chunk's keys are not in cursor order, its first
+  ``bulk_load_rows`` rows go in one transaction with the key index rebuilt at the end
+  (``_bulk_load``);
 * windowed (the ``<stream>_by_day`` assets of daily-partitioned streams; ``chitty-sync
   backfill --from --to``): per day of the run's window, one transaction deletes the day's rows
   and merges what PostgreSQL has for it now, reading from ``start - lookback`` on the first day
