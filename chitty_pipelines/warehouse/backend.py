@@ -636,6 +636,8 @@ class PostgresBackend:
 
     def ensure(self, con: PgConnection, table: TableSpec) -> None:
         # native PostgreSQL DDL: run as written, not transpiled
+        import psycopg
+
         index = f"{quote(table.schema)}.{quote(_index_name(table))}"
         with con.raw.cursor() as cur:
             if cur.execute("SELECT to_regclass(%s) IS NOT NULL", [index]).fetchone()[0]:
@@ -644,7 +646,17 @@ class PostgresBackend:
             # (a unique violation in the catalog): creators of one schema queue on a lock that
             # ends with their transaction. Only the first write of a table ever gets here.
             cur.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"ddl:{table.schema}"])
-            cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(table.schema)}")
+            # The to_regclass above cached "no such schema" in this backend, and an advisory lock
+            # does not make PostgreSQL read the catalog changes it waited for: the schema another
+            # creator committed meanwhile can still look absent to CREATE SCHEMA IF NOT EXISTS,
+            # whose insert then hits the catalog's unique index. Under a savepoint, that error
+            # means "it exists"; the CREATE TABLE statements take a lock that refreshes the cache.
+            cur.execute("SAVEPOINT chitty_schema")
+            try:
+                cur.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(table.schema)}")
+            except psycopg.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT chitty_schema")
+            cur.execute("RELEASE SAVEPOINT chitty_schema")
             for statement in self.create_sql(table):
                 cur.execute(statement)
 
