@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from pathlib import Path
 
@@ -47,6 +48,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "duckdb_only(reason): the test is about DuckDB itself")
+    # Started as a background job (`.ci/run &` from a script), this process inherits SIGINT
+    # ignored. After every run in the main thread, Dagster points SIGTERM at SIGINT's handler
+    # (dagster._utils.interrupts.setup_interrupt_handlers), so SIGTERM became ignored too, and
+    # every later subprocess inherited that: Dagster's compute-log `tail` processes could no
+    # longer be stopped, and each step waited 30 s for them. Ctrl-C's usual handler avoids it.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if config.getoption("--warehouse") != "postgres":
         return
     from contextlib import ExitStack
