@@ -207,6 +207,15 @@ def _merge(con: Any, table: TableSpec, source: str) -> None:
     )
 
 
+def _on_conflict_action(table: TableSpec, names: Sequence[str]) -> str:
+    """What ``INSERT ... ON CONFLICT (key)`` does with a stored key: take the new values of the
+    other columns (nothing to take when every column is part of the key)."""
+    rest = [n for n in names if n not in table.primary_key]
+    if not rest:
+        return "DO NOTHING"
+    return "DO UPDATE SET " + ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in rest)
+
+
 def _bindable(value: Any, column_type: str) -> Any:
     """Datetimes as the Arrow path reads them, whatever DuckDB's session time zone: a naive one
     is UTC, and a TIMESTAMP (without zone) column keeps the UTC wall time of an aware one."""
@@ -689,12 +698,7 @@ class PostgresBackend:
             last.pop(key, None)  # the last row of a key wins, in its own place
             last[key] = values
         one = "(" + ", ".join(f"CAST(%s AS {types[n]})" for n in names) + ")"
-        rest = [n for n in names if n not in table.primary_key]
-        action = (
-            "DO UPDATE SET " + ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in rest)
-            if rest
-            else "DO NOTHING"
-        )
+        action = _on_conflict_action(table, names)
         with con.raw.cursor() as cur:
             cur.execute(
                 f"INSERT INTO {table.sql_name} ({', '.join(quote(n) for n in names)}) "
@@ -715,12 +719,7 @@ class PostgresBackend:
             body = f"SELECT DISTINCT ON ({key}) {select} FROM {quote(source)} ORDER BY {key}, __seq DESC"
         else:
             body = f"SELECT {select} FROM {quote(source)}"
-        rest = [n for n in names if n not in table.primary_key]
-        action = (
-            "DO UPDATE SET " + ", ".join(f"{quote(n)} = EXCLUDED.{quote(n)}" for n in rest)
-            if rest
-            else "DO NOTHING"
-        )
+        action = _on_conflict_action(table, names)
         with con.raw.cursor() as cur:
             cur.execute(
                 f"INSERT INTO {table.sql_name} ({cols}) SELECT * FROM ({body}) AS s "
