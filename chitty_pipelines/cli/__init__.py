@@ -6,6 +6,8 @@ exactly as when launched from the UI); nothing here touches a platform directly.
 
 from __future__ import annotations
 
+import contextlib
+
 # Each module adds its commands to the one app when imported; the order is the --help order.
 from chitty_pipelines.cli import sql, status, sync, ui  # noqa: F401  (syncall, backfill, status, env, ui, sql)
 from chitty_pipelines.cli.app import app
@@ -49,6 +51,26 @@ def main() -> None:
         raise SystemExit(1) from None
     finally:
         _stop_children()
+        _skip_final_collection()
+
+
+def _skip_final_collection() -> None:
+    """Spare the interpreter's exit a garbage collection over everything the command imported.
+
+    Dagster, pyarrow and DuckDB leave ~110k tracked objects behind; the collections that run while
+    the interpreter shuts down walk all of them and cost ~0.45 s of every command (measured:
+    ``import dagster`` then exit, 1.1 s with them, 0.65 s without). Frozen objects are still freed
+    by reference counting as modules are torn down and atexit handlers still run; only cycles
+    among them are left to the operating system, which reclaims the memory anyway. Every file and
+    connection this command opened was closed explicitly before here.
+    """
+    import gc
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    gc.freeze()
 
 
 def _command() -> str:
@@ -103,8 +125,6 @@ def _stop_children() -> None:
     is left behind (seen under heavy load) it keeps our stdout open, and a caller waiting for
     the output to end (a pipe, ``subprocess.run(capture_output=True)``) waits forever.
     """
-    import contextlib
-
     import psutil
 
     children = psutil.Process().children(recursive=True)
