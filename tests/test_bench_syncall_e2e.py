@@ -31,6 +31,8 @@ def test_smoke_syncall_is_exact_and_reruns_read_only_what_changed(tmp_path: Path
     assert one["claude_files_read"] == 1 and 0 < one["claude_bytes_read"] < 1000
     assert s["first"]["steps"] > 0 and s["first"]["claude_step"]["best_s"] > 0
     assert r["floor_import_dagster"]["best_s"] > 0 and r["chitty_sync_help"]["best_s"] > 0
+    # the baseline of the same runs doing nothing ran (and recorded its runs without failing)
+    assert r["empty_recorded_runs"]["best_s"] > 0 and t["no_change_over_empty_runs"] > 0
     # the changed file was restored: the corpus is byte-for-byte the generator's again
     changed = r["cycles"][0]["one_change"]["changed_file"]
     corpus = next((tmp_path / "work").glob("corpus-*"))

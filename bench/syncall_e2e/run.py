@@ -10,6 +10,8 @@ command as a subprocess: the first (everything new), a second with nothing chang
 after one session file gained one line (restored afterwards, so the corpus stays reproducible).
 Targets (issue 11): first run minus the floor <= 3x ccusage; no-change <= 3x the floor;
 one-change <= 3x the floor + 1 s; peak RSS <= 1 GB; token totals exact against the truth.
+Beside the floor, empty_runs.py times the same two recorded runs and six steps doing nothing:
+the least a syncall that records its runs in Dagster can cost on this machine.
 """
 
 from __future__ import annotations
@@ -146,6 +148,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     floor = timed([sys.executable, "-c", "import dagster"], repeat)
     help_ = timed([str(CHITTY_SYNC), "--help"], repeat)
+    empty = empty_recorded_runs(a.work, repeat)
     cc: dict[str, Any] = {"skipped": True}
     binary = None if a.skip_ccusage else ccusage_bin(a.work)
     if binary is None and not a.smoke and not a.skip_ccusage:
@@ -158,11 +161,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         cc = {"version": "ccusage@20.0.24", **stats([r[0].wall_s for r in runs]), **runs[0][1]}
         cc["peak_rss_mb"] = round(max(r[0].peak_rss_mb for r in runs), 1)
         cc["tokens_minus_truth"] = {k: cc["tokens"][k] - truth[k] for k in KEYS}
-    result |= {"floor_import_dagster": floor, "chitty_sync_help": help_, "ccusage": cc}
+    result |= {
+        "floor_import_dagster": floor,
+        "empty_recorded_runs": empty,
+        "chitty_sync_help": help_,
+        "ccusage": cc,
+    }
 
     runs = [cycle(corpus, a.work, n) for n in range(cycles)]
     result["cycles"] = runs
-    result["summary"] = summarize(runs, floor, cc, truth)
+    result["summary"] = summarize(runs, floor, cc, truth, empty)
     result["machine"]["loadavg_after"] = os.getloadavg()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
@@ -170,7 +178,22 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     return result
 
 
-def summarize(runs: list[dict[str, Any]], floor: dict, cc: dict, truth: dict) -> dict[str, Any]:
+def empty_recorded_runs(work: Path, repeat: int) -> dict[str, Any]:
+    """The same two runs and six steps as a local-only syncall with nothing done in any step
+    (empty_runs.py), in a DAGSTER_HOME whose storage already exists, as a no-change syncall finds it."""
+    home = Path(tempfile.mkdtemp(prefix="empty_runs_", dir=work))
+    try:
+        env = {**os.environ, "DAGSTER_HOME": str(home)}
+        cmd = [sys.executable, "-m", "bench.syncall_e2e.empty_runs"]
+        run_measured(cmd, env=env, cwd=ROOT)  # creates the run and event storage
+        return timed(cmd, repeat, env=env)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def summarize(
+    runs: list[dict[str, Any]], floor: dict, cc: dict, truth: dict, empty: dict | None = None
+) -> dict[str, Any]:
     ok = all(r.get(k, {}).get("ok") for r in runs for k in ("first", "no_change", "one_change"))
     out: dict[str, Any] = {"all_runs_ok": ok}
     if not ok:
@@ -196,6 +219,10 @@ def summarize(runs: list[dict[str, Any]], floor: dict, cc: dict, truth: dict) ->
         "tokens_exact": all(r["warehouse"].get("tokens") == {k: truth[k] for k in KEYS} for r in runs),
         "sessions_mismatched": max(r["warehouse"].get("sessions_mismatched", -1) for r in runs),
     }
+    if empty:
+        # Not a target of the issue: how far the command is from the same runs doing nothing.
+        targets["no_change_over_empty_runs"] = round(out["no_change"]["best_s"] / empty["best_s"], 2)
+        targets["empty_runs_over_floor"] = round(empty["best_s"] / fl["best_s"], 2)
     targets["no_change_ok"] = out["no_change"]["best_s"] <= targets["no_change_target_s"]
     targets["one_change_ok"] = out["one_change"]["best_s"] <= targets["one_change_target_s"]
     if not cc.get("skipped"):
@@ -222,6 +249,12 @@ def report(r: dict[str, Any], out_path: Path) -> str:
         f"floor (import dagster): best {fl['best_s']} s, median {fl['median_s']} s; "
         f"chitty-sync --help: best {hp['best_s']} s, median {hp['median_s']} s",
     ]
+    if r.get("empty_recorded_runs"):
+        e = r["empty_recorded_runs"]
+        lines.append(
+            f"the same two recorded runs doing nothing (empty_runs.py): best {e['best_s']} s, "
+            f"median {e['median_s']} s"
+        )
     if not cc.get("skipped"):
         lines.append(
             f"ccusage: best {cc['best_s']} s, median {cc['median_s']} s, peak {cc['peak_rss_mb']} MB"
