@@ -29,7 +29,9 @@ def default_prototypes_path() -> Path:
 
 @lru_cache(maxsize=4)
 def _load(path: str) -> dict[str, dict]:
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    # libyaml's loader when present: the same documents, ~10x faster than the pure-Python one
+    # (0.13 s of every classifier fit).
+    data = yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     topics = data.get("topics") or {}
     out: dict[str, dict] = {}
     for topic_id, entry in topics.items():
