@@ -49,9 +49,11 @@ class TopicClassifierResource(dg.ConfigurableResource):
         taxonomy = taxonomy or self.taxonomy()
         limits = Limits(max_topics=self.max_topics, min_confidence=self.min_confidence)
         if self.classifier == "prototype":
+            from chitty_pipelines.config import load_settings
             from chitty_pipelines.topics.classifiers.prototype import cached
 
-            return cached(taxonomy, limits)
+            # The fit is kept beside the warehouse for the next command (fit_cache.py).
+            return cached(taxonomy, limits, cache_dir=load_settings().chitty_home / "cache" / "topics")
         if self.classifier == "original":
             from chitty_pipelines.topics.classifiers.original import OriginalKeywordScorer
 

@@ -46,6 +46,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
@@ -61,6 +62,7 @@ from chitty_pipelines.topics.classifiers.base import (
     softmax_confidences,
 )
 from chitty_pipelines.topics.classifiers.char_ngrams import CachedCharNgrams
+from chitty_pipelines.topics.classifiers.fit_cache import load_or_fit
 from chitty_pipelines.topics.classifiers.static_embed import StaticEmbedder, wordllama_embedder
 from chitty_pipelines.topics.classifiers.text import KeywordMatcher, analyzer, stem, words
 from chitty_pipelines.topics.prototypes import Example, prototype_examples
@@ -151,6 +153,7 @@ class PrototypeClassifier:
         params: PrototypeParams | None = None,
         labels: Sequence[Example] = (),
         embedder: StaticEmbedder | None = None,
+        cache_dir: Path | None = None,
     ):
         self.taxonomy = taxonomy
         self.limits = limits or Limits()
@@ -159,6 +162,9 @@ class PrototypeClassifier:
         self._index = {c: j for j, c in enumerate(self.categories)}
         self.labels = [e for e in labels if e.topic_id in self._index and e.text.strip()]
         self.embedder = embedder or wordllama_embedder()
+        # Where cached() keeps fits on disk; the fits this one asks for (the label-free base,
+        # with_labels) go through it too.
+        self.cache_dir = cache_dir
         # Keywords of the taxonomy still name the subcategories and lead the evidence.
         self.matcher = KeywordMatcher(k for t in taxonomy.topics for k in t.keywords)
         with _one_blas_thread():
@@ -178,7 +184,20 @@ class PrototypeClassifier:
         return f"{self.name}+{len(self.labels)}labels:{digest}"
 
     def with_labels(self, labels: Sequence[Example]) -> PrototypeClassifier:
-        return cached(self.taxonomy, self.limits, self.params, tuple(labels))
+        return cached(self.taxonomy, self.limits, self.params, tuple(labels), self.cache_dir)
+
+    # -- pickling (fit_cache.py) ----------------------------------------------------------
+
+    def __getstate__(self) -> dict:
+        # The embedder is the wheel's 34 MB matrix, loaded once per process anyway: not pickled.
+        state = dict(vars(self))
+        state["embedder"] = None if state["embedder"] is wordllama_embedder() else state["embedder"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self.embedder is None:
+            self.embedder = wordllama_embedder()
 
     # -- fitting --------------------------------------------------------------------------
 
@@ -207,7 +226,7 @@ class PrototypeClassifier:
         )
         if self.calibrated:
             # The prototype part does not depend on the labels here: share the fitted one.
-            base = cached(self.taxonomy, self.limits, self.params)
+            base = cached(self.taxonomy, self.limits, self.params, (), self.cache_dir)
             for name in self._SHARED:
                 setattr(self, name, getattr(base, name))
         else:
@@ -297,7 +316,7 @@ class PrototypeClassifier:
     def _zero_shot(self, texts: Sequence[str]) -> np.ndarray:
         """Combined scores of the classifier without labels (n x topics): what the prototypes
         alone make of each text."""
-        base = cached(self.taxonomy, self.limits, self.params)
+        base = cached(self.taxonomy, self.limits, self.params, (), self.cache_dir)
         signals = base._signals(texts)[0][:, :, :_ZERO_SHOT]
         return np.tensordot(signals, np.array(self.params.weights[:_ZERO_SHOT]), axes=([2], [0]))
 
@@ -501,14 +520,37 @@ def _one_blas_thread() -> threadpool_limits:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-@lru_cache(maxsize=8)
 def cached(
     taxonomy: Taxonomy,
     limits: Limits | None = None,
     params: PrototypeParams | None = None,
     labels: tuple[Example, ...] = (),
+    cache_dir: Path | None = None,
 ) -> PrototypeClassifier:
     """One fitted classifier per (taxonomy, limits, params, labels) in a process: fitting takes
     seconds, and a run builds it for the asset and again for its freshness check. Classifying
-    does not change a fitted classifier, so sharing it is safe."""
-    return PrototypeClassifier(taxonomy, limits, params, labels)
+    does not change a fitted classifier, so sharing it is safe. With ``cache_dir`` the fit is
+    also kept on disk for the next command (fit_cache.py)."""
+    # Defaults spelled out, so that every caller of the same fit meets the same entry.
+    return _cached(taxonomy, limits or Limits(), params or PrototypeParams(), tuple(labels), cache_dir)
+
+
+@lru_cache(maxsize=8)
+def _cached(
+    taxonomy: Taxonomy,
+    limits: Limits,
+    params: PrototypeParams,
+    labels: tuple[Example, ...],
+    cache_dir: Path | None,
+) -> PrototypeClassifier:
+    key = repr((taxonomy.fingerprint, taxonomy.source, limits, params, labels))
+
+    def fit() -> PrototypeClassifier:
+        return PrototypeClassifier(taxonomy, limits, params, labels, cache_dir=cache_dir)
+
+    clf = load_or_fit(cache_dir, "prototype", key, fit)
+    clf.cache_dir = cache_dir  # a loaded fit may come from a CHITTY_HOME since moved
+    return clf
+
+
+cached.cache_clear = _cached.cache_clear  # type: ignore[attr-defined]
