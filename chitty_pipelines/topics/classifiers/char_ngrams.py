@@ -11,10 +11,15 @@ own ``transform`` (tests/topics/test_char_ngrams.py); fitting stays with scikit-
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from sklearn.feature_extraction.text import TfidfVectorizer
+
+from chitty_pipelines.topics.classifiers.fitted import sublinear_tfidf_l2
+
+if TYPE_CHECKING:  # a loaded fit classifies without importing scikit-learn (fitted.py)
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 CACHE_WORDS = 200_000  # bounds memory (~100 bytes a word) on a corpus of unbounded vocabulary
@@ -76,12 +81,4 @@ class CachedCharNgrams:
             lengths[row] = total
         columns = np.concatenate(pieces) if pieces else _EMPTY
         rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
-        counts = csr_matrix(
-            (np.ones(len(columns)), (rows, columns)), shape=(len(texts), len(self.idf)), dtype=np.float64
-        )  # duplicates summed: term counts
-        counts.sum_duplicates()
-        counts.data = (np.log(counts.data) + 1.0) * self.idf[counts.indices]
-        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
-        norms[norms == 0] = 1.0
-        counts.data /= np.repeat(norms, np.diff(counts.indptr))
-        return counts
+        return sublinear_tfidf_l2(rows, columns, len(texts), self.idf)

@@ -50,8 +50,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from threadpoolctl import threadpool_limits
 
 from chitty_pipelines.topics.classifiers.base import (
@@ -63,6 +61,7 @@ from chitty_pipelines.topics.classifiers.base import (
 )
 from chitty_pipelines.topics.classifiers.char_ngrams import CachedCharNgrams
 from chitty_pipelines.topics.classifiers.fit_cache import load_or_fit
+from chitty_pipelines.topics.classifiers.fitted import Softmax, WordTfidf
 from chitty_pipelines.topics.classifiers.static_embed import StaticEmbedder, wordllama_embedder
 from chitty_pipelines.topics.classifiers.text import KeywordMatcher, analyzer, stem, words
 from chitty_pipelines.topics.prototypes import Example, prototype_examples
@@ -208,7 +207,9 @@ class PrototypeClassifier:
         "words",
         "chars",
         "_word_docs",
+        "_word_docs_dense",
         "_char_docs",
+        "_char_rows",
         "_features",
         "linear",
         "_linear_cols",
@@ -234,6 +235,11 @@ class PrototypeClassifier:
         self._fit_labels()
 
     def _fit_prototypes(self) -> None:
+        # Fitting is scikit-learn's; classifying is not (fitted.py): a fit loaded from the disk
+        # cache never imports it.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
         base = prototype_examples(self.taxonomy)
         self.examples = base
         texts = [e.text for e in base]
@@ -246,7 +252,6 @@ class PrototypeClassifier:
         ]
         self.words = TfidfVectorizer(analyzer=_analyzer, sublinear_tf=True).fit(docs + texts)
         self.chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True).fit(texts)
-        self._char_rows = CachedCharNgrams(self.chars).transform  # the same rows, ~5x faster
         self._word_docs = self.words.transform(docs)
         self._char_docs = self.chars.transform(docs)
         self._features = self.words.get_feature_names_out()
@@ -265,6 +270,11 @@ class PrototypeClassifier:
             list(self.linear.classes_).index(j) if j in self.linear.classes_ else None
             for j in range(len(self.categories))
         ]
+        # Keep only what classifying computes, without scikit-learn (fitted.py; the same values).
+        self.words = WordTfidf.from_fitted(self.words)
+        self.chars = CachedCharNgrams(self.chars)
+        self._char_rows = self.chars.transform
+        self.linear = Softmax.from_fitted(self.linear)
 
     def _fit_labels(self) -> None:
         self.weights = np.array(self.params.weights, dtype=float)
