@@ -117,6 +117,37 @@ class Probe:
         out["lam chosen per draw"] = chosen_lams  # type: ignore[assignment]
         return out
 
+    def drag(self, topics_n: int, lam: float = 1.0, draws: int = 5) -> list[dict]:
+        """3 labels of ``topics_n`` topics (the draws of dev.one_topic_labels): top-1 on the rest
+        and the other topics' sessions read as a labelled one, with the labels and without."""
+        topics = sorted({it["topic"] for it in self.items})
+        out = []
+        for draw in range(draws):
+            rng = np.random.default_rng(100 + draw)
+            if topics_n == 1:
+                chosen_topics = [topics[int(rng.integers(len(topics)))]]
+            else:
+                chosen_topics = [str(t) for t in rng.choice(topics, topics_n, replace=False)]
+            chosen: set[int] = set()
+            for topic in chosen_topics:
+                ids = [n for n, it in enumerate(self.items) if it["topic"] == topic]
+                chosen |= {int(i) for i in rng.choice(ids, 3, replace=False)}
+            labels = np.array(sorted(chosen), dtype=int)
+            rest = np.setdiff1d(np.arange(len(self.items)), labels)
+            labelled = np.unique(self.y[labels])
+            taught = self.predict(self.z[rest], self.bonus(self.sim[rest], labels, lam))
+            plain = self.z[rest].argmax(1)
+            others = ~np.isin(self.y[rest], labelled)
+            out.append(
+                {
+                    "top1": round(float((taught == self.y[rest]).mean()), 3),
+                    "top1_without": round(float((plain == self.y[rest]).mean()), 3),
+                    "moved_into_labelled": int(np.isin(taught[others], labelled).sum()),
+                    "there_without": int(np.isin(plain[others], labelled).sum()),
+                }
+            )
+        return out
+
 
 def main() -> None:
     probe = Probe()
@@ -131,6 +162,8 @@ def main() -> None:
                 )
             else:
                 print(f"{k} labels/topic  {name}: {v}")
+    for n in (1, 3):
+        print(f"3 labels of {n} topic(s), lam 1:", probe.drag(n))
 
 
 if __name__ == "__main__":
