@@ -24,8 +24,12 @@ from bench.topics_accuracy import dev
 from chitty_pipelines.topics import load_taxonomy
 from chitty_pipelines.topics.classifiers.prototype import PrototypeClassifier
 
-GRID = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
 CANDIDATES = 2  # the prototypes' top-2 holds the right topic for 90% of the dev set (top-1: 77%)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    p = np.exp(z - z.max(1, keepdims=True))
+    return p / p.sum(1, keepdims=True)
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
@@ -33,7 +37,7 @@ def _unit(a: np.ndarray) -> np.ndarray:
 
 
 class Probe:
-    def __init__(self) -> None:
+    def __init__(self, method: str = "embedding") -> None:
         self.taxonomy = load_taxonomy()
         clf = PrototypeClassifier(self.taxonomy)
         self.items, self.fresh = dev.load_jsonl(dev.DEV_SET), dev.load_jsonl(dev.FRESH_SET)
@@ -46,15 +50,25 @@ class Probe:
         texts, ftexts = [it["text"] for it in self.items], [it["text"] for it in self.fresh]
         self.z, self.zf = clf.scores(texts), clf.scores(ftexts)  # label-free combined scores
         e, ef = _unit(clf.embedder.encode(texts)), _unit(clf.embedder.encode(ftexts))
-        self.sim, self.simf = e @ e.T, ef @ e.T  # sessions x dev items (the possible labels)
-        reference = e @ _unit(clf._example_vectors).T  # each dev item against the prototypes
-        self.mu, self.sd = reference.mean(1), reference.std(1)
+        self.method = method
+        if method == "embedding":
+            self.sim, self.simf = e @ e.T, ef @ e.T  # sessions x dev items (the possible labels)
+            reference = e @ _unit(clf._example_vectors).T  # each dev item against the prototypes
+            self.mu, self.sd = reference.mean(1), reference.std(1)
+            self.grid, self.fixed = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0), (0.0, 0.5, 1.0, 2.0)
+        else:  # "reading": cosine of the zero-shot topic distributions (temperature 2)
+            r, rf = _unit(_softmax(self.z / 2.0)), _unit(_softmax(self.zf / 2.0))
+            self.sim, self.simf = r @ r.T, rf @ r.T
+            self.grid, self.fixed = (0.0, 2.0, 4.0, 8.0, 16.0, 32.0), (0.0, 4.0, 8.0, 16.0)
 
     def bonus(self, sim: np.ndarray, labels: np.ndarray, lam: float) -> np.ndarray:
         out = np.zeros((sim.shape[0], self.k))
         if lam == 0 or not len(labels):
             return out
-        z = (sim[:, labels] - self.mu[labels]) / self.sd[labels]
+        if self.method == "embedding":
+            z = (sim[:, labels] - self.mu[labels]) / self.sd[labels]
+        else:  # centred on the session's mean over all labels: one topic's labels teach nothing
+            z = sim[:, labels] - sim[:, labels].mean(1, keepdims=True)
         ylab = self.y[labels]
         for j in set(ylab.tolist()):
             out[:, j] = lam * z[:, ylab == j].mean(1)
@@ -71,7 +85,7 @@ class Probe:
     def choose(self, labels: np.ndarray) -> float:
         """Leave one label out: the grid value under which the other labels best re-rank it."""
         best, chosen = -1, 0.0
-        for lam in GRID:
+        for lam in self.grid:
             hits = 0
             for n, label in enumerate(labels):
                 others = np.delete(labels, n)
@@ -100,7 +114,7 @@ class Probe:
             loo = self.choose(labels) if len(labels) else 0.0
             chosen_lams.append(loo)
             for name, lam in [
-                *((f"lam={g}", g) for g in (0.0, 0.5, 1.0, 2.0)),
+                *((f"lam={g}", g) for g in self.fixed),
                 ("lam by leave-one-label-out", loo),
             ]:
                 b, bf = self.bonus(self.sim[rest], labels, lam), self.bonus(self.simf, labels, lam)
@@ -117,7 +131,7 @@ class Probe:
         out["lam chosen per draw"] = chosen_lams  # type: ignore[assignment]
         return out
 
-    def drag(self, topics_n: int, lam: float = 1.0, draws: int = 5) -> list[dict]:
+    def drag(self, topics_n: int, lam: float, draws: int = 5) -> list[dict]:
         """3 labels of ``topics_n`` topics (the draws of dev.one_topic_labels): top-1 on the rest
         and the other topics' sessions read as a labelled one, with the labels and without."""
         topics = sorted({it["topic"] for it in self.items})
@@ -150,20 +164,21 @@ class Probe:
 
 
 def main() -> None:
-    probe = Probe()
-    result = {str(k): probe.curve(k) for k in (0, 1, 3, 5)}
-    for k, block in result.items():
-        for name, v in block.items():
-            if isinstance(v, dict):
-                d = v["dev_rest"]
-                print(
-                    f"{k} labels/topic  {name:28s} dev rest {d['mean']:.3f} ± {d['sd']:.3f}  "
-                    f"fresh {v['fresh']:.3f}"
-                )
-            else:
-                print(f"{k} labels/topic  {name}: {v}")
-    for n in (1, 3):
-        print(f"3 labels of {n} topic(s), lam 1:", probe.drag(n))
+    for method, drag_lam in (("embedding", 1.0), ("reading", 16.0)):
+        probe = Probe(method)
+        print(f"== {method}")
+        for k in (0, 1, 3, 5):
+            for name, v in probe.curve(k).items():
+                if isinstance(v, dict):
+                    d = v["dev_rest"]
+                    print(
+                        f"{k} labels/topic  {name:28s} dev rest {d['mean']:.3f} ± {d['sd']:.3f}  "
+                        f"fresh {v['fresh']:.3f}"
+                    )
+                else:
+                    print(f"{k} labels/topic  {name}: {v}")
+        for n in (1, 3):
+            print(f"3 labels of {n} topic(s), lam {drag_lam}:", probe.drag(n, drag_lam))
 
 
 if __name__ == "__main__":
