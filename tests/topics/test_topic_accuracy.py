@@ -14,6 +14,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,3 +109,31 @@ def test_bench_smoke_writes_results(tmp_path):
         assert len(several["other_topics_sessions_moved_into_labelled_topic"]) == 2
     prior = accuracy["taxonomies"]["default"]["prototype_with_label_prior"]
     assert prior["manual_labels"]["3"]["draws"] == 2 and prior["labels_of_three_topics"]["draws"] == 2
+
+
+def test_label_probe_scores_the_default_classifier():
+    """bench/topics_accuracy/label_probe.py re-ranks the default classifier's own label-free
+    scores: without labels it predicts what the classifier predicts, a label teaches the session
+    it was drawn from, and leave-one-label-out picks a value from the grid."""
+    from bench.topics_accuracy import dev
+    from bench.topics_accuracy.label_probe import Probe
+    from chitty_pipelines.topics.classifiers.prototype import PrototypeClassifier
+
+    if not dev.DEV_SET.exists():
+        pytest.skip("shared/data/topics-dev.jsonl absent")
+    for method in ("embedding", "reading"):
+        probe = Probe(method)
+        texts = [it["text"] for it in probe.items]
+        plain = dev.primary(PrototypeClassifier(probe.taxonomy))(texts)
+        zero = probe.predict(probe.z, probe.bonus(probe.sim, probe.draws(3)[0], 0.0))
+        categories = PrototypeClassifier(probe.taxonomy).categories
+        assert [categories[j] for j in zero] == plain
+        # A session the prototypes misread but rank second is taught by its own text as a label
+        # (next to a label of the topic it was misread as: the reading method is centred over
+        # the labels, so one label alone teaches nothing).
+        order = np.argsort(-probe.z, 1, kind="stable")
+        wrong = next(i for i in range(len(texts)) if order[i, 1] == probe.y[i])
+        other = next(i for i in range(len(texts)) if probe.y[i] == order[wrong, 0])
+        own = probe.bonus(probe.sim[[wrong]], np.array([wrong, other]), max(probe.grid))
+        assert probe.predict(probe.z[[wrong]], own)[0] == probe.y[wrong] != order[wrong, 0]
+        assert probe.choose(probe.draws(3)[0]) in probe.grid
