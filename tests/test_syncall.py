@@ -4,6 +4,7 @@ it happened, and platforms in parallel processes giving the same tables as one a
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import socket
 import subprocess
@@ -165,7 +166,7 @@ def test_a_killed_run_is_marked_failed_by_the_next_command(env, tmp_path):
 
 
 @pytest.mark.duckdb_only("PostgreSQL writes go through Arrow and COPY")
-def test_a_syncall_with_nothing_to_do_never_imports_pandas(env: dict[str, str]) -> None:
+def test_a_syncall_with_nothing_or_one_line_to_do_imports_neither_pandas_nor_sklearn(env: dict[str, str]) -> None:
     """Importing pandas costs 0.15-0.4 s, a tenth of a syncall that finds nothing new; the local
     platforms, the unified steps and their checks read and write without it (issue 11). The
     first syncall may import it (Arrow conversions of many rows)."""
@@ -183,3 +184,22 @@ def test_a_syncall_with_nothing_to_do_never_imports_pandas(env: dict[str, str]) 
     }
     assert "chitty_pipelines.definitions" in imported  # the measurement works
     assert "pandas" not in imported
+    # The common sync: one transcript gained a line. Its rows reach Arrow without pandas too
+    # (warehouse/arrow_columns.py), and the topic step's classifier loads from its disk cache.
+    transcript = next(Path(env["CLAUDE_HOME"]).glob("projects/*/*.jsonl"))
+    last = json.loads(transcript.read_text().splitlines()[-1])
+    line = {**last, "uuid": "one-more-line", "parentUuid": last.get("uuid"),
+            "message": {"role": "user", "content": "and one more question about the deploy"}}  # fmt: skip
+    with transcript.open("a") as fh:
+        fh.write(json.dumps(line) + "\n")
+    grown = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "chitty_pipelines.cli", "syncall"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert grown.returncode == 0, grown.stderr[-2000:]
+    with open_warehouse(env).connect() as con:
+        stored = con.execute("SELECT count(*) FROM raw_local.claude_messages WHERE uuid = 'one-more-line'")
+        assert stored.fetchone()[0] == 1  # the line was read and written
+    timed = [ln for ln in grown.stderr.splitlines() if ln.startswith("import time:")]
+    imported = {ln.rsplit("|", 1)[-1].strip() for ln in timed}
+    assert "pandas" not in imported and "sklearn" not in imported

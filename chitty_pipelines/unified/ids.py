@@ -64,8 +64,10 @@ class IdAssignment:
 def _stored(warehouse: Warehouse, entity_type: str) -> dict[str, dict]:
     if not warehouse.table_exists("ops", "chitty_ids"):
         return {}
-    df = warehouse.query(f"SELECT * FROM {CHITTY_IDS.sql_name} WHERE entity_type = ?", [entity_type])
-    return {r["canonical_key"]: r for r in df.to_dict("records")}
+    # Plain rows, not a DataFrame: no pandas import in a sync that adds one session, and a null
+    # is None (a DataFrame's NaN is truthy: ``local_id or ...`` would keep it).
+    rows = warehouse.records(f"SELECT * FROM {CHITTY_IDS.sql_name} WHERE entity_type = ?", [entity_type])
+    return {r["canonical_key"]: r for r in rows}
 
 
 def assign_ids(

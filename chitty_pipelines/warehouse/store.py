@@ -102,11 +102,13 @@ class Transaction:
                     return len(rows)
         import pyarrow as pa
 
+        from chitty_pipelines.warehouse.arrow_columns import positions
+
         batch = rows if isinstance(rows, pa.Table) else _to_arrow(table, rows)
         if batch.num_rows == 0:
             return 0
         self.ensure(table)
-        batch = batch.append_column("__seq", pa.array(range(batch.num_rows), pa.int64()))
+        batch = batch.append_column("__seq", positions(batch.num_rows))
         self.backend.upsert(self.con, table, batch)
         return batch.num_rows
 
@@ -226,10 +228,11 @@ class Transaction:
 def _to_arrow(table: TableSpec, rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     import pyarrow as pa
 
+    from chitty_pipelines.warehouse.arrow_columns import column_to_arrow
+
     schema = table.arrow_schema()
-    names = schema.names
-    columns = {n: [row.get(n) for row in rows] for n in names}
-    return pa.Table.from_pydict(columns, schema=schema)
+    columns = [column_to_arrow([row.get(f.name) for row in rows], f.type) for f in schema]
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 # Within ``held_connections()`` a thread keeps each warehouse file's connection open between

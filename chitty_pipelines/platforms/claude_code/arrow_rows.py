@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
+from chitty_pipelines.warehouse.arrow_columns import column_to_arrow
+
 RESULTS_SCHEMA = pa.schema(
     [
         ("session_id", pa.string()),
@@ -26,14 +28,14 @@ def columns_to_arrow(schema: pa.Schema, rows: list[tuple]) -> pa.Table:
         elif pa.types.is_timestamp(f.type):
             arrays.append(_timestamps(columns[i], f.type))
         else:
-            arrays.append(pa.array(columns[i], type=f.type))
+            arrays.append(column_to_arrow(columns[i], f.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def _timestamps(values: tuple, type_: pa.DataType) -> pa.Array:
     """ISO strings -> timestamps. Arrow's cast is ~10x faster than converting datetime objects;
     a value it cannot parse (a well-shaped but impossible date) becomes null, not a failed sync."""
-    strings = pa.array(values, type=pa.string())
+    strings = column_to_arrow(values, pa.string())
     try:
         return strings.cast(type_)
     except pa.ArrowInvalid:

@@ -57,6 +57,7 @@ from chitty_pipelines.platforms.claude_code.tables import (
     TOOL_CALLS,
 )
 from chitty_pipelines.warehouse import Reject, TableSpec, Transaction, Warehouse
+from chitty_pipelines.warehouse.arrow_columns import column_to_arrow
 from chitty_pipelines.warehouse.ops_tables import SYNC_CURSORS
 
 PLATFORM = "claude_code"
@@ -260,9 +261,12 @@ class ClaudeSync:
             for u in units
             for src, r in u.rejects
         ]
-        starts = pa.table(
-            {"source_file": list(batch.starts), "from_line": list(batch.starts.values())},
-            schema=pa.schema([("source_file", pa.string()), ("from_line", pa.int64())]),
+        starts = pa.Table.from_arrays(
+            [
+                column_to_arrow(list(batch.starts), pa.string()),
+                column_to_arrow(list(batch.starts.values()), pa.int64()),
+            ],
+            names=["source_file", "from_line"],
         )
         with self.wh.transaction(self.run_id) as tx:
             for spec in self._schemas.values():
