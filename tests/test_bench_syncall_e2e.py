@@ -33,6 +33,12 @@ def test_smoke_syncall_is_exact_and_reruns_read_only_what_changed(tmp_path: Path
     assert r["floor_import_dagster"]["best_s"] > 0 and r["chitty_sync_help"]["best_s"] > 0
     # the baseline of the same runs doing nothing ran (and recorded its runs without failing)
     assert r["empty_recorded_runs"]["best_s"] > 0 and t["no_change_over_empty_runs"] > 0
+    # the new session was read (its file only) and classified; then removed again
+    new = s["new_session"]
+    assert new["claude_files_read"] == 1 and new["claude_bytes_read"] > 0
+    assert r["cycles"][0]["new_session"]["slowest_steps"]
+    added = r["cycles"][0]["new_session"]["added_file"]
+    assert not (next((tmp_path / "work").glob("corpus-*")) / added).exists()
     # the changed file was restored: the corpus is byte-for-byte the generator's again
     changed = r["cycles"][0]["one_change"]["changed_file"]
     corpus = next((tmp_path / "work").glob("corpus-*"))

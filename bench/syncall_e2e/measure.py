@@ -1,6 +1,6 @@
 """Measuring one ``chitty-sync`` run: wall time and peak RSS of its whole process tree, what
-Dagster recorded about it (steps, the claude_code step's duration and metadata), and the one-file
-change applied between runs."""
+Dagster recorded about it (steps, the claude_code step's duration and metadata), and the changes
+applied between runs (one file grown by a line; one new session file)."""
 
 from __future__ import annotations
 
@@ -136,3 +136,34 @@ def change_one_session(corpus: Path) -> Iterator[Path]:
         with path.open("r+b") as fh:
             fh.truncate(st.st_size)
         os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+@contextlib.contextmanager
+def add_one_session(corpus: Path) -> Iterator[Path]:
+    """A new session file beside the first main session, its lines under a new session id and
+    its prompts reworded (so the topic step has a new text to classify); removed afterwards."""
+    source = next(
+        p
+        for p in sorted(corpus.glob("projects/*/*.jsonl"))
+        if not p.name.startswith("agent-") and p.stat().st_size
+    )
+    new_id = "bench0000-e2e0-4000-8000-000000000001"
+    path = source.with_name(f"{new_id}.jsonl")
+    lines = []
+    for raw in source.read_bytes().splitlines():
+        try:
+            line = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(line, dict):
+            line["sessionId"] = new_id
+            message = line.get("message")
+            prompt = isinstance(message, dict) and isinstance(message.get("content"), str)
+            if line.get("type") == "user" and prompt:
+                message["content"] = "Deploy the new worker behind the gateway, then " + message["content"]
+        lines.append(orjson.dumps(line))
+    try:
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
