@@ -4,6 +4,7 @@ sync and on a resumed one."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -149,3 +150,17 @@ def test_a_worker_printing_to_stdout_does_not_break_the_results(tmp_path: Path, 
     assert sync.stats.files_read == len(list(corpus.rglob("*.jsonl")))
     total = wh.scalar("SELECT sum(total_tokens) FROM raw_local.claude_sessions")
     assert int(total) == manifest["true_tokens"]["total_tokens"]
+
+
+def test_a_parse_worker_imports_neither_dagster_nor_the_warehouse() -> None:
+    """A worker is a fresh interpreter per sync: importing Dagster would cost it ~0.5-1 s of
+    start-up (the warehouse package imports Dagster through config), on every core."""
+    code = (
+        "import sys\n"
+        "import chitty_pipelines.platforms.claude_code.parse_worker\n"
+        "heavy = ('dagster', 'chitty_pipelines.warehouse', 'duckdb', 'pandas')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from chitty_pipelines.warehouse.arrow_columns import column_to_arrow
-
 RESULTS_SCHEMA = pa.schema(
     [
         ("session_id", pa.string()),
@@ -18,24 +16,36 @@ RESULTS_SCHEMA = pa.schema(
 )
 
 
-def columns_to_arrow(schema: pa.Schema, rows: list[tuple]) -> pa.Table:
-    """Row tuples (in the schema's column order, possibly short of trailing columns) -> Arrow."""
+def columns_to_arrow(schema: pa.Schema, rows: list[tuple], *, pandas_free: bool = True) -> pa.Table:
+    """Row tuples (in the schema's column order, possibly short of trailing columns) -> Arrow.
+
+    ``pandas_free``: small columns are laid out without pyarrow's pandas import (the sync step of
+    a few new lines); a parse worker passes False: it converts megabytes, where pyarrow's own
+    conversion is the faster one and the import is paid once per worker."""
+    if pandas_free:
+        # Imported here: the warehouse package imports Dagster, which a worker must not.
+        from chitty_pipelines.warehouse.arrow_columns import column_to_arrow as build
+    else:
+        build = _pa_array
     columns = list(zip(*rows, strict=True)) if rows else [()] * len(schema)
     arrays = []
     for i, f in enumerate(schema):
         if i >= len(columns):
             arrays.append(pa.nulls(len(rows), f.type))
         elif pa.types.is_timestamp(f.type):
-            arrays.append(_timestamps(columns[i], f.type))
+            arrays.append(_timestamps(build(columns[i], pa.string()), columns[i], f.type))
         else:
-            arrays.append(column_to_arrow(columns[i], f.type))
+            arrays.append(build(columns[i], f.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _timestamps(values: tuple, type_: pa.DataType) -> pa.Array:
+def _pa_array(values: tuple, type_: pa.DataType) -> pa.Array:
+    return pa.array(values, type=type_)
+
+
+def _timestamps(strings: pa.Array, values: tuple, type_: pa.DataType) -> pa.Array:
     """ISO strings -> timestamps. Arrow's cast is ~10x faster than converting datetime objects;
     a value it cannot parse (a well-shaped but impossible date) becomes null, not a failed sync."""
-    strings = column_to_arrow(values, pa.string())
     try:
         return strings.cast(type_)
     except pa.ArrowInvalid:

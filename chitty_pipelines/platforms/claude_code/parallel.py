@@ -91,8 +91,9 @@ def parse_unit(tasks: list[FileTask], schemas: dict[str, pa.Schema], block_bytes
             failed.append((t.key, exc.strerror or str(exc)))
             continue
         files += 1
-    tables = {name: columns_to_arrow(schemas[name], getattr(rows, name)) for name in schemas}
-    tables["results"] = columns_to_arrow(RESULTS_SCHEMA, rows.tool_results)
+    # pyarrow's own conversion: faster on a unit's thousands of rows (arrow_rows.columns_to_arrow)
+    tables = {n: columns_to_arrow(schemas[n], getattr(rows, n), pandas_free=False) for n in schemas}
+    tables["results"] = columns_to_arrow(RESULTS_SCHEMA, rows.tool_results, pandas_free=False)
     sessions = set(tables["messages"].column("session_id").unique().to_pylist()) if rows.messages else set()
     return ParsedUnit(tables, rows.rejects, cursors, failed, n_bytes, files, sessions)
 
