@@ -35,6 +35,7 @@ for _register in (
 
 
 def main() -> None:
+    import gc
     import warnings
 
     import dagster as dg
@@ -42,6 +43,10 @@ def main() -> None:
     # Single-run backfill policies are "beta" in Dagster 1.13 and say so on every start; the
     # notice is for developers of the code location, not for someone running a sync.
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    # What the imports built stays for the whole command: exempt it from the collector's full
+    # passes, which otherwise walk it again while the definitions load (runner.py freezes again
+    # once those are loaded).
+    gc.freeze()
     # Log lines of this process (SDKs included) are masked before any handler prints them.
     install_log_scrubbing()
     try:

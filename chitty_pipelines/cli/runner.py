@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import os
 import socket
 import threading
@@ -193,6 +194,20 @@ class RunOutcome:
     warnings: list[str] = field(default_factory=list)  # materializations' "warning" metadata
 
 
+_heap_frozen = False
+
+
+def _freeze_start_up_heap() -> None:
+    """Exempt what start-up built (Dagster, the definitions, the instance's storage: ~1M objects)
+    from the garbage collector's full passes, as main() does for the CLI's own imports: each pass
+    walked all of them (gc.callbacks on a no-change syncall: 0.35 s collecting without either
+    freeze, 0.16 s with both). Once per process: what the runs allocate stays collectable."""
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.freeze()
+
+
 def execute_with_progress(
     job: dg.JobDefinition,
     instance: dg.DagsterInstance,
@@ -209,6 +224,7 @@ def execute_with_progress(
     executor, each step a process that loads the code location); otherwise the steps run one
     after the other in this process, which starts fastest.
     """
+    _freeze_start_up_heap()
     box: dict[str, Any] = {}
     # Progress and failures are printed from the stored events (the failure's innermost error,
     # which names what to fix); Dagster's own console logger would repeat every event, and a
