@@ -166,7 +166,7 @@ def test_a_killed_run_is_marked_failed_by_the_next_command(env, tmp_path):
 
 
 @pytest.mark.duckdb_only("PostgreSQL writes go through Arrow and COPY")
-def test_a_syncall_with_nothing_or_one_line_to_do_imports_neither_pandas_nor_sklearn(env: dict[str, str]) -> None:
+def test_a_small_syncall_imports_neither_pandas_nor_sklearn(env: dict[str, str]) -> None:
     """Importing pandas costs 0.15-0.4 s, a tenth of a syncall that finds nothing new; the local
     platforms, the unified steps and their checks read and write without it (issue 11). The
     first syncall may import it (Arrow conversions of many rows)."""

@@ -4,7 +4,6 @@ sync and on a resumed one."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import orjson
 from chitty_pipelines.kernel.local_files import LocalSessionsResource
 from chitty_pipelines.platforms.claude_code.streams import ClaudeSync
 from chitty_pipelines.warehouse import Warehouse
+from tests.import_probe import imported_by
 from tests.warehouse_support import warehouse_at
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -155,12 +155,5 @@ def test_a_worker_printing_to_stdout_does_not_break_the_results(tmp_path: Path, 
 def test_a_parse_worker_imports_neither_dagster_nor_the_warehouse() -> None:
     """A worker is a fresh interpreter per sync: importing Dagster would cost it ~0.5-1 s of
     start-up (the warehouse package imports Dagster through config), on every core."""
-    code = (
-        "import sys\n"
-        "import chitty_pipelines.platforms.claude_code.parse_worker\n"
-        "heavy = ('dagster', 'chitty_pipelines.warehouse', 'duckdb', 'pandas')\n"
-        "print(sorted(m for m in heavy if m in sys.modules))\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    heavy = ("dagster", "chitty_pipelines.warehouse", "duckdb", "pandas")
+    assert imported_by("import chitty_pipelines.platforms.claude_code.parse_worker", heavy) == []
