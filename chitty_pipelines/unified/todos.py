@@ -7,6 +7,7 @@ the sync API (``PUT /api/todos/:project/sync``), read from the hub store.
 """
 
 # No ``from __future__ import annotations``: Dagster reads the resource annotations.
+import hashlib
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -57,6 +58,26 @@ def inputs_fingerprint(wh: Warehouse, hub: HubStore | None = None) -> str:
                 n, x = con.execute(sql).fetchone()
                 parts.append(f"{table}:{n}:{x}")
     return "|".join(parts)
+
+
+def _project_id(project_key: str | None) -> str:
+    """The key of a project's digest: ``none`` for the todos no project claims (NULL)."""
+    return "none" if project_key is None else f"p:{project_key}"
+
+
+def project_digests(observations: list[TodoObservation], names: dict[str, str]) -> dict[str, str]:
+    """Per project, a digest of everything its merge reads: its items (in any order) and its
+    name. Equal digests mean equal rows for that project."""
+    per: dict[str | None, list[str]] = {}
+    for o in observations:
+        per.setdefault(o.project_key, []).append(repr(o))
+    out = {}
+    for project, items in per.items():
+        h = hashlib.sha1(f"{MERGE_VERSION}\n{names.get(project or '')}".encode())
+        for item in sorted(items):
+            h.update(item.encode())
+        out[_project_id(project)] = h.hexdigest()
+    return out
 
 
 def read_observations(
@@ -182,29 +203,47 @@ def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
             yield dg.MaterializeResult(asset_key=key, metadata=table_metadata(wh, table, stats))
         return
     observations, skipped, names = read_observations(wh, hub)
-    merged = merge(observations)
+    # The merge is per project (items are keyed by project and content): only the projects whose
+    # items or name changed are merged and written again, the others' rows stay as they are.
+    digests = project_digests(observations, names)
+    stored = (
+        {} if not built or is_full_refresh(context) else wh.cursors("unified", "todos").get("projects") or {}
+    )
+    changed = {p for p in digests.keys() | stored.keys() if digests.get(p) != stored.get(p)}
+    mine = [o for o in observations if _project_id(o.project_key) in changed]
+    merged = merge(mine)
     todo_rows: list[dict[str, Any]] = [{**t.row(), "built_at": started} for t in merged]
-    project_rows = [{**p, "built_at": started} for p in project_summaries(observations, merged, names)]
+    project_rows = [{**p, "built_at": started} for p in project_summaries(mine, merged, names)]
     with wh.transaction(context.run.run_id) as tx:
-        # Derived from the whole history every run: correctness first (a merge is order-sensitive
-        # for added_by/updated_by, so patching only changed lists could not stay exact).
         for table, rows in ((TODOS, todo_rows), (PROJECT_TODOS, project_rows)):
             tx.ensure(table)
-            tx.con.execute(f"DELETE FROM {table.sql_name}")
+            if stored:  # the changed projects' rows give way to their new merge
+                keys = sorted(p.removeprefix("p:") for p in changed if p != "none")
+                tx.delete_where(table, "project_key", keys)
+                if "none" in changed:
+                    tx.con.execute(f"DELETE FROM {table.sql_name} WHERE project_key IS NULL")
+            else:  # first build, full refresh, or a build without digests: every row is rebuilt
+                tx.con.execute(f"DELETE FROM {table.sql_name}")
             tx.upsert(table, rows)
-        tx.set_cursor("unified", "todos", "fingerprint", fingerprint)
-    open_count = sum(1 for t in merged if t.status != "completed")
+        tx.set_cursors("unified", "todos", {"fingerprint": fingerprint, "projects": digests})
+    open_count = wh.scalar(f"SELECT count(*) FROM {TODOS.sql_name} WHERE is_open")
+    total = wh.scalar(f"SELECT count(*) FROM {TODOS.sql_name}")
     extra = {
+        "projects_rebuilt": len(changed),
+        "projects_unchanged": len(digests.keys() - changed),
         "lists_merged": len({o.list_id for o in observations}),
         "items_read": len(observations),
         "items_skipped": skipped,
         "open_todos": open_count,
-        "projects_with_todos": sum(1 for p in project_rows if p["project_key"]),
-        "unassigned_todos": sum(1 for t in merged if t.project_key is None),
+        "projects_with_todos": sum(1 for p in digests if p != "none"),
+        "unassigned_todos": wh.scalar(f"SELECT count(*) FROM {TODOS.sql_name} WHERE project_key IS NULL"),
         "skipped_no_change": False,
         "duration_s": round(time.monotonic() - t0, 3),
     }
-    context.log.info(f"unified todos: {len(merged)} todos ({open_count} open) from {len(observations)} items")
+    context.log.info(
+        f"unified todos: {total} todos ({open_count} open) from {len(observations)} items; "
+        f"{len(changed)} of {len(digests | stored)} projects merged again"
+    )
     outputs = ((TODOS_KEY, TODOS, len(todo_rows)), (PROJECT_TODOS_KEY, PROJECT_TODOS, len(project_rows)))
     for key, table, n in outputs:
         stats = StreamStats(rows_written=n, extra=extra)

@@ -154,6 +154,31 @@ def test_no_change_skips_and_a_change_rebuilds(warehouse, warehouse_resource, to
     assert (f["status"], f["updated_by"], _ts(f["updated_at"])) == ("completed", "claude:c00-2", T0)
 
 
+def test_a_change_merges_only_its_project_again_and_equals_a_full_rebuild(
+    warehouse, warehouse_resource, todo_world
+):
+    run_unified(warehouse_resource, todo_world)
+    before = _todos(warehouse)
+    with warehouse.transaction("new-list") as tx:  # c00-2 (project chittychat) completes F
+        row = {"source_file": "/c/c00-2/L10.jsonl", "line_no": 99, "block": 0, "position": 0}
+        row.update(source="transcript", session_id="c00-2", content="F", status="completed", observed_at=T0)
+        tx.upsert(TODOS, [row])
+    meta = _todo_metadata(run_unified(warehouse_resource, todo_world))
+    assert (meta["projects_rebuilt"], meta["projects_unchanged"]) == (1, 2), meta
+    after = _todos(warehouse)
+    # the other projects' rows were not written again; chittychat's were
+    for key, r in after.items():
+        assert (r["built_at"] == before[key]["built_at"]) is (key[0] != "chittychat"), key
+    projects = warehouse.query("SELECT * FROM unified.project_todos ORDER BY project_key").to_dict("records")
+    full = run_unified(warehouse_resource, todo_world, tags={FULL_REFRESH_TAG: "true"})
+    assert _todo_metadata(full)["projects_rebuilt"] == 3
+    strip = lambda rows: {k: {c: v for c, v in r.items() if c != "built_at"} for k, r in rows.items()}  # noqa: E731
+    assert str(strip(after)) == str(strip(_todos(warehouse)))
+    again = warehouse.query("SELECT * FROM unified.project_todos ORDER BY project_key").to_dict("records")
+    drop = lambda rows: [{c: v for c, v in r.items() if c != "built_at"} for r in rows]  # noqa: E731
+    assert str(drop(projects)) == str(drop(again))
+
+
 def test_cli_todos(warehouse, warehouse_resource, todo_world, chitty_home):
     run_unified(warehouse_resource, todo_world)
     env = {
