@@ -4,13 +4,16 @@ for other inputs or a damaged file."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import pickle
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from chitty_pipelines.topics.classifiers import Limits
+from chitty_pipelines.topics.classifiers import Limits, fit_cache
 from chitty_pipelines.topics.classifiers import prototype as proto
 from chitty_pipelines.topics.prototypes import Example
 from chitty_pipelines.topics.taxonomy import load_taxonomy
@@ -99,3 +102,23 @@ def test_only_the_newest_fits_are_kept(tmp_path: Path, fresh) -> None:
         build(tmp_path, (Example(f"{TEXTS[0]} {i}", "auth", f"label:s{i}"),))
     assert len(list(tmp_path.glob("prototype-*.pkl"))) == 4
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_a_second_process_waits_for_the_fit_under_way_and_loads_it(tmp_path: Path, fresh) -> None:
+    """One fit at a time per folder: a sync that needs the fit while another process is fitting it
+    (here: this test, holding the lock) waits and loads the result instead of fitting again."""
+    build, fits = fresh
+    taxonomy = load_taxonomy(None)
+    result: list[proto.PrototypeClassifier] = []
+    with (tmp_path / ".fitting.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        waiter = threading.Thread(target=lambda: result.append(build(tmp_path)))
+        waiter.start()
+        time.sleep(0.5)
+        assert waiter.is_alive() and fits == [], "it fitted instead of waiting for the lock holder"
+        theirs = proto.PrototypeClassifier(taxonomy, Limits())  # the other process's fit
+        key = proto._key(taxonomy, Limits(), proto.PrototypeParams(), ())
+        fit_cache._store(tmp_path, fit_cache.cache_path(tmp_path, "prototype", key), theirs)
+        fcntl.flock(lock, fcntl.LOCK_UN)
+    waiter.join(timeout=60)
+    assert len(fits) == 1 and result and _topics(result[0]) == _topics(theirs)

@@ -15,22 +15,27 @@ beside it (a pickle runs code when loaded: nothing else writes there).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import logging
 import os
 import pickle
 import tempfile
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FORMAT = 1  # bump when the cached objects change shape in a way the digests cannot see
 KEEP = 4  # newest files kept: a user switching between two taxonomies or label sets reuses both
+LOCK_WAIT_S = 120.0  # longest wait for another process's fit (a fit takes ~2-3 s)
 _LIBRARIES = ("scikit-learn", "numpy", "scipy", "wordllama", "tokenizers")
 
 
@@ -57,22 +62,81 @@ def cache_path(folder: Path, kind: str, key: str) -> Path:
 
 def load_or_fit(folder: Path | None, kind: str, key: str, fit: Callable[[], T]) -> T:
     """The object ``fit`` returns for ``key``: from ``folder`` when fitted before, else fitted
-    now and stored there. ``folder=None`` fits without the disk."""
+    now and stored there. ``folder=None`` fits without the disk. One process fits at a time per
+    folder: another that needs the same fit meanwhile (a sync the API started beside one from
+    the CLI) waits for it and loads the result instead of fitting it again."""
     if folder is None:
         return fit()
     path = cache_path(folder, kind, key)
+    found = _load(path)
+    if found is not None:
+        return found
+    with _fitting(folder):
+        found = _load(path)  # fitted by the process this one waited for
+        if found is not None:
+            return found
+        obj = fit()
+        _store(folder, path, obj)
+        return obj
+
+
+def _load(path: Path) -> Any:
     try:
         with path.open("rb") as fh:
             obj = pickle.load(fh)
         os.utime(path)  # pruning keeps the files in use, newest first
         return obj
     except FileNotFoundError:
-        pass
+        return None
     except Exception as exc:  # a truncated or foreign file: fit again and replace it
         log.warning("topic classifier cache %s is unreadable (%s): fitting again", path, type(exc).__name__)
-    obj = fit()
-    _store(folder, path, obj)
-    return obj
+        return None
+
+
+_held = threading.local()  # folders whose lock this thread holds: a fit may need another fit
+
+
+@contextlib.contextmanager
+def _fitting(folder: Path) -> Iterator[None]:
+    """An exclusive lock on ``folder/.fitting.lock`` for as long as one fit takes (at most
+    LOCK_WAIT_S of waiting: a stuck holder costs the speed, never the sync). Re-entrant in a
+    thread: a taught classifier's fit asks for the label-free one's, under the same lock."""
+    held: set[Path] = _held.__dict__.setdefault("folders", set())
+    if folder in held:
+        yield
+        return
+    held.add(folder)
+    try:
+        with _flock(folder):
+            yield
+    finally:
+        held.discard(folder)
+
+
+@contextlib.contextmanager
+def _flock(folder: Path) -> Iterator[None]:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fh = (folder / ".fitting.lock").open("a")
+    except OSError:  # a folder that cannot be written: fit without it
+        yield
+        return
+    with fh:
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    log.warning("topic classifier cache %s: another fit holds the lock; fitting here", folder)
+                    yield
+                    return
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _store(folder: Path, path: Path, obj: object) -> None:

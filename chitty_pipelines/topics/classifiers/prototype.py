@@ -553,7 +553,7 @@ def _cached(
     labels: tuple[Example, ...],
     cache_dir: Path | None,
 ) -> PrototypeClassifier:
-    key = repr((taxonomy.fingerprint, taxonomy.source, limits, params, labels))
+    key = _key(taxonomy, limits, params, labels)
 
     def fit() -> PrototypeClassifier:
         return PrototypeClassifier(taxonomy, limits, params, labels, cache_dir=cache_dir)
@@ -564,3 +564,7 @@ def _cached(
 
 
 cached.cache_clear = _cached.cache_clear  # type: ignore[attr-defined]
+
+
+def _key(taxonomy: Taxonomy, limits: Limits, params: PrototypeParams, labels: tuple[Example, ...]) -> str:
+    return repr((taxonomy.fingerprint, taxonomy.source, limits, params, labels))
