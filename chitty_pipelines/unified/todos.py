@@ -226,8 +226,12 @@ def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
                 tx.con.execute(f"DELETE FROM {table.sql_name}")
             tx.upsert(table, rows)
         tx.set_cursors("unified", "todos", {"fingerprint": fingerprint, "projects": digests})
-    open_count = wh.scalar(f"SELECT count(*) FROM {TODOS.sql_name} WHERE is_open")
-    total = wh.scalar(f"SELECT count(*) FROM {TODOS.sql_name}")
+    # One read of the stored table: unchanged projects' rows count too.
+    counts = wh.records(
+        "SELECT count(*) AS total, count(*) FILTER (WHERE is_open) AS open, "
+        f"count(*) FILTER (WHERE project_key IS NULL) AS unassigned FROM {TODOS.sql_name}"
+    )[0]
+    total, open_count = int(counts["total"]), int(counts["open"])
     extra = {
         "projects_rebuilt": len(changed),
         "projects_unchanged": len(digests.keys() - changed),
@@ -236,7 +240,7 @@ def unified_todos(context: dg.AssetExecutionContext, warehouse: WarehouseResourc
         "items_skipped": skipped,
         "open_todos": open_count,
         "projects_with_todos": sum(1 for p in digests if p != "none"),
-        "unassigned_todos": wh.scalar(f"SELECT count(*) FROM {TODOS.sql_name} WHERE project_key IS NULL"),
+        "unassigned_todos": int(counts["unassigned"]),
         "skipped_no_change": False,
         "duration_s": round(time.monotonic() - t0, 3),
     }
