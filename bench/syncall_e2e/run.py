@@ -142,6 +142,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out_path = a.out or (
         a.work / "syncall_e2e.smoke.json" if a.smoke else ROOT / "bench/results/syncall_e2e.json"
     )
+    a.work = a.work.resolve()  # DAGSTER_HOME and the subprocesses' homes must be absolute
     a.work.mkdir(parents=True, exist_ok=True)
 
     corpus, manifest, reused = corpus_for(a.work, size, a.seed, (a.resume_rate, a.gateway_rate, a.rare))

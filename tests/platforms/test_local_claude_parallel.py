@@ -157,3 +157,20 @@ def test_a_parse_worker_imports_neither_dagster_nor_the_warehouse() -> None:
     start-up (the warehouse package imports Dagster through config), on every core."""
     heavy = ("dagster", "chitty_pipelines.warehouse", "duckdb", "pandas")
     assert imported_by("import chitty_pipelines.platforms.claude_code.parse_worker", heavy) == []
+
+
+def test_a_parse_worker_converts_to_arrow_without_importing_pandas() -> None:
+    """pyarrow imports pandas on its first ``pa.array()`` unless told pandas is absent; the
+    worker tells it, and the tables come out the same."""
+    code = """
+from chitty_pipelines.platforms.claude_code.parse_worker import without_pandas
+without_pandas()
+from chitty_pipelines.platforms.claude_code.arrow_rows import RESULTS_SCHEMA, columns_to_arrow
+rows = [("s1", "t1", True, "2026-01-02T03:04:05.123Z", None), ("s2", "t2", False, None, "a1")] * 5000
+table = columns_to_arrow(RESULTS_SCHEMA, rows, pandas_free=False)
+assert table.num_rows == 10000 and table.column("is_error").to_pylist()[:2] == [True, False]
+assert str(table.column("result_at")[0]) == "2026-01-02 03:04:05.123000+00:00", table.column("result_at")[0]
+"""
+    assert imported_by(code, ("pandas",)) == []
+    # The probe can see pandas at all: without the call, the same conversion imports it.
+    assert imported_by(code.replace("without_pandas()\n", "", 1), ("pandas",)) == ["pandas"]
