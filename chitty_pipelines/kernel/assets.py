@@ -46,6 +46,31 @@ class StreamStats:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def table_asset_spec(
+    key: dg.AssetKey,
+    table: TableSpec,
+    *,
+    group: str,
+    deps: Iterable[dg.AssetKey],
+    kinds: set[str],
+    description: str | None = None,
+) -> dg.AssetSpec:
+    """The spec of an asset that is one warehouse table: the table's name and columns go into the
+    definition's metadata, so the UI shows them before the asset was ever materialized."""
+    return dg.AssetSpec(
+        key,
+        description=description or table.description,
+        group_name=group,
+        deps=list(deps),
+        kinds=kinds,
+        metadata=table_definition_metadata(table),
+    )
+
+
+def table_definition_metadata(table: TableSpec) -> dict[str, Any]:
+    return {"dagster/table_name": table.qualified, "dagster/column_schema": table.dagster_schema()}
+
+
 def table_metadata(warehouse: Warehouse, table: TableSpec, stats: StreamStats) -> dict[str, Any]:
     """Materialization metadata in Dagster's standard keys plus what a data engineer wants to see.
 

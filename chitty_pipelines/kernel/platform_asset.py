@@ -33,6 +33,7 @@ from chitty_pipelines.kernel.assets import (
     not_configured_results,
     now,
     run_checks,
+    table_asset_spec,
     table_metadata,
 )
 from chitty_pipelines.kernel.secrets import scrubbed_error
@@ -145,16 +146,13 @@ def platform_assets(
     """
     platform_kinds = {platform, *kinds, "duckdb"}
     specs = [
-        dg.AssetSpec(
+        table_asset_spec(
             t.key,
-            description=t.description or t.table.description,
-            deps=list(t.deps),
-            group_name=platform,
+            t.table,
+            group=platform,
+            deps=t.deps,
             kinds=platform_kinds | set(t.kinds),
-            metadata={
-                "dagster/table_name": t.table.qualified,
-                "dagster/column_schema": t.table.dagster_schema(),
-            },
+            description=t.description,
         )
         for t in tables
     ]

@@ -13,7 +13,14 @@ import httpx
 from chitty_pipelines import config
 from chitty_pipelines.chittyos.registry import RegistryContractError
 from chitty_pipelines.chittyos.resource import ChittyServicesResource
-from chitty_pipelines.kernel.assets import Check, StreamStats, bundled_checks, table_metadata
+from chitty_pipelines.kernel.assets import (
+    Check,
+    StreamStats,
+    bundled_checks,
+    table_asset_spec,
+    table_definition_metadata,
+    table_metadata,
+)
 from chitty_pipelines.ops.health import (
     health_rows,
     lost_services,
@@ -42,6 +49,7 @@ HEAL_COOLDOWN_S = 1800.0  # the same lost set is re-requested at most this often
     kinds={"duckdb"},
     description=SERVICE_REGISTRATIONS.description
     + " Registers the 8 core services with Register, then confirms each is discoverable in Registry.",
+    metadata=table_definition_metadata(SERVICE_REGISTRATIONS),
 )
 def service_registrations(
     context: dg.AssetExecutionContext, chittyos_services: ChittyServicesResource, warehouse: WarehouseResource
@@ -99,9 +107,11 @@ CHECKS = bundled_checks(
     {"warehouse", "chittyos_services"},
 )
 
-HEALTH_SPEC = dg.AssetSpec(
+HEALTH_SPEC = table_asset_spec(
     HEALTH_KEY,
-    group_name=GROUP,
+    SERVICE_HEALTH,
+    group=GROUP,
+    deps=[],
     kinds={"duckdb"},
     description=SERVICE_HEALTH.description
     + " Written by the core_services_health and record_failed_runs sensors; plot latency_ms_* in the UI.",

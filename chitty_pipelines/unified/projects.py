@@ -17,7 +17,7 @@ import dagster as dg
 from pydantic import Field
 
 from chitty_pipelines.chittyos.ids import ChittyIdResource
-from chitty_pipelines.kernel.assets import StreamStats, log_sync, now, table_metadata
+from chitty_pipelines.kernel.assets import StreamStats, log_sync, now, table_asset_spec, table_metadata
 from chitty_pipelines.kernel.platform_asset import check_specs_of, with_checks
 from chitty_pipelines.unified import feed_reader
 from chitty_pipelines.unified.entity_checks import PROJECT_CHECKS
@@ -150,28 +150,8 @@ def alias_row(m: Match) -> dict:
 @dg.multi_asset(
     name="unified_projects",
     specs=[
-        dg.AssetSpec(
-            PROJECTS_KEY,
-            description=PROJECTS.description,
-            group_name=GROUP,
-            kinds={"duckdb"},
-            deps=UPSTREAM,
-            metadata={
-                "dagster/table_name": PROJECTS.qualified,
-                "dagster/column_schema": PROJECTS.dagster_schema(),
-            },
-        ),
-        dg.AssetSpec(
-            ALIASES_KEY,
-            description=PROJECT_ALIASES.description,
-            group_name=GROUP,
-            kinds={"duckdb"},
-            deps=UPSTREAM,
-            metadata={
-                "dagster/table_name": PROJECT_ALIASES.qualified,
-                "dagster/column_schema": PROJECT_ALIASES.dagster_schema(),
-            },
-        ),
+        table_asset_spec(PROJECTS_KEY, PROJECTS, group=GROUP, deps=UPSTREAM, kinds={"duckdb"}),
+        table_asset_spec(ALIASES_KEY, PROJECT_ALIASES, group=GROUP, deps=UPSTREAM, kinds={"duckdb"}),
     ],
     check_specs=check_specs_of(PROJECT_CHECKS),
     can_subset=True,

@@ -19,7 +19,7 @@ from pydantic import Field
 
 from chitty_pipelines import config as settings
 from chitty_pipelines.chittyos.ids import ChittyIdResource
-from chitty_pipelines.kernel.assets import StreamStats, log_sync, table_metadata
+from chitty_pipelines.kernel.assets import StreamStats, log_sync, table_asset_spec, table_metadata
 from chitty_pipelines.kernel.platform_asset import check_specs_of, with_checks
 from chitty_pipelines.unified import feed_reader
 from chitty_pipelines.unified.entity_checks import SESSION_CHECKS
@@ -164,19 +164,7 @@ def _silenced(con, now: datetime, ttl: float, exclude: set[str]) -> list[dict[st
 
 @dg.multi_asset(
     name="unified__sessions",
-    specs=[
-        dg.AssetSpec(
-            SESSIONS_KEY,
-            group_name=GROUP,
-            kinds={"duckdb"},
-            deps=UPSTREAM,
-            description=SESSIONS.description,
-            metadata={
-                "dagster/table_name": SESSIONS.qualified,
-                "dagster/column_schema": SESSIONS.dagster_schema(),
-            },
-        )
-    ],
+    specs=[table_asset_spec(SESSIONS_KEY, SESSIONS, group=GROUP, deps=UPSTREAM, kinds={"duckdb"})],
     check_specs=check_specs_of(SESSION_CHECKS),
     can_subset=True,
 )

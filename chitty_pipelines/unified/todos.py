@@ -14,7 +14,13 @@ from typing import Any
 
 import dagster as dg
 
-from chitty_pipelines.kernel.assets import StreamStats, is_full_refresh, log_sync, table_metadata
+from chitty_pipelines.kernel.assets import (
+    StreamStats,
+    is_full_refresh,
+    log_sync,
+    table_asset_spec,
+    table_metadata,
+)
 from chitty_pipelines.kernel.platform_asset import check_specs_of, with_checks
 from chitty_pipelines.unified import feed_reader
 from chitty_pipelines.unified.entity_tables import PROJECTS, SESSIONS
@@ -160,25 +166,10 @@ _FEED_KEYS = sorted(
 @dg.multi_asset(
     name="unified_todos",
     specs=[
-        dg.AssetSpec(
-            TODOS_KEY,
-            group_name=GROUP,
-            kinds={"duckdb"},
-            deps=[*_FEED_KEYS, SESSIONS_KEY, PROJECTS_KEY],
-            description=TODOS.description,
-            metadata={"dagster/table_name": TODOS.qualified, "dagster/column_schema": TODOS.dagster_schema()},
+        table_asset_spec(
+            TODOS_KEY, TODOS, group=GROUP, deps=[*_FEED_KEYS, SESSIONS_KEY, PROJECTS_KEY], kinds={"duckdb"}
         ),
-        dg.AssetSpec(
-            PROJECT_TODOS_KEY,
-            group_name=GROUP,
-            kinds={"duckdb"},
-            deps=[TODOS_KEY],
-            description=PROJECT_TODOS.description,
-            metadata={
-                "dagster/table_name": PROJECT_TODOS.qualified,
-                "dagster/column_schema": PROJECT_TODOS.dagster_schema(),
-            },
-        ),
+        table_asset_spec(PROJECT_TODOS_KEY, PROJECT_TODOS, group=GROUP, deps=[TODOS_KEY], kinds={"duckdb"}),
     ],
     check_specs=check_specs_of(TODO_CHECKS),
     can_subset=True,

@@ -20,6 +20,7 @@ from chitty_pipelines.kernel.assets import (
     is_full_refresh,
     log_sync,
     now,
+    table_asset_spec,
     table_metadata,
 )
 from chitty_pipelines.kernel.platform_asset import check_specs_of, with_checks
@@ -60,11 +61,12 @@ _NO_SESSIONS = "unified.sessions does not exist yet: materialize unified/session
 @dg.multi_asset(
     name="unified__session_topics",
     specs=[
-        dg.AssetSpec(
+        table_asset_spec(
             SESSION_TOPICS_KEY,
-            group_name=GROUP,
-            kinds=_KINDS,
+            SESSION_TOPICS,
+            group=GROUP,
             deps=[SESSIONS_KEY],
+            kinds=_KINDS,
             description=SESSION_TOPICS.description
             + " Classifier from CHITTY_TOPIC_CLASSIFIER (default prototype, offline); taxonomy from "
             "CHITTY_TOPIC_TAXONOMY (default: the ChittyOS topics).",
@@ -165,15 +167,7 @@ def session_topics(
 
 @dg.multi_asset(
     name="unified__topics",
-    specs=[
-        dg.AssetSpec(
-            TOPICS_KEY,
-            group_name=GROUP,
-            kinds=_KINDS,
-            deps=[SESSION_TOPICS_KEY],
-            description=TOPICS.description,
-        )
-    ],
+    specs=[table_asset_spec(TOPICS_KEY, TOPICS, group=GROUP, deps=[SESSION_TOPICS_KEY], kinds=_KINDS)],
     check_specs=check_specs_of(TOPICS_TABLE_CHECKS),
     can_subset=True,
 )

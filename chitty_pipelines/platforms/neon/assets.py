@@ -218,7 +218,8 @@ def build_stream_asset(spec: StreamSpec) -> dg.AssetsDefinition:
         group_name=PLATFORM,
         kinds={"postgres", "duckdb"},
         description=spec.description or f"PostgreSQL table {spec.qualified}.",
-        metadata={"source_table": spec.qualified},
+        # The columns follow the upstream table, so only the name is known before a run.
+        metadata={"source_table": spec.qualified, "dagster/table_name": f"{SCHEMA}.{spec.name}"},
     )
     def _asset(
         context: dg.AssetExecutionContext,
@@ -243,7 +244,7 @@ def build_by_day_asset(spec: StreamSpec) -> dg.AssetsDefinition:
         kinds={"postgres", "duckdb"},
         description=f"Re-sync days of raw_neon.{spec.name} (the same table as raw_neon/{spec.name}): "
         "each partition deletes its day and reads it again from PostgreSQL.",
-        metadata={"source_table": spec.qualified, "warehouse_table": f"{SCHEMA}.{spec.name}"}
+        metadata={"source_table": spec.qualified, "dagster/table_name": f"{SCHEMA}.{spec.name}"}
         | ({"partition_expr": spec.cursor} if spec.cursor else {}),
         partitions_def=DAILY,
         backfill_policy=dg.BackfillPolicy.single_run(),
