@@ -19,7 +19,9 @@ from chitty_pipelines.platforms.cloudflare.kv import list_keys
 from chitty_pipelines.platforms.cloudflare.tables import KV_KEY
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
+from tests.import_probe import imported_by
 from tests.platforms.cloudflare_support import (
+    ACCOUNT,
     KV,
     OP,
     TOKEN,
@@ -139,6 +141,28 @@ def test_no_change_resync_lists_only_and_k_changes_read_k_values(
     assert table[("ns-a", "session:00002")][2] == 2_000_000_000.0
     assert table[("ns-b", "new-key")][4] == "fresh"
     assert ("ns-a", "session:00003") not in table and len(table) == N_KEYS + 2
+
+
+def test_no_change_resync_reads_stored_entries_without_pandas(
+    kv_fake: FakeCloudflare, warehouse_resource: WarehouseResource
+) -> None:
+    """A step is a fresh interpreter: a re-sync that finds nothing changed (keys with and without
+    expiration and metadata) reads the stored entries as plain rows, so it never pays pandas'
+    import (~0.3 s), and sees every entry unchanged."""
+    materialize(KV, _kv(kv_fake), warehouse_resource)
+    code = f"""
+from chitty_pipelines.platforms.cloudflare.resource import CloudflareResource
+from chitty_pipelines.platforms.cloudflare.streams import sync_kv
+from chitty_pipelines.warehouse import Warehouse
+wh = Warehouse({warehouse_resource.path!r}, url={warehouse_resource.url!r})
+cf = CloudflareResource(account_id={ACCOUNT!r}, api_token={TOKEN!r}, api_base_url={kv_fake.base_url!r},
+                        kv_namespace_ids=["ns-a", "ns-b"], kv_page_size={PAGE}, api_rate_per_s=0)
+result = sync_kv(cf, wh, "probe", False, print)
+assert (result.rows_written, result.metadata["changed"], result.metadata["new"]) == (0, 0, 0), result
+"""
+    assert imported_by(code, ("pandas",)) == []
+    # The probe sees pandas at all: a DataFrame read in the same process imports it.
+    assert imported_by(code + 'wh.query("SELECT 1")\n', ("pandas",)) == ["pandas"]
 
 
 def test_default_page_is_1000_keys() -> None:
