@@ -172,3 +172,33 @@ def test_small_upserts_store_what_the_arrow_path_stores(warehouse):
         assert tx.upsert(small, many[:3]) == 3
         assert tx.upsert(small, many) == len(many)
     assert warehouse.scalar("SELECT count(*) FROM raw_local.small WHERE id LIKE 'k%'") == len(many)
+
+
+def test_rows_and_records_are_plain_values_that_write_back_unchanged(warehouse):
+    """What a sync reads back (stored rows it diffs or keeps as history) is plain Python on both
+    backends: NULL is None (never NaN/NaT), a BIGINT with a NULL beside it stays int, times are
+    datetimes; rows read with ``records`` and upserted again store exactly what was there."""
+    from datetime import UTC, datetime
+
+    spec = TableSpec(
+        "raw_local",
+        "plain",
+        cols(
+            ("id", "VARCHAR"), ("n", "BIGINT"), ("ok", "BOOLEAN"), ("seen_at", "TIMESTAMPTZ"), ("doc", "JSON")
+        ),
+        ("id",),
+    )
+    at = datetime(2026, 12, 6, 15, 4, 5, 123456, tzinfo=UTC)
+    with warehouse.transaction() as tx:
+        tx.upsert(spec, [{"id": "a", "n": 7, "ok": True, "seen_at": at, "doc": '{"k":1}'}, {"id": "b"}])
+    select = "SELECT id, n, ok, seen_at, doc FROM raw_local.plain ORDER BY id"
+    expected = [("a", 7, True, at, '{"k":1}'), ("b", None, None, None, None)]
+    got = warehouse.rows(select)
+    assert [tuple(r) for r in got] == expected
+    assert [type(v) for v in got[0]] == [str, int, bool, datetime, str]
+    records = warehouse.records(select)
+    assert [tuple(r.values()) for r in records] == expected
+    with warehouse.transaction() as tx:
+        tx.upsert(spec, records)  # the few-rows path
+        tx.upsert(spec, records * 200)  # past SMALL_UPSERT_ROWS: through Arrow
+    assert [tuple(r) for r in warehouse.rows(select)] == expected

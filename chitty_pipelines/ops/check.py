@@ -160,15 +160,15 @@ def sync_status(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {p: {"status": "never", "last_sync": None} for p in registry.NAMES}
     if not warehouse.exists():
         return out
-    df = warehouse.query(
+    found = warehouse.rows(
         "SELECT platform, status, finished_at FROM ops.sync_log "
         "QUALIFY row_number() OVER (PARTITION BY platform ORDER BY finished_at DESC) = 1"
     )
-    for row in df.itertuples():
-        if row.platform in out:
-            out[row.platform] = {
-                "status": row.status,
-                "last_sync": row.finished_at.isoformat(timespec="seconds"),
+    for platform, status, finished_at in found:
+        if platform in out:
+            out[platform] = {
+                "status": status,
+                "last_sync": finished_at.isoformat(timespec="seconds") if finished_at else None,
             }
     return out
 

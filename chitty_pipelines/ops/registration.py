@@ -125,8 +125,10 @@ def latest_registrations(warehouse: Warehouse) -> dict[tuple[str, str], dict]:
     """(service, target) -> the latest attempt's row."""
     if not warehouse.table_exists("ops", "service_registrations"):
         return {}
-    df = warehouse.query(
+    # records, not a DataFrame: a NULL http_status (no answer) stays None, not NaN, and the
+    # others stay int on PostgreSQL too (a DataFrame floats an integer column with a NULL)
+    found = warehouse.records(
         f"SELECT * FROM {SERVICE_REGISTRATIONS.sql_name} "
         "QUALIFY row_number() OVER (PARTITION BY service, target ORDER BY attempted_at DESC) = 1"
     )
-    return {(r["service"], r["target"]): r for r in df.to_dict("records")}
+    return {(r["service"], r["target"]): r for r in found}

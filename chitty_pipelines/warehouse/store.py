@@ -381,6 +381,8 @@ class Warehouse:
         raise AssertionError("unreachable")
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """A DataFrame, for display and analysis (the CLI). Not for a sync's path: pandas makes a
+        NULL NaN or NaT, and an integer column with a NULL floats; use ``records`` or ``rows``."""
         return self._read(sql, params, lambda cur: cur.df())
 
     def records(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
@@ -393,6 +395,11 @@ class Warehouse:
             return [dict(zip(names, row, strict=True)) for row in rows]
 
         return self._read(sql, params, take)
+
+    def rows(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple[Any, ...]]:
+        """Rows as tuples of plain Python values (NULL is None, integers stay int, times are
+        datetimes), for reads that unpack columns by position; same retry as ``records``."""
+        return self._read(sql, params, lambda cur: cur.fetchall())
 
     def scalar(self, sql: str, params: Sequence[Any] | None = None) -> Any:
         row = self._read(sql, params, lambda cur: cur.fetchone())
@@ -412,13 +419,12 @@ class Warehouse:
         return int(self.scalar(f"SELECT count(*) FROM {table.sql_name}"))
 
     def cursors(self, platform: str, stream: str) -> dict[str, Any]:
-        # fetchall, not query(): a DataFrame would import pandas (~0.7 s) into every sync step
-        rows = self._read(
+        # rows, not query(): a DataFrame would import pandas (~0.7 s) into every sync step
+        found = self.rows(
             f"SELECT cursor_key, cursor_value FROM {SYNC_CURSORS.sql_name} WHERE platform = ? AND stream = ?",
             [platform, stream],
-            lambda cur: cur.fetchall(),
         )
-        return {k: json.loads(v) for k, v in rows}
+        return {k: json.loads(v) for k, v in found}
 
 
 def _in_transaction(con: duckdb.DuckDBPyConnection) -> bool:

@@ -178,3 +178,24 @@ def test_registry_confirmation_polls_until_propagation_arrives(chitty_home, monk
         assert {o.status for o in outcomes if o.target == "registry"} == {"discoverable"}
         assert fakes.registry.writes == 0
         assert fakes.registry.requests["GET /api/v1/services"] >= 2  # it had to ask again
+
+
+def test_latest_registrations_are_plain_values(ops_env, services_resource, warehouse: Warehouse):
+    """The latest attempts as plain Python values on either warehouse: no reply is an
+    http_status of None (not NaN), a reply an int (not a float beside a NULL), times datetimes."""
+    from datetime import datetime
+
+    from chitty_pipelines.ops.registration import record
+
+    record(warehouse, "r1", register_all(services_resource))
+    ops_env.down("registry")  # connection refused: no HTTP status to record
+    record(warehouse, "r2", [o for o in register_all(services_resource) if o.target == "registry"])
+    latest = latest_registrations(warehouse)
+    assert len(latest) == 2 * len(NAMES)
+    for name in NAMES:
+        reg, rgy = latest[(name, "register")], latest[(name, "registry")]
+        assert (reg["run_id"], rgy["run_id"]) == ("r1", "r2")
+        assert (rgy["status"], rgy["http_status"], rgy["ok"]) == ("unavailable", None, False)
+        assert type(reg["http_status"]) is int and 200 <= reg["http_status"] < 300
+        assert reg["ok"] is True
+        assert type(reg["attempted_at"]) is datetime and reg["attempted_at"] < rgy["attempted_at"]

@@ -99,8 +99,7 @@ def metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict[str, A
 
 
 def rows(wh: Warehouse, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
-    df = wh.query(sql, params)
-    return [tuple(r) for r in df.itertuples(index=False)]
+    return [tuple(r) for r in wh.rows(sql, params)]  # plain values: NULL is None, never NaN
 
 
 ASSETS = cf_assets.CLOUDFLARE_ASSETS

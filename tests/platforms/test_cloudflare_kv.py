@@ -19,7 +19,9 @@ from chitty_pipelines.platforms.cloudflare.kv import list_keys
 from chitty_pipelines.platforms.cloudflare.tables import KV_KEY
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
+from tests.import_probe import imported_by
 from tests.platforms.cloudflare_support import (
+    ACCOUNT,
     KV,
     OP,
     TOKEN,
@@ -96,15 +98,11 @@ def _values_read(f: FakeCloudflare) -> int:
     return sum(n for path, n in f.requests.items() if "/values/" in path)
 
 
-def _nan_to_none(table: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    return [tuple(None if isinstance(v, float) and v != v else v for v in row) for row in table]
-
-
 def test_keys_and_values_are_exact(
     kv_fake: FakeCloudflare, warehouse_resource: WarehouseResource, warehouse: Warehouse
 ) -> None:
     result = materialize(KV, _kv(kv_fake), warehouse_resource)
-    assert _nan_to_none(_table(warehouse)) == _expected()
+    assert _table(warehouse) == _expected()
     md = metadata(result, KV_KEY)
     assert (md["dagster/row_count"], md["keys_listed"], md["values_read"], md["new"]) == (N_KEYS + 2,) * 2 + (
         N_KEYS + 2,
@@ -134,11 +132,33 @@ def test_no_change_resync_lists_only_and_k_changes_read_k_values(
     md = metadata(materialize(KV, cf, warehouse_resource), KV_KEY)
     assert _values_read(kv_fake) == 3
     assert (md["new"], md["changed"], md["deleted"], md["rows_written"]) == (1, 2, 1, 3)
-    table = {(r[0], r[1]): r for r in _nan_to_none(_table(warehouse))}
+    table = {(r[0], r[1]): r for r in _table(warehouse)}
     assert table[("ns-a", "session:00001")][3:5] == ('{"v":2}', "v2")
     assert table[("ns-a", "session:00002")][2] == 2_000_000_000.0
     assert table[("ns-b", "new-key")][4] == "fresh"
     assert ("ns-a", "session:00003") not in table and len(table) == N_KEYS + 2
+
+
+def test_no_change_resync_reads_stored_entries_without_pandas(
+    kv_fake: FakeCloudflare, warehouse_resource: WarehouseResource
+) -> None:
+    """A step is a fresh interpreter: a re-sync that finds nothing changed (keys with and without
+    expiration and metadata) reads the stored entries as plain rows, so it never pays pandas'
+    import (~0.3 s), and sees every entry unchanged."""
+    materialize(KV, _kv(kv_fake), warehouse_resource)
+    code = f"""
+from chitty_pipelines.platforms.cloudflare.resource import CloudflareResource
+from chitty_pipelines.platforms.cloudflare.streams import sync_kv
+from chitty_pipelines.warehouse import Warehouse
+wh = Warehouse({warehouse_resource.path!r}, url={warehouse_resource.url!r})
+cf = CloudflareResource(account_id={ACCOUNT!r}, api_token={TOKEN!r}, api_base_url={kv_fake.base_url!r},
+                        kv_namespace_ids=["ns-a", "ns-b"], kv_page_size={PAGE}, api_rate_per_s=0)
+result = sync_kv(cf, wh, "probe", False, print)
+assert (result.rows_written, result.metadata["changed"], result.metadata["new"]) == (0, 0, 0), result
+"""
+    assert imported_by(code, ("pandas",)) == []
+    # The probe sees pandas at all: a DataFrame read in the same process imports it.
+    assert imported_by(code + 'wh.query("SELECT 1")\n', ("pandas",)) == ["pandas"]
 
 
 def test_default_page_is_1000_keys() -> None:
@@ -158,7 +178,7 @@ def test_twenty_percent_faults_give_the_same_table(
         for i in range(150):
             f.put_kv("ns-a", f"k{i:03d}", f"value {i}", metadata={"n": i} if i % 2 else None)
         materialize(KV, _kv(f, kv_namespace_ids=["ns-a"], kv_page_size=40, api_attempts=12), target)
-        return _nan_to_none(_table(target.get()))
+        return _table(target.get())
 
     with fake() as clean_fake:
         clean = run(clean_fake, warehouse_resource)

@@ -217,3 +217,50 @@ def test_refused_credentials_name_the_variables_and_hide_the_key() -> None:
     )
     err = _convert("list bucket b", slow)
     assert isinstance(err, R2Error) and err.retryable and err.retry_after == 2.0
+
+
+def test_history_of_rows_with_unknown_columns_stays_null(
+    endpoint: str, warehouse_resource: WarehouseResource, warehouse: Warehouse
+) -> None:
+    """Stored rows whose storage class and times are NULL (rows an older version wrote), beside
+    rows that have them: tombstones and the changed object's row keep NULL where it was (neither
+    NaT nor NaN) and the stored times where they were. 300 deletions: more rows than a small
+    upsert takes, so they go through Arrow, which cannot write a NaT."""
+    client = s3(endpoint)
+    create_bucket(client, "inv-nulls")
+    logs = [f"logs/{i:04d}.txt" for i in range(300)]
+    for key in [*logs, "entities/kept.json"]:
+        client.put_object(Bucket="inv-nulls", Key=key, Body=b'{"v": 1}')
+    cf = _r2(endpoint, "inv-nulls")
+    materialize(R2, cf, warehouse_resource)
+    unknown = [k for k in logs if int(k[5:9]) % 2] + ["entities/kept.json"]
+    with warehouse.transaction() as tx:
+        tx.con.execute(
+            "UPDATE raw_cloudflare.r2_objects SET storage_class = NULL, changed_at = NULL, "
+            "first_seen_at = NULL WHERE bucket = 'inv-nulls' AND key IN (SELECT unnest(?))",
+            [unknown],
+        )
+    first_seen = dict(
+        warehouse.rows("SELECT key, first_seen_at FROM raw_cloudflare.r2_objects WHERE bucket = 'inv-nulls'")
+    )
+
+    client.delete_objects(Bucket="inv-nulls", Delete={"Objects": [{"Key": k} for k in logs]})
+    client.put_object(Bucket="inv-nulls", Key="entities/kept.json", Body=b'{"v": 2}')
+    md = metadata(materialize(R2, cf, warehouse_resource), OBJECTS_KEY)
+    assert (md["changed"], md["deleted"], md["rows_written"]) == (1, 300, 301)
+
+    found = warehouse.records(
+        "SELECT key, size, deleted, change, storage_class, changed_at, first_seen_at "
+        "FROM raw_cloudflare.r2_objects WHERE bucket = 'inv-nulls' ORDER BY key"
+    )
+    kept, tombstones = found[0], found[1:]
+    assert kept["key"] == "entities/kept.json"
+    assert (kept["change"], kept["first_seen_at"], kept["size"]) == ("changed", None, len(b'{"v": 2}'))
+    assert kept["changed_at"] is not None
+    assert [t["key"] for t in tombstones] == logs
+    assert {(t["deleted"], t["change"], t["size"]) for t in tombstones} == {(True, "deleted", 8)}
+    assert all(t["changed_at"] is not None for t in tombstones)
+    assert {t["key"]: t["first_seen_at"] for t in tombstones} == {k: first_seen[k] for k in logs}
+    assert sum(t["first_seen_at"] is None for t in tombstones) == 150
+    assert {t["storage_class"] is None for t in tombstones if t["key"] in unknown} == {True}
+    assert None not in {t["storage_class"] for t in tombstones if t["key"] not in unknown}

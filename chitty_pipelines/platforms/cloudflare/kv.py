@@ -25,14 +25,15 @@ def canonical(metadata: Any) -> str | None:
 def stored_entries(warehouse: Warehouse, namespace_id: str) -> dict[str, tuple[float | None, str | None]]:
     if not warehouse.table_exists(KV_ENTRIES.schema, KV_ENTRIES.name):
         return {}
-    df = warehouse.query(
+    found = warehouse.rows(
         f"SELECT key, epoch(expiration) AS exp, metadata FROM {KV_ENTRIES.sql_name} WHERE namespace_id = ?",
         [namespace_id],
     )
-    out: dict[str, tuple[float | None, str | None]] = {}
-    for key, exp, meta in zip(df["key"], df["exp"], df["metadata"], strict=True):
-        out[key] = (None if exp is None or exp != exp else float(exp), None if meta is None else str(meta))
-    return out
+    # float(): the backends' epoch types differ (DuckDB: DOUBLE; a NUMERIC would be a Decimal)
+    return {
+        key: (None if exp is None else float(exp), None if meta is None else str(meta))
+        for key, exp, meta in found
+    }
 
 
 def list_keys(api: CloudflareApi, namespace_id: str, page_size: int = 1000) -> list[dict[str, Any]]:

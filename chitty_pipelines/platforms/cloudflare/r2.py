@@ -56,10 +56,12 @@ def old_rows(warehouse: Warehouse, bucket: str, keys: list[str]) -> dict[str, di
     """Full stored rows of the few keys whose history must be kept (changed, deleted, re-read)."""
     if not keys:
         return {}
-    df = warehouse.query(
+    # records, not a DataFrame: these rows are written back (tombstones, kept first_seen_at), and
+    # pandas would turn a NULL time into NaT, which Arrow cannot write to a TIMESTAMPTZ column
+    found = warehouse.records(
         f"SELECT * FROM {R2_OBJECTS.sql_name} WHERE bucket = ? AND key IN (SELECT unnest(?))", [bucket, keys]
     )
-    return {r["key"]: r for r in df.to_dict("records")}
+    return {r["key"]: r for r in found}
 
 
 def stored_json_etags(warehouse: Warehouse, bucket: str) -> dict[str, str]:

@@ -250,14 +250,13 @@ def load_state(
     rows: dict[str, dict[str, Any]] = {}
     keys: dict[str, str] = {}
     if warehouse.table_exists(FILES.schema, FILES.name):
-        df = warehouse.query(f"SELECT id, path, trashed, raw FROM {FILES.sql_name}")
-        for fid, path, trashed, raw_text in df.itertuples(index=False):
+        found = warehouse.rows(f"SELECT id, path, trashed, raw FROM {FILES.sql_name}")
+        for fid, path, trashed, raw_text in found:
             raw = json.loads(raw_text)
             items[fid] = raw
             rows[fid] = file_row(raw, path, bool(trashed))
     if warehouse.table_exists(CONTENTS.schema, CONTENTS.name):
-        df = warehouse.query(f"SELECT file_id, content_key FROM {CONTENTS.sql_name}")
-        keys = dict(zip(df["file_id"], df["content_key"], strict=True))
+        keys = dict(warehouse.rows(f"SELECT file_id, content_key FROM {CONTENTS.sql_name}"))
     return items, rows, keys
 
 

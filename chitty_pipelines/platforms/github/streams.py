@@ -193,14 +193,14 @@ def configured_repos(warehouse: Warehouse, owners: list[str], repositories: list
     """The repositories the last repositories sync found for the configured owners and names."""
     if not warehouse.table_exists(REPOSITORIES.schema, REPOSITORIES.name):
         return []
-    df = warehouse.query(
+    found = warehouse.rows(
         "SELECT full_name, default_branch, "
         f"strftime(pushed_at AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%SZ') AS p "
         f"FROM {REPOSITORIES.sql_name} WHERE lower(owner) IN (SELECT unnest(?)) "
         "OR lower(full_name) IN (SELECT unnest(?)) ORDER BY full_name",
         [[o.lower() for o in owners] or [""], [r.lower() for r in repositories] or [""]],
     )
-    return [RepoRef(f, b, p) for f, b, p in df.itertuples(index=False)]
+    return [RepoRef(f, b, p) for f, b, p in found]
 
 
 def current_repos(

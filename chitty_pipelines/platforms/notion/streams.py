@@ -348,10 +348,10 @@ def sync_table(
 
 
 def _all_cursors(warehouse: Warehouse) -> dict[tuple[str, str], dict[str, Any]]:
-    df = warehouse.query(
+    found = warehouse.rows(
         "SELECT stream, cursor_key, cursor_value FROM ops.sync_cursors WHERE platform = ?", [PLATFORM]
     )
-    return {(st, key): json.loads(v) for st, key, v in df.itertuples(index=False)}
+    return {(st, key): json.loads(v) for st, key, v in found}
 
 
 def _stored_pages(tx: Transaction, table_id: str) -> list[dict[str, Any]]:
@@ -460,11 +460,11 @@ def results(
 
 def typed_spec_from_warehouse(warehouse: Warehouse, name: str) -> TableSpec:
     """The typed table's spec as it stands (its columns follow the Notion schema)."""
-    df = warehouse.query(
+    found = warehouse.rows(
         "SELECT column_name, data_type FROM information_schema.columns "
         "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
         [SCHEMA, name],
     )
     types = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
-    columns = cols(*((c, types.get(t, t)) for c, t in zip(df["column_name"], df["data_type"], strict=True)))
+    columns = cols(*((c, types.get(t, t)) for c, t in found))
     return TableSpec(SCHEMA, name, columns or BASE_TYPED, primary_key=("page_id",))
