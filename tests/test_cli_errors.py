@@ -110,3 +110,10 @@ def test_syncall_names_a_session_ttl_that_is_not_a_number(tmp_path):
     assert run.returncode == 1, run.stderr
     assert "Traceback" not in run.stdout + run.stderr
     assert "SESSION_TTL='30min' is not a number" in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+def test_a_memory_limit_duckdb_refuses_is_named(tmp_path):
+    """CHITTY_DUCKDB_MEMORY_LIMIT=lots failed every step with DuckDB's parser error, blamed on
+    CLAUDE_HOME and CHITTY_EXPORTS_DIR ("configured by ...")."""
+    err = _plain_failure(_run(["syncall"], tmp_path, CHITTY_DUCKDB_MEMORY_LIMIT="lots"), "syncall")
+    assert "CHITTY_DUCKDB_MEMORY_LIMIT='lots' is not a memory size DuckDB accepts" in err, err
