@@ -117,3 +117,12 @@ def test_a_memory_limit_duckdb_refuses_is_named(tmp_path):
     CLAUDE_HOME and CHITTY_EXPORTS_DIR ("configured by ...")."""
     err = _plain_failure(_run(["syncall"], tmp_path, CHITTY_DUCKDB_MEMORY_LIMIT="lots"), "syncall")
     assert "CHITTY_DUCKDB_MEMORY_LIMIT='lots' is not a memory size DuckDB accepts" in err, err
+
+
+def test_backfill_refuses_a_range_that_ends_before_it_starts(tmp_path):
+    """--from after --to ran one day of the range and said nothing."""
+    run = _run(["backfill", "--from", "2026-01-05", "--to", "2026-01-03"], tmp_path)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "--from 2026-01-05 is after --to 2026-01-03" in run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert "raw_neon" not in run.stdout + run.stderr  # no run was started
