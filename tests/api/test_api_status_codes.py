@@ -141,6 +141,17 @@ def test_400_for_nan_or_infinity_in_metadata(server: Server, number: str) -> Non
         assert c.get("/api/session/s-finite").status_code == 200
 
 
+def test_400_names_a_body_that_is_not_utf8_or_nested_too_deeply(server: Server) -> None:
+    """Both answered a bare "bad request"."""
+    before = _snapshot(server)
+    headers = {"content-type": "application/json"}
+    with server.client("write") as c:
+        for content in (b'\xff\xfe{"id": "s-bytes"}', b"[" * 100_000 + b"]" * 100_000):
+            body = _error(c.post("/api/session", content=content, headers=headers), 400)
+            assert body["error"].startswith("invalid JSON: the body could not be read"), body
+    assert _snapshot(server) == before
+
+
 def test_a_session_stored_with_nan_metadata_reads_back(server: Server) -> None:
     """A hub store written before NaN was refused: the session reads with null in its place."""
     server.hub.register_session("s-old-nan", "claude_code", metadata={"x": float("nan"), "y": 1})
