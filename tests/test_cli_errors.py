@@ -77,3 +77,52 @@ def test_debug_shows_the_masked_traceback(tmp_path, how):
     assert "Traceback (most recent call last)" in run.stderr and "IOException" in run.stderr
     assert SECRET not in run.stdout + run.stderr
     assert run.stderr.strip().splitlines()[-1] == "chitty-sync status failed"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        ("SESSION_TTL", "30min", "SESSION_TTL='30min' is not a number: set SESSION_TTL to a number"),
+        (
+            "CHITTY_API_MAX_BODY_BYTES",
+            "1MB",
+            "CHITTY_API_MAX_BODY_BYTES='1MB' is not a whole number: set CHITTY_API_MAX_BODY_BYTES",
+        ),
+    ],
+)
+def test_serve_names_a_variable_that_is_not_a_number_before_it_listens(tmp_path, name, value, named):
+    """Both were a bare ValueError: SESSION_TTL on every read of a session (a 500), the body limit
+    at the start."""
+    err = _plain_failure(_run(["serve", "--port", "0"], tmp_path, **{name: value}), "serve")
+    assert named in err, err
+
+
+def test_entity_codes_that_are_not_json_are_named(tmp_path):
+    """CHITTY_ID_ENTITY_CODES=notjson was a bare JSONDecodeError naming nothing."""
+    err = _plain_failure(_run(["syncall"], tmp_path, CHITTY_ID_ENTITY_CODES="notjson"), "syncall")
+    assert "CHITTY_ID_ENTITY_CODES='notjson' is not a JSON object" in err, err
+
+
+@pytest.mark.timeout(300)
+def test_syncall_names_a_session_ttl_that_is_not_a_number(tmp_path):
+    """SESSION_TTL is read by the unified sessions step: its failure names the variable."""
+    run = _run(["syncall"], tmp_path, SESSION_TTL="30min", CHITTY_MAX_CONCURRENT_PLATFORMS="1")
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert "SESSION_TTL='30min' is not a number" in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+def test_a_memory_limit_duckdb_refuses_is_named(tmp_path):
+    """CHITTY_DUCKDB_MEMORY_LIMIT=lots failed every step with DuckDB's parser error, blamed on
+    CLAUDE_HOME and CHITTY_EXPORTS_DIR ("configured by ...")."""
+    err = _plain_failure(_run(["syncall"], tmp_path, CHITTY_DUCKDB_MEMORY_LIMIT="lots"), "syncall")
+    assert "CHITTY_DUCKDB_MEMORY_LIMIT='lots' is not a memory size DuckDB accepts" in err, err
+
+
+def test_backfill_refuses_a_range_that_ends_before_it_starts(tmp_path):
+    """--from after --to ran one day of the range and said nothing."""
+    run = _run(["backfill", "--from", "2026-01-05", "--to", "2026-01-03"], tmp_path)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "--from 2026-01-05 is after --to 2026-01-03" in run.stdout + run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
+    assert "raw_neon" not in run.stdout + run.stderr  # no run was started

@@ -65,3 +65,12 @@ def test_sql_is_read_only_and_errors_name_the_fix(chitty_home: Path, warehouse: 
     assert proc.returncode == 1
     assert "read-only" in proc.stderr and "Traceback" not in proc.stderr
     assert warehouse.scalar("SELECT count(*) FROM unified.projects") == 2
+
+
+def test_sql_without_a_statement_says_so(chitty_home: Path, warehouse: Warehouse) -> None:
+    """An empty query, or only a comment, ran nothing and failed with an AttributeError."""
+    _seed(warehouse)
+    for query in ("", "   ", "/* nothing */"):
+        proc = _run("sql", query)
+        assert proc.returncode == 1, (query, proc.stdout, proc.stderr)
+        assert "no SQL statement" in proc.stderr and "Error" not in proc.stderr, (query, proc.stderr)

@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -78,3 +79,33 @@ def test_stopping_ui_stops_the_whole_dagster_group(chitty_home: Path, sig: signa
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_group_that_outlives_sigterm_is_killed_after_the_grace() -> None:
+    """A ``dagster dev`` stopped while it was still starting ignored SIGTERM; the CLI then waited
+    for it for ever (the grace period was never applied). Here the child ignores SIGTERM."""
+    script = (
+        "import os, sys\n"
+        "from chitty_pipelines.cli import ui\n"
+        "ui.STOP_GRACE_S = 2.0\n"
+        "child = [sys.executable, '-c', 'import signal, time; signal.signal(signal.SIGTERM, "
+        'signal.SIG_IGN); print("ready", flush=True); time.sleep(600)\']\n'
+        "sys.exit(ui.run_in_own_group(child, dict(os.environ)))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    pgid = None
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        pgid = _dagster_group(proc.pid)
+        assert pgid is not None and _group_members(pgid)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        assert time.monotonic() - started < 15
+        assert _group_members(pgid) == [], "the child survived the stop"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if pgid is not None and _group_members(pgid):
+            os.killpg(pgid, signal.SIGKILL)

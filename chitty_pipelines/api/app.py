@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chitty_pipelines import config
 from chitty_pipelines.api import errors
 from chitty_pipelines.api.runs import Runs
-from chitty_pipelines.api.store import Store
+from chitty_pipelines.api.store import Store, session_ttl_s
 from chitty_pipelines.warehouse.hubstore import Hub, HubStore
 from chitty_pipelines.warehouse.opstore_resource import URL_VAR
 
@@ -59,11 +59,12 @@ class ApiSettings:
     def from_env(cls, no_auth: bool = False) -> ApiSettings:
         from chitty_pipelines.warehouse.opstore_resource import default_path
 
+        session_ttl_s()  # a SESSION_TTL that is not a number stops the start, named, not each read
         return cls(
             hub_path=Path(default_path()),
             warehouse_path=config.load_settings().warehouse_path,
             no_auth=no_auth,
-            max_body_bytes=int(config.env("CHITTY_API_MAX_BODY_BYTES") or DEFAULT_MAX_BODY_BYTES),
+            max_body_bytes=config.number("CHITTY_API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int),
             threads=max(1, config.number("CHITTY_API_THREADS", 4, int)),
             warehouse_url=config.env(URL_VAR) or None,
         )

@@ -101,6 +101,9 @@ def install(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         detail = exc.detail if isinstance(exc.detail, str) else None
         error = _REASONS.get(exc.status_code, detail or "error")
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            # FastAPI's answer for a body json.loads raised on with other than a decode error
+            error = "invalid JSON: the body could not be read (not UTF-8 text, or nested too deeply)"
         if exc.status_code == 404:
             error = f"not found: {request.method} {request.url.path}"
         if exc.status_code == 405:

@@ -74,7 +74,15 @@ class Reply(BaseModel):
 
 
 def _metadata_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
-    if value is not None and len(json.dumps(value, default=str)) > METADATA_MAX_BYTES:
+    if value is None:
+        return value
+    try:
+        # allow_nan=False: the request parser takes NaN, Infinity and 1e999 (inf), which JSON
+        # has not; stored, they made the session unreadable (every read of it a 500).
+        text = json.dumps(value, default=str, allow_nan=False)
+    except ValueError:
+        raise ValueError("metadata holds NaN or Infinity, which are not JSON numbers") from None
+    if len(text) > METADATA_MAX_BYTES:
         raise ValueError(f"metadata is larger than {METADATA_MAX_BYTES} bytes of JSON")
     return value
 

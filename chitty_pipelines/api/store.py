@@ -54,7 +54,7 @@ def iso(value: Any) -> str | None:
 
 
 def session_ttl_s() -> float:
-    return float(config.env("SESSION_TTL") or 1800)
+    return config.number("SESSION_TTL", 1800)
 
 
 @dataclass

@@ -60,8 +60,18 @@ def session_fields(
         "lastActiveAt": row["last_heartbeat_at"],
         "endedAt": row.get("ended_at"),
         "heartbeats": int(row.get("heartbeats") or 0),
-        "metadata": orjson.loads(row.get("metadata") or "{}"),
+        "metadata": _metadata(row.get("metadata")),
     }
+
+
+def _metadata(text: str | None) -> dict[str, Any]:
+    """A session's stored metadata. Before the API refused them, NaN and Infinity were stored
+    (Python's JSON writes them, orjson does not read them): such a row reads with null in their
+    place instead of failing every read of its session."""
+    try:
+        return orjson.loads(text or "{}")
+    except orjson.JSONDecodeError:
+        return json.loads(text, parse_constant=lambda _: None)
 
 
 def session_out(row: dict[str, Any], now: datetime | None = None) -> m.SessionOut:

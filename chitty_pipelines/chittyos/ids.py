@@ -196,9 +196,15 @@ class ChittyIdClient:
 def entity_codes() -> dict[str, str]:
     """Entity type -> entity code; CHITTY_ID_ENTITY_CODES overrides the defaults key by key."""
     raw = config.env("CHITTY_ID_ENTITY_CODES")
-    overrides = json.loads(raw) if raw else {}
+    try:
+        overrides = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        overrides = None
     if not isinstance(overrides, dict):
-        raise ValueError("CHITTY_ID_ENTITY_CODES must be a JSON object of entity type -> code")
+        raise config.ConfigError(
+            f"CHITTY_ID_ENTITY_CODES={raw!r} is not a JSON object: set it to entity type -> code, "
+            'e.g. {"session": "CONTEXT", "project": "PROP"}, or unset it'
+        )
     return {**DEFAULT_ENTITY_CODES, **{str(k): str(v) for k, v in overrides.items()}}
 
 

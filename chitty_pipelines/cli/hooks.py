@@ -192,7 +192,7 @@ def install(
         settings = _load(path)
         merge_ours(settings, our_handlers(url if http else None))
     except ValueError as exc:
-        console.print(f"[red]{path}: not valid JSON settings ({exc}); nothing changed[/red]", markup=False)
+        console.print(f"✗ {path}: not valid JSON settings ({exc}); nothing changed", markup=False)
         raise typer.Exit(1) from None
     _save(path, settings)
     target = f"hub {url}" if url else "the local hub store"
@@ -216,7 +216,7 @@ def uninstall(
     try:
         settings = _load(path)
     except ValueError as exc:
-        console.print(f"[red]{path}: not valid JSON settings ({exc}); nothing changed[/red]", markup=False)
+        console.print(f"✗ {path}: not valid JSON settings ({exc}); nothing changed", markup=False)
         raise typer.Exit(1) from None
     removed = remove_ours(settings)
     if removed:

@@ -135,6 +135,8 @@ def services_status(warehouse: Warehouse, probe: bool = True) -> list[dict[str, 
         h = health.get(s.name, {})
         reg, rgy = latest.get((s.name, "register")), latest.get((s.name, "registry"))
         skipped = resource.skip_reason(s)
+        if skipped is not None:  # never contacted: no health, reachability or latency to show
+            h = {**h, "healthy": None, "reachable": None, "latency_ms": None}
         rows.append(
             {
                 "name": s.name,

@@ -36,6 +36,8 @@ def sql(
     CHITTY_WAREHOUSE_URL, in DuckDB's dialect there too) and print the rows."""
     import duckdb
 
+    if not query.strip():
+        _no_statement()
     if config.is_set("CHITTY_WAREHOUSE_URL"):
         columns, rows = _postgres_rows(query)
         _print(columns, rows, as_json, as_csv)
@@ -52,6 +54,8 @@ def sql(
         # Read-only: an ad-hoc query can never change the warehouse the pipelines own.
         with duckdb.connect(str(path), read_only=True) as con:
             cursor = con.execute(query)
+            if cursor is None:  # DuckDB runs nothing for a query that is only a comment
+                _no_statement()
             columns = [d[0] for d in cursor.description or []]
             rows = cursor.fetchall()
     except duckdb.Error as exc:
@@ -63,6 +67,14 @@ def sql(
     _print(columns, rows, as_json, as_csv)
 
 
+def _no_statement() -> None:
+    console.print(
+        '✗ no SQL statement to run: give one, e.g. chitty-sync sql "SELECT * FROM unified.projects LIMIT 5"',
+        markup=False,
+    )
+    raise typer.Exit(1)
+
+
 def _postgres_rows(query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     """The query in a READ ONLY transaction (transaction-scoped: fine behind a pooler)."""
     import psycopg
@@ -70,8 +82,11 @@ def _postgres_rows(query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
 
     from chitty_pipelines.cli.app import warehouse
     from chitty_pipelines.warehouse.backend import WarehouseUnavailable
+    from chitty_pipelines.warehouse.dialect import to_postgres_statements
 
     try:
+        if not to_postgres_statements(query):  # only comments: nothing would run
+            _no_statement()
         with warehouse().connect() as con:
             con.raw.commit()  # SET TRANSACTION must open the transaction
             con.raw.execute("SET TRANSACTION READ ONLY")

@@ -136,6 +136,9 @@ def backfill(
                         f"[red]{day} is not a partition of {name} (first: {keys[0] if keys else '-'})[/red]"
                     )
                     raise typer.Exit(2)
+            if keys.index(start) > keys.index(end):  # Dagster would run a range of one day
+                console.print(f"[red]--from {start} is after --to {end}: nothing to re-sync; swap them[/red]")
+                raise typer.Exit(2)
             console.print(f"[bold]{name}[/bold] {start} … {end}", highlight=False)
             # Range tags make one run cover the whole window (the assets' single-run backfill policy).
             tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}

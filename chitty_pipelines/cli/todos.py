@@ -41,9 +41,18 @@ def _none(value: Any) -> Any:
     return None if _missing(value) else value
 
 
+# What the listing prints for todos whose sessions are linked to no project (project_key null);
+# given as PROJECT it shows them.
+NO_PROJECT = "(no project)"
+
+
 def todos(
     project: Annotated[
-        str | None, typer.Argument(help="Project key (or name); omit for every project.")
+        str | None,
+        typer.Argument(
+            help=f'Project key (or name); "{NO_PROJECT}" for todos of sessions linked to no project; '
+            "omit for every project."
+        ),
     ] = None,
     show_all: Annotated[bool, typer.Option("--all", help="Include completed todos.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -66,21 +75,26 @@ def todos(
     if project is None:
         _print_projects(wh, as_json)
         return
-    keys = wh.query(
-        "SELECT DISTINCT t.project_key FROM unified.project_todos t WHERE t.project_key = ? "
-        "OR lower(t.project_name) = lower(?)",
-        [project, project],
-    )["project_key"].tolist()
+    if project == NO_PROJECT:
+        key, match, params = None, "project_key IS NULL", []
+        found = wh.query("SELECT count(*) AS n FROM unified.project_todos WHERE project_key IS NULL")
+        keys = [None] if int(found["n"].iloc[0]) else []
+    else:
+        keys = wh.query(
+            "SELECT DISTINCT t.project_key FROM unified.project_todos t WHERE t.project_key = ? "
+            "OR lower(t.project_name) = lower(?)",
+            [project, project],
+        )["project_key"].tolist()
+        key, match, params = (keys[0] if keys else None), "project_key = ?", keys[:1]
     if not keys:
         console.print(f"no todos for project {project!r} (see `chitty-sync todos` for projects with todos)")
         raise typer.Exit(1)
-    key = keys[0]
     where = "" if show_all else " AND is_open"
     df = wh.query(
-        f"SELECT * FROM unified.todos WHERE project_key = ?{where} ORDER BY {_ORDER}, added_at, content",
-        [key],
+        f"SELECT * FROM unified.todos WHERE {match}{where} ORDER BY {_ORDER}, added_at, content", params
     )
-    summary = wh.query("SELECT * FROM unified.project_todos WHERE project_key = ?", [key]).iloc[0]
+    summary = wh.query(f"SELECT * FROM unified.project_todos WHERE {match}", params).iloc[0]
+    title = key if key is not None else NO_PROJECT
     if as_json:
         body = {
             "projectId": key,
@@ -102,7 +116,7 @@ def todos(
         }
         out.print_json(json.dumps(body))
         return
-    table = Table(title=f"todos of {key} ({int(summary.open_count)} open of {int(summary.todo_count)})")
+    table = Table(title=f"todos of {title} ({int(summary.open_count)} open of {int(summary.todo_count)})")
     for column in ("status", "content", "added by", "added at", "updated by", "updated at"):
         table.add_column(column)
     for r in df.itertuples(index=False):
@@ -113,7 +127,7 @@ def todos(
     if len(df):
         print_table(table)
     else:
-        out.print(f"nothing open on {key}")
+        out.print(f"nothing open on {title}")
 
 
 def _print_projects(wh: Any, as_json: bool) -> None:
@@ -138,7 +152,7 @@ def _print_projects(wh: Any, as_json: bool) -> None:
         table.add_column(column)
     for r in df.itertuples(index=False):
         table.add_row(
-            _none(r.project_key) or "(no project)", str(r.open_count), str(r.in_progress_todos),
+            _none(r.project_key) or NO_PROJECT, str(r.open_count), str(r.in_progress_todos),
             str(r.pending_todos), str(r.completed_todos), str(len(r.sessions)), _iso(r.last_sync) or "-",
         )  # fmt: skip
     if len(df):

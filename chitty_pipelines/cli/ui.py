@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from types import FrameType
 from typing import Annotated
 
@@ -33,22 +34,27 @@ def run_in_own_group(cmd: list[str], env: dict[str, str]) -> int:
     """
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)
     pgid = proc.pid  # start_new_session: the child leads a new session and process group
-    stopping: list[int] = []
+    stopping: list[float] = []  # when the first stop signal came
 
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        stopping.append(signum)
+    def forward(_signum: int, _frame: FrameType | None) -> None:
+        if not stopping:
+            stopping.append(time.monotonic())
         _signal_group(pgid, signal.SIGTERM)
 
     previous = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        # Polled: a wait already under way when the signal comes is resumed after the handler
+        # with the timeout it began with, so a wait without one never reached the kill below
+        # (a dagster dev stopped while it was starting outlived SIGTERM and Ctrl-C for good).
         while True:
             try:
-                rc = proc.wait(timeout=STOP_GRACE_S if stopping else None)
+                rc = proc.wait(timeout=0.25)
                 break
             except subprocess.TimeoutExpired:
-                _signal_group(pgid, signal.SIGKILL)
-                rc = proc.wait()
-                break
+                if stopping and time.monotonic() - stopping[0] >= STOP_GRACE_S:
+                    _signal_group(pgid, signal.SIGKILL)
+                    rc = proc.wait()
+                    break
     finally:
         # Whatever the leader left behind (webserver, daemon) goes with it.
         _signal_group(pgid, signal.SIGKILL)

@@ -48,7 +48,7 @@ DEFAULT_TTL_S = 1800.0
 
 
 def default_ttl() -> float:
-    return float(settings.env("SESSION_TTL") or DEFAULT_TTL_S)
+    return settings.number("SESSION_TTL", DEFAULT_TTL_S)
 
 
 class SessionsConfig(dg.Config):

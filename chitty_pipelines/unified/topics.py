@@ -53,6 +53,9 @@ from chitty_pipelines.warehouse import Warehouse, quote
 from chitty_pipelines.warehouse.resource import WarehouseResource
 
 GROUP = "unified"
+# ops.sync_log.asset holds the asset key, as for every other unified table (status reads it)
+_SESSION_TOPICS_LOG = SESSION_TOPICS_KEY.to_user_string()
+_TOPICS_LOG = TOPICS_KEY.to_user_string()
 SESSIONS_KEY = dg.AssetKey(["unified", "sessions"])
 _KINDS = {"duckdb", "python"}
 _NO_SESSIONS = "unified.sessions does not exist yet: materialize unified/sessions first"
@@ -97,7 +100,7 @@ def session_topics(
             wh,
             context,
             platform=GROUP,
-            asset="session_topics",
+            asset=_SESSION_TOPICS_LOG,
             started_at=started,
             status="success",
             full_refresh=full,
@@ -118,7 +121,7 @@ def session_topics(
             "skipped": reason, "sessions": probe[0], "classified": 0, "unchanged": probe[0],
             "removed": 0, "failed": 0, "no_topic": 0,
         })  # fmt: skip
-        log_sync(wh, context, platform=GROUP, asset="session_topics", started_at=started,
+        log_sync(wh, context, platform=GROUP, asset=_SESSION_TOPICS_LOG, started_at=started,
                  status="success", stats=stats, message=reason)  # fmt: skip
         return dg.MaterializeResult(metadata=table_metadata(wh, SESSION_TOPICS, stats))
     # Taught by the manual labels (topics/labels.py) when the classifier can learn from them.
@@ -155,7 +158,7 @@ def session_topics(
         wh,
         context,
         platform=GROUP,
-        asset="session_topics",
+        asset=_SESSION_TOPICS_LOG,
         started_at=started,
         status="success" if not outcome.failed else "partial",
         stats=stats,
@@ -186,7 +189,7 @@ def topics(
         reason = f"no classification or taxonomy change since {stored.get('refreshed_at')}"
         context.log.info(f"topics: {reason}")
         stats = StreamStats(extra={"skipped": reason, "taxonomy": taxonomy.source})
-        log_sync(wh, context, platform=GROUP, asset="topics", started_at=started, status="success",
+        log_sync(wh, context, platform=GROUP, asset=_TOPICS_LOG, started_at=started, status="success",
                  stats=stats, message=reason)  # fmt: skip
         return dg.MaterializeResult(metadata=table_metadata(wh, TOPICS, stats))
     rows = topic_rows(wh, taxonomy)
@@ -213,7 +216,9 @@ def topics(
             "top_topics": _top_topics(wh),
         },
     )
-    log_sync(wh, context, platform=GROUP, asset="topics", started_at=started, status="success", stats=stats)
+    log_sync(
+        wh, context, platform=GROUP, asset=_TOPICS_LOG, started_at=started, status="success", stats=stats
+    )
     return dg.MaterializeResult(metadata=table_metadata(wh, TOPICS, stats))
 
 

@@ -12,6 +12,24 @@ from chitty_pipelines.warehouse import Warehouse
 URL_VAR = "CHITTY_WAREHOUSE_URL"
 
 
+def _memory_limit() -> str | None:
+    """CHITTY_DUCKDB_MEMORY_LIMIT, checked by DuckDB itself on an in-memory database: a value it
+    refuses is named now, not as a parser error of every platform's step."""
+    value = env("CHITTY_DUCKDB_MEMORY_LIMIT")
+    if value is None:
+        return None
+    import duckdb
+
+    try:
+        duckdb.connect(":memory:", config={"memory_limit": value}).close()
+    except duckdb.Error as exc:
+        raise config.ConfigError(
+            f"CHITTY_DUCKDB_MEMORY_LIMIT={value!r} is not a memory size DuckDB accepts "
+            f"({str(exc).splitlines()[0]}): set it like 512MB or 2GB, or unset it"
+        ) from None
+    return value
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """The warehouse (schemas ``raw_<platform>``, ``unified``, ``ops``): embedded DuckDB, or
     PostgreSQL when ``url`` is set (from ``CHITTY_WAREHOUSE_URL``, a Dagster ``EnvVar`` so the
@@ -34,7 +52,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return cls(
             path=str(settings.warehouse_path),
             lock_timeout_s=settings.lock_timeout_s,
-            memory_limit=env("CHITTY_DUCKDB_MEMORY_LIMIT"),
+            memory_limit=_memory_limit(),
             url=config.secret(URL_VAR),  # type: ignore[arg-type]  # EnvVar resolves at run time
         )
 

@@ -115,6 +115,54 @@ def test_400_for_nul_characters_in_text(server: Server) -> None:
     assert _snapshot(server)[2:4] == before[2:4]  # no todo list, no conversation written
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_400_for_nan_or_infinity_in_metadata(server: Server, number: str) -> None:
+    """Python's JSON parser takes NaN, Infinity and 1e999 (a float overflow); JSON has no such
+    number. Stored as metadata, the session could no longer be read back: every page of
+    /api/session holding it was a 500 from then on. Refused with a 400 instead."""
+    headers = {"content-type": "application/json"}
+    with server.client("write") as c:
+        assert c.post("/api/session", json={"id": "s-finite"}).status_code in (200, 201)
+        before = _snapshot(server)
+        body = _error(
+            c.post(
+                "/api/session", content=f'{{"id": "s-nan", "metadata": {{"x": {number}}}}}', headers=headers
+            ),
+            400,
+        )
+        assert "metadata" in body["error"] and "NaN" in body["error"], body
+        body = _error(
+            c.put("/api/session/s-finite", content=f'{{"metadata": {{"x": [{number}]}}}}', headers=headers),
+            400,
+        )
+        assert "metadata" in body["error"], body
+        assert _snapshot(server) == before  # nothing written
+        assert c.get("/api/session").status_code == 200
+        assert c.get("/api/session/s-finite").status_code == 200
+
+
+def test_400_names_a_body_that_is_not_utf8_or_nested_too_deeply(server: Server) -> None:
+    """Both answered a bare "bad request"."""
+    before = _snapshot(server)
+    headers = {"content-type": "application/json"}
+    with server.client("write") as c:
+        for content in (b'\xff\xfe{"id": "s-bytes"}', b"[" * 100_000 + b"]" * 100_000):
+            body = _error(c.post("/api/session", content=content, headers=headers), 400)
+            assert body["error"].startswith("invalid JSON: the body could not be read"), body
+    assert _snapshot(server) == before
+
+
+def test_a_session_stored_with_nan_metadata_reads_back(server: Server) -> None:
+    """A hub store written before NaN was refused: the session reads with null in its place."""
+    server.hub.register_session("s-old-nan", "claude_code", metadata={"x": float("nan"), "y": 1})
+    assert "NaN" in server.hub.session("s-old-nan")["metadata"]
+    with server.client("read") as c:
+        resp = c.get("/api/session/s-old-nan")
+        assert resp.status_code == 200, resp.text
+        assert resp.json()["session"]["metadata"] == {"x": None, "y": 1}
+        assert c.get("/api/session").status_code == 200
+
+
 @pytest.mark.parametrize(
     "bad_id",
     [

@@ -96,7 +96,10 @@ def test_install_merges_idempotently_and_uninstall_restores(tmp_path: Path) -> N
     settings_file.write_text("{not json")
     r = cli(env, "hooks", "install")
     assert r.returncode == 1 and "nothing changed" in r.stderr
+    assert "[red]" not in r.stderr  # rich markup printed as text, not as colour
     assert settings_file.read_text() == "{not json"
+    r = cli(env, "hooks", "uninstall")
+    assert r.returncode == 1 and "nothing changed" in r.stderr and "[red]" not in r.stderr
 
 
 def test_remove_ours_keeps_user_handlers_sharing_our_group() -> None:

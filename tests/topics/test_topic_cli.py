@@ -10,6 +10,7 @@ import sys
 from topic_support import put_sessions
 
 from chitty_pipelines.definitions import defs
+from chitty_pipelines.ops.status import unified_tables
 from tests.warehouse_support import WAREHOUSE_URL  # kept for CLI subprocesses (--warehouse=postgres)
 
 CLI = [sys.executable, "-m", "chitty_pipelines.cli"]
@@ -45,6 +46,11 @@ def test_topicsync_job_and_command(warehouse, chitty_home):
     assert primaries == [["a", "auth"], ["b", "docs"]]
     log = warehouse.query(
         "SELECT full_refresh, status FROM ops.sync_log "
-        "WHERE platform = 'unified' AND asset = 'session_topics'"
+        "WHERE platform = 'unified' AND asset = 'unified/session_topics'"
     ).values.tolist()
     assert log == [[True, "success"]]  # the flag reached the asset through the run's tag
+    # Logged under their asset keys like every unified table, so `status` finds their last build
+    # (they were logged as "session_topics" and "topics": status showed them never built).
+    tables = {t["table"]: t for t in unified_tables(warehouse)}
+    for table in ("unified.session_topics", "unified.topics"):
+        assert tables[table]["last_materialization"] and tables[table]["last_status"] == "success", tables

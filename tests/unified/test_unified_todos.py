@@ -211,3 +211,14 @@ def test_cli_todos(warehouse, warehouse_resource, todo_world, chitty_home):
     assert (d["updatedBy"], d["updatedAt"], data["totalUpdates"]) == (None, None, 7)
     missing = todos("no-such-project")
     assert missing.returncode == 1 and "no-such-project" in missing.stderr
+    # The listing names todos of sessions linked to no project "(no project)"; given back, it
+    # shows them (there was no way to list them but SQL).
+    assert "(no project)" in listing.stdout
+    orphan = todos("(no project)", "--all", "--json")
+    assert orphan.returncode == 0, orphan.stderr
+    orphans = json.loads(orphan.stdout)
+    expected = warehouse.query("SELECT content FROM unified.todos WHERE project_key IS NULL ORDER BY 1")
+    assert orphans["projectId"] is None
+    assert sorted(t["content"] for t in orphans["todos"]) == expected["content"].tolist() != []
+    table = todos("(no project)", "--all")
+    assert table.returncode == 0 and "todos of (no project)" in table.stdout, table.stdout + table.stderr
