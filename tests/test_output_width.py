@@ -4,6 +4,7 @@ COLUMNS=40 print whole lines (markdown tables), never wrapped or cut."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -93,3 +94,15 @@ def test_print_table_keeps_brackets_that_are_not_markup():
     table.add_row("register status 'x' [/not markup]")
     print_table(table, Console(file=buffer))
     assert buffer.getvalue().splitlines()[-1] == "| register status 'x' [/not markup] |"
+
+
+def test_a_terminal_gets_colour_from_markup_only(tmp_path):
+    """rich's automatic highlighting coloured whatever looked like a number, path or UUID: a run
+    id came out in pieces of colour. Colour now comes from explicit markup alone."""
+    env = {**_env(tmp_path), "FORCE_COLOR": "1", "TERM": "xterm-256color"}
+    run = _run(["syncall"], env)
+    assert run.returncode == 0, run.stderr
+    text = run.stdout + run.stderr
+    assert "\x1b[32msucceeded\x1b[0m" in text  # a terminal: the markup's colour is there
+    line = next(ln for ln in text.splitlines() if "sync_unified" in ln and "materialized" in ln)
+    assert re.search(r": \d+ assets materialized, run [0-9a-f-]{36} \(recorded in [^\x1b]+\)", line), line

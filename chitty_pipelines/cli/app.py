@@ -58,8 +58,10 @@ def _global_options(
 
 
 # Whole lines, never wrapped at the terminal's (or a pipe's 80-column) width: scripts grep them.
-console = Console(file=_ScrubbingStream("stderr"), soft_wrap=True)  # type: ignore[arg-type]
-out = Console(file=_ScrubbingStream("stdout"), soft_wrap=True)  # type: ignore[arg-type]
+# No automatic highlighting: rich coloured whatever looked like a number, a path or a UUID (parts
+# of run ids, paths and timestamps at random); colour comes only from explicit markup.
+console = Console(file=_ScrubbingStream("stderr"), soft_wrap=True, highlight=False)  # type: ignore[arg-type]
+out = Console(file=_ScrubbingStream("stdout"), soft_wrap=True, highlight=False)  # type: ignore[arg-type]
 
 _STYLES = {
     "start": ("·", "dim"),
