@@ -126,3 +126,13 @@ def test_backfill_refuses_a_range_that_ends_before_it_starts(tmp_path):
     assert "--from 2026-01-05 is after --to 2026-01-03" in run.stdout + run.stderr
     assert "Traceback" not in run.stdout + run.stderr
     assert "raw_neon" not in run.stdout + run.stderr  # no run was started
+
+
+def test_register_with_nothing_configured_says_what_to_set(tmp_path):
+    """Nothing configured is nothing attempted, not a failed registration (as `check` with
+    nothing to score): exit 0, and the variables to set."""
+    run = _run(["register"], tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "not registered everywhere" not in run.stdout + run.stderr
+    assert "nothing to register with" in run.stderr
+    assert "CHITTY_REGISTER_URL" in run.stderr and "CHITTY_REGISTRY_URL" in run.stderr

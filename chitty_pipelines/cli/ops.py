@@ -92,6 +92,15 @@ def register() -> None:
     rows = services_status(_warehouse(), probe=False)
     _print_services(rows)
     failed = [r["name"] for r in rows if r["register"] not in _OK or r["registry"] not in _OK]
+    if outcome.success and all(r["register"] == r["registry"] == "not_configured" for r in rows):
+        # Nothing was attempted: not a failed registration (as `check` with nothing to score).
+        console.print(
+            "nothing to register with: Register and Registry are not configured; set "
+            "CHITTY_REGISTER_URL or CHITTY_REGISTER_TOKEN and CHITTY_REGISTRY_URL or "
+            "CHITTY_REGISTRY_TOKEN (README: Configuration), then run register again",
+            markup=False,
+        )
+        return
     if not outcome.success or failed:
         console.print(f"[red]not registered everywhere: {', '.join(failed) or 'run failed'}[/red]")
         raise typer.Exit(1)
