@@ -74,3 +74,23 @@ def test_sql_without_a_statement_says_so(chitty_home: Path, warehouse: Warehouse
         proc = _run("sql", query)
         assert proc.returncode == 1, (query, proc.stdout, proc.stderr)
         assert "no SQL statement" in proc.stderr and "Error" not in proc.stderr, (query, proc.stderr)
+
+
+def test_sql_runs_one_statement_at_a_time(chitty_home: Path, warehouse: Warehouse) -> None:
+    """Several statements ran and showed only the last one's rows, silently."""
+    _seed(warehouse)
+    proc = _run("sql", "SELECT 1 AS a; SELECT name FROM unified.projects")
+    assert proc.returncode == 1, (proc.stdout, proc.stderr)
+    assert "2 statements given" in proc.stderr and proc.stdout == ""
+    assert _run("sql", "SELECT 1 AS a;").returncode == 0  # a trailing semicolon is one statement
+
+
+def test_show_tables_points_at_the_schemas(chitty_home: Path, warehouse: Warehouse) -> None:
+    if warehouse.kind != "duckdb":
+        return  # SHOW TABLES is DuckDB's; on PostgreSQL it is an error of its own
+    _seed(warehouse)
+    proc = _run("sql", "SHOW TABLES")
+    assert proc.returncode == 0, proc.stderr
+    assert "SHOW ALL TABLES" in proc.stderr
+    listed = _run("sql", "SHOW ALL TABLES", "--json")
+    assert ("unified", "projects") in {(t["schema"], t["name"]) for t in json.loads(listed.stdout)}

@@ -6,6 +6,7 @@ import csv
 import datetime as _dt
 import decimal
 import json
+import re
 import sys
 from typing import Annotated, Any
 
@@ -38,6 +39,7 @@ def sql(
 
     if not query.strip():
         _no_statement()
+    _one_statement(query)
     if config.is_set("CHITTY_WAREHOUSE_URL"):
         columns, rows = _postgres_rows(query)
         _print(columns, rows, as_json, as_csv)
@@ -64,7 +66,30 @@ def sql(
             markup=False,
         )
         raise typer.Exit(1) from None
+    if not rows and _SHOW_TABLES.match(query):
+        # DuckDB's SHOW TABLES lists the main schema only, and every table here lives in a schema
+        console.print("(the tables live in schemas: SHOW ALL TABLES lists them)", markup=False)
     _print(columns, rows, as_json, as_csv)
+
+
+_SHOW_TABLES = re.compile(r"\s*show\s+tables\s*;?\s*$", re.IGNORECASE)
+
+
+def _one_statement(query: str) -> None:
+    """One statement per call: several would run and show only the last one's rows."""
+    import duckdb
+
+    try:
+        count = len(duckdb.extract_statements(query))
+    except duckdb.Error:
+        return  # running it names the syntax error
+    if count > 1:
+        console.print(
+            f"✗ {count} statements given: chitty-sync sql runs one at a time (only the last one's "
+            "rows would show); run them separately",
+            markup=False,
+        )
+        raise typer.Exit(1)
 
 
 def _no_statement() -> None:
