@@ -106,3 +106,13 @@ def test_a_terminal_gets_colour_from_markup_only(tmp_path):
     assert "\x1b[32msucceeded\x1b[0m" in text  # a terminal: the markup's colour is there
     line = next(ln for ln in text.splitlines() if "sync_unified" in ln and "materialized" in ln)
     assert re.search(r": \d+ assets materialized, run [0-9a-f-]{36} \(recorded in [^\x1b]+\)", line), line
+
+
+def test_help_lists_each_command_summary_on_one_line_when_it_fits(tmp_path):
+    """typer's rich mode kept a summary's source line breaks: 'status' broke mid-sentence after
+    'core services,' however wide the terminal."""
+    env = {**_env(tmp_path), "COLUMNS": "250"}
+    run = _run(["--help"], env)
+    assert run.returncode == 0, run.stderr
+    status = next(ln for ln in run.stdout.splitlines() if ln.lstrip("│ ").startswith("status "))
+    assert "core services, the latest run of each job" in status, run.stdout

@@ -10,7 +10,7 @@ import contextlib
 
 # Each module adds its commands to the one app when imported; the order is the --help order.
 from chitty_pipelines.cli import sql, status, sync, ui  # noqa: F401  (syncall, backfill, status, env, ui, sql)
-from chitty_pipelines.cli.app import app
+from chitty_pipelines.cli.app import app, one_line_summaries
 from chitty_pipelines.cli.demo import register as _register_demo
 from chitty_pipelines.cli.hooks import register as _register_hooks
 from chitty_pipelines.cli.ops import register_commands as _register_ops
@@ -32,6 +32,7 @@ for _register in (
     _register_hooks,
 ):
     _register(app)
+one_line_summaries(app)
 
 
 def main() -> None:

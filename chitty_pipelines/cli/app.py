@@ -63,6 +63,31 @@ def _global_options(
 console = Console(file=_ScrubbingStream("stderr"), soft_wrap=True, highlight=False)  # type: ignore[arg-type]
 out = Console(file=_ScrubbingStream("stdout"), soft_wrap=True, highlight=False)  # type: ignore[arg-type]
 
+
+def one_line_summaries(typer_app: typer.Typer) -> None:
+    """Each command's line in a --help list is its docstring's first paragraph, and typer's rich
+    mode keeps that paragraph's source line breaks there (a summary broken mid-sentence where the
+    source wraps). Give every command and sub-app that paragraph on one line as its short help;
+    its own --help still shows the whole docstring."""
+    import inspect
+
+    def first_paragraph(text: object) -> str | None:
+        if not isinstance(text, str) or not text.strip():
+            return None
+        return " ".join(inspect.cleandoc(text).split("\n\n")[0].split())
+
+    for command in typer_app.registered_commands:
+        if command.short_help is None:
+            command.short_help = first_paragraph(command.help or inspect.getdoc(command.callback))
+    for group in typer_app.registered_groups:
+        sub = group.typer_instance
+        if sub is None:
+            continue
+        if not isinstance(group.short_help, str):
+            group.short_help = first_paragraph(sub.info.help) or group.short_help
+        one_line_summaries(sub)
+
+
 _STYLES = {
     "start": ("·", "dim"),
     "asset": ("✓", "green"),
