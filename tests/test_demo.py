@@ -60,6 +60,8 @@ def test_demo_runs_and_says_how_to_open_the_ui(demo):
     assert (home / ".chitty-demo").exists()
     # Every platform's health probe passes against its fake (the status table).
     assert "FAIL" not in output
+    # One table of the core services (the status's, with health), not a second one before it.
+    assert output.count("core ChittyOS services") == 1, output
 
 
 def test_printed_sql_command_works_as_printed(demo):

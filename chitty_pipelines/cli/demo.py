@@ -82,7 +82,7 @@ def demo(
 
         console.print("[bold]register_core_services[/bold]")
         try:
-            cli_ops.register()
+            cli_ops.run_registration(show_services=False)  # the status below shows them
         except typer.Exit as exc:
             ok = ok and exc.exit_code == 0
         status_command()

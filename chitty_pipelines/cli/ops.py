@@ -79,6 +79,11 @@ def _escape(text: str) -> str:
 
 def register() -> None:
     """Register the core services now (the register_core_services job, recorded like a UI run)."""
+    run_registration(show_services=True)
+
+
+def run_registration(*, show_services: bool) -> None:
+    """The register command; the demo leaves out the services table (its status prints one)."""
     from chitty_pipelines.cli.runner import execute_with_progress, open_instance
     from chitty_pipelines.definitions import defs
 
@@ -90,7 +95,8 @@ def register() -> None:
             defs.resolve_job_def("register_core_services"), instance, on_event=show
         )
     rows = services_status(_warehouse(), probe=False)
-    _print_services(rows)
+    if show_services:
+        _print_services(rows)
     failed = [r["name"] for r in rows if r["register"] not in _OK or r["registry"] not in _OK]
     if outcome.success and all(r["register"] == r["registry"] == "not_configured" for r in rows):
         # Nothing was attempted: not a failed registration (as `check` with nothing to score).

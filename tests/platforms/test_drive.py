@@ -149,7 +149,7 @@ def test_health(fake: FakeDrive, monkeypatch: pytest.MonkeyPatch) -> None:
     health = probe(DriveResource.from_settings())
     assert health == {
         "ok": True,
-        "reason": "ok",
+        "reason": "root folder 'chittyos-data' readable",
         "configured": True,
         "root_name": "chittyos-data",
         "root_id": ROOT,

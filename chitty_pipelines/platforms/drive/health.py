@@ -30,7 +30,7 @@ def probe(resource: DriveResource) -> dict[str, Any]:
         return {"ok": False, "reason": f"root folder {root} is in the trash", "configured": True}
     return {
         "ok": True,
-        "reason": "ok",
+        "reason": f"root folder {meta.get('name') or root!r} readable",
         "configured": True,
         "root_name": meta.get("name"),
         "root_id": root,
