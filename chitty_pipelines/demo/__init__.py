@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chitty_pipelines import config
 from chitty_pipelines.demo import seed
@@ -177,7 +178,11 @@ def _start_neon(stack: contextlib.ExitStack, demo: DemoStack) -> None:
     dsn = stack.enter_context(fresh_database(server, "neon_demo"))
     seed.seed_neon(dsn, datetime.now(UTC))
     demo.env["NEON_DATABASE_URL"] = dsn
-    demo.endpoints["neon"] = "throwaway PostgreSQL " + dsn.split("@")[-1]
+    # Host, port and database only: the whole DSN is a secret's value (masked wherever printed).
+    parts = urlsplit(dsn)
+    demo.endpoints["neon"] = (
+        f"throwaway PostgreSQL {parts.hostname or 'local socket'}:{parts.port or 5432}{parts.path}"
+    )
 
 
 def _start_chittyos(stack: contextlib.ExitStack, demo: DemoStack) -> None:
