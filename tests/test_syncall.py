@@ -224,3 +224,10 @@ def test_a_configured_platform_gets_no_first_steps_hint(env):
     run = subprocess.run([*CLI, "syncall"], env=env, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "no platform is configured" not in run.stderr and "chitty-sync demo" not in run.stderr
+    # Each platform's bytes are shown once, on the table that read them, not on every table.
+    for prefix, reader in (
+        ("raw_local/claude_", "raw_local/claude_messages"),
+        ("raw_local/chatgpt_", "raw_local/chatgpt_messages"),
+    ):
+        lines = [line for line in run.stderr.splitlines() if prefix in line and "rows=" in line]
+        assert len(lines) > 1 and [reader in line for line in lines if "bytes read=" in line] == [True], lines
