@@ -154,3 +154,21 @@ def test_backfill_refuses_a_range_that_ends_before_it_starts(tmp_path):
     assert "--from 2026-01-05 is after --to 2026-01-03" in run.stdout + run.stderr
     assert "Traceback" not in run.stdout + run.stderr
     assert "raw_neon" not in run.stdout + run.stderr  # no run was started
+
+
+def test_sessionsync_todos_file_problems_are_told_apart(tmp_path):
+    """A missing file is not "not readable JSON (FileNotFoundError)": each problem says itself."""
+    (tmp_path / "bad.json").write_text('{"todos": [')
+    (tmp_path / "folder.json").mkdir()
+    (tmp_path / "latin1.json").write_bytes(b'[{"content": "caf\xe9", "status": "pending"}]')
+    expected = {
+        "missing.json": "no such file",
+        "bad.json": "not valid JSON (Expecting value, line 1 column 12)",
+        "folder.json": "cannot be read (Is a directory)",
+        "latin1.json": "cannot be read: not UTF-8 text",
+    }
+    for name, problem in expected.items():
+        run = _run(["sessionsync", "--id", "s-1", "--todos", str(tmp_path / name)], tmp_path)
+        assert run.returncode == 2, run.stderr
+        assert f"--todos {tmp_path / name}: {problem}" in " ".join(run.stderr.split()), run.stderr
+        assert "Error" not in run.stderr  # no exception class names
