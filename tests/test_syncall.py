@@ -231,3 +231,19 @@ def test_a_configured_platform_gets_no_first_steps_hint(env):
     ):
         lines = [line for line in run.stderr.splitlines() if prefix in line and "rows=" in line]
         assert len(lines) > 1 and [reader in line for line in lines if "bytes read=" in line] == [True], lines
+
+
+def test_status_counts_topic_categories_as_the_api_does(env):
+    """/api/status reports topics.categories (the contract's field); `status` said "N topics"
+    counting subcategories too, so the two read as disagreeing. Now it names both."""
+    run = subprocess.run([*CLI, "syncall"], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open_warehouse(env).connect() as con:
+        categories = con.execute("SELECT count(*) FROM unified.topics WHERE level = 'category'").fetchone()[0]
+        every = con.execute("SELECT count(*) FROM unified.topics").fetchone()[0]
+    assert every > categories > 0
+    status = subprocess.run(
+        [*CLI, "status", "--no-health"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert status.returncode == 0, status.stderr[-3000:]
+    assert f"{categories} topic categories ({every} topics incl. subcategories)" in status.stdout
