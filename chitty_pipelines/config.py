@@ -520,17 +520,37 @@ class ConfigError(ValueError):
     """A variable set to a value that cannot be used; the message names it and what to set."""
 
 
-def number(name: str, default: float, cast: type = float) -> Any:
+def number(
+    name: str,
+    default: float,
+    cast: type = float,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    positive: bool = False,
+) -> Any:
     """A numeric variable (``cast`` int or float), its default when unset; a value that is not a
-    number raises ConfigError naming the variable, not a bare ValueError."""
+    number, or outside ``minimum``..``maximum`` (inclusive; ``positive``: above 0), raises
+    ConfigError naming the variable, not a bare ValueError nor a silent misbehaviour later."""
     raw = env(name)
     if raw is None:
         return cast(default)
+    kind = "a whole number" if cast is int else "a number"
     try:
-        return cast(raw.strip())
+        value = cast(raw.strip())
     except ValueError:
-        kind = "a whole number" if cast is int else "a number"
         raise ConfigError(f"{name}={raw!r} is not {kind}: set {name} to {kind} (default {default})") from None
+    if value != value or value in (float("inf"), float("-inf")):  # nan, inf: no usable setting
+        raise ConfigError(f"{name}={raw!r} is not a finite number: set {name} to {kind} (default {default})")
+    if positive and value <= 0:
+        wanted = "above 0"
+    elif minimum is not None and value < minimum:
+        wanted = f"at least {minimum:g}" + (f" and at most {maximum:g}" if maximum is not None else "")
+    elif maximum is not None and value > maximum:
+        wanted = (f"at least {minimum:g} and " if minimum is not None else "") + f"at most {maximum:g}"
+    else:
+        return value
+    raise ConfigError(f"{name}={raw!r} is out of range: set {name} to {kind} {wanted} (default {default})")
 
 
 def is_set(name: str) -> bool:
@@ -571,7 +591,7 @@ def load_settings() -> Settings:
     return Settings(
         chitty_home=chitty_home,
         warehouse_path=_path(env("CHITTY_WAREHOUSE_PATH") or str(chitty_home / "warehouse.duckdb")),
-        lock_timeout_s=number("CHITTY_LOCK_TIMEOUT", 600),
+        lock_timeout_s=number("CHITTY_LOCK_TIMEOUT", 600, minimum=0),
         claude_homes=tuple(_path(p.strip()) for p in claude.split(",") if p.strip()),
         exports_dir=_path(env("CHITTY_EXPORTS_DIR") or str(chitty_home / "exports")),
         dagster_home=_path(dagster_home) if dagster_home else chitty_home / "dagster",

@@ -45,6 +45,34 @@ def test_a_variable_that_is_not_a_number_is_named(tmp_path):
     assert "CHITTY_LOCK_TIMEOUT='ten minutes' is not a number: set CHITTY_LOCK_TIMEOUT to a number" in err
 
 
+@pytest.mark.parametrize(
+    ("name", "value", "named"),
+    [
+        (
+            "CHITTY_TOPIC_MAX_PER_SESSION",
+            "-3",
+            "CHITTY_TOPIC_MAX_PER_SESSION='-3' is out of range: set CHITTY_TOPIC_MAX_PER_SESSION to a "
+            "whole number at least 1 (default 3)",
+        ),
+        (
+            "CHITTY_TOPIC_MIN_CONFIDENCE",
+            "1.5",
+            "CHITTY_TOPIC_MIN_CONFIDENCE='1.5' is out of range: set CHITTY_TOPIC_MIN_CONFIDENCE to a "
+            "number at least 0 and at most 1",
+        ),
+        (
+            "GITHUB_TIMEOUT_S",
+            "0",
+            "GITHUB_TIMEOUT_S='0' is out of range: set GITHUB_TIMEOUT_S to a number above 0",
+        ),
+    ],
+)
+def test_a_number_out_of_its_range_is_named(tmp_path, name, value, named):
+    """Was accepted silently (a negative number of topics per session, a timeout of 0)."""
+    err = _plain_failure(_run(["topicsync"], tmp_path, **{name: value}), "topicsync")
+    assert " ".join(named.split()) in " ".join(err.split()), err
+
+
 def test_a_broken_warehouse_file_is_named_with_its_variable(tmp_path):
     folder = tmp_path / SECRET  # the path holds a secret's value: it is masked in every message
     folder.mkdir()
@@ -136,3 +164,21 @@ def test_register_with_nothing_configured_says_what_to_set(tmp_path):
     assert "not registered everywhere" not in run.stdout + run.stderr
     assert "nothing to register with" in run.stderr
     assert "CHITTY_REGISTER_URL" in run.stderr and "CHITTY_REGISTRY_URL" in run.stderr
+
+
+def test_sessionsync_todos_file_problems_are_told_apart(tmp_path):
+    """A missing file is not "not readable JSON (FileNotFoundError)": each problem says itself."""
+    (tmp_path / "bad.json").write_text('{"todos": [')
+    (tmp_path / "folder.json").mkdir()
+    (tmp_path / "latin1.json").write_bytes(b'[{"content": "caf\xe9", "status": "pending"}]')
+    expected = {
+        "missing.json": "no such file",
+        "bad.json": "not valid JSON (Expecting value, line 1 column 12)",
+        "folder.json": "cannot be read (Is a directory)",
+        "latin1.json": "cannot be read: not UTF-8 text",
+    }
+    for name, problem in expected.items():
+        run = _run(["sessionsync", "--id", "s-1", "--todos", str(tmp_path / name)], tmp_path)
+        assert run.returncode == 2, run.stderr
+        assert f"--todos {tmp_path / name}: {problem}" in " ".join(run.stderr.split()), run.stderr
+        assert "Error" not in run.stderr  # no exception class names

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from chitty_pipelines import config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,3 +39,29 @@ def test_secrets_are_env_vars_not_values(monkeypatch):
         monkeypatch.setenv(name, "s3cr3t-value")
         value = config.secret(name)
         assert value is not None and "s3cr3t" not in repr(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "expected"),
+    [
+        ("1", {"minimum": 1}, 1.0),
+        ("0", {"minimum": 0}, 0.0),  # 0 = unpaced rates, no statement timeout: valid where allowed
+        ("0.5", {"positive": True}, 0.5),
+        ("1", {"minimum": 0, "maximum": 1}, 1.0),
+        ("0", {"minimum": 1}, "at least 1"),
+        ("-3", {"minimum": 1}, "at least 1"),
+        ("0", {"positive": True}, "above 0"),
+        ("-0.1", {"minimum": 0, "maximum": 1}, "at least 0 and at most 1"),
+        ("1.01", {"minimum": 0, "maximum": 1}, "at least 0 and at most 1"),
+        ("nan", {"minimum": 0}, "not a finite number"),
+        ("inf", {}, "not a finite number"),
+    ],
+)
+def test_number_checks_its_range(monkeypatch, value, kwargs, expected):
+    monkeypatch.setenv("CHITTY_LOCK_TIMEOUT", value)
+    if isinstance(expected, float):
+        assert config.number("CHITTY_LOCK_TIMEOUT", 600, **kwargs) == expected
+        return
+    with pytest.raises(config.ConfigError, match=expected) as err:
+        config.number("CHITTY_LOCK_TIMEOUT", 600, **kwargs)
+    assert str(err.value).startswith(f"CHITTY_LOCK_TIMEOUT={value!r}")

@@ -203,3 +203,47 @@ def test_a_small_syncall_imports_neither_pandas_nor_sklearn(env: dict[str, str])
     timed = [ln for ln in grown.stderr.splitlines() if ln.startswith("import time:")]
     imported = {ln.rsplit("|", 1)[-1].strip() for ln in timed}
     assert "pandas" not in imported and "sklearn" not in imported
+
+
+def test_nothing_configured_ends_with_what_to_do_next(env, tmp_path):
+    """A first run with no AI tool's files and no token: the last lines say where the files are
+    looked for, what to set, and how to try everything with fakes."""
+    bare = {k: v for k, v in env.items() if k not in ("CLAUDE_HOME", "CHITTY_EXPORTS_DIR")}
+    bare.update(HOME=str(tmp_path / "nohome"), CHITTY_EXPORTS_DIR=str(tmp_path / "none"))
+    (tmp_path / "none").mkdir()
+    run = subprocess.run([*CLI, "syncall"], env=bare, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    tail = " ".join(run.stderr.split()[-80:])
+    assert "no platform is configured" in tail
+    assert str(tmp_path / "nohome" / ".claude" / "projects") in tail and "CLAUDE_HOME" in tail
+    assert str(tmp_path / "none") in tail and "CHITTY_EXPORTS_DIR" in tail
+    assert "chitty-sync demo" in tail
+
+
+def test_a_configured_platform_gets_no_first_steps_hint(env):
+    run = subprocess.run([*CLI, "syncall"], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "no platform is configured" not in run.stderr and "chitty-sync demo" not in run.stderr
+    # Each platform's bytes are shown once, on the table that read them, not on every table.
+    for prefix, reader in (
+        ("raw_local/claude_", "raw_local/claude_messages"),
+        ("raw_local/chatgpt_", "raw_local/chatgpt_messages"),
+    ):
+        lines = [line for line in run.stderr.splitlines() if prefix in line and "rows=" in line]
+        assert len(lines) > 1 and [reader in line for line in lines if "bytes read=" in line] == [True], lines
+
+
+def test_status_counts_topic_categories_as_the_api_does(env):
+    """/api/status reports topics.categories (the contract's field); `status` said "N topics"
+    counting subcategories too, so the two read as disagreeing. Now it names both."""
+    run = subprocess.run([*CLI, "syncall"], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open_warehouse(env).connect() as con:
+        categories = con.execute("SELECT count(*) FROM unified.topics WHERE level = 'category'").fetchone()[0]
+        every = con.execute("SELECT count(*) FROM unified.topics").fetchone()[0]
+    assert every > categories > 0
+    status = subprocess.run(
+        [*CLI, "status", "--no-health"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert status.returncode == 0, status.stderr[-3000:]
+    assert f"{categories} topic categories ({every} topics incl. subcategories)" in status.stdout

@@ -64,7 +64,7 @@ class ApiSettings:
             hub_path=Path(default_path()),
             warehouse_path=config.load_settings().warehouse_path,
             no_auth=no_auth,
-            max_body_bytes=config.number("CHITTY_API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int),
+            max_body_bytes=config.number("CHITTY_API_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, int, minimum=1),
             threads=max(1, config.number("CHITTY_API_THREADS", 4, int)),
             warehouse_url=config.env(URL_VAR) or None,
         )

@@ -70,6 +70,11 @@ def _validation_details(exc: RequestValidationError) -> tuple[str, list[dict[str
         )
     if invalid_json:
         return "invalid JSON", details[:20]
+    whole = [d for d in details if d["field"] == "body"]  # the body itself, not one of its fields
+    if whole and whole[0]["type"] == "missing":  # no body at all: pydantic says "Field required"
+        return "empty body: send a JSON object (content-type: application/json)", details[:20]
+    if whole and whole[0]["type"] in ("model_attributes_type", "dict_type"):
+        return "the body is not a JSON object: send a JSON object", details[:20]
     first = details[0] if details else {"field": "body", "problem": "invalid"}
     return f"invalid input: {first['field']}: {first['problem']}", details[:20]
 

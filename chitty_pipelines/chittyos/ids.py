@@ -227,8 +227,8 @@ class ChittyIdResource(dg.ConfigurableResource):
         return cls(
             base_url=config.env("CHITTY_ID_URL") or "https://id.chitty.cc",
             token=config.secret("CHITTY_ID_TOKEN"),
-            max_mints_per_run=config.number("CHITTY_ID_MAX_MINTS", 500, int),
-            timeout_s=min(config.number("CHITTY_OPS_TIMEOUT", 10), 10.0),
+            max_mints_per_run=config.number("CHITTY_ID_MAX_MINTS", 500, int, minimum=0),
+            timeout_s=min(config.number("CHITTY_OPS_TIMEOUT", 10, positive=True), 10.0),
             entity_codes=entity_codes(),
         )
 

@@ -62,7 +62,7 @@ class ChittyServicesResource(dg.ConfigurableResource):
             registry_auth=config.env("CHITTY_REGISTRY_AUTH") or "bearer",
             registry_token=config.secret("CHITTY_REGISTRY_TOKEN"),  # type: ignore[arg-type]
             service_urls=url_overrides(),
-            timeout_s=min(config.number("CHITTY_OPS_TIMEOUT", MAX_TIMEOUT_S), MAX_TIMEOUT_S),
+            timeout_s=min(config.number("CHITTY_OPS_TIMEOUT", MAX_TIMEOUT_S, positive=True), MAX_TIMEOUT_S),
             services_project=config.env("CHITTY_SERVICES_PROJECT") or "chittyos-services",
         )
         return cls(**{**settings, **overrides})

@@ -42,11 +42,14 @@ def check(
     if as_json:
         out.print_json(json.dumps(report.to_json()))
     else:
+        # The name column fits the longest name ("registry list", a service named in
+        # CHITTY_SERVICE_URLS), so the reasons stay aligned.
+        width = max((len(line.name) for line in report.lines), default=12)
         for line in report.lines:
             latency = f" ({line.latency_ms:.0f} ms)" if line.latency_ms is not None else ""
             out.print(
                 f"[{_STYLE[line.verdict]}]{line.verdict}[/] {line.test} {line.area:<13} "
-                f"{line.name:<12} {_escape(line.reason)}{latency}",
+                f"{line.name:<{width}} {_escape(line.reason)}{latency}",
                 highlight=False,
                 soft_wrap=True,  # one line per check, whatever the terminal width (grep-able)
             )

@@ -249,12 +249,22 @@ def _read_todos(path: Path) -> list[dict[str, Any]]:
     import json
     import sys
 
+    # Say which of the three went wrong: no such file, a file that cannot be read, or not JSON.
+    problem = ""
     try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text()
+        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
         data = json.loads(text)
-    except (OSError, ValueError) as exc:
-        console.print(f"[red]--todos {path}: not readable JSON ({type(exc).__name__})[/red]")
-        raise typer.Exit(2) from None
+    except FileNotFoundError:
+        problem = "no such file"
+    except UnicodeDecodeError:
+        problem = "cannot be read: not UTF-8 text"
+    except OSError as exc:
+        problem = f"cannot be read ({exc.strerror or type(exc).__name__})"
+    except json.JSONDecodeError as exc:
+        problem = f"not valid JSON ({exc.msg}, line {exc.lineno} column {exc.colno})"
+    if problem:
+        console.print(f"--todos {path}: {problem}", style="red", markup=False, highlight=False)
+        raise typer.Exit(2)
     items = data.get("todos") if isinstance(data, dict) else data
     ok = isinstance(items, list) and all(
         isinstance(t, dict) and isinstance(t.get("content"), str) and t.get("status") in TODO_STATUSES

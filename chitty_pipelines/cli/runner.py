@@ -414,7 +414,9 @@ def _summary(metadata: dict[str, Any]) -> str:
         ("rejects", "rejects"),
     ):
         v = value(key)
-        if v is not None:
+        # A table derived from what another one read carries bytes_read=0: not printed, so the
+        # step's bytes show once, on the table that read them.
+        if v is not None and not (key == "bytes_read" and v == 0):
             parts.append(f"{label}={v}")
     return " ".join(parts)
 

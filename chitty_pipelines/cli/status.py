@@ -72,7 +72,8 @@ def status(
     u = unified_counts(wh)
     out.print(
         f"unified: {u['projects']} projects, {u['sessions']} sessions ({u['active']} active, "
-        f"{u['stale']} stale, {u['ended']} ended), {u['topics']} topics"
+        f"{u['stale']} stale, {u['ended']} ended), {u['topic_categories']} topic categories "
+        f"({u['topics']} topics incl. subcategories)"
     )
     runs = _latest_runs()
     if not runs:

@@ -94,8 +94,25 @@ def syncall(
     if warnings:
         n = len(warnings)
         console.print(f"[yellow]syncall succeeded with {n} warning{'s' if n != 1 else ''}[/yellow]")
-        return
-    console.print("[green]syncall succeeded[/green]", highlight=False)
+    else:
+        console.print("[green]syncall succeeded[/green]", highlight=False)
+    if not configured:
+        _print_first_steps(settings)
+
+
+def _print_first_steps(settings: config.Settings) -> None:
+    """Nothing was configured, so nothing was synced: say where the AI tools' files are looked
+    for, what to set, and how to try everything without any of them (a first run ends here)."""
+    homes = ", ".join(str(h / "projects") for h in settings.claude_homes)
+    console.print(
+        "nothing to sync: no platform is configured.\n"
+        f"  Claude Code transcripts are looked for in {homes} (set CLAUDE_HOME to another folder);\n"
+        f"  ChatGPT and Gemini exports in {settings.exports_dir} (set CHITTY_EXPORTS_DIR);\n"
+        "  `chitty-sync env` lists every platform's variables;\n"
+        "  `chitty-sync demo` tries everything against local fakes.",
+        markup=False,
+        highlight=False,
+    )
 
 
 def _groups_of_steps(defs, steps: list[str]) -> list[str]:

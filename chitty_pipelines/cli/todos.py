@@ -87,8 +87,23 @@ def todos(
         )["project_key"].tolist()
         key, match, params = (keys[0] if keys else None), "project_key = ?", keys[:1]
     if not keys:
-        console.print(f"no todos for project {project!r} (see `chitty-sync todos` for projects with todos)")
-        raise typer.Exit(1)
+        # A project this warehouse knows that has no todos at all is answered like one whose
+        # todos are all done (nothing open, exit 0); only a name it does not know is an error.
+        known = _known_project(wh, project) if project != NO_PROJECT else None
+        if known is None:
+            console.print(
+                f"unknown project {project!r}: no project key or name in unified.projects "
+                "(`chitty-sync todos` lists the projects with todos)",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(1)
+        if as_json:
+            body = {"projectId": known, "todos": [], "lastSync": None, "sessions": [], "totalUpdates": 0}
+            out.print_json(json.dumps(body))
+        else:
+            out.print(f"nothing open on {known} (no todos recorded)", markup=False, highlight=False)
+        return
     where = "" if show_all else " AND is_open"
     df = wh.query(
         f"SELECT * FROM unified.todos WHERE {match}{where} ORDER BY {_ORDER}, added_at, content", params
@@ -128,6 +143,18 @@ def todos(
         print_table(table)
     else:
         out.print(f"nothing open on {title}")
+
+
+def _known_project(wh: Any, project: str) -> str | None:
+    """The key of the project of unified.projects named ``project`` (key or name), else None."""
+    if not wh.table_exists("unified", "projects"):
+        return None
+    found = wh.query(
+        "SELECT project_key FROM unified.projects WHERE project_key = ? OR lower(name) = lower(?) "
+        "ORDER BY project_key = ? DESC, project_key LIMIT 1",
+        [project, project, project],
+    )["project_key"].tolist()
+    return found[0] if found else None
 
 
 def _print_projects(wh: Any, as_json: bool) -> None:

@@ -222,6 +222,12 @@ def platform_assets(
         outputs: list[Any] = []
         # The sync log and the tables' metadata: small queries on one connection, released
         # before anything goes back to Dagster.
+        # Bytes read for a table this run does not materialize (a subset) are still the step's:
+        # they go on the first table it does, so the step's total is neither lost nor doubled.
+        landed = [r for r in results if r.key in run.selected and r.configured]
+        unclaimed = sum(r.bytes_read for r in results if r.key not in run.selected)
+        if landed and unclaimed:
+            landed[0].bytes_read += unclaimed
         with held_connections():
             for result in results:
                 if result.key not in run.selected:

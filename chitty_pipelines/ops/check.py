@@ -87,15 +87,19 @@ def run_check(
     platforms = platform_health()
     for p in platforms:  # test 11
         verdict = SKIP if not p.configured or p.ok is None else (PASS if p.ok else FAIL)
-        report.lines.append(CheckLine(11, p.name, verdict, p.reason or "ok", p.latency_ms))
+        latency = None if verdict == SKIP else p.latency_ms  # not probed: no latency to show
+        report.lines.append(CheckLine(11, p.name, verdict, p.reason or "ok", latency))
     services = service_health(resource)
     required = {s.name: s.required for s in resource.services()}
     for h in services:  # test 12
         verdict = PASS if h.healthy else FAIL if required.get(h.name) else WARN
         if h.skipped:  # not configured, or offline: not contacted, not counted
             verdict = SKIP
-        where = "" if h.reachable else "unreachable: "
-        report.lines.append(CheckLine(12, h.name, verdict, f"{where}{h.reason}", h.latency_ms))
+        # A service that is not configured was never contacted: it is not configured, not
+        # "unreachable", and has no latency.
+        where = "" if h.reachable or h.skipped else "unreachable: "
+        latency = None if h.skipped else h.latency_ms
+        report.lines.append(CheckLine(12, h.name, verdict, f"{where}{h.reason}", latency))
     if record:
         try:
             record_health(warehouse, health_rows(services, platforms, "check"))

@@ -187,7 +187,7 @@ def _heal_request(context: dg.SensorEvaluationContext, lost: list[str]) -> tuple
 @dg.sensor(
     name="core_services_health",
     job=register_core_services,
-    minimum_interval_seconds=config.number("CHITTY_HEALTH_INTERVAL", 300, int),
+    minimum_interval_seconds=config.number("CHITTY_HEALTH_INTERVAL", 300, int, minimum=1),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Probe each core service and configured platform, record ops/service_health, and "
     "re-register when Registry has lost a service it used to list.",

@@ -28,7 +28,7 @@ QUEUE = "dagster"  # dagster-celery's queue (make_app routes execute_plan there)
 
 def celery_settings() -> dict[str, Any]:
     """Celery settings of both sides (the executor that submits, the workers that consume)."""
-    visibility = config.number("CHITTY_CELERY_VISIBILITY_TIMEOUT", 3600, int)
+    visibility = config.number("CHITTY_CELERY_VISIBILITY_TIMEOUT", 3600, int, minimum=1)
     return {
         "task_acks_late": True,
         # A worker process killed by a signal (OOM, kill -9) requeues its task instead of

@@ -8,8 +8,12 @@ from chitty_pipelines.warehouse import Warehouse
 
 
 def unified_counts(warehouse: Warehouse) -> dict[str, Any]:
-    """Projects, sessions by status, topics (0 where a table was never built)."""
-    counts: dict[str, Any] = {"projects": 0, "sessions": 0, "active": 0, "stale": 0, "ended": 0, "topics": 0}
+    """Projects, sessions by status, topics (0 where a table was never built). ``topics`` counts
+    every row of unified.topics (subcategories included); ``topic_categories`` only the
+    categories, the number ``/api/status`` reports as ``topics.categories``."""
+    counts: dict[str, Any] = {
+        "projects": 0, "sessions": 0, "active": 0, "stale": 0, "ended": 0, "topics": 0, "topic_categories": 0
+    }  # fmt: skip
     if not warehouse.exists():
         return counts
     with warehouse.connect() as con:
@@ -28,4 +32,9 @@ def unified_counts(warehouse: Warehouse) -> dict[str, Any]:
                 counts["sessions"] += int(n)
         if "topics" in have:
             counts["topics"] = int(con.execute("SELECT count(*) FROM unified.topics").fetchone()[0])
+            counts["topic_categories"] = int(
+                con.execute(
+                    "SELECT count(DISTINCT topic_id) FROM unified.topics WHERE level = 'category'"
+                ).fetchone()[0]
+            )
     return counts

@@ -34,12 +34,12 @@ class TopicClassifierResource(dg.ConfigurableResource):
         return cls(
             classifier=(env("CHITTY_TOPIC_CLASSIFIER") or "prototype").strip().lower(),
             taxonomy_path=env("CHITTY_TOPIC_TAXONOMY"),
-            max_topics=number("CHITTY_TOPIC_MAX_PER_SESSION", 3, int),
-            min_confidence=number("CHITTY_TOPIC_MIN_CONFIDENCE", 0.2),
+            max_topics=number("CHITTY_TOPIC_MAX_PER_SESSION", 3, int, minimum=1),
+            min_confidence=number("CHITTY_TOPIC_MIN_CONFIDENCE", 0.2, minimum=0, maximum=1),
             llm_base_url=env("CHITTY_TOPIC_LLM_BASE_URL") or DEFAULT_LLM_BASE_URL,
             llm_api_key=secret("CHITTY_TOPIC_LLM_API_KEY"),  # type: ignore[arg-type]
             llm_model=env("CHITTY_TOPIC_LLM_MODEL") or DEFAULT_LLM_MODEL,
-            llm_timeout_s=number("CHITTY_TOPIC_LLM_TIMEOUT_S", 60),
+            llm_timeout_s=number("CHITTY_TOPIC_LLM_TIMEOUT_S", 60, positive=True),
         )
 
     def taxonomy(self) -> Taxonomy:

@@ -61,6 +61,13 @@ def set_label(wh: Warehouse, taxonomy: Taxonomy, session_key: str, topic_id: str
     if topic_id not in taxonomy:
         known = ", ".join(t.id for t in taxonomy.categories)
         raise LabelError(f"unknown topic {topic_id!r} (taxonomy {taxonomy.source}); topics: {known}")
+    if not wh.exists():
+        # Asking DuckDB would create an empty warehouse file: nothing is written for a label
+        # that cannot apply (and `sql` keeps saying "run syncall first").
+        raise LabelError(
+            f"unknown session {session_key!r}: no warehouse yet ({wh.location}); "
+            "run chitty-sync syncall first"
+        )
     text = _session_text(wh, session_key)
     if text is None:
         raise LabelError(f"unknown session {session_key!r}: not in unified.sessions (run a sync first?)")
@@ -76,7 +83,7 @@ def set_label(wh: Warehouse, taxonomy: Taxonomy, session_key: str, topic_id: str
 
 def unset_label(wh: Warehouse, session_key: str) -> bool:
     """Forget a session's label; it is classified again by the next topicsync. False: none."""
-    if not wh.table_exists(LABELS.schema, LABELS.name):
+    if not wh.exists() or not wh.table_exists(LABELS.schema, LABELS.name):  # creates no file
         return False
     with wh.connect() as con:
         found = con.execute(

@@ -79,6 +79,25 @@ def test_400_invalid_json_wrong_types_unknown_fields(server: Server) -> None:
     assert _snapshot(server) == before
 
 
+def test_400_for_an_empty_body_or_one_that_is_not_an_object(server: Server) -> None:
+    """An empty POST says to send a JSON object (not "body: Field required"); so does an array."""
+    before = _snapshot(server)
+    json_type = {"content-type": "application/json"}
+    with server.client("write") as c:
+        for path in ("/api/session", "/api/project"):
+            for kwargs in ({"content": b"", "headers": json_type}, {"content": b""}):
+                body = _error(c.post(path, **kwargs), 400)
+                assert body["error"] == "empty body: send a JSON object (content-type: application/json)", (
+                    body
+                )
+            for raw in (b'["id", "s"]', b'"s-1"', b"42", b"null"):
+                body = _error(c.post(path, content=raw, headers=json_type), 400)
+                assert body["error"] == "the body is not a JSON object: send a JSON object", body
+        body = _error(c.post("/api/session", json={}), 400)  # an object without its fields: named
+        assert body["error"].startswith("invalid input: id")
+    assert _snapshot(server) == before
+
+
 def test_400_for_100k_character_strings(server: Server) -> None:
     before = _snapshot(server)
     huge = "x" * 100_000

@@ -106,9 +106,9 @@ def test_everything_down(ops_env: ChittyOSFakes):
     result = runner.invoke(app, ["check"])
     assert result.exit_code == 1
     text = result.stdout
-    assert "FAIL 12 core services identity     unreachable: connection refused" in text
-    assert "WARN 12 core services canon        unreachable: connection refused" in text
-    assert "FAIL 13 integration   id mint      id service unavailable" in text
+    assert "FAIL 12 core services identity      unreachable: connection refused" in text
+    assert "WARN 12 core services canon         unreachable: connection refused" in text
+    assert "FAIL 13 integration   id mint       id service unavailable" in text
     skipped = len(registry.NAMES)
     score = (
         f"score 0% (0 PASS, 16 WARN, 3 FAIL; {skipped} not configured, not counted); threshold 80%: failed"
@@ -219,3 +219,28 @@ def test_nothing_configured_is_not_a_score(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert last.startswith("nothing to score: all ") and "skipped (nothing configured)" in last
     assert "100%" not in done.stdout
+
+
+def test_not_configured_reads_as_not_configured_in_aligned_columns(tmp_path) -> None:
+    """Nothing set (and not offline): a service that is not configured is not "unreachable" and
+    has no latency; every name, "registry list" included, fits its column."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path),
+        "CHITTY_HOME": str(tmp_path / "c"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "chitty_pipelines.cli", "check"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("SKIP ")]
+    assert len(lines) > 20 and "unreachable" not in done.stdout and " ms)" not in done.stdout
+    assert "SKIP 12 core services identity      not configured: set CHITTY_ID_URL" in done.stdout
+    assert "SKIP 13 integration   registry list not configured" in done.stdout
+    # The reasons start in one column: after the longest name (13 characters) and one space.
+    column = len("SKIP 11 platforms     ") + len("registry list") + 1
+    assert all(line[column - 1] == " " and line[column] != " " for line in lines), lines

@@ -174,6 +174,10 @@ def test_full_sync_gives_exact_tables(
     assert (m["rejects"], m["dagster/row_count"], m["configured"]) == (2, 1, True)
     assert meta(result, "repositories")["dagster/row_count"] == 5
     assert meta(result, "commits")["rows_written"] == 7
+    # One client's reading per stream, counted once: on its first table, 0 on the others.
+    assert meta(result, "issues")["bytes_read"] > 0 and meta(result, "pull_requests")["bytes_read"] == 0
+    assert meta(result, "project_states")["bytes_read"] > 0
+    assert meta(result, "project_todos")["bytes_read"] == meta(result, "projects")["bytes_read"] == 0
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
     assert checks["github_token_valid"] is True
     assert checks["chittychat_data_rejects"] is False  # a WARN: the two rejects above

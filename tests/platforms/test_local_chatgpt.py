@@ -206,7 +206,7 @@ def test_sync_writes_tables_rejects_and_metadata(
     assert (meta["dagster/row_count"], meta["rows_written"], meta["bytes_read"], meta["rejects"]) == (
         3,
         3,
-        size,
+        0,  # the export is read once, into chatgpt_messages: its bytes are counted there only
         2,
     )
     assert (meta["files_seen"], meta["files_read"], meta["files_skipped"], meta["conversations_read"]) == (
@@ -217,7 +217,7 @@ def test_sync_writes_tables_rejects_and_metadata(
     )
     assert meta["dagster/table_name"] == "raw_local.chatgpt_conversations"
     msg_meta = metadata(result, "chatgpt_messages")
-    assert (msg_meta["dagster/row_count"], msg_meta["rows_written"]) == (16, 16)
+    assert (msg_meta["dagster/row_count"], msg_meta["rows_written"], msg_meta["bytes_read"]) == (16, 16, size)
     assert [c.name for c in msg_meta["dagster/column_schema"].columns][:3] == [
         "conversation_id",
         "node_id",
@@ -343,7 +343,7 @@ def test_invalid_json_and_non_array_files_are_rejected(
     assert (meta["rejects"], meta["files_read"]) == (2, 3)
 
     # Broken files keep a cursor: unchanged, they are not read (nor rejected) again.
-    again = metadata(run_sync(warehouse_resource, exports), "chatgpt_conversations")
+    again = metadata(run_sync(warehouse_resource, exports), "chatgpt_messages")
     assert (again["bytes_read"], again["files_skipped"], again["rejects"]) == (0, 3, 0)
     assert good.exists()
 
@@ -372,7 +372,7 @@ def test_no_exports_dir_succeeds_with_zero_rows(
 ) -> None:
     result = run_sync(warehouse_resource, tmp_path / "nowhere")
     assert result.success
-    meta = metadata(result, "chatgpt_conversations")
+    meta = metadata(result, "chatgpt_messages")
     assert (meta["dagster/row_count"], meta["files_seen"], meta["bytes_read"]) == (0, 0, 0)
     assert all(checks(result).values())
 

@@ -85,7 +85,7 @@ def test_each_sample_file(
     ]
     assert set(rejects["reason"]) <= {"conversation has no mapping (message tree)"}
     meta = metadata(result, "chatgpt_conversations")
-    assert meta["bytes_read"] == (exports / name).stat().st_size
+    assert metadata(result, "chatgpt_messages")["bytes_read"] == (exports / name).stat().st_size
     assert meta["conversations_read"] == len(expected) + len(rejected)
     assert checks(result)["chatgpt_rejects"] is (not rejected)
 
@@ -141,5 +141,5 @@ def test_all_samples_together_share_one_conversation(
         "chatgpt_messages_unique_key": True,
         "chatgpt_messages_have_conversation": True,
     }
-    again = metadata(run_sync(warehouse_resource, exports), "chatgpt_conversations")
+    again = metadata(run_sync(warehouse_resource, exports), "chatgpt_messages")
     assert (again["bytes_read"], again["files_skipped"]) == (0, 4)

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import dagster as dg
 import pyarrow as pa
 import pytest
 
@@ -15,6 +16,7 @@ from chitty_pipelines.platforms.claude_code.parser import parse_timestamp
 from chitty_pipelines.platforms.claude_code.streams import _timestamps
 from chitty_pipelines.warehouse import Warehouse
 from tests.platforms.claude_fixtures import (
+    CLAUDE_ASSETS,
     S1,
     S2,
     S3,
@@ -70,6 +72,10 @@ def test_row_counts_metadata_and_checks(synced) -> None:
     state = sum(p.stat().st_size for p in (synced["home"] / "todos").iterdir())
     state += sum(p.stat().st_size for p in (synced["home"] / "tasks" / "list-x").glob("*.json"))
     assert msgs["bytes_read"] == total + state
+    # Read once, into claude_messages: no other table claims those bytes (syncall prints each).
+    assert {k: v["bytes_read"] for k, v in md.items() if k != "claude_messages"} == dict.fromkeys(
+        ("claude_sessions", "claude_tool_calls", "claude_todos", "claude_subagents"), 0
+    )
     assert "source_file" in [c.name for c in msgs["dagster/column_schema"].columns]
     assert all(checks(synced["result"]).values()), checks(synced["result"])
 
@@ -226,6 +232,26 @@ def test_second_claude_home_and_empty_home(tmp_path: Path, warehouse_resource, w
     result = materialize(resources([tmp_path / "a", tmp_path / "empty"], warehouse_resource, tmp_path))
     assert result.success
     assert metadata(result)["claude_sessions"]["dagster/row_count"] == 4
+
+
+def test_a_subset_without_claude_messages_still_shows_the_bytes_read(
+    tmp_path: Path, warehouse_resource, warehouse: Warehouse
+) -> None:
+    """The step reads the files whatever is selected; without claude_messages in the run, the
+    first table it does materialize carries the bytes (not lost, not doubled)."""
+    paths = build_home(tmp_path / "c")
+    res = resources(tmp_path / "c", warehouse_resource, tmp_path)
+    result = dg.materialize(
+        list(CLAUDE_ASSETS),
+        selection=[dg.AssetKey(["raw_local", "claude_sessions"]), dg.AssetKey(["raw_local", "claude_todos"])],
+        resources=res,
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    md = metadata(result)
+    assert set(md) == {"claude_sessions", "claude_todos"}
+    assert md["claude_sessions"]["bytes_read"] >= sum(p.stat().st_size for p in paths.values())
+    assert md["claude_todos"]["bytes_read"] == 0
 
 
 def test_no_claude_home_at_all(tmp_path: Path, warehouse_resource, warehouse: Warehouse) -> None:

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from topic_support import put_sessions
 
 from chitty_pipelines.definitions import defs
@@ -54,3 +55,22 @@ def test_topicsync_job_and_command(warehouse, chitty_home):
     tables = {t["table"]: t for t in unified_tables(warehouse)}
     for table in ("unified.session_topics", "unified.topics"):
         assert tables[table]["last_materialization"] and tables[table]["last_status"] == "success", tables
+
+
+@pytest.mark.duckdb_only("a PostgreSQL warehouse always exists; the file is DuckDB's")
+def test_topic_set_on_a_fresh_home_refuses_and_creates_nothing(tmp_path):
+    """No warehouse yet, so no session: a clear error, and no empty warehouse file left behind
+    (which made `sql` stop saying "run syncall first")."""
+    home = tmp_path / "fresh"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CHITTY_", "DAGSTER_", "CLAUDE_"))}
+    env.update({"CHITTY_HOME": str(home), "HOME": str(tmp_path), "COLUMNS": "200"})
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=300)
+
+    run = cli("topic", "set", "claude_code:abc", "auth")
+    assert run.returncode == 2, run.stderr
+    assert "unknown session 'claude_code:abc'" in run.stderr and "run chitty-sync syncall first" in run.stderr
+    assert cli("topic", "unset", "claude_code:abc").returncode == 2
+    assert not (home / "warehouse.duckdb").exists()
+    assert "syncall" in cli("sql", "SELECT 1").stderr

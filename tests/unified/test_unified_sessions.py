@@ -91,6 +91,7 @@ def test_sources_links_and_usage(warehouse, warehouse_resource, world):
         "stale": 0,
         "ended": 18,
         "topics": 0,
+        "topic_categories": 0,
     }
 
 

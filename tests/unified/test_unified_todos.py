@@ -210,7 +210,21 @@ def test_cli_todos(warehouse, warehouse_resource, todo_world, chitty_home):
     d = next(x for x in data["todos"] if x["content"] == "D")
     assert (d["updatedBy"], d["updatedAt"], data["totalUpdates"]) == (None, None, 7)
     missing = todos("no-such-project")
-    assert missing.returncode == 1 and "no-such-project" in missing.stderr
+    assert missing.returncode == 1 and "unknown project 'no-such-project'" in missing.stderr
+    # A known project with no todos at all reads like one whose todos are all done: exit 0.
+    quiet = warehouse.query(
+        "SELECT project_key FROM unified.projects WHERE project_key NOT IN "
+        "(SELECT project_key FROM unified.project_todos WHERE project_key IS NOT NULL) ORDER BY 1"
+    )["project_key"].tolist()
+    assert quiet, "the fixture has a project without todos"
+    none = todos(quiet[0])
+    assert none.returncode == 0, none.stderr
+    assert f"nothing open on {quiet[0]}" in none.stdout
+    none_json = todos(quiet[0], "--json")
+    assert none_json.returncode == 0, none_json.stderr
+    assert json.loads(none_json.stdout) == {
+        "projectId": quiet[0], "todos": [], "lastSync": None, "sessions": [], "totalUpdates": 0
+    }  # fmt: skip
     # The listing names todos of sessions linked to no project "(no project)"; given back, it
     # shows them (there was no way to list them but SQL).
     assert "(no project)" in listing.stdout

@@ -71,9 +71,12 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
         "mb_per_s": round(st.bytes_read / 1e6 / elapsed, 2) if elapsed > 0 else 0.0,
         "cursor": f"ops.sync_cursors platform={PLATFORM} streams={STREAM},{STATE_STREAM}",
     }
+    # The files are read once, into claude_messages: the bytes are that table's (the others are
+    # derived from it or from small state files), so no table claims the whole step's reading.
     for table in TABLES:
+        nbytes = st.bytes_read if table is MESSAGES else 0
         yield TableResult(
-            table, st.written.get(table.name, 0), st.bytes_read, st.rejects, dict(shared), warning=warning
+            table, st.written.get(table.name, 0), nbytes, st.rejects, dict(shared), warning=warning
         )
 
 

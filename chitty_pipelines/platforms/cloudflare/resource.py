@@ -82,15 +82,15 @@ class CloudflareResource(dg.ConfigurableResource):
             account_id=config.env("CLOUDFLARE_ACCOUNT_ID"),
             api_token=config.secret("CLOUDFLARE_API_TOKEN"),  # type: ignore[arg-type]
             api_base_url=config.env("CLOUDFLARE_API_BASE_URL") or DEFAULT_API_BASE,
-            api_rate_per_s=config.number("CLOUDFLARE_API_RATE", 3.5),
-            api_timeout_s=config.number("CLOUDFLARE_API_TIMEOUT_S", 30),
-            r2_timeout_s=config.number("CLOUDFLARE_R2_TIMEOUT_S", 60),
+            api_rate_per_s=config.number("CLOUDFLARE_API_RATE", 3.5, minimum=0),
+            api_timeout_s=config.number("CLOUDFLARE_API_TIMEOUT_S", 30, positive=True),
+            r2_timeout_s=config.number("CLOUDFLARE_R2_TIMEOUT_S", 60, positive=True),
             r2_access_key_id=config.secret("CLOUDFLARE_R2_ACCESS_KEY_ID"),  # type: ignore[arg-type]
             r2_secret_access_key=config.secret("CLOUDFLARE_R2_SECRET_ACCESS_KEY"),  # type: ignore[arg-type]
             r2_endpoint_url=config.env("CLOUDFLARE_R2_ENDPOINT"),
             r2_buckets=_csv(config.env("CLOUDFLARE_R2_BUCKETS")),
             r2_json_prefixes=_csv(config.env("CLOUDFLARE_R2_JSON_PREFIXES")),
-            r2_json_max_bytes=config.number("CLOUDFLARE_R2_JSON_MAX_BYTES", 1024 * 1024, int),
+            r2_json_max_bytes=config.number("CLOUDFLARE_R2_JSON_MAX_BYTES", 1024 * 1024, int, minimum=1),
             kv_namespace_ids=_csv(config.env("CLOUDFLARE_KV_NAMESPACE_IDS")),
             d1_database_ids=_csv(config.env("CLOUDFLARE_D1_DATABASE_IDS")),
             d1_cursor_columns=_csv(config.env("CLOUDFLARE_D1_CURSOR_COLUMNS") or "updated_at"),

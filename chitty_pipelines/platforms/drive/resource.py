@@ -206,7 +206,7 @@ class DriveResource(dg.ConfigurableResource):
             client_secret=config.secret("DRIVE_CLIENT_SECRET"),  # type: ignore[arg-type]
             token_uri=config.env("DRIVE_TOKEN_URI"),
             content_max_bytes=int(max_bytes) if max_bytes else 1_048_576,
-            timeout_s=config.number("DRIVE_TIMEOUT_S", 60),
+            timeout_s=config.number("DRIVE_TIMEOUT_S", 60, positive=True),
         )
         return cls(**(settings | overrides))
 

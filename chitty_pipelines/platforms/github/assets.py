@@ -76,7 +76,7 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
         for table in tables:
             batch.rows.setdefault(table, [])
         commit_batches(wh, run.run_id, batch)
-        yield from (batch.result(table, client) for table in tables)
+        yield from (batch.result(table, client, reads=i == 0) for i, table in enumerate(tables))
 
     if any(t.name in selected for t in DATA_TABLES):
         repo = github.data_repo_full_name()
@@ -89,7 +89,7 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
             batch = sync_data_repo(client, repo, wh.cursors(PLATFORM, STREAM), run.full_refresh)
         batch.extra["repository"] = repo
         commit_batches(wh, run.run_id, batch)
-        yield from (batch.result(table, client) for table in DATA_TABLES)
+        yield from (batch.result(t, client, reads=i == 0) for i, t in enumerate(DATA_TABLES))
 
 
 def github_token_valid(github: GitHubResource) -> dg.AssetCheckResult:

@@ -317,9 +317,9 @@ class GitHubResource(dg.ConfigurableResource):
             owners=listed("GITHUB_OWNERS"),
             repositories=listed("GITHUB_REPOSITORIES"),
             data_repository=env("GITHUB_DATA_REPOSITORY") or "chittychat-data",
-            max_workers=number("GITHUB_MAX_WORKERS", 4, int),
-            requests_per_second=number("GITHUB_REQUESTS_PER_SECOND", 10),
-            timeout_s=number("GITHUB_TIMEOUT_S", 30),
+            max_workers=number("GITHUB_MAX_WORKERS", 4, int, minimum=1),
+            requests_per_second=number("GITHUB_REQUESTS_PER_SECOND", 10, minimum=0),
+            timeout_s=number("GITHUB_TIMEOUT_S", 30, positive=True),
         )
 
     @property

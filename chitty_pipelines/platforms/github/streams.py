@@ -61,8 +61,11 @@ class Batch:
     def add(self, table: TableSpec, rows: Iterable[dict[str, Any]]) -> None:
         self.rows.setdefault(table, []).extend(rows)
 
-    def result(self, table: TableSpec, client: GitHubClient | None = None) -> TableResult:
-        """What this batch did to ``table`` (the request counts are the stream's client's)."""
+    def result(
+        self, table: TableSpec, client: GitHubClient | None = None, *, reads: bool = True
+    ) -> TableResult:
+        """What this batch did to ``table`` (the request counts are the stream's client's).
+        ``reads=False``: another table of the same batch carries the bytes read (counted once)."""
         extra: dict[str, Any] = {"configured": True, **self.extra}
         if client is not None:
             extra.update(
@@ -73,7 +76,7 @@ class Batch:
         return TableResult(
             table,
             rows_written=len(self.rows.get(table, [])),
-            bytes_read=client.bytes_read if client else 0,
+            bytes_read=client.bytes_read if client and reads else 0,
             rejects=len(self.rejects),
             metadata=extra,
         )

@@ -117,11 +117,11 @@ class NeonResource(dg.ConfigurableResource):
     def from_settings(cls) -> NeonResource:
         return cls(
             database_url=config.secret(DSN_VAR),  # type: ignore[arg-type]  # EnvVar resolves at run time
-            chunk_rows=config.number("NEON_CHUNK_ROWS", 122_880, int),
+            chunk_rows=config.number("NEON_CHUNK_ROWS", 122_880, int, minimum=1),
             bulk_load_rows=max(0, config.number("NEON_BULK_LOAD_ROWS", 2_000_000, int)),
-            lookback_seconds=config.number("NEON_LOOKBACK_SECONDS", 600),
+            lookback_seconds=config.number("NEON_LOOKBACK_SECONDS", 600, minimum=0),
             connect_timeout_s=max(1, config.number("NEON_CONNECT_TIMEOUT_S", 10, int)),
-            statement_timeout_s=config.number("NEON_STATEMENT_TIMEOUT_S", 0),
+            statement_timeout_s=config.number("NEON_STATEMENT_TIMEOUT_S", 0, minimum=0),
         )
 
     @property

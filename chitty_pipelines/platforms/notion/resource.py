@@ -281,8 +281,8 @@ class NotionResource(dg.ConfigurableResource):
             database_ids=[i for i in ids if i],
             evidence_database_id=normalize_id(config.env("NOTION_EVIDENCE_DATABASE")),
             cases_database_id=normalize_id(config.env("NOTION_CASES_DATABASE")),
-            rate_per_s=config.number("NOTION_RATE", 3.0),
-            timeout_s=config.number("NOTION_TIMEOUT_S", 60),
+            rate_per_s=config.number("NOTION_RATE", 3.0, minimum=0),
+            timeout_s=config.number("NOTION_TIMEOUT_S", 60, positive=True),
         )
 
     @property
