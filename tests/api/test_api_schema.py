@@ -44,7 +44,6 @@ def test_openapi_properties(server: Server, mode: GenerationMode) -> None:
     checks = CHECKS + ([negative_data_rejection] if mode == GenerationMode.NEGATIVE else [])
     failures = []
     for op in operations:
-
         # The token goes into the strategy, not only into the call: a negative case that "drops"
         # the Authorization header got it back from the call and, with a query value that is a
         # valid string once serialized, read as accepted negative data (a false positive).
