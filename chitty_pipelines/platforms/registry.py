@@ -84,8 +84,31 @@ class PlatformSpec:
         return importlib.import_module(f"{self.package}.{name}")
 
     def defs(self) -> dg.Definitions:
-        """The platform's assets and checks (its ``assets.defs``)."""
-        return self.module("assets").defs
+        """The platform's assets and checks (its ``assets.defs``), checked against this line.
+
+        A mismatch between the two places that name the platform would otherwise surface as
+        Dagster's "resource with key ... was not provided" or as a group test's set difference,
+        neither of which says that the registry line and ``platform_assets(...)`` disagree."""
+        defs = self.module("assets").defs
+        for asset in defs.assets or ():
+            if not isinstance(asset, dg.AssetsDefinition):
+                continue
+            where = f"platforms/{self.name}/assets.py ({asset.node_def.name})"
+            for key, group in asset.group_names_by_key.items():
+                if group != self.name:
+                    raise ValueError(
+                        f"{where} puts {key.to_user_string()} in group {group!r}, but the registry "
+                        f"names the platform {self.name!r}: pass {self.name!r} as platform_assets' "
+                        "first argument"
+                    )
+            unknown = sorted(asset.required_resource_keys - {"warehouse", "io_manager", self.resource_key})
+            if unknown:
+                raise ValueError(
+                    f"{where} needs resource key(s) {', '.join(map(repr, unknown))}, but its registry "
+                    f"line gives resource_key={self.resource_key!r}: use the same key in "
+                    "platform_assets(resource_key=...) and in registry.py"
+                )
+        return defs
 
     def resource(self) -> dg.ConfigurableResource:
         """Its resource built from the environment (secret fields hold ``EnvVar``s until a run)."""
