@@ -1,8 +1,9 @@
 """The only list of platforms. Definitions, status, health, check, env, the demo and the docs read it.
 
 A platform is a folder ``chitty_pipelines/platforms/<name>/`` with the same files everywhere
-(``resource.py``, ``streams.py``, ``assets.py``, ``health.py``, ``fake.py``, ``seed.py``) and one
-``PlatformSpec`` line below. Nothing here imports a platform's code: a spec names its modules and
+(``resource.py``, ``streams.py``, ``assets.py``, ``health.py``, ``fake.py``, ``seed.py``,
+``feeds.py``; tests/test_architecture.py holds every folder to it) and one ``PlatformSpec`` line
+below. Nothing here imports a platform's code: a spec names its modules and
 loads them on demand, so ``chitty-sync --help`` or ``status`` never pay for a client library.
 """
 
