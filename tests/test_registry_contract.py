@@ -49,3 +49,18 @@ def test_a_group_mismatch_names_the_registry_name() -> None:
     spec = _SpecWithAssets(**{**dataclasses.asdict(registry.get("gemini")), "assets": module})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"group 'gemeni', but the registry names the platform 'gemini'"):
         spec.defs()
+
+
+def test_offline_a_platform_without_a_declared_host_is_not_probed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Offline mode finds a platform's hosts by its *_URL/_URI/_ENDPOINT variables; a new platform
+    that names its endpoint otherwise (LINEAR_GRAPHQL, say) must not be probed on the real host."""
+    spec = dataclasses.replace(registry.get("notion"), name="nohost")  # declares no variables
+    monkeypatch.setenv("CHITTY_OFFLINE", "1")
+    assert spec.offline()
+    assert spec.health()["offline"] is True
+    monkeypatch.setenv("CHITTY_OFFLINE", "0")
+    assert not spec.offline()
+    monkeypatch.setenv("CHITTY_OFFLINE", "1")
+    monkeypatch.setenv("NOTION_BASE_URL", "http://127.0.0.1:9")  # a loopback fake: may be probed
+    assert not registry.get("notion").offline()
+    assert not registry.get("gemini").offline()  # local files: never offline

@@ -78,8 +78,15 @@ class PlatformSpec:
         return bool(self.is_configured())
 
     def offline(self) -> bool:
-        """CHITTY_OFFLINE=1 and one of the platform's hosts is not a loopback fake."""
-        return not self.local and not all(config.may_reach(u) for u in config.platform_urls(self.name))
+        """CHITTY_OFFLINE=1 and one of the platform's hosts is not a loopback fake.
+
+        Hosts are the platform's declared ``*_URL`` / ``*_URI`` / ``*_ENDPOINT`` variables. A
+        platform that declares none cannot show that it talks only to a fake, so offline it is
+        not probed either (it used to be: ``all()`` of no hosts is true)."""
+        if self.local or not config.offline():
+            return False
+        urls = config.platform_urls(self.name)
+        return not urls or not all(config.may_reach(u) for u in urls)
 
     def module(self, name: str) -> ModuleType:
         return importlib.import_module(f"{self.package}.{name}")
