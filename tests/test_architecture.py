@@ -48,6 +48,29 @@ def test_every_platform_folder_has_the_contract_files() -> None:
             assert (spec.folder / name).is_file(), f"{spec.name} lacks {name}"
 
 
+def test_no_platform_imports_another() -> None:
+    """One folder per platform: what two platforms share lives in the kernel (a platform's code may
+    import the registry, never another platform's modules), so a folder can be read, copied or
+    removed on its own."""
+    import ast
+
+    crossing = []
+    for spec in registry.PLATFORMS:
+        for path in sorted(spec.folder.glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+                names += [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                for name in names:
+                    parts = [*name.split("."), ""]
+                    if parts[:2] == ["chitty_pipelines", "platforms"] and parts[2] not in (
+                        "",
+                        spec.name,
+                        "registry",
+                    ):
+                        crossing.append(f"platforms/{spec.name}/{path.name} imports {name}")
+    assert not crossing, crossing
+
+
 def test_every_platform_asset_is_in_its_platforms_group() -> None:
     groups = {spec.key: spec.group_name for spec in defs.resolve_all_asset_specs()}
     platform_groups = {g for g in groups.values() if g not in {"unified", "ops", "publish"}}
