@@ -1,10 +1,8 @@
 """ChatGPT data export (``conversations.json``): stream the array, flatten each mapping tree.
 
-Pure functions, no warehouse: ``iter_items`` (kernel/json_array.py) streams the top-level array
-one conversation at a time (exports are one line of hundreds of MB, so ``json.load`` is not an
-option), and
-``parse_conversation`` turns one conversation object into a conversation row and message rows
-(session-formats.md §2).
+Pure functions, no warehouse: ``parse_conversation`` turns one conversation object into a
+conversation row and message rows (session-formats.md §2). streams.py feeds it one conversation
+at a time from kernel/json_array.py (exports are one line of hundreds of MB).
 """
 
 from __future__ import annotations
@@ -13,9 +11,6 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-# bench/chatgpt_export reads the array through this module; the reader itself is the kernel's.
-from chitty_pipelines.kernel.json_array import CountingReader, iter_items  # noqa: F401
 
 # Content types whose text we extract field by field; anything else is kept raw and searched for
 # a ``text`` or ``parts`` field (the export grows new types without notice).
