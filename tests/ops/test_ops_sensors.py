@@ -159,9 +159,43 @@ def test_run_failure_sensor_records_the_failed_run(warehouse_resource, warehouse
         row = warehouse.query("SELECT * FROM ops.service_health WHERE kind = 'run'").to_dict("records")
         assert len(row) == 1
         assert (row[0]["name"], row[0]["run_id"], row[0]["healthy"]) == ("broken_sync", result.run_id, False)
-        assert "boom" in row[0]["reason"]
+        # The step's own error, not only Dagster's "Steps failed: ['boom']": what to fix.
+        assert row[0]["reason"] == "boom: RuntimeError: upstream exploded"
         events = instance.fetch_materializations(ops_defs.HEALTH_KEY, limit=5).records
-        assert events[0].asset_materialization.metadata["failed_run_id"].value == result.run_id
+        meta = events[0].asset_materialization.metadata
+        assert meta["failed_run_id"].value == result.run_id
+        assert meta["reason"].value == "boom: RuntimeError: upstream exploded"
+
+
+def test_run_failure_reason_names_the_error_and_masks_secrets(
+    warehouse_resource, warehouse: Warehouse, monkeypatch
+):
+    token = "secret_abcdefghijklmnopqrstuvwxyz0123456789ABCDEF"
+    monkeypatch.setenv("NOTION_TOKEN", token)
+
+    @dg.asset(name="notion_like", group_name="test")
+    def notion_like() -> None:
+        raise dg.Failure(f"Notion refused {token}: set NOTION_TOKEN")
+
+    @dg.asset(name="fine", group_name="test")
+    def fine() -> None:
+        raise ValueError("second step broke too")
+
+    defs = dg.Definitions(assets=[notion_like, fine], jobs=[dg.define_asset_job("two", selection="*")])
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("two").execute_in_process(instance=instance, raise_on_error=False)
+        ctx = dg.build_run_status_sensor_context(
+            sensor_name="record_failed_runs",
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            resources={"warehouse": warehouse_resource},
+        ).for_run_failure()
+        ops_defs.run_failure_sensor(ctx)
+        (reason,) = warehouse.rows("SELECT reason FROM ops.service_health WHERE kind = 'run'")[0]
+        assert token not in reason
+        assert "notion_like: Failure: Notion refused" in reason and "set NOTION_TOKEN" in reason
+        assert "fine: ValueError: second step broke too" in reason
 
 
 def test_syncall_schedule_is_hourly_and_off_by_default():
