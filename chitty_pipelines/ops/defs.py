@@ -29,6 +29,7 @@ from chitty_pipelines.ops.health import (
     platform_health,
     record_health,
     service_health,
+    tick_summary,
 )
 from chitty_pipelines.ops.jobs import SYNC_PLATFORMS, sync_unified_job, unified_after_writes_job
 from chitty_pipelines.ops.registration import latest_registrations, record, register_all
@@ -224,6 +225,8 @@ def health_sensor(
         run_requests=requests,
         asset_events=[dg.AssetMaterialization(HEALTH_KEY, metadata=meta)],
         cursor=json.dumps({"healed": healed}),
+        # Dagster allows a skip reason only without run requests: a re-registration is its own.
+        skip_reason=None if requests else tick_summary(services, platforms),
     )
 
 

@@ -9,6 +9,7 @@ import json
 import dagster as dg
 
 from chitty_pipelines.chittyos.fake import ChittyOSFakes
+from chitty_pipelines.chittyos.resource import ChittyServicesResource
 from chitty_pipelines.ops import defs as ops_defs
 from chitty_pipelines.warehouse import TableSpec, Warehouse, cols
 
@@ -89,6 +90,8 @@ def test_health_sensor_records_observations_and_heals_a_lost_service(
         fakes.unhealthy("canon", "degraded")
         healthy = _tick(sensor, instance, ops_definitions, None)
         assert healthy.run_requests == []
+        # The tick history says what the tick did (not "Sensor function returned an empty result").
+        assert healthy.skip_message.startswith("recorded health: 7 of 8 probed services healthy; ")
         (event,) = healthy.asset_events
         assert event.asset_key == ops_defs.HEALTH_KEY
         assert event.metadata["services_healthy"].value == 7
@@ -125,6 +128,37 @@ def test_health_sensor_records_observations_and_heals_a_lost_service(
         assert "gateway" in fakes.registry.services
         healed = _tick(sensor, instance, ops_definitions, repeat.cursor)
         assert healed.run_requests == [] and healed.asset_events[0].metadata["lost_services"].value == "none"
+
+
+def test_health_tick_with_no_service_configured_plots_no_latency(
+    warehouse_resource, warehouse: Warehouse, monkeypatch
+):
+    """Nothing names a core service: nothing is probed, so no latency series (a 0.0 would plot
+    as the fastest service), and the tick says so."""
+    for name in (
+        "CHITTY_SERVICE_URLS",
+        "CHITTY_SYNC_URL",
+        *(f"CHITTY_{s}_{k}" for s in ("ID", "REGISTER", "REGISTRY") for k in ("URL", "TOKEN")),
+    ):
+        monkeypatch.delenv(name, raising=False)
+    defs = dg.Definitions(
+        assets=[ops_defs.HEALTH_SPEC],
+        sensors=[ops_defs.health_sensor],
+        jobs=[ops_defs.register_core_services],
+        resources={
+            "chittyos_services": ChittyServicesResource.from_settings(),
+            "warehouse": warehouse_resource,
+        },
+    )
+    with dg.instance_for_test() as instance:
+        tick = _tick(ops_defs.health_sensor, instance, defs, None)
+    assert tick.run_requests == []
+    (event,) = tick.asset_events
+    assert event.metadata["services_total"].value == 8
+    assert not [k for k in event.metadata if k.startswith("latency_ms_")]
+    assert tick.skip_message.startswith(
+        "recorded health: 0 of 0 probed services healthy (8 not probed: not configured or offline); "
+    )
 
 
 def test_a_service_never_registered_is_not_lost(
