@@ -34,3 +34,18 @@ def test_dagster_definitions_validate_cli(chitty_home):
         timeout=180,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_loading_the_code_location_prints_no_beta_notice(chitty_home):
+    """Dagster's own tools (``dagster asset list`` here; the webserver, the daemon and every step
+    process alike) print a beta/preview notice of ours on every load unless the code hides it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagster", "asset", "list", "-m", "chitty_pipelines.definitions"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "raw_neon/event_store_by_day" in proc.stdout  # the asset whose policy is "beta"
+    for notice in ("BetaWarning", "PreviewWarning"):
+        assert notice not in proc.stderr, proc.stderr
