@@ -143,6 +143,10 @@ def _sync(
             {"stream": spec.name, "source_table": spec.qualified},
         )
     out.stats.extra.update(_extra(r, neon, out.high_water, out.chunks, added, window))
+    if window is not None:
+        # A single-run range gives Dagster one result, which it copies onto every partition of
+        # the range: say that the counts are the run's, over all of them, not this day's.
+        out.stats.extra["run_partitions"] = len(context.partition_keys)
     _log(context, warehouse, spec, started, "success", stats=out.stats, full_refresh=full)
     return dg.MaterializeResult(metadata=table_metadata(warehouse, r.table, out.stats))
 
