@@ -49,3 +49,16 @@ def test_loading_the_code_location_prints_no_beta_notice(chitty_home):
     assert "raw_neon/event_store_by_day" in proc.stdout  # the asset whose policy is "beta"
     for notice in ("BetaWarning", "PreviewWarning"):
         assert notice not in proc.stderr, proc.stderr
+
+
+def test_every_check_has_a_readable_description(chitty_home):
+    """The UI shows check descriptions as written: no empty one, no Python repr of a key tuple
+    (GitHub's read "('repo_full_name', 'sha') is unique")."""
+    from chitty_pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    assert len(graph.asset_check_keys) > 50
+    for key in graph.asset_check_keys:
+        description = graph.get_check_spec(key).description or ""
+        assert description, key
+        assert "('" not in description and "',)" not in description, (key, description)
