@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 
@@ -62,3 +64,28 @@ def test_every_check_has_a_readable_description(chitty_home):
         description = graph.get_check_spec(key).description or ""
         assert description, key
         assert "('" not in description and "',)" not in description, (key, description)
+
+
+def _load_owners(env_value: str) -> subprocess.CompletedProcess[str]:
+    """Load the code location in a fresh process (the definitions are built once per process)."""
+    script = (
+        "import json; from chitty_pipelines.definitions import defs; "
+        "specs = defs.resolve_all_asset_specs(); "
+        "print(json.dumps(sorted({s.key.to_user_string(): s.owners for s in specs}.items())))"
+    )
+    env = {**os.environ, "CHITTY_ASSET_OWNERS": env_value}
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=180, env=env
+    )
+
+
+def test_chitty_asset_owners_become_every_assets_owners(chitty_home):
+    done = _load_owners("team:data, ada@example.com")
+    assert done.returncode == 0, done.stderr
+    owners = dict(json.loads(done.stdout))
+    assert len(owners) > 30
+    assert {tuple(o) for o in owners.values()} == {("team:data", "ada@example.com")}
+
+    bad = _load_owners("data")  # neither an email nor team:<name>: the message names the variable
+    assert bad.returncode != 0
+    assert "CHITTY_ASSET_OWNERS: 'data' is neither an email nor team:<name>" in bad.stderr
