@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import dagster as dg
 
@@ -89,3 +90,21 @@ def test_chitty_asset_owners_become_every_assets_owners(chitty_home):
     bad = _load_owners("data")  # neither an email nor team:<name>: the message names the variable
     assert bad.returncode != 0
     assert "CHITTY_ASSET_OWNERS: 'data' is neither an email nor team:<name>" in bad.stderr
+
+
+def test_dg_cli_loads_the_project(chitty_home):
+    """Dagster 1.13's own CLI for projects (`dg`; `dagster definitions validate` and `dagster asset
+    materialize` print "superseded, use dg ..."): it needs [tool.dg] in pyproject.toml."""
+    repo = Path(__file__).resolve().parents[1]
+    dg_cli = Path(sys.executable).parent / "dg"
+    checked = subprocess.run(
+        [str(dg_cli), "check", "defs"], cwd=repo, capture_output=True, text=True, timeout=180
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "All definitions loaded successfully." in checked.stdout + checked.stderr
+    listed = subprocess.run(
+        [str(dg_cli), "list", "defs", "--json"], cwd=repo, capture_output=True, text=True, timeout=180
+    )
+    assert listed.returncode == 0, listed.stderr
+    assets = {a["asset_key"] for a in json.loads(listed.stdout)["assets"]}
+    assert {"raw_local/claude_messages", "unified/projects", "raw_neon/event_store_by_day"} <= assets
