@@ -573,6 +573,18 @@ def secret(name: str) -> dg.EnvVar | None:
     return dg.EnvVar(name) if is_set(name) else None
 
 
+def secret_value(value: Any) -> str | None:
+    """The value of a resource's secret field, or None when it has none.
+
+    Inside a run Dagster has resolved the ``EnvVar`` that ``secret()`` put there; outside one
+    (``chitty-sync status`` probing health, a sensor, the CLI) the field still holds the
+    ``EnvVar`` itself, so every resource resolves it here rather than with its own copy.
+    """
+    if isinstance(value, dg.EnvVar):
+        value = value.get_value()
+    return value or None
+
+
 def _path(value: str) -> Path:
     return Path(os.path.expanduser(os.path.expandvars(value)))
 

@@ -1,4 +1,4 @@
-"""The PostgreSQL test harness; it lives in the package (chitty_pipelines/fakes/postgres.py) because
+"""The PostgreSQL test harness; it lives in the package (chitty_pipelines/platforms/neon/fake.py) because
 ``chitty-sync demo`` starts the same throwaway server. Kept here so tests and benchmarks import it
 as before."""
 

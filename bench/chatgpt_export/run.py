@@ -108,7 +108,8 @@ def generate(path: Path, size_mb: float, seed: int) -> dict[str, int]:
 def child(mode: str, export: Path, warehouse: Path, out: Path) -> None:
     """Runs inside the measured child process."""
     sys.path.insert(0, str(ROOT))
-    from chitty_pipelines.platforms.chatgpt.parser import iter_items, parse_conversation
+    from chitty_pipelines.kernel.json_array import iter_items
+    from chitty_pipelines.platforms.chatgpt.parser import parse_conversation
 
     result: dict[str, Any] = {}
     t0 = time.perf_counter()

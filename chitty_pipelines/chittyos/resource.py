@@ -25,14 +25,6 @@ from chitty_pipelines.chittyos.registry import RegistryClient
 OFFLINE_REASON = "offline (CHITTY_OFFLINE=1): not contacted"
 
 
-def _secret_value(value: Any) -> str | None:
-    """Inside a run Dagster has resolved the EnvVar; outside one (CLI, sensor evaluated by hand)
-    the field still holds the EnvVar itself."""
-    if isinstance(value, dg.EnvVar):
-        return value.get_value()
-    return value or None
-
-
 class ChittyServicesResource(dg.ConfigurableResource):
     """Register, Registry and the ``/health`` of every core service."""
 
@@ -75,7 +67,7 @@ class ChittyServicesResource(dg.ConfigurableResource):
         return RegisterClient(
             self.register_url,
             api=self.register_api,
-            token=_secret_value(self.register_token),
+            token=config.secret_value(self.register_token),
             timeout_s=self.timeout_s,
             attempts=self.attempts,
         )
@@ -85,7 +77,7 @@ class ChittyServicesResource(dg.ConfigurableResource):
             self.registry_url,
             routes=self.registry_routes,
             auth=self.registry_auth,
-            token=_secret_value(self.registry_token),
+            token=config.secret_value(self.registry_token),
             timeout_s=self.timeout_s,
             attempts=self.attempts,
         )

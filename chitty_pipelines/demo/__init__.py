@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from chitty_pipelines import config
 from chitty_pipelines.demo import seed
+from chitty_pipelines.platforms import registry
 
 MARKER = ".chitty-demo"  # a folder holding this file was made by the demo and may be wiped by it
 # Demo credentials: valid only against the fakes started here.
@@ -197,7 +198,38 @@ def _start_chittyos(stack: contextlib.ExitStack, demo: DemoStack) -> None:
         demo.endpoints[f"chittyos/{name}"] = fake.base_url
 
 
-STARTERS = (_start_github, _start_notion, _start_drive, _start_cloudflare, _start_neon, _start_chittyos)
+def _start_from_registry(stack: contextlib.ExitStack, demo: DemoStack) -> None:
+    """Every other API platform in the registry, started by its own ``seed.start_demo``.
+
+    ``start_demo(stack, *, org, projects) -> (env, endpoint)`` starts the platform's fake (and
+    registers its stop on ``stack``), seeds the demo organisation into it and returns the
+    variables that point the platform at it, so a new platform joins the demo from its own
+    folder. One without ``start_demo`` is listed as skipped, saying what to add.
+    """
+    for spec in registry.PLATFORMS:
+        if spec.local or spec.name in demo.endpoints or spec.name in demo.skipped:
+            continue
+        start = getattr(spec.module("seed"), "start_demo", None)
+        if start is None:
+            demo.skipped[spec.name] = (
+                f"platforms/{spec.name}/seed.py has no start_demo(stack, *, org, projects) (CONTRIBUTING.md)"
+            )
+            continue
+        env, endpoint = start(stack, org=seed.ORG, projects=seed.PROJECTS)
+        demo.env.update(env)
+        demo.endpoints[spec.name] = endpoint
+
+
+# In this order; the registry's remaining platforms start from their own seed.py, before ChittyOS.
+STARTERS = (
+    _start_github,
+    _start_notion,
+    _start_drive,
+    _start_cloudflare,
+    _start_neon,
+    _start_from_registry,
+    _start_chittyos,
+)
 
 
 @contextlib.contextmanager
@@ -219,14 +251,7 @@ def demo_stack(home: Path) -> Iterator[DemoStack]:
     demo.endpoints["chatgpt"] = demo.endpoints["gemini"] = str(corpus["exports"])
     (home / "dagster").mkdir(exist_ok=True)
     with contextlib.ExitStack() as stack:
-        for start in (
-            _start_github,
-            _start_notion,
-            _start_drive,
-            _start_cloudflare,
-            _start_neon,
-            _start_chittyos,
-        ):
+        for start in STARTERS:
             start(stack, demo)
         (home / "demo.json").write_text(json.dumps(demo.summary(), indent=2))
         yield demo

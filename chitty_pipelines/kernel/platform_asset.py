@@ -24,6 +24,7 @@ from typing import Any
 
 import dagster as dg
 
+from chitty_pipelines import config
 from chitty_pipelines.kernel.assets import (
     Check,
     StreamStats,
@@ -120,6 +121,24 @@ class PlatformRun:
 SyncFn = Callable[[PlatformRun], Iterable[TableResult]]
 
 
+def resource_configured(resource: Any) -> bool:
+    """The default ``configured``: the resource's own ``configured`` property when it has one
+    (every API resource does), else True (local files, or parts set up separately)."""
+    return bool(getattr(resource, "configured", True))
+
+
+def required_variables(platform: str) -> str:
+    """The default setup hint: what config.ENV_VARS says the platform needs
+    (``required_for_platform``, and one of each ``one_of`` group), e.g. ``LINEAR_API_KEY``."""
+    needed = [s.name for s in config.ENV_VARS if s.platform == platform and s.required_for_platform]
+    groups: dict[str, list[str]] = {}
+    for s in config.ENV_VARS:
+        if s.platform == platform and s.one_of:
+            groups.setdefault(s.one_of, []).append(s.name)
+    needed += [" or ".join(names) for names in groups.values()]
+    return " and ".join(needed)
+
+
 def platform_assets(
     platform: str,
     *,
@@ -127,8 +146,8 @@ def platform_assets(
     tables: Sequence[TableAsset],
     sync: SyncFn,
     resource_key: str,
-    configured: Callable[[Any], bool] = lambda resource: True,
-    setup_hint: str = "",
+    configured: Callable[[Any], bool] = resource_configured,
+    setup_hint: str | None = None,
     not_configured_reason: Callable[[Any], str] | None = None,
     checks: Sequence[Check] = (),
     config_class: type[SyncConfig] = SyncConfig,
@@ -137,13 +156,17 @@ def platform_assets(
 ) -> dg.AssetsDefinition:
     """The platform's multi-asset: ``tables`` synced by ``sync``, then ``checks`` evaluated.
 
-    ``configured(resource)`` says whether the platform's resource has what it needs; when it does
-    not, the step succeeds with zero rows and says what to set (``setup_hint``), so that running
-    it from the UI never fails for a platform the user never set up. The reason shown is
+    ``configured(resource)`` says whether the platform's resource has what it needs (default: its
+    ``configured`` property, if it has one); when it does not, the step succeeds with zero rows and
+    says what to set (``setup_hint``; default: the platform's required variables in
+    config.ENV_VARS), so that running it from the UI never fails for a platform the user never set
+    up. Both defaults exist so that a new API platform cannot forget them. The reason shown is
     ``not_configured_reason(resource)`` when given (it can name exactly what is missing), else
     one built from ``setup_hint``. A platform whose parts are set up separately returns
     ``TableResult.not_configured(table, reason)`` for the parts that are not.
     """
+    if setup_hint is None:
+        setup_hint = required_variables(platform)
     platform_kinds = {platform, *kinds, "duckdb"}
     specs = [
         table_asset_spec(

@@ -1,8 +1,9 @@
 """The only list of platforms. Definitions, status, health, check, env, the demo and the docs read it.
 
 A platform is a folder ``chitty_pipelines/platforms/<name>/`` with the same files everywhere
-(``resource.py``, ``streams.py``, ``assets.py``, ``health.py``, ``fake.py``, ``seed.py``) and one
-``PlatformSpec`` line below. Nothing here imports a platform's code: a spec names its modules and
+(``resource.py``, ``streams.py``, ``assets.py``, ``health.py``, ``fake.py``, ``seed.py``,
+``feeds.py``; tests/test_architecture.py holds every folder to it) and one ``PlatformSpec`` line
+below. Nothing here imports a platform's code: a spec names its modules and
 loads them on demand, so ``chitty-sync --help`` or ``status`` never pay for a client library.
 """
 
@@ -77,15 +78,45 @@ class PlatformSpec:
         return bool(self.is_configured())
 
     def offline(self) -> bool:
-        """CHITTY_OFFLINE=1 and one of the platform's hosts is not a loopback fake."""
-        return not self.local and not all(config.may_reach(u) for u in config.platform_urls(self.name))
+        """CHITTY_OFFLINE=1 and one of the platform's hosts is not a loopback fake.
+
+        Hosts are the platform's declared ``*_URL`` / ``*_URI`` / ``*_ENDPOINT`` variables. A
+        platform that declares none cannot show that it talks only to a fake, so offline it is
+        not probed either (it used to be: ``all()`` of no hosts is true)."""
+        if self.local or not config.offline():
+            return False
+        urls = config.platform_urls(self.name)
+        return not urls or not all(config.may_reach(u) for u in urls)
 
     def module(self, name: str) -> ModuleType:
         return importlib.import_module(f"{self.package}.{name}")
 
     def defs(self) -> dg.Definitions:
-        """The platform's assets and checks (its ``assets.defs``)."""
-        return self.module("assets").defs
+        """The platform's assets and checks (its ``assets.defs``), checked against this line.
+
+        A mismatch between the two places that name the platform would otherwise surface as
+        Dagster's "resource with key ... was not provided" or as a group test's set difference,
+        neither of which says that the registry line and ``platform_assets(...)`` disagree."""
+        defs = self.module("assets").defs
+        for asset in defs.assets or ():
+            if not isinstance(asset, dg.AssetsDefinition):
+                continue
+            where = f"platforms/{self.name}/assets.py ({asset.node_def.name})"
+            for key, group in asset.group_names_by_key.items():
+                if group != self.name:
+                    raise ValueError(
+                        f"{where} puts {key.to_user_string()} in group {group!r}, but the registry "
+                        f"names the platform {self.name!r}: pass {self.name!r} as platform_assets' "
+                        "first argument"
+                    )
+            unknown = sorted(asset.required_resource_keys - {"warehouse", "io_manager", self.resource_key})
+            if unknown:
+                raise ValueError(
+                    f"{where} needs resource key(s) {', '.join(map(repr, unknown))}, but its registry "
+                    f"line gives resource_key={self.resource_key!r}: use the same key in "
+                    "platform_assets(resource_key=...) and in registry.py"
+                )
+        return defs
 
     def resource(self) -> dg.ConfigurableResource:
         """Its resource built from the environment (secret fields hold ``EnvVar``s until a run)."""

@@ -28,11 +28,21 @@ def default_prototypes_path() -> Path:
 
 
 @lru_cache(maxsize=4)
-def _load(path: str) -> dict[str, dict]:
+def _document(path: str) -> dict:
     # libyaml's loader when present: the same documents, ~10x faster than the pure-Python one
     # (0.13 s of every classifier fit).
-    data = yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
-    topics = data.get("topics") or {}
+    return yaml.load(Path(path).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
+
+
+def prototypes_version(path: Path | None = None) -> int:
+    """The prototypes' ``version``: part of the default classifier's label, so that sessions
+    classified by an earlier version are classified again after an upgrade."""
+    return int(_document(str(path or default_prototypes_path())).get("version") or 1)
+
+
+@lru_cache(maxsize=4)
+def _load(path: str) -> dict[str, dict]:
+    topics = _document(path).get("topics") or {}
     out: dict[str, dict] = {}
     for topic_id, entry in topics.items():
         out[str(topic_id)] = entry

@@ -4,8 +4,8 @@ import dagster as dg
 
 from chitty_pipelines.kernel.assets import Check, unique_key_check_result
 from chitty_pipelines.unified.topic_sync import (
+    OnDemand,
     classifier_identity,
-    classifier_label,
     labels_fingerprint,
     prepare_classifier,
     sessions_table_exists,
@@ -134,11 +134,10 @@ def _check_freshness(context) -> dg.AssetCheckResult:
     # same (building the classifier costs seconds); else the label a classification would give now.
     stored = wh.cursors(GROUP, "session_topics")
     identity = {**classifier_identity(resource, taxonomy), "labels": labels_fingerprint(wh, taxonomy)}
-    if stored.get("identity") == identity and stored.get("label"):
-        label = stored["label"]
-    else:
-        label = classifier_label(prepare_classifier(wh, resource.build(taxonomy), taxonomy))
-    stale = stale_sessions(wh, label, taxonomy)
+    known = stored.get("label") if stored.get("identity") == identity else None
+    on_demand = OnDemand(lambda: prepare_classifier(wh, resource.build(taxonomy), taxonomy))
+    stale = stale_sessions(wh, (lambda: known) if known else on_demand.label, taxonomy)
+    label = known or (on_demand.label() if on_demand.built else resource.classifier)
     last = wh.scalar(f"SELECT max(classified_at) FROM {STATE.sql_name}") if _has(wh, STATE) else None
     return dg.AssetCheckResult(
         passed=stale == 0,

@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from chitty_pipelines.topics.classifiers import ClassifierError, TopicClassifier
+from chitty_pipelines.topics.prototypes import prototypes_version
 from chitty_pipelines.topics.taxonomy import Taxonomy
 from chitty_pipelines.unified import topic_labels as manual
 from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
@@ -97,10 +99,34 @@ def sessions_table_exists(wh: Warehouse) -> bool:
     return wh.table_exists(SESSIONS_SCHEMA, SESSIONS_TABLE)
 
 
-def plan(wh: Warehouse, label: str, taxonomy: Taxonomy, full_refresh: bool) -> Plan:
+class OnDemand:
+    """The configured classifier, built the first time something asks for it: building the
+    default one fits it (1-2 s when no fit is cached yet), which a run with no session to
+    classify (a first sync of Neon or Notion alone) need not pay."""
+
+    def __init__(self, build: Callable[[], TopicClassifier]) -> None:
+        self._build = build
+        self._classifier: TopicClassifier | None = None
+
+    @property
+    def built(self) -> bool:
+        return self._classifier is not None
+
+    @property
+    def classifier(self) -> TopicClassifier:
+        if self._classifier is None:
+            self._classifier = self._build()
+        return self._classifier
+
+    def label(self) -> str:
+        return classifier_label(self.classifier)
+
+
+def plan(wh: Warehouse, label: Callable[[], str], taxonomy: Taxonomy, full_refresh: bool) -> Plan:
     """Sessions whose text, classifier or taxonomy changed since their last classification (all of
     them on a full refresh), and topic rows of sessions that no longer exist. Manually labelled
-    sessions are never classified: their label is their topic."""
+    sessions are never classified: their label is their topic. ``label()`` (the classifier's
+    label) is asked for only when a stored classification has to be compared with it."""
     labelled = {lb.session_key for lb in manual.load_labels(wh, taxonomy)}
     # One connection for every read: opening the DuckDB file costs more than these queries.
     with wh.connect() as con:
@@ -122,13 +148,16 @@ def plan(wh: Warehouse, label: str, taxonomy: Taxonomy, full_refresh: bool) -> P
             }
     out = Plan(sessions=len(sessions))
     keys: set[str] = set()
+    current: list[str] = []  # the label, once asked for
     for key, title, summary in sessions:
         keys.add(key)
         text = session_text(title, summary)
         digest = text_hash(text)
         if key in labelled:
             continue
-        if full_refresh or state.get(key) != (digest, label, taxonomy.fingerprint):
+        if not full_refresh and key in state and not current:
+            current.append(label())
+        if full_refresh or state.get(key) != (digest, *current, taxonomy.fingerprint):
             out.pending.append(Pending(key, text, digest))
     out.removed = sorted(stored - keys)
     return out
@@ -136,21 +165,24 @@ def plan(wh: Warehouse, label: str, taxonomy: Taxonomy, full_refresh: bool) -> P
 
 def classify_sessions(
     wh: Warehouse,
-    classifier: TopicClassifier,
+    on_demand: OnDemand,
     taxonomy: Taxonomy,
     *,
     run_id: str | None,
     full_refresh: bool,
     chunk: int = 500,
 ) -> Outcome:
-    label = classifier_label(classifier)
-    todo = plan(wh, label, taxonomy, full_refresh)
+    """Classify what ``plan`` finds; the classifier is built only if that is anything."""
+    todo = plan(wh, on_demand.label, taxonomy, full_refresh)
     outcome = Outcome(sessions=todo.sessions, unchanged=todo.unchanged, removed=len(todo.removed))
     if todo.removed:
         with wh.transaction(run_id) as tx:
             tx.delete_where(SESSION_TOPICS, "session_key", todo.removed)
             tx.delete_where(STATE, "session_key", todo.removed)
     _write_labels(wh, run_id, taxonomy, todo)
+    if not todo.pending:
+        return outcome
+    classifier, label = on_demand.classifier, on_demand.label()
     started = time.monotonic()
     chunk = int(getattr(classifier, "batch_size", chunk))
     for start in range(0, len(todo.pending), chunk):
@@ -218,7 +250,7 @@ def _write_labels(wh: Warehouse, run_id: str | None, taxonomy: Taxonomy, todo: P
         tx.upsert(SESSION_TOPICS, manual.manual_rows(taxonomy, found, now))
 
 
-def stale_sessions(wh: Warehouse, label: str, taxonomy: Taxonomy) -> int:
+def stale_sessions(wh: Warehouse, label: Callable[[], str], taxonomy: Taxonomy) -> int:
     """Sessions whose stored classification does not match their current text (freshness)."""
     if not sessions_table_exists(wh):
         return 0
@@ -234,4 +266,8 @@ def labels_fingerprint(wh: Warehouse, taxonomy: Taxonomy) -> str:
 def classifier_identity(resource: TopicClassifierResource, taxonomy: Taxonomy) -> dict:
     """Everything that changes a classification, without building the classifier (no secrets)."""
     fields = ("classifier", "taxonomy_path", "max_topics", "min_confidence", "llm_base_url", "llm_model")
-    return {**{f: getattr(resource, f) for f in fields}, "taxonomy": taxonomy.fingerprint}
+    identity = {**{f: getattr(resource, f) for f in fields}, "taxonomy": taxonomy.fingerprint}
+    if resource.classifier == "prototype":
+        # A new version of the prototypes classifies differently (its label says which version).
+        identity["prototypes_version"] = prototypes_version()
+    return identity

@@ -20,7 +20,12 @@ SESSION_TOPICS = TableSpec(
         ("rank", "INTEGER", "1 = the session's primary topic"),
         ("subcategories", "VARCHAR[]", "subcategory ids of the topic that apply"),
         ("evidence_terms", "VARCHAR[]", "keywords and words of the session that gave the topic away"),
-        ("classifier", "VARCHAR", "tfidf, semantic or llm:<model>"),
+        (
+            "classifier",
+            "VARCHAR",
+            "what decided: prototype:v<N> (+<n>labels:<digest> when taught), tfidf, original, "
+            "semantic, llm:<model> or manual",
+        ),
         ("classified_at", "TIMESTAMPTZ", "when this session was (re)classified"),
     ),
     primary_key=("session_key", "topic_id"),

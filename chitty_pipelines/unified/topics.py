@@ -34,9 +34,9 @@ from chitty_pipelines.unified.topic_checks import (
 from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
 from chitty_pipelines.unified.topic_labels import load_labels
 from chitty_pipelines.unified.topic_sync import (
+    OnDemand,
     _exists,
     classifier_identity,
-    classifier_label,
     classify_sessions,
     labels_fingerprint,
     prepare_classifier,
@@ -124,19 +124,26 @@ def session_topics(
         log_sync(wh, context, platform=GROUP, asset=_SESSION_TOPICS_LOG, started_at=started,
                  status="success", stats=stats, message=reason)  # fmt: skip
         return dg.MaterializeResult(metadata=table_metadata(wh, SESSION_TOPICS, stats))
-    # Taught by the manual labels (topics/labels.py) when the classifier can learn from them.
-    classifier = prepare_classifier(wh, topic_classifier.build(taxonomy), taxonomy)
-    label = classifier_label(classifier)
-    common = {"classifier": label, "taxonomy": taxonomy.source, "full_refresh": full,
-              "manual_labels": len(load_labels(wh, taxonomy))}  # fmt: skip
+    # Taught by the manual labels (topics/labels.py) when the classifier can learn from them;
+    # built only if a session needs classifying.
+    on_demand = OnDemand(lambda: prepare_classifier(wh, topic_classifier.build(taxonomy), taxonomy))
+    outcome = classify_sessions(wh, on_demand, taxonomy, run_id=context.run.run_id, full_refresh=full)
+    # Not built: nothing was classified, so the label is the last one stored under these settings
+    # (none yet on a first run without sessions: the freshness check then builds nothing either).
+    if on_demand.built:
+        label = on_demand.label()
+    else:
+        label = stored.get("label") if stored.get("identity") == identity else None
+    common = {"classifier": label or topic_classifier.classifier, "taxonomy": taxonomy.source,
+              "full_refresh": full, "manual_labels": len(load_labels(wh, taxonomy))}  # fmt: skip
     before = stored.get("identity") or {}
-    if before and before.get("labels") != identity["labels"] and stored.get("label") != label:
-        # A label teaches every session, so a changed label set re-classifies them all.
+    if label and stored.get("label") and stored.get("label") != label:
+        # A label teaches every session, and a new classifier (version) reads them all anew.
         common["reclassified_all"] = (
-            "the manual labels changed and the classifier learns from them: every session was "
-            "classified again, not only new or changed ones"
-        )
-    outcome = classify_sessions(wh, classifier, taxonomy, run_id=context.run.run_id, full_refresh=full)
+            "the manual labels changed and the classifier learns from them"
+            if before.get("labels") != identity["labels"]
+            else f"the classifier changed ({stored['label']} -> {label})"
+        ) + ": every session was classified again, not only new or changed ones"
     # After the chunks: a crash before this line leaves the old mark, so the next run re-plans.
     with wh.transaction(context.run.run_id) as tx:
         tx.set_cursors(GROUP, "session_topics", {
@@ -144,7 +151,7 @@ def session_topics(
             "classified_at": started.isoformat(),
         })  # fmt: skip
     context.log.info(
-        f"topics ({label}): {outcome.sessions} session(s), {outcome.classified} classified, "
+        f"topics ({common['classifier']}): {outcome.sessions} session(s), {outcome.classified} classified, "
         f"{outcome.unchanged} unchanged, {outcome.removed} removed, {outcome.failed} failed"
     )
     stats = StreamStats(
@@ -163,7 +170,7 @@ def session_topics(
         status="success" if not outcome.failed else "partial",
         stats=stats,
         full_refresh=full,
-        message=f"{label}: {outcome.classified} classified, {outcome.failed} failed",
+        message=f"{common['classifier']}: {outcome.classified} classified, {outcome.failed} failed",
     )
     return dg.MaterializeResult(metadata=table_metadata(wh, SESSION_TOPICS, stats))
 

@@ -7,6 +7,7 @@ import dagster as dg
 from topic_support import SESSIONS, checks, materialize, metadata, put_sessions
 
 from chitty_pipelines.topics import load_taxonomy
+from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
 from chitty_pipelines.unified.topic_tables import SESSION_TOPICS, STATE, TOPICS
 
 SESSIONS_V1 = {
@@ -46,7 +47,7 @@ def test_classifies_sessions_and_builds_topics(warehouse, warehouse_resource):
     assert auth[0]["topic_id"] == "auth" and auth[0]["rank"] == 1
     assert "oauth" in list(auth[0]["subcategories"])  # "access token" is oauth's own keyword
     assert {"jwt", "token"} <= set(auth[0]["evidence_terms"])
-    assert auth[0]["classifier"] == "prototype"
+    assert auth[0]["classifier"] == "prototype:v2"
     assert 0.5 < auth[0]["confidence"] <= 1.0
     assert _topics(warehouse, "s-test")[0]["topic_id"] == "testing"
     assert _topics(warehouse, "s-db")[0]["topic_id"] == "database"
@@ -54,7 +55,7 @@ def test_classifies_sessions_and_builds_topics(warehouse, warehouse_resource):
 
     meta = metadata(result, ["unified", "session_topics"])
     assert meta["sessions"] == 4 and meta["classified"] == 4 and meta["no_topic"] == 1
-    assert meta["classifier"] == "prototype"
+    assert meta["classifier"] == "prototype:v2"
     assert meta["dagster/row_count"] == warehouse.row_count(SESSION_TOPICS) == meta["rows_written"]
 
     taxonomy = load_taxonomy()
@@ -72,7 +73,7 @@ def test_classifies_sessions_and_builds_topics(warehouse, warehouse_resource):
     assert rows.loc["music", "session_count"] == 0
     topics_meta = metadata(result, ["unified", "topics"])
     assert topics_meta["dagster/row_count"] == 37 and topics_meta["categories"] == 27
-    assert topics_meta["classifiers"] == "prototype"
+    assert topics_meta["classifiers"] == "prototype:v2"
 
 
 def test_reruns_classify_only_changed_sessions(warehouse, warehouse_resource):
@@ -166,3 +167,47 @@ def test_freshness_check_sees_changed_sessions(warehouse, warehouse_resource):
     fresh = next(e for e in result.get_asset_check_evaluations() if e.check_name == "fresh")
     assert not fresh.passed and fresh.metadata["stale_sessions"].value == 2
     assert fresh.severity == dg.AssetCheckSeverity.WARN
+
+
+class _NeverBuilt(TopicClassifierResource):
+    def build(self, taxonomy=None):
+        raise AssertionError("the classifier was built although no session needed it")
+
+
+def test_no_session_to_classify_builds_no_classifier(warehouse, warehouse_resource):
+    # A first sync of Neon or Notion alone: unified.sessions exists but is empty. Building the
+    # default classifier fits it (1-2 s), for nothing; the step and its freshness check skip it.
+    put_sessions(warehouse, {"s-gone": "Deploy the worker."})
+    with warehouse.transaction() as tx:
+        tx.delete_where(SESSIONS, "session_key", ["s-gone"])
+    result = materialize(warehouse_resource, _NeverBuilt(), raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    assert all(checks(result).values()), checks(result)
+    meta = metadata(result, ["unified", "session_topics"])
+    assert (meta["sessions"], meta["classified"], meta["classifier"]) == (0, 0, "prototype")
+
+
+def test_a_new_prototypes_version_classifies_every_session_again(
+    warehouse, warehouse_resource, monkeypatch, tmp_path
+):
+    # An upgrade that changes the prototypes must not leave the old version's topics standing
+    # beside the new one's: the label carries the version, and a new label re-classifies all.
+    from chitty_pipelines.topics import prototypes
+
+    current = prototypes.default_prototypes_path()
+    older = tmp_path / "prototypes.yaml"
+    older.write_text(current.read_text().replace("\nversion: 2\n", "\nversion: 1\n"))
+    monkeypatch.setattr(prototypes, "default_prototypes_path", lambda: older)
+    put_sessions(warehouse, SESSIONS_V1)
+    assert materialize(warehouse_resource).success
+    rows = warehouse.query(f"SELECT DISTINCT classifier FROM {SESSION_TOPICS.sql_name}")
+    assert list(rows["classifier"]) == ["prototype:v1"]
+
+    monkeypatch.setattr(prototypes, "default_prototypes_path", lambda: current)
+    upgraded = materialize(warehouse_resource)
+    meta = metadata(upgraded, ["unified", "session_topics"])
+    assert (meta["classified"], meta["unchanged"]) == (4, 0)
+    assert "the classifier changed (prototype:v1 -> prototype:v2)" in meta["reclassified_all"]
+    rows = warehouse.query(f"SELECT DISTINCT classifier FROM {SESSION_TOPICS.sql_name}")
+    assert list(rows["classifier"]) == ["prototype:v2"]
+    assert all(checks(upgraded).values()), checks(upgraded)

@@ -19,11 +19,12 @@ from chitty_pipelines.topics.taxonomy import parse_taxonomy
 
 # Floors a little under what bench/results/topics_accuracy.json records, so a change that loses
 # ground fails while run-to-run noise (there is none: the classifier is deterministic) cannot.
-DEV_FLOOR = 0.70  # measured 0.772 (default taxonomy), 0.778 (seeded 15)
-# Our own 45 sessions, written after the classifier and measured once: 0.556 with the default
-# taxonomy (27 topics, so 12 more to confuse with) and 0.689 with the seeded 15. Lower than the
-# dev set: that gap is the honest size of what the prototypes do not cover yet.
-FRESH_FLOOR = {"default": 0.50, "seeded15": 0.65}
+DEV_FLOOR = 0.70  # measured 0.767 (default taxonomy), 0.794 (seeded 15)
+# Our own 45 sessions, written after the classifier: 0.556 with the default taxonomy (27 topics,
+# so 12 more to confuse with) and 0.689 with the seeded 15 at first; 0.689 / 0.711 since the
+# prototypes gained 300 examples written blind (2026-12-06). Still lower than the dev set: the gap
+# is the honest size of what the prototypes do not cover yet.
+FRESH_FLOOR = {"default": 0.62, "seeded15": 0.66}
 CPU_MS_PER_SESSION = 25.0
 
 
@@ -133,8 +134,8 @@ def test_labels_teach_unseen_vocabulary():
     ]
     taught = base.with_labels(labels)
     # Not calibrated (off by default): the regression learns the labels' words.
-    assert not taught.calibrated and taught.label.startswith("prototype+4labels:")
-    assert base.label == "prototype"
+    assert not taught.calibrated and taught.label.startswith("prototype:v2+4labels:")
+    assert base.label == "prototype:v2"
     [scores] = taught.classify([text])
     assert scores[0].topic_id == "kitchen"
     assert any(t.startswith("label ") for t in scores[0].evidence_terms)  # the label that decided

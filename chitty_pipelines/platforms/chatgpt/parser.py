@@ -1,20 +1,16 @@
 """ChatGPT data export (``conversations.json``): stream the array, flatten each mapping tree.
 
-Pure functions, no warehouse: ``iter_items`` streams the top-level array one conversation at a
-time (exports are one line of hundreds of MB, so ``json.load`` is not an option), and
-``parse_conversation`` turns one conversation object into a conversation row and message rows
-(session-formats.md §2).
+Pure functions, no warehouse: ``parse_conversation`` turns one conversation object into a
+conversation row and message rows (session-formats.md §2). streams.py feeds it one conversation
+at a time from kernel/json_array.py (exports are one line of hundreds of MB).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any
-
-import ijson
+from typing import Any
 
 # Content types whose text we extract field by field; anything else is kept raw and searched for
 # a ``text`` or ``parts`` field (the export grows new types without notice).
@@ -33,25 +29,6 @@ _TEXT_FIELDS: dict[str, tuple[str, ...]] = {
 
 class ConversationError(ValueError):
     """A conversation that cannot be flattened; it becomes a reject, the rest of the file syncs."""
-
-
-class CountingReader:
-    """Wraps a binary file so the sync can report the bytes it actually read."""
-
-    def __init__(self, raw: IO[bytes]):
-        self._raw = raw
-        self.bytes_read = 0
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._raw.read(size)
-        self.bytes_read += len(chunk)
-        return chunk
-
-
-def iter_items(fh: Any) -> Iterator[Any]:
-    """Each element of the top-level JSON array, fully built one at a time (memory is bounded by
-    the largest conversation, not the file). Raises ``ijson.JSONError`` on malformed input."""
-    yield from ijson.items(fh, "item", use_float=True)
 
 
 @dataclass

@@ -20,13 +20,9 @@ from typing import Any
 import ijson
 
 from chitty_pipelines.kernel.file_cursor import FileCursor, whole_files
+from chitty_pipelines.kernel.json_array import CountingReader, iter_items
 from chitty_pipelines.kernel.local_files import SkippedPath, reject_skipped
-from chitty_pipelines.platforms.chatgpt.parser import (
-    ConversationError,
-    CountingReader,
-    iter_items,
-    parse_conversation,
-)
+from chitty_pipelines.platforms.chatgpt.parser import ConversationError, parse_conversation
 from chitty_pipelines.warehouse import Reject, TableSpec, Transaction, Warehouse, cols
 
 PLATFORM = "chatgpt"

@@ -25,14 +25,6 @@ from chitty_pipelines.platforms.cloudflare.r2_client import R2Client, R2Error
 DEFAULT_API_BASE = "https://api.cloudflare.com/client/v4"
 
 
-def _secret(value: str | None) -> str:
-    """A secret field's value. Inside a run Dagster has already resolved the EnvVar; outside one
-    (``chitty-sync status`` calling ``health()``) the field still holds the EnvVar itself."""
-    if isinstance(value, dg.EnvVar):
-        return value.get_value() or ""
-    return value or ""
-
-
 def _csv(value: str | None) -> list[str]:
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
@@ -134,8 +126,8 @@ class CloudflareResource(dg.ConfigurableResource):
     def r2(self) -> R2Client:
         return R2Client(
             endpoint_url=self.r2_endpoint(),
-            access_key_id=_secret(self.r2_access_key_id),
-            secret_access_key=_secret(self.r2_secret_access_key),
+            access_key_id=config.secret_value(self.r2_access_key_id) or "",
+            secret_access_key=config.secret_value(self.r2_secret_access_key) or "",
             max_pool=max(self.r2_concurrency * 2, 10),
             page_size=self.r2_list_page_size,
             timeout_s=self.r2_timeout_s,
@@ -146,7 +138,7 @@ class CloudflareResource(dg.ConfigurableResource):
     def api(self) -> CloudflareApi:
         return CloudflareApi(
             account_id=self.account_id or "",
-            token=_secret(self.api_token),
+            token=config.secret_value(self.api_token) or "",
             base_url=self.api_base_url,
             rate_per_s=self.api_rate_per_s,
             attempts=self.api_attempts,

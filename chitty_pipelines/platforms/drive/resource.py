@@ -105,14 +105,6 @@ def _load_json(value: str, variable: str) -> dict[str, Any]:
     return info
 
 
-def _value(field_value: str | None) -> str | None:
-    """A field set from ``config.secret`` is an ``EnvVar`` until Dagster resolves it; ``health()``
-    and the CLI call the resource outside a run, so resolve it here too."""
-    if isinstance(field_value, dg.EnvVar):
-        return field_value.get_value()
-    return field_value
-
-
 class DriveClient:
     """One authorised Drive service plus the retry policy; all calls go through ``execute``."""
 
@@ -260,12 +252,12 @@ class DriveResource(dg.ConfigurableResource):
 
         try:
             if var == "DRIVE_SERVICE_ACCOUNT_JSON":
-                info = _load_json(_value(self.service_account_json) or "", var)
+                info = _load_json(config.secret_value(self.service_account_json) or "", var)
                 if self.token_uri:
                     info["token_uri"] = self.token_uri
                 creds = service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
             elif var == "DRIVE_AUTHORIZED_USER_JSON":
-                info = _load_json(_value(self.authorized_user_json) or "", var)
+                info = _load_json(config.secret_value(self.authorized_user_json) or "", var)
                 missing = sorted({"refresh_token", "client_id", "client_secret"} - info.keys())
                 if missing:
                     raise DriveAuthError(f"{var} lacks {', '.join(missing)}")
@@ -284,9 +276,9 @@ class DriveResource(dg.ConfigurableResource):
                     raise DriveAuthError("DRIVE_REFRESH_TOKEN needs DRIVE_CLIENT_ID and DRIVE_CLIENT_SECRET")
                 creds = user_credentials.Credentials(
                     None,
-                    refresh_token=_value(self.refresh_token),
+                    refresh_token=config.secret_value(self.refresh_token),
                     client_id=self.client_id,
-                    client_secret=_value(self.client_secret),
+                    client_secret=config.secret_value(self.client_secret),
                     token_uri=self.token_uri or DEFAULT_TOKEN_URI,
                     scopes=SCOPES,
                 )

@@ -2,7 +2,7 @@
 
 The file is a JSON array of activity items, newest first, one item per prompt, with no
 conversation id (session-formats.md §3). Each prompt item becomes one row here; sessions are
-rebuilt from all prompts by time gap in the warehouse (see local_gemini.py). Localised exports
+rebuilt from all prompts by time gap in the warehouse (streams.py). Localised exports
 translate the header and the title prefixes, so both are parameters.
 """
 

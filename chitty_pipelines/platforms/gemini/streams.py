@@ -12,8 +12,8 @@ import dagster as dg
 import ijson
 
 from chitty_pipelines.kernel.file_cursor import FileCursor, whole_files
+from chitty_pipelines.kernel.json_array import CountingReader, iter_items
 from chitty_pipelines.kernel.local_files import SkippedPath, reject_skipped
-from chitty_pipelines.platforms.chatgpt.parser import CountingReader, iter_items
 from chitty_pipelines.platforms.gemini.parser import ActivityError, ActivityRules, prompt_row
 from chitty_pipelines.warehouse import Reject, TableSpec, Warehouse, cols
 

@@ -53,10 +53,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _runuser() -> str | None:
+    # A root shell without the sbin folders on PATH (`env -i`, cron, some containers) still has
+    # runuser: look where util-linux installs it.
+    return shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+
+
 def _as_postgres(cmd: list[str]) -> list[str]:
     # initdb/postgres refuse to run as root; the image has a postgres system user for this.
     if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *cmd]
+        return [_runuser() or "runuser", "-u", "postgres", "--", *cmd]
     return cmd
 
 
@@ -108,7 +114,7 @@ def _can_run_binaries() -> bool:
         pwd.getpwnam("postgres")
     except KeyError:
         return False
-    return shutil.which("runuser") is not None
+    return _runuser() is not None
 
 
 @contextlib.contextmanager

@@ -128,10 +128,7 @@ class NeonResource(dg.ConfigurableResource):
     def dsn(self) -> str | None:
         """The DSN. Inside a run Dagster has already resolved the EnvVar; outside one (the
         ``chitty-sync status`` health probe) it is resolved here."""
-        value = self.database_url
-        if isinstance(value, dg.EnvVar):
-            return value.get_value()
-        return value or None
+        return config.secret_value(self.database_url)
 
     @property
     def configured(self) -> bool:

@@ -66,14 +66,6 @@ class NotionTable:
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
 
 
-def _secret_value(value: Any) -> str | None:
-    """Inside a run Dagster has resolved the EnvVar; outside one (``health()`` from the CLI or a
-    sensor) the field still holds the EnvVar itself."""
-    if isinstance(value, dg.EnvVar):
-        return value.get_value()
-    return value
-
-
 def _retryable(exc: BaseException) -> bool:
     import httpx
     from notion_client.errors import HTTPResponseError, RequestTimeoutError
@@ -111,7 +103,7 @@ class NotionApi:
     """One sync's worth of client, pacer and request counter (the resource itself is immutable)."""
 
     def __init__(self, resource: NotionResource):
-        token = _secret_value(resource.token)
+        token = config.secret_value(resource.token)
         if not token:
             raise NotionAuthError("Notion is not configured: set NOTION_TOKEN")
         self.version = resource.api_version

@@ -64,7 +64,7 @@ from chitty_pipelines.topics.classifiers.fit_cache import load_or_fit
 from chitty_pipelines.topics.classifiers.fitted import Softmax, WordTfidf
 from chitty_pipelines.topics.classifiers.static_embed import StaticEmbedder, wordllama_embedder
 from chitty_pipelines.topics.classifiers.text import KeywordMatcher, analyzer, stem, words
-from chitty_pipelines.topics.prototypes import Example, prototype_examples
+from chitty_pipelines.topics.prototypes import Example, prototype_examples, prototypes_version
 from chitty_pipelines.topics.taxonomy import Taxonomy
 
 SIGNALS = ("embedding", "words", "chars", "linear", "labels", "alike")
@@ -142,6 +142,11 @@ def _z(scores: np.ndarray) -> np.ndarray:
     return (scores - scores.mean(1, keepdims=True)) / (scores.std(1, keepdims=True) + 1e-9)
 
 
+def prototype_label() -> str:
+    """The label-free classifier's label, e.g. ``prototype:v2`` (prototypes.yaml's version)."""
+    return f"{PrototypeClassifier.name}:v{prototypes_version()}"
+
+
 class PrototypeClassifier:
     name = "prototype"
 
@@ -173,14 +178,16 @@ class PrototypeClassifier:
 
     @property
     def label(self) -> str:
-        """Recorded with every row; changes when the manual labels change, so that every session
-        is re-classified by what the labels taught (as after a taxonomy change)."""
+        """Recorded with every row; changes with the prototypes' version and when the manual
+        labels change, so that every session is re-classified by the new version or by what the
+        labels taught (as after a taxonomy change)."""
+        base = prototype_label()
         if not self.labels:
-            return self.name
+            return base
         digest = hashlib.sha1(
             "\n".join(sorted(f"{e.topic_id}\t{e.text}" for e in self.labels)).encode()
         ).hexdigest()[:10]
-        return f"{self.name}+{len(self.labels)}labels:{digest}"
+        return f"{base}+{len(self.labels)}labels:{digest}"
 
     def with_labels(self, labels: Sequence[Example]) -> PrototypeClassifier:
         return cached(self.taxonomy, self.limits, self.params, tuple(labels), self.cache_dir)
