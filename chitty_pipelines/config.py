@@ -477,6 +477,11 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     ),
     EnvVarSpec("CHITTY_HEALTH_INTERVAL", "Seconds between health-sensor ticks.", "300"),
     EnvVarSpec("CHITTY_SYNCALL_CRON", "Cron of the syncall schedule (off until turned on).", "0 * * * *"),
+    EnvVarSpec(
+        "CHITTY_ASSET_OWNERS",
+        "Owners of every asset in the Dagster UI: comma-separated emails and `team:<name>` "
+        "(e.g. `team:data,ada@example.com`); unset: none.",
+    ),
     # --- topics: categorising unified.sessions (unified.session_topics, unified.topics) ---------
     EnvVarSpec(
         "CHITTY_TOPIC_TAXONOMY",
@@ -816,3 +821,18 @@ if __name__ == "__main__":
 
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
     target.write_text(render_readme_table(target.read_text()))
+
+
+def asset_owners() -> list[str]:
+    """CHITTY_ASSET_OWNERS as Dagster owners; an entry Dagster would refuse (neither an email nor
+    ``team:<name>``) raises ConfigError naming the variable, not Dagster's bare owner error."""
+    raw = env("CHITTY_ASSET_OWNERS") or ""
+    owners = [o.strip() for o in raw.split(",") if o.strip()]
+    for owner in owners:
+        name = owner.removeprefix("team:")
+        if not (owner.startswith("team:") and name) and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", owner):
+            raise ConfigError(
+                f"CHITTY_ASSET_OWNERS: {owner!r} is neither an email nor team:<name>; "
+                "set it to e.g. team:data,ada@example.com"
+            )
+    return owners

@@ -6,6 +6,7 @@ import warnings
 
 import dagster as dg
 
+from chitty_pipelines import config
 from chitty_pipelines.kernel.platform_asset import ui_safe_spec
 from chitty_pipelines.kernel.secrets import install_log_scrubbing
 from chitty_pipelines.ops import defs as ops_defs
@@ -47,6 +48,14 @@ def _merged() -> dg.Definitions:
 
 # The UI reads descriptions as HTML: ``<uuid>``-style placeholders are shown in backticks. The API is
 # a Dagster "preview"; its warning would print in every CLI command and step process.
+_OWNERS = config.asset_owners()  # CHITTY_ASSET_OWNERS: who the UI names as each asset's owners
+
+
+def _ui_spec(spec: dg.AssetSpec) -> dg.AssetSpec:
+    spec = ui_safe_spec(spec)
+    return spec.replace_attributes(owners=[*spec.owners, *_OWNERS]) if _OWNERS else spec
+
+
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", dg.PreviewWarning)
-    defs = _merged().map_asset_specs(func=ui_safe_spec)
+    defs = _merged().map_asset_specs(func=_ui_spec)

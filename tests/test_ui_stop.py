@@ -3,15 +3,18 @@ the CLI runs it in its own process group and signals the whole group."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +49,21 @@ def _dagster_group(cli_pid: int) -> int | None:
     return None
 
 
+def _location_names(port: int) -> set[str]:
+    query = json.dumps({"query": "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }"})
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql", data=query.encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        entries = json.load(response)["data"]["workspaceOrError"]["locationEntries"]
+    return {e["name"] for e in entries}
+
+
+def _workspace_location_name() -> str:
+    (entry,) = yaml.safe_load((REPO / "workspace.yaml").read_text())["load_from"]
+    return str(entry["python_module"]["location_name"])
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stopping_ui_stops_the_whole_dagster_group(chitty_home: Path, sig: signal.Signals) -> None:
     port = _free_port()
@@ -62,6 +80,10 @@ def test_stopping_ui_stops_the_whole_dagster_group(chitty_home: Path, sig: signa
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
             assert time.monotonic() < deadline, "the Dagster webserver never listened"
             time.sleep(1)
+        # The location is named as in the project's workspace.yaml (what `dagster dev` in the
+        # project folder loads): schedule/sensor state is kept per location name, so both UIs
+        # must show the same schedules on or off.
+        assert _location_names(port) == {_workspace_location_name()}
         pgid = _dagster_group(proc.pid)
         assert pgid is not None and pgid != os.getpgrp(), "dagster dev is not in a group of its own"
         assert len(_group_members(pgid)) >= 2, "expected dagster dev and its webserver in the group"

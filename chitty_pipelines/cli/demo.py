@@ -17,8 +17,10 @@ def _serve_ui(console, home: Path, port: int) -> None:
     also delivers to dagster dev) wait for its graceful shutdown before the fakes go away, so no
     run or sensor tick is cut off mid-request and no child process is orphaned."""
     console.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={home / 'dagster'}); Ctrl-C stops it")
-    cmd = [sys.executable, "-m", "dagster", "dev", "-m", "chitty_pipelines.definitions"]
-    proc = subprocess.Popen([*cmd, "-h", "127.0.0.1", "-p", str(port)])  # inherits the demo environment
+    from chitty_pipelines.cli.ui import dev_command
+
+    (home / "dagster").mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(dev_command(home / "dagster", "127.0.0.1", port))  # inherits the demo environment
     try:
         proc.wait()
     except KeyboardInterrupt:

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -18,6 +19,32 @@ from chitty_pipelines.cli.app import app, console
 
 # How long the dagster dev group gets to shut down after SIGTERM before it is killed.
 STOP_GRACE_S = 10.0
+
+# The code location's name, as in the project's workspace.yaml and pyproject's [tool.dagster]:
+# Dagster keys schedule and sensor state (on/off, cursors) by location name, so `dagster dev -m
+# chitty_pipelines.definitions` (location "chitty_pipelines.definitions") showed a schedule turned
+# on from `dagster dev` in the project folder as stopped, on the same DAGSTER_HOME.
+LOCATION_NAME = "chitty_pipelines"
+
+
+def workspace_file(dagster_home: Path) -> Path:
+    """A workspace file in DAGSTER_HOME loading the definitions under :data:`LOCATION_NAME`
+    (``dagster dev -m`` cannot name the location; the CLI may run far from the project folder)."""
+    path = dagster_home / "chitty-workspace.yaml"
+    path.write_text(
+        "# Written by chitty-sync (ui, demo --ui) on each start.\n"
+        "load_from:\n"
+        "  - python_module:\n"
+        "      module_name: chitty_pipelines.definitions\n"
+        f"      location_name: {LOCATION_NAME}\n"
+    )
+    return path
+
+
+def dev_command(dagster_home: Path, host: str, port: int) -> list[str]:
+    """``dagster dev`` on this code location, with the project's location name."""
+    ws = workspace_file(dagster_home)
+    return [sys.executable, "-m", "dagster", "dev", "-w", str(ws), "-h", host, "-p", str(port)]
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -75,18 +102,6 @@ def ui(
     home.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     console.print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={home})")
-    cmd = [
-        sys.executable,
-        "-m",
-        "dagster",
-        "dev",
-        "-m",
-        "chitty_pipelines.definitions",
-        "-h",
-        host,
-        "-p",
-        str(port),
-    ]
-    rc = run_in_own_group(cmd, env)
+    rc = run_in_own_group(dev_command(home, host, port), env)
     console.print("Dagster UI stopped." if rc == 0 else f"Dagster UI exited with code {rc}.")
     raise typer.Exit(rc)

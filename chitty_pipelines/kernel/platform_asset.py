@@ -245,15 +245,11 @@ def platform_assets(
         outputs: list[Any] = []
         # The sync log and the tables' metadata: small queries on one connection, released
         # before anything goes back to Dagster.
-        # Bytes read for a table this run does not materialize (a subset) are still the step's:
-        # they go on the first table it does, so the step's total is neither lost nor doubled.
-        landed = [r for r in results if r.key in run.selected and r.configured]
-        unclaimed = sum(r.bytes_read for r in results if r.key not in run.selected)
-        if landed and unclaimed:
-            landed[0].bytes_read += unclaimed
         with held_connections():
             for result in results:
                 if result.key not in run.selected:
+                    if result.configured:
+                        _record_outside_selection(context, wh, platform, run, result)
                     continue
                 if not result.configured:
                     log_sync(
@@ -280,6 +276,24 @@ def platform_assets(
         yield from evaluate_checks(context, checks)
 
     return _platform_asset
+
+
+def _record_outside_selection(
+    context: dg.AssetExecutionContext, wh: Warehouse, platform: str, run: PlatformRun, result: TableResult
+) -> None:
+    """A table the sync wrote although the run did not select it (its rows come from the same
+    files or requests as a selected one, under one cursor): recorded as materialized by this
+    run, with its own counts, so the UI's "last materialized" and the table agree. Its checks are
+    not run (Dagster runs only the checks of selected assets)."""
+    result.metadata.setdefault("full_refresh", run.full_refresh)
+    result.metadata["outside_selection"] = True
+    log_sync(
+        wh, context, platform=platform, asset=result.key.to_user_string(),
+        started_at=run.started_at, status="success", stats=result.stats(),
+        full_refresh=run.full_refresh, message=result.message,
+    )  # fmt: skip
+    metadata = table_metadata(wh, result.table, result.stats())
+    context.log_event(dg.AssetMaterialization(asset_key=result.key, metadata=metadata))
 
 
 def evaluate_checks(

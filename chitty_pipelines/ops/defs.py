@@ -13,6 +13,7 @@ import httpx
 from chitty_pipelines import config
 from chitty_pipelines.chittyos.registry import RegistryContractError
 from chitty_pipelines.chittyos.resource import ChittyServicesResource
+from chitty_pipelines.config import scrub
 from chitty_pipelines.kernel.assets import (
     Check,
     StreamStats,
@@ -28,6 +29,7 @@ from chitty_pipelines.ops.health import (
     platform_health,
     record_health,
     service_health,
+    tick_summary,
 )
 from chitty_pipelines.ops.jobs import SYNC_PLATFORMS, sync_unified_job, unified_after_writes_job
 from chitty_pipelines.ops.registration import latest_registrations, record, register_all
@@ -223,7 +225,32 @@ def health_sensor(
         run_requests=requests,
         asset_events=[dg.AssetMaterialization(HEALTH_KEY, metadata=meta)],
         cursor=json.dumps({"healed": healed}),
+        # Dagster allows a skip reason only without run requests: a re-registration is its own.
+        skip_reason=None if requests else tick_summary(services, platforms),
     )
+
+
+def _error_text(error: Any) -> str:
+    """``Class: message`` of the error a step raised, below Dagster's own wrapper."""
+    while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+        error = error.cause
+    text = (error.message or "").strip()
+    head, sep, rest = text.partition(": ")
+    if sep and error.cls_name and head.endswith(error.cls_name):
+        text = f"{error.cls_name}: {rest}"  # no module path
+    return text.splitlines()[0] if text else error.cls_name or "error"
+
+
+def failure_reason(context: dg.RunFailureSensorContext) -> str:
+    """What failed and why, per failed step: the run-failure event alone only names the steps
+    ("Steps failed: [...]"), never what to fix. Masked: a client's error can quote a token."""
+    steps = [
+        f"{event.step_key}: {_error_text(event.step_failure_data.error)}"
+        for event in context.get_step_failure_events()
+        if event.step_failure_data.error is not None
+    ]
+    text = "; ".join(steps) or context.failure_event.message or "run failed"
+    return scrub(text)[:1000]
 
 
 @dg.run_failure_sensor(
@@ -233,7 +260,7 @@ def health_sensor(
 )
 def run_failure_sensor(context: dg.RunFailureSensorContext, warehouse: WarehouseResource) -> None:
     run = context.dagster_run
-    message = (context.failure_event.message or "run failed")[:1000]
+    message = failure_reason(context)
     row = {
         "checked_at": datetime.now(UTC),
         "kind": "run",

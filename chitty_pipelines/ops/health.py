@@ -126,10 +126,14 @@ def observation_metadata(
         "platforms_configured": sum(p.configured for p in platforms),
     }
     for h in services:
-        meta[f"latency_ms_{h.name}"] = float(h.latency_ms)
+        # A service that was not probed (not configured, offline) has no latency: a 0 would plot
+        # as the fastest answer of all.
+        if not h.skipped:
+            meta[f"latency_ms_{h.name}"] = float(h.latency_ms)
     lines = ["| service | healthy | HTTP | ms | reason |", "|---|---|---|---|---|"]
     lines += [
-        f"| {h.name} | {_yes(h.healthy)} | {h.http_status or '-'} | {h.latency_ms} | {h.reason} |"
+        f"| {h.name} | {_yes(h.healthy)} | {h.http_status or '-'} | "
+        f"{'-' if h.skipped else h.latency_ms} | {h.reason} |"
         for h in services
     ]
     lines += [
@@ -143,3 +147,14 @@ def observation_metadata(
 
 def _yes(flag: bool | None) -> str:
     return "yes" if flag else "no"
+
+
+def tick_summary(services: Sequence[HealthResult], platforms: Sequence[PlatformHealth]) -> str:
+    """One line for the sensor's tick history, which otherwise shows a tick that recorded
+    observations but requested no run as "Sensor function returned an empty result"."""
+    probed = [h for h in services if not h.skipped]
+    configured = [p for p in platforms if p.configured]
+    text = f"recorded health: {sum(h.healthy for h in probed)} of {len(probed)} probed services healthy"
+    if len(probed) < len(services):
+        text += f" ({len(services) - len(probed)} not probed: not configured or offline)"
+    return text + f"; {sum(bool(p.ok) for p in configured)} of {len(configured)} configured platforms ok"

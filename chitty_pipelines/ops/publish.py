@@ -80,7 +80,8 @@ def chittychat_data_published(
         raise dg.Failure(
             description="publish to the chittychat-data repository was not approved; nothing was written. "
             "Review the diff with `chitty-sync publish`, then run `chitty-sync publish --approve` "
-            f"(or launch with run config approve: true, or the tag {APPROVE_TAG}=true).",
+            f"(or launch with the tag {APPROVE_TAG}=true, or the launchpad config "
+            f"`{{ops: {{{context.op_def.name}: {{config: {{approve: true}}}}}}}}`).",
             allow_retries=False,
         )
     tags = context.run.tags

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -49,5 +50,13 @@ def test_commands_are_accepted() -> None:
         done = subprocess.run([cli, *args, "--help"], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
     daemon = _exec_start(DEPLOY / "chitty-dagster-daemon.service")
-    assert daemon[1:] == ["run", "-m", "chitty_pipelines.definitions"]
+    assert daemon[1:] == ["run", "-w", "/opt/chitty-sync/workspace.yaml"]
+    # The same location name as `chitty-sync ui`: schedule/sensor state is kept per location name.
+    from chitty_pipelines.cli.ui import LOCATION_NAME
+
+    (entry,) = yaml.safe_load((DEPLOY.parent / "workspace.yaml").read_text())["load_from"]
+    assert entry["python_module"] == {
+        "module_name": "chitty_pipelines.definitions",
+        "location_name": LOCATION_NAME,
+    }
     assert (VENV_BIN / "dagster-daemon").exists()

@@ -9,6 +9,7 @@ import json
 import dagster as dg
 
 from chitty_pipelines.chittyos.fake import ChittyOSFakes
+from chitty_pipelines.chittyos.resource import ChittyServicesResource
 from chitty_pipelines.ops import defs as ops_defs
 from chitty_pipelines.warehouse import TableSpec, Warehouse, cols
 
@@ -89,6 +90,8 @@ def test_health_sensor_records_observations_and_heals_a_lost_service(
         fakes.unhealthy("canon", "degraded")
         healthy = _tick(sensor, instance, ops_definitions, None)
         assert healthy.run_requests == []
+        # The tick history says what the tick did (not "Sensor function returned an empty result").
+        assert healthy.skip_message.startswith("recorded health: 7 of 8 probed services healthy; ")
         (event,) = healthy.asset_events
         assert event.asset_key == ops_defs.HEALTH_KEY
         assert event.metadata["services_healthy"].value == 7
@@ -127,6 +130,37 @@ def test_health_sensor_records_observations_and_heals_a_lost_service(
         assert healed.run_requests == [] and healed.asset_events[0].metadata["lost_services"].value == "none"
 
 
+def test_health_tick_with_no_service_configured_plots_no_latency(
+    warehouse_resource, warehouse: Warehouse, monkeypatch
+):
+    """Nothing names a core service: nothing is probed, so no latency series (a 0.0 would plot
+    as the fastest service), and the tick says so."""
+    for name in (
+        "CHITTY_SERVICE_URLS",
+        "CHITTY_SYNC_URL",
+        *(f"CHITTY_{s}_{k}" for s in ("ID", "REGISTER", "REGISTRY") for k in ("URL", "TOKEN")),
+    ):
+        monkeypatch.delenv(name, raising=False)
+    defs = dg.Definitions(
+        assets=[ops_defs.HEALTH_SPEC],
+        sensors=[ops_defs.health_sensor],
+        jobs=[ops_defs.register_core_services],
+        resources={
+            "chittyos_services": ChittyServicesResource.from_settings(),
+            "warehouse": warehouse_resource,
+        },
+    )
+    with dg.instance_for_test() as instance:
+        tick = _tick(ops_defs.health_sensor, instance, defs, None)
+    assert tick.run_requests == []
+    (event,) = tick.asset_events
+    assert event.metadata["services_total"].value == 8
+    assert not [k for k in event.metadata if k.startswith("latency_ms_")]
+    assert tick.skip_message.startswith(
+        "recorded health: 0 of 0 probed services healthy (8 not probed: not configured or offline); "
+    )
+
+
 def test_a_service_never_registered_is_not_lost(
     ops_definitions, ops_env: ChittyOSFakes, warehouse: Warehouse
 ):
@@ -159,9 +193,43 @@ def test_run_failure_sensor_records_the_failed_run(warehouse_resource, warehouse
         row = warehouse.query("SELECT * FROM ops.service_health WHERE kind = 'run'").to_dict("records")
         assert len(row) == 1
         assert (row[0]["name"], row[0]["run_id"], row[0]["healthy"]) == ("broken_sync", result.run_id, False)
-        assert "boom" in row[0]["reason"]
+        # The step's own error, not only Dagster's "Steps failed: ['boom']": what to fix.
+        assert row[0]["reason"] == "boom: RuntimeError: upstream exploded"
         events = instance.fetch_materializations(ops_defs.HEALTH_KEY, limit=5).records
-        assert events[0].asset_materialization.metadata["failed_run_id"].value == result.run_id
+        meta = events[0].asset_materialization.metadata
+        assert meta["failed_run_id"].value == result.run_id
+        assert meta["reason"].value == "boom: RuntimeError: upstream exploded"
+
+
+def test_run_failure_reason_names_the_error_and_masks_secrets(
+    warehouse_resource, warehouse: Warehouse, monkeypatch
+):
+    token = "secret_abcdefghijklmnopqrstuvwxyz0123456789ABCDEF"
+    monkeypatch.setenv("NOTION_TOKEN", token)
+
+    @dg.asset(name="notion_like", group_name="test")
+    def notion_like() -> None:
+        raise dg.Failure(f"Notion refused {token}: set NOTION_TOKEN")
+
+    @dg.asset(name="fine", group_name="test")
+    def fine() -> None:
+        raise ValueError("second step broke too")
+
+    defs = dg.Definitions(assets=[notion_like, fine], jobs=[dg.define_asset_job("two", selection="*")])
+    with dg.instance_for_test() as instance:
+        result = defs.resolve_job_def("two").execute_in_process(instance=instance, raise_on_error=False)
+        ctx = dg.build_run_status_sensor_context(
+            sensor_name="record_failed_runs",
+            dagster_event=result.get_run_failure_event(),
+            dagster_instance=instance,
+            dagster_run=result.dagster_run,
+            resources={"warehouse": warehouse_resource},
+        ).for_run_failure()
+        ops_defs.run_failure_sensor(ctx)
+        (reason,) = warehouse.rows("SELECT reason FROM ops.service_health WHERE kind = 'run'")[0]
+        assert token not in reason
+        assert "notion_like: Failure: Notion refused" in reason and "set NOTION_TOKEN" in reason
+        assert "fine: ValueError: second step broke too" in reason
 
 
 def test_syncall_schedule_is_hourly_and_off_by_default():

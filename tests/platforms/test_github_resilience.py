@@ -103,6 +103,18 @@ def test_revoked_token_fails_fast_naming_github_token(
     assert check.passed is False and "GITHUB_TOKEN" in str(check.metadata["reason"].value)
 
 
+def test_an_owner_that_does_not_exist_fails_naming_github_owners(
+    fake: GitHubFake, warehouse_resource: WarehouseResource
+) -> None:
+    """A typo in GITHUB_OWNERS: GitHub answers 404 for the owner; the step says which setting."""
+    result = sync(resource(fake, owners=["acme", "acme-typo"]), warehouse_resource, raise_on_error=False)
+    assert not result.success
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = error_text(failures[0].step_failure_data.error)  # type: ignore[union-attr]
+    assert "GITHUB_OWNERS" in message and "'acme-typo'" in message and "404" in message
+    assert TOKEN not in message
+
+
 def test_token_never_appears_in_logs_metadata_rejects_or_errors(
     fake: GitHubFake,
     warehouse_resource: WarehouseResource,

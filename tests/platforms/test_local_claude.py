@@ -237,8 +237,9 @@ def test_second_claude_home_and_empty_home(tmp_path: Path, warehouse_resource, w
 def test_a_subset_without_claude_messages_still_shows_the_bytes_read(
     tmp_path: Path, warehouse_resource, warehouse: Warehouse
 ) -> None:
-    """The step reads the files whatever is selected; without claude_messages in the run, the
-    first table it does materialize carries the bytes (not lost, not doubled)."""
+    """The step reads the files and writes every table whatever is selected (one cursor); the
+    tables it wrote outside the selection are recorded as materialized by this run too, each with
+    its own counts, so the bytes are on claude_messages (not lost, not doubled)."""
     paths = build_home(tmp_path / "c")
     res = resources(tmp_path / "c", warehouse_resource, tmp_path)
     result = dg.materialize(
@@ -249,9 +250,21 @@ def test_a_subset_without_claude_messages_still_shows_the_bytes_read(
     )
     assert result.success
     md = metadata(result)
-    assert set(md) == {"claude_sessions", "claude_todos"}
-    assert md["claude_sessions"]["bytes_read"] >= sum(p.stat().st_size for p in paths.values())
-    assert md["claude_todos"]["bytes_read"] == 0
+    names = {"claude_messages", "claude_sessions", "claude_todos", "claude_tool_calls", "claude_subagents"}
+    assert set(md) == names
+    assert md["claude_messages"]["bytes_read"] >= sum(p.stat().st_size for p in paths.values())
+    assert md["claude_sessions"]["bytes_read"] == 0 and md["claude_todos"]["bytes_read"] == 0
+    assert md["claude_messages"]["outside_selection"] is True
+    assert "outside_selection" not in md["claude_sessions"]
+    # Each table's metadata is its own: what it holds now, what this run wrote to it.
+    for name in names:
+        assert md[name]["dagster/row_count"] == warehouse.scalar(f"SELECT count(*) FROM raw_local.{name}")
+    assert md["claude_messages"]["rows_written"] == md["claude_messages"]["dagster/row_count"] > 0
+    # Only the selected assets' checks ran.
+    assert {e.asset_key.path[-1] for e in result.get_asset_check_evaluations()} <= {
+        "claude_sessions",
+        "claude_todos",
+    }
 
 
 def test_no_claude_home_at_all(tmp_path: Path, warehouse_resource, warehouse: Warehouse) -> None:

@@ -62,6 +62,9 @@ def test_backfill_range_then_repartition_is_idempotent(events, warehouse, wareho
     assert set(stored(warehouse)) == expected
     assert md["window"] == "[2024-01-02T00:00:00+00:00, 2024-01-05T00:00:00+00:00)"
     assert md["rows_written"] == 31 and md["dagster/row_count"] == 31
+    # Dagster copies the one result onto each of the 3 partitions: the metadata says the counts
+    # are the run's over all of them.
+    assert md["run_partitions"] == 3
     assert md["high_water"] == "2024-01-04 09:00:00+00:00"
     assert len(result.get_asset_materialization_events()) == 3  # one per partition of the range
 
@@ -75,6 +78,7 @@ def test_backfill_range_then_repartition_is_idempotent(events, warehouse, wareho
         assert set(now) == (expected - {"e3-1"}) | {"e3-late"}
         assert now["e3-2"] == {"n": "edited"} and now["e4-0"] == {"n": "e4-0"}
         assert metadata(again, "event_store_by_day")["dagster/row_count"] == 31
+        assert metadata(again, "event_store_by_day")["run_partitions"] == 1
     checks = {e.check_name: e.passed for e in again.get_asset_check_evaluations()}
     assert checks == {"unique_primary_key": True}
 

@@ -235,6 +235,16 @@ def test_nothing_publishes_without_approval(world, fake):
     result = _materialize(world, fake, TOKEN)
     assert not result.success and "not approved" in _failure(result)
     assert fake.total_requests == 0
+    # The refusal quotes launchpad config that Dagster accepts for the publish job as it stands.
+    import re
+
+    import yaml
+
+    quoted = re.search(r"launchpad config `([^`]+)`", _failure(result))
+    assert quoted is not None, _failure(result)
+    launchpad = yaml.safe_load(quoted.group(1))
+    assert launchpad == {"ops": {"chittychat_data__published": {"config": {"approve": True}}}}
+    assert dg.validate_run_config(defs.resolve_job_def("publish_chittychat_data"), launchpad)
     # No job but the publish job selects it; no schedule or sensor targets that job.
     repo = defs.get_repository_def()
     # (Dagster's implicit __ASSET_JOB, behind the UI's "Materialize" button, holds every asset;

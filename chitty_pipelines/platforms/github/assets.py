@@ -107,7 +107,10 @@ def github_token_valid(github: GitHubResource) -> dg.AssetCheckResult:
 
 def _unique_check(table: TableSpec) -> Check:
     return Check(
-        _key(table), f"{table.name}_unique_key", unique_key_check(table), f"{table.primary_key} is unique"
+        _key(table),
+        f"{table.name}_unique_key",
+        unique_key_check(table),
+        f"No two rows of {table.qualified} share ({', '.join(table.primary_key)}).",
     )
 
 

@@ -26,7 +26,7 @@ from urllib.parse import quote as urlquote
 from urllib.parse import urlencode
 
 from chitty_pipelines.kernel.platform_asset import TableResult
-from chitty_pipelines.platforms.github.resource import GitHubClient
+from chitty_pipelines.platforms.github.resource import GitHubClient, GitHubError
 from chitty_pipelines.platforms.github.tables import (
     COMMITS,
     ISSUES,
@@ -120,7 +120,15 @@ def _owner_listing(client: GitHubClient, owner: str, stored: dict[str, Any]) -> 
     known = stored.get(f"owner:{owner}")
     if known:
         return known
-    kind = client.get(f"/users/{urlquote(owner)}").data.get("type")
+    try:
+        kind = client.get(f"/users/{urlquote(owner)}").data.get("type")
+    except Exception as exc:
+        if _status(exc) == 404:  # a typo in the setting, not a GitHub outage: say which one
+            raise GitHubError(
+                f"GitHub has no user or organisation {owner!r} (404 at {client.base_url}): check "
+                "GITHUB_OWNERS (logins, comma-separated; GITHUB_BASE_URL for GitHub Enterprise)"
+            ) from None
+        raise
     if kind == "Organization":
         return f"/orgs/{urlquote(owner)}/repos?type=all&"
     if client.authenticated_login().lower() == owner.lower():
