@@ -816,13 +816,6 @@ def render_readme_table(readme_text: str) -> str:
     return f"{head}{README_START}\n{env_table_markdown()}\n{README_END}{tail}"
 
 
-if __name__ == "__main__":
-    import sys
-
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
-    target.write_text(render_readme_table(target.read_text()))
-
-
 def asset_owners() -> list[str]:
     """CHITTY_ASSET_OWNERS as Dagster owners; an entry Dagster would refuse (neither an email nor
     ``team:<name>``) raises ConfigError naming the variable, not Dagster's bare owner error."""
@@ -836,3 +829,10 @@ def asset_owners() -> list[str]:
                 "set it to e.g. team:data,ada@example.com"
             )
     return owners
+
+
+if __name__ == "__main__":
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    target.write_text(render_readme_table(target.read_text()))
