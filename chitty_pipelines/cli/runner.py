@@ -171,7 +171,39 @@ def reap_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
             if storage.supports_global_concurrency_limits:
                 storage.free_concurrency_slots_for_run(run.run_id)
             reaped.append(run.run_id)
+    free_slots_of_finished_runs(instance)
     return reaped
+
+
+_FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+
+
+def free_slots_of_finished_runs(instance: dg.DagsterInstance, run_id: str | None = None) -> list[str]:
+    """Free the pool slots still held by runs that have ended (only ``run_id``'s when given).
+
+    A run can end without freeing its slot: with CHITTY_EXECUTOR=celery a step claims its
+    platform's slot before it is sent, and when sending fails (the Redis broker down) the run
+    fails with the slot still claimed. Under a pool limit (dagster.yaml.example) every later run
+    of that platform then waited for it forever, printing nothing. An ended run never needs a
+    slot, so freeing it is always safe."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    if run_id is not None:
+        holders = {run_id}
+    else:
+        holders = set()
+        for key in storage.get_concurrency_keys():
+            info = storage.get_concurrency_info(key)
+            holders |= {slot.run_id for slot in info.claimed_slots}
+            holders |= {step.run_id for step in info.pending_steps}
+    freed = []
+    for holder in sorted(holders):
+        run = instance.get_run_by_id(holder)
+        if run is None or run.status in _FINISHED:
+            storage.free_concurrency_slots_for_run(holder)
+            freed.append(holder)
+    return freed
 
 
 def _alive(pid: int) -> bool:
@@ -305,6 +337,8 @@ def execute_with_progress(
         if not alive:
             break
         worker.join(poll_s)
+    if outcome.run_id:
+        free_slots_of_finished_runs(instance, outcome.run_id)
     if "error" in box:
         raise box["error"]
     outcome.run_id = outcome.run_id or box["result"].run_id
