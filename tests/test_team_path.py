@@ -70,3 +70,53 @@ def test_broker_down_leaves_no_pool_slot_behind(postgres_dsn, tmp_path):
         del env["CHITTY_EXECUTOR"]
         again = cli(["syncall"], env, tmp_path, timeout=180)
         assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+
+
+def instance_env(tmp_path: Path, **pg: str) -> dict[str, str]:
+    """dagster.yaml.example in DAGSTER_HOME, as the README's production instance says."""
+    return {
+        **base_env(),
+        "CHITTY_HOME": str(tmp_path / "home"),
+        "DAGSTER_HOME": str(dagster_home_from_example(tmp_path / "dagster")),
+        "CLAUDE_HOME": str(claude_home(tmp_path)),
+        **pg,
+    }
+
+
+def test_instance_variable_left_unset_is_named(tmp_path):
+    """DAGSTER_PG_PASSWORD forgotten: one line naming it and the dagster.yaml that reads it, not
+    Dagster's repr of its config schema ("Field(<dagster._config.source...")."""
+    env = instance_env(
+        tmp_path,
+        DAGSTER_PG_HOST="127.0.0.1",
+        DAGSTER_PG_PORT="5432",
+        DAGSTER_PG_DB="dagster",
+        DAGSTER_PG_USER="dagster",
+    )
+    run = cli(["syncall"], env, tmp_path)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert f"DAGSTER_PG_PASSWORD is not set; the Dagster instance in {tmp_path}/dagster/dagster.yaml" in out
+    assert "Field(" not in out and "Traceback" not in out
+
+
+def test_instance_database_unreachable_names_the_variables(tmp_path):
+    """A Dagster instance database that cannot be reached (wrong port, server down, wrong
+    password: the same path): the error names the DAGSTER_PG_* variables, not "too many retries
+    for DB connection", and never prints the password."""
+    password = "pw-team-walk-31337"
+    env = instance_env(
+        tmp_path,
+        DAGSTER_PG_HOST="127.0.0.1",
+        DAGSTER_PG_PORT=str(free_port()),  # nothing listens
+        DAGSTER_PG_DB="dagster",
+        DAGSTER_PG_USER="dagster",
+        DAGSTER_PG_PASSWORD=password,
+    )
+    run = cli(["status"], env, tmp_path)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "cannot connect to the PostgreSQL of the Dagster instance in" in out, out
+    assert "DAGSTER_PG_PORT" in out and "DAGSTER_PG_PASSWORD" in out
+    assert "too many retries" not in out and "Traceback" not in out
+    assert password not in out

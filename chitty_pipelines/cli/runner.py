@@ -53,6 +53,11 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
             instance.get_runs(limit=1)
             instance.get_asset_keys()
             instance.all_instigator_state()
+        except Exception as exc:
+            explained = _instance_error(exc, home)
+            if explained is exc:
+                raise
+            raise explained from exc
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     _relaxed_sync_for(home)
@@ -63,6 +68,46 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
             yield instance
         finally:
             instance_keepers.pop(id(instance), None)
+
+
+_PG_VARS = "DAGSTER_PG_HOST, DAGSTER_PG_PORT, DAGSTER_PG_DB, DAGSTER_PG_USER, DAGSTER_PG_PASSWORD"
+
+
+def _instance_error(exc: Exception, home: Any) -> Exception:
+    """What the user must fix when the instance of ``$DAGSTER_HOME/dagster.yaml`` cannot be opened.
+
+    Dagster says neither: an unset ``{env: DAGSTER_PG_PASSWORD}`` came out as a repr of the
+    storage's config schema, a wrong password or a server that is down as "too many retries for
+    DB connection"."""
+    import re
+
+    from dagster_shared.error import DagsterError
+
+    yaml = f"{home}/dagster.yaml (DAGSTER_HOME)"
+    text = str(exc)
+    unset = re.search(r'environment variable "([^"]+)" which is not set', text)
+    if unset:
+        return config.ConfigError(
+            f"{unset.group(1)} is not set; the Dagster instance in {yaml} reads it "
+            "(README: Production instance on PostgreSQL)"
+        )
+    if type(exc).__name__ == "DagsterInvalidConfigError":
+        detail = re.search(r"Error 1: (.*)", text)
+        reason = detail.group(1).strip() if detail else text.splitlines()[0]
+        return config.ConfigError(f"{yaml} is not a valid Dagster instance configuration: {reason}")
+    if type(exc).__module__.startswith("dagster_postgres") or "OperationalError" in type(exc).__name__:
+        cause = exc.__cause__ or exc.__context__ or exc
+        reason = " ".join(str(cause).split("\n")[0].split())
+        reason = re.sub(r"^\(psycopg2?\.\w+\) ", "", reason)
+        return config.ConfigError(
+            config.scrub(
+                f"cannot connect to the PostgreSQL of the Dagster instance in {yaml}: {reason}; "
+                f"check {_PG_VARS} (the database must exist)"
+            )
+        )
+    if isinstance(exc, DagsterError):
+        return config.ConfigError(config.scrub(f"the Dagster instance in {yaml} cannot be opened: {text}"))
+    return exc
 
 
 # Dagster's SQLite storage opens, commits and closes a connection for every event it stores.
