@@ -120,3 +120,26 @@ def test_instance_database_unreachable_names_the_variables(tmp_path):
     assert "DAGSTER_PG_PORT" in out and "DAGSTER_PG_PASSWORD" in out
     assert "too many retries" not in out and "Traceback" not in out
     assert password not in out
+
+
+@pytest.mark.parametrize("command", [["syncall"], ["backfill", "--from", "2026-01-01", "--to", "2026-01-02"]])
+def test_warehouse_unreachable_fails_before_any_run(tmp_path, command):
+    """CHITTY_WAREHOUSE_URL whose server does not answer (or refuses the password): one line
+    naming the variable, before any run is recorded. Before, syncall ran both jobs, failed every
+    step and blamed the platform ("claude_code failed: ... (configured by CLAUDE_HOME ...)")."""
+    password = "pw-team-walk-4242"
+    env = {
+        **base_env(),
+        "CHITTY_HOME": str(tmp_path / "home"),
+        "CLAUDE_HOME": str(claude_home(tmp_path)),
+        "NEON_DATABASE_URL": f"postgresql://neon:{password}@127.0.0.1:{free_port()}/neon",
+        "CHITTY_WAREHOUSE_URL": f"postgresql://chitty:{password}@127.0.0.1:{free_port()}/chitty",
+    }
+    run = cli(command, env, tmp_path)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert "cannot connect to the PostgreSQL warehouse" in out and "(CHITTY_WAREHOUSE_URL)" in out
+    assert "configured by" not in out
+    assert "materialized" not in out and "sync_platforms" not in out  # no run was started
+    assert password not in out
+    assert not (tmp_path / "home" / "dagster").exists()

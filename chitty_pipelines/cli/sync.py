@@ -38,6 +38,7 @@ def syncall(
     failed_platforms: list[tuple[str, str]] = []
     failed_jobs: list[str] = []
     warnings: list[str] = []
+    _reach_warehouse()
     with open_instance() as instance:
         # Platforms first, then the unified layer in a run of its own, so that a platform that
         # fails (bad token, server down) fails its own step while the unified tables still take
@@ -86,8 +87,10 @@ def syncall(
         # The last lines say what failed, with its error and what configures it.
         for group, error in dict.fromkeys(failed_platforms):
             spec = registry.BY_NAME.get(group)
-            hint = f" (configured by {spec.setup_hint})" if spec else ""
             reason = error.split(": ", 1)[-1].strip().splitlines()[0]
+            # A warehouse lost mid-run is no fault of the platform's own settings.
+            blame = spec and "CHITTY_WAREHOUSE_URL" not in reason
+            hint = f" (configured by {spec.setup_hint})" if blame else ""
             console.print(f"[bold red]✗ {group} failed[/bold red]: {reason}{hint}", highlight=False)
         console.print(f"[bold red]syncall failed[/bold red] ({', '.join(failed_jobs)})", highlight=False)
         raise typer.Exit(1)
@@ -98,6 +101,21 @@ def syncall(
         console.print("[green]syncall succeeded[/green]", highlight=False)
     if not configured:
         _print_first_steps(settings)
+
+
+def _reach_warehouse() -> None:
+    """A PostgreSQL warehouse (CHITTY_WAREHOUSE_URL) must answer before any run starts.
+
+    Otherwise a wrong password or a server that is down failed every step of two runs, and the
+    summary blamed each platform's own variables ("claude_code failed: cannot connect to the
+    PostgreSQL warehouse ... (configured by CLAUDE_HOME)"). WarehouseUnavailable names the
+    variable and never the password. The embedded DuckDB file needs no such check."""
+    if config.env("CHITTY_WAREHOUSE_URL") is None:
+        return
+    from chitty_pipelines.cli.app import warehouse
+
+    with warehouse().connect() as con:
+        con.execute("SELECT 1")
 
 
 def _print_first_steps(settings: config.Settings) -> None:
@@ -143,6 +161,7 @@ def backfill(
         console.print(f"[red]unknown partitioned job {unknown[0]!r}; choose from {PARTITIONED_JOBS}[/red]")
         raise typer.Exit(2)
     ok = True
+    _reach_warehouse()
     with open_instance() as instance:
         for name in names:
             job = defs.resolve_job_def(name)
