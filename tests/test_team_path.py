@@ -143,3 +143,15 @@ def test_warehouse_unreachable_fails_before_any_run(tmp_path, command):
     assert "materialized" not in out and "sync_platforms" not in out  # no run was started
     assert password not in out
     assert not (tmp_path / "home" / "dagster").exists()
+
+
+def test_backfill_of_a_platform_that_is_not_configured_is_refused(tmp_path):
+    """NEON_DATABASE_URL forgotten: `backfill` says so and exits 2, recording no run. Before, it
+    printed "✓ raw_neon/event_store_by_day  not configured" once per day and exited 0."""
+    env = {**base_env(), "CHITTY_HOME": str(tmp_path / "home"), "CLAUDE_HOME": str(claude_home(tmp_path))}
+    run = cli(["backfill", "--from", "2026-01-01", "--to", "2026-01-03"], env, tmp_path)
+    out = run.stdout + run.stderr
+    assert run.returncode == 2, out
+    assert "neon is not configured (set NEON_DATABASE_URL)" in out
+    assert "✓" not in out
+    assert not (tmp_path / "home" / "dagster").exists()
