@@ -155,3 +155,27 @@ def test_backfill_of_a_platform_that_is_not_configured_is_refused(tmp_path):
     assert "neon is not configured (set NEON_DATABASE_URL)" in out
     assert "✓" not in out
     assert not (tmp_path / "home" / "dagster").exists()
+
+
+def test_celery_launcher_prints_no_duplicate_task_warning(monkeypatch):
+    """dagster-celery creates its execute_plan task once per step it sends; Celery 5.7 warned
+    about the second one in the middle of syncall's output (seen on the walk: a
+    DuplicateTaskNameWarning with three lines of explanation after the first platform)."""
+    import warnings
+
+    from dagster_celery.make_app import make_app
+    from dagster_celery.tasks import create_task
+
+    from chitty_pipelines.ops import distributed
+
+    monkeypatch.setenv("CHITTY_EXECUTOR", "celery")
+    monkeypatch.setenv("CHITTY_CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert distributed.executor_def() is not None
+        app = make_app({"broker": "redis://127.0.0.1:1/0", "backend": "redis://127.0.0.1:1/0", "include": []})
+        # As dagster-celery's executor sends a step: the task, then its signature (which
+        # registers the lazily created task with the app).
+        for _step in range(2):  # the second step is what warned
+            create_task(app).si(execute_step_args_packed={}, executable_dict={})
+    assert [str(w.message) for w in caught if "execute_plan" in str(w.message)] == []

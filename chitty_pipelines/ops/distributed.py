@@ -56,7 +56,19 @@ def executor_def() -> dg.ExecutorDefinition | None:
     The broker URL reaches the run config only as ``{"env": ...}``: its password is never stored."""
     if config.executor() != "celery":
         return None
+    import warnings
+
+    import celery.exceptions
     from dagster_celery import celery_executor
+
+    # dagster-celery builds its ``execute_plan`` task again for every step it sends, and Celery
+    # 5.7 warns on the second one ("Task name 'execute_plan' is already registered to a different
+    # callable"), in the middle of syncall's output. Every copy is the same code (it only unpacks
+    # the step's arguments), so the first registered one running them is what dagster-celery
+    # means; only that warning is hidden.
+    duplicate = getattr(celery.exceptions, "DuplicateTaskNameWarning", None)  # Celery >= 5.7
+    if duplicate is not None:
+        warnings.filterwarnings("ignore", message=r"Task name 'execute_plan'", category=duplicate)
 
     return celery_executor.configured(
         {
