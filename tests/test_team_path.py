@@ -7,6 +7,7 @@ fix, never a hang, a traceback or a secret."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import psycopg
@@ -157,25 +158,30 @@ def test_backfill_of_a_platform_that_is_not_configured_is_refused(tmp_path):
     assert not (tmp_path / "home" / "dagster").exists()
 
 
-def test_celery_launcher_prints_no_duplicate_task_warning(monkeypatch):
+def test_celery_launcher_prints_no_duplicate_task_warning(tmp_path):
     """dagster-celery creates its execute_plan task once per step it sends; Celery 5.7 warned
     about the second one in the middle of syncall's output (seen on the walk: a
-    DuplicateTaskNameWarning with three lines of explanation after the first platform)."""
-    import warnings
-
-    from dagster_celery.make_app import make_app
-    from dagster_celery.tasks import create_task
-
-    from chitty_pipelines.ops import distributed
-
-    monkeypatch.setenv("CHITTY_EXECUTOR", "celery")
-    monkeypatch.setenv("CHITTY_CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        assert distributed.executor_def() is not None
-        app = make_app({"broker": "redis://127.0.0.1:1/0", "backend": "redis://127.0.0.1:1/0", "include": []})
-        # As dagster-celery's executor sends a step: the task, then its signature (which
-        # registers the lazily created task with the app).
-        for _step in range(2):  # the second step is what warned
-            create_task(app).si(execute_step_args_packed={}, executable_dict={})
-    assert [str(w.message) for w in caught if "execute_plan" in str(w.message)] == []
+    DuplicateTaskNameWarning with three lines of explanation after the first platform). A
+    launcher process as the CLI's: the definitions loaded with CHITTY_EXECUTOR=celery, then two
+    steps sent the way dagster-celery's executor sends them (task, then its signature)."""
+    script = (
+        "import chitty_pipelines.definitions\n"
+        "from dagster_celery.make_app import make_app\n"
+        "from dagster_celery.tasks import create_task\n"
+        "url = 'redis://127.0.0.1:1/0'\n"
+        "app = make_app({'broker': url, 'backend': url, 'include': []})\n"
+        "for _ in range(2):\n"
+        "    create_task(app).si(execute_step_args_packed={}, executable_dict={})\n"
+        "print('sent')\n"
+    )
+    env = {
+        **base_env(),
+        "CHITTY_HOME": str(tmp_path / "home"),
+        "CHITTY_EXECUTOR": "celery",
+        "CHITTY_CELERY_BROKER_URL": "redis://127.0.0.1:1/0",
+    }
+    run = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0 and "sent" in run.stdout, run.stderr[-3000:]
+    assert "execute_plan" not in run.stderr, run.stderr[-3000:]
