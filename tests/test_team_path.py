@@ -185,3 +185,34 @@ def test_celery_launcher_prints_no_duplicate_task_warning(tmp_path):
     )
     assert run.returncode == 0 and "sent" in run.stdout, run.stderr[-3000:]
     assert "execute_plan" not in run.stderr, run.stderr[-3000:]
+
+
+def test_warehouse_down_for_good_fails_fast_after_one_retry_window(monkeypatch):
+    """PostgreSQL stopped mid-sync and not started again: the first connection retries for
+    retry_s (a restart), every later one of the process fails at once. Before, each connection
+    waited retry_s anew: a syncall took 6 minutes (90 s x 4 connections) to say the server was
+    down. A connection that succeeds again makes outages retried again."""
+    from postgres_harness import postgres_server
+
+    from chitty_pipelines.warehouse.backend import PostgresBackend, WarehouseUnavailable
+
+    attempts: list[str] = []
+    real_connect = PostgresBackend._connect_once
+
+    def counted(self):
+        attempts.append(self.location)
+        return real_connect(self)
+
+    monkeypatch.setattr(PostgresBackend, "_connect_once", counted)
+    with postgres_server() as dsn:
+        backend = PostgresBackend(dsn, connect_timeout_s=2, retry_s=1.5)
+        backend.open().close()  # reached once: a later refusal is an outage
+    # The server is stopped now (the harness's cluster ends with the block).
+    attempts.clear()
+    with pytest.raises(WarehouseUnavailable, match="CHITTY_WAREHOUSE_URL"):
+        backend.open()
+    assert len(attempts) > 1  # retried: it could have been a restart
+    attempts.clear()
+    with pytest.raises(WarehouseUnavailable, match="CHITTY_WAREHOUSE_URL"):
+        backend.open()
+    assert len(attempts) == 1  # given up: no second retry window

@@ -611,6 +611,12 @@ class PostgresBackend:
                 return con
             except WarehouseUnavailable as exc:
                 known = self.location in self._reached
+                if known and time.monotonic() > deadline:
+                    # Down for longer than a restart: later connections of this process fail at
+                    # once (until one succeeds again) instead of each waiting retry_s anew. A
+                    # syncall with the server gone waited 90 s per connection, 6 min in all,
+                    # printing nothing.
+                    self._reached.discard(self.location)
                 if not known or not _transient(str(exc)) or time.monotonic() > deadline:
                     raise
                 log.info("warehouse not reachable yet, retrying: %s", exc)
