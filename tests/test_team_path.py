@@ -216,3 +216,33 @@ def test_warehouse_down_for_good_fails_fast_after_one_retry_window(monkeypatch):
     with pytest.raises(WarehouseUnavailable, match="CHITTY_WAREHOUSE_URL"):
         backend.open()
     assert len(attempts) == 1  # given up: no second retry window
+
+
+def test_connection_lost_mid_transaction_names_the_warehouse(postgres_dsn):
+    """The server goes away inside a transaction (restart, crash, admin shutdown): the error
+    names the warehouse and its variable and says the transaction rolled back. Before, a step
+    and syncall ended with psycopg's bare "OperationalError: the connection is lost"."""
+    from postgres_harness import with_database
+
+    from chitty_pipelines.warehouse.backend import PostgresBackend, WarehouseUnavailable, is_disconnect
+
+    password = "pw-team-walk-777"  # the harness trusts local connections; it must still not show
+    with fresh_database(postgres_dsn, prefix="lost") as dsn:
+        backend = PostgresBackend(
+            with_database(dsn, psycopg.conninfo.conninfo_to_dict(dsn)["dbname"], password=password), retry_s=0
+        )
+        with pytest.raises(WarehouseUnavailable) as caught, backend.connect() as con:
+            con.execute("CREATE TABLE t (x int)")
+            pid = con.execute("SELECT pg_backend_pid()").fetchone()[0]
+            with psycopg.connect(postgres_dsn, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+            con.execute("INSERT INTO t VALUES (1)")
+        message = str(caught.value)
+        assert (
+            f"lost the connection to the PostgreSQL warehouse {backend.location} (CHITTY_WAREHOUSE_URL)"
+            in message
+        )
+        assert "rolled back" in message and password not in message
+        assert is_disconnect(caught.value)  # reads still retry it as a restart
+        with psycopg.connect(dsn) as check:  # and nothing of the cut transaction is there
+            assert check.execute("SELECT to_regclass('t')").fetchone()[0] is None
