@@ -53,6 +53,11 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
             instance.get_runs(limit=1)
             instance.get_asset_keys()
             instance.all_instigator_state()
+        except Exception as exc:
+            explained = _instance_error(exc, home)
+            if explained is exc:
+                raise
+            raise explained from exc
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     _relaxed_sync_for(home)
@@ -63,6 +68,46 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
             yield instance
         finally:
             instance_keepers.pop(id(instance), None)
+
+
+_PG_VARS = "DAGSTER_PG_HOST, DAGSTER_PG_PORT, DAGSTER_PG_DB, DAGSTER_PG_USER, DAGSTER_PG_PASSWORD"
+
+
+def _instance_error(exc: Exception, home: Any) -> Exception:
+    """What the user must fix when the instance of ``$DAGSTER_HOME/dagster.yaml`` cannot be opened.
+
+    Dagster says neither: an unset ``{env: DAGSTER_PG_PASSWORD}`` came out as a repr of the
+    storage's config schema, a wrong password or a server that is down as "too many retries for
+    DB connection"."""
+    import re
+
+    from dagster_shared.error import DagsterError
+
+    yaml = f"{home}/dagster.yaml (DAGSTER_HOME)"
+    text = str(exc)
+    unset = re.search(r'environment variable "([^"]+)" which is not set', text)
+    if unset:
+        return config.ConfigError(
+            f"{unset.group(1)} is not set; the Dagster instance in {yaml} reads it "
+            "(README: Production instance on PostgreSQL)"
+        )
+    if type(exc).__name__ == "DagsterInvalidConfigError":
+        detail = re.search(r"Error 1: (.*)", text)
+        reason = detail.group(1).strip() if detail else text.splitlines()[0]
+        return config.ConfigError(f"{yaml} is not a valid Dagster instance configuration: {reason}")
+    if type(exc).__module__.startswith("dagster_postgres") or "OperationalError" in type(exc).__name__:
+        cause = exc.__cause__ or exc.__context__ or exc
+        reason = " ".join(str(cause).split("\n")[0].split())
+        reason = re.sub(r"^\(psycopg2?\.\w+\) ", "", reason)
+        return config.ConfigError(
+            config.scrub(
+                f"cannot connect to the PostgreSQL of the Dagster instance in {yaml}: {reason}; "
+                f"check {_PG_VARS} (the database must exist)"
+            )
+        )
+    if isinstance(exc, DagsterError):
+        return config.ConfigError(config.scrub(f"the Dagster instance in {yaml} cannot be opened: {text}"))
+    return exc
 
 
 # Dagster's SQLite storage opens, commits and closes a connection for every event it stores.
@@ -171,7 +216,39 @@ def reap_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
             if storage.supports_global_concurrency_limits:
                 storage.free_concurrency_slots_for_run(run.run_id)
             reaped.append(run.run_id)
+    free_slots_of_finished_runs(instance)
     return reaped
+
+
+_FINISHED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+
+
+def free_slots_of_finished_runs(instance: dg.DagsterInstance, run_id: str | None = None) -> list[str]:
+    """Free the pool slots still held by runs that have ended (only ``run_id``'s when given).
+
+    A run can end without freeing its slot: with CHITTY_EXECUTOR=celery a step claims its
+    platform's slot before it is sent, and when sending fails (the Redis broker down) the run
+    fails with the slot still claimed. Under a pool limit (dagster.yaml.example) every later run
+    of that platform then waited for it forever, printing nothing. An ended run never needs a
+    slot, so freeing it is always safe."""
+    storage = instance.event_log_storage
+    if not storage.supports_global_concurrency_limits:
+        return []
+    if run_id is not None:
+        holders = {run_id}
+    else:
+        holders = set()
+        for key in storage.get_concurrency_keys():
+            info = storage.get_concurrency_info(key)
+            holders |= {slot.run_id for slot in info.claimed_slots}
+            holders |= {step.run_id for step in info.pending_steps}
+    freed = []
+    for holder in sorted(holders):
+        run = instance.get_run_by_id(holder)
+        if run is None or run.status in _FINISHED:
+            storage.free_concurrency_slots_for_run(holder)
+            freed.append(holder)
+    return freed
 
 
 def _alive(pid: int) -> bool:
@@ -305,6 +382,8 @@ def execute_with_progress(
         if not alive:
             break
         worker.join(poll_s)
+    if outcome.run_id:
+        free_slots_of_finished_runs(instance, outcome.run_id)
     if "error" in box:
         raise box["error"]
     outcome.run_id = outcome.run_id or box["result"].run_id

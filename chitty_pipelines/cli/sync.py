@@ -38,6 +38,7 @@ def syncall(
     failed_platforms: list[tuple[str, str]] = []
     failed_jobs: list[str] = []
     warnings: list[str] = []
+    _reach_warehouse()
     with open_instance() as instance:
         # Platforms first, then the unified layer in a run of its own, so that a platform that
         # fails (bad token, server down) fails its own step while the unified tables still take
@@ -86,8 +87,10 @@ def syncall(
         # The last lines say what failed, with its error and what configures it.
         for group, error in dict.fromkeys(failed_platforms):
             spec = registry.BY_NAME.get(group)
-            hint = f" (configured by {spec.setup_hint})" if spec else ""
             reason = error.split(": ", 1)[-1].strip().splitlines()[0]
+            # A warehouse lost mid-run is no fault of the platform's own settings.
+            blame = spec and "CHITTY_WAREHOUSE_URL" not in reason
+            hint = f" (configured by {spec.setup_hint})" if blame else ""
             console.print(f"[bold red]✗ {group} failed[/bold red]: {reason}{hint}", highlight=False)
         console.print(f"[bold red]syncall failed[/bold red] ({', '.join(failed_jobs)})", highlight=False)
         raise typer.Exit(1)
@@ -98,6 +101,21 @@ def syncall(
         console.print("[green]syncall succeeded[/green]", highlight=False)
     if not configured:
         _print_first_steps(settings)
+
+
+def _reach_warehouse() -> None:
+    """A PostgreSQL warehouse (CHITTY_WAREHOUSE_URL) must answer before any run starts.
+
+    Otherwise a wrong password or a server that is down failed every step of two runs, and the
+    summary blamed each platform's own variables ("claude_code failed: cannot connect to the
+    PostgreSQL warehouse ... (configured by CLAUDE_HOME)"). WarehouseUnavailable names the
+    variable and never the password. The embedded DuckDB file needs no such check."""
+    if config.env("CHITTY_WAREHOUSE_URL") is None:
+        return
+    from chitty_pipelines.cli.app import warehouse
+
+    with warehouse().connect() as con:
+        con.execute("SELECT 1")
 
 
 def _print_first_steps(settings: config.Settings) -> None:
@@ -136,30 +154,61 @@ def backfill(
     from chitty_pipelines.cli.runner import execute_with_progress, open_instance
     from chitty_pipelines.definitions import defs
     from chitty_pipelines.ops.jobs import PARTITIONED_JOBS
+    from chitty_pipelines.platforms import registry
 
     names = [job_name] if job_name else PARTITIONED_JOBS
     unknown = [n for n in names if n not in PARTITIONED_JOBS]
     if unknown:
         console.print(f"[red]unknown partitioned job {unknown[0]!r}; choose from {PARTITIONED_JOBS}[/red]")
         raise typer.Exit(2)
+    for name in names:  # the range first: a typo is the first thing to fix
+        job = defs.resolve_job_def(name)
+        keys = job.partitions_def.get_partition_keys() if job.partitions_def else []
+        for day in (start, end):
+            if day not in keys:
+                console.print(
+                    f"[red]{day} is not a partition of {name} (first: {keys[0] if keys else '-'})[/red]"
+                )
+                raise typer.Exit(2)
+        if keys.index(start) > keys.index(end):  # Dagster would run a range of one day
+            console.print(f"[red]--from {start} is after --to {end}: nothing to re-sync; swap them[/red]")
+            raise typer.Exit(2)
     ok = True
+    # A platform that is not configured would "re-sync" every day as not configured and exit 0:
+    # a forgotten NEON_DATABASE_URL looked like a successful backfill.
+    configured = {spec.name for spec in registry.configured()}
+    for name in names:
+        for group in _platforms_of_job(defs, name):
+            spec = registry.BY_NAME.get(group)
+            if spec is not None and group not in configured:
+                console.print(
+                    f"✗ {group} is not configured (set {spec.setup_hint}): {name} has nothing to re-sync",
+                    style="red",
+                    markup=False,
+                    highlight=False,
+                )
+                raise typer.Exit(2)
+    _reach_warehouse()
     with open_instance() as instance:
         for name in names:
             job = defs.resolve_job_def(name)
-            keys = job.partitions_def.get_partition_keys() if job.partitions_def else []
-            for day in (start, end):
-                if day not in keys:
-                    console.print(
-                        f"[red]{day} is not a partition of {name} (first: {keys[0] if keys else '-'})[/red]"
-                    )
-                    raise typer.Exit(2)
-            if keys.index(start) > keys.index(end):  # Dagster would run a range of one day
-                console.print(f"[red]--from {start} is after --to {end}: nothing to re-sync; swap them[/red]")
-                raise typer.Exit(2)
             console.print(f"[bold]{name}[/bold] {start} … {end}", highlight=False)
             # Range tags make one run cover the whole window (the assets' single-run backfill policy).
             tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
             outcome = execute_with_progress(job, instance, on_event=print_event, tags=tags)
             ok = ok and outcome.success
+            # The last line says how it ended (a failed step alone left only the ✗ line above).
+            verdict = "[green]succeeded[/green]" if outcome.success else "[bold red]failed[/bold red]"
+            where = f"recorded in {config.load_settings().dagster_home}"
+            console.print(
+                f"{name} {start} … {end} {verdict}: run {outcome.run_id} ({where})", highlight=False
+            )
     if not ok:
         raise typer.Exit(1)
+
+
+def _platforms_of_job(defs, name: str) -> list[str]:
+    """The groups (for platforms: their names) of the assets a job materializes."""
+    job = defs.resolve_job_def(name)
+    graph = defs.resolve_asset_graph()
+    return sorted({graph.get(key).group_name for key in job.asset_layer.selected_asset_keys})

@@ -16,6 +16,7 @@ in one transaction with its cursor, so that repeats nothing.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import dagster as dg
@@ -23,6 +24,15 @@ import dagster as dg
 from chitty_pipelines import config
 
 BROKER_VAR = "CHITTY_CELERY_BROKER_URL"
+
+# dagster-celery builds its ``execute_plan`` task again for every step it sends, and Celery 5.7
+# warns on the second one (DuplicateTaskNameWarning: "Task name 'execute_plan' is already
+# registered to a different callable"), in the middle of syncall's output. Every copy is the same
+# code (it only unpacks the step's arguments), so the first one registered running them is what
+# dagster-celery means. Installed at import (the definitions import this module before building
+# the jobs under a catch_warnings that would drop a filter added there); matched by its message,
+# so that importing Celery is not needed to hide it.
+warnings.filterwarnings("ignore", message=r"Task name 'execute_plan' is already registered")
 QUEUE = "dagster"  # dagster-celery's queue (make_app routes execute_plan there)
 
 

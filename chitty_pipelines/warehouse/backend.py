@@ -611,6 +611,12 @@ class PostgresBackend:
                 return con
             except WarehouseUnavailable as exc:
                 known = self.location in self._reached
+                if known and time.monotonic() > deadline:
+                    # Down for longer than a restart: later connections of this process fail at
+                    # once (until one succeeds again) instead of each waiting retry_s anew. A
+                    # syncall with the server gone waited 90 s per connection, 6 min in all,
+                    # printing nothing.
+                    self._reached.discard(self.location)
                 if not known or not _transient(str(exc)) or time.monotonic() > deadline:
                     raise
                 log.info("warehouse not reachable yet, retrying: %s", exc)
@@ -619,15 +625,29 @@ class PostgresBackend:
 
     @contextmanager
     def connect(self) -> Iterator[PgConnection]:
+        import psycopg
+
         con = PgConnection(self.open())
         try:
             yield con
             if not con.raw.closed:
                 con.raw.commit()
-        except BaseException:
+        except BaseException as exc:
             if not con.raw.closed:
                 with suppress(Exception):
                     con.raw.rollback()
+            if isinstance(exc, psycopg.OperationalError) and (con.raw.broken or con.raw.closed):
+                # The server went away mid-transaction. psycopg says only "the connection is
+                # lost", which named neither the warehouse nor what to do (seen as a step's and
+                # syncall's last line). The original text stays in the message, so is_disconnect
+                # still recognises a restart.
+                raise _connection_lost()(
+                    scrub(
+                        f"lost the connection to the PostgreSQL warehouse {self.location} "
+                        f"({URL_ENV}) in the middle of a transaction, which was rolled back (nothing "
+                        f"half-written; run the sync again once the server is back): {_first_line(exc)}"
+                    )
+                ) from exc
             raise
         finally:
             con.close()
@@ -851,6 +871,23 @@ def _plain(value: Any, pg: str) -> Any:
 
 def _index_name(table: TableSpec) -> str:
     return f"{table.name}_pk"[:63]
+
+
+def _connection_lost() -> type[WarehouseUnavailable]:
+    """WarehouseUnavailable that is also a psycopg.OperationalError: what callers caught for a
+    connection lost mid-transaction before it named the warehouse still catches it."""
+    global _ConnectionLost
+    if _ConnectionLost is None:
+        import psycopg
+
+        class WarehouseConnectionLost(WarehouseUnavailable, psycopg.OperationalError):
+            pass
+
+        _ConnectionLost = WarehouseConnectionLost
+    return _ConnectionLost
+
+
+_ConnectionLost: type[WarehouseUnavailable] | None = None
 
 
 def _first_line(exc: BaseException) -> str:
