@@ -182,14 +182,7 @@ def test_run_failure_sensor_records_the_failed_run(warehouse_resource, warehouse
             instance=instance, raise_on_error=False
         )
         assert not result.success
-        ctx = dg.build_run_status_sensor_context(
-            sensor_name="record_failed_runs",
-            dagster_event=result.get_run_failure_event(),
-            dagster_instance=instance,
-            dagster_run=result.dagster_run,
-            resources={"warehouse": warehouse_resource},
-        ).for_run_failure()
-        ops_defs.run_failure_sensor(ctx)
+        _record_failure(result, instance, warehouse_resource)
         row = warehouse.query("SELECT * FROM ops.service_health WHERE kind = 'run'").to_dict("records")
         assert len(row) == 1
         assert (row[0]["name"], row[0]["run_id"], row[0]["healthy"]) == ("broken_sync", result.run_id, False)
@@ -218,14 +211,7 @@ def test_run_failure_reason_names_the_error_and_masks_secrets(
     defs = dg.Definitions(assets=[notion_like, fine], jobs=[dg.define_asset_job("two", selection="*")])
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("two").execute_in_process(instance=instance, raise_on_error=False)
-        ctx = dg.build_run_status_sensor_context(
-            sensor_name="record_failed_runs",
-            dagster_event=result.get_run_failure_event(),
-            dagster_instance=instance,
-            dagster_run=result.dagster_run,
-            resources={"warehouse": warehouse_resource},
-        ).for_run_failure()
-        ops_defs.run_failure_sensor(ctx)
+        _record_failure(result, instance, warehouse_resource)
         (reason,) = warehouse.rows("SELECT reason FROM ops.service_health WHERE kind = 'run'")[0]
         assert token not in reason
         assert "notion_like: Failure: Notion refused" in reason and "set NOTION_TOKEN" in reason
@@ -243,3 +229,15 @@ def test_syncall_schedule_is_hourly_and_off_by_default():
     assert defs.resolve_job_def("sync_platforms").asset_layer is not None
     sensors = {s.name: s for s in defs.sensors}
     assert sensors["core_services_health"].minimum_interval_seconds == 300
+
+
+def _record_failure(result: dg.ExecuteInProcessResult, instance, warehouse_resource) -> None:
+    """Evaluate record_failed_runs on ``result``'s failed run, as the daemon would."""
+    ctx = dg.build_run_status_sensor_context(
+        sensor_name="record_failed_runs",
+        dagster_event=result.get_run_failure_event(),
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources={"warehouse": warehouse_resource},
+    ).for_run_failure()
+    ops_defs.run_failure_sensor(ctx)
