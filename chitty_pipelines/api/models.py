@@ -194,6 +194,7 @@ class SessionBody(Body):
 
 class HeartbeatBody(Body):
     metadata: dict[str, Any] | None = None
+    reopen: bool = False  # an ended session is active again (a resumed Claude Code session)
 
     _size = field_validator("metadata")(_metadata_size)
 

@@ -30,6 +30,8 @@ from typing import Annotated, Any
 import typer
 
 from chitty_pipelines import config
+from chitty_pipelines.api.models import TODOS_MAX
+from chitty_pipelines.kernel.text import clean_json
 
 MARK = "# chitty-pipelines hook"
 HTTP_MARK_HEADER = "X-Chitty-Hook"
@@ -65,8 +67,20 @@ def settings_path(project: Path | None) -> Path:
 
 
 def command_for(event: str, python: str | None = None) -> str:
+    """The shell command Claude Code runs (with /bin/sh: dash on Debian/Ubuntu).
+
+    The event JSON is first copied to a temporary file, then Python runs detached reading it:
+    * POSIX gives an asynchronous command /dev/null as stdin *before* its own redirections, so a
+      detached `cmd <&0 &` would read nothing under dash;
+    * Claude Code's write of a large event (a long TodoWrite list is hundreds of KB, over the
+      64 KB pipe buffer) would otherwise wait until Python had started and read it.
+    """
     exe = shlex.quote(python or sys.executable)
-    return f"nohup {exe} -m chitty_pipelines.cli hooks run {event} <&0 >/dev/null 2>&1 & {MARK}"
+    run = f"{exe} -m chitty_pipelines.cli hooks run {event}"
+    return (
+        f'f=$(mktemp) || exit 0; cat >"$f"; (nohup {run} <"$f" >/dev/null 2>&1; rm -f "$f") '
+        f">/dev/null 2>&1 & {MARK}"
+    )
 
 
 def our_handlers(http_url: str | None = None) -> dict[str, dict[str, Any]]:
@@ -305,8 +319,9 @@ def handle(event: str, payload: dict[str, Any], now: float | None = None) -> str
 
         if event == "SessionStart":
             done = register_now()
-            if done == "already registered":  # a resumed session: it is active again
-                hub.heartbeat(sid, meta)
+            if done == "already registered":  # a resumed session: active again, even after its end
+                r = hub.heartbeat(sid, meta, reopen=True)
+                done = r.message if r.ok else f"{done}, not re-activated: {r.message}"
             return f"session {sid} {done}"
         if event == "SessionEnd":
             r = hub.end_session(sid)
@@ -322,21 +337,25 @@ def handle(event: str, payload: dict[str, Any], now: float | None = None) -> str
             stamps.save(heartbeat_at=now)
             return f"session {sid} heartbeat"
         if event == "PostToolUse":
-            todos = _todos(payload.get("tool_input"))
+            todos, dropped = _todos(payload.get("tool_input"))
             if project is None:
                 return "ignored: no cwd, so no project"
             if not stamps.data.get("registered"):
                 register_now()
             r = hub.sync_todos(project, sid, todos, PLATFORM)
-            return f"todos of {project}: {r.data.get('totalTodos')} after merge"
+            over = f" ({dropped} items over the {TODOS_MAX}-item limit dropped)" if dropped else ""
+            return f"todos of {project}: {r.data.get('totalTodos')} after merge{over}"
         return f"ignored: event {event}"
     finally:
         hub.close()
 
 
-def _todos(tool_input: Any) -> list[dict[str, Any]]:
+def _todos(tool_input: Any) -> tuple[list[dict[str, Any]], int]:
+    """The list to sync and how many items were dropped: the hub takes at most TODOS_MAX items
+    per list and refuses a longer one whole, so the first TODOS_MAX are kept (Claude Code's
+    order: what it is working on comes first), never none of them."""
     items = tool_input.get("todos") if isinstance(tool_input, dict) else None
-    out = []
+    out: list[dict[str, Any]] = []
     for t in items if isinstance(items, list) else []:
         if isinstance(t, dict) and isinstance(t.get("content"), str) and t.get("content"):
             status = (
@@ -346,7 +365,7 @@ def _todos(tool_input: Any) -> list[dict[str, Any]]:
             if isinstance(t.get("activeForm"), str):
                 item["activeForm"] = t["activeForm"][:2000]
             out.append(item)
-    return out
+    return out[:TODOS_MAX], max(0, len(out) - TODOS_MAX)
 
 
 @hooks_app.command("run")
@@ -354,18 +373,95 @@ def run(
     event: Annotated[str, typer.Argument(help="The hook event (SessionStart, UserPromptSubmit, ...).")],
 ) -> None:
     """The hook entry point: the event's JSON on stdin. Always exits 0 and prints nothing."""
+    arrived_ns = time.time_ns()  # the spool's order: when the event came, not when it failed
     try:
-        raw = sys.stdin.read(MAX_PAYLOAD_BYTES + 1)
-        if len(raw) > MAX_PAYLOAD_BYTES:
+        data = sys.stdin.buffer.read(MAX_PAYLOAD_BYTES + 1)
+        if len(data) > MAX_PAYLOAD_BYTES:
             _log(f"{event}: payload over {MAX_PAYLOAD_BYTES} bytes, ignored")
             return
-        payload = json.loads(raw) if raw.strip() else {}
+        # One undecodable byte or lone surrogate must not cost the whole event: both become U+FFFD.
+        raw = data.decode("utf-8", errors="replace")
+        payload = clean_json(json.loads(raw)) if raw.strip() else {}
         if not isinstance(payload, dict):
             _log(f"{event}: payload is not a JSON object, ignored")
             return
-        _log(f"{event}: {handle(payload.get('hook_event_name') or event, payload)}")
     except Exception as exc:  # a hook must never fail the AI tool: log and exit 0
         _log(f"{event}: failed: {type(exc).__name__}: {exc}")
+        return
+    name = payload.get("hook_event_name") if isinstance(payload.get("hook_event_name"), str) else event
+    try:
+        replayed = _replay_spool()
+        _log(f"{event}: {handle(name, payload)}{replayed}")
+    except Exception as exc:
+        if _transport_failure(exc) and name in SPOOLED_EVENTS:
+            _log(f"{event}: failed: {type(exc).__name__}: {exc}; {_spool(name, payload, arrived_ns)}")
+        else:
+            _log(f"{event}: failed: {type(exc).__name__}: {exc}")
+
+
+# --- the spool: events the hub could not be reached for ------------------------------------------
+# Heartbeats are not kept (the next one says the same, and a replayed one would date activity
+# wrongly); a start, a todo list and an end are, so an outage loses none of them.
+SPOOLED_EVENTS = ("SessionStart", "PostToolUse", "SessionEnd")
+SPOOL_MAX = 1000
+
+
+def _spool_dir() -> Path:
+    return _state_dir() / "spool"
+
+
+def _transport_failure(exc: BaseException) -> bool:
+    """The hub was not reached or failed (connection error, timeout, 5xx): worth retrying later.
+    A 4xx (bad token, refused input) would fail again the same way."""
+    from chitty_pipelines.chittyos.sync_client import SyncServiceError
+
+    return isinstance(exc, SyncServiceError) and (exc.status is None or exc.status >= 500)
+
+
+def _spool(event: str, payload: dict[str, Any], arrived_ns: int) -> str:
+    d = _spool_dir()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        if sum(1 for _ in d.glob("*.json")) >= SPOOL_MAX:
+            return f"spool full ({SPOOL_MAX} events), dropped"
+        # arrival time first: the names sort in the order the events came (a retry that took
+        # longer must not put an end before the todo list written ahead of it)
+        name = f"{arrived_ns:020d}-{os.getpid()}.json"
+        tmp = d / (name + ".tmp")
+        tmp.write_text(json.dumps({"event": event, "payload": payload}))
+        os.replace(tmp, d / name)
+    except OSError as exc:
+        return f"not spooled ({exc})"
+    return "kept in the spool, replayed when the hub answers again"
+
+
+def _replay_spool() -> str:
+    """Send the spooled events, oldest first, before the current one; stop at the first that
+    still cannot reach the hub (it stays, as do the later ones). Each file is claimed by a rename,
+    so two hooks running at once never send one event twice."""
+    d = _spool_dir()
+    files = sorted(d.glob("*.json")) if d.is_dir() else []
+    sent = 0
+    for f in files:
+        claimed = f.with_name(f.name + f".{os.getpid()}.claim")
+        try:
+            os.replace(f, claimed)
+        except OSError:
+            continue  # another hook took it
+        try:
+            item = json.loads(claimed.read_text())
+            result = handle(item["event"], item["payload"])
+        except Exception as exc:
+            if _transport_failure(exc):
+                os.replace(claimed, f)  # still unreachable: keep it, and the rest, for later
+                break
+            claimed.unlink(missing_ok=True)
+            _log(f"spooled {f.name}: failed: {type(exc).__name__}: {exc}; dropped")
+            continue
+        claimed.unlink(missing_ok=True)
+        _log(f"spooled {item['event']}: {result}")
+        sent += 1
+    return f" (after replaying {sent} spooled events)" if sent else ""
 
 
 __all__ = ["handle", "install", "merge_ours", "our_handlers", "remove_ours", "run", "uninstall"]
