@@ -138,10 +138,12 @@ def test_installed_commands_drive_a_session_on_the_hub(server: Server, tmp_path:
     cwd.mkdir()
 
     def fire(event: str, fixture: str) -> None:
-        # What Claude Code does: the command through a shell, the event JSON on stdin.
+        # What Claude Code does: the command through /bin/sh (dash here, as on Debian/Ubuntu; a
+        # detached `cmd <&0 &` reads /dev/null there, where bash would have kept stdin), the
+        # event JSON on stdin.
         t0 = time.monotonic()
         r = subprocess.run(
-            ["bash", "-c", commands[event]], input=payload(fixture, cwd), env=env,
+            ["/bin/sh", "-c", commands[event]], input=payload(fixture, cwd), env=env,
             capture_output=True, text=True, timeout=30, cwd=cwd,
         )  # fmt: skip
         assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
@@ -238,3 +240,149 @@ def test_http_hooks_post_to_the_hub(server: Server, tmp_path: Path) -> None:
         assert c.post("/hooks/claude-code", json=json.loads(payload("stop", cwd))).status_code == 403
     with server.client(None) as c:
         assert c.post("/hooks/claude-code", json=json.loads(payload("stop", cwd))).status_code == 401
+
+
+def _sh(command: str, stdin: str | bytes, env: dict[str, str], cwd: Path) -> None:
+    """Run an installed command as Claude Code does: /bin/sh -c, the event on stdin."""
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    r = subprocess.run(
+        ["/bin/sh", "-c", command], input=data, env=env, capture_output=True, timeout=30, cwd=cwd
+    )
+    assert r.returncode == 0 and r.stdout == b"" and r.stderr == b""
+
+
+def test_a_resumed_session_is_active_again_after_its_end(server: Server, tmp_path: Path) -> None:
+    """SessionEnd, then SessionStart `resume` with the same id (Claude Code's --resume): the
+    session is active again, through the command hooks and through the HTTP route."""
+    env = env_for(tmp_path, CHITTY_SYNC_URL=server.url, CHITTY_SYNC_TOKEN=server.tokens["write"])
+    assert cli(env, "hooks", "install").returncode == 0
+    commands = {
+        e: hs[0]["command"]
+        for e, hs in ours(json.loads((tmp_path / "claude" / "settings.json").read_text())).items()
+    }
+    cwd = tmp_path / "resumed"
+    cwd.mkdir()
+    sid = "resume-" + SID[7:]
+    hub = server.hub
+    _sh(commands["SessionStart"], payload("session_start", cwd).replace(SID, sid), env, cwd)
+    _wait(lambda: hub.session(sid))
+    _sh(commands["SessionEnd"], payload("session_end", cwd).replace(SID, sid), env, cwd)
+    _wait(lambda: hub.session(sid)["ended_at"])
+    _sh(commands["SessionStart"], payload("session_start_resume", cwd).replace(SID, sid), env, cwd)
+    s = _wait(lambda: (s := hub.session(sid)) and s["ended_at"] is None and s)
+    assert json.loads(s["metadata"])["source"] == "resume"
+    log = tmp_path / "chitty" / "hooks" / "hooks.log"
+    assert "reopened" in _wait(lambda: log.read_text())
+
+    http_sid = "resume-http-" + SID[12:]
+    with server.client("write") as c:
+        for fixture in ("session_start", "session_end", "session_start_resume"):
+            r = c.post("/hooks/claude-code", json=json.loads(payload(fixture, cwd).replace(SID, http_sid)))
+            assert r.status_code == 204, r.text
+        after_end = c.get(f"/api/session/{http_sid}").json()["session"]
+        assert after_end["endedAt"] is None and after_end["active"] is True
+        # a plain heartbeat still refuses an ended session; only a resume re-opens it
+        assert c.delete(f"/api/session/{http_sid}").status_code == 200
+        assert c.put(f"/api/session/{http_sid}", json={}).status_code == 409
+        assert c.put(f"/api/session/{http_sid}", json={"reopen": True}).status_code == 200
+
+
+def test_events_are_spooled_while_the_hub_is_down_and_replayed_in_order(
+    server: Server, tmp_path: Path
+) -> None:
+    """The hub unreachable: SessionStart, a TodoWrite list and SessionEnd are kept under
+    $CHITTY_HOME/hooks/spool and sent, oldest first, by the next hook that reaches the hub."""
+    token = server.tokens["write"]
+    down = env_for(tmp_path, CHITTY_SYNC_URL=f"http://127.0.0.1:{free_port()}", CHITTY_SYNC_TOKEN=token)
+    cwd = tmp_path / "offline-proj"
+    cwd.mkdir()
+    sid = "offline-" + SID[8:]
+    for event, fixture in (
+        ("SessionStart", "session_start"),
+        ("PostToolUse", "post_tool_use_todowrite"),
+        ("UserPromptSubmit", "user_prompt_submit"),  # a heartbeat: not kept, the next one says it
+        ("SessionEnd", "session_end"),
+    ):
+        r = cli(down, "hooks", "run", event, stdin=payload(fixture, cwd).replace(SID, sid))
+        assert r.returncode == 0 and r.stdout == ""
+    spool = tmp_path / "chitty" / "hooks" / "spool"
+    assert len(list(spool.glob("*.json"))) == 3
+    log_path = tmp_path / "chitty" / "hooks" / "hooks.log"
+    assert "kept in the spool" in log_path.read_text() and token not in log_path.read_text()
+    assert server.hub.session(sid) is None
+
+    up = env_for(tmp_path, CHITTY_SYNC_URL=server.url, CHITTY_SYNC_TOKEN=token)
+    other = "other-" + SID[6:]  # the next event, of another session, replays the spool first
+    r = cli(up, "hooks", "run", "SessionStart", stdin=payload("session_start", cwd).replace(SID, other))
+    assert r.returncode == 0 and r.stdout == ""
+    s = server.hub.session(sid)
+    assert s is not None and s["ended_at"] and s["project_key"] == "offline-proj"
+    assert {t["content"]: t["status"] for t in server.hub.todo_rows("offline-proj")} == {
+        "Write the sync client": "completed",
+        "Install the hooks": "in_progress",
+        "Bench the API": "pending",
+    }
+    assert list(spool.glob("*")) == []
+    log = log_path.read_text()
+    assert (
+        log.index("spooled SessionStart") < log.index("spooled PostToolUse") < log.index("spooled SessionEnd")
+    )
+    assert "after replaying 3 spooled events" in log
+
+
+def _todowrite(sid: str, cwd: Path, todos: list[dict]) -> dict:
+    body = json.loads(payload("post_tool_use_todowrite", cwd).replace(SID, sid))
+    body["tool_input"]["todos"] = todos
+    return body
+
+
+def test_odd_characters_and_long_lists_cost_no_todo(server: Server, tmp_path: Path) -> None:
+    """A lone surrogate (JSON.stringify writes one as \\udc80), a non-UTF-8 byte, 600 items: the
+    event is kept (the bad character becomes U+FFFD, the first 500 items are synced), never
+    dropped whole or answered with a 500."""
+    env = env_for(tmp_path, CHITTY_SYNC_URL=server.url, CHITTY_SYNC_TOKEN=server.tokens["write"])
+    cwd = tmp_path / "odd-proj"
+    cwd.mkdir()
+    sid = "odd-" + SID[4:]
+    todos = [
+        {"content": "lone SURROGATE here", "status": "pending", "activeForm": "x"},
+        {"content": "emoji \U0001f680 fine", "status": "in_progress", "activeForm": "y"},
+        {"content": "latin1 BYTE here", "status": "pending", "activeForm": "z"},
+    ]
+    text = json.dumps(_todowrite(sid, cwd, todos)).replace("SURROGATE", "\\udc80")
+    data = text.encode().replace(b"BYTE", b"caf\xe9")
+    r = subprocess.run(
+        [sys.executable, "-m", "chitty_pipelines.cli", "hooks", "run", "PostToolUse"],
+        input=data, env=env, capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0 and r.stdout == b""
+    assert sorted(t["content"] for t in server.hub.todo_rows("odd-proj")) == [
+        "emoji \U0001f680 fine",
+        "latin1 caf\ufffd here",
+        "lone \ufffd here",
+    ]
+
+    many = [{"content": f"item {i:03d}", "status": "pending", "activeForm": "w"} for i in range(600)]
+    r = cli(env, "hooks", "run", "PostToolUse", stdin=json.dumps(_todowrite(sid, cwd, many)))
+    assert r.returncode == 0
+    contents = {t["content"] for t in server.hub.todo_rows("odd-proj")}
+    assert "item 499" in contents and "item 500" not in contents
+    assert (
+        "100 items over the 500-item limit dropped"
+        in (tmp_path / "chitty" / "hooks" / "hooks.log").read_text()
+    )
+
+    http_cwd = tmp_path / "odd-http"
+    with server.client("write") as c:
+        body = (
+            json.dumps(_todowrite(sid, http_cwd, todos))
+            .replace("SURROGATE", "\\udc80")
+            .replace("BYTE", "\\u0000")
+        )
+        r = c.post("/hooks/claude-code", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 204, r.text
+        r = c.post("/hooks/claude-code", json=_todowrite(sid, http_cwd, many))
+        assert r.status_code == 204, r.text
+    contents = {t["content"] for t in server.hub.todo_rows("odd-http")}
+    assert {"lone \ufffd here", "latin1 \ufffd here"} <= contents
+    assert "item 499" in contents and "item 500" not in contents
