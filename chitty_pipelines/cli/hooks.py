@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -67,7 +68,7 @@ def settings_path(project: Path | None) -> Path:
 
 
 def command_for(event: str, python: str | None = None) -> str:
-    """The shell command Claude Code runs (with /bin/sh: dash on Debian/Ubuntu).
+    """The shell command Claude Code runs (through a shell: /bin/sh is dash on Debian/Ubuntu).
 
     The event JSON is first copied to a temporary file, then Python runs detached reading it:
     * POSIX gives an asynchronous command /dev/null as stdin *before* its own redirections, so a
@@ -117,7 +118,7 @@ def is_ours(handler: Any) -> bool:
 def _load(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     if not text.strip():
         return {}
     data = json.loads(text)  # ValueError: the caller refuses to touch a file it cannot read
@@ -126,11 +127,40 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-def _save(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".chitty-tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)  # atomic: Claude Code never reads a half-written file
+def _render(data: dict[str, Any], like: str | None) -> str:
+    """``data`` in the style of the file's text ``like``: its indentation (or one line), its
+    characters unescaped (``"bär"`` stays ``"bär"``) and its final newline, so that install and
+    uninstall change the lines they are about and nothing else."""
+    if like and like.strip() and "\n" not in like.strip():
+        return json.dumps(data, ensure_ascii=False) + ("\n" if like.endswith("\n") else "")
+    indent: str | int = 2
+    for line in (like or "").splitlines()[1:]:
+        if line.strip():
+            indent = line[: len(line) - len(line.lstrip())] or 2
+            break
+    return json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
+
+
+def _write(path: Path, text: str | None) -> None:
+    """Replace the file's text atomically (Claude Code never reads a half-written file), through a
+    symlink (a dotfiles checkout keeps its link) and with the file's mode (0600 stays 0600: it
+    can hold `env` secrets). ``None``: the file did not exist before install, so it goes."""
+    target = Path(os.path.realpath(path))
+    if text is None:
+        target.unlink(missing_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".chitty-tmp")
+    tmp.write_text(text, encoding="utf-8")
+    if target.exists():
+        os.chmod(tmp, target.stat().st_mode & 0o7777)
+    os.replace(tmp, target)
+
+
+def _record_path(path: Path) -> Path:
+    """Where install keeps the file's text from before (by the settings file's real path)."""
+    key = hashlib.sha256(os.path.realpath(path).encode()).hexdigest()[:32]
+    return _state_dir() / "installed" / f"{key}.json"
 
 
 def remove_ours(settings: dict[str, Any]) -> int:
@@ -202,13 +232,40 @@ def install(
     if http and not url:
         console.print("[red]--http needs CHITTY_SYNC_URL (the hub the hooks post to)[/red]")
         raise typer.Exit(2)
+    before = path.read_text(encoding="utf-8") if path.exists() else None
     try:
         settings = _load(path)
+        fresh = remove_ours(json.loads(json.dumps(settings))) == 0
         merge_ours(settings, our_handlers(url if http else None))
     except ValueError as exc:
         console.print(f"✗ {path}: not valid JSON settings ({exc}); nothing changed", markup=False)
         raise typer.Exit(1) from None
-    _save(path, settings)
+    after = _render(settings, before)
+    record = _record_path(path)
+    try:
+        old = json.loads(record.read_text()) if record.exists() and not fresh else {}
+    except ValueError:
+        old = {}
+    # The text from before the first install, so uninstall can put it back byte for byte (None:
+    # there was no file). Unknown when our hooks were there already without a record.
+    kept: dict[str, Any] = {"before": before} if fresh else {k: v for k, v in old.items() if k == "before"}
+    _write(path, after)
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"path": str(path), **kept, "after": after}))
+    except OSError:
+        pass  # uninstall then only removes our entries, keeping the file's style
+    if project is not None:
+        try:
+            twice = remove_ours(_load(settings_path(None))) > 0
+        except ValueError:
+            twice = False
+        if twice:  # both files' hooks run: every event would be handled twice
+            console.print(
+                f"! the user settings ({settings_path(None)}) have these hooks too: each event would "
+                "be sent twice; `chitty-sync hooks uninstall` removes them there",
+                markup=False,
+            )
     target = f"hub {url}" if url else "the local hub store"
     console.print(
         f"installed {len(EVENTS)} Claude Code hooks ({'http' if http else 'command'}) in {path}; "
@@ -233,8 +290,18 @@ def uninstall(
         console.print(f"✗ {path}: not valid JSON settings ({exc}); nothing changed", markup=False)
         raise typer.Exit(1) from None
     removed = remove_ours(settings)
-    if removed:
-        _save(path, settings)
+    record = _record_path(path)
+    try:
+        saved = json.loads(record.read_text()) if record.exists() else None
+    except ValueError:
+        saved = None
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    if removed and saved and "before" in saved and saved.get("after") == current:
+        _write(path, saved["before"])  # untouched since install: exactly the text from before
+    elif removed:
+        _write(path, _render(settings, current))
+    if removed or saved:
+        record.unlink(missing_ok=True)
     console.print(f"removed {removed} chitty-pipelines hooks from {path}", markup=False)
 
 

@@ -81,7 +81,7 @@ def test_install_merges_idempotently_and_uninstall_restores(tmp_path: Path) -> N
     assert r.returncode == 0, r.stderr
     assert json.loads(settings_file.read_text()) == original
 
-    # a project's .claude/settings.json, created when missing, removed back to {} of hooks
+    # a project's .claude/settings.json, created when missing, removed again by uninstall
     project = tmp_path / "proj"
     project.mkdir()
     r = cli(env, "hooks", "install", "--project", str(project))
@@ -90,7 +90,7 @@ def test_install_merges_idempotently_and_uninstall_restores(tmp_path: Path) -> N
     assert sorted(ours(json.loads(proj_settings.read_text()))) == sorted(EVENTS)
     assert json.loads(settings_file.read_text()) == original  # the user file untouched
     assert cli(env, "hooks", "uninstall", "--project", str(project)).returncode == 0
-    assert json.loads(proj_settings.read_text()) == {}
+    assert not proj_settings.exists()  # it did not exist before install: no `{}` left in the repo
 
     # a broken settings file is refused, never overwritten
     settings_file.write_text("{not json")
@@ -386,3 +386,45 @@ def test_odd_characters_and_long_lists_cost_no_todo(server: Server, tmp_path: Pa
     contents = {t["content"] for t in server.hub.todo_rows("odd-http")}
     assert {"lone \ufffd here", "latin1 \ufffd here"} <= contents
     assert "item 499" in contents and "item 500" not in contents
+
+
+def test_uninstall_gives_back_the_exact_bytes_mode_and_symlink(tmp_path: Path) -> None:
+    """The user's file as they wrote it (4-space indent, non-ASCII, mode 0600, a symlink into a
+    dotfiles folder; a one-line project file): install twice, uninstall, same bytes, same mode,
+    still a link. Edited in between: the edit stays, only our entries go."""
+    env = env_for(tmp_path)
+    dotfiles = tmp_path / "dotfiles" / "claude-settings.json"
+    dotfiles.parent.mkdir()
+    user = {"env": {"GREETING": "grüß dich"}, **json.loads((FIXTURES / "settings_user.json").read_text())}
+    original = json.dumps(user, indent=4, ensure_ascii=False) + "\n"
+    dotfiles.write_text(original, encoding="utf-8")
+    dotfiles.chmod(0o600)
+    link = tmp_path / "claude" / "settings.json"
+    link.parent.mkdir()
+    link.symlink_to(dotfiles)
+    project = tmp_path / "repo"
+    (project / ".claude").mkdir(parents=True)
+    proj_file = project / ".claude" / "settings.json"
+    proj_file.write_text('{"permissions": {"deny": ["Read(.env)"]}}')
+
+    for _ in range(2):
+        assert cli(env, "hooks", "install").returncode == 0
+        r = cli(env, "hooks", "install", "--project", str(project))
+        assert r.returncode == 0 and "sent twice" in r.stderr  # user and project hooks both run
+    assert link.is_symlink() and (dotfiles.stat().st_mode & 0o777) == 0o600
+    installed = dotfiles.read_text(encoding="utf-8")
+    assert '"GREETING": "grüß dich"' in installed and '\n    "hooks": {' in installed  # its style
+    assert sorted(ours(json.loads(installed))) == sorted(EVENTS)
+    assert cli(env, "hooks", "uninstall").returncode == 0
+    assert cli(env, "hooks", "uninstall", "--project", str(project)).returncode == 0
+    assert link.is_symlink() and dotfiles.read_text(encoding="utf-8") == original
+    assert (dotfiles.stat().st_mode & 0o777) == 0o600
+    assert proj_file.read_text() == '{"permissions": {"deny": ["Read(.env)"]}}'
+
+    assert cli(env, "hooks", "install").returncode == 0
+    edited = json.loads(dotfiles.read_text(encoding="utf-8"))
+    edited["theme"] = "dark"  # the user (or Claude Code's /config) changes the file meanwhile
+    dotfiles.write_text(json.dumps(edited, indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert cli(env, "hooks", "uninstall").returncode == 0
+    assert json.loads(dotfiles.read_text(encoding="utf-8")) == {**user, "theme": "dark"}
+    assert "grüß dich" in dotfiles.read_text(encoding="utf-8")
