@@ -31,7 +31,6 @@ from typing import Annotated, Any
 import typer
 
 from chitty_pipelines import config
-from chitty_pipelines.api.models import TODOS_MAX
 from chitty_pipelines.kernel.text import clean_json
 
 MARK = "# chitty-pipelines hook"
@@ -404,7 +403,9 @@ def handle(event: str, payload: dict[str, Any], now: float | None = None) -> str
             stamps.save(heartbeat_at=now)
             return f"session {sid} heartbeat"
         if event == "PostToolUse":
-            todos, dropped = _todos(payload.get("tool_input"))
+            from chitty_pipelines.api.models import TODOS_MAX  # here: fastapi is slow to import
+
+            todos, dropped = _todos(payload.get("tool_input"), TODOS_MAX)
             if project is None:
                 return "ignored: no cwd, so no project"
             if not stamps.data.get("registered"):
@@ -417,9 +418,9 @@ def handle(event: str, payload: dict[str, Any], now: float | None = None) -> str
         hub.close()
 
 
-def _todos(tool_input: Any) -> tuple[list[dict[str, Any]], int]:
-    """The list to sync and how many items were dropped: the hub takes at most TODOS_MAX items
-    per list and refuses a longer one whole, so the first TODOS_MAX are kept (Claude Code's
+def _todos(tool_input: Any, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The list to sync and how many items were dropped: the hub takes at most ``limit`` items
+    per list and refuses a longer one whole, so the first ``limit`` are kept (Claude Code's
     order: what it is working on comes first), never none of them."""
     items = tool_input.get("todos") if isinstance(tool_input, dict) else None
     out: list[dict[str, Any]] = []
@@ -432,7 +433,7 @@ def _todos(tool_input: Any) -> tuple[list[dict[str, Any]], int]:
             if isinstance(t.get("activeForm"), str):
                 item["activeForm"] = t["activeForm"][:2000]
             out.append(item)
-    return out[:TODOS_MAX], max(0, len(out) - TODOS_MAX)
+    return out[:limit], max(0, len(out) - limit)
 
 
 @hooks_app.command("run")
