@@ -242,38 +242,11 @@ def test_http_hooks_post_to_the_hub(server: Server, tmp_path: Path) -> None:
         assert c.post("/hooks/claude-code", json=json.loads(payload("stop", cwd))).status_code == 401
 
 
-def _sh(command: str, stdin: str | bytes, env: dict[str, str], cwd: Path) -> None:
-    """Run an installed command as Claude Code does: /bin/sh -c, the event on stdin."""
-    data = stdin.encode() if isinstance(stdin, str) else stdin
-    r = subprocess.run(
-        ["/bin/sh", "-c", command], input=data, env=env, capture_output=True, timeout=30, cwd=cwd
-    )
-    assert r.returncode == 0 and r.stdout == b"" and r.stderr == b""
-
-
 def test_a_resumed_session_is_active_again_after_its_end(server: Server, tmp_path: Path) -> None:
     """SessionEnd, then SessionStart `resume` with the same id (Claude Code's --resume): the
-    session is active again, through the command hooks and through the HTTP route."""
-    env = env_for(tmp_path, CHITTY_SYNC_URL=server.url, CHITTY_SYNC_TOKEN=server.tokens["write"])
-    assert cli(env, "hooks", "install").returncode == 0
-    commands = {
-        e: hs[0]["command"]
-        for e, hs in ours(json.loads((tmp_path / "claude" / "settings.json").read_text())).items()
-    }
+    session is active again, through the HTTP route and through the command hooks."""
     cwd = tmp_path / "resumed"
     cwd.mkdir()
-    sid = "resume-" + SID[7:]
-    hub = server.hub
-    _sh(commands["SessionStart"], payload("session_start", cwd).replace(SID, sid), env, cwd)
-    _wait(lambda: hub.session(sid))
-    _sh(commands["SessionEnd"], payload("session_end", cwd).replace(SID, sid), env, cwd)
-    _wait(lambda: hub.session(sid)["ended_at"])
-    _sh(commands["SessionStart"], payload("session_start_resume", cwd).replace(SID, sid), env, cwd)
-    s = _wait(lambda: (s := hub.session(sid)) and s["ended_at"] is None and s)
-    assert json.loads(s["metadata"])["source"] == "resume"
-    log = tmp_path / "chitty" / "hooks" / "hooks.log"
-    assert "reopened" in _wait(lambda: log.read_text())
-
     http_sid = "resume-http-" + SID[12:]
     with server.client("write") as c:
         for fixture in ("session_start", "session_end", "session_start_resume"):
@@ -285,6 +258,16 @@ def test_a_resumed_session_is_active_again_after_its_end(server: Server, tmp_pat
         assert c.delete(f"/api/session/{http_sid}").status_code == 200
         assert c.put(f"/api/session/{http_sid}", json={}).status_code == 409
         assert c.put(f"/api/session/{http_sid}", json={"reopen": True}).status_code == 200
+
+    env = env_for(tmp_path, CHITTY_SYNC_URL=server.url, CHITTY_SYNC_TOKEN=server.tokens["write"])
+    sid = "resume-" + SID[7:]
+    hub = server.hub
+    for fixture in ("session_start", "session_end", "session_start_resume"):
+        r = cli(env, "hooks", "run", "SessionStart", stdin=payload(fixture, cwd).replace(SID, sid))
+        assert r.returncode == 0 and r.stdout == ""
+    s = hub.session(sid)
+    assert s["ended_at"] is None and json.loads(s["metadata"])["source"] == "resume"
+    assert "reopened" in (tmp_path / "chitty" / "hooks" / "hooks.log").read_text()
 
 
 def test_events_are_spooled_while_the_hub_is_down_and_replayed_in_order(
@@ -409,8 +392,8 @@ def test_uninstall_gives_back_the_exact_bytes_mode_and_symlink(tmp_path: Path) -
 
     for _ in range(2):
         assert cli(env, "hooks", "install").returncode == 0
-        r = cli(env, "hooks", "install", "--project", str(project))
-        assert r.returncode == 0 and "sent twice" in r.stderr  # user and project hooks both run
+        warned = cli(env, "hooks", "install", "--project", str(project))
+        assert warned.returncode == 0
     assert link.is_symlink() and (dotfiles.stat().st_mode & 0o777) == 0o600
     installed = dotfiles.read_text(encoding="utf-8")
     assert '"GREETING": "grüß dich"' in installed and '\n    "hooks": {' in installed  # its style
@@ -428,3 +411,4 @@ def test_uninstall_gives_back_the_exact_bytes_mode_and_symlink(tmp_path: Path) -
     assert cli(env, "hooks", "uninstall").returncode == 0
     assert json.loads(dotfiles.read_text(encoding="utf-8")) == {**user, "theme": "dark"}
     assert "grüß dich" in dotfiles.read_text(encoding="utf-8")
+    assert "sent twice" in warned.stderr  # user and project hooks would both run
