@@ -265,7 +265,9 @@ def install(
                 "be sent twice; `chitty-sync hooks uninstall` removes them there",
                 markup=False,
             )
-    target = f"hub {url}" if url else "the local hub store"
+    # Command hooks read CHITTY_SYNC_URL when they run, in Claude Code's environment, not here.
+    where = f"hub {url}" if url else "the local hub store"
+    target = where if http else f"{where} (if Claude Code's environment says the same)"
     console.print(
         f"installed {len(EVENTS)} Claude Code hooks ({'http' if http else 'command'}) in {path}; "
         f"sessions go to {target}",
