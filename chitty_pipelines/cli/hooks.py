@@ -316,7 +316,10 @@ def _log(message: str) -> None:
         d = _state_dir()
         d.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        with (d / "hooks.log").open("a") as fh:
+        log = d / "hooks.log"
+        if log.exists() and log.stat().st_size > LOG_MAX_BYTES:  # one line per event, for ever
+            os.replace(log, d / "hooks.log.1")  # the previous one is kept, the one before goes
+        with log.open("a") as fh:
             fh.write(f"{stamp} {config.scrub(message)}\n")
     except OSError:
         pass
@@ -461,6 +464,9 @@ def run(
     name = payload.get("hook_event_name") if isinstance(payload.get("hook_event_name"), str) else event
     try:
         replayed = _replay_spool()
+    except Exception as exc:  # the spool must never cost the current event
+        replayed = f" (spool not replayed: {type(exc).__name__}: {exc})"
+    try:
         _log(f"{event}: {handle(name, payload)}{replayed}")
     except Exception as exc:
         if _transport_failure(exc) and name in SPOOLED_EVENTS:
@@ -474,6 +480,8 @@ def run(
 # wrongly); a start, a todo list and an end are, so an outage loses none of them.
 SPOOLED_EVENTS = ("SessionStart", "PostToolUse", "SessionEnd")
 SPOOL_MAX = 1000
+CLAIM_STALE_S = 600  # a replay takes seconds; a claim this old belongs to a hook that died
+LOG_MAX_BYTES = 1_000_000
 
 
 def _spool_dir() -> Path:
@@ -510,12 +518,21 @@ def _replay_spool() -> str:
     still cannot reach the hub (it stays, as do the later ones). Each file is claimed by a rename,
     so two hooks running at once never send one event twice."""
     d = _spool_dir()
-    files = sorted(d.glob("*.json")) if d.is_dir() else []
+    if not d.is_dir():
+        return ""
+    for stale in d.glob("*.claim"):  # claimed by a hook that died before sending it: back in line
+        try:
+            if time.time() - stale.stat().st_mtime > CLAIM_STALE_S:
+                os.replace(stale, d / (stale.name.split(".json.", 1)[0] + ".json"))
+        except OSError:
+            pass
+    files = sorted(d.glob("*.json"))
     sent = 0
     for f in files:
         claimed = f.with_name(f.name + f".{os.getpid()}.claim")
         try:
             os.replace(f, claimed)
+            os.utime(claimed)  # the claim's age, for the stale check above
         except OSError:
             continue  # another hook took it
         try:

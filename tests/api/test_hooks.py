@@ -293,6 +293,11 @@ def test_events_are_spooled_while_the_hub_is_down_and_replayed_in_order(
     log_path = tmp_path / "chitty" / "hooks" / "hooks.log"
     assert "kept in the spool" in log_path.read_text() and token not in log_path.read_text()
     assert server.hub.session(sid) is None
+    # a hook that died while replaying left its claim: an old claim is taken back in line
+    first = sorted(spool.glob("*.json"))[0]
+    stale = first.with_name(first.name + ".99999.claim")
+    first.rename(stale)
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
 
     up = env_for(tmp_path, CHITTY_SYNC_URL=server.url, CHITTY_SYNC_TOKEN=token)
     other = "other-" + SID[6:]  # the next event, of another session, replays the spool first
@@ -412,3 +417,16 @@ def test_uninstall_gives_back_the_exact_bytes_mode_and_symlink(tmp_path: Path) -
     assert json.loads(dotfiles.read_text(encoding="utf-8")) == {**user, "theme": "dark"}
     assert "grüß dich" in dotfiles.read_text(encoding="utf-8")
     assert "sent twice" in warned.stderr  # user and project hooks would both run
+
+
+def test_hooks_log_is_rotated(tmp_path: Path) -> None:
+    """hooks.log gets one line per event for ever: past about 1 MB it becomes hooks.log.1."""
+    env = env_for(tmp_path)
+    log_dir = tmp_path / "chitty" / "hooks"
+    log_dir.mkdir(parents=True)
+    (log_dir / "hooks.log").write_text("old line\n" * 150_000)  # 1.35 MB
+    r = cli(env, "hooks", "run", "Stop", stdin="[1]")
+    assert r.returncode == 0 and r.stdout == ""
+    assert (log_dir / "hooks.log.1").read_text().startswith("old line\n")
+    assert "not a JSON object" in (log_dir / "hooks.log").read_text()
+    assert (log_dir / "hooks.log").stat().st_size < 1000
