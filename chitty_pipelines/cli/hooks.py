@@ -39,7 +39,9 @@ HTTP_MARK_VALUE = "chitty-pipelines"
 PLATFORM = "claude_code"
 HOOK_TIMEOUT_S = 10  # what Claude Code allows the handler (it returns in milliseconds: detached)
 CLIENT_TIMEOUT_S = 5.0
-MAX_PAYLOAD_BYTES = 1_048_576
+# A TodoWrite event holds the list up to three times (tool_input, oldTodos, newTodos): a long
+# list passes 1 MB, and it is still worth its first items, so only a runaway event is ignored.
+MAX_PAYLOAD_BYTES = 16 * 1_048_576
 # event -> matcher (None: the event takes no matcher)
 EVENTS: dict[str, str | None] = {
     "SessionStart": None,

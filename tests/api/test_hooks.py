@@ -359,6 +359,16 @@ def test_odd_characters_and_long_lists_cost_no_todo(server: Server, tmp_path: Pa
         "100 items over the 500-item limit dropped"
         in (tmp_path / "chitty" / "hooks" / "hooks.log").read_text()
     )
+    # 3,000 items, each list three times in the event (tool_input, oldTodos, newTodos): over 1 MB
+    huge = [
+        {"content": f"huge {i:04d} " + "x" * 100, "status": "pending", "activeForm": "v"} for i in range(3000)
+    ]
+    event = _todowrite(sid, cwd, huge)
+    event["tool_response"] = {"oldTodos": huge, "newTodos": huge}
+    assert len(json.dumps(event)) > 1_048_576
+    assert cli(env, "hooks", "run", "PostToolUse", stdin=json.dumps(event)).returncode == 0
+    huge_synced = [t for t in server.hub.todo_rows("odd-proj") if t["content"].startswith("huge ")]
+    assert len(huge_synced) == 500
 
     http_cwd = tmp_path / "odd-http"
     with server.client("write") as c:
