@@ -509,6 +509,7 @@ def _spool(event: str, payload: dict[str, Any], arrived_ns: int) -> str:
         name = f"{arrived_ns:020d}-{os.getpid()}.json"
         tmp = d / (name + ".tmp")
         tmp.write_text(json.dumps({"event": event, "payload": payload}))
+        tmp.chmod(0o600)  # the user's todo lists and paths: theirs only, like the mktemp copy
         os.replace(tmp, d / name)
     except OSError as exc:
         return f"not spooled ({exc})"

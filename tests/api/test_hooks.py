@@ -290,6 +290,7 @@ def test_events_are_spooled_while_the_hub_is_down_and_replayed_in_order(
         assert r.returncode == 0 and r.stdout == ""
     spool = tmp_path / "chitty" / "hooks" / "spool"
     assert len(list(spool.glob("*.json"))) == 3
+    assert all((f.stat().st_mode & 0o777) == 0o600 for f in spool.glob("*.json"))  # todos, paths
     log_path = tmp_path / "chitty" / "hooks" / "hooks.log"
     assert "kept in the spool" in log_path.read_text() and token not in log_path.read_text()
     assert server.hub.session(sid) is None
