@@ -6,14 +6,18 @@
   keys are kept, and a second install replaces our entries instead of adding more (idempotent).
   Our entries are marked (a command ending in ``# chitty-pipelines hook``, an HTTP handler with
   the ``X-Chitty-Hook`` header), so ``uninstall`` removes exactly those.
-* The command handlers detach at once (``nohup ... &``, stdin kept, stdout/stderr to /dev/null):
-  Claude Code never waits for Python to start or for the hub to answer, and nothing reaches its
-  stdout (for SessionStart and UserPromptSubmit, stdout would become model context).
+  ``uninstall`` puts back the exact text from before install when the file was not edited since;
+  both keep the file's style, mode and symlink.
+* The command handlers copy the event to a temporary file and detach at once (``nohup ... &``,
+  stdout/stderr to /dev/null): Claude Code never waits for Python to start or for the hub to
+  answer, and nothing reaches its stdout (for SessionStart and UserPromptSubmit, stdout would
+  become model context).
 * ``run EVENT`` reads the event's JSON on stdin and acts on the local hub store, or on
   ``CHITTY_SYNC_URL``: SessionStart registers the session, UserPromptSubmit/Stop heartbeat (at
   most every ``CHITTY_HOOK_HEARTBEAT_S``), PostToolUse of TodoWrite syncs the todo list,
   SessionEnd ends the session. It always exits 0 and prints nothing; failures go to
   ``$CHITTY_HOME/hooks/hooks.log`` (scrubbed), the only place to look when a session is missing.
+  Events the hub could not be reached for are spooled and replayed by the next hook that reaches it.
 """
 
 from __future__ import annotations
