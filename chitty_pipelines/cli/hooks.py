@@ -397,7 +397,9 @@ def handle(event: str, payload: dict[str, Any], now: float | None = None) -> str
         if event == "SessionStart":
             done = register_now()
             if done == "already registered":  # a resumed session: active again, even after its end
-                r = hub.heartbeat(sid, meta, reopen=True)
+                r = hub.heartbeat(sid, meta)
+                if not r.ok:  # ended: re-open it (asked only then, so an older hub still heartbeats)
+                    r = hub.heartbeat(sid, meta, reopen=True)
                 done = r.message if r.ok else f"{done}, not re-activated: {r.message}"
             return f"session {sid} {done}"
         if event == "SessionEnd":
