@@ -13,6 +13,8 @@ import orjson
 from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from chitty_pipelines.kernel.text import clean_json
+
 # Ids travel in paths and bodies: letters, digits and . _ : @ - only, starting with a letter or
 # digit, at most 128 characters. No slash, no space, no quote: a path traversal or an SQL-looking
 # string is refused before anything reads or writes.
@@ -84,7 +86,9 @@ def _metadata_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
         raise ValueError("metadata holds NaN or Infinity, which are not JSON numbers") from None
     if len(text) > METADATA_MAX_BYTES:
         raise ValueError(f"metadata is larger than {METADATA_MAX_BYTES} bytes of JSON")
-    return value
+    # A lone surrogate ("\udc80" in the JSON) is stored, then fails every response holding the
+    # session (the listing included) with a 500: replaced by U+FFFD, as the hooks route does.
+    return clean_json(value)
 
 
 # --- errors -------------------------------------------------------------------------------------
@@ -194,6 +198,7 @@ class SessionBody(Body):
 
 class HeartbeatBody(Body):
     metadata: dict[str, Any] | None = None
+    reopen: bool = False  # an ended session is active again (a resumed Claude Code session)
 
     _size = field_validator("metadata")(_metadata_size)
 

@@ -11,6 +11,7 @@ import orjson
 
 from chitty_pipelines.api import models as m
 from chitty_pipelines.api.store import SESSION_ARCHIVE_DAYS, iso, session_ttl_s, utcnow
+from chitty_pipelines.kernel.text import clean_json
 from chitty_pipelines.unified.todo_merge import (
     MergedTodo,
     TodoObservation,
@@ -67,11 +68,12 @@ def session_fields(
 def _metadata(text: str | None) -> dict[str, Any]:
     """A session's stored metadata. Before the API refused them, NaN and Infinity were stored
     (Python's JSON writes them, orjson does not read them): such a row reads with null in their
-    place instead of failing every read of its session."""
+    place instead of failing every read of its session; likewise lone surrogates (stored before
+    the API replaced them) read as U+FFFD."""
     try:
         return orjson.loads(text or "{}")
     except orjson.JSONDecodeError:
-        return json.loads(text, parse_constant=lambda _: None)
+        return clean_json(json.loads(text, parse_constant=lambda _: None))
 
 
 def session_out(row: dict[str, Any], now: datetime | None = None) -> m.SessionOut:

@@ -198,10 +198,13 @@ class SyncClient:
         }
         return self.request("POST", "/api/session", json={k: v for k, v in body.items() if v is not None})
 
-    def heartbeat(self, session_id: str, metadata: dict[str, Any] | None = None) -> Reply:
-        return self.request(
-            "PUT", f"/api/session/{session_id}", json={"metadata": metadata} if metadata else None
-        )
+    def heartbeat(
+        self, session_id: str, metadata: dict[str, Any] | None = None, reopen: bool = False
+    ) -> Reply:
+        body: dict[str, Any] = {"metadata": metadata} if metadata else {}
+        if reopen:
+            body["reopen"] = True
+        return self.request("PUT", f"/api/session/{session_id}", json=body or None)
 
     def end_session(self, session_id: str) -> Reply:
         return self.request("DELETE", f"/api/session/{session_id}")

@@ -6,18 +6,23 @@
   keys are kept, and a second install replaces our entries instead of adding more (idempotent).
   Our entries are marked (a command ending in ``# chitty-pipelines hook``, an HTTP handler with
   the ``X-Chitty-Hook`` header), so ``uninstall`` removes exactly those.
-* The command handlers detach at once (``nohup ... &``, stdin kept, stdout/stderr to /dev/null):
-  Claude Code never waits for Python to start or for the hub to answer, and nothing reaches its
-  stdout (for SessionStart and UserPromptSubmit, stdout would become model context).
+  ``uninstall`` puts back the exact text from before install when the file was not edited since;
+  both keep the file's style, mode and symlink.
+* The command handlers copy the event to a temporary file and detach at once (``nohup ... &``,
+  stdout/stderr to /dev/null): Claude Code never waits for Python to start or for the hub to
+  answer, and nothing reaches its stdout (for SessionStart and UserPromptSubmit, stdout would
+  become model context).
 * ``run EVENT`` reads the event's JSON on stdin and acts on the local hub store, or on
   ``CHITTY_SYNC_URL``: SessionStart registers the session, UserPromptSubmit/Stop heartbeat (at
   most every ``CHITTY_HOOK_HEARTBEAT_S``), PostToolUse of TodoWrite syncs the todo list,
   SessionEnd ends the session. It always exits 0 and prints nothing; failures go to
   ``$CHITTY_HOME/hooks/hooks.log`` (scrubbed), the only place to look when a session is missing.
+  Events the hub could not be reached for are spooled and replayed by the next hook that reaches it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shlex
@@ -30,6 +35,7 @@ from typing import Annotated, Any
 import typer
 
 from chitty_pipelines import config
+from chitty_pipelines.kernel.text import clean_json
 
 MARK = "# chitty-pipelines hook"
 HTTP_MARK_HEADER = "X-Chitty-Hook"
@@ -37,7 +43,9 @@ HTTP_MARK_VALUE = "chitty-pipelines"
 PLATFORM = "claude_code"
 HOOK_TIMEOUT_S = 10  # what Claude Code allows the handler (it returns in milliseconds: detached)
 CLIENT_TIMEOUT_S = 5.0
-MAX_PAYLOAD_BYTES = 1_048_576
+# A TodoWrite event holds the list up to three times (tool_input, oldTodos, newTodos): a long
+# list passes 1 MB, and it is still worth its first items, so only a runaway event is ignored.
+MAX_PAYLOAD_BYTES = 16 * 1_048_576
 # event -> matcher (None: the event takes no matcher)
 EVENTS: dict[str, str | None] = {
     "SessionStart": None,
@@ -65,8 +73,20 @@ def settings_path(project: Path | None) -> Path:
 
 
 def command_for(event: str, python: str | None = None) -> str:
+    """The shell command Claude Code runs (through a shell: /bin/sh is dash on Debian/Ubuntu).
+
+    The event JSON is first copied to a temporary file, then Python runs detached reading it:
+    * POSIX gives an asynchronous command /dev/null as stdin *before* its own redirections, so a
+      detached `cmd <&0 &` would read nothing under dash;
+    * Claude Code's write of a large event (a long TodoWrite list is hundreds of KB, over the
+      64 KB pipe buffer) would otherwise wait until Python had started and read it.
+    """
     exe = shlex.quote(python or sys.executable)
-    return f"nohup {exe} -m chitty_pipelines.cli hooks run {event} <&0 >/dev/null 2>&1 & {MARK}"
+    run = f"{exe} -m chitty_pipelines.cli hooks run {event}"
+    return (
+        f'f=$(mktemp) || exit 0; cat >"$f"; (nohup {run} <"$f" >/dev/null 2>&1; rm -f "$f") '
+        f">/dev/null 2>&1 & {MARK}"
+    )
 
 
 def our_handlers(http_url: str | None = None) -> dict[str, dict[str, Any]]:
@@ -103,7 +123,7 @@ def is_ours(handler: Any) -> bool:
 def _load(path: Path) -> dict[str, Any]:
     if not path.exists():
         return {}
-    text = path.read_text()
+    text = path.read_text(encoding="utf-8")
     if not text.strip():
         return {}
     data = json.loads(text)  # ValueError: the caller refuses to touch a file it cannot read
@@ -112,11 +132,40 @@ def _load(path: Path) -> dict[str, Any]:
     return data
 
 
-def _save(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".chitty-tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)  # atomic: Claude Code never reads a half-written file
+def _render(data: dict[str, Any], like: str | None) -> str:
+    """``data`` in the style of the file's text ``like``: its indentation (or one line), its
+    characters unescaped (``"bär"`` stays ``"bär"``) and its final newline, so that install and
+    uninstall change the lines they are about and nothing else."""
+    if like and like.strip() and "\n" not in like.strip():
+        return json.dumps(data, ensure_ascii=False) + ("\n" if like.endswith("\n") else "")
+    indent: str | int = 2
+    for line in (like or "").splitlines()[1:]:
+        if line.strip():
+            indent = line[: len(line) - len(line.lstrip())] or 2
+            break
+    return json.dumps(data, indent=indent, ensure_ascii=False) + "\n"
+
+
+def _write(path: Path, text: str | None) -> None:
+    """Replace the file's text atomically (Claude Code never reads a half-written file), through a
+    symlink (a dotfiles checkout keeps its link) and with the file's mode (0600 stays 0600: it
+    can hold `env` secrets). ``None``: the file did not exist before install, so it goes."""
+    target = Path(os.path.realpath(path))
+    if text is None:
+        target.unlink(missing_ok=True)
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".chitty-tmp")
+    tmp.write_text(text, encoding="utf-8")
+    if target.exists():
+        os.chmod(tmp, target.stat().st_mode & 0o7777)
+    os.replace(tmp, target)
+
+
+def _record_path(path: Path) -> Path:
+    """Where install keeps the file's text from before (by the settings file's real path)."""
+    key = hashlib.sha256(os.path.realpath(path).encode()).hexdigest()[:32]
+    return _state_dir() / "installed" / f"{key}.json"
 
 
 def remove_ours(settings: dict[str, Any]) -> int:
@@ -188,14 +237,43 @@ def install(
     if http and not url:
         console.print("[red]--http needs CHITTY_SYNC_URL (the hub the hooks post to)[/red]")
         raise typer.Exit(2)
+    before = path.read_text(encoding="utf-8") if path.exists() else None
     try:
         settings = _load(path)
+        fresh = remove_ours(json.loads(json.dumps(settings))) == 0
         merge_ours(settings, our_handlers(url if http else None))
     except ValueError as exc:
         console.print(f"✗ {path}: not valid JSON settings ({exc}); nothing changed", markup=False)
         raise typer.Exit(1) from None
-    _save(path, settings)
-    target = f"hub {url}" if url else "the local hub store"
+    after = _render(settings, before)
+    record = _record_path(path)
+    try:
+        old = json.loads(record.read_text()) if record.exists() and not fresh else {}
+    except ValueError:
+        old = {}
+    # The text from before the first install, so uninstall can put it back byte for byte (None:
+    # there was no file). Unknown when our hooks were there already without a record.
+    kept: dict[str, Any] = {"before": before} if fresh else {k: v for k, v in old.items() if k == "before"}
+    _write(path, after)
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(json.dumps({"path": str(path), **kept, "after": after}))
+    except OSError:
+        pass  # uninstall then only removes our entries, keeping the file's style
+    if project is not None:
+        try:
+            twice = remove_ours(_load(settings_path(None))) > 0
+        except ValueError:
+            twice = False
+        if twice:  # both files' hooks run: every event would be handled twice
+            console.print(
+                f"! the user settings ({settings_path(None)}) have these hooks too: each event would "
+                "be sent twice; `chitty-sync hooks uninstall` removes them there",
+                markup=False,
+            )
+    # Command hooks read CHITTY_SYNC_URL when they run, in Claude Code's environment, not here.
+    where = f"hub {url}" if url else "the local hub store"
+    target = where if http else f"{where} (if Claude Code's environment says the same)"
     console.print(
         f"installed {len(EVENTS)} Claude Code hooks ({'http' if http else 'command'}) in {path}; "
         f"sessions go to {target}",
@@ -219,8 +297,18 @@ def uninstall(
         console.print(f"✗ {path}: not valid JSON settings ({exc}); nothing changed", markup=False)
         raise typer.Exit(1) from None
     removed = remove_ours(settings)
-    if removed:
-        _save(path, settings)
+    record = _record_path(path)
+    try:
+        saved = json.loads(record.read_text()) if record.exists() else None
+    except ValueError:
+        saved = None
+    current = path.read_text(encoding="utf-8") if path.exists() else None
+    if removed and saved and "before" in saved and saved.get("after") == current:
+        _write(path, saved["before"])  # untouched since install: exactly the text from before
+    elif removed:
+        _write(path, _render(settings, current))
+    if removed or saved:
+        record.unlink(missing_ok=True)
     console.print(f"removed {removed} chitty-pipelines hooks from {path}", markup=False)
 
 
@@ -234,7 +322,10 @@ def _log(message: str) -> None:
         d = _state_dir()
         d.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        with (d / "hooks.log").open("a") as fh:
+        log = d / "hooks.log"
+        if log.exists() and log.stat().st_size > LOG_MAX_BYTES:  # one line per event, for ever
+            os.replace(log, d / "hooks.log.1")  # the previous one is kept, the one before goes
+        with log.open("a") as fh:
             fh.write(f"{stamp} {config.scrub(message)}\n")
     except OSError:
         pass
@@ -305,8 +396,11 @@ def handle(event: str, payload: dict[str, Any], now: float | None = None) -> str
 
         if event == "SessionStart":
             done = register_now()
-            if done == "already registered":  # a resumed session: it is active again
-                hub.heartbeat(sid, meta)
+            if done == "already registered":  # a resumed session: active again, even after its end
+                r = hub.heartbeat(sid, meta)
+                if not r.ok:  # ended: re-open it (asked only then, so an older hub still heartbeats)
+                    r = hub.heartbeat(sid, meta, reopen=True)
+                done = r.message if r.ok else f"{done}, not re-activated: {r.message}"
             return f"session {sid} {done}"
         if event == "SessionEnd":
             r = hub.end_session(sid)
@@ -322,21 +416,27 @@ def handle(event: str, payload: dict[str, Any], now: float | None = None) -> str
             stamps.save(heartbeat_at=now)
             return f"session {sid} heartbeat"
         if event == "PostToolUse":
-            todos = _todos(payload.get("tool_input"))
+            from chitty_pipelines.api.models import TODOS_MAX  # here: fastapi is slow to import
+
+            todos, dropped = _todos(payload.get("tool_input"), TODOS_MAX)
             if project is None:
                 return "ignored: no cwd, so no project"
             if not stamps.data.get("registered"):
                 register_now()
             r = hub.sync_todos(project, sid, todos, PLATFORM)
-            return f"todos of {project}: {r.data.get('totalTodos')} after merge"
+            over = f" ({dropped} items over the {TODOS_MAX}-item limit dropped)" if dropped else ""
+            return f"todos of {project}: {r.data.get('totalTodos')} after merge{over}"
         return f"ignored: event {event}"
     finally:
         hub.close()
 
 
-def _todos(tool_input: Any) -> list[dict[str, Any]]:
+def _todos(tool_input: Any, limit: int) -> tuple[list[dict[str, Any]], int]:
+    """The list to sync and how many items were dropped: the hub takes at most ``limit`` items
+    per list and refuses a longer one whole, so the first ``limit`` are kept (Claude Code's
+    order: what it is working on comes first), never none of them."""
     items = tool_input.get("todos") if isinstance(tool_input, dict) else None
-    out = []
+    out: list[dict[str, Any]] = []
     for t in items if isinstance(items, list) else []:
         if isinstance(t, dict) and isinstance(t.get("content"), str) and t.get("content"):
             status = (
@@ -346,7 +446,7 @@ def _todos(tool_input: Any) -> list[dict[str, Any]]:
             if isinstance(t.get("activeForm"), str):
                 item["activeForm"] = t["activeForm"][:2000]
             out.append(item)
-    return out
+    return out[:limit], max(0, len(out) - limit)
 
 
 @hooks_app.command("run")
@@ -354,18 +454,110 @@ def run(
     event: Annotated[str, typer.Argument(help="The hook event (SessionStart, UserPromptSubmit, ...).")],
 ) -> None:
     """The hook entry point: the event's JSON on stdin. Always exits 0 and prints nothing."""
+    arrived_ns = time.time_ns()  # the spool's order: when the event came, not when it failed
     try:
-        raw = sys.stdin.read(MAX_PAYLOAD_BYTES + 1)
-        if len(raw) > MAX_PAYLOAD_BYTES:
+        data = sys.stdin.buffer.read(MAX_PAYLOAD_BYTES + 1)
+        if len(data) > MAX_PAYLOAD_BYTES:
             _log(f"{event}: payload over {MAX_PAYLOAD_BYTES} bytes, ignored")
             return
-        payload = json.loads(raw) if raw.strip() else {}
+        # One undecodable byte or lone surrogate must not cost the whole event: both become U+FFFD.
+        raw = data.decode("utf-8", errors="replace")
+        payload = clean_json(json.loads(raw)) if raw.strip() else {}
         if not isinstance(payload, dict):
             _log(f"{event}: payload is not a JSON object, ignored")
             return
-        _log(f"{event}: {handle(payload.get('hook_event_name') or event, payload)}")
     except Exception as exc:  # a hook must never fail the AI tool: log and exit 0
         _log(f"{event}: failed: {type(exc).__name__}: {exc}")
+        return
+    name = payload.get("hook_event_name") if isinstance(payload.get("hook_event_name"), str) else event
+    try:
+        replayed = _replay_spool()
+    except Exception as exc:  # the spool must never cost the current event
+        replayed = f" (spool not replayed: {type(exc).__name__}: {exc})"
+    try:
+        _log(f"{event}: {handle(name, payload)}{replayed}")
+    except Exception as exc:
+        if _transport_failure(exc) and name in SPOOLED_EVENTS:
+            _log(f"{event}: failed: {type(exc).__name__}: {exc}; {_spool(name, payload, arrived_ns)}")
+        else:
+            _log(f"{event}: failed: {type(exc).__name__}: {exc}")
+
+
+# --- the spool: events the hub could not be reached for ------------------------------------------
+# Heartbeats are not kept (the next one says the same, and a replayed one would date activity
+# wrongly); a start, a todo list and an end are, so an outage loses none of them.
+SPOOLED_EVENTS = ("SessionStart", "PostToolUse", "SessionEnd")
+SPOOL_MAX = 1000
+CLAIM_STALE_S = 600  # a replay takes seconds; a claim this old belongs to a hook that died
+LOG_MAX_BYTES = 1_000_000
+
+
+def _spool_dir() -> Path:
+    return _state_dir() / "spool"
+
+
+def _transport_failure(exc: BaseException) -> bool:
+    """The hub was not reached or failed (connection error, timeout, 5xx): worth retrying later.
+    A 4xx (bad token, refused input) would fail again the same way."""
+    from chitty_pipelines.chittyos.sync_client import SyncServiceError
+
+    return isinstance(exc, SyncServiceError) and (exc.status is None or exc.status >= 500)
+
+
+def _spool(event: str, payload: dict[str, Any], arrived_ns: int) -> str:
+    d = _spool_dir()
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+        if sum(1 for _ in d.glob("*.json")) >= SPOOL_MAX:
+            return f"spool full ({SPOOL_MAX} events), dropped"
+        # arrival time first: the names sort in the order the events came (a retry that took
+        # longer must not put an end before the todo list written ahead of it)
+        name = f"{arrived_ns:020d}-{os.getpid()}.json"
+        tmp = d / (name + ".tmp")
+        tmp.write_text(json.dumps({"event": event, "payload": payload}))
+        tmp.chmod(0o600)  # the user's todo lists and paths: theirs only, like the mktemp copy
+        os.replace(tmp, d / name)
+    except OSError as exc:
+        return f"not spooled ({exc})"
+    return "kept in the spool, replayed when the hub answers again"
+
+
+def _replay_spool() -> str:
+    """Send the spooled events, oldest first, before the current one; stop at the first that
+    still cannot reach the hub (it stays, as do the later ones). Each file is claimed by a rename,
+    so two hooks running at once never send one event twice."""
+    d = _spool_dir()
+    if not d.is_dir():
+        return ""
+    for stale in d.glob("*.claim"):  # claimed by a hook that died before sending it: back in line
+        try:
+            if time.time() - stale.stat().st_mtime > CLAIM_STALE_S:
+                os.replace(stale, d / (stale.name.split(".json.", 1)[0] + ".json"))
+        except OSError:
+            pass
+    files = sorted(d.glob("*.json"))
+    sent = 0
+    for f in files:
+        claimed = f.with_name(f.name + f".{os.getpid()}.claim")
+        try:
+            os.replace(f, claimed)
+            os.utime(claimed)  # the claim's age, for the stale check above
+        except OSError:
+            continue  # another hook took it
+        try:
+            item = json.loads(claimed.read_text())
+            result = handle(item["event"], item["payload"])
+        except Exception as exc:
+            if _transport_failure(exc):
+                os.replace(claimed, f)  # still unreachable: keep it, and the rest, for later
+                break
+            claimed.unlink(missing_ok=True)
+            _log(f"spooled {f.name}: failed: {type(exc).__name__}: {exc}; dropped")
+            continue
+        claimed.unlink(missing_ok=True)
+        _log(f"spooled {item['event']}: {result}")
+        sent += 1
+    return f" (after replaying {sent} spooled events)" if sent else ""
 
 
 __all__ = ["handle", "install", "merge_ours", "our_handlers", "remove_ours", "run", "uninstall"]

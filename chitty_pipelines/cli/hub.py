@@ -29,7 +29,7 @@ class SyncTarget(Protocol):
     def register_session(
         self, sid: str, project: str | None, platform: str, machine: str | None, metadata: dict[str, Any]
     ) -> Result: ...
-    def heartbeat(self, sid: str, metadata: dict[str, Any] | None = None) -> Result: ...
+    def heartbeat(self, sid: str, metadata: dict[str, Any] | None = None, reopen: bool = False) -> Result: ...
     def end_session(self, sid: str) -> Result: ...
     def sync_todos(
         self, project: str, sid: str, todos: list[dict[str, Any]], platform: str | None
@@ -59,8 +59,8 @@ class LocalHub:
         o = self.store.register_session(sid, platform, project, machine, metadata)
         return Result(o.ok, o.created, o.message, dict(o.record or {}))
 
-    def heartbeat(self, sid: str, metadata: dict[str, Any] | None = None) -> Result:
-        o = self.store.heartbeat(sid, metadata)
+    def heartbeat(self, sid: str, metadata: dict[str, Any] | None = None, reopen: bool = False) -> Result:
+        o = self.store.heartbeat(sid, metadata, reopen=reopen)
         return Result(o.ok, False, o.message, dict(o.record or {}))
 
     def end_session(self, sid: str) -> Result:
@@ -110,9 +110,9 @@ class RemoteHub:
         session = r.body.get("session") or {}
         return Result(True, r.created, r.body.get("message") or "", _session_record(session))
 
-    def heartbeat(self, sid: str, metadata: dict[str, Any] | None = None) -> Result:
+    def heartbeat(self, sid: str, metadata: dict[str, Any] | None = None, reopen: bool = False) -> Result:
         try:
-            r = self.client.heartbeat(sid, metadata)
+            r = self.client.heartbeat(sid, metadata, reopen=reopen)
         except SyncServiceError as exc:
             if exc.status in (404, 409):  # unknown or ended: an answer, not a transport failure
                 return Result(False, False, str(exc))

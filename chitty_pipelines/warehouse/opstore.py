@@ -234,25 +234,32 @@ class OpStore:
         return Outcome(True, True, "registered", dict(row))
 
     def heartbeat(
-        self, session_id: str, metadata: dict[str, Any] | None = None, now: datetime | None = None
+        self,
+        session_id: str,
+        metadata: dict[str, Any] | None = None,
+        now: datetime | None = None,
+        reopen: bool = False,
     ) -> Outcome:
+        """Record a heartbeat. An ended session refuses it, unless ``reopen``: a session resumed
+        after its end (Claude Code's SessionStart ``resume``) is active again, same id."""
         ts = _iso(now)
         with self._write() as con:
             row = con.execute("SELECT * FROM {sessions} WHERE session_id = ?", [session_id]).fetchone()
             if row is None:
                 return Outcome(False, message=f"no session {session_id!r}")
-            if row["ended_at"]:
+            reopened = bool(row["ended_at"]) and reopen
+            if row["ended_at"] and not reopen:
                 return Outcome(
                     False, message=f"session {session_id!r} ended at {row['ended_at']}", record=dict(row)
                 )
             merged = {**json.loads(row["metadata"] or "{}"), **(metadata or {})}
             con.execute(
-                "UPDATE {sessions} SET last_heartbeat_at = ?, heartbeats = heartbeats + 1, metadata = ? "
-                "WHERE session_id = ?",
+                "UPDATE {sessions} SET last_heartbeat_at = ?, heartbeats = heartbeats + 1, metadata = ?, "
+                "ended_at = NULL WHERE session_id = ?",
                 [ts, json.dumps(merged), session_id],
             )
             row = con.execute("SELECT * FROM {sessions} WHERE session_id = ?", [session_id]).fetchone()
-        return Outcome(True, False, "heartbeat recorded", dict(row))
+        return Outcome(True, False, "reopened" if reopened else "heartbeat recorded", dict(row))
 
     def end_session(self, session_id: str, now: datetime | None = None) -> Outcome:
         ts = _iso(now)

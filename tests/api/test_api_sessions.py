@@ -223,3 +223,23 @@ def test_session_page_and_status_match_their_models(server: Server) -> None:
     assert len(page["sessions"]) == 2 and page["total"] == 3 and page["limit"] == 2
     assert {s["status"] for s in page["sessions"]} <= {"active", "inactive"}
     assert m.StatusReply.model_validate(status).model_dump(mode="json") == status
+
+
+def test_a_lone_surrogate_in_metadata_never_makes_sessions_unreadable(server: Server) -> None:
+    """JSON may carry a lone surrogate ("\\udc80", as JavaScript's JSON.stringify writes one).
+    It was stored, then every response holding the session failed: the registration itself, its
+    GET and the whole listing (500). Now it becomes U+FFFD; a row stored before reads so too."""
+    with server.client("write") as c:
+        body = '{"id": "surrogate-meta", "aiPlatform": "claude_code", "metadata": {"cwd": "/a/\\udc80"}}'
+        r = c.post("/api/session", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 201, r.text
+        assert r.json()["session"]["metadata"] == {"cwd": "/a/\ufffd"}
+        beat = '{"metadata": {"note": "x\\ud800y"}}'
+        r = c.put("/api/session/surrogate-meta", content=beat, headers={"content-type": "application/json"})
+        assert r.status_code == 200 and r.json()["session"]["metadata"]["note"] == "x\ufffdy", r.text
+    server.hub.register_session("surrogate-old", "claude_code", metadata={"cwd": "/b/\udc80"})
+    with server.client("read") as c:
+        assert c.get("/api/session/surrogate-old").json()["session"]["metadata"] == {"cwd": "/b/\ufffd"}
+        r = c.get("/api/session", params={"limit": 500})
+        assert r.status_code == 200, r.text
+        assert {"surrogate-meta", "surrogate-old"} <= {s["id"] for s in r.json()["sessions"]}

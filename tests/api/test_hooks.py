@@ -81,7 +81,7 @@ def test_install_merges_idempotently_and_uninstall_restores(tmp_path: Path) -> N
     assert r.returncode == 0, r.stderr
     assert json.loads(settings_file.read_text()) == original
 
-    # a project's .claude/settings.json, created when missing, removed back to {} of hooks
+    # a project's .claude/settings.json, created when missing, removed again by uninstall
     project = tmp_path / "proj"
     project.mkdir()
     r = cli(env, "hooks", "install", "--project", str(project))
@@ -90,7 +90,7 @@ def test_install_merges_idempotently_and_uninstall_restores(tmp_path: Path) -> N
     assert sorted(ours(json.loads(proj_settings.read_text()))) == sorted(EVENTS)
     assert json.loads(settings_file.read_text()) == original  # the user file untouched
     assert cli(env, "hooks", "uninstall", "--project", str(project)).returncode == 0
-    assert json.loads(proj_settings.read_text()) == {}
+    assert not proj_settings.exists()  # it did not exist before install: no `{}` left in the repo
 
     # a broken settings file is refused, never overwritten
     settings_file.write_text("{not json")
@@ -138,10 +138,12 @@ def test_installed_commands_drive_a_session_on_the_hub(server: Server, tmp_path:
     cwd.mkdir()
 
     def fire(event: str, fixture: str) -> None:
-        # What Claude Code does: the command through a shell, the event JSON on stdin.
+        # What Claude Code does: the command through /bin/sh (dash here, as on Debian/Ubuntu; a
+        # detached `cmd <&0 &` reads /dev/null there, where bash would have kept stdin), the
+        # event JSON on stdin.
         t0 = time.monotonic()
         r = subprocess.run(
-            ["bash", "-c", commands[event]], input=payload(fixture, cwd), env=env,
+            ["/bin/sh", "-c", commands[event]], input=payload(fixture, cwd), env=env,
             capture_output=True, text=True, timeout=30, cwd=cwd,
         )  # fmt: skip
         assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
@@ -238,3 +240,204 @@ def test_http_hooks_post_to_the_hub(server: Server, tmp_path: Path) -> None:
         assert c.post("/hooks/claude-code", json=json.loads(payload("stop", cwd))).status_code == 403
     with server.client(None) as c:
         assert c.post("/hooks/claude-code", json=json.loads(payload("stop", cwd))).status_code == 401
+
+
+def test_a_resumed_session_is_active_again_after_its_end(server: Server, tmp_path: Path) -> None:
+    """SessionEnd, then SessionStart `resume` with the same id (Claude Code's --resume): the
+    session is active again, through the HTTP route and through the command hooks."""
+    cwd = tmp_path / "resumed"
+    cwd.mkdir()
+    http_sid = "resume-http-" + SID[12:]
+    with server.client("write") as c:
+        for fixture in ("session_start", "session_end", "session_start_resume"):
+            r = c.post("/hooks/claude-code", json=json.loads(payload(fixture, cwd).replace(SID, http_sid)))
+            assert r.status_code == 204, r.text
+        after_end = c.get(f"/api/session/{http_sid}").json()["session"]
+        assert after_end["endedAt"] is None and after_end["active"] is True
+        # a plain heartbeat still refuses an ended session; only a resume re-opens it
+        assert c.delete(f"/api/session/{http_sid}").status_code == 200
+        assert c.put(f"/api/session/{http_sid}", json={}).status_code == 409
+        assert c.put(f"/api/session/{http_sid}", json={"reopen": True}).status_code == 200
+
+    env = env_for(tmp_path, CHITTY_SYNC_URL=server.url, CHITTY_SYNC_TOKEN=server.tokens["write"])
+    sid = "resume-" + SID[7:]
+    hub = server.hub
+    for fixture in ("session_start", "session_end", "session_start_resume"):
+        r = cli(env, "hooks", "run", "SessionStart", stdin=payload(fixture, cwd).replace(SID, sid))
+        assert r.returncode == 0 and r.stdout == ""
+    s = hub.session(sid)
+    assert s["ended_at"] is None and json.loads(s["metadata"])["source"] == "resume"
+    assert "reopened" in (tmp_path / "chitty" / "hooks" / "hooks.log").read_text()
+
+
+def test_events_are_spooled_while_the_hub_is_down_and_replayed_in_order(
+    server: Server, tmp_path: Path
+) -> None:
+    """The hub unreachable: SessionStart, a TodoWrite list and SessionEnd are kept under
+    $CHITTY_HOME/hooks/spool and sent, oldest first, by the next hook that reaches the hub."""
+    token = server.tokens["write"]
+    down = env_for(tmp_path, CHITTY_SYNC_URL=f"http://127.0.0.1:{free_port()}", CHITTY_SYNC_TOKEN=token)
+    cwd = tmp_path / "offline-proj"
+    cwd.mkdir()
+    sid = "offline-" + SID[8:]
+    for event, fixture in (
+        ("SessionStart", "session_start"),
+        ("PostToolUse", "post_tool_use_todowrite"),
+        ("UserPromptSubmit", "user_prompt_submit"),  # a heartbeat: not kept, the next one says it
+        ("SessionEnd", "session_end"),
+    ):
+        r = cli(down, "hooks", "run", event, stdin=payload(fixture, cwd).replace(SID, sid))
+        assert r.returncode == 0 and r.stdout == ""
+    spool = tmp_path / "chitty" / "hooks" / "spool"
+    assert len(list(spool.glob("*.json"))) == 3
+    assert all((f.stat().st_mode & 0o777) == 0o600 for f in spool.glob("*.json"))  # todos, paths
+    log_path = tmp_path / "chitty" / "hooks" / "hooks.log"
+    assert "kept in the spool" in log_path.read_text() and token not in log_path.read_text()
+    assert server.hub.session(sid) is None
+    # a hook that died while replaying left its claim: an old claim is taken back in line
+    first = sorted(spool.glob("*.json"))[0]
+    stale = first.with_name(first.name + ".99999.claim")
+    first.rename(stale)
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+
+    up = env_for(tmp_path, CHITTY_SYNC_URL=server.url, CHITTY_SYNC_TOKEN=token)
+    other = "other-" + SID[6:]  # the next event, of another session, replays the spool first
+    r = cli(up, "hooks", "run", "SessionStart", stdin=payload("session_start", cwd).replace(SID, other))
+    assert r.returncode == 0 and r.stdout == ""
+    s = server.hub.session(sid)
+    assert s is not None and s["ended_at"] and s["project_key"] == "offline-proj"
+    assert {t["content"]: t["status"] for t in server.hub.todo_rows("offline-proj")} == {
+        "Write the sync client": "completed",
+        "Install the hooks": "in_progress",
+        "Bench the API": "pending",
+    }
+    assert list(spool.glob("*")) == []
+    log = log_path.read_text()
+    assert (
+        log.index("spooled SessionStart") < log.index("spooled PostToolUse") < log.index("spooled SessionEnd")
+    )
+    assert "after replaying 3 spooled events" in log
+
+
+def _todowrite(sid: str, cwd: Path, todos: list[dict]) -> dict:
+    body = json.loads(payload("post_tool_use_todowrite", cwd).replace(SID, sid))
+    body["tool_input"]["todos"] = todos
+    return body
+
+
+def test_odd_characters_and_long_lists_cost_no_todo(server: Server, tmp_path: Path) -> None:
+    """A lone surrogate (JSON.stringify writes one as \\udc80), a non-UTF-8 byte, 600 items: the
+    event is kept (the bad character becomes U+FFFD, the first 500 items are synced), never
+    dropped whole or answered with a 500."""
+    env = env_for(tmp_path, CHITTY_SYNC_URL=server.url, CHITTY_SYNC_TOKEN=server.tokens["write"])
+    cwd = tmp_path / "odd-proj"
+    cwd.mkdir()
+    sid = "odd-" + SID[4:]
+    todos = [
+        {"content": "lone SURROGATE here", "status": "pending", "activeForm": "x"},
+        {"content": "emoji \U0001f680 fine", "status": "in_progress", "activeForm": "y"},
+        {"content": "latin1 BYTE here", "status": "pending", "activeForm": "z"},
+    ]
+    text = json.dumps(_todowrite(sid, cwd, todos)).replace("SURROGATE", "\\udc80")
+    data = text.encode().replace(b"BYTE", b"caf\xe9")
+    r = subprocess.run(
+        [sys.executable, "-m", "chitty_pipelines.cli", "hooks", "run", "PostToolUse"],
+        input=data, env=env, capture_output=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0 and r.stdout == b""
+    assert sorted(t["content"] for t in server.hub.todo_rows("odd-proj")) == [
+        "emoji \U0001f680 fine",
+        "latin1 caf\ufffd here",
+        "lone \ufffd here",
+    ]
+
+    many = [{"content": f"item {i:03d}", "status": "pending", "activeForm": "w"} for i in range(600)]
+    r = cli(env, "hooks", "run", "PostToolUse", stdin=json.dumps(_todowrite(sid, cwd, many)))
+    assert r.returncode == 0
+    contents = {t["content"] for t in server.hub.todo_rows("odd-proj")}
+    assert "item 499" in contents and "item 500" not in contents
+    assert (
+        "100 items over the 500-item limit dropped"
+        in (tmp_path / "chitty" / "hooks" / "hooks.log").read_text()
+    )
+    # 3,000 items, each list three times in the event (tool_input, oldTodos, newTodos): over 1 MB
+    huge = [
+        {"content": f"huge {i:04d} " + "x" * 100, "status": "pending", "activeForm": "v"} for i in range(3000)
+    ]
+    event = _todowrite(sid, cwd, huge)
+    event["tool_response"] = {"oldTodos": huge, "newTodos": huge}
+    assert len(json.dumps(event)) > 1_048_576
+    assert cli(env, "hooks", "run", "PostToolUse", stdin=json.dumps(event)).returncode == 0
+    huge_synced = [t for t in server.hub.todo_rows("odd-proj") if t["content"].startswith("huge ")]
+    assert len(huge_synced) == 500
+
+    http_cwd = tmp_path / "odd-http"
+    with server.client("write") as c:
+        body = (
+            json.dumps(_todowrite(sid, http_cwd, todos))
+            .replace("SURROGATE", "\\udc80")
+            .replace("BYTE", "\\u0000")
+        )
+        r = c.post("/hooks/claude-code", content=body, headers={"content-type": "application/json"})
+        assert r.status_code == 204, r.text
+        r = c.post("/hooks/claude-code", json=_todowrite(sid, http_cwd, many))
+        assert r.status_code == 204, r.text
+    contents = {t["content"] for t in server.hub.todo_rows("odd-http")}
+    assert {"lone \ufffd here", "latin1 \ufffd here"} <= contents
+    assert "item 499" in contents and "item 500" not in contents
+
+
+def test_uninstall_gives_back_the_exact_bytes_mode_and_symlink(tmp_path: Path) -> None:
+    """The user's file as they wrote it (4-space indent, non-ASCII, mode 0600, a symlink into a
+    dotfiles folder; a one-line project file): install twice, uninstall, same bytes, same mode,
+    still a link. Edited in between: the edit stays, only our entries go."""
+    env = env_for(tmp_path)
+    dotfiles = tmp_path / "dotfiles" / "claude-settings.json"
+    dotfiles.parent.mkdir()
+    user = {"env": {"GREETING": "grüß dich"}, **json.loads((FIXTURES / "settings_user.json").read_text())}
+    original = json.dumps(user, indent=4, ensure_ascii=False) + "\n"
+    dotfiles.write_text(original, encoding="utf-8")
+    dotfiles.chmod(0o600)
+    link = tmp_path / "claude" / "settings.json"
+    link.parent.mkdir()
+    link.symlink_to(dotfiles)
+    project = tmp_path / "repo"
+    (project / ".claude").mkdir(parents=True)
+    proj_file = project / ".claude" / "settings.json"
+    proj_file.write_text('{"permissions": {"deny": ["Read(.env)"]}}')
+
+    for _ in range(2):
+        assert cli(env, "hooks", "install").returncode == 0
+        warned = cli(env, "hooks", "install", "--project", str(project))
+        assert warned.returncode == 0
+    assert link.is_symlink() and (dotfiles.stat().st_mode & 0o777) == 0o600
+    installed = dotfiles.read_text(encoding="utf-8")
+    assert '"GREETING": "grüß dich"' in installed and '\n    "hooks": {' in installed  # its style
+    assert sorted(ours(json.loads(installed))) == sorted(EVENTS)
+    assert cli(env, "hooks", "uninstall").returncode == 0
+    assert cli(env, "hooks", "uninstall", "--project", str(project)).returncode == 0
+    assert link.is_symlink() and dotfiles.read_text(encoding="utf-8") == original
+    assert (dotfiles.stat().st_mode & 0o777) == 0o600
+    assert proj_file.read_text() == '{"permissions": {"deny": ["Read(.env)"]}}'
+
+    assert cli(env, "hooks", "install").returncode == 0
+    edited = json.loads(dotfiles.read_text(encoding="utf-8"))
+    edited["theme"] = "dark"  # the user (or Claude Code's /config) changes the file meanwhile
+    dotfiles.write_text(json.dumps(edited, indent=4, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert cli(env, "hooks", "uninstall").returncode == 0
+    assert json.loads(dotfiles.read_text(encoding="utf-8")) == {**user, "theme": "dark"}
+    assert "grüß dich" in dotfiles.read_text(encoding="utf-8")
+    assert "sent twice" in warned.stderr  # user and project hooks would both run
+
+
+def test_hooks_log_is_rotated(tmp_path: Path) -> None:
+    """hooks.log gets one line per event for ever: past about 1 MB it becomes hooks.log.1."""
+    env = env_for(tmp_path)
+    log_dir = tmp_path / "chitty" / "hooks"
+    log_dir.mkdir(parents=True)
+    (log_dir / "hooks.log").write_text("old line\n" * 150_000)  # 1.35 MB
+    r = cli(env, "hooks", "run", "Stop", stdin="[1]")
+    assert r.returncode == 0 and r.stdout == ""
+    assert (log_dir / "hooks.log.1").read_text().startswith("old line\n")
+    assert "not a JSON object" in (log_dir / "hooks.log").read_text()
+    assert (log_dir / "hooks.log").stat().st_size < 1000

@@ -19,6 +19,7 @@ from chitty_pipelines.api import views
 from chitty_pipelines.api.deps import State, Write, valid_id
 from chitty_pipelines.api.errors import ApiError
 from chitty_pipelines.api.identity import session_id_for
+from chitty_pipelines.kernel.text import clean_json
 from chitty_pipelines.unified.resolution import slugify
 
 router = APIRouter(tags=["hooks"])
@@ -46,6 +47,9 @@ def _register(api: Any, sid: str, project: str | None, meta: dict[str, Any], mac
     responses={400: {"model": m.ErrorReply}},
 )
 def claude_code_hook(api: State, who: Write, payload: Annotated[dict[str, Any], Body()]) -> Response:
+    # A lone surrogate (JSON.stringify writes one as "\udc80") or NUL cannot be stored: replaced,
+    # so one odd character in a todo costs neither the list nor a 500.
+    payload = clean_json(payload)
     sid = payload.get("session_id")
     if not isinstance(sid, str):
         raise ApiError(400, "session_id (string) required")
@@ -59,7 +63,7 @@ def claude_code_hook(api: State, who: Write, payload: Annotated[dict[str, Any], 
     machine = f"http:{who.name}"  # an HTTP hook cannot say its host; the token's name tells machines apart
     if event == "SessionStart":
         if not _register(api, sid, project, meta, machine):
-            api.hub.heartbeat(sid, meta)
+            api.hub.heartbeat(sid, meta, reopen=True)  # resumed: active again, even after its end
     elif event in ("UserPromptSubmit", "Stop"):
         if not api.hub.heartbeat(sid).ok:
             _register(api, sid, project, meta, machine)
@@ -72,8 +76,8 @@ def claude_code_hook(api: State, who: Write, payload: Annotated[dict[str, Any], 
             raise ApiError(400, "cwd required to know the todo list's project")
         tool_input = payload.get("tool_input")
         items = tool_input.get("todos") if isinstance(tool_input, dict) else None
-        if not isinstance(items, list) or len(items) > m.TODOS_MAX:
-            raise ApiError(400, f"tool_input.todos must be a list of at most {m.TODOS_MAX} items")
+        if not isinstance(items, list):
+            raise ApiError(400, "tool_input.todos must be a list")
         rows = [
             {
                 "content": str(t["content"])[:2000],
@@ -82,7 +86,7 @@ def claude_code_hook(api: State, who: Write, payload: Annotated[dict[str, Any], 
             }
             for t in items
             if isinstance(t, dict) and isinstance(t.get("content"), str) and t["content"]
-        ]
+        ][: m.TODOS_MAX]  # as the command hook: the first TODOS_MAX items, never none of a long list
         _register(api, sid, project, meta, machine)
         api.hub.add_todo_list(project, sid, rows, PLATFORM, views.merged)
     elif not isinstance(event, str):

@@ -92,7 +92,11 @@ def register_session(api: State, who: Write, body: m.SessionBody) -> JSONRespons
 def heartbeat(
     api: State, _who: Write, session_id: PathId, body: m.HeartbeatBody | None = None
 ) -> m.SessionReply:
-    outcome = api.hub.heartbeat(valid_id(session_id, "session id"), body.metadata if body else None)
+    outcome = api.hub.heartbeat(
+        valid_id(session_id, "session id"),
+        body.metadata if body else None,
+        reopen=bool(body and body.reopen),
+    )
     if not outcome.ok:
         if outcome.record is None:
             raise ApiError(404, f"session {session_id!r} not found", {"sessionId": session_id})
