@@ -14,9 +14,10 @@
   become model context).
 * ``run EVENT`` reads the event's JSON on stdin and acts on the local hub store, or on
   ``CHITTY_SYNC_URL``: SessionStart registers the session, UserPromptSubmit/Stop heartbeat (at
-  most every ``CHITTY_HOOK_HEARTBEAT_S``), PostToolUse of TodoWrite syncs the todo list,
-  SessionEnd ends the session. It always exits 0 and prints nothing; failures go to
-  ``$CHITTY_HOME/hooks/hooks.log`` (scrubbed), the only place to look when a session is missing.
+  most every ``CHITTY_HOOK_HEARTBEAT_S``), PostToolUse of TodoWrite (or of TaskCreate/TaskUpdate:
+  then the session's tasks/ files) syncs the todo list, SessionEnd ends the session. It always
+  exits 0 and prints nothing; failures go to ``$CHITTY_HOME/hooks/hooks.log`` (scrubbed), the
+  only place to look when a session is missing.
   Events the hub could not be reached for are spooled and replayed by the next hook that reaches it.
 """
 
@@ -50,7 +51,8 @@ MAX_PAYLOAD_BYTES = 16 * 1_048_576
 EVENTS: dict[str, str | None] = {
     "SessionStart": None,
     "UserPromptSubmit": None,
-    "PostToolUse": "TodoWrite",
+    # TodoWrite until Claude Code 2.1.15; from 2.1.16 the Task* tools keep the list instead.
+    "PostToolUse": "TodoWrite|TaskCreate|TaskUpdate",
     "Stop": None,
     "SessionEnd": None,
 }
@@ -372,7 +374,7 @@ def handle(event: str, payload: dict[str, Any], now: float | None = None) -> str
     sid = payload.get("session_id")
     if not isinstance(sid, str) or not sid:
         return "ignored: no session_id"
-    if event == "PostToolUse" and payload.get("tool_name") != "TodoWrite":
+    if event == "PostToolUse" and payload.get("tool_name") not in ("TodoWrite", *TASK_TOOLS):
         return f"ignored: tool {payload.get('tool_name')}"
     stamps = _Stamps(sid)
     throttle = float(config.env("CHITTY_HOOK_HEARTBEAT_S") or 60)
@@ -418,7 +420,10 @@ def handle(event: str, payload: dict[str, Any], now: float | None = None) -> str
         if event == "PostToolUse":
             from chitty_pipelines.api.models import TODOS_MAX  # here: fastapi is slow to import
 
-            todos, dropped = _todos(payload.get("tool_input"), TODOS_MAX)
+            if payload.get("tool_name") in TASK_TOOLS:
+                todos, dropped = _todos({"todos": _task_list(sid)}, TODOS_MAX)
+            else:
+                todos, dropped = _todos(payload.get("tool_input"), TODOS_MAX)
             if project is None:
                 return "ignored: no cwd, so no project"
             if not stamps.data.get("registered"):
@@ -429,6 +434,38 @@ def handle(event: str, payload: dict[str, Any], now: float | None = None) -> str
         return f"ignored: event {event}"
     finally:
         hub.close()
+
+
+TASK_TOOLS = ("TaskCreate", "TaskUpdate")
+
+
+def _task_list(session_id: str) -> list[dict[str, Any]]:
+    """The session's whole task list as todo items, from Claude Code's own state files
+    (``tasks/<CLAUDE_CODE_TASK_LIST_ID or session id>/<n>.json``, session-formats.md §1.12): a
+    TaskCreate or TaskUpdate input holds one task or only a change, the files hold the list, as
+    a TodoWrite input does. Read in numeric order, the order Claude Code created them."""
+    list_id = os.environ.get("CLAUDE_CODE_TASK_LIST_ID") or session_id
+    if not list_id or "/" in list_id or list_id in (".", ".."):
+        return []
+    for home in config.load_settings().claude_homes:
+        folder = home / "tasks" / list_id
+        if folder.is_dir():
+            break
+    else:
+        return []
+
+    def order(path: Path) -> tuple[int, str]:
+        return (int(path.stem), "") if path.stem.isdigit() else (1 << 62, path.stem)
+
+    items = []
+    for path in sorted(folder.glob("*.json"), key=order):
+        try:
+            task = json.loads(path.read_text(encoding="utf-8", errors="replace"))
+        except (OSError, ValueError):
+            continue  # being rewritten, or not a task: the next event reads it again
+        if isinstance(task, dict) and task.get("status") != "deleted":
+            items.append({**task, "content": task.get("content") or task.get("subject")})
+    return items
 
 
 def _todos(tool_input: Any, limit: int) -> tuple[list[dict[str, Any]], int]:

@@ -70,7 +70,7 @@ def test_install_merges_idempotently_and_uninstall_restores(tmp_path: Path) -> N
     mine = ours(merged)
     assert sorted(mine) == sorted(EVENTS)
     assert all(len(v) == 1 for v in mine.values())
-    assert mine["PostToolUse"][0]["_matcher"] == "TodoWrite"
+    assert mine["PostToolUse"][0]["_matcher"] == "TodoWrite|TaskCreate|TaskUpdate"
     assert "hooks run SessionEnd" in mine["SessionEnd"][0]["command"]
     # the user's keys and hooks are all still there, in front of ours
     assert merged["model"] == "opus" and merged["permissions"] == original["permissions"]
@@ -441,3 +441,42 @@ def test_hooks_log_is_rotated(tmp_path: Path) -> None:
     assert (log_dir / "hooks.log.1").read_text().startswith("old line\n")
     assert "not a JSON object" in (log_dir / "hooks.log").read_text()
     assert (log_dir / "hooks.log").stat().st_size < 1000
+
+
+def test_task_tools_sync_the_sessions_task_list(server: Server, tmp_path: Path) -> None:
+    """Claude Code 2.1.16+ keeps the list with TaskCreate/TaskUpdate (one task or one change per
+    call) in tasks/<session>/<n>.json: the hook syncs the whole list from those files, as it does
+    a TodoWrite list; another tool still changes nothing."""
+    env = env_for(tmp_path, CHITTY_SYNC_URL=server.url, CHITTY_SYNC_TOKEN=server.tokens["write"])
+    cwd = tmp_path / "task-proj"
+    cwd.mkdir()
+    sid = "task-" + SID[5:]
+    folder = tmp_path / "claude" / "tasks" / sid
+    folder.mkdir(parents=True)
+    tasks = [
+        {"id": "1", "subject": "Write the parser", "description": "", "activeForm": "Writing",
+         "status": "completed", "blockedBy": [], "owner": None, "metadata": {}},
+        {"id": "2", "subject": "Test the parser", "activeForm": "Testing", "status": "in_progress"},
+    ]  # fmt: skip
+    for task in tasks:
+        (folder / f"{task['id']}.json").write_text(json.dumps(task))
+    (folder / ".lock").write_text("")
+    (folder / "10.json").write_text('{"id": "10", "subject": "Ship it", "status": "pending"}')
+    (folder / "11.json").write_text('{"id": "11", "subj')  # being written: skipped this time
+
+    event = _todowrite(sid, cwd, [])
+    event["tool_name"] = "TaskCreate"
+    event["tool_input"] = {"subject": "Ship it", "description": "", "activeForm": "Shipping"}
+    assert cli(env, "hooks", "run", "PostToolUse", stdin=json.dumps(event)).returncode == 0
+    rows = {t["content"]: t["status"] for t in server.hub.todo_rows("task-proj")}
+    assert rows == {"Write the parser": "completed", "Test the parser": "in_progress", "Ship it": "pending"}
+
+    (folder / "2.json").write_text(json.dumps({**tasks[1], "status": "completed"}))
+    event["tool_name"], event["tool_input"] = "TaskUpdate", {"taskId": "2", "status": "completed"}
+    assert cli(env, "hooks", "run", "PostToolUse", stdin=json.dumps(event)).returncode == 0
+    rows = {t["content"]: t["status"] for t in server.hub.todo_rows("task-proj")}
+    assert rows["Test the parser"] == "completed"
+
+    event["tool_name"] = "TaskList"  # reads, changes nothing
+    assert cli(env, "hooks", "run", "PostToolUse", stdin=json.dumps(event)).returncode == 0
+    assert "ignored: tool TaskList" in (tmp_path / "chitty" / "hooks" / "hooks.log").read_text()
