@@ -88,7 +88,8 @@ def _metadata_size(value: dict[str, Any] | None) -> dict[str, Any] | None:
         raise ValueError(f"metadata is larger than {METADATA_MAX_BYTES} bytes of JSON")
     # A lone surrogate ("\udc80" in the JSON) is stored, then fails every response holding the
     # session (the listing included) with a 500: replaced by U+FFFD, as the hooks route does.
-    return clean_json(value)
+    # U+0000 stays: stored as JSON text it is escaped and reads back as sent.
+    return clean_json(value, keep_nul=True)
 
 
 # --- errors -------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def _metadata(text: str | None) -> dict[str, Any]:
     try:
         return orjson.loads(text or "{}")
     except orjson.JSONDecodeError:
-        return clean_json(json.loads(text, parse_constant=lambda _: None))
+        return clean_json(json.loads(text, parse_constant=lambda _: None), keep_nul=True)
 
 
 def session_out(row: dict[str, Any], now: datetime | None = None) -> m.SessionOut:

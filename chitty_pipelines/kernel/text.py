@@ -9,22 +9,27 @@ import re
 from typing import Any
 
 _BAD = re.compile("[\ud800-\udfff\x00]")
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
-def clean_text(value: str) -> str:
+def clean_text(value: str, *, keep_nul: bool = False) -> str:
     """``value`` with lone surrogates and NUL replaced by U+FFFD (a valid pair is kept: Python
-    holds it as one code point, never as two surrogates)."""
-    return _BAD.sub("\ufffd", value)
+    holds it as one code point, never as two surrogates). ``keep_nul``: for text stored as JSON,
+    where U+0000 is written escaped and reads back as sent."""
+    return (_SURROGATES if keep_nul else _BAD).sub("\ufffd", value)
 
 
-def clean_json(value: Any) -> Any:
+def clean_json(value: Any, *, keep_nul: bool = False) -> Any:
     """``clean_text`` applied to every string (keys too) of a parsed JSON value."""
     if isinstance(value, str):
-        return clean_text(value)
+        return clean_text(value, keep_nul=keep_nul)
     if isinstance(value, dict):
-        return {clean_text(k) if isinstance(k, str) else k: clean_json(v) for k, v in value.items()}
+        return {
+            clean_text(k, keep_nul=keep_nul) if isinstance(k, str) else k: clean_json(v, keep_nul=keep_nul)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [clean_json(v) for v in value]
+        return [clean_json(v, keep_nul=keep_nul) for v in value]
     return value
 
 
