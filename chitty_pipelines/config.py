@@ -111,6 +111,12 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
         platform="claude_code",
     ),
     EnvVarSpec(
+        "CLAUDE_CODE_TASK_LIST_ID",
+        "Claude Code's own variable (a task list shared by sessions), seen by the hooks in Claude "
+        "Code's environment: TaskCreate/TaskUpdate sync `tasks/<it>/` instead of `tasks/<session id>/`.",
+        platform="claude_code",
+    ),
+    EnvVarSpec(
         "CHITTY_EXPORTS_DIR",
         "Folder searched recursively for ChatGPT conversations.json exports.",
         "$CHITTY_HOME/exports",

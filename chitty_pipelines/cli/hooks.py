@@ -444,7 +444,7 @@ def _task_list(session_id: str) -> list[dict[str, Any]]:
     (``tasks/<CLAUDE_CODE_TASK_LIST_ID or session id>/<n>.json``, session-formats.md §1.12): a
     TaskCreate or TaskUpdate input holds one task or only a change, the files hold the list, as
     a TodoWrite input does. Read in numeric order, the order Claude Code created them."""
-    list_id = os.environ.get("CLAUDE_CODE_TASK_LIST_ID") or session_id
+    list_id = config.env("CLAUDE_CODE_TASK_LIST_ID") or session_id
     if not list_id or "/" in list_id or list_id in (".", ".."):
         return []
     for home in config.load_settings().claude_homes:

@@ -480,3 +480,14 @@ def test_task_tools_sync_the_sessions_task_list(server: Server, tmp_path: Path) 
     event["tool_name"] = "TaskList"  # reads, changes nothing
     assert cli(env, "hooks", "run", "PostToolUse", stdin=json.dumps(event)).returncode == 0
     assert "ignored: tool TaskList" in (tmp_path / "chitty" / "hooks" / "hooks.log").read_text()
+
+    # A list shared by sessions (CLAUDE_CODE_TASK_LIST_ID in Claude Code's environment) lives
+    # under its own name, not the session's.
+    shared = tmp_path / "claude" / "tasks" / "team-list"
+    shared.mkdir()
+    (shared / "1.json").write_text('{"id": "1", "subject": "Shared step", "status": "in_progress"}')
+    event["tool_name"] = "TaskCreate"
+    env_shared = {**env, "CLAUDE_CODE_TASK_LIST_ID": "team-list"}
+    assert cli(env_shared, "hooks", "run", "PostToolUse", stdin=json.dumps(event)).returncode == 0
+    rows = {t["content"]: t["status"] for t in server.hub.todo_rows("task-proj")}
+    assert rows["Shared step"] == "in_progress"
