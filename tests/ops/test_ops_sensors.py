@@ -208,7 +208,9 @@ def test_run_failure_reason_names_the_error_and_masks_secrets(
     def fine() -> None:
         raise ValueError("second step broke too")
 
-    defs = dg.Definitions(assets=[notion_like, fine], jobs=[dg.define_asset_job("two", selection=[notion_like, fine])])
+    defs = dg.Definitions(
+        assets=[notion_like, fine], jobs=[dg.define_asset_job("two", selection=[notion_like, fine])]
+    )
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("two").execute_in_process(instance=instance, raise_on_error=False)
         _record_failure(result, instance, warehouse_resource)
