@@ -192,10 +192,13 @@ def test_warehouse_down_for_good_fails_fast_after_one_retry_window(monkeypatch):
     retry_s (a restart), every later one of the process fails at once. Before, each connection
     waited retry_s anew: a syncall took 6 minutes (90 s x 4 connections) to say the server was
     down. A connection that succeeds again makes outages retried again."""
-    from postgres_harness import postgres_server
+    from postgres_harness import ENV_DSN, postgres_server
 
     from chitty_pipelines.warehouse.backend import PostgresBackend, WarehouseUnavailable
 
+    # A cluster of its own, stopped at the end of the block: the suite's shared server
+    # (CHITTY_TEST_POSTGRES_DSN, set in the --warehouse=postgres pass) stays up.
+    monkeypatch.delenv(ENV_DSN, raising=False)
     attempts: list[str] = []
     real_connect = PostgresBackend._connect_once
 
