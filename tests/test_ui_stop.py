@@ -3,6 +3,7 @@ the CLI runs it in its own process group and signals the whole group."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -131,3 +132,84 @@ def test_a_group_that_outlives_sigterm_is_killed_after_the_grace() -> None:
             proc.wait()
         if pgid is not None and _group_members(pgid):
             os.killpg(pgid, signal.SIGKILL)
+
+
+def _descendants(pid: int) -> set[int]:
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid="], capture_output=True, text=True).stdout
+    children: dict[int, list[int]] = {}
+    for line in out.splitlines():
+        p, pp = (int(x) for x in line.split())
+        children.setdefault(pp, []).append(p)
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _dev_group(parent: int) -> int | None:
+    """The process group of the ``dagster dev`` child of ``parent``."""
+    out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,pgid=,args="], capture_output=True, text=True)
+    for line in out.stdout.splitlines():
+        _pid, ppid, pgid, args = line.split(None, 3)
+        if int(ppid) == parent and "dagster dev" in args:
+            return int(pgid)
+    return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout
+    return bool(state.strip()) and not state.strip().startswith("Z")
+
+
+def test_stopping_demo_ui_stops_dagster_and_the_fakes(tmp_path: Path) -> None:
+    """``demo --ui`` stopped by SIGTERM (a service manager, `kill`, a closed terminal) left
+    ``dagster dev`` and its webserver running: only Ctrl-C reached them. It now runs dagster dev
+    in its own group as ``ui`` does, so every process the demo started ends with it."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
+    proc = subprocess.Popen(
+        [str(CLI), "demo", "--home", str(tmp_path / "demo"), "--ui", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 400
+        while not _port_open(port):
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "the demo's Dagster webserver never listened"
+            time.sleep(1)
+        pgid = _dev_group(proc.pid)  # the demo has other children: its PostgreSQL, for one
+        assert pgid is not None and pgid != os.getpgrp(), "dagster dev is not in a group of its own"
+        started = _descendants(proc.pid)
+        assert len(started) >= 2, "expected dagster dev and its webserver under the demo"
+
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=90)
+        assert "stopping the fakes" in out, out[-3000:]
+        deadline = time.monotonic() + 10
+        while any(_alive(p) for p in started) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert [p for p in started if _alive(p)] == [], "processes of the demo survived its stop"
+        assert not _port_open(port)
+    finally:
+        # A failed assertion must not leave the demo's processes behind for the next test.
+        leftovers = _descendants(proc.pid)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for pid in leftovers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shlex
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,23 +12,20 @@ from rich.table import Table
 
 
 def _serve_ui(console, home: Path, port: int) -> None:
-    """``dagster dev`` on the demo home while the fakes stay up; on Ctrl-C (which the terminal
-    also delivers to dagster dev) wait for its graceful shutdown before the fakes go away, so no
-    run or sensor tick is cut off mid-request and no child process is orphaned."""
-    console.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={home / 'dagster'}); Ctrl-C stops it")
-    from chitty_pipelines.cli.ui import dev_command
+    """``dagster dev`` on the demo home while the fakes stay up, in a process group of its own as
+    ``chitty-sync ui`` runs it: Ctrl-C or SIGTERM stops dagster dev, its webserver and daemon
+    (after a grace period, by force), and only then do the fakes go away, so no run or sensor tick
+    is cut off mid-request and no child outlives the demo (SIGTERM left dagster dev running)."""
+    import os
 
+    from chitty_pipelines.cli.ui import dev_command, run_in_own_group
+
+    console.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={home / 'dagster'}); Ctrl-C stops it")
     (home / "dagster").mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(dev_command(home / "dagster", "127.0.0.1", port))  # inherits the demo environment
-    try:
-        proc.wait()
-    except KeyboardInterrupt:
-        console.print("stopping the UI, then the fakes")
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.terminate()
-            proc.wait(timeout=10)
+    # The demo environment (fakes' URLs, tokens, CHITTY_OFFLINE) is in os.environ while it runs.
+    rc = run_in_own_group(dev_command(home / "dagster", "127.0.0.1", port), dict(os.environ))
+    ended = "" if rc == 0 else f"Dagster UI exited with code {rc}; "
+    console.print(f"{ended}stopping the fakes")
 
 
 def register(app: typer.Typer) -> None:
