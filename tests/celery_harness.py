@@ -254,3 +254,60 @@ def differing_columns(got: list[tuple[Any, ...]], want: list[tuple[Any, ...]]) -
         for i, c in enumerate(header)
         if sorted(str(r[i]) for r in got[1:]) != sorted(str(r[i]) for r in want[1:])
     ]
+
+
+@contextlib.contextmanager
+def broker_that_only_pongs() -> Iterator[str]:
+    """A Redis URL whose server answers the CLI's pre-run ``PING`` (and the client's handshake)
+    but drops the connection on any other command: a broker that was up when the run began and
+    is lost before the first step is sent. Speaks RESP over TCP, one thread per connection."""
+    import threading
+
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    port = listener.getsockname()[1]
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            buffer = b""
+            while True:
+                try:
+                    data = conn.recv(65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                buffer += data
+                # Each request is an array of bulk strings: *N\r\n$len\r\nWORD\r\n...; only its
+                # command word matters here.
+                while buffer.startswith(b"*") and buffer.count(b"\r\n") >= 3:
+                    parts = buffer.split(b"\r\n")
+                    count = int(parts[0][1:])
+                    if len(parts) < 1 + 2 * count:
+                        break
+                    word = parts[2].upper()
+                    buffer = b"\r\n".join(parts[1 + 2 * count :])
+                    if word == b"PING":
+                        conn.sendall(b"+PONG\r\n")
+                    elif word == b"HELLO":  # RESP3, as Redis 6+ answers it
+                        conn.sendall(b"%3\r\n+server\r\n+redis\r\n+version\r\n+7.0.15\r\n+proto\r\n:3\r\n")
+                    elif word in (b"CLIENT", b"AUTH", b"SELECT"):
+                        conn.sendall(b"+OK\r\n")
+                    else:
+                        return  # the broker is gone
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        listener.close()

@@ -12,7 +12,14 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from celery_harness import CLI, base_env, dagster_home_from_example, dagster_pg_env, free_port
+from celery_harness import (
+    CLI,
+    base_env,
+    broker_that_only_pongs,
+    dagster_home_from_example,
+    dagster_pg_env,
+    free_port,
+)
 from postgres_harness import fresh_database
 
 from chitty_pipelines.platforms.claude_code import seed as claude_seed
@@ -43,8 +50,8 @@ def held_slots(dagster_db: str) -> list[tuple]:
 
 
 def test_broker_down_leaves_no_pool_slot_behind(postgres_dsn, tmp_path):
-    """CHITTY_EXECUTOR=celery with the Redis broker down: the run fails naming the broker, and
-    the platform's pool slot it claimed before sending the step is freed. Before, the failed run
+    """CHITTY_EXECUTOR=celery with the Redis broker lost once the run has begun: the run fails
+    naming the broker, and the platform's pool slot it claimed before sending the step is freed. Before, the failed run
     kept the slot and every later syncall of that platform (pool limit 1, dagster.yaml.example)
     waited for it forever, printing nothing."""
     with (
@@ -59,12 +66,16 @@ def test_broker_down_leaves_no_pool_slot_behind(postgres_dsn, tmp_path):
             "CLAUDE_HOME": str(claude_home(tmp_path)),
             "CHITTY_WAREHOUSE_URL": warehouse,
             "CHITTY_EXECUTOR": "celery",
-            "CHITTY_CELERY_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",  # nothing listens
         }
-        down = cli(["syncall"], env, tmp_path)
+        # Up for the CLI's pre-run ping, gone when the step is sent (a broker that is simply
+        # down is named before any run starts: test_celery_executor).
+        with broker_that_only_pongs() as broker:
+            env["CHITTY_CELERY_BROKER_URL"] = broker
+            down = cli(["syncall"], env, tmp_path)
         out = down.stdout + down.stderr
         assert down.returncode == 1, out[-3000:]
-        assert "CHITTY_CELERY_BROKER_URL" in out
+        # kombu's "Connection closed by server" alone never said where the broker is set
+        assert "(is the Redis broker of CHITTY_CELERY_BROKER_URL up?)" in out, out[-3000:]
         assert held_slots(dg) == [], out[-3000:]
 
         # The same instance, in process this time: it must not wait for the failed run's slot.
@@ -120,7 +131,31 @@ def test_instance_database_unreachable_names_the_variables(tmp_path):
     assert "cannot connect to the PostgreSQL of the Dagster instance in" in out, out
     assert "DAGSTER_PG_PORT" in out and "DAGSTER_PG_PASSWORD" in out
     assert "too many retries" not in out and "Traceback" not in out
+    # said before Dagster's own ~12 s of retries, each printed with a traceback
+    assert "Retrying failed database connection" not in out
     assert password not in out
+
+
+def test_instance_database_missing_is_named_at_once(postgres_dsn, tmp_path):
+    """The server answers but the instance's database does not exist: the server's own words and
+    the variables to check, from one connection (no Dagster retry warnings)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(postgres_dsn)
+    env = instance_env(
+        tmp_path,
+        DAGSTER_PG_HOST=str(params.get("host", "127.0.0.1")),
+        DAGSTER_PG_PORT=str(params.get("port", "5432")),
+        DAGSTER_PG_DB="no_such_dagster_db",
+        DAGSTER_PG_USER=str(params.get("user", "postgres")),
+        DAGSTER_PG_PASSWORD=str(params.get("password", "")),
+    )
+    run = cli(["syncall"], env, tmp_path)
+    out = run.stdout + run.stderr
+    assert run.returncode == 1, out
+    assert 'database "no_such_dagster_db" does not exist' in out, out
+    assert "check DAGSTER_PG_HOST" in out
+    assert "Retrying failed database connection" not in out and "sync_platforms" not in out
 
 
 @pytest.mark.parametrize("command", [["syncall"], ["backfill", "--from", "2026-01-01", "--to", "2026-01-02"]])

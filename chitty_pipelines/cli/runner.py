@@ -46,6 +46,7 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
     # Two first runs at once on a new SQLite instance would both create its tables and one
     # would fail ("table secondary_indexes already exists"). Opening it once under an exclusive
     # lock creates the schema before anyone else looks; later opens find it ready.
+    _reach_postgres_storage(home)
     with (home / ".chitty-instance.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -71,6 +72,60 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
 
 
 _PG_VARS = "DAGSTER_PG_HOST, DAGSTER_PG_PORT, DAGSTER_PG_DB, DAGSTER_PG_USER, DAGSTER_PG_PASSWORD"
+
+
+def _reach_postgres_storage(home: Any) -> None:
+    """An instance on PostgreSQL (dagster.yaml.example) must answer before Dagster opens it.
+
+    dagster-postgres retries a connection that fails for ~12 s, printing a warning with a
+    traceback on each attempt, before the error _instance_error explains. One connection with a
+    short timeout gives the same explanation at once. A setting this cannot read (an unset
+    variable, another storage) is left to Dagster, whose own error is explained as before."""
+    import yaml
+
+    try:
+        loaded = yaml.safe_load((home / "dagster.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return
+    storage = loaded.get("storage") if isinstance(loaded, dict) else None
+    settings = storage.get("postgres") if isinstance(storage, dict) else None
+    if not isinstance(settings, dict):
+        return
+
+    unset: list[str] = []
+
+    def resolved(value: Any) -> Any:
+        if isinstance(value, dict) and set(value) == {"env"}:
+            found = os.environ.get(str(value["env"]))
+            if found is None:
+                unset.append(str(value["env"]))
+            return found
+        if isinstance(value, dict):
+            return {k: resolved(v) for k, v in value.items()}
+        return value
+
+    values = resolved(settings)
+    if unset:
+        return  # Dagster names the variable (_instance_error keeps its words)
+    url = values.get("postgres_url")
+    if url is None and isinstance(values.get("postgres_db"), dict):
+        db = values["postgres_db"]
+        from dagster_postgres.utils import get_conn_string
+
+        url = get_conn_string(**{**db, "scheme": "postgresql"})
+    if not isinstance(url, str):
+        return
+    import re
+
+    import psycopg
+
+    url = re.sub(r"^postgres(ql)?\+\w+://", "postgresql://", url)
+    try:
+        psycopg.connect(url, connect_timeout=10).close()  # a cold Neon compute wakes in ~1 s
+    except psycopg.OperationalError as exc:
+        raise _instance_error(exc, home) from None
+    except psycopg.Error:
+        return  # a malformed setting: Dagster's own error says which
 
 
 def _instance_error(exc: Exception, home: Any) -> Exception:
@@ -99,6 +154,7 @@ def _instance_error(exc: Exception, home: Any) -> Exception:
         cause = exc.__cause__ or exc.__context__ or exc
         reason = " ".join(str(cause).split("\n")[0].split())
         reason = re.sub(r"^\(psycopg2?\.\w+\) ", "", reason)
+        reason = reason.removeprefix("connection failed: ")  # psycopg 3's wording (the pre-check)
         return config.ConfigError(
             config.scrub(
                 f"cannot connect to the PostgreSQL of the Dagster instance in {yaml}: {reason}; "
@@ -475,7 +531,11 @@ def _report(entry: dg.EventLogEntry, outcome: RunOutcome, on_event: EventPrinter
         error = getattr(event.event_specific_data, "error", None)
         if error is not None:
             message = " ".join(error.message.split())
-            if config.executor() == "celery" and "celery" in message.lower():
+            # Celery's own error, or its transport's (kombu, redis-py: "Connection closed by
+            # server"), says nothing of where the broker is configured.
+            if config.executor() == "celery" and any(
+                word in message.lower() for word in ("celery", "kombu", "redis")
+            ):
                 message += " (is the Redis broker of CHITTY_CELERY_BROKER_URL up?)"
             outcome.errors.append(f"run: {message}")
             on_event("failure", f"run: {message}")
