@@ -35,6 +35,21 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _start_cli(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(CLI), *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
+def _wait_listening(proc: subprocess.Popen[str], port: int, timeout_s: float) -> None:
+    """Until the Dagster webserver ``proc`` started listens on ``port``."""
+    deadline = time.monotonic() + timeout_s
+    while not _port_open(port):
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        assert time.monotonic() < deadline, "the Dagster webserver never listened"
+        time.sleep(1)
+
+
 def _group_members(pgid: int) -> list[int]:
     out = subprocess.run(["ps", "-e", "-o", "pid=,pgid="], capture_output=True, text=True).stdout
     return [int(p) for p, g in (line.split() for line in out.splitlines()) if int(g) == pgid]
@@ -68,19 +83,9 @@ def _workspace_location_name() -> str:
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_stopping_ui_stops_the_whole_dagster_group(chitty_home: Path, sig: signal.Signals) -> None:
     port = _free_port()
-    proc = subprocess.Popen(
-        [str(CLI), "ui", "--port", str(port)],
-        env={**os.environ, "CHITTY_OFFLINE": "1"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _start_cli(["ui", "--port", str(port)], {**os.environ, "CHITTY_OFFLINE": "1"})
     try:
-        deadline = time.monotonic() + 150
-        while not _port_open(port):
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "the Dagster webserver never listened"
-            time.sleep(1)
+        _wait_listening(proc, port, 150)
         # The location is named as in the project's workspace.yaml (what `dagster dev` in the
         # project folder loads): schedule/sensor state is kept per location name, so both UIs
         # must show the same schedules on or off.
@@ -174,19 +179,9 @@ def test_stopping_demo_ui_stops_dagster_and_the_fakes(tmp_path: Path) -> None:
     in its own group as ``ui`` does, so every process the demo started ends with it."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    proc = subprocess.Popen(
-        [str(CLI), "demo", "--home", str(tmp_path / "demo"), "--ui", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc = _start_cli(["demo", "--home", str(tmp_path / "demo"), "--ui", "--port", str(port)], env)
     try:
-        deadline = time.monotonic() + 400
-        while not _port_open(port):
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "the demo's Dagster webserver never listened"
-            time.sleep(1)
+        _wait_listening(proc, port, 400)  # the demo syncs first
         pgid = _dev_group(proc.pid)  # the demo has other children: its PostgreSQL, for one
         assert pgid is not None and pgid != os.getpgrp(), "dagster dev is not in a group of its own"
         started = _descendants(proc.pid)
