@@ -13,7 +13,9 @@ WITH m AS (
         count(*) FILTER (WHERE role IN ('user', 'assistant') AND NOT coalesce(hidden, false))
             AS message_count,
         count(*) FILTER (WHERE role = 'user' AND NOT coalesce(hidden, false)) AS prompt_count,
-        count(*) FILTER (WHERE role = 'tool') AS tool_call_count,
+        -- a call is an assistant message addressed to a tool (recipient 'browser', 'python',
+        -- 'web.run', ...); role 'tool' rows are results, and one call can return several
+        count(*) FILTER (WHERE role = 'assistant' AND coalesce(recipient, 'all') <> 'all') AS tool_call_count,
         list(text ORDER BY position) FILTER (
             WHERE role = 'user' AND NOT coalesce(hidden, false) AND coalesce(text, '') <> '') AS prompts
     FROM raw_local.chatgpt_messages WHERE on_active_thread GROUP BY ALL

@@ -24,7 +24,7 @@ from chitty_pipelines.kernel.export_files import (
 from chitty_pipelines.kernel.file_cursor import FileCursor, whole_files
 from chitty_pipelines.kernel.json_array import CountingReader, PrefixedReader, describe_json_error, iter_items
 from chitty_pipelines.kernel.local_files import SkippedPath, reject_skipped
-from chitty_pipelines.platforms.gemini.parser import ActivityError, ActivityRules, prompt_row
+from chitty_pipelines.platforms.gemini.parser import ActivityError, ActivityRules, is_gemini_item, prompt_row
 from chitty_pipelines.warehouse import Reject, TableSpec, Warehouse, cols
 
 PLATFORM, STREAM = "gemini", "gemini"
@@ -205,8 +205,7 @@ def _read_source(
 
 
 def _is_gemini(item: dict[str, Any], rules: ActivityRules) -> bool:
-    products = item.get("products") if isinstance(item.get("products"), list) else []
-    return item.get("header") in rules.headers or any(p in rules.headers for p in products)
+    return is_gemini_item(item, rules)
 
 
 def _rebuild_sessions(wh: Warehouse, run_id: str | None, gap_minutes: float) -> int:
