@@ -110,9 +110,26 @@ def export_sources(path: Path, key: str, wanted: Callable[[str], bool]) -> Itera
         ) from None
     with zf:
         members = [i for i in zf.infolist() if not i.is_dir() and wanted(i.filename)]
+        for info in members:
+            _check_readable(info)
         yield [
             ExportSource(f"{key}{ZIP_MEMBER_SEP}{i.filename}", i.file_size, _opener(zf, i)) for i in members
         ]
+
+
+_READABLE = frozenset({zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA})
+
+
+def _check_readable(info: zipfile.ZipInfo) -> None:
+    """Python's zipfile cannot read encrypted members nor Deflate64 (macOS and Windows use it for
+    big archives): say so before reading rather than fail inside the parser."""
+    if info.flag_bits & 0x1:
+        raise BadArchiveError(f"{info.filename} is encrypted in the archive: unzip it into the folder")
+    if info.compress_type not in _READABLE:
+        raise BadArchiveError(
+            f"{info.filename} is compressed with ZIP method {info.compress_type}, which Python cannot "
+            "read: unzip it into the folder"
+        )
 
 
 def _opener(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:

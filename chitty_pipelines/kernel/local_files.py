@@ -16,6 +16,7 @@ from pydantic import Field
 from chitty_pipelines import config
 from chitty_pipelines.config import load_settings
 from chitty_pipelines.kernel.export_files import (
+    ACTIVITY_NAMES,
     CHATGPT_EXPORT_NAME,
     HEAD_BYTES,
     is_activity_path,
@@ -250,7 +251,7 @@ def _looks_like_export(path: Path) -> bool:
     activity files in the account's language: read as conversations, every item would be a reject)."""
     if path.name == CHATGPT_EXPORT_NAME:
         return True
-    if path.name in _NOT_CONVERSATIONS or is_activity_path(path.as_posix()):
+    if path.name in _NOT_CONVERSATIONS or path.name in ACTIVITY_NAMES:
         return False
     head = _head(path)
     if head is None:

@@ -270,3 +270,31 @@ def test_tool_calls_are_calls_not_results(
     feed = CHATGPT_FEEDS[0]
     [row] = warehouse.records(feed.query)
     assert (row["tool_call_count"], row["message_count"], row["prompt_count"]) == (1, 3, 1)
+
+
+def test_zip_member_python_cannot_decompress_is_a_reject(
+    tmp_path: Path, warehouse_resource: WarehouseResource, warehouse: Warehouse
+) -> None:
+    """Archive tools write Deflate64 (method 9) for big archives; zipfile cannot read it."""
+    exports = tmp_path / "exports"
+    archive = _zip(exports / "big-export.zip", {"conversations.json": json.dumps([tools()])})
+    data = bytearray(archive.read_bytes())
+    data[data.index(b"PK\x03\x04") + 8] = 9  # compression method, local header
+    data[data.index(b"PK\x01\x02") + 10] = 9  # and central directory
+    archive.write_bytes(bytes(data))
+    write_export(exports / "ok" / "conversations.json", [branching()])
+
+    result = run_sync(warehouse_resource, exports)
+    assert result.success
+    assert _counts(warehouse) == (1, 8)
+    assert _rejects(warehouse, "chatgpt") == [
+        (
+            str(archive.resolve()),
+            "file",
+            "conversations.json is compressed with ZIP method 9, which Python cannot read: "
+            "unzip it into the folder",
+        )
+    ]
+    # Kept as read: unchanged, it is not tried (nor rejected) again.
+    again = metadata(run_sync(warehouse_resource, exports), "chatgpt_messages")
+    assert (again["files_skipped"], again["rejects"]) == (2, 0)
