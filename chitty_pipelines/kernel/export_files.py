@@ -27,6 +27,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from chitty_pipelines.warehouse import Transaction
+from chitty_pipelines.warehouse.ops_tables import REJECTS
+
 CHATGPT_EXPORT_NAME = "conversations.json"
 ACTIVITY_NAMES = frozenset({"My Activity.json", "MyActivity.json"})
 # Takeout writes its activity JSON indented, the ``header`` key first in every item.
@@ -160,3 +163,15 @@ class Progress:
             f"{self.source.key}: {bytes_read / 1e6:.1f} of {self.source.size / 1e6:.1f} MB ({pct:.0f}%), "
             f"{items} {self.noun} so far, {time.monotonic() - self.started:.1f} s"
         )
+
+
+def clear_file_rejects(tx: Transaction, platform: str, stream: str, key: str) -> None:
+    """Forget the rejects an earlier read of this file (and of its ZIP members) left: a file is
+    always read whole, so this read records every fault it still has, and a file the user fixed
+    stops showing its old faults in ``chitty-sync status`` and the rejects check."""
+    tx.ensure(REJECTS)
+    tx.con.execute(
+        f"DELETE FROM {REJECTS.sql_name} WHERE platform = ? AND stream = ? "
+        "AND (source = ? OR starts_with(source, ?))",
+        [platform, stream, key, key + ZIP_MEMBER_SEP],
+    )

@@ -298,3 +298,42 @@ def test_zip_member_python_cannot_decompress_is_a_reject(
     # Kept as read: unchanged, it is not tried (nor rejected) again.
     again = metadata(run_sync(warehouse_resource, exports), "chatgpt_messages")
     assert (again["files_skipped"], again["rejects"]) == (2, 0)
+
+
+def test_a_fixed_file_drops_its_old_rejects(
+    tmp_path: Path, warehouse_resource: WarehouseResource, warehouse: Warehouse
+) -> None:
+    """Files are read whole, so a re-read records all their faults anew: one the user fixed stops
+    showing (status, the rejects check), the faults of other files stay."""
+    exports = tmp_path / "exports"
+    fixed = write_export(exports / "a" / "conversations.json", [branching(), tools()])
+    fixed.write_bytes(fixed.read_bytes()[:-150])
+    other = exports / "b" / "conversations.json"
+    other.parent.mkdir(parents=True)
+    other.write_text('{"not": "an array"}')
+    archive = _zip(exports / "c.zip", {"conversations.json": json.dumps([{"id": "no-mapping"}, tools()])})
+    run_sync(warehouse_resource, exports)
+    assert [r[0] for r in _rejects(warehouse, "chatgpt")] == [
+        str(fixed.resolve()),
+        str(other.resolve()),
+        f"{archive.resolve()}!/conversations.json",
+    ]
+
+    write_export(fixed, [branching(), tools()])  # the complete download
+    _zip(archive, {"conversations.json": json.dumps([tools()])})
+    result = run_sync(warehouse_resource, exports)
+    assert [r[0] for r in _rejects(warehouse, "chatgpt")] == [str(other.resolve())]
+    assert _counts(warehouse) == (2, 12)
+    assert metadata(result, "chatgpt_messages")["rejects"] == 0  # this run found no new fault
+
+    # Gemini the same way.
+    activity = exports / "Takeout" / "My Activity" / "Gemini Apps" / "My Activity.json"
+    activity.parent.mkdir(parents=True)
+    activity.write_text(
+        _activity([prompt("2026-11-02T08:00:00Z", "a"), {"header": "Gemini Apps", "title": "Prompted b"}])
+    )
+    run_gemini(warehouse_resource, exports)
+    assert [r[1] for r in _rejects(warehouse, "gemini")] == ["item 1"]
+    activity.write_text(_activity([prompt("2026-11-02T08:00:00Z", "a")]))
+    run_gemini(warehouse_resource, exports)
+    assert _rejects(warehouse, "gemini") == []

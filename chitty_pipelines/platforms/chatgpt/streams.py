@@ -27,6 +27,7 @@ from chitty_pipelines.kernel.export_files import (
     BadArchiveError,
     ExportSource,
     Progress,
+    clear_file_rejects,
     export_sources,
     is_chatgpt_member,
 )
@@ -200,7 +201,7 @@ def _read_file(
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         state.batch.rejects.append(Reject(PLATFORM, STREAM, key, "file", f"cannot read: {reason}"))
     # A broken file keeps its cursor too: reading it again unchanged would only find the same fault.
-    _flush(warehouse, run_id, state.batch, cursor, key, report, outcome)
+    _flush(warehouse, run_id, state.batch, cursor, key, report, outcome, clear=not state.flushed)
     return report
 
 
@@ -216,6 +217,7 @@ class _FileState:
     outcome: SyncOutcome
     progress: Callable[[str], None] | None
     progress_bytes: int
+    flushed: bool = False  # the first write of the file also clears its earlier rejects
 
 
 _NOT_ARRAY = "top-level JSON value is not an array of conversations"
@@ -243,8 +245,17 @@ def _read_source(source: ExportSource, state: _FileState) -> int:
                     continue
                 state.batch.add(parsed.conversation, parsed.messages)
                 if state.batch.n_messages >= state.batch_messages:
-                    _flush(state.warehouse, state.run_id, state.batch, None, "", state.report, state.outcome)
-                    state.batch = _Batch()
+                    _flush(
+                        state.warehouse,
+                        state.run_id,
+                        state.batch,
+                        None,
+                        state.report.path,
+                        state.report,
+                        state.outcome,
+                        clear=not state.flushed,
+                    )
+                    state.batch, state.flushed = _Batch(), True
         except (ijson.JSONError, UnicodeDecodeError) as exc:
             state.report.action = "error"
             location, reason, excerpt = describe_json_error(exc, "conversation", index, reader.bytes_read)
@@ -273,8 +284,12 @@ def _flush(
     key: str,
     report: FileReport,
     outcome: SyncOutcome,
+    *,
+    clear: bool = False,
 ) -> None:
     with warehouse.transaction(run_id) as tx:
+        if clear:
+            clear_file_rejects(tx, PLATFORM, STREAM, key)
         winners = _newest_copies(tx, batch.conversations)
         outcome.conversations_superseded += len(batch.conversations) - len(winners)
         ids = [c["conversation_id"] for c in winners]

@@ -18,6 +18,7 @@ from chitty_pipelines.kernel.export_files import (
     BadArchiveError,
     ExportSource,
     Progress,
+    clear_file_rejects,
     export_sources,
     is_activity_path,
 )
@@ -96,9 +97,13 @@ class _FileRead:
     out: GeminiOutcome
     rows: list[dict[str, Any]] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    written: bool = False
 
     def write(self, cursor: FileCursor | None) -> None:
         with self.wh.transaction(self.run_id) as tx:
+            if not self.written:  # the file's first write: its earlier rejects are replaced
+                clear_file_rejects(tx, PLATFORM, STREAM, self.key)
+                self.written = True
             self.out.prompts_written += tx.upsert(PROMPTS, self.rows)
             self.out.rejects += tx.add_rejects(self.rejects)
             if cursor is not None:
