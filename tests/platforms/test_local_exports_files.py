@@ -337,3 +337,28 @@ def test_a_fixed_file_drops_its_old_rejects(
     activity.write_text(_activity([prompt("2026-11-02T08:00:00Z", "a")]))
     run_gemini(warehouse_resource, exports)
     assert _rejects(warehouse, "gemini") == []
+
+
+def test_a_conversation_without_times_starts_at_its_first_message(
+    tmp_path: Path, warehouse_resource: WarehouseResource, warehouse: Warehouse
+) -> None:
+    nodes = [
+        node("r", None, ["u"], None),
+        node("u", "r", ["a"], "user", create_time=1_700_000_010.0),
+        node("a", "u", [], "assistant", create_time=1_700_000_070.5),
+    ]
+    conv = conversation("conv-untimed", nodes, "a", create_time=None, update_time=None)
+    timed = conversation("conv-timed", nodes, "a")
+    write_export(tmp_path / "e" / "conversations.json", [conv, timed])
+    assert run_sync(warehouse_resource, tmp_path / "e").success
+    rows = {r["conversation_id"]: r for r in warehouse.records(CHATGPT_FEEDS[0].query)}
+    untimed = rows["conv-untimed"]
+    assert (untimed["create_time"].timestamp(), untimed["update_time"].timestamp()) == (
+        1_700_000_010.0,
+        1_700_000_070.5,
+    )
+    # The export's own times win when present.
+    assert (rows["conv-timed"]["create_time"].timestamp(), rows["conv-timed"]["update_time"].timestamp()) == (
+        1_700_000_000.5,
+        1_700_000_100.25,
+    )
