@@ -196,7 +196,7 @@ def test_gemini_finds_localised_takeouts_and_takeout_zips(
     assert texts[0] == "Wie cache ich Kacheln?"
 
 
-def test_truncated_and_non_utf8_files_keep_what_came_before_and_say_why(
+def test_truncated_file_keeps_what_came_before_and_bad_utf8_costs_nothing(
     tmp_path: Path, warehouse: Warehouse
 ) -> None:
     truncated = tmp_path / "a" / "conversations.json"
@@ -205,19 +205,49 @@ def test_truncated_and_non_utf8_files_keep_what_came_before_and_say_why(
     truncated.write_bytes(data[: len(data) - 200])  # cut inside the second conversation
     latin1 = tmp_path / "b" / "conversations.json"
     latin1.parent.mkdir()
-    text = json.dumps([tools(), conversation("conv-cafe", [node("r", None, [], "user")], "r")])
-    latin1.write_bytes(text.replace("title conv-cafe", "caf\xe9").encode("latin-1"))
+    cafe = conversation("conv-cafe", [node("r", None, [], "user")], "r")
+    text = json.dumps([tools(), cafe, {**branching(), "conversation_id": "conv-b3", "id": "conv-b3"}])
+    latin1.write_bytes(text.replace("title conv-cafe", "caf\xe9 cr\xe8me").encode("latin-1"))
 
     out = chatgpt_streams.sync_exports(warehouse, [truncated, latin1], run_id="r", full_refresh=False)
-    assert out.conversations_written == 2  # branching() from a, tools() from b
+    # branching() from a; everything in b: the two bad bytes no longer end the file
+    assert out.conversations_written == 1 + 3
+    # b is read twice: up to the bad byte (here: its one chunk), then again replacing it
+    assert out.bytes_read == len(data) - 200 + 2 * latin1.stat().st_size
+    title = warehouse.scalar(
+        "SELECT title FROM raw_local.chatgpt_conversations WHERE conversation_id = 'conv-cafe'"
+    )
+    assert title == "caf\ufffd cr\ufffdme"
     rejects = _rejects(warehouse, "chatgpt")
     assert [r[0] for r in rejects] == [str(truncated.resolve()), str(latin1.resolve())]
     assert rejects[0][1].startswith("conversation 1 (byte ~")
     assert rejects[0][2].startswith("the file ends in the middle of conversation 1: it is truncated")
     assert "the 1 conversation(s) before it landed; replace it with a complete copy" in rejects[0][2]
-    assert rejects[1][1].startswith("conversation 1 (byte ~")
-    assert "invalid bytes in UTF8 string" in rejects[1][2]
-    assert "(the file is not UTF-8 from byte ~" in rejects[1][2] and "re-encode it as UTF-8" in rejects[1][2]
+    assert rejects[1][1] == f"byte ~{latin1.stat().st_size}"  # read in one chunk: placed to within it
+    assert rejects[1][2].startswith(
+        f"2 byte(s) that are not UTF-8 replaced by U+FFFD (the first at byte ~{latin1.stat().st_size})"
+    )
+    assert "re-encode it as UTF-8" in rejects[1][2]
+
+
+def test_gemini_activity_with_a_bad_byte_lands_whole(
+    tmp_path: Path, warehouse_resource: WarehouseResource, warehouse: Warehouse
+) -> None:
+    exports = tmp_path / "exports"
+    path = exports / "Takeout" / "My Activity" / "Gemini Apps" / "My Activity.json"
+    path.parent.mkdir(parents=True)
+    items = [prompt("2026-11-02T08:00:00Z", "n\u00e4chste"), prompt("2026-11-02T07:00:00Z", "erste")]
+    path.write_bytes(_activity(items).encode("utf-8").replace("ä".encode(), b"\xe4"))
+    result = run_gemini(warehouse_resource, exports)
+    assert result.success
+    texts = [
+        r[0] for r in warehouse.rows("SELECT prompt_text FROM raw_local.gemini_prompts ORDER BY prompt_time")
+    ]
+    assert texts == ["erste", "n\ufffdchste"]
+    [(_, location, reason)] = _rejects(warehouse, "gemini")
+    assert location.startswith("byte ~") and reason.startswith(
+        "2 byte(s) that are not UTF-8 replaced"
+    )  # prompt and answer
 
 
 def test_big_files_print_progress(tmp_path: Path, warehouse: Warehouse) -> None:

@@ -23,7 +23,6 @@ import ijson
 
 from chitty_pipelines.kernel.export_files import (
     CHATGPT_EXPORT_NAME,
-    HEAD_BYTES,
     BadArchiveError,
     ExportSource,
     Progress,
@@ -32,7 +31,13 @@ from chitty_pipelines.kernel.export_files import (
     is_chatgpt_member,
 )
 from chitty_pipelines.kernel.file_cursor import FileCursor, whole_files
-from chitty_pipelines.kernel.json_array import CountingReader, PrefixedReader, describe_json_error, iter_items
+from chitty_pipelines.kernel.json_array import (
+    ArrayRead,
+    NotAnArrayError,
+    describe_json_error,
+    read_array,
+    replaced_bytes,
+)
 from chitty_pipelines.kernel.local_files import SkippedPath, reject_skipped
 from chitty_pipelines.platforms.chatgpt.parser import ConversationError, parse_conversation
 from chitty_pipelines.warehouse import Reject, TableSpec, Transaction, Warehouse, cols
@@ -225,42 +230,40 @@ _NOT_ARRAY = "top-level JSON value is not an array of conversations"
 
 def _read_source(source: ExportSource, state: _FileState) -> int:
     """One JSON document (a file, or a member of a ZIP) into ``state.batch``; returns bytes read."""
-    index = -1
-    with source.open() as raw:
-        head = raw.read(HEAD_BYTES)
-        body = head.removeprefix(b"\xef\xbb\xbf")  # tolerate a UTF-8 BOM
-        if not body.lstrip(b" \t\r\n").startswith(b"["):
-            state.batch.rejects.append(Reject(PLATFORM, STREAM, source.key, "file", _NOT_ARRAY))
-            return len(head)
-        reader = CountingReader(PrefixedReader(body, raw), already=len(head) - len(body))
-        ticker = Progress(state.progress, source, "conversation(s)", state.progress_bytes)
-        try:
-            for index, item in enumerate(iter_items(reader)):
-                state.outcome.conversations_read += 1
-                ticker.update(reader.bytes_read, index + 1)
-                try:
-                    parsed = parse_conversation(item, source.key, index)
-                except ConversationError as exc:
-                    state.batch.rejects.append(_reject(source.key, index, item, str(exc)))
-                    continue
-                state.batch.add(parsed.conversation, parsed.messages)
-                if state.batch.n_messages >= state.batch_messages:
-                    _flush(
-                        state.warehouse,
-                        state.run_id,
-                        state.batch,
-                        None,
-                        state.report.path,
-                        state.report,
-                        state.outcome,
-                        clear=not state.flushed,
-                    )
-                    state.batch, state.flushed = _Batch(), True
-        except (ijson.JSONError, UnicodeDecodeError) as exc:
-            state.report.action = "error"
-            location, reason, excerpt = describe_json_error(exc, "conversation", index, reader.bytes_read)
-            state.batch.rejects.append(Reject(PLATFORM, STREAM, source.key, location, reason, excerpt))
-        return reader.bytes_read
+    read = ArrayRead()
+    ticker = Progress(state.progress, source, "conversation(s)", state.progress_bytes)
+    try:
+        for item in read_array(source.open, read):
+            index = read.index
+            state.outcome.conversations_read += 1
+            ticker.update(read.bytes_read, index + 1)
+            try:
+                parsed = parse_conversation(item, source.key, index)
+            except ConversationError as exc:
+                state.batch.rejects.append(_reject(source.key, index, item, str(exc)))
+                continue
+            state.batch.add(parsed.conversation, parsed.messages)
+            if state.batch.n_messages >= state.batch_messages:
+                _flush(
+                    state.warehouse,
+                    state.run_id,
+                    state.batch,
+                    None,
+                    state.report.path,
+                    state.report,
+                    state.outcome,
+                    clear=not state.flushed,
+                )
+                state.batch, state.flushed = _Batch(), True
+    except NotAnArrayError:
+        state.batch.rejects.append(Reject(PLATFORM, STREAM, source.key, "file", _NOT_ARRAY))
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        state.report.action = "error"
+        location, reason, excerpt = describe_json_error(exc, "conversation", read.index, read.bytes_read)
+        state.batch.rejects.append(Reject(PLATFORM, STREAM, source.key, location, reason, excerpt))
+    if read.replaced:
+        state.batch.rejects.append(Reject(PLATFORM, STREAM, source.key, *replaced_bytes(read)))
+    return read.bytes_read
 
 
 class _NotAnExport(ValueError):

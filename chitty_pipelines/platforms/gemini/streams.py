@@ -14,7 +14,6 @@ import dagster as dg
 import ijson
 
 from chitty_pipelines.kernel.export_files import (
-    HEAD_BYTES,
     BadArchiveError,
     ExportSource,
     Progress,
@@ -23,7 +22,13 @@ from chitty_pipelines.kernel.export_files import (
     is_activity_path,
 )
 from chitty_pipelines.kernel.file_cursor import FileCursor, whole_files
-from chitty_pipelines.kernel.json_array import CountingReader, PrefixedReader, describe_json_error, iter_items
+from chitty_pipelines.kernel.json_array import (
+    ArrayRead,
+    NotAnArrayError,
+    describe_json_error,
+    read_array,
+    replaced_bytes,
+)
 from chitty_pipelines.kernel.local_files import SkippedPath, reject_skipped
 from chitty_pipelines.platforms.gemini.parser import ActivityError, ActivityRules, is_gemini_item, prompt_row
 from chitty_pipelines.warehouse import Reject, TableSpec, Warehouse, cols
@@ -175,38 +180,35 @@ def _read_source(
     progress: Callable[[str], None] | None,
     progress_bytes: int,
 ) -> None:
-    with source.open() as raw:
-        head = raw.read(HEAD_BYTES)
-        body = head.removeprefix(b"\xef\xbb\xbf")  # tolerate a UTF-8 BOM
-        if not body.lstrip(b" \t\r\n").startswith(b"["):
-            state.reject("file", "top-level JSON value is not an array", source=source.key)
-            state.out.bytes_read += len(head)
-            return
-        reader = CountingReader(PrefixedReader(body, raw), already=len(head) - len(body))
-        ticker = Progress(progress, source, "item(s)", progress_bytes)
-        index = -1
-        try:
-            for index, item in enumerate(iter_items(reader)):
-                state.out.items_read += 1
-                ticker.update(reader.bytes_read, index + 1)
-                try:
-                    row = prompt_row(item, rules, source.key, index)
-                except ActivityError as exc:
-                    state.reject(f"item {index}", str(exc), repr(item), source=source.key)
-                    continue
-                if row is None:
-                    state.out.items_skipped += 1
-                    if index == 0 and isinstance(item, dict) and not _is_gemini(item, rules):
-                        return  # every Takeout product has its own file: this one is not Gemini's
-                    continue
-                state.rows.append(row)
-                if len(state.rows) >= batch_rows:
-                    state.write(None)
-        except (ijson.JSONError, UnicodeDecodeError) as exc:
-            location, reason, excerpt = describe_json_error(exc, "item", index, reader.bytes_read)
-            state.reject(location, reason, excerpt, source=source.key)
-        finally:
-            state.out.bytes_read += reader.bytes_read
+    read = ArrayRead()
+    ticker = Progress(progress, source, "item(s)", progress_bytes)
+    try:
+        for item in read_array(source.open, read):
+            index = read.index
+            state.out.items_read += 1
+            ticker.update(read.bytes_read, index + 1)
+            try:
+                row = prompt_row(item, rules, source.key, index)
+            except ActivityError as exc:
+                state.reject(f"item {index}", str(exc), repr(item), source=source.key)
+                continue
+            if row is None:
+                state.out.items_skipped += 1
+                if index == 0 and isinstance(item, dict) and not _is_gemini(item, rules):
+                    return  # every Takeout product has its own file: this one is not Gemini's
+                continue
+            state.rows.append(row)
+            if len(state.rows) >= batch_rows:
+                state.write(None)
+    except NotAnArrayError:
+        state.reject("file", "top-level JSON value is not an array", source=source.key)
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        location, reason, excerpt = describe_json_error(exc, "item", read.index, read.bytes_read)
+        state.reject(location, reason, excerpt, source=source.key)
+    finally:
+        state.out.bytes_read += read.bytes_read
+        if read.replaced:
+            state.reject(*replaced_bytes(read), source=source.key)
 
 
 def _is_gemini(item: dict[str, Any], rules: ActivityRules) -> bool:
