@@ -45,7 +45,7 @@ def describe_json_error(exc: Exception, noun: str, index: int, bytes_read: int) 
     first = first.strip()
     done = index + 1
     location = f"{noun} {done} (byte ~{bytes_read})"
-    kept = f"the {done} {noun}(s) before it landed"
+    kept = f"the {done} {noun}(s) before it landed" if done else f"no {noun} came before it"
     if "premature EOF" in first:
         reason = (
             f"the file ends in the middle of {noun} {done}: it is truncated (a download or unzip cut "
