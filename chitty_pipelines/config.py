@@ -118,7 +118,8 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     ),
     EnvVarSpec(
         "CHITTY_EXPORTS_DIR",
-        "Folder searched recursively for ChatGPT conversations.json exports.",
+        "Folder searched recursively for ChatGPT exports (conversations.json, or the export ZIP as "
+        "downloaded) and Google Takeout activity (My Activity.json in any language, or the Takeout ZIP).",
         "$CHITTY_HOME/exports",
         platform="chatgpt",
     ),

@@ -15,6 +15,15 @@ from pydantic import Field
 
 from chitty_pipelines import config
 from chitty_pipelines.config import load_settings
+from chitty_pipelines.kernel.export_files import (
+    ACTIVITY_NAMES,
+    CHATGPT_EXPORT_NAME,
+    HEAD_BYTES,
+    is_activity_path,
+    is_chatgpt_member,
+    looks_like_activity,
+    zip_members,
+)
 from chitty_pipelines.warehouse import Reject, Warehouse
 
 
@@ -165,17 +174,28 @@ class LocalSessionsResource(dg.ConfigurableResource):
                 yield from _regular_files(base.rglob("*.json"), skipped)
 
     def chatgpt_exports(self, skipped: list[SkippedPath] | None = None) -> Iterator[Path]:
+        """ChatGPT exports under the exports folder: ``conversations.json`` files and other JSON
+        arrays that are not Takeout activity, and ZIP archives holding a ``conversations.json``
+        (the export as downloaded; an unreadable ZIP is listed too, so the sync says so)."""
         base = Path(self.exports_dir)
         if base.is_dir():
             found = _regular_files(base.rglob("*.json"), skipped)
-            yield from (p for p in found if _looks_like_export(p))
+            found = [p for p in found if _looks_like_export(p)]
+            zips = _regular_files(base.rglob("*.[zZ][iI][pP]"), skipped)
+            found += [z for z in zips if zip_members(z, is_chatgpt_member) != []]
+            yield from sorted(found)
 
     def gemini_activity(self, skipped: list[SkippedPath] | None = None) -> Iterator[Path]:
-        """Google Takeout's ``My Activity.json`` files under the exports folder (Gemini Apps activity;
-        other products' activity files are filtered item by item by their header)."""
+        """Google Takeout activity files under the exports folder: ``My Activity.json`` in any of
+        Takeout's languages (``export_files.is_activity_path``), loose activity arrays, and ZIPs
+        holding them (Gemini Apps activity is picked item by item by its header)."""
         base = Path(self.exports_dir)
         if base.is_dir():
-            yield from _regular_files(base.rglob("My Activity.json"), skipped)
+            found = _regular_files(base.rglob("*.json"), skipped)
+            found = [p for p in found if _looks_like_activity_file(p, base)]
+            zips = _regular_files(base.rglob("*.[zZ][iI][pP]"), skipped)
+            found += [z for z in zips if zip_members(z, is_activity_path) != []]
+            yield from sorted(found)
 
     def missing_folders(self, which: str) -> list[str]:
         """Messages for folders named explicitly (``which``: "claude" or "exports") that do not
@@ -217,18 +237,37 @@ _NOT_CONVERSATIONS = frozenset(
 )
 
 
-def _looks_like_export(path: Path) -> bool:
-    """``conversations.json`` by name, or any JSON file whose first byte opens an array."""
-    if path.name == "conversations.json":
-        return True
-    if path.name in _NOT_CONVERSATIONS:
-        return False
+def _head(path: Path) -> bytes | None:
     try:
         with path.open("rb") as fh:
-            head = fh.read(64).lstrip()
+            return fh.read(HEAD_BYTES)
     except OSError:
+        return None
+
+
+def _looks_like_export(path: Path) -> bool:
+    """``conversations.json`` by name, or a JSON file whose first byte opens an array, unless it
+    is Takeout activity (a full Takeout unzipped here holds YouTube's ``watch-history.json`` and
+    activity files in the account's language: read as conversations, every item would be a reject)."""
+    if path.name == CHATGPT_EXPORT_NAME:
+        return True
+    if path.name in _NOT_CONVERSATIONS or path.name in ACTIVITY_NAMES:
         return False
-    return head.startswith(b"[")
+    head = _head(path)
+    if head is None:
+        return False
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"[") and not looks_like_activity(head)
+
+
+def _looks_like_activity_file(path: Path, base: Path) -> bool:
+    """Takeout activity by its name or layout (below ``base``), or a loose JSON array whose first
+    item starts with ``"header"`` (a localised file copied out of its folders)."""
+    if path.name == CHATGPT_EXPORT_NAME:
+        return False
+    if is_activity_path(path.relative_to(base).as_posix()):
+        return True
+    head = _head(path)
+    return head is not None and looks_like_activity(head)
 
 
 def probe_exports(resource: LocalSessionsResource, files: Callable[[], Iterator[Path]]) -> dict[str, Any]:

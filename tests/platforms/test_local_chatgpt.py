@@ -336,8 +336,12 @@ def test_invalid_json_and_non_array_files_are_rejected(
     assert _counts(warehouse) == (2, 4 + 8)  # the conversation before the fault is kept
     rejects = warehouse.query("SELECT source, location, reason FROM ops.rejects ORDER BY source")
     assert rejects["source"].tolist() == [str(broken.resolve()), str(not_array.resolve())]
-    assert rejects["location"].tolist()[0].startswith("after conversation 0")
-    assert rejects["reason"].tolist()[0].startswith("invalid JSON: ")
+    # The fault is in the second conversation (index 1); the reason says what to do about it.
+    assert rejects["location"].tolist()[0].startswith("conversation 1 (byte ~")
+    assert rejects["reason"].tolist()[0] == (
+        "the file ends in the middle of conversation 1: it is truncated (a download or unzip cut short?); "
+        "the 1 conversation(s) before it landed; replace it with a complete copy"
+    )
     assert rejects["reason"].tolist()[1] == "top-level JSON value is not an array of conversations"
     meta = metadata(result, "chatgpt_conversations")
     assert (meta["rejects"], meta["files_read"]) == (2, 3)

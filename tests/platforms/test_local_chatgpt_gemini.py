@@ -210,9 +210,8 @@ def test_other_products_invalid_json_and_localised_prefixes(
     assert texts.tolist() == ["first", "hallo"]
     rejects = warehouse.query("SELECT source, location, reason FROM ops.rejects")
     assert rejects["source"].tolist() == [str(broken.resolve())]
-    assert rejects["location"].tolist() == ["after item 0"] and rejects["reason"][0].startswith(
-        "invalid JSON: "
-    )
+    assert rejects["location"].tolist()[0].startswith("item 1 (byte ~")
+    assert rejects["reason"][0].startswith("the file ends in the middle of item 1: it is truncated")
     m = meta(result, "gemini_prompts")
     # The Search file stops after its first item: not Gemini's.
     assert (m["files_read"], m["items_read"], m["items_skipped"]) == (3, 1 + 1 + 1, 1)

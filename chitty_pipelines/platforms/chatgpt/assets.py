@@ -55,6 +55,7 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
         full_refresh=run.full_refresh,
         batch_messages=config.batch_messages,
         skipped=skipped,
+        progress=run.log,
     )
     run.log(
         f"ChatGPT exports: {outcome.files_read} file(s) read, {outcome.files_skipped} unchanged, "

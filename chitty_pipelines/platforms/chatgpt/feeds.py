@@ -13,12 +13,18 @@ WITH m AS (
         count(*) FILTER (WHERE role IN ('user', 'assistant') AND NOT coalesce(hidden, false))
             AS message_count,
         count(*) FILTER (WHERE role = 'user' AND NOT coalesce(hidden, false)) AS prompt_count,
-        count(*) FILTER (WHERE role = 'tool') AS tool_call_count,
+        -- a call is an assistant message addressed to a tool (recipient 'browser', 'python',
+        -- 'web.run', ...); role 'tool' rows are results, and one call can return several
+        count(*) FILTER (WHERE role = 'assistant' AND coalesce(recipient, 'all') <> 'all') AS tool_call_count,
+        -- conversation times can be null (old or hand-edited exports): the messages' times stand in
+        min(create_time) AS first_message_at, max(create_time) AS last_message_at,
         list(text ORDER BY position) FILTER (
             WHERE role = 'user' AND NOT coalesce(hidden, false) AND coalesce(text, '') <> '') AS prompts
     FROM raw_local.chatgpt_messages WHERE on_active_thread GROUP BY ALL
 )
-SELECT c.conversation_id AS source_key, c.conversation_id, c.title, c.create_time, c.update_time,
+SELECT c.conversation_id AS source_key, c.conversation_id, c.title,
+    coalesce(c.create_time, m.first_message_at) AS create_time,
+    coalesce(c.update_time, m.last_message_at, c.create_time) AS update_time,
     c.model_slugs, c.default_model_slug,
     coalesce(m.message_count, c.visible_messages, 0) AS message_count,
     coalesce(m.prompt_count, 0) AS prompt_count,

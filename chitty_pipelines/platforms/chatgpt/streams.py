@@ -12,6 +12,8 @@ Kept apart from the Dagster wiring (local_chatgpt.py) so the rules are testable 
 
 from __future__ import annotations
 
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,14 +21,30 @@ from typing import Any
 
 import ijson
 
+from chitty_pipelines.kernel.export_files import (
+    CHATGPT_EXPORT_NAME,
+    BadArchiveError,
+    ExportSource,
+    Progress,
+    clear_file_rejects,
+    export_sources,
+    is_chatgpt_member,
+)
 from chitty_pipelines.kernel.file_cursor import FileCursor, whole_files
-from chitty_pipelines.kernel.json_array import CountingReader, iter_items
+from chitty_pipelines.kernel.json_array import (
+    ArrayRead,
+    NotAnArrayError,
+    describe_json_error,
+    read_array,
+    replaced_bytes,
+)
 from chitty_pipelines.kernel.local_files import SkippedPath, reject_skipped
 from chitty_pipelines.platforms.chatgpt.parser import ConversationError, parse_conversation
 from chitty_pipelines.warehouse import Reject, TableSpec, Transaction, Warehouse, cols
 
 PLATFORM = "chatgpt"
 STREAM = "chatgpt"
+PROGRESS_BYTES = 64 * 1024 * 1024  # a progress line per this much JSON read (and a first one) in big files
 
 CONVERSATIONS = TableSpec(
     "raw_local",
@@ -125,6 +143,8 @@ def sync_exports(
     full_refresh: bool,
     batch_messages: int = 5000,
     skipped: list[SkippedPath] | None = None,
+    progress: Callable[[str], None] | None = None,
+    progress_bytes: int = PROGRESS_BYTES,
 ) -> SyncOutcome:
     outcome = SyncOutcome()
     outcome.rejects += reject_skipped(warehouse, run_id, PLATFORM, STREAM, skipped)
@@ -132,7 +152,9 @@ def sync_exports(
     outcome.files += [FileReport(key, "skip") for key in unchanged]
     for f in to_read:
         # A changed file is read again whole: a JSON array cannot be resumed.
-        report = _read_file(warehouse, f.path, f.key, f.done, run_id, batch_messages, outcome)
+        report = _read_file(
+            warehouse, f.path, f.key, f.done, run_id, batch_messages, outcome, progress, progress_bytes
+        )
         outcome.files.append(report)
         outcome.bytes_read += report.bytes_read
     return outcome
@@ -161,60 +183,91 @@ def _read_file(
     run_id: str | None,
     batch_messages: int,
     outcome: SyncOutcome,
+    progress: Callable[[str], None] | None = None,
+    progress_bytes: int = PROGRESS_BYTES,
 ) -> FileReport:
     report = FileReport(key, "read")
-    batch = _Batch()
+    state = _FileState(_Batch(), warehouse, run_id, batch_messages, report, outcome, progress, progress_bytes)
     cursor: FileCursor | None = done
-    index = -1
     try:
-        with path.open("rb") as raw:
-            head = raw.read(64)
-            raw.seek(3 if head.startswith(b"\xef\xbb\xbf") else 0)  # tolerate a UTF-8 BOM
-            if not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
-                raise _NotAnExport("top-level JSON value is not an array of conversations")
-            reader = CountingReader(raw)
-            try:
-                for index, item in enumerate(iter_items(reader)):
-                    outcome.conversations_read += 1
-                    try:
-                        parsed = parse_conversation(item, key, index)
-                    except ConversationError as exc:
-                        batch.rejects.append(_reject(key, index, item, str(exc)))
-                        continue
-                    batch.add(parsed.conversation, parsed.messages)
-                    if batch.n_messages >= batch_messages:
-                        _flush(warehouse, run_id, batch, None, key, report, outcome)
-                        batch = _Batch()
-            except (ijson.JSONError, UnicodeDecodeError) as exc:
-                report.action = "error"
-                location = f"after conversation {index} (byte ~{reader.bytes_read})"
-                reason, excerpt = _json_error(exc)
-                batch.rejects.append(Reject(PLATFORM, STREAM, key, location, reason, excerpt))
-            finally:
-                report.bytes_read = reader.bytes_read
-    except _NotAnExport as exc:
+        with export_sources(path, key, is_chatgpt_member) as sources:
+            if not sources:
+                raise _NotAnExport(f"the ZIP archive holds no {CHATGPT_EXPORT_NAME}")
+            for source in sources:
+                report.bytes_read += _read_source(source, state)
+    except (_NotAnExport, BadArchiveError) as exc:
         report.action = "error"
-        batch.rejects.append(Reject(PLATFORM, STREAM, key, "file", str(exc)))
-    except OSError as exc:
-        # Unreadable now (permissions, vanished): no cursor, so the next sync tries again.
+        state.batch.rejects.append(Reject(PLATFORM, STREAM, key, "file", str(exc)))
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        # Unreadable now (permissions, vanished, a member that fails its CRC): no cursor, so the
+        # next sync tries again.
         report.action = "error"
         cursor = None
-        batch.rejects.append(Reject(PLATFORM, STREAM, key, "file", f"cannot read: {exc.strerror or exc}"))
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        state.batch.rejects.append(Reject(PLATFORM, STREAM, key, "file", f"cannot read: {reason}"))
     # A broken file keeps its cursor too: reading it again unchanged would only find the same fault.
-    _flush(warehouse, run_id, batch, cursor, key, report, outcome)
+    _flush(warehouse, run_id, state.batch, cursor, key, report, outcome, clear=not state.flushed)
     return report
+
+
+@dataclass
+class _FileState:
+    """What reading one file (all its documents) carries along; ``batch`` is replaced on flush."""
+
+    batch: _Batch
+    warehouse: Warehouse
+    run_id: str | None
+    batch_messages: int
+    report: FileReport
+    outcome: SyncOutcome
+    progress: Callable[[str], None] | None
+    progress_bytes: int
+    flushed: bool = False  # the first write of the file also clears its earlier rejects
+
+
+_NOT_ARRAY = "top-level JSON value is not an array of conversations"
+
+
+def _read_source(source: ExportSource, state: _FileState) -> int:
+    """One JSON document (a file, or a member of a ZIP) into ``state.batch``; returns bytes read."""
+    read = ArrayRead()
+    ticker = Progress(state.progress, source, "conversation(s)", state.progress_bytes)
+    try:
+        for item in read_array(source.open, read):
+            index = read.index
+            state.outcome.conversations_read += 1
+            ticker.update(read.bytes_read, index + 1)
+            try:
+                parsed = parse_conversation(item, source.key, index)
+            except ConversationError as exc:
+                state.batch.rejects.append(_reject(source.key, index, item, str(exc)))
+                continue
+            state.batch.add(parsed.conversation, parsed.messages)
+            if state.batch.n_messages >= state.batch_messages:
+                _flush(
+                    state.warehouse,
+                    state.run_id,
+                    state.batch,
+                    None,
+                    state.report.path,
+                    state.report,
+                    state.outcome,
+                    clear=not state.flushed,
+                )
+                state.batch, state.flushed = _Batch(), True
+    except NotAnArrayError:
+        state.batch.rejects.append(Reject(PLATFORM, STREAM, source.key, "file", _NOT_ARRAY))
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        state.report.action = "error"
+        location, reason, excerpt = describe_json_error(exc, "conversation", read.index, read.bytes_read)
+        state.batch.rejects.append(Reject(PLATFORM, STREAM, source.key, location, reason, excerpt))
+    if read.replaced:
+        state.batch.rejects.append(Reject(PLATFORM, STREAM, source.key, *replaced_bytes(read)))
+    return read.bytes_read
 
 
 class _NotAnExport(ValueError):
     pass
-
-
-def _json_error(exc: Exception) -> tuple[str, str]:
-    """yajl reports bytes: a first line saying what is wrong, then the text around the fault."""
-    message = exc.args[0] if exc.args else str(exc)
-    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
-    first, _, rest = text.strip().partition("\n")
-    return f"invalid JSON: {first.strip()}", rest.strip()
 
 
 def _reject(key: str, index: int, item: Any, reason: str) -> Reject:
@@ -234,8 +287,12 @@ def _flush(
     key: str,
     report: FileReport,
     outcome: SyncOutcome,
+    *,
+    clear: bool = False,
 ) -> None:
     with warehouse.transaction(run_id) as tx:
+        if clear:
+            clear_file_rejects(tx, PLATFORM, STREAM, key)
         winners = _newest_copies(tx, batch.conversations)
         outcome.conversations_superseded += len(batch.conversations) - len(winners)
         ids = [c["conversation_id"] for c in winners]

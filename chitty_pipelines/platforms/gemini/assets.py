@@ -50,6 +50,7 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
         gap_minutes=config.session_gap_minutes,
         batch_rows=config.batch_rows,
         skipped=skipped,
+        progress=run.log,
     )
     extra = {
         "exports_dir": local_sessions.exports_dir,

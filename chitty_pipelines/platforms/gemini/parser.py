@@ -76,25 +76,36 @@ def parse_time(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def is_gemini_item(item: dict[str, Any], rules: ActivityRules) -> bool:
+    """Gemini activity by its header or product: one of ``rules.headers``, or any name containing
+    "Gemini" (the brand is not translated: "Gemini-Apps", "Applications Gemini")."""
+    products = item.get("products") if isinstance(item.get("products"), list) else []
+    names = [n for n in (item.get("header"), *products) if isinstance(n, str)]
+    return any(n in rules.headers or "gemini" in n.casefold() for n in names)
+
+
 def prompt_row(item: Any, rules: ActivityRules, source_file: str, index: int) -> dict[str, Any] | None:
     """The prompt row for a Gemini prompt item; None for other activity (Created, Used, feedback,
     other products), which is skipped rather than rejected."""
     if not isinstance(item, dict):
         raise ActivityError(f"array element is a {type(item).__name__}, not an activity object")
     header = item.get("header")
-    products = item.get("products") if isinstance(item.get("products"), list) else []
-    if header not in rules.headers and not any(p in rules.headers for p in products):
+    if not is_gemini_item(item, rules):
         return None
     title = item.get("title")
-    prefix = next((p for p in rules.prompt_prefixes if isinstance(title, str) and title.startswith(p)), None)
-    if prefix is None:
-        return None
-    when = parse_time(item.get("time"))
     responses = [
         r["html"]
         for r in item.get("safeHtmlItem") or []
         if isinstance(r, dict) and isinstance(r.get("html"), str)
     ]
+    prefix = next((p for p in rules.prompt_prefixes if isinstance(title, str) and title.startswith(p)), None)
+    if prefix is None and responses and isinstance(title, str):
+        # A localised Takeout translates "Prompted "; an item with an answer is a prompt all the
+        # same (Created/Used/feedback items carry none): keep the title whole rather than lose it.
+        prefix = ""
+    if prefix is None or not isinstance(title, str):
+        return None
+    when = parse_time(item.get("time"))
     subtitles = [s.get("name") for s in item.get("subtitles") or [] if isinstance(s, dict)]
     subtitles = [s for s in subtitles if isinstance(s, str)]
     gems = [s[: -len(GEM_SUFFIX)] for s in subtitles if s.endswith(GEM_SUFFIX)]

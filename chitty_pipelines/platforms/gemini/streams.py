@@ -4,6 +4,8 @@ Incremental by file cursor; items that are not Gemini Apps activity are filtered
 
 from __future__ import annotations
 
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,13 +13,28 @@ from typing import Any
 import dagster as dg
 import ijson
 
+from chitty_pipelines.kernel.export_files import (
+    BadArchiveError,
+    ExportSource,
+    Progress,
+    clear_file_rejects,
+    export_sources,
+    is_activity_path,
+)
 from chitty_pipelines.kernel.file_cursor import FileCursor, whole_files
-from chitty_pipelines.kernel.json_array import CountingReader, iter_items
+from chitty_pipelines.kernel.json_array import (
+    ArrayRead,
+    NotAnArrayError,
+    describe_json_error,
+    read_array,
+    replaced_bytes,
+)
 from chitty_pipelines.kernel.local_files import SkippedPath, reject_skipped
-from chitty_pipelines.platforms.gemini.parser import ActivityError, ActivityRules, prompt_row
+from chitty_pipelines.platforms.gemini.parser import ActivityError, ActivityRules, is_gemini_item, prompt_row
 from chitty_pipelines.warehouse import Reject, TableSpec, Warehouse, cols
 
 PLATFORM, STREAM = "gemini", "gemini"
+PROGRESS_BYTES = 64 * 1024 * 1024  # a progress line per this much JSON read in big files
 GAP_KEY = "__session_gap_minutes"  # cursor row remembering the gap the sessions were built with
 PROMPTS_KEY = dg.AssetKey(["raw_local", "gemini_prompts"])
 SESSIONS_KEY = dg.AssetKey(["raw_local", "gemini_sessions"])
@@ -85,17 +102,21 @@ class _FileRead:
     out: GeminiOutcome
     rows: list[dict[str, Any]] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    written: bool = False
 
     def write(self, cursor: FileCursor | None) -> None:
         with self.wh.transaction(self.run_id) as tx:
+            if not self.written:  # the file's first write: its earlier rejects are replaced
+                clear_file_rejects(tx, PLATFORM, STREAM, self.key)
+                self.written = True
             self.out.prompts_written += tx.upsert(PROMPTS, self.rows)
             self.out.rejects += tx.add_rejects(self.rejects)
             if cursor is not None:
                 tx.set_cursor(PLATFORM, STREAM, self.key, cursor.to_json())
         self.rows, self.rejects = [], []
 
-    def reject(self, location: str, reason: str, excerpt: str = "") -> None:
-        self.rejects.append(Reject(PLATFORM, STREAM, self.key, location, reason, excerpt))
+    def reject(self, location: str, reason: str, excerpt: str = "", source: str | None = None) -> None:
+        self.rejects.append(Reject(PLATFORM, STREAM, source or self.key, location, reason, excerpt))
 
 
 def sync_activity(
@@ -108,6 +129,8 @@ def sync_activity(
     gap_minutes: float,
     batch_rows: int = 5000,
     skipped: list[SkippedPath] | None = None,
+    progress: Callable[[str], None] | None = None,
+    progress_bytes: int = PROGRESS_BYTES,
 ) -> GeminiOutcome:
     out = GeminiOutcome()
     out.rejects += reject_skipped(wh, run_id, PLATFORM, STREAM, skipped)
@@ -119,9 +142,10 @@ def sync_activity(
         done: FileCursor | None = f.done
         state = _FileRead(wh, run_id, f.key, out)
         try:
-            _read(f.path, state, rules, batch_rows)
-        except OSError as exc:
-            state.reject("file", f"cannot read: {exc.strerror or exc}")
+            _read(f.path, state, rules, batch_rows, progress, progress_bytes)
+        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            state.reject("file", f"cannot read: {reason}")
             done = None  # unreadable now: try again next time
         state.write(done)
     # Sessions depend on every prompt and on the gap: rebuild when either may have changed.
@@ -131,41 +155,64 @@ def sync_activity(
     return out
 
 
-def _read(path: Path, state: _FileRead, rules: ActivityRules, batch_rows: int) -> None:
-    with path.open("rb") as raw:
-        if not raw.read(64).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
-            state.reject("file", "top-level JSON value is not an array")
-            return
-        raw.seek(0)
-        reader = CountingReader(raw)
-        index = -1
-        try:
-            for index, item in enumerate(iter_items(reader)):
-                state.out.items_read += 1
-                try:
-                    row = prompt_row(item, rules, state.key, index)
-                except ActivityError as exc:
-                    state.reject(f"item {index}", str(exc), repr(item))
-                    continue
-                if row is None:
-                    state.out.items_skipped += 1
-                    if index == 0 and isinstance(item, dict) and not _is_gemini(item, rules):
-                        return  # every Takeout product has its own file: this one is not Gemini's
-                    continue
-                state.rows.append(row)
-                if len(state.rows) >= batch_rows:
-                    state.write(None)
-        except (ijson.JSONError, UnicodeDecodeError) as exc:
-            message = exc.args[0] if exc.args else exc
-            text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
-            state.reject(f"after item {index}", f"invalid JSON: {text.strip().splitlines()[0]}")
-        finally:
-            state.out.bytes_read += reader.bytes_read
+def _read(
+    path: Path,
+    state: _FileRead,
+    rules: ActivityRules,
+    batch_rows: int,
+    progress: Callable[[str], None] | None = None,
+    progress_bytes: int = PROGRESS_BYTES,
+) -> None:
+    """Every activity document of ``path`` (the file, or the activity members of a Takeout ZIP)."""
+    try:
+        with export_sources(path, state.key, is_activity_path) as sources:
+            for source in sources:
+                _read_source(source, state, rules, batch_rows, progress, progress_bytes)
+    except BadArchiveError as exc:
+        state.reject("file", str(exc))
+
+
+def _read_source(
+    source: ExportSource,
+    state: _FileRead,
+    rules: ActivityRules,
+    batch_rows: int,
+    progress: Callable[[str], None] | None,
+    progress_bytes: int,
+) -> None:
+    read = ArrayRead()
+    ticker = Progress(progress, source, "item(s)", progress_bytes)
+    try:
+        for item in read_array(source.open, read):
+            index = read.index
+            state.out.items_read += 1
+            ticker.update(read.bytes_read, index + 1)
+            try:
+                row = prompt_row(item, rules, source.key, index)
+            except ActivityError as exc:
+                state.reject(f"item {index}", str(exc), repr(item), source=source.key)
+                continue
+            if row is None:
+                state.out.items_skipped += 1
+                if index == 0 and isinstance(item, dict) and not _is_gemini(item, rules):
+                    return  # every Takeout product has its own file: this one is not Gemini's
+                continue
+            state.rows.append(row)
+            if len(state.rows) >= batch_rows:
+                state.write(None)
+    except NotAnArrayError:
+        state.reject("file", "top-level JSON value is not an array", source=source.key)
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
+        location, reason, excerpt = describe_json_error(exc, "item", read.index, read.bytes_read)
+        state.reject(location, reason, excerpt, source=source.key)
+    finally:
+        state.out.bytes_read += read.bytes_read
+        if read.replaced:
+            state.reject(*replaced_bytes(read), source=source.key)
 
 
 def _is_gemini(item: dict[str, Any], rules: ActivityRules) -> bool:
-    products = item.get("products") if isinstance(item.get("products"), list) else []
-    return item.get("header") in rules.headers or any(p in rules.headers for p in products)
+    return is_gemini_item(item, rules)
 
 
 def _rebuild_sessions(wh: Warehouse, run_id: str | None, gap_minutes: float) -> int:
