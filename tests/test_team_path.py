@@ -51,9 +51,9 @@ def held_slots(dagster_db: str) -> list[tuple]:
 
 def test_broker_down_leaves_no_pool_slot_behind(postgres_dsn, tmp_path):
     """CHITTY_EXECUTOR=celery with the Redis broker lost once the run has begun: the run fails
-    naming the broker, and the platform's pool slot it claimed before sending the step is freed. Before, the failed run
-    kept the slot and every later syncall of that platform (pool limit 1, dagster.yaml.example)
-    waited for it forever, printing nothing."""
+    naming the broker, and the platform's pool slot it claimed before sending the step is freed.
+    Before, the failed run kept the slot and every later syncall of that platform (pool limit 1,
+    dagster.yaml.example) waited for it forever, printing nothing."""
     with (
         fresh_database(postgres_dsn, prefix="wh") as warehouse,
         fresh_database(postgres_dsn, prefix="dg") as dg,
