@@ -528,6 +528,12 @@ def env(name: str) -> str | None:
     return value if value else None
 
 
+def referenced(name: str) -> str | None:
+    """A variable another tool's file names, e.g. ``{env: DAGSTER_PG_PASSWORD}`` in dagster.yaml:
+    read as that tool reads it (any name, not only ours; an empty string is a value)."""
+    return os.environ.get(name)
+
+
 class ConfigError(ValueError):
     """A variable set to a value that cannot be used; the message names it and what to set."""
 

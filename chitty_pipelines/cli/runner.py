@@ -96,7 +96,7 @@ def _reach_postgres_storage(home: Any) -> None:
 
     def resolved(value: Any) -> Any:
         if isinstance(value, dict) and set(value) == {"env"}:
-            found = os.environ.get(str(value["env"]))
+            found = config.referenced(str(value["env"]))
             if found is None:
                 unset.append(str(value["env"]))
             return found
