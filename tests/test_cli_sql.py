@@ -94,3 +94,23 @@ def test_show_tables_points_at_the_schemas(chitty_home: Path, warehouse: Warehou
     assert "SHOW ALL TABLES" in proc.stderr
     listed = _run("sql", "SHOW ALL TABLES", "--json")
     assert ("unified", "projects") in {(t["schema"], t["name"]) for t in json.loads(listed.stdout)}
+
+
+def test_sql_row_count_comes_after_the_rows_in_one_stream(chitty_home: Path, warehouse: Warehouse) -> None:
+    """``sql ... 2>&1 | less``: the count (stderr) came out above the rows (block-buffered stdout)."""
+    _seed(warehouse)
+    q = "SELECT name FROM unified.projects ORDER BY name"
+    for extra in ((), ("--csv",), ("--json",)):
+        proc = subprocess.run(
+            [str(CLI), "sql", q, *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            # as a user's shell runs it: stdout block-buffered into the pipe
+            env={k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stdout
+        lines = proc.stdout.strip().splitlines()
+        assert lines[-1] == "2 rows", (extra, lines)
+        assert "2 rows" not in lines[:-1], (extra, lines)

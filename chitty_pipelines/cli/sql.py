@@ -146,4 +146,7 @@ def _print(columns: list[str], rows: list[Any], as_json: bool, as_csv: bool) -> 
         print("\t".join(columns))
         for r in rows:
             print("\t".join("" if v is None else str(v) for v in r))
+    # The rows first: piped, stdout is block-buffered and the count (stderr) is not, so with
+    # 2>&1 the count came out above the header.
+    sys.stdout.flush()
     console.print(f"{len(rows)} row{'s' if len(rows) != 1 else ''}", markup=False, highlight=False)
