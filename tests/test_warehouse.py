@@ -202,3 +202,26 @@ def test_rows_and_records_are_plain_values_that_write_back_unchanged(warehouse):
         tx.upsert(spec, records)  # the few-rows path
         tx.upsert(spec, records * 200)  # past SMALL_UPSERT_ROWS: through Arrow
     assert [tuple(r) for r in warehouse.rows(select)] == expected
+
+
+def test_a_table_an_older_version_created_gains_the_new_columns(warehouse):
+    """A spec that gained a column since its table was created (a platform's new project feed
+    adds ``on_<platform>`` and its count columns to unified.projects): the first write of the new
+    version adds it, empty for the old rows, instead of failing every write ("Referenced column
+    on_chatgpt not found"). Through ``Transaction.ensure``, on both backends."""
+    old = TableSpec("unified_drift", "projects", cols(("key", "VARCHAR"), ("name", "VARCHAR")), ("key",))
+    new = TableSpec(
+        "unified_drift",
+        "projects",
+        cols(("key", "VARCHAR"), ("name", "VARCHAR"), ("on_chatgpt", "BOOLEAN"), ("gpt_count", "BIGINT")),
+        ("key",),
+    )
+    with warehouse.transaction() as tx:
+        tx.ensure(old)
+        tx.upsert(old, [{"key": "a", "name": "alpha"}])
+    with warehouse.transaction() as tx:
+        assert tx.ensure(new) == ["on_chatgpt", "gpt_count"]
+        assert tx.ensure(new) == []
+        tx.upsert(new, [{"key": "b", "name": "beta", "on_chatgpt": True, "gpt_count": 2}])
+    rows = warehouse.rows("SELECT key, name, on_chatgpt, gpt_count FROM unified_drift.projects ORDER BY key")
+    assert [tuple(r) for r in rows] == [("a", "alpha", None, None), ("b", "beta", True, 2)]

@@ -127,9 +127,17 @@ class DuckDBBackend:
     def create_sql(self, table: TableSpec) -> list[str]:
         return [table.create_sql()]
 
-    def ensure(self, con: Any, table: TableSpec) -> None:
+    def ensure(self, con: Any, table: TableSpec) -> list[str]:
+        """Create the table, or add the columns its spec gained since it was created (returned)."""
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(table.schema)}")
         con.execute(table.create_sql())
+        if _columns_checked(self, table):
+            return []
+        added = _missing_columns(con, table, "?")
+        for column in added:
+            add = f"ADD COLUMN IF NOT EXISTS {quote(column.name)} {column.type}"
+            con.execute(f"ALTER TABLE {table.sql_name} {add}")
+        return [c.name for c in added]
 
     def upsert(self, con: Any, table: TableSpec, batch: pa.Table) -> None:
         con.register("__batch", batch)
@@ -192,6 +200,30 @@ class DuckDBBackend:
 
     def existing_columns(self, con: Any, table: TableSpec) -> list[str]:
         return _existing_columns(con, table)
+
+
+def _columns_checked(backend: Any, table: TableSpec) -> bool:
+    """True when ``table``'s columns were already compared with the database's, by this backend
+    object (once per table and column list: the comparison is a catalog query)."""
+    checked: set[tuple[str, tuple[str, ...]]] = backend.__dict__.setdefault("_columns_checked", set())
+    mark = (table.sql_name, tuple(table.column_names))
+    if mark in checked:
+        return True
+    checked.add(mark)
+    return False
+
+
+def _missing_columns(con: Any, table: TableSpec, placeholder: str) -> list[Any]:
+    """The columns of ``table``'s spec that its stored table lacks. A table created by an older
+    version lacks those added since (a platform's new project feed adds columns to
+    unified.projects): they are added, empty, instead of every write failing on them."""
+    found = con.execute(
+        "SELECT column_name FROM information_schema.columns "
+        f"WHERE table_schema = {placeholder} AND table_name = {placeholder}",
+        [table.schema, table.name],
+    ).fetchall()
+    have = {r[0] for r in found}
+    return [c for c in table.columns if c.name not in have]
 
 
 def _merge(con: Any, table: TableSpec, source: str) -> None:
@@ -663,14 +695,21 @@ class PostgresBackend:
             f"CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {table.sql_name} ({key}) NULLS NOT DISTINCT",
         ]
 
-    def ensure(self, con: PgConnection, table: TableSpec) -> None:
+    def ensure(self, con: PgConnection, table: TableSpec) -> list[str]:
+        """Create the table, or add the columns its spec gained since it was created (returned)."""
         # native PostgreSQL DDL: run as written, not transpiled
         import psycopg
 
         index = f"{quote(table.schema)}.{quote(_index_name(table))}"
         with con.raw.cursor() as cur:
             if cur.execute("SELECT to_regclass(%s) IS NOT NULL", [index]).fetchone()[0]:
-                return
+                if _columns_checked(self, table):
+                    return []
+                added = _missing_columns(cur, table, "%s")
+                for column in added:
+                    add = f"ADD COLUMN IF NOT EXISTS {quote(column.name)} {pg_type(column.type)}"
+                    cur.execute(f"ALTER TABLE {table.sql_name} {add}")
+                return [c.name for c in added]
             # CREATE ... IF NOT EXISTS is not safe against a concurrent CREATE of the same name
             # (a unique violation in the catalog): creators of one schema queue on a lock that
             # ends with their transaction. Only the first write of a table ever gets here.
@@ -688,6 +727,7 @@ class PostgresBackend:
             cur.execute("RELEASE SAVEPOINT chitty_schema")
             for statement in self.create_sql(table):
                 cur.execute(statement)
+        return []
 
     def upsert(self, con: PgConnection, table: TableSpec, batch: pa.Table) -> None:
         """COPY into a staging temp table, then one INSERT ... ON CONFLICT (key) DO UPDATE; the

@@ -81,9 +81,11 @@ class Transaction:
         self.now = datetime.now(UTC)
         self.backend: Backend = backend or DuckDBBackend(":memory:")
 
-    def ensure(self, table: TableSpec) -> None:
+    def ensure(self, table: TableSpec) -> list[str]:
+        """Create ``table``, or add the columns its spec gained since (their names, returned):
+        a table an older version created must not fail every write of a newer one."""
         # every time (no per-transaction memo): a caller may have dropped the table meanwhile
-        self.backend.ensure(self.con, table)
+        return self.backend.ensure(self.con, table)
 
     def upsert(self, table: TableSpec, rows: Sequence[Mapping[str, Any]] | pa.Table) -> int:
         """Insert rows, replacing any row with the same primary key. Returns rows written.

@@ -327,19 +327,7 @@ def window_query(r: Resolved, lower: sql.Composable, upper: Any) -> sql.Composab
 def ensure_table(warehouse: Warehouse, run_id: str, table: TableSpec) -> list[str]:
     """Create the table, or add the columns the source gained since (returned)."""
     with warehouse.transaction(run_id) as tx:
-        tx.ensure(table)
-        have = {
-            row[0]
-            for row in tx.con.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = ? AND table_name = ?",
-                [table.schema, table.name],
-            ).fetchall()
-        }
-        added = [c for c in table.columns if c.name not in have]
-        for c in added:
-            tx.con.execute(f"ALTER TABLE {table.sql_name} ADD COLUMN {quote(c.name)} {c.type}")
-    return [c.name for c in added]
+        return tx.ensure(table)
 
 
 @dataclass
