@@ -2,7 +2,9 @@
 what the CLI and the Claude Code hooks use when ``CHITTY_SYNC_URL`` is set.
 
 * One ``httpx.Client`` with a timeout (``CHITTY_SYNC_TIMEOUT_S``) and bounded retries
-  (kernel/retry.py) on transport errors, 429 and 502/503/504, honouring ``Retry-After``.
+  (kernel/retry.py) on transport errors, 429 and 502/503/504, honouring ``Retry-After``. A read
+  (or write) timeout is not retried: the hub took the connection and did not answer within the
+  timeout (stopped, wedged), and waiting twice more only made a 10 s failure a 31 s one.
   Every call it retries is idempotent on the server (a repeated registration answers 200; a
   repeated todo list is one more identical list in the merge).
 * Errors name the variable to fix (``CHITTY_SYNC_URL``, ``CHITTY_SYNC_TOKEN``,
@@ -81,9 +83,9 @@ class SyncClient:
         if url is None:
             return None
         try:
-            timeout = float(config.env("CHITTY_SYNC_TIMEOUT_S") or DEFAULT_TIMEOUT_S)
-        except ValueError:
-            raise SyncServiceError("CHITTY_SYNC_TIMEOUT_S must be a number of seconds") from None
+            timeout = config.number("CHITTY_SYNC_TIMEOUT_S", DEFAULT_TIMEOUT_S, float, positive=True)
+        except config.ConfigError as exc:
+            raise SyncServiceError(str(exc)) from None
         return cls(
             url,
             config.env("CHITTY_SYNC_TOKEN"),
@@ -120,7 +122,7 @@ class SyncClient:
         try:
             response = call_with_retry(
                 once,
-                retryable=lambda e: isinstance(e, (_Retryable, httpx.TransportError)),
+                retryable=_retryable,
                 retry_after=lambda e: (
                     parse_retry_after(e.response.headers.get("Retry-After"))
                     if isinstance(e, _Retryable)
@@ -132,10 +134,12 @@ class SyncClient:
             )
         except _Retryable as exc:
             response = exc.response
-        except httpx.TimeoutException:
+        except httpx.TimeoutException as exc:
+            tries = self.attempts if isinstance(exc, httpx.ConnectTimeout) else 1
             raise SyncServiceError(
                 f"{method} {self.base_url}{path}: no answer within {self.timeout_s:g} s "
-                f"({self.attempts} attempts); check CHITTY_SYNC_URL or raise CHITTY_SYNC_TIMEOUT_S"
+                f"({tries} attempt{'s' if tries > 1 else ''}); check CHITTY_SYNC_URL (is the hub "
+                "running and answering?) or raise CHITTY_SYNC_TIMEOUT_S"
             ) from None
         except httpx.TransportError as exc:
             raise SyncServiceError(
@@ -229,6 +233,13 @@ class SyncClient:
     def post_topic(self, conversation_id: str, content: str, file: str | None) -> Reply:
         body = {"id": conversation_id, "content": content, "file": file}
         return self.request("POST", "/api/topic", json={k: v for k, v in body.items() if v is not None})
+
+
+def _retryable(exc: BaseException) -> bool:
+    """429/502-504 and transport errors, but not a read or write timeout (module docstring)."""
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+        return False
+    return isinstance(exc, (_Retryable, httpx.TransportError))
 
 
 def _json(response: httpx.Response) -> Any:

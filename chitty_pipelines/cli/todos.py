@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from chitty_pipelines.cli.app import console, out, print_table
@@ -135,9 +136,10 @@ def todos(
     for column in ("status", "content", "added by", "added at", "updated by", "updated at"):
         table.add_column(column)
     for r in df.itertuples(index=False):
+        # escape: a todo's text is data, not rich markup ("fix list[int]" must not lose "[int]")
         table.add_row(
-            r.status, r.content, r.added_by, _iso(r.added_at) or "-", _none(r.updated_by) or "-",
-            _iso(r.updated_at) or "-",
+            r.status, escape(r.content), escape(r.added_by), _iso(r.added_at) or "-",
+            escape(_none(r.updated_by) or "-"), _iso(r.updated_at) or "-",
         )  # fmt: skip
     if len(df):
         print_table(table)

@@ -1,0 +1,164 @@
+"""What a walk of the hub as a team uses it found (hub-walk): a forged line in the access log, a
+remote ``todos`` that mangled or cut what it printed, a hub that never answers costing three
+timeouts, and another server's 404 read as "no todos". Real server processes over HTTP."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.conftest import Server
+from tests.api.test_cli_client import cli, machine
+
+
+def test_a_request_path_cannot_forge_or_corrupt_access_log_lines(server: Server) -> None:
+    forged = "/api/session/a%0a2026-12-06 12:00:00,000 INFO chitty_pipelines.api.access FORGED"
+    with server.client("read") as c:
+        assert c.get(forged).status_code == 400  # an invalid id: still logged
+        assert c.get("/api/session/a%00b%1b[31m").status_code == 400
+    # without a token too: the 401 is logged before anything else runs
+    assert httpx.get(f"{server.url}/api/todos/x%0dFORGED-CR", timeout=10).status_code == 401
+    deadline = time.monotonic() + 10
+    while "FORGED-CR" not in server.log.read_text(errors="replace") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    raw = server.log.read_bytes()
+    assert b"\x00" not in raw and b"\x1b" not in raw and b"\r" not in raw
+    lines = raw.decode().splitlines()
+    assert not [line for line in lines if line.startswith("2026-12-06 12:00:00")]
+    assert any('"GET /api/session/a%0A2026-12-06%2012:00:00' in line for line in lines)
+    assert any('"GET /api/todos/x%0DFORGED-CR" 401' in line for line in lines)
+
+
+def test_remote_todos_print_like_the_local_command(server: Server, tmp_path: Path) -> None:
+    """Two machines, one project: the merged list piped from either machine is a markdown table of
+    whole lines, in the local command's order, with the todo text exactly as posted."""
+    a = machine(tmp_path, "a", server, server.tokens["write"])
+    b = machine(tmp_path, "b", server, server.tokens["write"])
+    sid_a, sid_b = "walk-a-" + "0" * 40, "walk-b-" + "1" * 40  # long: a box would cut them
+    list_a = [
+        {"content": "fix list[int] typing", "status": "completed"},
+        {"content": "ship [bold]it[/bold]", "status": "pending"},
+        {"content": "deploy", "status": "in_progress"},
+    ]
+    list_b = [
+        {"content": "fix list[int] typing", "status": "pending"},  # stale: stays completed
+        {"content": "ship [bold]it[/bold]", "status": "in_progress"},  # wins over pending
+        {"content": "deploy", "status": "pending"},  # stays in_progress
+        {"content": "docs", "status": "pending"},
+    ]
+    for env, sid, items in ((a, sid_a, list_a), (b, sid_b, list_b)):
+        r = cli(env, "sessionsync", "--id", sid, "--project", "walked", "--platform", "claude_code",
+                "--todos", "-", stdin=json.dumps(items))  # fmt: skip
+        assert r.returncode == 0, r.stderr
+
+    r = cli(a, "todos", "walked", "--all")
+    assert r.returncode == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[0] == "| status | content | added by | added at | updated by | updated at |"
+    table = [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows[1:]]
+    assert [(t[0], t[1]) for t in table] == [
+        ("in_progress", "deploy"),
+        ("in_progress", "ship [bold]it[/bold]"),
+        ("pending", "docs"),
+        ("completed", "fix list[int] typing"),
+    ]
+    by_content = {t[1]: t for t in table}
+    assert by_content["ship [bold]it[/bold]"][2] == sid_a and by_content["ship [bold]it[/bold]"][4] == sid_b
+    assert by_content["docs"][2] == sid_b
+    assert "(3 open of 4;" in r.stdout
+    assert "…" not in r.stdout and "┃" not in r.stdout
+
+    listing = cli(b, "todos")
+    assert listing.returncode == 0, listing.stderr
+    assert "| project | open | in progress | pending | completed | sessions | last sync |" in listing.stdout
+    assert any(line.startswith("| walked | 3 | 2 | 1 | 1 | 2 |") for line in listing.stdout.splitlines())
+
+    st = cli(b, "status", "--no-health")
+    assert st.returncode == 0, st.stderr
+    assert f"| {sid_a} |" in st.stdout and "┃" not in st.stdout
+
+    # a project the hub knows with no todos: nothing open (exit 0); one it does not know: exit 1
+    with server.client("write") as c:
+        assert c.post("/api/project", json={"id": "quiet", "name": "Quiet"}).status_code in (200, 201)
+    quiet = cli(b, "todos", "quiet")
+    assert quiet.returncode == 0 and "nothing open on quiet" in quiet.stdout
+    assert json.loads(cli(b, "todos", "quiet", "--json").stdout)["todos"] == []
+    unknown = cli(b, "todos", "no-such-project")
+    assert unknown.returncode == 1 and "unknown project 'no-such-project'" in unknown.stderr
+
+
+@pytest.fixture
+def silent_hub() -> Iterator[tuple[str, list[socket.socket]]]:
+    """A port that accepts connections and never answers (a stopped or wedged hub)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    stop.set()
+    thread.join(5)
+    for s in accepted:
+        s.close()
+    listener.close()
+
+
+def test_a_hub_that_never_answers_costs_one_timeout_not_three(
+    server: Server, tmp_path: Path, silent_hub: tuple[str, list[socket.socket]]
+) -> None:
+    url, accepted = silent_hub
+    env = {**machine(tmp_path, "m", server, server.tokens["read"]), "CHITTY_SYNC_URL": url}
+    env["CHITTY_SYNC_TIMEOUT_S"] = "1"
+    r = cli(env, "todos")
+    assert r.returncode == 1
+    assert "no answer within 1 s (1 attempt)" in r.stderr and "CHITTY_SYNC_TIMEOUT_S" in r.stderr
+    assert "CHITTY_SYNC_URL" in r.stderr and server.tokens["read"] not in r.stdout + r.stderr
+    assert len(accepted) == 1  # the request was sent once: a read timeout is not retried
+
+    bad = cli({**env, "CHITTY_SYNC_TIMEOUT_S": "0"}, "todos")
+    assert bad.returncode == 1 and "CHITTY_SYNC_TIMEOUT_S='0' is out of range" in bad.stderr
+
+
+class _NotAHub(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(404)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_another_servers_404_is_a_wrong_url_not_missing_todos(server: Server, tmp_path: Path) -> None:
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotAHub)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    try:
+        env = {**machine(tmp_path, "m", server, server.tokens["read"])}
+        env["CHITTY_SYNC_URL"] = f"http://127.0.0.1:{other.server_address[1]}"
+        for args in (("todos",), ("todos", "walked")):
+            r = cli(env, *args)
+            assert r.returncode == 1, r.stdout
+            assert "is CHITTY_SYNC_URL a chitty-sync hub?" in r.stderr, r.stderr
+            assert "no todos" not in r.stdout + r.stderr and "None" not in r.stdout + r.stderr
+    finally:
+        other.shutdown()
+        other.server_close()
