@@ -118,11 +118,17 @@ def todos(project: str | None, show_all: bool, as_json: bool) -> None:
             else:
                 out.print(f"nothing open on {project} (no todos recorded)", markup=False, highlight=False)
             return
+    print_todos(body, project, show_all, as_json, f"hub {c.base_url}")
+
+
+def print_todos(body: dict[str, Any], project: str | None, show_all: bool, as_json: bool, where: str) -> None:
+    """A ``GET /api/todos`` (project None) or ``GET /api/todos/:projectId`` answer, printed as the
+    local command prints unified.todos; ``where`` names the source in the titles."""
     if as_json:
         out.print_json(json.dumps(body))
         return
     if project is None:
-        table = Table(title=f"todos per project (hub {c.base_url})")
+        table = Table(title=f"todos per project ({where})")
         for column in ("project", "open", "in progress", "pending", "completed", "sessions", "last sync"):
             table.add_column(column)
         rows = sorted(
@@ -146,7 +152,7 @@ def todos(project: str | None, show_all: bool, as_json: bool) -> None:
         key=lambda t: (_STATUS_ORDER.get(t["status"], 3), t.get("addedAt") or "", t["content"]),
     )
     open_count = sum(1 for t in every if t["status"] != "completed")
-    table = Table(title=f"todos of {project} ({open_count} open of {len(every)}; hub {c.base_url})")
+    table = Table(title=f"todos of {project} ({open_count} open of {len(every)}; {where})")
     for column in ("status", "content", "added by", "added at", "updated by", "updated at"):
         table.add_column(column)
     for t in items:
@@ -228,4 +234,4 @@ def topicsync(days: int = TOPIC_DAYS) -> None:
     )
 
 
-__all__ = ["status", "todos", "topicsync"]
+__all__ = ["print_todos", "status", "todos", "topicsync"]

@@ -162,3 +162,35 @@ def test_another_servers_404_is_a_wrong_url_not_missing_todos(server: Server, tm
     finally:
         other.shutdown()
         other.server_close()
+
+
+def test_the_hubs_own_cli_answers_what_its_api_holds(server: Server, tmp_path: Path) -> None:
+    """Before any sync the hub machine's ``chitty-sync todos`` said "no todos yet" while its API
+    answered the lists machines had posted: now both print the same merged table."""
+    items = [
+        {"content": "review [the] plan", "status": "in_progress"},
+        {"content": "merge", "status": "pending"},
+    ]
+    with server.client("write") as c:
+        for sid, status in (("hub-own-1", "pending"), ("hub-own-2", "completed")):
+            body = {"sessionId": sid, "todos": [*items, {"content": "tag", "status": status}]}
+            assert c.put("/api/todos/hubown/sync", json=body).status_code == 200
+    on_hub = {k: v for k, v in server.env.items() if k not in ("CHITTY_SYNC_URL", "CHITTY_SYNC_TOKEN")}
+    remote = machine(tmp_path, "r", server, server.tokens["read"])
+
+    def rows(out: str) -> list[str]:
+        return [line for line in out.splitlines() if line.startswith("| ")]
+
+    local, far = cli(on_hub, "todos", "hubown", "--all"), cli(remote, "todos", "hubown", "--all")
+    assert local.returncode == 0 and far.returncode == 0, local.stderr + far.stderr
+    assert "from the hub store" in local.stderr
+    assert rows(local.stdout) == rows(far.stdout)
+    assert rows(local.stdout)[1].startswith("| in_progress | review [the] plan | hub-own-1 |")
+    assert "| completed | tag | hub-own-1 |" in local.stdout
+    assert json.loads(cli(on_hub, "todos", "hubown", "--json").stdout)["todos"] == [
+        *json.loads(cli(remote, "todos", "hubown", "--json").stdout)["todos"]
+    ]
+    listing = cli(on_hub, "todos")
+    assert listing.returncode == 0 and any(
+        line.startswith("| hubown | 2 | 1 | 1 | 1 | 2 |") for line in rows(listing.stdout)
+    )
