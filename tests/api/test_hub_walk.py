@@ -194,3 +194,42 @@ def test_the_hubs_own_cli_answers_what_its_api_holds(server: Server, tmp_path: P
     assert listing.returncode == 0 and any(
         line.startswith("| hubown | 2 | 1 | 1 | 1 | 2 |") for line in rows(listing.stdout)
     )
+
+
+def test_topics_lists_the_same_categories_on_the_hub_and_from_a_machine(
+    server: Server, tmp_path: Path
+) -> None:
+    """There was no way to read topics from the CLI (README listed a `topics` table): `chitty-sync
+    topics [CATEGORY]` answers GET /api/topic[/CATEGORY], remotely or on the hub itself."""
+    with server.client("write") as c:
+        for cid, body in (
+            ("walk-c1", {"content": "fix the postgres migration and the index"}),
+            ("walk-c2", {"category": "walkdocs", "content": "notes [draft] for the README"}),
+            ("walk-c3", {"category": "walkdocs", "confidence": 0.25}),
+        ):
+            assert c.post("/api/topic", json={"id": cid, **body}).status_code == 201
+        derived = c.get("/api/topic").json()
+    on_hub = {k: v for k, v in server.env.items() if k not in ("CHITTY_SYNC_URL", "CHITTY_SYNC_TOKEN")}
+    remote = machine(tmp_path, "t", server, server.tokens["read"])
+
+    def rows(out: str) -> list[str]:
+        return [line for line in out.splitlines() if line.startswith("| ")]
+
+    for args in (("topics",), ("topics", "walkdocs")):
+        local, far = cli(on_hub, *args), cli(remote, *args)
+        assert local.returncode == 0 and far.returncode == 0, local.stderr + far.stderr
+        assert rows(local.stdout) == rows(far.stdout) and len(rows(far.stdout)) > 1
+    listing = rows(cli(remote, "topics").stdout)
+    assert any(line.startswith("| walkdocs | 2 | 0.38 |") for line in listing)  # (0.5 + 0.25) / 2
+    assert {t["category"] for t in derived["topics"]} <= {line.split(" | ")[0][2:] for line in listing}
+    convs = rows(cli(on_hub, "topics", "walkdocs").stdout)
+    assert any(
+        line.startswith("| walk-c2 | 0.50 | client |") and "notes [draft] for the README" in line
+        for line in convs
+    )
+    as_json = json.loads(cli(remote, "topics", "walkdocs", "--json").stdout)
+    assert as_json == {**json.loads(cli(on_hub, "topics", "walkdocs", "--json").stdout), "success": True}
+    for env in (on_hub, remote):
+        assert cli(env, "topics", "no-such-topic").returncode == 1
+        bad = cli(env, "topics", "../etc")
+        assert bad.returncode == 1 and "invalid category" in bad.stderr
