@@ -13,6 +13,7 @@ what the CLI and the Claude Code hooks use when ``CHITTY_SYNC_URL`` is set.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +23,9 @@ from chitty_pipelines import config
 from chitty_pipelines.kernel.retry import call_with_retry, parse_retry_after
 
 DEFAULT_TIMEOUT_S = 10.0
+# The hub's id rule (api/models.py ID_PATTERN; a test keeps them equal). Ids go into URL paths:
+# checked here, "../todos/P" as a session id can no longer become DELETE /api/todos/P.
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
@@ -179,7 +183,7 @@ class SyncClient:
 
     def platform_health(self, platform: str) -> Reply:
         # 503 is an answer here (the platform's probe failed), not a reason to stop.
-        return self.request("GET", f"/{platform}/health", ok=(503,))
+        return self.request("GET", f"/{_segment(platform, 'platform')}/health", ok=(503,))
 
     def register_project(self, key: str, name: str, path: str | None, git_remote: str | None) -> Reply:
         body = {"id": key, "name": name, "path": path, "gitRemote": git_remote}
@@ -208,10 +212,10 @@ class SyncClient:
         body: dict[str, Any] = {"metadata": metadata} if metadata else {}
         if reopen:
             body["reopen"] = True
-        return self.request("PUT", f"/api/session/{session_id}", json=body or None)
+        return self.request("PUT", f"/api/session/{_segment(session_id, 'session id')}", json=body or None)
 
     def end_session(self, session_id: str) -> Reply:
-        return self.request("DELETE", f"/api/session/{session_id}")
+        return self.request("DELETE", f"/api/session/{_segment(session_id, 'session id')}")
 
     def sessions(self, limit: int = 100, project: str | None = None) -> Reply:
         params: dict[str, Any] = {"limit": limit}
@@ -225,14 +229,25 @@ class SyncClient:
         body: dict[str, Any] = {"sessionId": session_id, "todos": todos}
         if platform:
             body["aiPlatform"] = platform
-        return self.request("PUT", f"/api/todos/{project}/sync", json=body)
+        return self.request("PUT", f"/api/todos/{_segment(project, 'project')}/sync", json=body)
 
     def todos(self, project: str | None = None) -> Reply:
-        return self.request("GET", f"/api/todos/{project}" if project else "/api/todos")
+        return self.request("GET", f"/api/todos/{_segment(project, 'project')}" if project else "/api/todos")
 
     def post_topic(self, conversation_id: str, content: str, file: str | None) -> Reply:
         body = {"id": conversation_id, "content": content, "file": file}
         return self.request("POST", "/api/topic", json={k: v for k, v in body.items() if v is not None})
+
+
+def _segment(value: str, what: str) -> str:
+    """``value`` as one URL path segment, or SyncServiceError before anything is sent."""
+    if not ID_RE.fullmatch(value):
+        raise SyncServiceError(
+            f"invalid {what} {value[:140]!r}: use 1-128 of A-Z a-z 0-9 . _ : @ - "
+            "(starting with a letter or digit), as the hub requires",
+            400,  # the hub would refuse it the same way: never worth a retry or the hooks' spool
+        )
+    return value
 
 
 def _retryable(exc: BaseException) -> bool:

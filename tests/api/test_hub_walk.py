@@ -233,3 +233,38 @@ def test_topics_lists_the_same_categories_on_the_hub_and_from_a_machine(
         assert cli(env, "topics", "no-such-topic").returncode == 1
         bad = cli(env, "topics", "../etc")
         assert bad.returncode == 1 and "invalid category" in bad.stderr
+
+
+def test_an_id_cannot_walk_the_client_to_another_route(server: Server, tmp_path: Path) -> None:
+    """`sessionsync --end ../todos/P` was sent as DELETE /api/todos/P (the URL's dot segments
+    resolved) and cleared every machine's lists on P, answering "Todos cleared"; `--heartbeat
+    ../project/X` registered a project X. Ids are checked against the hub's rule before sending."""
+    with server.client("write") as c:
+        body = {"sessionId": "keeper", "todos": [{"content": "keep me", "status": "pending"}]}
+        assert c.put("/api/todos/kept/sync", json=body).status_code == 200
+    env = machine(tmp_path, "w", server, server.tokens["admin"])
+    for args in (
+        ("sessionsync", "--end", "../todos/kept"),
+        ("sessionsync", "--heartbeat", "../project/walked-in"),
+        ("sessionsync", "--heartbeat", ".."),
+        ("todos", "../session"),
+    ):
+        r = cli(env, *args)
+        assert r.returncode == 1 and "as the hub requires" in r.stderr, (args, r.stdout, r.stderr)
+    with server.client("read") as c:
+        assert [t["content"] for t in c.get("/api/todos/kept").json()["todos"]] == ["keep me"]
+        assert c.get("/api/project/walked-in").status_code == 404
+    # a hook event with such an id is logged and dropped, never spooled (it would block the spool)
+    event = {"hook_event_name": "SessionEnd", "session_id": "../todos/kept", "cwd": str(tmp_path)}
+    hook = cli(env, "hooks", "run", "SessionEnd", stdin=json.dumps(event))
+    assert hook.returncode == 0
+    home = Path(env["CHITTY_HOME"])
+    assert "invalid session id" in (home / "hooks" / "hooks.log").read_text()
+    assert (
+        not list((home / "hooks" / "spool").glob("*.json")) if (home / "hooks" / "spool").exists() else True
+    )
+
+    from chitty_pipelines.api.models import ID_PATTERN
+    from chitty_pipelines.chittyos.sync_client import ID_RE
+
+    assert ID_RE.pattern == ID_PATTERN  # the client's copy of the hub's rule
