@@ -268,3 +268,36 @@ def test_an_id_cannot_walk_the_client_to_another_route(server: Server, tmp_path:
     from chitty_pipelines.chittyos.sync_client import ID_RE
 
     assert ID_RE.pattern == ID_PATTERN  # the client's copy of the hub's rule
+
+
+def test_twenty_writers_on_one_projects_todos_lose_nothing(server: Server) -> None:
+    """20 machines posting lists to one project at once: every answer 200 (no 5xx, no "database
+    is locked"), every item kept, the merge rule holding for the item they all report."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    statuses = ("pending", "in_progress", "completed")
+
+    def writer(i: int) -> list[int]:
+        codes = []
+        with server.client("write") as c:
+            for k in range(5):
+                todos = [
+                    {"content": f"w{i}-k{k}", "status": "pending"},
+                    {"content": "shared item", "status": statuses[(i + k) % 3]},
+                ]
+                codes.append(
+                    c.put(
+                        "/api/todos/crowd/sync", json={"sessionId": f"crowd-{i}", "todos": todos}
+                    ).status_code
+                )
+        return codes
+
+    with ThreadPoolExecutor(20) as pool:
+        codes = [code for batch in pool.map(writer, range(20)) for code in batch]
+    assert codes == [200] * 100
+    with server.client("read") as c:
+        body = c.get("/api/todos/crowd").json()
+    items = {t["content"]: t["status"] for t in body["todos"]}
+    assert len(items) == 101 and items["shared item"] == "completed"
+    assert body["totalUpdates"] == 100 and len(body["sessions"]) == 20
+    assert "locked" not in server.log.read_text()
