@@ -301,3 +301,46 @@ def test_twenty_writers_on_one_projects_todos_lose_nothing(server: Server) -> No
     assert len(items) == 101 and items["shared item"] == "completed"
     assert body["totalUpdates"] == 100 and len(body["sessions"]) == 20
     assert "locked" not in server.log.read_text()
+
+
+def test_who_categorised_a_conversation_is_kept(server: Server) -> None:
+    """POST /api/topic answered categorizedBy "server:tfidf" and every later read said "client"
+    (it was never stored); an update without a category kept nothing either."""
+    with server.client("write") as c:
+        posted = c.post("/api/topic", json={"id": "by-1", "content": "fix the flaky pytest fixtures"})
+        assert posted.status_code == 201
+        assert posted.json()["conversation"]["categorizedBy"] == "server:tfidf"
+        category = posted.json()["conversation"]["category"]
+        read = {x["id"]: x for x in c.get(f"/api/topic/{category}").json()["conversations"]}
+        assert read["by-1"]["categorizedBy"] == "server:tfidf"
+        kept = c.put("/api/topic/by-1", json={"file": "notes.md"}).json()["conversation"]
+        assert kept["categorizedBy"] == "server:tfidf" and kept["category"] == category
+        again = c.post("/api/topic", json={"id": "by-1", "content": "more words"})
+        assert again.status_code == 200 and again.json()["conversation"]["categorizedBy"] == "server:tfidf"
+        moved = c.put("/api/topic/by-1", json={"category": "walkdocs"}).json()["conversation"]
+        assert moved["categorizedBy"] == "client"
+        listed = {x["id"]: x for x in c.get("/api/topic/walkdocs").json()["conversations"]}
+        assert listed["by-1"]["categorizedBy"] == "client"
+
+
+def test_a_hub_store_from_before_gets_the_column(tmp_path: Path) -> None:
+    """A SQLite hub store written before categorized_by existed opens, and keeps who chose."""
+    import sqlite3
+
+    from chitty_pipelines.warehouse.hubstore import HubStore
+
+    path = tmp_path / "old.sqlite"
+    con = sqlite3.connect(path)
+    con.execute(
+        "CREATE TABLE topic_conversations (conversation_id TEXT PRIMARY KEY, category TEXT NOT NULL, "
+        "subcategories TEXT NOT NULL DEFAULT '[]', confidence REAL NOT NULL, file TEXT, "
+        "content_preview TEXT, categorized_at TEXT NOT NULL, updated_at TEXT NOT NULL)"
+    )
+    con.execute("INSERT INTO topic_conversations VALUES ('old-1', 'docs', '[]', 0.5, NULL, NULL, 't', 't')")
+    con.commit()
+    con.close()
+    hub = HubStore(path)
+    assert hub.conversation("old-1")["categorized_by"] is None  # read as "client", as before
+    record = {"conversation_id": "new-1", "category": "testing", "subcategories": [], "confidence": 0.9}
+    hub.upsert_conversation({**record, "categorized_by": "server:tfidf"})
+    assert hub.conversation("new-1")["categorized_by"] == "server:tfidf"
