@@ -344,3 +344,24 @@ def test_a_hub_store_from_before_gets_the_column(tmp_path: Path) -> None:
     record = {"conversation_id": "new-1", "category": "testing", "subcategories": [], "confidence": 0.9}
     hub.upsert_conversation({**record, "categorized_by": "server:tfidf"})
     assert hub.conversation("new-1")["categorized_by"] == "server:tfidf"
+
+
+def test_the_hubs_own_status_counts_what_its_api_counts(server: Server, tmp_path: Path) -> None:
+    """Before a sync the hub's `chitty-sync status` said "0 sessions" while GET /api/status said
+    how many machines had registered: it now has a hub store line with the API's counts."""
+    with server.client("write") as c:
+        assert (
+            c.post("/api/session", json={"id": "status-walk-1", "projectId": "statuswalk"}).status_code == 201
+        )
+        api = c.get("/api/status").json()
+    on_hub = {k: v for k, v in server.env.items() if k not in ("CHITTY_SYNC_URL", "CHITTY_SYNC_TOKEN")}
+    r = cli(on_hub, "status", "--no-health")
+    assert r.returncode == 0, r.stderr
+    line = next(x for x in r.stdout.splitlines() if x.startswith("hub store: "))
+    sessions = api["sessions"]
+    assert f"{sessions['total']} sessions ({sessions['active']} active)" in line
+    assert f"{api['projects']['registered']} projects" in line
+    assert f"{api['topics']['total_conversations']} filed conversations" in line
+    fresh = {**on_hub, "CHITTY_HOME": str(tmp_path / "fresh")}
+    if "CHITTY_WAREHOUSE_URL" not in fresh:  # a machine with nothing registered: no line
+        assert "hub store:" not in cli(fresh, "status", "--no-health").stdout
