@@ -115,7 +115,7 @@ def _hub_line() -> str | None:
     return (
         f"hub store: {projects} projects, {total} sessions ({active} active), {lists} todo lists "
         f"({len({r['project_key'] for r in rows})} projects), {conversations} filed conversations "
-        "(what the sync API answers; unified counts them after the next sync)"
+        "(what the sync API answers now; the unified line counts them as of the last sync)"
     )
 
 
