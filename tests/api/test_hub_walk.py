@@ -365,3 +365,20 @@ def test_the_hubs_own_status_counts_what_its_api_counts(server: Server, tmp_path
     fresh = {**on_hub, "CHITTY_HOME": str(tmp_path / "fresh")}
     if "CHITTY_WAREHOUSE_URL" not in fresh:  # a machine with nothing registered: no line
         assert "hub store:" not in cli(fresh, "status", "--no-health").stdout
+
+
+def test_a_nul_character_is_named_by_its_field(server: Server) -> None:
+    """The NUL check ran on the whole body: details said {"field": "body"} for any field."""
+    with server.client("write") as c:
+        for path, body, field in (
+            ("/api/session", {"id": "nul-f", "machineId": "m\x00"}, "machineId"),
+            ("/api/project", {"id": "nul-p", "gitRemote": "g\x00"}, "gitRemote"),
+            ("/api/topic", {"id": "nul-t", "content": "x\x00"}, "content"),
+            ("/api/todos/nul/sync", {"sessionId": "s", "todos": [{"content": "a\x00", "status": "pending"}]},
+             "todos.0.content"),
+        ):  # fmt: skip
+            r = c.request("PUT" if path.endswith("/sync") else "POST", path, json=body)
+            assert r.status_code == 400, r.text
+            reply = r.json()
+            assert reply["details"][0]["field"] == field and "U+0000" in reply["details"][0]["problem"]
+            assert reply["error"].startswith(f"invalid input: {field}: ")
