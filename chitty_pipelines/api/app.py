@@ -220,7 +220,7 @@ class AccessLog:
                 '%s "%s %s" %d %.1fms token=%s',
                 client,
                 scope["method"],
-                config.scrub(scope["path"])[:300],
+                errors.log_path(scope["path"]),
                 status,
                 (time.perf_counter() - t0) * 1000,
                 who,

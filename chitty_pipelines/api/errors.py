@@ -34,6 +34,16 @@ _REASONS = {
 }
 
 
+def log_path(path: str) -> str:
+    """The request path as the access log prints it: secrets masked, at most 300 characters, and
+    percent-encoded again. The server hands handlers the *decoded* path, so ``%0a`` would start a
+    forged log line and ``%00`` write a NUL into the log; encoded, a log line is one line of
+    printable ASCII whatever a client (even one without a token) sends."""
+    from urllib.parse import quote
+
+    return quote(scrub(path)[:300], safe="/:@-._~!$&'()*+,;=", errors="replace")
+
+
 class ApiError(Exception):
     """Raised by handlers and the store; becomes an error answer."""
 
@@ -118,5 +128,5 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # The type only: an exception's text may quote a server's answer or a connection string.
-        log.exception("unexpected error on %s %s", request.method, scrub(request.url.path))
+        log.exception("unexpected error on %s %s", request.method, log_path(request.url.path))
         return error_response(500, f"internal error ({type(exc).__name__})")

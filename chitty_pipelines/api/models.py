@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import Response
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from chitty_pipelines.kernel.text import clean_json
 
@@ -55,16 +55,15 @@ class Body(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, populate_by_name=False)
 
-    @model_validator(mode="after")
-    def _no_nul(self) -> Body:
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
         # PostgreSQL text cannot hold U+0000 (SQLite can): refused alike on both hub stores, with
         # a 400 instead of a failed write. Metadata is stored as JSON text, escaped, so it may.
-        for name, value in self:
-            if any(
-                isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, list) else [value])
-            ):
-                raise ValueError(f"{name}: the NUL character (U+0000) is not allowed")
-        return self
+        # Per field, so the error's details name it ({"field": "machineId"}), not "body".
+        if any(isinstance(v, str) and "\x00" in v for v in (value if isinstance(value, list) else [value])):
+            raise ValueError("the NUL character (U+0000) is not allowed")
+        return value
 
 
 class Reply(BaseModel):

@@ -2,7 +2,9 @@
 what the CLI and the Claude Code hooks use when ``CHITTY_SYNC_URL`` is set.
 
 * One ``httpx.Client`` with a timeout (``CHITTY_SYNC_TIMEOUT_S``) and bounded retries
-  (kernel/retry.py) on transport errors, 429 and 502/503/504, honouring ``Retry-After``.
+  (kernel/retry.py) on transport errors, 429 and 502/503/504, honouring ``Retry-After``. A read
+  (or write) timeout is not retried: the hub took the connection and did not answer within the
+  timeout (stopped, wedged), and waiting twice more only made a 10 s failure a 31 s one.
   Every call it retries is idempotent on the server (a repeated registration answers 200; a
   repeated todo list is one more identical list in the merge).
 * Errors name the variable to fix (``CHITTY_SYNC_URL``, ``CHITTY_SYNC_TOKEN``,
@@ -11,6 +13,7 @@ what the CLI and the Claude Code hooks use when ``CHITTY_SYNC_URL`` is set.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +23,9 @@ from chitty_pipelines import config
 from chitty_pipelines.kernel.retry import call_with_retry, parse_retry_after
 
 DEFAULT_TIMEOUT_S = 10.0
+# The hub's id rule (api/models.py ID_PATTERN; a test keeps them equal). Ids go into URL paths:
+# checked here, "../todos/P" as a session id can no longer become DELETE /api/todos/P.
+ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
@@ -81,9 +87,9 @@ class SyncClient:
         if url is None:
             return None
         try:
-            timeout = float(config.env("CHITTY_SYNC_TIMEOUT_S") or DEFAULT_TIMEOUT_S)
-        except ValueError:
-            raise SyncServiceError("CHITTY_SYNC_TIMEOUT_S must be a number of seconds") from None
+            timeout = config.number("CHITTY_SYNC_TIMEOUT_S", DEFAULT_TIMEOUT_S, float, positive=True)
+        except config.ConfigError as exc:
+            raise SyncServiceError(str(exc)) from None
         return cls(
             url,
             config.env("CHITTY_SYNC_TOKEN"),
@@ -120,7 +126,7 @@ class SyncClient:
         try:
             response = call_with_retry(
                 once,
-                retryable=lambda e: isinstance(e, (_Retryable, httpx.TransportError)),
+                retryable=_retryable,
                 retry_after=lambda e: (
                     parse_retry_after(e.response.headers.get("Retry-After"))
                     if isinstance(e, _Retryable)
@@ -132,10 +138,12 @@ class SyncClient:
             )
         except _Retryable as exc:
             response = exc.response
-        except httpx.TimeoutException:
+        except httpx.TimeoutException as exc:
+            tries = self.attempts if isinstance(exc, httpx.ConnectTimeout) else 1
             raise SyncServiceError(
                 f"{method} {self.base_url}{path}: no answer within {self.timeout_s:g} s "
-                f"({self.attempts} attempts); check CHITTY_SYNC_URL or raise CHITTY_SYNC_TIMEOUT_S"
+                f"({tries} attempt{'s' if tries > 1 else ''}); check CHITTY_SYNC_URL (is the hub "
+                "running and answering?) or raise CHITTY_SYNC_TIMEOUT_S"
             ) from None
         except httpx.TransportError as exc:
             raise SyncServiceError(
@@ -175,7 +183,7 @@ class SyncClient:
 
     def platform_health(self, platform: str) -> Reply:
         # 503 is an answer here (the platform's probe failed), not a reason to stop.
-        return self.request("GET", f"/{platform}/health", ok=(503,))
+        return self.request("GET", f"/{_segment(platform, 'platform')}/health", ok=(503,))
 
     def register_project(self, key: str, name: str, path: str | None, git_remote: str | None) -> Reply:
         body = {"id": key, "name": name, "path": path, "gitRemote": git_remote}
@@ -204,10 +212,10 @@ class SyncClient:
         body: dict[str, Any] = {"metadata": metadata} if metadata else {}
         if reopen:
             body["reopen"] = True
-        return self.request("PUT", f"/api/session/{session_id}", json=body or None)
+        return self.request("PUT", f"/api/session/{_segment(session_id, 'session id')}", json=body or None)
 
     def end_session(self, session_id: str) -> Reply:
-        return self.request("DELETE", f"/api/session/{session_id}")
+        return self.request("DELETE", f"/api/session/{_segment(session_id, 'session id')}")
 
     def sessions(self, limit: int = 100, project: str | None = None) -> Reply:
         params: dict[str, Any] = {"limit": limit}
@@ -221,14 +229,32 @@ class SyncClient:
         body: dict[str, Any] = {"sessionId": session_id, "todos": todos}
         if platform:
             body["aiPlatform"] = platform
-        return self.request("PUT", f"/api/todos/{project}/sync", json=body)
+        return self.request("PUT", f"/api/todos/{_segment(project, 'project')}/sync", json=body)
 
     def todos(self, project: str | None = None) -> Reply:
-        return self.request("GET", f"/api/todos/{project}" if project else "/api/todos")
+        return self.request("GET", f"/api/todos/{_segment(project, 'project')}" if project else "/api/todos")
 
     def post_topic(self, conversation_id: str, content: str, file: str | None) -> Reply:
         body = {"id": conversation_id, "content": content, "file": file}
         return self.request("POST", "/api/topic", json={k: v for k, v in body.items() if v is not None})
+
+
+def _segment(value: str, what: str) -> str:
+    """``value`` as one URL path segment, or SyncServiceError before anything is sent."""
+    if not ID_RE.fullmatch(value):
+        raise SyncServiceError(
+            f"invalid {what} {value[:140]!r}: use 1-128 of A-Z a-z 0-9 . _ : @ - "
+            "(starting with a letter or digit), as the hub requires",
+            400,  # the hub would refuse it the same way: never worth a retry or the hooks' spool
+        )
+    return value
+
+
+def _retryable(exc: BaseException) -> bool:
+    """429/502-504 and transport errors, but not a read or write timeout (module docstring)."""
+    if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+        return False
+    return isinstance(exc, (_Retryable, httpx.TransportError))
 
 
 def _json(response: httpx.Response) -> Any:

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from chitty_pipelines import config
 from chitty_pipelines.chittyos.sync_client import SyncClient, SyncServiceError
-from chitty_pipelines.cli.app import console, out
+from chitty_pipelines.cli.app import console, out, print_table
 
 TOPIC_DAYS = 7  # the original client posted what changed in the last 7 days
 TOPIC_CHARS = 2000
@@ -62,8 +63,8 @@ def status(as_json: bool, health: bool) -> None:
         h = probes.get("local" if name in local else name) or {}  # the local tools share one probe
         health_text = h.get("status", "-") + (f": {h['reason']}" if h.get("reason") else "")
         rows = f"{p.get('rows'):,}" if isinstance(p.get("rows"), int) else "-"
-        table.add_row(name, p.get("status", "-"), p.get("last_sync") or "never", rows, health_text)
-    out.print(table)
+        table.add_row(name, p.get("status", "-"), p.get("last_sync") or "never", rows, escape(health_text))
+    print_table(table)
     s, pr, t = st.get("sessions", {}), st.get("projects", {}), st.get("topics", {})
     out.print(
         f"hub: {pr.get('total', 0)} projects, {s.get('total', 0)} sessions ({s.get('active', 0)} active), "
@@ -75,42 +76,105 @@ def status(as_json: bool, health: bool) -> None:
         recent.add_column(column)
     for x in sessions.get("sessions", []):
         recent.add_row(
-            x["id"], x["aiPlatform"], x.get("projectId") or "-", x.get("machineId") or "-", x["status"],
-            x["lastActiveAt"],
+            x["id"], x["aiPlatform"], x.get("projectId") or "-", escape(x.get("machineId") or "-"),
+            x["status"], x["lastActiveAt"],
         )  # fmt: skip
-    out.print(recent)
+    print_table(recent)
+
+
+_STATUS_ORDER = {"in_progress": 0, "pending": 1, "completed": 2}
 
 
 def todos(project: str | None, show_all: bool, as_json: bool) -> None:
+    """The hub's merged lists, printed as the local ``chitty-sync todos`` prints unified.todos:
+    the same columns and order (in progress, pending, completed; then added), markdown when piped,
+    ``nothing open on X`` (exit 0) for a project the hub knows without open todos, exit 1 for one
+    it does not know."""
     with client() as c:
         try:
             body = c.todos(project).body
         except SyncServiceError as exc:
-            if exc.status != 404:
+            # Only the hub's own 404 ({success: false, ...}) means "no todos for this project";
+            # another server's 404 is a wrong CHITTY_SYNC_URL, and SyncServiceError says so.
+            if exc.status != 404 or project is None or not isinstance(exc.body, dict):
                 raise
-            console.print(f"no todos for project {project!r} on hub {c.base_url}")
-            raise typer.Exit(1) from None
+            if not _hub_knows_project(c, project):
+                console.print(
+                    f"unknown project {project!r} on hub {c.base_url} "
+                    "(`chitty-sync todos` lists the projects with todos)",
+                    markup=False,
+                    highlight=False,
+                )
+                raise typer.Exit(1) from None
+            if as_json:
+                body = {
+                    "projectId": project,
+                    "todos": [],
+                    "lastSync": None,
+                    "sessions": [],
+                    "totalUpdates": 0,
+                }
+                out.print_json(json.dumps(body))
+            else:
+                out.print(f"nothing open on {project} (no todos recorded)", markup=False, highlight=False)
+            return
+    print_todos(body, project, show_all, as_json, f"hub {c.base_url}")
+
+
+def print_todos(body: dict[str, Any], project: str | None, show_all: bool, as_json: bool, where: str) -> None:
+    """A ``GET /api/todos`` (project None) or ``GET /api/todos/:projectId`` answer, printed as the
+    local command prints unified.todos; ``where`` names the source in the titles."""
     if as_json:
         out.print_json(json.dumps(body))
         return
     if project is None:
-        table = Table(title=f"todos per project (hub {c.base_url})")
-        for column in ("project", "todos", "in progress", "pending", "completed", "sessions", "last sync"):
+        table = Table(title=f"todos per project ({where})")
+        for column in ("project", "open", "in progress", "pending", "completed", "sessions", "last sync"):
             table.add_column(column)
-        for p in body.get("projects", []):
+        rows = sorted(
+            body.get("projects", []),
+            key=lambda p: (-(p["pendingTodos"] + p["inProgressTodos"]), p["projectId"]),
+        )
+        for p in rows:
             table.add_row(
-                p["projectId"], str(p["todoCount"]), str(p["inProgressTodos"]), str(p["pendingTodos"]),
-                str(p["completedTodos"]), str(len(p["sessions"])), p.get("lastSync") or "-",
+                escape(p["projectId"]), str(p["pendingTodos"] + p["inProgressTodos"]),
+                str(p["inProgressTodos"]), str(p["pendingTodos"]), str(p["completedTodos"]),
+                str(len(p["sessions"])), p.get("lastSync") or "-",
             )  # fmt: skip
-        out.print(table if body.get("projects") else "no todos")
+        if rows:
+            print_table(table)
+        else:
+            out.print("no todos")
         return
-    items = [t for t in body.get("todos", []) if show_all or t["status"] != "completed"]
-    table = Table(title=f"todos of {project} (hub {c.base_url})")
-    for column in ("status", "content", "added by", "updated by"):
+    every = body.get("todos", [])
+    items = sorted(
+        (t for t in every if show_all or t["status"] != "completed"),
+        key=lambda t: (_STATUS_ORDER.get(t["status"], 3), t.get("addedAt") or "", t["content"]),
+    )
+    open_count = sum(1 for t in every if t["status"] != "completed")
+    table = Table(title=f"todos of {project} ({open_count} open of {len(every)}; {where})")
+    for column in ("status", "content", "added by", "added at", "updated by", "updated at"):
         table.add_column(column)
     for t in items:
-        table.add_row(t["status"], t["content"], t["addedBy"], t.get("updatedBy") or "-")
-    out.print(table if items else f"nothing open on {project}")
+        # escape: a todo's text is data, not rich markup ("fix list[int]" must not lose "[int]")
+        table.add_row(
+            t["status"], escape(t["content"]), escape(t.get("addedBy") or "-"), t.get("addedAt") or "-",
+            escape(t.get("updatedBy") or "-"), t.get("updatedAt") or "-",
+        )  # fmt: skip
+    if items:
+        print_table(table)
+    else:
+        out.print(f"nothing open on {project}", markup=False, highlight=False)
+
+
+def _hub_knows_project(c: SyncClient, project: str) -> bool:
+    try:
+        c.request("GET", f"/api/project/{project}")
+    except SyncServiceError as exc:
+        if exc.status == 404 and isinstance(exc.body, dict):
+            return False
+        raise
+    return True
 
 
 def _first_user_text(path: Path, limit: int = TOPIC_CHARS) -> str:
@@ -170,4 +234,4 @@ def topicsync(days: int = TOPIC_DAYS) -> None:
     )
 
 
-__all__ = ["status", "todos", "topicsync"]
+__all__ = ["print_todos", "status", "todos", "topicsync"]

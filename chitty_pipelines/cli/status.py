@@ -75,6 +75,9 @@ def status(
         f"{u['stale']} stale, {u['ended']} ended), {u['topic_categories']} topic categories "
         f"({u['topics']} topics incl. subcategories)"
     )
+    hub_line = _hub_line()
+    if hub_line:
+        out.print(hub_line, markup=False, highlight=False)
     runs = _latest_runs()
     if not runs:
         out.print("runs: none recorded yet")
@@ -85,6 +88,35 @@ def status(
     print_services_status(out, wh, probe=health)
     for w in status_warnings(wh):
         out.print(f"warning: {w['source']}: {w['message']}", markup=False, highlight=False)
+
+
+def _hub_line() -> str | None:
+    """What the hub store holds now (sessions, projects, todo lists and conversations registered
+    through `chitty-sync serve` or `sessionsync`), counted as GET /api/status counts them. The
+    unified line counts them only after a sync, so on a hub the two differ until then; without
+    this line the hub's own `status` said 0 sessions while its API said 10. None when the store
+    is empty or absent (a laptop that never registered anything: nothing created for it)."""
+    from datetime import timedelta
+    from pathlib import Path
+
+    from chitty_pipelines.api.store import iso, session_ttl_s, utcnow
+    from chitty_pipelines.warehouse.opstore_resource import URL_VAR, default_path, default_store
+
+    if not config.env(URL_VAR) and not Path(default_path()).exists():
+        return None
+    store = default_store()
+    total, active = store.session_counts(iso(utcnow() - timedelta(seconds=session_ttl_s())) or "")
+    projects = len(store.projects())
+    rows = store.todo_rows()
+    lists = len({r["list_id"] for r in rows})
+    conversations = len(store.conversations())
+    if not (total or projects or lists or conversations):
+        return None
+    return (
+        f"hub store: {projects} projects, {total} sessions ({active} active), {lists} todo lists "
+        f"({len({r['project_key'] for r in rows})} projects), {conversations} filed conversations "
+        "(what the sync API answers now; the unified line counts them as of the last sync)"
+    )
 
 
 @app.command("env")

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from chitty_pipelines.cli.app import console, out, print_table
@@ -70,8 +71,12 @@ def todos(
 
     wh = WarehouseResource.from_settings().get()
     if not (wh.exists() and wh.table_exists("unified", "todos")):
+        if _from_hub_store(project, show_all, as_json):
+            return
         console.print("no todos yet: run `chitty-sync syncall` (or `projectsync`) first")
         raise typer.Exit(1)
+    if project is not None and project != NO_PROJECT and _from_hub_store(project, show_all, as_json, wh):
+        return
     if project is None:
         _print_projects(wh, as_json)
         return
@@ -135,14 +140,47 @@ def todos(
     for column in ("status", "content", "added by", "added at", "updated by", "updated at"):
         table.add_column(column)
     for r in df.itertuples(index=False):
+        # escape: a todo's text is data, not rich markup ("fix list[int]" must not lose "[int]")
         table.add_row(
-            r.status, r.content, r.added_by, _iso(r.added_at) or "-", _none(r.updated_by) or "-",
-            _iso(r.updated_at) or "-",
+            r.status, escape(r.content), escape(r.added_by), _iso(r.added_at) or "-",
+            escape(_none(r.updated_by) or "-"), _iso(r.updated_at) or "-",
         )  # fmt: skip
     if len(df):
         print_table(table)
     else:
         out.print(f"nothing open on {title}")
+
+
+def _from_hub_store(project: str | None, show_all: bool, as_json: bool, wh: Any = None) -> bool:
+    """On a hub, todo lists posted to ``chitty-sync serve`` (or by ``sessionsync``) live in the
+    hub store and reach unified.todos only at the next sync: without this, the hub's own CLI said
+    "no todos yet" while its API answered them. Answers from the hub store (the API's merge, the
+    same rules) when the warehouse has no unified.todos yet, or when ``project`` has lists there
+    but no rows in unified.todos; False when the hub store has nothing to add either."""
+    from chitty_pipelines.api import views
+    from chitty_pipelines.cli import remote
+    from chitty_pipelines.warehouse.opstore_resource import default_store
+
+    if wh is not None:
+        listed = wh.query("SELECT count(*) AS n FROM unified.todos WHERE project_key = ?", [project])
+        if int(listed["n"].iloc[0]):
+            return False
+    store = default_store()
+    rows = store.todo_rows(project)
+    if not rows:
+        return False
+    if project is None:
+        summaries = [t.model_dump() for t in views.todo_summaries(rows)]
+        body: dict[str, Any] = {"projects": summaries, "total": len(summaries)}
+    else:
+        body = views.todo_project(project, rows).model_dump(exclude={"success"})
+    console.print(
+        "from the hub store (lists posted to the API or by sessionsync, not yet in unified.todos: "
+        "`chitty-sync syncall` merges them with the AI tools' own files)",
+        highlight=False,
+    )
+    remote.print_todos(body, project, show_all, as_json, f"hub store {store.path}")
+    return True
 
 
 def _known_project(wh: Any, project: str) -> str | None:

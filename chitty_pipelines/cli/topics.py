@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
     """Add ``topicsync`` to the ``chitty-sync`` app (cli.py calls this; registering on the app
     object passed in also works when cli.py runs as ``python -m chitty_pipelines.cli``)."""
     app.command()(topicsync)
+    app.command("topics")(topics_list)
     topic = typer.Typer(help="Manual topic labels: they win for their session and teach the classifier.")
     topic.command("set")(topic_set)
     topic.command("unset")(topic_unset)
@@ -119,3 +120,98 @@ def _print_topics() -> None:
         print_table(table)
     else:
         out.print("no sessions categorised")
+
+
+def topics_list(
+    category: Annotated[
+        str | None, typer.Argument(help="A category: its filed conversations. Omit for every category.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The answer of GET /api/topic[/CATEGORY].")] = False,
+) -> None:
+    """Topic categories (unified topics and the conversations filed with the sync API), or one
+    category's conversations; with CHITTY_SYNC_URL set, the hub's. Same answers either way: the
+    local command runs the API's own handlers on this machine's hub store and warehouse."""
+    import json
+    import re
+
+    from rich.markup import escape
+
+    from chitty_pipelines.api.models import ID_PATTERN
+
+    if category is not None and not re.fullmatch(ID_PATTERN, category):
+        rule = "use 1-128 of A-Z a-z 0-9 . _ : @ -"
+        console.print(f"invalid category {category!r}: {rule}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    if config.env("CHITTY_SYNC_URL"):
+        from chitty_pipelines.chittyos.sync_client import SyncServiceError
+        from chitty_pipelines.cli import remote
+
+        with remote.client() as c:
+            where = f"hub {c.base_url}"
+            try:
+                body = c.request("GET", f"/api/topic/{category}" if category else "/api/topic").body
+            except SyncServiceError as exc:
+                if exc.status != 404 or category is None or not isinstance(exc.body, dict):
+                    raise
+                body = None
+    else:
+        body, where = _local_topics(category)
+    if body is None:
+        console.print(f"no topic category {category!r} ({where})", markup=False, highlight=False)
+        raise typer.Exit(1)
+    if as_json:
+        out.print_json(json.dumps(body))
+        return
+    if category is None:
+        table = Table(title=f"topic categories ({where})")
+        for column in ("category", "conversations", "avg confidence", "sessions", "last updated"):
+            table.add_column(column)
+        for t in body.get("topics", []):
+            conf = t.get("avgConfidence")
+            table.add_row(
+                escape(t["category"]), str(t["count"]), "-" if conf is None else f"{conf:.2f}",
+                "-" if t.get("sessions") is None else str(t["sessions"]), t.get("lastUpdated") or "-",
+            )  # fmt: skip
+        if body.get("topics"):
+            print_table(table)
+        else:
+            out.print("no topics yet (topicsync files conversations; syncall builds unified.topics)")
+        return
+    table = Table(title=f"conversations of {category} ({where})")
+    for column in ("id", "confidence", "by", "updated", "opening"):
+        table.add_column(column)
+    for c in body.get("conversations", []):
+        preview = (c.get("content_preview") or "").replace("\n", " ")[:80]
+        table.add_row(
+            escape(c["id"]), f"{c['confidence']:.2f}", escape(c.get("categorizedBy") or "-"), c["updated"],
+            escape(preview),
+        )  # fmt: skip
+    if body.get("conversations"):
+        print_table(table)
+    else:
+        out.print(f"no conversations filed under {category} (a unified topic: see `chitty-sync sql`)")
+
+
+def _local_topics(category: str | None) -> tuple[dict | None, str]:
+    """GET /api/topic[/category] answered in process, by the route handlers themselves."""
+    from chitty_pipelines.api.app import ApiSettings, AppState
+    from chitty_pipelines.api.auth import NO_AUTH
+    from chitty_pipelines.api.errors import ApiError
+    from chitty_pipelines.api.routes import topics as routes
+
+    api = AppState(ApiSettings.from_env())
+    where = f"hub store {api.hub.path}"
+    try:
+        reply = routes.get_category(api, NO_AUTH, category) if category else routes.list_topics(api, NO_AUTH)
+    except ApiError as exc:
+        if exc.status == 404:
+            return None, where
+        console.print(f"[bold red]error:[/bold red] {escape_text(exc.error)}")
+        raise typer.Exit(1) from None
+    return reply.model_dump(), where
+
+
+def escape_text(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

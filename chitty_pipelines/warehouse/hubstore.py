@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS topic_conversations (
     file            TEXT,
     content_preview TEXT,
     categorized_at  TEXT NOT NULL,
-    updated_at      TEXT NOT NULL
+    updated_at      TEXT NOT NULL,
+    categorized_by  TEXT                 -- client, or server:tfidf when the hub derived the category
 );
 CREATE INDEX IF NOT EXISTS topic_conversations_category ON topic_conversations (category);
 CREATE TABLE IF NOT EXISTS api_runs (
@@ -274,11 +275,13 @@ class HubStore(OpStore):
             )
             con.execute(
                 "INSERT INTO {topic_conversations} (conversation_id, category, subcategories, confidence, "
-                "file, content_preview, categorized_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "file, content_preview, categorized_at, updated_at, categorized_by) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (conversation_id) DO UPDATE SET category = excluded.category, "
                 "subcategories = excluded.subcategories, confidence = excluded.confidence, "
                 "file = excluded.file, content_preview = excluded.content_preview, "
-                "categorized_at = excluded.categorized_at, updated_at = excluded.updated_at",
+                "categorized_at = excluded.categorized_at, updated_at = excluded.updated_at, "
+                "categorized_by = excluded.categorized_by",
                 [
                     row["conversation_id"],
                     row["category"],
@@ -288,6 +291,7 @@ class HubStore(OpStore):
                     row.get("content_preview"),
                     row["categorized_at"],
                     row["updated_at"],
+                    row.get("categorized_by"),
                 ],
             )
             new = con.execute(

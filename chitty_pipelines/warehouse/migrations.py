@@ -119,6 +119,10 @@ def _hub(con: Any, backend: Any) -> None:
         con.raw.execute(statement)
 
 
+def _conversation_source(con: Any, backend: Any) -> None:
+    con.raw.execute("ALTER TABLE ops.topic_conversations ADD COLUMN IF NOT EXISTS categorized_by TEXT")
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[Any, Any], None]], ...] = (
     (1, "ops tables: sync cursors, rejects, sync log", _ops_tables),
     (2, "op store: registered projects and sessions, api pacing", _op_store),
@@ -126,6 +130,7 @@ MIGRATIONS: tuple[tuple[int, str, Callable[[Any, Any], None]], ...] = (
     (4, "DuckDB JSON functions: json_extract(_string/_list), try_json, try_timestamptz", _json_functions),
     (5, "op store: a registered session's ChittyID and where it came from", _session_ids),
     (6, "hub store: write counter, API tokens, todo lists, topic conversations, API runs", _hub),
+    (7, "hub store: who categorised a filed conversation (client or server)", _conversation_source),
 )
 
 _done: set[str] = set()  # databases migrated by this process (no query per connection after)

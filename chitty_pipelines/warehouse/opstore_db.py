@@ -43,6 +43,8 @@ PG_TABLES = {k: v[1] for k, v in TABLES.items()}
 _ADDED_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
     "sessions": (("chitty_id", "TEXT"), ("id_source", "TEXT")),
     "projects": (("removed_at", "TEXT"),),  # soft delete (issue 15)
+    # who chose a filed conversation's category (the API answered it, then forgot it)
+    "topic_conversations": (("categorized_by", "TEXT"),),
 }
 
 # any fixed 64-bit number: the hub's write lock, shared by every process on the database
@@ -219,6 +221,8 @@ class PgDb:
 def _add_columns(con: sqlite3.Connection) -> None:
     for table, columns in _ADDED_COLUMNS.items():
         have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+        if not have:  # a store without that table (the op store alone, without the hub's)
+            continue
         for name, sql_type in columns:
             if name not in have:
                 try:

@@ -75,7 +75,8 @@ HUB_SCHEMA_SQL: tuple[str, ...] = (
         file            TEXT,
         content_preview TEXT,
         categorized_at  TEXT NOT NULL,
-        updated_at      TEXT NOT NULL)""",
+        updated_at      TEXT NOT NULL,
+        categorized_by  TEXT)""",
     "CREATE INDEX IF NOT EXISTS topic_conversations_category ON ops.topic_conversations (category)",
     """CREATE TABLE IF NOT EXISTS ops.api_runs (
         run_id       TEXT PRIMARY KEY,

@@ -87,7 +87,8 @@ def _record(
     conversation_id: str, body: m.TopicBody | m.TopicPutBody, old: dict[str, Any] | None
 ) -> dict[str, Any]:
     category, confidence, subs = body.category, body.confidence, body.subcategories
-    by = "client"
+    # stored: a category the client sends is its own; none on an update keeps who chose it
+    by: str | None = "client" if category is not None or old is None else None
     if category is None and old is None:
         if not body.content:
             raise ApiError(400, "category or content required (the category is derived from content)")
@@ -117,11 +118,10 @@ def _record(
 )
 def post_topic(api: State, _who: Write, body: m.TopicBody) -> JSONResponse:
     old = api.hub.conversation(body.id)
-    record = _record(body.id, body, old)
-    by = record.pop("categorized_by")
-    outcome = api.hub.upsert_conversation(record)
-    out = views.conversation_out({**(outcome.record or {}), "categorized_by": by})
-    reply = m.ConversationReply(created=outcome.created, conversation=out)
+    outcome = api.hub.upsert_conversation(_record(body.id, body, old))
+    reply = m.ConversationReply(
+        created=outcome.created, conversation=views.conversation_out(outcome.record or {})
+    )
     return JSONResponse(reply.model_dump(mode="json"), status_code=201 if outcome.created else 200)
 
 
@@ -139,9 +139,7 @@ def put_topic(
     old = api.hub.conversation(key)
     if old is None:  # exact key (fix 4): no substring match, no upsert through PUT
         return _label(api, key, body)
-    record = _record(key, body, old)
-    record.pop("categorized_by")
-    outcome = api.hub.upsert_conversation(record)
+    outcome = api.hub.upsert_conversation(_record(key, body, old))
     return m.ConversationReply(created=False, conversation=views.conversation_out(outcome.record or {}))
 
 
