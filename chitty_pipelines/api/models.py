@@ -13,12 +13,12 @@ import orjson
 from fastapi import Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from chitty_pipelines.chittyos.sync_client import ID_PATTERN
 from chitty_pipelines.kernel.text import clean_json
 
-# Ids travel in paths and bodies: letters, digits and . _ : @ - only, starting with a letter or
-# digit, at most 128 characters. No slash, no space, no quote: a path traversal or an SQL-looking
-# string is refused before anything reads or writes.
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+# Ids travel in paths and bodies (the rule the sync client also checks before sending): no
+# slash, no space, no quote, so a path traversal or an SQL-looking string is refused before
+# anything reads or writes.
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=128)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Text = Annotated[str, StringConstraints(max_length=4000)]

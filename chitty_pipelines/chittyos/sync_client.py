@@ -23,9 +23,11 @@ from chitty_pipelines import config
 from chitty_pipelines.kernel.retry import call_with_retry, parse_retry_after
 
 DEFAULT_TIMEOUT_S = 10.0
-# The hub's id rule (api/models.py ID_PATTERN; a test keeps them equal). Ids go into URL paths:
-# checked here, "../todos/P" as a session id can no longer become DELETE /api/todos/P.
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+# The hub's id rule, here for both sides (the API's models take it from here): letters, digits
+# and . _ : @ - only, starting with a letter or digit, at most 128 characters. Ids go into URL
+# paths: checked here, "../todos/P" as a session id can no longer become DELETE /api/todos/P.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$"
+ID_RE = re.compile(ID_PATTERN)
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
