@@ -88,8 +88,11 @@ def syncall(
         for group, error in dict.fromkeys(failed_platforms):
             spec = registry.BY_NAME.get(group)
             reason = error.split(": ", 1)[-1].strip().splitlines()[0]
-            # A warehouse lost mid-run is no fault of the platform's own settings.
-            blame = spec and "CHITTY_WAREHOUSE_URL" not in reason
+            # A warehouse lost mid-run is no fault of the platform's own settings; an error that
+            # already names the variable to fix (GITHUB_BASE_URL, DRIVE_FOLDER_ID) must not be
+            # followed by a different one ("configured by GITHUB_TOKEN").
+            named = any(v.name in reason for v in config.ENV_VARS if v.platform == group)
+            blame = spec and "CHITTY_WAREHOUSE_URL" not in reason and not named
             hint = f" (configured by {spec.setup_hint})" if blame else ""
             console.print(f"[bold red]✗ {group} failed[/bold red]: {reason}{hint}", highlight=False)
         console.print(f"[bold red]syncall failed[/bold red] ({', '.join(failed_jobs)})", highlight=False)
