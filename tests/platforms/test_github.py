@@ -299,6 +299,9 @@ def test_missing_repository_syncs_the_others_then_fails_naming_github_repositori
     ) == [("repositories", "other/gone", "repository not found or no access")]
     assert warehouse.row_count(REPOSITORIES) == 5
     assert rows(warehouse, "SELECT count(*) FROM raw_github.commits") == [(7,)]
+    # What landed is recorded; the sync log (what status shows) says the step failed, and why.
+    assert meta(result, "repositories")["rejects"] == 1
+    assert rows(warehouse, "SELECT DISTINCT status FROM ops.sync_log") == [("failed",)]
 
 
 def test_a_subset_runs_only_the_streams_it_needs(

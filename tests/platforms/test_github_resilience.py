@@ -133,8 +133,8 @@ def test_token_never_appears_in_logs_metadata_rejects_or_errors(
     fake.revoke(TOKEN)
     failed = sync(gh, warehouse_resource, checks=True, instance=instance, raise_on_error=False)
     assert not landed.success and not failed.success
-    assert landed.get_asset_materialization_events() == []  # the step failed as a whole
-    assert warehouse_resource.get().row_count(REPOSITORIES) == 5  # yet its data committed
+    assert len(landed.get_asset_materialization_events()) == len(TABLES)  # what landed is recorded
+    assert warehouse_resource.get().row_count(REPOSITORIES) == 5
     texts = [caplog.text]
     for run in (landed, failed):
         texts += [str(record) for record in instance.all_logs(run.run_id)]

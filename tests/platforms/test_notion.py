@@ -273,13 +273,21 @@ def test_full_refresh_drops_trashed_pages_and_schema_change_rebuilds_typed_table
     assert warehouse.scalar(f"SELECT count(*) FROM {table}") == 4
 
 
-def test_configured_database_ids_and_an_unshared_one_goes_to_rejects(
+def test_an_unshared_configured_database_is_a_reject_then_fails_the_step_naming_it(
     fake: FakeNotion, warehouse_resource: WarehouseResource, warehouse: Warehouse
 ) -> None:
+    """The other tables sync, materialize and are checked; then the step fails naming the
+    variable (it used to succeed, the wrong id visible only as a reject)."""
     missing = "99999999-9999-4999-8999-999999999999"
     notion = resource(fake, database_ids=[NOTES_DB, missing], evidence_database_id=None)
     result = sync(notion, warehouse_resource, checks=True)
-    assert result.success
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert error is not None and f"NOTION_DATABASES names database {missing}" in error.to_string()
+    assert {m.asset_key.path[-1] for m in result.get_asset_materialization_events()} >= {"pages", "databases"}
+    status = warehouse.scalar("SELECT status FROM ops.sync_log WHERE asset = 'raw_notion/pages'")
+    assert status == "failed"  # what status shows: the step's outcome, with what to fix
     assert "POST /v1/search" not in fake.requests
     assert warehouse.scalar("SELECT count(*) FROM raw_notion.pages") == 5
     rejects = rows(warehouse, "SELECT stream, source, location, reason FROM ops.rejects")
@@ -371,7 +379,8 @@ def test_token_never_appears_in_logs_metadata_rejects_or_errors(
     server_faults.rate, server_faults.retry_after_s = 0.3, 0
     notion = resource(fake, database_ids=[NOTES_DB, "99999999-9999-4999-8999-999999999999"], max_attempts=10)
     result = sync(notion, warehouse_resource, checks=True)
-    assert result.success
+    # Synced under faults, then failed naming NOTION_DATABASES for the unshared database.
+    assert not result.success and len(result.get_asset_materialization_events()) == 4
     fake.revoke_token()
     server_faults.rate = 0
     failed = sync(notion, warehouse_resource, checks=True)

@@ -22,7 +22,7 @@ from chitty_pipelines.platforms.github.data import (
     sync_data_repo,
 )
 from chitty_pipelines.platforms.github.health import probe
-from chitty_pipelines.platforms.github.resource import GitHubError, GitHubResource
+from chitty_pipelines.platforms.github.resource import GitHubResource
 from chitty_pipelines.platforms.github.streams import (
     commit_batches,
     current_repos,
@@ -95,7 +95,7 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
     if missing:
         # Everything else has landed; a repository that does not exist (or that the token may not
         # see) is a setting to fix, like a wrong owner, not a row to skip quietly.
-        raise GitHubError(
+        run.fail_after(
             f"GitHub has no repository {', '.join(missing)} visible to GITHUB_TOKEN (404 at "
             f"{github.base_url}): check GITHUB_REPOSITORIES (owner/name, comma-separated), or give "
             "the token access to it; the other repositories were synced"
