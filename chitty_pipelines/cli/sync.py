@@ -85,9 +85,13 @@ def syncall(
         console.print(f"! warning: {warning}", style="yellow", markup=False, highlight=False)
     if failed_jobs:
         # The last lines say what failed, with its error and what configures it.
+        shown: set[tuple[str, str]] = set()
         for group, error in dict.fromkeys(failed_platforms):
             spec = registry.BY_NAME.get(group)
             reason = error.split(": ", 1)[-1].strip().splitlines()[0]
+            if (group, reason) in shown:  # two steps of one platform (Neon's streams), one cause
+                continue
+            shown.add((group, reason))
             # A warehouse lost mid-run is no fault of the platform's own settings; an error that
             # already names the variable to fix (GITHUB_BASE_URL, DRIVE_FOLDER_ID) must not be
             # followed by a different one ("configured by GITHUB_TOKEN").

@@ -98,3 +98,19 @@ def test_a_server_that_never_answers_times_out_naming_the_settings(
     # Bounded by the timeout (2 attempts of ~1 s: PyGithub rounds up to whole seconds), not by
     # the server's 3 s hold per request; generous for a loaded machine, still far from a hang.
     assert elapsed < 30
+
+
+def test_the_demo_data_repository_has_a_branch_to_publish_on() -> None:
+    """`chitty-sync publish` in the demo answered "chitty-demo/chittychat-data ... was not found":
+    the demo seeded the data repository's files without a commit, so its branch had no head."""
+    from chitty_pipelines.demo import seed as demo_seed
+    from chitty_pipelines.platforms.github.publish_client import plan_publish
+
+    with GitHubFake(tokens={TOKEN: "demo-user"}) as fake:
+        env = demo_seed.seed_github(fake)
+        repo = env["GITHUB_DATA_REPOSITORY"]
+        gh = resource(fake.api_url, owners=[demo_seed.ORG], repositories=[], data_repository=repo)
+        with gh.client() as client:
+            plan = plan_publish(client, repo, {"todos/atlas/todos.json": b"{}\n"})
+    assert plan.head_sha == fake.git.head(repo)
+    assert [(c.path, c.status) for c in plan.changes] == [("todos/atlas/todos.json", "added")]
