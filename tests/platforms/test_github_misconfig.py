@@ -114,3 +114,14 @@ def test_the_demo_data_repository_has_a_branch_to_publish_on() -> None:
             plan = plan_publish(client, repo, {"todos/atlas/todos.json": b"{}\n"})
     assert plan.head_sha == fake.git.head(repo)
     assert [(c.path, c.status) for c in plan.changes] == [("todos/atlas/todos.json", "added")]
+
+
+def test_publish_to_a_base_url_where_nothing_listens_names_github_base_url() -> None:
+    """`chitty-sync publish` printed requests' "HTTPConnectionPool(...): Max retries exceeded"."""
+    from chitty_pipelines.platforms.github.publish_client import PublishError, plan_publish
+
+    base = f"http://127.0.0.1:{closed_port()}/api/v3"
+    with resource(base).client() as client, pytest.raises(PublishError) as caught:
+        plan_publish(client, DATA_REPO, {"todos/a/todos.json": b"{}\n"})
+    text = str(caught.value)
+    assert "check GITHUB_BASE_URL" in text and base in text and "nothing was written" in text
