@@ -29,6 +29,9 @@ def syncall(
     settings = config.load_settings()
     configured = registry.configured()
     skipped = [spec for spec in registry.PLATFORMS if spec not in configured]
+    # Half configured (a token without the ids it needs): not synced, and a failure of its own.
+    half_set = {spec.name: reason for spec in skipped if (reason := spec.half_set())}
+    skipped = [spec for spec in skipped if spec.name not in half_set]
     if skipped:
         console.print(
             "not configured (not synced): " + ", ".join(f"{s.name} ({s.setup_hint})" for s in skipped),
@@ -83,6 +86,13 @@ def syncall(
                     failed_platforms += [(g, error) for g in _groups_of_steps(defs, [step])]
     for warning in warnings:  # before the outcome: the last line stays the outcome
         console.print(f"! warning: {warning}", style="yellow", markup=False, highlight=False)
+    for name, reason in half_set.items():
+        console.print(f"[bold red]✗ {name} half configured[/bold red]: {reason}", highlight=False)
+    if half_set and not failed_jobs:
+        console.print(
+            f"[bold red]syncall failed[/bold red] ({', '.join(half_set)} not synced)", highlight=False
+        )
+        raise typer.Exit(1)
     if failed_jobs:
         # The last lines say what failed, with its error and what configures it.
         shown: set[tuple[str, str]] = set()

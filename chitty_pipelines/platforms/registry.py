@@ -77,6 +77,11 @@ class PlatformSpec:
     def configured(self) -> bool:
         return bool(self.is_configured())
 
+    def half_set(self) -> str | None:
+        """Some of its variables are set but not all it needs (``config.platform_half_set``):
+        the reason names what to set. Syncall, status and check report it as a failure."""
+        return None if self.local else config.platform_half_set(self.name)
+
     def offline(self) -> bool:
         """CHITTY_OFFLINE=1 and one of the platform's hosts is not a loopback fake.
 
