@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from cloudflare_support import D1, KV, TOKEN, failure_text, fake, free_port, materialize, resource
+from cloudflare_support import D1, KV, R2, TOKEN, failure_text, fake, free_port, materialize, resource
 
 from chitty_pipelines.kernel.fake_server import Faults
 from chitty_pipelines.platforms.cloudflare.health import probe
@@ -64,3 +64,42 @@ def test_a_server_that_never_answers_times_out_naming_the_settings(
     text = failure_text(result)
     assert "APITimeoutError" in text and "CLOUDFLARE_API_TIMEOUT_S is 0.5 s" in text
     assert elapsed < 30  # bounded by the timeout, not the server's 3 s hold per request
+
+
+def test_an_r2_endpoint_that_never_answers_names_it_and_the_timeout(
+    warehouse_resource: WarehouseResource,
+) -> None:
+    """R2 said only "R2 list bucket b: ReadTimeoutError"."""
+    import socket
+    import threading
+
+    held: list[socket.socket] = []
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+
+    def accept() -> None:  # accepts every connection and never answers
+        try:
+            while True:
+                held.append(server.accept()[0])
+        except OSError:
+            return
+
+    threading.Thread(target=accept, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.getsockname()[1]}"
+    cf = resource(
+        r2_endpoint_url=endpoint,
+        r2_access_key_id="key-id-xyz",
+        r2_secret_access_key="r2-secret-SECRET-0123",
+        r2_buckets=["b"],
+        r2_timeout_s=0.5,
+        r2_attempts=2,
+    )
+    try:
+        text = failure_text(materialize(R2, cf, warehouse_resource, raise_on_error=False))
+    finally:
+        server.close()
+        for conn in held:
+            conn.close()
+    assert f"no answer from {endpoint}" in text and "check CLOUDFLARE_R2_ENDPOINT" in text
+    assert "CLOUDFLARE_R2_TIMEOUT_S is 0.5 s" in text and "r2-secret-SECRET-0123" not in text
