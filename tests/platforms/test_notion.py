@@ -574,3 +574,20 @@ def test_an_unreachable_server_names_notion_base_url_not_the_token() -> None:
     text = str(caught.value)
     assert "NOTION_BASE_URL" in text and f"127.0.0.1:{port}" in text and "after 2 attempts" in text
     assert TOKEN not in text
+
+
+def test_a_token_without_read_capability_fails_at_once_with_notions_own_code(
+    fake: FakeNotion, warehouse_resource: WarehouseResource
+) -> None:
+    """The fake's 403 said "internal_server_error"; Notion answers restricted_resource."""
+    fake.faults = Faults(rate=1.0, statuses=(403,))
+    notion = resource(fake)
+    result = sync(notion, warehouse_resource)
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert error is not None
+    text = error.to_string()
+    assert "(403 restricted_resource)" in text and "NOTION_TOKEN lacks the capability" in text
+    assert fake.total_requests == 1  # refused: not retried
+    assert "403 restricted_resource" in probe(notion)["reason"]
