@@ -83,3 +83,20 @@ def test_a_server_that_never_answers_times_out_naming_the_settings(
     assert "after 2 attempts" in text and "DRIVE_TIMEOUT_S is 0.5 s" in text
     assert "DRIVE_BASE_URL" in text or "DRIVE_TOKEN_URI" in text  # the token call may be the first
     assert elapsed < 30  # bounded by the timeout, not the server's 3 s hold per request
+
+
+def test_a_token_endpoint_that_keeps_failing_names_drive_token_uri(
+    fake: FakeDrive, warehouse_resource: WarehouseResource
+) -> None:
+    """It ended with the raw RefreshError, its response body dumped, and status said
+    "Drive unreachable (RefreshError)"."""
+    fake.faults = Faults(rate=1.0, statuses=(503,))
+    drive = DriveResource.from_settings(attempts=2, max_wait_s=0.01)
+    result = materialize(warehouse_resource, drive=drive, raise_on_error=False)
+    text = failure(result)
+    # (The endpoint itself shows as *** here: it comes from the service-account JSON, a secret
+    # whose every value is masked.)
+    assert "Google's token endpoint" in text and "gave no token after 2 attempts (UNAVAILABLE)" in text
+    assert "check DRIVE_TOKEN_URI" in text and "DRIVE_SERVICE_ACCOUNT_JSON" in text
+    reason = probe(drive)["reason"]
+    assert "check DRIVE_TOKEN_URI" in reason and "DRIVE_FOLDER_ID" not in reason

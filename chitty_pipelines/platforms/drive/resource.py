@@ -46,7 +46,8 @@ class DriveApiError(RuntimeError):
 
 
 class DriveUnreachable(DriveApiError):
-    """No answer from DRIVE_BASE_URL (or DRIVE_TOKEN_URI) after every attempt."""
+    """No (usable) answer from DRIVE_BASE_URL or DRIVE_TOKEN_URI after every attempt: the folder
+    id is not what to check."""
 
 
 def _reason(exc: HttpError) -> str:
@@ -168,6 +169,17 @@ class DriveClient:
             # Re-raised without the request URI's query (harmless) or headers (never included).
             raise DriveApiError(
                 f"Google Drive {describe} failed: HTTP {exc.status_code} {_reason(exc) or exc.reason}"
+            ) from None
+        except auth_exceptions.RefreshError as exc:
+            # Not a refusal (that raised DriveAuthError above): the endpoint kept failing. Its
+            # body (a dict dumped into the message) says little; the endpoint and setting do.
+            data = exc.args[1] if len(exc.args) > 1 else None
+            error = data.get("error") if isinstance(data, dict) else None
+            detail = error.get("status") or error.get("code") if isinstance(error, dict) else error
+            raise DriveUnreachable(
+                f"Google's token endpoint {self.token_uri} gave no token after {self.attempts} attempts "
+                f"({detail or type(exc).__name__}): check DRIVE_TOKEN_URI (default {DEFAULT_TOKEN_URI}) "
+                f"and {self.credential_var}"
             ) from None
         except auth_exceptions.TransportError as exc:
             # The token endpoint did not answer (google-auth wraps the socket error).
@@ -344,6 +356,9 @@ class DriveResource(dg.ConfigurableResource):
             self.attempts,
             self.max_wait_s,
             base_url=self.base_url,
-            token_uri=creds.token_uri if hasattr(creds, "token_uri") else DEFAULT_TOKEN_URI,
+            # User credentials expose token_uri; service-account ones keep it private.
+            token_uri=getattr(creds, "token_uri", None)
+            or getattr(creds, "_token_uri", None)
+            or DEFAULT_TOKEN_URI,
             timeout_s=self.timeout_s,
         )
