@@ -591,3 +591,13 @@ def test_a_token_without_read_capability_fails_at_once_with_notions_own_code(
     assert "(403 restricted_resource)" in text and "NOTION_TOKEN lacks the capability" in text
     assert fake.total_requests == 1  # refused: not retried
     assert "403 restricted_resource" in probe(notion)["reason"]
+
+
+def test_probe_names_a_configured_database_that_cannot_be_read(fake: FakeNotion) -> None:
+    """status and check said "users/me answered" while the sync failed on the database."""
+    missing = "99999999-9999-4999-8999-999999999999"
+    health = probe(resource(fake, database_ids=[NOTES_DB, missing]))
+    assert health["ok"] is False
+    assert f"NOTION_DATABASES names database {missing}" in health["reason"]
+    assert "NOTION_EVIDENCE_DATABASE" not in health["reason"]  # that one exists
+    assert probe(resource(fake, database_ids=[NOTES_DB]))["ok"] is True

@@ -61,7 +61,7 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
 
 def notion_api_health(context: dg.AssetExecutionContext) -> dg.AssetCheckResult:
     notion: NotionResource = context.resources.notion
-    health = probe(notion)
+    health = probe(notion, verify_ids=False)
     if not health.get("configured", True):
         return dg.AssetCheckResult(passed=True, metadata={"configured": False, "reason": health["reason"]})
     return dg.AssetCheckResult(
