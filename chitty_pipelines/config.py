@@ -725,7 +725,11 @@ def platform_half_set(platform: str) -> str | None:
         return None
     missing = platform_missing(platform)
     verb = "is" if len(chosen) == 1 else "are"
-    return f"{', '.join(chosen)} {verb} set but not {' nor '.join(missing)}: set {' and '.join(missing)}"
+    # A GITHUB_TOKEN or CLOUDFLARE_API_TOKEN exported for other tools lands here too: say how out.
+    return (
+        f"{', '.join(chosen)} {verb} set but not {' nor '.join(missing)}: set {' and '.join(missing)}, "
+        f"or unset {' and '.join(chosen)} if not meant for chitty-sync"
+    )
 
 
 # --- masking secrets --------------------------------------------------------------------------
