@@ -62,5 +62,6 @@ def test_syncall_status_and_check_fail_naming_the_missing_variable(tmp_path: Pat
     assert check.returncode == 1
     (line,) = [line for line in check.stdout.splitlines() if " github " in line]
     assert line.startswith("FAIL 11") and "set GITHUB_OWNERS or GITHUB_REPOSITORIES" in line
+    assert not line.endswith("ms)")  # nothing was probed: no "(0 ms)"
     everything = sync.stdout + sync.stderr + status.stdout + status.stderr + check.stdout + check.stderr
     assert TOKEN not in everything
