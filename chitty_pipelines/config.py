@@ -725,11 +725,9 @@ def platform_half_set(platform: str) -> str | None:
         return None
     missing = platform_missing(platform)
     verb = "is" if len(chosen) == 1 else "are"
-    # A GITHUB_TOKEN or CLOUDFLARE_API_TOKEN exported for other tools lands here too: say how out.
-    return (
-        f"{', '.join(chosen)} {verb} set but not {' nor '.join(missing)}: set {' and '.join(missing)}, "
-        f"or unset {' and '.join(chosen)} if not meant for chitty-sync"
-    )
+    reason = f"{', '.join(chosen)} {verb} set but not {' nor '.join(missing)}: set {' and '.join(missing)}"
+    # A lone GITHUB_TOKEN or CLOUDFLARE_API_TOKEN exported for other tools lands here too: say how out.
+    return reason + (f", or unset {chosen[0]} if not meant for chitty-sync" if len(chosen) == 1 else "")
 
 
 # --- masking secrets --------------------------------------------------------------------------
