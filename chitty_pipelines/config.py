@@ -705,6 +705,38 @@ def platform_configured(platform: str) -> bool:
     return all(is_set(name) for name in required) and alternatives_met
 
 
+def platform_missing(platform: str) -> list[str]:
+    """What the platform still needs: each unset required variable, and each ``one_of`` group of
+    which none is set (as "A or B")."""
+    missing = [
+        s.name for s in ENV_VARS if s.platform == platform and s.required_for_platform and not is_set(s.name)
+    ]
+    groups: dict[str, list[str]] = {}
+    for s in ENV_VARS:
+        if s.platform == platform and s.one_of:
+            groups.setdefault(s.one_of, []).append(s.name)
+    missing += [" or ".join(names) for names in groups.values() if not any(is_set(n) for n in names)]
+    return missing
+
+
+def platform_half_set(platform: str) -> str | None:
+    """Why a platform is *half configured*, or None: some of its variables that have no default
+    (credentials, ids, lists: what someone sets to use it) are set, yet not all it requires.
+
+    Counted as not configured, such a platform used to be skipped with "set GITHUB_TOKEN" while
+    GITHUB_TOKEN was set and GITHUB_OWNERS was what was missing; now every command names it."""
+    if platform_configured(platform):
+        return None
+    chosen = [s.name for s in ENV_VARS if s.platform == platform and s.default is None and is_set(s.name)]
+    if not chosen:
+        return None
+    missing = platform_missing(platform)
+    verb = "is" if len(chosen) == 1 else "are"
+    reason = f"{', '.join(chosen)} {verb} set but not {' nor '.join(missing)}: set {' and '.join(missing)}"
+    # A lone GITHUB_TOKEN or CLOUDFLARE_API_TOKEN exported for other tools lands here too: say how out.
+    return reason + (f", or unset {chosen[0]} if not meant for chitty-sync" if len(chosen) == 1 else "")
+
+
 # --- masking secrets --------------------------------------------------------------------------
 # The scrubber lives here, next to the declarations, because config is the one layer every other
 # one may import: the warehouse (rejects, sync log, stored messages) needs it as much as the

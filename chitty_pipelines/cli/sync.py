@@ -29,6 +29,9 @@ def syncall(
     settings = config.load_settings()
     configured = registry.configured()
     skipped = [spec for spec in registry.PLATFORMS if spec not in configured]
+    # Half configured (a token without the ids it needs): not synced, and a failure of its own.
+    half_set = {spec.name: reason for spec in skipped if (reason := spec.half_set())}
+    skipped = [spec for spec in skipped if spec.name not in half_set]
     if skipped:
         console.print(
             "not configured (not synced): " + ", ".join(f"{s.name} ({s.setup_hint})" for s in skipped),
@@ -84,13 +87,27 @@ def syncall(
                     failed_platforms += [(g, error) for g in _groups_of_steps(defs, [step])]
     for warning in warnings:  # before the outcome: the last line stays the outcome
         console.print(f"! warning: {warning}", style="yellow", markup=False, highlight=False)
+    for name, reason in half_set.items():
+        console.print(f"[bold red]✗ {name} half configured[/bold red]: {reason}", highlight=False)
+    if half_set and not failed_jobs:
+        console.print(
+            f"[bold red]syncall failed[/bold red] ({', '.join(half_set)} not synced)", highlight=False
+        )
+        raise typer.Exit(1)
     if failed_jobs:
         # The last lines say what failed, with its error and what configures it.
+        shown: set[tuple[str, str]] = set()
         for group, error in dict.fromkeys(failed_platforms):
             spec = registry.BY_NAME.get(group)
             reason = error.split(": ", 1)[-1].strip().splitlines()[0]
-            # A warehouse lost mid-run is no fault of the platform's own settings.
-            blame = spec and "CHITTY_WAREHOUSE_URL" not in reason
+            if (group, reason) in shown:  # two steps of one platform (Neon's streams), one cause
+                continue
+            shown.add((group, reason))
+            # A warehouse lost mid-run is no fault of the platform's own settings; an error that
+            # already names the variable to fix (GITHUB_BASE_URL, DRIVE_FOLDER_ID) must not be
+            # followed by a different one ("configured by GITHUB_TOKEN").
+            named = any(v.name in reason for v in config.ENV_VARS if v.platform == group)
+            blame = spec and "CHITTY_WAREHOUSE_URL" not in reason and not named
             hint = f" (configured by {spec.setup_hint})" if blame else ""
             console.print(f"[bold red]✗ {group} failed[/bold red]: {reason}{hint}", highlight=False)
         console.print(f"[bold red]syncall failed[/bold red] ({', '.join(failed_jobs)})", highlight=False)

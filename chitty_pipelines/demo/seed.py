@@ -43,7 +43,7 @@ KV_NAMESPACE, D1_DATABASE, R2_BUCKET = (
 # Rows each raw table holds after one demo syncall (the demo test asserts them exactly).
 EXPECTED_ROWS = {
     "raw_github.repositories": 4,
-    "raw_github.commits": 6,
+    "raw_github.commits": 7,  # two per project repository, one in the data repository
     "raw_github.issues": 3,
     "raw_github.pull_requests": 1,
     "raw_github.project_states": 1,
@@ -110,6 +110,9 @@ def seed_github(fake: GitHubFake) -> dict[str, str]:
         at=_at(7),
     )
     fake.put_file(DATA_REPO, "projects/atlas.json", {"id": "atlas", "name": "Atlas"}, at=_at(7))
+    # The files above are the branch's tree only once a commit holds them: without one the data
+    # repository had no head, and `chitty-sync publish` in the demo said it "was not found".
+    fake.add_commit(DATA_REPO, "consolidated state and todos", at=_at(7))
     fake.clock = _at(10)
     return {"GITHUB_OWNERS": ORG, "GITHUB_DATA_REPOSITORY": DATA_REPO}
 

@@ -25,6 +25,7 @@ from typing import Any
 import dagster as dg
 
 from chitty_pipelines import config
+from chitty_pipelines.config import scrub
 from chitty_pipelines.kernel.assets import (
     Check,
     StreamStats,
@@ -101,10 +102,17 @@ class PlatformRun:
     config: SyncConfig
     full_refresh: bool
     started_at: datetime
+    settings_errors: list[str] = field(default_factory=list)
 
     @property
     def run_id(self) -> str:
         return self.context.run.run_id
+
+    def fail_after(self, message: str) -> None:
+        """A setting is wrong (a configured id that does not exist), but the rest of the platform
+        synced: what landed is recorded (materializations, sync log, checks), then the step fails
+        with ``message``, which names the variable to fix, and is not retried."""
+        self.settings_errors.append(message)
 
     @property
     def resources(self) -> Any:
@@ -265,15 +273,20 @@ def platform_assets(
                     result.metadata["warning"] = result.warning
                     message = f"{WARNING_PREFIX}{result.warning}" + (f" ({message})" if message else "")
                     context.log.warning(f"{result.key.to_user_string()}: {result.warning}")
+                if run.settings_errors:  # status shows the step's outcome, with what to fix
+                    message = "; ".join(run.settings_errors)
                 log_sync(
                     wh, context, platform=platform, asset=result.key.to_user_string(),
-                    started_at=run.started_at, status="success", stats=result.stats(),
-                    full_refresh=run.full_refresh, message=message,
+                    started_at=run.started_at, status="failed" if run.settings_errors else "success",
+                    stats=result.stats(), full_refresh=run.full_refresh, message=message,
                 )  # fmt: skip
                 metadata = table_metadata(wh, result.table, result.stats())
                 outputs.append(dg.MaterializeResult(asset_key=result.key, metadata=metadata))
         yield from outputs
         yield from evaluate_checks(context, checks)
+        if run.settings_errors:
+            # (``config`` is the run config in here: the scrubber is reached by its full name.)
+            raise dg.Failure(description=scrub("; ".join(run.settings_errors)), allow_retries=False)
 
     return _platform_asset
 

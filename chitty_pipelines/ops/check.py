@@ -87,7 +87,8 @@ def run_check(
     platforms = platform_health()
     for p in platforms:  # test 11
         verdict = SKIP if not p.configured or p.ok is None else (PASS if p.ok else FAIL)
-        latency = None if verdict == SKIP else p.latency_ms  # not probed: no latency to show
+        # Not probed (skipped, or half configured: nothing to call): no latency to show.
+        latency = None if verdict == SKIP or not p.latency_ms else p.latency_ms
         report.lines.append(CheckLine(11, p.name, verdict, p.reason or "ok", latency))
     services = service_health(resource)
     required = {s.name: s.required for s in resource.services()}

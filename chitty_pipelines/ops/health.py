@@ -42,6 +42,9 @@ def platform_health(platforms: Sequence[str] | None = None) -> list[PlatformHeal
 
 def _one_platform(spec: registry.PlatformSpec) -> PlatformHealth:
     if not spec.configured():
+        half = spec.half_set()
+        if half:  # a setting to finish, not a platform the user never set up: a failure
+            return PlatformHealth(spec.name, True, False, f"half configured: {half}", 0.0)
         return PlatformHealth(spec.name, False, None, f"not configured: set {spec.setup_hint}", 0.0)
     if spec.offline():  # CHITTY_OFFLINE=1: no connection to a real host, and no failure either
         return PlatformHealth(spec.name, True, None, registry.OFFLINE_REASON, 0.0)

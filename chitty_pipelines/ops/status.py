@@ -31,6 +31,8 @@ def platform_statuses(warehouse: Warehouse, with_health: bool = True) -> list[Pl
         for status in statuses:
             if status.configured:
                 status.health = platform_health(status.platform)
+            elif half := registry.get(status.platform).half_set():
+                status.health = {"ok": False, "configured": False, "reason": f"half configured: {half}"}
     return statuses
 
 

@@ -10,6 +10,7 @@ loads them on demand, so ``chitty-sync --help`` or ``status`` never pay for a cl
 from __future__ import annotations
 
 import importlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,11 @@ class PlatformSpec:
     def configured(self) -> bool:
         return bool(self.is_configured())
 
+    def half_set(self) -> str | None:
+        """Some of its variables are set but not all it needs (``config.platform_half_set``):
+        the reason names what to set. Syncall, status and check report it as a failure."""
+        return None if self.local else config.platform_half_set(self.name)
+
     def offline(self) -> bool:
         """CHITTY_OFFLINE=1 and one of the platform's hosts is not a loopback fake.
 
@@ -137,7 +143,15 @@ class PlatformSpec:
         if self.offline():
             return {"ok": False, "configured": True, "offline": True, "reason": OFFLINE_REASON}
         resource = self.resource().process_config_and_initialize()
-        return self.module("health").probe(resource)
+        # A probe answers in one line (its reason): the retry warnings before it ("… failed
+        # (ConnectError), attempt 1/6; retrying") printed five lines above `status` and `check`.
+        retry_log = logging.getLogger("chitty_pipelines.kernel.retry")
+        level = retry_log.level
+        retry_log.setLevel(logging.ERROR)
+        try:
+            return self.module("health").probe(resource)
+        finally:
+            retry_log.setLevel(level)
 
 
 PLATFORMS: tuple[PlatformSpec, ...] = (

@@ -157,6 +157,7 @@ def test_a_configured_platform_is_checked_through_its_resource(registered: Chitt
     from chitty_pipelines.platforms.github.fake import GitHubFake
 
     with GitHubFake(tokens={"ghp_secret_for_check": "octo"}) as github:
+        github.add_owner("octo", "User")  # the probe looks GITHUB_OWNERS up, as the sync would
         monkeypatch.setenv("GITHUB_TOKEN", "ghp_secret_for_check")
         monkeypatch.setenv("GITHUB_OWNERS", "octo")
         monkeypatch.setenv("GITHUB_BASE_URL", github.api_url)

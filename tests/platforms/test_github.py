@@ -17,6 +17,7 @@ from chitty_pipelines.platforms.github.seed import DATA_REPO, TODOS_ALPHA, day, 
 from chitty_pipelines.platforms.github.tables import REPOSITORIES
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
+from tests.platforms.platform_support import failure_text
 
 TOKEN = "ghp_fake_token"
 
@@ -282,16 +283,25 @@ def test_full_refresh_rereads_everything_without_duplicates(
     assert rows(warehouse, "SELECT count(*) FROM raw_github.project_todos") == [(2,)]
 
 
-def test_missing_repository_is_a_reject_not_a_failure(
+def test_missing_repository_syncs_the_others_then_fails_naming_github_repositories(
     fake: GitHubFake, warehouse_resource: WarehouseResource, warehouse: Warehouse
 ) -> None:
-    result = sync(resource(fake, repositories=["other/tools", "other/gone"]), warehouse_resource)
-    assert result.success
+    """A repository of GITHUB_REPOSITORIES that does not exist is a setting to fix (like a wrong
+    owner): every other repository lands, then the step fails naming the variable."""
+    result = sync(
+        resource(fake, repositories=["other/tools", "other/gone"]), warehouse_resource, raise_on_error=False
+    )
+    assert not result.success
+    text = failure_text(result)
+    assert "other/gone" in text and "check GITHUB_REPOSITORIES" in text
     assert rows(
         warehouse, "SELECT stream, source, reason FROM ops.rejects WHERE stream = 'repositories'"
     ) == [("repositories", "other/gone", "repository not found or no access")]
-    assert meta(result, "repositories")["rejects"] == 1
     assert warehouse.row_count(REPOSITORIES) == 5
+    assert rows(warehouse, "SELECT count(*) FROM raw_github.commits") == [(7,)]
+    # What landed is recorded; the sync log (what status shows) says the step failed, and why.
+    assert meta(result, "repositories")["rejects"] == 1
+    assert rows(warehouse, "SELECT DISTINCT status FROM ops.sync_log") == [("failed",)]
 
 
 def test_a_subset_runs_only_the_streams_it_needs(

@@ -19,6 +19,7 @@ from chitty_pipelines.platforms.github.health import probe
 from chitty_pipelines.platforms.github.resource import GitHubClient, GitHubError, GitHubResource
 from chitty_pipelines.platforms.github.seed import DATA_REPO, seed_example, seed_org
 from chitty_pipelines.platforms.github.streams import sync_repositories
+from chitty_pipelines.platforms.github.tables import REPOSITORIES
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
 from tests.warehouse_support import warehouse_resource_at
@@ -127,12 +128,15 @@ def test_token_never_appears_in_logs_metadata_rejects_or_errors(
     instance = dg.DagsterInstance.ephemeral()
     caplog.set_level(logging.DEBUG)  # PyGithub logs request headers at DEBUG (masked)
     logging.getLogger("github").setLevel(logging.DEBUG)
-    ok = sync(gh, warehouse_resource, checks=True, instance=instance)
+    # other/gone: a reject, then (after the rest landed) a failure naming GITHUB_REPOSITORIES.
+    landed = sync(gh, warehouse_resource, checks=True, instance=instance, raise_on_error=False)
     fake.revoke(TOKEN)
     failed = sync(gh, warehouse_resource, checks=True, instance=instance, raise_on_error=False)
-    assert ok.success and not failed.success
+    assert not landed.success and not failed.success
+    assert len(landed.get_asset_materialization_events()) == len(TABLES)  # what landed is recorded
+    assert warehouse_resource.get().row_count(REPOSITORIES) == 5
     texts = [caplog.text]
-    for run in (ok, failed):
+    for run in (landed, failed):
         texts += [str(record) for record in instance.all_logs(run.run_id)]
         for event in run.all_events:
             texts.append(repr(event))

@@ -280,7 +280,7 @@ def test_missing_table_fails_only_its_stream(neon_dsn, warehouse, warehouse_reso
     log = warehouse.query("SELECT asset, status FROM ops.sync_log ORDER BY asset")
     assert dict(log.itertuples(index=False)) == {
         "evidence_ledger": "success",
-        "ghost": "error",
+        "ghost": "failed",  # like every platform (it was "error": not in status --json's schema)
         "ledger": "success",
     }
 
@@ -387,3 +387,13 @@ def test_health(neon_dsn, warehouse_resource):
     assert evaluations["neon_health"].passed
     assert evaluations["neon_health"].metadata["host_kind"].value == "direct"
     assert metadata(result, "event_store")["table_exists"] is False
+
+
+def test_health_names_a_neon_streams_table_that_does_not_exist(neon_dsn, monkeypatch):
+    """status and check said "ok: connected" while the stream's sync failed on the table."""
+    monkeypatch.setenv("NEON_STREAMS", '["public.not_there_yet"]')
+    health = probe(resource())
+    assert health["ok"] is False
+    assert "public.not_there_yet does not exist" in health["reason"] and "NEON_STREAMS" in health["reason"]
+    sql(neon_dsn, "CREATE TABLE public.not_there_yet (id int PRIMARY KEY)")
+    assert probe(resource())["ok"] is True

@@ -273,13 +273,21 @@ def test_full_refresh_drops_trashed_pages_and_schema_change_rebuilds_typed_table
     assert warehouse.scalar(f"SELECT count(*) FROM {table}") == 4
 
 
-def test_configured_database_ids_and_an_unshared_one_goes_to_rejects(
+def test_an_unshared_configured_database_is_a_reject_then_fails_the_step_naming_it(
     fake: FakeNotion, warehouse_resource: WarehouseResource, warehouse: Warehouse
 ) -> None:
+    """The other tables sync, materialize and are checked; then the step fails naming the
+    variable (it used to succeed, the wrong id visible only as a reject)."""
     missing = "99999999-9999-4999-8999-999999999999"
     notion = resource(fake, database_ids=[NOTES_DB, missing], evidence_database_id=None)
     result = sync(notion, warehouse_resource, checks=True)
-    assert result.success
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert error is not None and f"NOTION_DATABASES names database {missing}" in error.to_string()
+    assert {m.asset_key.path[-1] for m in result.get_asset_materialization_events()} >= {"pages", "databases"}
+    status = warehouse.scalar("SELECT status FROM ops.sync_log WHERE asset = 'raw_notion/pages'")
+    assert status == "failed"  # what status shows: the step's outcome, with what to fix
     assert "POST /v1/search" not in fake.requests
     assert warehouse.scalar("SELECT count(*) FROM raw_notion.pages") == 5
     rejects = rows(warehouse, "SELECT stream, source, location, reason FROM ops.rejects")
@@ -371,7 +379,8 @@ def test_token_never_appears_in_logs_metadata_rejects_or_errors(
     server_faults.rate, server_faults.retry_after_s = 0.3, 0
     notion = resource(fake, database_ids=[NOTES_DB, "99999999-9999-4999-8999-999999999999"], max_attempts=10)
     result = sync(notion, warehouse_resource, checks=True)
-    assert result.success
+    # Synced under faults, then failed naming NOTION_DATABASES for the unshared database.
+    assert not result.success and len(result.get_asset_materialization_events()) == 4
     fake.revoke_token()
     server_faults.rate = 0
     failed = sync(notion, warehouse_resource, checks=True)
@@ -565,3 +574,30 @@ def test_an_unreachable_server_names_notion_base_url_not_the_token() -> None:
     text = str(caught.value)
     assert "NOTION_BASE_URL" in text and f"127.0.0.1:{port}" in text and "after 2 attempts" in text
     assert TOKEN not in text
+
+
+def test_a_token_without_read_capability_fails_at_once_with_notions_own_code(
+    fake: FakeNotion, warehouse_resource: WarehouseResource
+) -> None:
+    """The fake's 403 said "internal_server_error"; Notion answers restricted_resource."""
+    fake.faults = Faults(rate=1.0, statuses=(403,))
+    notion = resource(fake)
+    result = sync(notion, warehouse_resource)
+    assert not result.success
+    (failure,) = result.get_step_failure_events()
+    error = failure.step_failure_data.error
+    assert error is not None
+    text = error.to_string()
+    assert "(403 restricted_resource)" in text and "NOTION_TOKEN lacks the capability" in text
+    assert fake.total_requests == 1  # refused: not retried
+    assert "403 restricted_resource" in probe(notion)["reason"]
+
+
+def test_probe_names_a_configured_database_that_cannot_be_read(fake: FakeNotion) -> None:
+    """status and check said "users/me answered" while the sync failed on the database."""
+    missing = "99999999-9999-4999-8999-999999999999"
+    health = probe(resource(fake, database_ids=[NOTES_DB, missing]))
+    assert health["ok"] is False
+    assert f"NOTION_DATABASES names database {missing}" in health["reason"]
+    assert "NOTION_EVIDENCE_DATABASE" not in health["reason"]  # that one exists
+    assert probe(resource(fake, database_ids=[NOTES_DB]))["ok"] is True

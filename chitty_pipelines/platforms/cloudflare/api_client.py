@@ -24,6 +24,10 @@ from chitty_pipelines.platforms.cloudflare.pacing import pacer_for
 
 TOKEN_VAR = "CLOUDFLARE_API_TOKEN"
 ACCOUNT_VAR = "CLOUDFLARE_ACCOUNT_ID"
+BASE_URL_VAR = "CLOUDFLARE_API_BASE_URL"
+KV_VAR = "CLOUDFLARE_KV_NAMESPACE_IDS"
+D1_VAR = "CLOUDFLARE_D1_DATABASE_IDS"
+DEFAULT_BASE_URL = "https://api.cloudflare.com/client/v4"
 KV_PAGE = 1000  # the API's maximum (and default) for KV key listings
 _AUTH_CODES = {1000, 1001, 6003, 6111, 9103, 9106, 9109, 10000}
 _RATE_CODES = {971, 10429}
@@ -60,6 +64,17 @@ def _first_error(body: Any) -> tuple[int | None, str]:
     return None, ""
 
 
+def _not_found(exc: CloudflareError, variable: str) -> CloudflareError:
+    """A 404 on a namespace or database the user listed: the id is a setting to fix."""
+    if exc.status != 404 or isinstance(exc, CloudflareAuthError):
+        return exc
+    return CloudflareError(
+        f"{exc}: check {variable} (ids of account {ACCOUNT_VAR}, comma-separated)",
+        status=exc.status,
+        code=exc.code,
+    )
+
+
 class CloudflareApi:
     """A KV and D1 client for one account. Thread-safe; values are fetched from several threads."""
 
@@ -81,6 +96,8 @@ class CloudflareApi:
         from cloudflare import Cloudflare
 
         self._client = Cloudflare(api_token=token, base_url=base_url, max_retries=0, timeout=timeout_s)
+        self.base_url = base_url  # named when it does not answer
+        self.timeout_s = timeout_s
         self.pacer = pacer_for(base_url, account_id, rate_per_s, pace_dir)
         self.attempts = attempts
         self.max_wait = max_wait
@@ -121,8 +138,12 @@ class CloudflareApi:
                 err.retry_after = parse_retry_after(exc.response.headers.get("retry-after"))
                 raise err from None  # the SDK exception holds the request and its headers
             except APIConnectionError as exc:
+                # The SDK's own text ("Connection error.") names neither host nor setting.
                 raise CloudflareError(
-                    f"Cloudflare {describe}: connection failed ({type(exc).__name__})", retryable=True
+                    f"Cloudflare {describe}: no answer from {self.base_url} ({type(exc).__name__}) after "
+                    f"{self.attempts} attempts (check {BASE_URL_VAR}, default {DEFAULT_BASE_URL}, and the "
+                    f"network; CLOUDFLARE_API_TIMEOUT_S is {self.timeout_s:g} s)",
+                    retryable=True,
                 ) from None
             if envelope:
                 try:
@@ -156,10 +177,13 @@ class CloudflareApi:
         kwargs: dict[str, Any] = {"account_id": self.account_id, "limit": max(10, min(limit, KV_PAGE))}
         if cursor:
             kwargs["cursor"] = cursor
-        raw = self._call(
-            f"KV list keys of namespace {namespace_id}",
-            lambda: self._client.kv.namespaces.keys.with_raw_response.list(namespace_id, **kwargs),
-        )
+        try:
+            raw = self._call(
+                f"KV list keys of namespace {namespace_id}",
+                lambda: self._client.kv.namespaces.keys.with_raw_response.list(namespace_id, **kwargs),
+            )
+        except CloudflareError as exc:
+            raise _not_found(exc, KV_VAR) from None
         page = raw.parse()
         items = [
             {"name": k.name, "expiration": k.expiration, "metadata": k.metadata} for k in page.result or []
@@ -186,15 +210,18 @@ class CloudflareApi:
 
     def d1_raw(self, database_id: str, sql: str, params: list[Any]) -> tuple[list[str], list[list[Any]]]:
         """Run one statement through D1's ``raw`` endpoint: column names and row arrays."""
-        raw = self._call(
-            f"D1 query on database {database_id}",
-            lambda: self._client.d1.database.with_raw_response.raw(
-                database_id,
-                account_id=self.account_id,
-                sql=sql,
-                params=params,  # JSON values: D1 binds numbers as numbers
-            ),
-        )
+        try:
+            raw = self._call(
+                f"D1 query on database {database_id}",
+                lambda: self._client.d1.database.with_raw_response.raw(
+                    database_id,
+                    account_id=self.account_id,
+                    sql=sql,
+                    params=params,  # JSON values: D1 binds numbers as numbers
+                ),
+            )
+        except CloudflareError as exc:
+            raise _not_found(exc, D1_VAR) from None
         # Rows are read from the JSON itself: the SDK's model types cells as float|str and would
         # turn integer keys into floats.
         result = raw.http_response.json().get("result") or []

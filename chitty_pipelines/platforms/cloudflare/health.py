@@ -11,7 +11,7 @@ from chitty_pipelines.platforms.cloudflare.resource import CloudflareResource
 
 def probe(resource: CloudflareResource) -> dict[str, Any]:
     """What ``chitty-sync status`` shows: ``ok`` is True, False, or None when not configured."""
-    parts = {"r2": resource.r2_health(), "api": resource.api_health()}
+    parts = {"r2": resource.r2_health(), "api": resource.api_health(verify_ids=True)}
     configured = [p for p in parts.values() if p["configured"]]
     ok = all(p["ok"] for p in configured) if configured else None
     reason = "; ".join(f"{name}: {p['reason']}" for name, p in parts.items())

@@ -60,6 +60,7 @@ class R2Client:
     ):
         self.page_size = max(1, min(page_size, 1000))
         self.endpoint_url = endpoint_url
+        self.timeout_s = timeout_s
         self.attempts = attempts
         self.max_wait = max_wait
         # boto3 is imported when a client is made, not when the code location loads.
@@ -97,7 +98,13 @@ class R2Client:
             except ClientError as exc:
                 raise _convert(describe, exc) from None
             except BotoCoreError as exc:  # connection reset, timeout, endpoint unreachable
-                raise R2Error(f"R2 {describe}: {type(exc).__name__}", retryable=True) from None
+                # The type alone ("ReadTimeoutError") named neither the endpoint nor a setting.
+                raise R2Error(
+                    f"R2 {describe}: no answer from {self.endpoint_url} ({type(exc).__name__}) after "
+                    f"{self.attempts} attempts (check CLOUDFLARE_R2_ENDPOINT and the network; "
+                    f"CLOUDFLARE_R2_TIMEOUT_S is {self.timeout_s:g} s)",
+                    retryable=True,
+                ) from None
 
         return call_with_retry(
             once,

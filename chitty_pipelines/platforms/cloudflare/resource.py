@@ -160,14 +160,24 @@ class CloudflareResource(dg.ConfigurableResource):
             return {"ok": False, "configured": True, "reason": str(exc)}
         return {"ok": True, "configured": True, "reason": f"{len(self.r2_buckets)} bucket(s) reachable"}
 
-    def api_health(self) -> dict[str, Any]:
+    def api_health(self, *, verify_ids: bool = False) -> dict[str, Any]:
+        """The token is active; with ``verify_ids`` (status and check) also that every namespace of
+        CLOUDFLARE_KV_NAMESPACE_IDS and database of CLOUDFLARE_D1_DATABASE_IDS answers in the
+        account (one small call each), which a token verify cannot see: a wrong account or id
+        fails the sync, so status must say so too. The step's own check leaves that to the sync."""
         missing = [n for n, v in ((ACCOUNT_VAR, self.account_id), (TOKEN_VAR, self.api_token)) if not v]
         reason = f"{', '.join(missing)} not set" if missing else None
         if reason:
             return {"ok": None, "configured": False, "reason": reason}
         try:
-            result = self.api().verify_token()
+            api = self.api()
+            result = api.verify_token()
+            status = str(result.get("status", "unknown"))
+            if verify_ids and status == "active":
+                for namespace in self.kv_namespace_ids:
+                    api.list_keys_page(namespace, None, limit=10)
+                for database in self.d1_database_ids:
+                    api.d1_raw(database, "SELECT 1", [])
         except CloudflareError as exc:
             return {"ok": False, "configured": True, "reason": str(exc)}
-        status = str(result.get("status", "unknown"))
         return {"ok": status == "active", "configured": True, "reason": f"token {status}"}

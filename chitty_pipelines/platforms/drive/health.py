@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from chitty_pipelines.platforms.drive.resource import DriveApiError, DriveAuthError, DriveResource
+from chitty_pipelines.platforms.drive.resource import (
+    DriveApiError,
+    DriveAuthError,
+    DriveResource,
+    DriveUnreachable,
+)
 
 
 def probe(resource: DriveResource) -> dict[str, Any]:
@@ -14,16 +19,24 @@ def probe(resource: DriveResource) -> dict[str, Any]:
     if not resource.configured:
         return {"ok": False, "reason": resource.not_configured_reason(), "configured": False}
     root = resource.root_id
+    variable = "DRIVE_FOLDER_ID" if resource.folder_id else "DRIVE_SHARED_DRIVE_ID"
     try:
         client = resource.client()
+    except DriveAuthError as exc:
+        return {"ok": False, "reason": str(exc), "configured": True}
+    try:
         meta = client.execute(
             lambda: client.service.files().get(
                 fileId=root, fields="id,name,mimeType,trashed", supportsAllDrives=True
             ),
             "files.get(root)",
         )
-    except (DriveAuthError, DriveApiError) as exc:
+    except (DriveAuthError, DriveUnreachable) as exc:
         return {"ok": False, "reason": str(exc), "configured": True}
+    except DriveApiError as exc:
+        # The sync says the same when it checks the root (streams.check_root).
+        shared = f"that it is shared with the account in {client.credential_var}"
+        return {"ok": False, "reason": f"{exc}; check {variable} ({root}) and {shared}", "configured": True}
     except Exception as exc:  # unreachable host etc.: report the type, never a header
         return {"ok": False, "reason": f"Drive unreachable ({type(exc).__name__})", "configured": True}
     if meta.get("trashed"):

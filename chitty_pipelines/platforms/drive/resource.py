@@ -45,6 +45,11 @@ class DriveApiError(RuntimeError):
     """A non-retryable API error (other than auth), e.g. the folder is not shared with us."""
 
 
+class DriveUnreachable(DriveApiError):
+    """No (usable) answer from DRIVE_BASE_URL or DRIVE_TOKEN_URI after every attempt: the folder
+    id is not what to check."""
+
+
 def _reason(exc: HttpError) -> str:
     try:
         details = exc.error_details
@@ -108,11 +113,24 @@ def _load_json(value: str, variable: str) -> dict[str, Any]:
 class DriveClient:
     """One authorised Drive service plus the retry policy; all calls go through ``execute``."""
 
-    def __init__(self, service: Any, credential_var: str, attempts: int, max_wait_s: float):
+    def __init__(
+        self,
+        service: Any,
+        credential_var: str,
+        attempts: int,
+        max_wait_s: float,
+        *,
+        base_url: str = "https://www.googleapis.com/",
+        token_uri: str = DEFAULT_TOKEN_URI,
+        timeout_s: float = 60.0,
+    ):
         self.service = service
         self.credential_var = credential_var
         self.attempts = attempts
         self.max_wait_s = max_wait_s
+        self.base_url = base_url  # named when it does not answer
+        self.token_uri = token_uri
+        self.timeout_s = timeout_s
         self.requests = 0  # HTTP requests sent through execute (retries included)
 
     def execute(self, make_request: Callable[[], Any], describe: str) -> Any:
@@ -152,6 +170,33 @@ class DriveClient:
             raise DriveApiError(
                 f"Google Drive {describe} failed: HTTP {exc.status_code} {_reason(exc) or exc.reason}"
             ) from None
+        except auth_exceptions.RefreshError as exc:
+            # Not a refusal (that raised DriveAuthError above): the endpoint kept failing. Its
+            # body (a dict dumped into the message) says little; the endpoint and setting do.
+            data = exc.args[1] if len(exc.args) > 1 else None
+            error = data.get("error") if isinstance(data, dict) else None
+            detail = error.get("status") or error.get("code") if isinstance(error, dict) else error
+            raise DriveUnreachable(
+                f"Google's token endpoint {self.token_uri} gave no token after {self.attempts} attempts "
+                f"({detail or type(exc).__name__}): check DRIVE_TOKEN_URI (default {DEFAULT_TOKEN_URI}) "
+                f"and {self.credential_var}"
+            ) from None
+        except auth_exceptions.TransportError as exc:
+            # The token endpoint did not answer (google-auth wraps the socket error).
+            reason = self._unreachable(describe, exc, self.token_uri, "DRIVE_TOKEN_URI")
+            raise DriveUnreachable(reason) from None
+        except (OSError, http.client.HTTPException) as exc:
+            # "[Errno 111] Connection refused" or "timed out" alone named neither host nor setting.
+            reason = self._unreachable(describe, exc, self.base_url, "DRIVE_BASE_URL")
+            raise DriveUnreachable(reason) from None
+
+    def _unreachable(self, describe: str, exc: BaseException, url: str, variable: str) -> str:
+        default = DEFAULT_TOKEN_URI if variable == "DRIVE_TOKEN_URI" else "https://www.googleapis.com/"
+        return (
+            f"Google Drive {describe}: {type(exc).__name__} after {self.attempts} attempts reaching "
+            f"{url} (check {variable}, default {default}, and the network; DRIVE_TIMEOUT_S is "
+            f"{self.timeout_s:g} s)"
+        )
 
     def pages(self, resource: str, describe: str, **params: Any) -> Iterator[dict[str, Any]]:
         """Every page of ``files.list`` or ``changes.list``, following ``nextPageToken``."""
@@ -305,4 +350,15 @@ class DriveResource(dg.ConfigurableResource):
             cache_discovery=False,
             client_options={"api_endpoint": endpoint},
         )
-        return DriveClient(service, var, self.attempts, self.max_wait_s)
+        return DriveClient(
+            service,
+            var,
+            self.attempts,
+            self.max_wait_s,
+            base_url=self.base_url,
+            # User credentials expose token_uri; service-account ones keep it private.
+            token_uri=getattr(creds, "token_uri", None)
+            or getattr(creds, "_token_uri", None)
+            or DEFAULT_TOKEN_URI,
+            timeout_s=self.timeout_s,
+        )

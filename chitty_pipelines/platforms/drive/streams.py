@@ -18,7 +18,13 @@ from datetime import datetime
 from typing import Any
 
 from chitty_pipelines.kernel.platform_asset import TableResult
-from chitty_pipelines.platforms.drive.resource import FILE_FIELDS, DriveApiError, DriveClient, DriveResource
+from chitty_pipelines.platforms.drive.resource import (
+    FILE_FIELDS,
+    DriveApiError,
+    DriveClient,
+    DriveResource,
+    DriveUnreachable,
+)
 from chitty_pipelines.warehouse import Reject, TableSpec, Warehouse, cols
 
 PLATFORM = "drive"
@@ -223,6 +229,8 @@ def check_root(client: DriveClient, resource: DriveResource) -> None:
             lambda: client.service.files().get(fileId=root, fields="id,mimeType", supportsAllDrives=True),
             "files.get(root)",
         )
+    except DriveUnreachable:
+        raise  # names DRIVE_BASE_URL: the folder id is not the problem
     except DriveApiError as exc:
         raise DriveApiError(
             f"{exc}; check {variable} ({root}) and that it is shared with the account in "

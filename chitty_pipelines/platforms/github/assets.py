@@ -84,17 +84,27 @@ def sync(run: PlatformRun) -> Iterator[TableResult]:
             yield from (
                 TableResult.not_configured(t, "set GITHUB_DATA_REPOSITORY=owner/name") for t in DATA_TABLES
             )
-            return
-        with github.client() as client:
-            batch = sync_data_repo(client, repo, wh.cursors(PLATFORM, STREAM), run.full_refresh)
-        batch.extra["repository"] = repo
-        commit_batches(wh, run.run_id, batch)
-        yield from (batch.result(t, client, reads=i == 0) for i, t in enumerate(DATA_TABLES))
+        else:
+            with github.client() as client:
+                batch = sync_data_repo(client, repo, wh.cursors(PLATFORM, STREAM), run.full_refresh)
+            batch.extra["repository"] = repo
+            commit_batches(wh, run.run_id, batch)
+            yield from (batch.result(t, client, reads=i == 0) for i, t in enumerate(DATA_TABLES))
+
+    missing = repos_batch.extra.get("missing_repositories") if repos_batch else None
+    if missing:
+        # Everything else has landed; a repository that does not exist (or that the token may not
+        # see) is a setting to fix, like a wrong owner, not a row to skip quietly.
+        run.fail_after(
+            f"GitHub has no repository {', '.join(missing)} visible to GITHUB_TOKEN (404 at "
+            f"{github.base_url}): check GITHUB_REPOSITORIES (owner/name, comma-separated), or give "
+            "the token access to it; the other repositories were synced"
+        )
 
 
 def github_token_valid(github: GitHubResource) -> dg.AssetCheckResult:
     """GITHUB_TOKEN authenticates (GET /user) and the rate budget is readable (GET /rate_limit)."""
-    health = probe(github)
+    health = probe(github, verify_names=False)
     if not health.get("configured"):
         return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"configured": False, "reason": health["reason"]})  # fmt: skip

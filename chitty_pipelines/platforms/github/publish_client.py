@@ -18,7 +18,12 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chitty_pipelines.platforms.github.resource import GitHubAuthError, GitHubClient, GitHubError
+from chitty_pipelines.platforms.github.resource import (
+    DEFAULT_BASE_URL,
+    GitHubAuthError,
+    GitHubClient,
+    GitHubError,
+)
 
 if TYPE_CHECKING:
     from github.GithubException import GithubException
@@ -139,8 +144,17 @@ def _head(repo: Repository, branch: str) -> str:
     return repo.get_git_ref(f"heads/{branch}").object.sha
 
 
+def _unreachable(client: GitHubClient, repository: str, exc: BaseException, outcome: str) -> PublishError:
+    """requests' text ("HTTPConnectionPool(...): Max retries exceeded") names no setting."""
+    return PublishError(
+        f"GitHub did not answer at {client.base_url} for {repository} ({type(exc).__name__}): check "
+        f"GITHUB_BASE_URL (default {DEFAULT_BASE_URL}) and the network; {outcome}"
+    )
+
+
 def plan_publish(client: GitHubClient, repository: str, files: dict[str, bytes]) -> PublishPlan:
     """The diff between ``files`` and the repository's default branch. Reads only."""
+    import requests
     from github import GithubException
 
     try:
@@ -167,6 +181,8 @@ def plan_publish(client: GitHubClient, repository: str, files: dict[str, bytes])
     except GithubException as exc:
         _raise_for(exc, repository, writing=False)
         raise  # unreachable: _raise_for always raises
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise _unreachable(client, repository, exc, "nothing was written") from None
     return PublishPlan(repository, branch, head, dict(files), changes)
 
 
@@ -184,6 +200,7 @@ def commit_publish(
 
     ``expected_head`` (default: the head the plan was computed on) must still be the branch head.
     """
+    import requests
     from github import GithubException, InputGitTreeElement
 
     expected = expected_head or plan.head_sha
@@ -208,4 +225,9 @@ def commit_publish(
     except GithubException as exc:
         _raise_for(exc, plan.repository, writing=True)
         raise
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        # Written blobs or trees without a moved ref change nothing on the branch.
+        raise _unreachable(
+            client, plan.repository, exc, "run `chitty-sync publish` again to see whether the commit landed"
+        ) from None
     return commit.sha

@@ -45,6 +45,10 @@ class GitHubAuthError(GitHubError):
     pass
 
 
+class GitHubUnreachable(GitHubError):
+    """No answer from GITHUB_BASE_URL after every attempt (refused, reset or timed out)."""
+
+
 @dataclass
 class Reply:
     """One GET: ``status`` 200 or 304 (errors raise), the parsed body, and paging/caching hints."""
@@ -212,15 +216,26 @@ class GitHubClient:
     # --- reads ---------------------------------------------------------------------------
     def get(self, path: str, params: dict[str, Any] | None = None, etag: str | None = None) -> Reply:
         """GET ``path`` (relative to the base URL, query allowed). 304 when ``etag`` still matches."""
+        import requests
+
         url = path + ("?" + urlencode(params) if params else "")
-        return call_with_retry(
-            lambda: self._get_once(url, etag),
-            retryable=_retryable,
-            retry_after=_retry_after,
-            attempts=self.attempts,
-            max_wait=self.retry_max_wait_s,
-            describe=f"GitHub GET {path}",
-        )
+        try:
+            return call_with_retry(
+                lambda: self._get_once(url, etag),
+                retryable=_retryable,
+                retry_after=_retry_after,
+                attempts=self.attempts,
+                max_wait=self.retry_max_wait_s,
+                describe=f"GitHub GET {path}",
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            # requests' own text ("HTTPConnectionPool(host=..., port=...): Max retries exceeded
+            # ...") names no setting; the one to check is the base URL (or the timeout).
+            raise GitHubUnreachable(
+                f"GitHub GET {path.split('?', 1)[0]}: {type(exc).__name__} after {self.attempts} "
+                f"attempts reaching {self.base_url} (check GITHUB_BASE_URL, default "
+                f"{DEFAULT_BASE_URL}, and the network; GITHUB_TIMEOUT_S is {self.timeout_s:g} s)"
+            ) from None
 
     def _get_once(self, url: str, etag: str | None) -> Reply:
         self.gate.wait()

@@ -174,6 +174,8 @@ def sync_repositories(
             batch.rejects.append(
                 _reject("repositories", full_name, "GET", "repository not found or no access")
             )
+            # The other repositories still sync; the step fails at its end naming the setting.
+            batch.extra.setdefault("missing_repositories", []).append(full_name)
             continue
         batch.cursors[key] = prev if reply.not_modified else {"etag": reply.etag, "next": None}
         if not reply.not_modified:

@@ -98,7 +98,9 @@ def _fail(
     metadata: dict[str, Any],
 ) -> NoReturn:
     """Logs the stream's error and fails its asset only (the other streams' assets still run)."""
-    _log(context, warehouse, spec, started, "error", message=message)
+    # "failed", as every platform logs it: status --json (its schema), ChittyCheck's "last sync
+    # failed" and the hub's status read that word; "error" read as "never synced".
+    _log(context, warehouse, spec, started, "failed", message=message)
     raise dg.Failure(description=description, metadata=metadata) from None
 
 

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 from chitty_pipelines.platforms.neon.resource import DSN_VAR, NeonError, NeonResource
+from chitty_pipelines.platforms.neon.stream_config import load_streams
 
 
 def probe(resource: NeonResource) -> dict[str, Any]:
@@ -15,12 +16,21 @@ def probe(resource: NeonResource) -> dict[str, Any]:
     if not resource.configured:
         return {"ok": True, "configured": False, "reason": f"not configured ({DSN_VAR} unset)"}
     started = time.monotonic()
+    # The tables NEON_STREAMS names (not the defaults, which may be absent): a missing one fails
+    # its sync, so status and check must not say "connected" alone.
+    streams, _error = load_streams()
+    named = [s for s in streams if not s.optional]
     try:
         with resource.connect() as con:
             version = con.execute("SHOW server_version").fetchone()
+            missing = [s.qualified for s in named if resource.describe(con, s.schema, s.table) is None]
             con.rollback()
     except NeonError as exc:
         return {"ok": False, "configured": True, "reason": str(exc), "host_kind": resource.host_kind()}
+    if missing:
+        tables = ", ".join(missing)
+        reason = f"connected, but table {tables} does not exist in the Neon database (check NEON_STREAMS)"
+        return {"ok": False, "configured": True, "reason": reason, "host_kind": resource.host_kind()}
     return {
         "ok": True,
         "configured": True,

@@ -147,7 +147,15 @@ class FakeNotion(FakeService):
 
     # --- protocol -----------------------------------------------------------------------------
     def fault_response(self, status: int, headers: dict[str, str]) -> Response:
-        codes = {429: "rate_limited", 500: "internal_server_error", 503: "service_unavailable"}
+        # Notion's own codes: a 403 is an integration without the capability, not a server error.
+        codes = {
+            403: "restricted_resource",
+            429: "rate_limited",
+            500: "internal_server_error",
+            502: "bad_gateway",
+            503: "service_unavailable",
+            504: "gateway_timeout",
+        }
         return error(status, codes.get(status, "internal_server_error"), f"injected fault {status}", headers)
 
     def _route(self, req: Request) -> Response:
