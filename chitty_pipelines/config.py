@@ -725,16 +725,35 @@ def platform_half_set(platform: str) -> str | None:
 
     Counted as not configured, such a platform used to be skipped with "set GITHUB_TOKEN" while
     GITHUB_TOKEN was set and GITHUB_OWNERS was what was missing; now every command names it."""
-    if platform_configured(platform):
+    if platform_configured(platform) or platform_lone_credential(platform):
         return None
-    chosen = [s.name for s in ENV_VARS if s.platform == platform and s.default is None and is_set(s.name)]
+    chosen = _chosen(platform)
     if not chosen:
         return None
     missing = platform_missing(platform)
     verb = "is" if len(chosen) == 1 else "are"
-    reason = f"{', '.join(chosen)} {verb} set but not {' nor '.join(missing)}: set {' and '.join(missing)}"
-    # A lone GITHUB_TOKEN or CLOUDFLARE_API_TOKEN exported for other tools lands here too: say how out.
-    return reason + (f", or unset {chosen[0]} if not meant for chitty-sync" if len(chosen) == 1 else "")
+    return f"{', '.join(chosen)} {verb} set but not {' nor '.join(missing)}: set {' and '.join(missing)}"
+
+
+def platform_lone_credential(platform: str) -> str | None:
+    """Why a platform whose only variable set is one credential is not synced, or None.
+
+    GITHUB_TOKEN and CLOUDFLARE_API_TOKEN are exported for other tools too (gh, wrangler, CI), so
+    a credential alone says nothing of an intent to sync that platform: it stays *not configured*
+    (no failure; syncall, status and check name what would complete it). Anything more (an id, a
+    list, a second variable) is an intent, and a missing piece then is *half configured*."""
+    if platform_configured(platform):
+        return None
+    chosen = _chosen(platform)
+    if len(chosen) != 1 or not _SPECS[chosen[0]].secret:
+        return None
+    missing = platform_missing(platform)
+    return f"{chosen[0]} is set, but not {' nor '.join(missing)}: set {' and '.join(missing)} to sync it"
+
+
+def _chosen(platform: str) -> list[str]:
+    """The platform's variables without a default that are set (what someone set to use it)."""
+    return [s.name for s in ENV_VARS if s.platform == platform and s.default is None and is_set(s.name)]
 
 
 # --- masking secrets --------------------------------------------------------------------------

@@ -34,7 +34,8 @@ def syncall(
     skipped = [spec for spec in skipped if spec.name not in half_set]
     if skipped:
         console.print(
-            "not configured (not synced): " + ", ".join(f"{s.name} ({s.setup_hint})" for s in skipped),
+            "not configured (not synced): "
+            + ", ".join(f"{s.name} ({s.not_configured_hint()})" for s in skipped),
             style="dim",
             highlight=False,
         )

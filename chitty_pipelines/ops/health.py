@@ -45,7 +45,9 @@ def _one_platform(spec: registry.PlatformSpec) -> PlatformHealth:
         half = spec.half_set()
         if half:  # a setting to finish, not a platform the user never set up: a failure
             return PlatformHealth(spec.name, True, False, f"half configured: {half}", 0.0)
-        return PlatformHealth(spec.name, False, None, f"not configured: set {spec.setup_hint}", 0.0)
+        hint = spec.not_configured_hint()
+        reason = f"not configured: {hint}" if hint != spec.setup_hint else f"not configured: set {hint}"
+        return PlatformHealth(spec.name, False, None, reason, 0.0)
     if spec.offline():  # CHITTY_OFFLINE=1: no connection to a real host, and no failure either
         return PlatformHealth(spec.name, True, None, registry.OFFLINE_REASON, 0.0)
     started = time.monotonic()

@@ -83,6 +83,11 @@ class PlatformSpec:
         the reason names what to set. Syncall, status and check report it as a failure."""
         return None if self.local else config.platform_half_set(self.name)
 
+    def not_configured_hint(self) -> str:
+        """What a user sets to configure it; with a lone credential already set (a GITHUB_TOKEN
+        exported for gh), what is still missing (``config.platform_lone_credential``)."""
+        return (None if self.local else config.platform_lone_credential(self.name)) or self.setup_hint
+
     def offline(self) -> bool:
         """CHITTY_OFFLINE=1 and one of the platform's hosts is not a loopback fake.
 
