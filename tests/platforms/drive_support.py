@@ -3,7 +3,9 @@ helper that materializes the Drive assets with the real Dagster runtime."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,6 +113,18 @@ def start_fake(faults: Faults | None = None) -> FakeDrive:
     fake.start()
     fake.register_service_account(SA_EMAIL, service_account_key().public_key)
     return fake
+
+
+@contextlib.contextmanager
+def seeded_fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDrive]:
+    """A started fake Drive with the seed's files, the environment pointing at it; stopped after."""
+    fake = start_fake()
+    try:
+        seed(fake)
+        set_env(monkeypatch, fake)
+        yield fake
+    finally:
+        fake.stop()
 
 
 def set_env(monkeypatch: pytest.MonkeyPatch, fake: FakeDrive, **extra: str) -> None:

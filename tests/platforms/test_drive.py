@@ -17,7 +17,7 @@ from drive_support import (
     files_table,
     materialize,
     rows,
-    seed,
+    seeded_fake,
     set_env,
     start_fake,
 )
@@ -58,13 +58,8 @@ EXPECTED_CONTENTS = [
 
 @pytest.fixture
 def fake(chitty_home, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDrive]:
-    fake = start_fake()
-    try:
-        seed(fake)
-        set_env(monkeypatch, fake)
+    with seeded_fake(monkeypatch) as fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, object]]:

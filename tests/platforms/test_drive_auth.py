@@ -8,7 +8,6 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
-import dagster as dg
 import httplib2
 import pytest
 from drive_support import (
@@ -19,11 +18,13 @@ from drive_support import (
     materialize,
     rows,
     seed,
+    seeded_fake,
     service_account_key,
     set_env,
     start_fake,
 )
 from googleapiclient.discovery import build
+from platform_support import failure_text
 
 from chitty_pipelines.kernel.fake_server import Faults
 from chitty_pipelines.platforms.drive.fake import FakeDrive
@@ -36,18 +37,8 @@ CLIENT_SECRET = "GOCSPX-client-secret-0815"
 
 @pytest.fixture
 def fake(chitty_home, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDrive]:
-    fake = start_fake()
-    try:
-        seed(fake)
-        set_env(monkeypatch, fake)
+    with seeded_fake(monkeypatch) as fake:
         yield fake
-    finally:
-        fake.stop()
-
-
-def _failure(result: dg.ExecuteInProcessResult) -> str:
-    (event,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    return event.step_failure_data.error.to_string()
 
 
 def test_service_account_jwt_flow(fake: FakeDrive, warehouse_resource, warehouse) -> None:
@@ -94,7 +85,7 @@ def test_revoked_key_fails_fast_naming_the_variable(fake: FakeDrive, warehouse_r
     fake.reset_counters()
     result = materialize(warehouse_resource, raise_on_error=False)
     assert not result.success
-    message = _failure(result)
+    message = failure_text(result)
     assert "DriveAuthError" in message and "DRIVE_SERVICE_ACCOUNT_JSON" in message
     assert api_requests(fake) == {"POST /token": 1}  # no retries of a refused grant
 
@@ -102,20 +93,20 @@ def test_revoked_key_fails_fast_naming_the_variable(fake: FakeDrive, warehouse_r
 def test_unknown_key_and_bad_json_name_the_variable(fake: FakeDrive, monkeypatch, warehouse_resource) -> None:
     info = service_account_key().info(fake.token_uri) | {"client_email": "stranger@evil.example"}
     monkeypatch.setenv("DRIVE_SERVICE_ACCOUNT_JSON", json.dumps(info))
-    assert "DRIVE_SERVICE_ACCOUNT_JSON" in _failure(materialize(warehouse_resource, raise_on_error=False))
+    assert "DRIVE_SERVICE_ACCOUNT_JSON" in failure_text(materialize(warehouse_resource, raise_on_error=False))
 
     monkeypatch.setenv("DRIVE_SERVICE_ACCOUNT_JSON", '{"type": "service_account", "private_key": "SECRETPART')
-    message = _failure(materialize(warehouse_resource, raise_on_error=False))
+    message = failure_text(materialize(warehouse_resource, raise_on_error=False))
     assert "DRIVE_SERVICE_ACCOUNT_JSON does not hold valid JSON" in message and "SECRETPART" not in message
 
     monkeypatch.setenv("DRIVE_SERVICE_ACCOUNT_JSON", '{"type": "service_account", "private_key": "SECRET"}')
-    message = _failure(materialize(warehouse_resource, raise_on_error=False))
+    message = failure_text(materialize(warehouse_resource, raise_on_error=False))
     assert "DRIVE_SERVICE_ACCOUNT_JSON is not usable credentials JSON" in message
     assert "SECRET" not in message.replace("DRIVE_CLIENT_SECRET", "")
 
     monkeypatch.delenv("DRIVE_SERVICE_ACCOUNT_JSON")
     monkeypatch.setenv("DRIVE_REFRESH_TOKEN", REFRESH_TOKEN)
-    message = _failure(materialize(warehouse_resource, raise_on_error=False))
+    message = failure_text(materialize(warehouse_resource, raise_on_error=False))
     assert "DRIVE_REFRESH_TOKEN needs DRIVE_CLIENT_ID and DRIVE_CLIENT_SECRET" in message
 
 

@@ -14,6 +14,7 @@ from drive_support import (
     materialize,
     rows,
     seed,
+    seeded_fake,
     set_env,
     start_fake,
 )
@@ -33,13 +34,8 @@ COLUMNS = (
 
 @pytest.fixture
 def fake(chitty_home, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDrive]:
-    fake = start_fake()
-    try:
-        seed(fake)
-        set_env(monkeypatch, fake)
+    with seeded_fake(monkeypatch) as fake:
         yield fake
-    finally:
-        fake.stop()
 
 
 def _fresh_listing(tmp_path: Path, name: str) -> tuple[list[tuple], list[tuple]]:

@@ -8,9 +8,9 @@ import socket
 import time
 from collections.abc import Iterator
 
-import dagster as dg
 import pytest
-from drive_support import ROOT, materialize, seed, set_env, start_fake
+from drive_support import ROOT, materialize, seeded_fake
+from platform_support import failure_text
 
 from chitty_pipelines.kernel.fake_server import Faults
 from chitty_pipelines.platforms.drive.fake import FakeDrive
@@ -21,18 +21,8 @@ from chitty_pipelines.warehouse.resource import WarehouseResource
 
 @pytest.fixture
 def fake(chitty_home, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDrive]:
-    fake = start_fake()
-    try:
-        seed(fake)
-        set_env(monkeypatch, fake)
+    with seeded_fake(monkeypatch) as fake:
         yield fake
-    finally:
-        fake.stop()
-
-
-def failure(result: dg.ExecuteInProcessResult) -> str:
-    (event,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    return event.step_failure_data.error.to_string()
 
 
 def closed_port() -> int:
@@ -62,7 +52,7 @@ def test_nothing_listening_fails_naming_drive_base_url(
     drive = DriveResource.from_settings(attempts=2, max_wait_s=0.01)
     result = materialize(warehouse_resource, drive=drive, raise_on_error=False)
     assert not result.success
-    text = failure(result)
+    text = failure_text(result)
     assert "ConnectionRefusedError after 2 attempts" in text and base in text
     assert "check DRIVE_BASE_URL" in text
     assert "check DRIVE_FOLDER_ID" not in text  # the folder is not what is wrong
@@ -79,7 +69,7 @@ def test_a_server_that_never_answers_times_out_naming_the_settings(
     result = materialize(warehouse_resource, drive=drive, raise_on_error=False)
     elapsed = time.monotonic() - t0
     assert not result.success
-    text = failure(result)
+    text = failure_text(result)
     assert "after 2 attempts" in text and "DRIVE_TIMEOUT_S is 0.5 s" in text
     assert "DRIVE_BASE_URL" in text or "DRIVE_TOKEN_URI" in text  # the token call may be the first
     assert elapsed < 30  # bounded by the timeout, not the server's 3 s hold per request
@@ -93,7 +83,7 @@ def test_a_token_endpoint_that_keeps_failing_names_drive_token_uri(
     fake.faults = Faults(rate=1.0, statuses=(503,))
     drive = DriveResource.from_settings(attempts=2, max_wait_s=0.01)
     result = materialize(warehouse_resource, drive=drive, raise_on_error=False)
-    text = failure(result)
+    text = failure_text(result)
     # (The endpoint itself shows as *** here: it comes from the service-account JSON, a secret
     # whose every value is masked.)
     assert "Google's token endpoint" in text and "gave no token after 2 attempts (UNAVAILABLE)" in text
