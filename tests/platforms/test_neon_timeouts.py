@@ -58,6 +58,7 @@ def test_a_server_that_never_answers_fails_the_step_within_the_timeout(
     failure = next(e for e in result.all_events if e.is_step_failure)
     text = str(failure.event_specific_data.error)
     assert "timeout" in text.lower() and "pw-never-shown" not in text
+    assert "NEON_CONNECT_TIMEOUT_S=1 s" in text and "NEON_DATABASE_URL" in text  # what to change
 
 
 @pytest.mark.timeout(60)

@@ -177,6 +177,17 @@ class NeonResource(dg.ConfigurableResource):
             return NeonAuthError(f"{doing}: authentication failed; fix {DSN_VAR} ({message})")
         return NeonError(f"{doing}: {type(exc).__name__}: {message}")
 
+    def _unreachable(self, err: NeonError) -> NeonError:
+        """A connection that failed twice, with the settings that decide it: the host (and port) of
+        NEON_DATABASE_URL, and for a server that did not answer, NEON_CONNECT_TIMEOUT_S."""
+        text = str(err)
+        if "timeout expired" in text.lower():
+            return NeonError(
+                f"{text} (no answer within NEON_CONNECT_TIMEOUT_S={self.connect_timeout_s} s, twice: "
+                f"check the host of {DSN_VAR}, or raise the timeout for a slow cold start)"
+            )
+        return NeonError(f"{text} (check the host and port of {DSN_VAR})")
+
     # -- connections --------------------------------------------------------------------------
     @contextmanager
     def connect(self) -> Iterator[psycopg.Connection]:
@@ -199,8 +210,10 @@ class NeonResource(dg.ConfigurableResource):
                 break
             except psycopg.Error as exc:
                 err = self._error(exc, "connecting to Neon")
-                if isinstance(err, NeonAuthError) or attempt == 2:
+                if isinstance(err, NeonAuthError):
                     raise err from None
+                if attempt == 2:
+                    raise self._unreachable(err) from None
             time.sleep(1.0)
         assert con is not None
         try:
