@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -131,13 +131,7 @@ class DuckDBBackend:
         """Create the table, or add the columns its spec gained since it was created (returned)."""
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(table.schema)}")
         con.execute(table.create_sql())
-        if _columns_checked(self, table):
-            return []
-        added = _missing_columns(con, table, "?")
-        for column in added:
-            add = f"ADD COLUMN IF NOT EXISTS {quote(column.name)} {column.type}"
-            con.execute(f"ALTER TABLE {table.sql_name} {add}")
-        return [c.name for c in added]
+        return _add_missing_columns(self, con, table, "?", lambda t: t)
 
     def upsert(self, con: Any, table: TableSpec, batch: pa.Table) -> None:
         con.register("__batch", batch)
@@ -200,6 +194,20 @@ class DuckDBBackend:
 
     def existing_columns(self, con: Any, table: TableSpec) -> list[str]:
         return _existing_columns(con, table)
+
+
+def _add_missing_columns(
+    backend: Any, con: Any, table: TableSpec, placeholder: str, sql_type: Callable[[str], str]
+) -> list[str]:
+    """Add the columns ``table``'s spec has and its stored table lacks (once per backend object
+    and column list); their names. ``sql_type`` turns a spec type into the backend's."""
+    if _columns_checked(backend, table):
+        return []
+    added = _missing_columns(con, table, placeholder)
+    for column in added:
+        add = f"ADD COLUMN IF NOT EXISTS {quote(column.name)} {sql_type(column.type)}"
+        con.execute(f"ALTER TABLE {table.sql_name} {add}")
+    return [c.name for c in added]
 
 
 def _columns_checked(backend: Any, table: TableSpec) -> bool:
@@ -703,13 +711,7 @@ class PostgresBackend:
         index = f"{quote(table.schema)}.{quote(_index_name(table))}"
         with con.raw.cursor() as cur:
             if cur.execute("SELECT to_regclass(%s) IS NOT NULL", [index]).fetchone()[0]:
-                if _columns_checked(self, table):
-                    return []
-                added = _missing_columns(cur, table, "%s")
-                for column in added:
-                    add = f"ADD COLUMN IF NOT EXISTS {quote(column.name)} {pg_type(column.type)}"
-                    cur.execute(f"ALTER TABLE {table.sql_name} {add}")
-                return [c.name for c in added]
+                return _add_missing_columns(self, cur, table, "%s", pg_type)
             # CREATE ... IF NOT EXISTS is not safe against a concurrent CREATE of the same name
             # (a unique violation in the catalog): creators of one schema queue on a lock that
             # ends with their transaction. Only the first write of a table ever gets here.
