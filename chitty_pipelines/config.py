@@ -498,8 +498,14 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     EnvVarSpec(
         "CHITTY_TOPIC_CLASSIFIER",
         "Topic classifier: prototype (default: offline, learns from manual labels), tfidf, original "
-        "(the first hub's keyword scorer), semantic (extra 'semantic') or llm.",
+        "(the first hub's keyword scorer), semantic (zero-shot sentence embeddings) or llm.",
         "prototype",
+    ),
+    EnvVarSpec(
+        "CHITTY_TOPIC_EMBEDDING",
+        "Text embedding of the prototype classifier: minilm (all-MiniLM-L6-v2, ~20 ms CPU a session) or "
+        "wordllama (static, ~0.1 ms a session, less accurate). Without MiniLM's wheel, wordllama.",
+        "minilm",
     ),
     EnvVarSpec("CHITTY_TOPIC_MAX_PER_SESSION", "Most topics kept per session.", "3"),
     EnvVarSpec(

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import yaml
 
-from chitty_pipelines import config
-
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 
 
@@ -77,6 +75,10 @@ def default_taxonomy_path() -> Path:
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """Read and validate a taxonomy: ``path``, else ``CHITTY_TOPIC_TAXONOMY``, else the default."""
+    # Here, not at the top: config imports Dagster (~1.5 s), which the MiniLM encoder's worker
+    # processes (classifiers/sentence_embed.py) import this package without needing.
+    from chitty_pipelines import config
+
     chosen = Path(path) if path else None
     if chosen is None and config.env("CHITTY_TOPIC_TAXONOMY"):
         chosen = Path(config.env("CHITTY_TOPIC_TAXONOMY") or "").expanduser()

@@ -19,6 +19,7 @@ class TopicClassifierResource(dg.ConfigurableResource):
 
     classifier: str = Field(default="prototype", description="prototype | tfidf | original | semantic | llm")
     taxonomy_path: str | None = Field(default=None, description="Taxonomy YAML; None: the ChittyOS topics.")
+    embedding: str = Field(default="minilm", description="prototype's text embedding: minilm | wordllama")
     max_topics: int = Field(default=3, description="Most topics kept per session.")
     min_confidence: float = Field(default=0.2, description="Drop topics below this (the best is kept).")
     llm_base_url: str = Field(default=DEFAULT_LLM_BASE_URL, description="OpenAI-compatible API root.")
@@ -34,6 +35,7 @@ class TopicClassifierResource(dg.ConfigurableResource):
         return cls(
             classifier=(env("CHITTY_TOPIC_CLASSIFIER") or "prototype").strip().lower(),
             taxonomy_path=env("CHITTY_TOPIC_TAXONOMY"),
+            embedding=(env("CHITTY_TOPIC_EMBEDDING") or "minilm").strip().lower(),
             max_topics=number("CHITTY_TOPIC_MAX_PER_SESSION", 3, int, minimum=1),
             min_confidence=number("CHITTY_TOPIC_MIN_CONFIDENCE", 0.2, minimum=0, maximum=1),
             llm_base_url=env("CHITTY_TOPIC_LLM_BASE_URL") or DEFAULT_LLM_BASE_URL,
@@ -50,10 +52,15 @@ class TopicClassifierResource(dg.ConfigurableResource):
         limits = Limits(max_topics=self.max_topics, min_confidence=self.min_confidence)
         if self.classifier == "prototype":
             from chitty_pipelines.config import load_settings
-            from chitty_pipelines.topics.classifiers.prototype import cached
+            from chitty_pipelines.topics.classifiers.prototype import PrototypeParams, cached
 
             # The fit is kept beside the warehouse for the next command (fit_cache.py).
-            return cached(taxonomy, limits, cache_dir=load_settings().chitty_home / "cache" / "topics")
+            return cached(
+                taxonomy,
+                limits,
+                PrototypeParams(embedding=self.embedding),
+                cache_dir=load_settings().chitty_home / "cache" / "topics",
+            )
         if self.classifier == "original":
             from chitty_pipelines.topics.classifiers.original import OriginalKeywordScorer
 

@@ -171,6 +171,7 @@ def classify_sessions(
     run_id: str | None,
     full_refresh: bool,
     chunk: int = 500,
+    progress: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Classify what ``plan`` finds; the classifier is built only if that is anything."""
     todo = plan(wh, on_demand.label, taxonomy, full_refresh)
@@ -196,6 +197,12 @@ def classify_sessions(
             log.warning("topic classification of %d session(s) failed: %s", len(batch), exc)
             continue
         _write(wh, run_id, label, taxonomy, batch, results, outcome)
+        if progress and len(todo.pending) > chunk:  # a first sync of a long history: minutes
+            done = min(start + chunk, len(todo.pending))
+            progress(
+                f"topics: classified {done:,} of {len(todo.pending):,} sessions "
+                f"({time.monotonic() - started:.0f} s)"
+            )
     outcome.seconds = time.monotonic() - started
     return outcome
 

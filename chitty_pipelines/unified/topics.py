@@ -127,7 +127,9 @@ def session_topics(
     # Taught by the manual labels (topics/labels.py) when the classifier can learn from them;
     # built only if a session needs classifying.
     on_demand = OnDemand(lambda: prepare_classifier(wh, topic_classifier.build(taxonomy), taxonomy))
-    outcome = classify_sessions(wh, on_demand, taxonomy, run_id=context.run.run_id, full_refresh=full)
+    outcome = classify_sessions(
+        wh, on_demand, taxonomy, run_id=context.run.run_id, full_refresh=full, progress=context.log.info
+    )
     # Not built: nothing was classified, so the label is the last one stored under these settings
     # (none yet on a first run without sessions: the freshness check then builds nothing either).
     if on_demand.built:

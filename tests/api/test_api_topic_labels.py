@@ -73,7 +73,7 @@ def test_put_records_a_label_that_wins_survives_and_teaches(
         assert [row for row in rows if row[0] == ODD] == [(ODD, "music", 1, "manual")]
         # The others were classified by the classifier this label taught (its name says so).
         auth = [row for row in rows if row[0] == "claude_code:s-auth"]
-        assert auth[0][1] == "auth" and auth[0][3].startswith("prototype:v2+1labels:")
+        assert auth[0][1] == "auth" and auth[0][3].startswith("prototype:v2+minilm+1labels:")
 
     # A subcategory is kept as given and reported under its parent, as with the CLI.
     with server.client("write") as c:

@@ -81,7 +81,13 @@ def test_bench_smoke_writes_results(tmp_path):
     stored = json.loads(out.read_text())
     assert stored == json.loads(json.dumps(results))
     project = stored["project_set"]  # the project's own set: a regression check only
-    assert set(project["classifiers"]) == {"original", "tfidf", "prototype"}
+    assert set(project["classifiers"]) == {
+        "original",
+        "tfidf",
+        "prototype",
+        "prototype_wordllama",
+        "semantic",
+    }
     assert project["inputs"]["labelled_items"] == len(load_labelled())
     tfidf = project["classifiers"]["tfidf"]
     assert tfidf["throughput_texts"] == 850 and tfidf["texts_per_second"] > 0
@@ -90,7 +96,14 @@ def test_bench_smoke_writes_results(tmp_path):
     if "skipped" in accuracy:  # shared/data absent
         return
     for block in accuracy["taxonomies"].values():
-        assert set(block["classifiers"]) >= {"original", "tfidf", "prototype", "semantic", "llm_fake"}
+        assert set(block["classifiers"]) >= {
+            "original",
+            "tfidf",
+            "prototype",
+            "prototype_wordllama",
+            "semantic",
+            "llm_fake",
+        }
         three = block["prototype_with_manual_labels"]["3"]
         assert three["draws"] == 2 and three["rest_n"] == 180 - 15 * 3
         assert {"mean", "sd", "min", "max"} <= set(three["top1"]) and len(three["per_draw_top1"]) == 2

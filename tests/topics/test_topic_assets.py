@@ -47,7 +47,7 @@ def test_classifies_sessions_and_builds_topics(warehouse, warehouse_resource):
     assert auth[0]["topic_id"] == "auth" and auth[0]["rank"] == 1
     assert "oauth" in list(auth[0]["subcategories"])  # "access token" is oauth's own keyword
     assert {"jwt", "token"} <= set(auth[0]["evidence_terms"])
-    assert auth[0]["classifier"] == "prototype:v2"
+    assert auth[0]["classifier"] == "prototype:v2+minilm"
     assert 0.5 < auth[0]["confidence"] <= 1.0
     assert _topics(warehouse, "s-test")[0]["topic_id"] == "testing"
     assert _topics(warehouse, "s-db")[0]["topic_id"] == "database"
@@ -55,7 +55,7 @@ def test_classifies_sessions_and_builds_topics(warehouse, warehouse_resource):
 
     meta = metadata(result, ["unified", "session_topics"])
     assert meta["sessions"] == 4 and meta["classified"] == 4 and meta["no_topic"] == 1
-    assert meta["classifier"] == "prototype:v2"
+    assert meta["classifier"] == "prototype:v2+minilm"
     assert meta["dagster/row_count"] == warehouse.row_count(SESSION_TOPICS) == meta["rows_written"]
 
     taxonomy = load_taxonomy()
@@ -73,7 +73,7 @@ def test_classifies_sessions_and_builds_topics(warehouse, warehouse_resource):
     assert rows.loc["music", "session_count"] == 0
     topics_meta = metadata(result, ["unified", "topics"])
     assert topics_meta["dagster/row_count"] == 37 and topics_meta["categories"] == 27
-    assert topics_meta["classifiers"] == "prototype:v2"
+    assert topics_meta["classifiers"] == "prototype:v2+minilm"
 
 
 def test_reruns_classify_only_changed_sessions(warehouse, warehouse_resource):
@@ -201,13 +201,13 @@ def test_a_new_prototypes_version_classifies_every_session_again(
     put_sessions(warehouse, SESSIONS_V1)
     assert materialize(warehouse_resource).success
     rows = warehouse.query(f"SELECT DISTINCT classifier FROM {SESSION_TOPICS.sql_name}")
-    assert list(rows["classifier"]) == ["prototype:v1"]
+    assert list(rows["classifier"]) == ["prototype:v1+minilm"]
 
     monkeypatch.setattr(prototypes, "default_prototypes_path", lambda: current)
     upgraded = materialize(warehouse_resource)
     meta = metadata(upgraded, ["unified", "session_topics"])
     assert (meta["classified"], meta["unchanged"]) == (4, 0)
-    assert "the classifier changed (prototype:v1 -> prototype:v2)" in meta["reclassified_all"]
+    assert "the classifier changed (prototype:v1+minilm -> prototype:v2+minilm)" in meta["reclassified_all"]
     rows = warehouse.query(f"SELECT DISTINCT classifier FROM {SESSION_TOPICS.sql_name}")
-    assert list(rows["classifier"]) == ["prototype:v2"]
+    assert list(rows["classifier"]) == ["prototype:v2+minilm"]
     assert all(checks(upgraded).values()), checks(upgraded)

@@ -41,7 +41,7 @@ def test_label_wins_survives_full_refresh_and_teaches(warehouse, warehouse_resou
     put_sessions(warehouse, SESSIONS)
     assert materialize(warehouse_resource).success
     before = _rows(warehouse, "s-auth")
-    assert before[0]["classifier"] == "prototype:v2" and before[0]["topic_id"] == "auth"
+    assert before[0]["classifier"] == "prototype:v2+minilm" and before[0]["topic_id"] == "auth"
     # Evidence is stored with each result: words of the session and the example that decided.
     assert "jwt" in list(before[0]["evidence_terms"])
     assert any(t.startswith("example: ") for t in before[0]["evidence_terms"])
@@ -60,7 +60,7 @@ def test_label_wins_survives_full_refresh_and_teaches(warehouse, warehouse_resou
         assert [(r["topic_id"], r["classifier"], r["rank"]) for r in odd] == [("music", "manual", 1)]
         # The other sessions were classified by the classifier the label taught.
         auth = _rows(warehouse, "s-auth")[0]
-        assert auth["topic_id"] == "auth" and auth["classifier"].startswith("prototype:v2+1labels:")
+        assert auth["topic_id"] == "auth" and auth["classifier"].startswith("prototype:v2+minilm+1labels:")
     assert warehouse.row_count(LABELS) == 1  # the ops table is not touched by a full refresh
 
     # A subcategory label is reported under its parent, as classified rows are.
@@ -115,7 +115,7 @@ def test_labels_teach_the_other_sessions_on_the_next_materialization(warehouse, 
     md = metadata(result, ["unified", "session_topics"])
     assert md["manual_labels"] == 3 and md["classified"] == len(CI) - 3
     assert "every session was classified again" in md["reclassified_all"]
-    assert md["classifier"].startswith("prototype:v2+3labels:")
+    assert md["classifier"].startswith("prototype:v2+minilm+3labels:")
     for key in ("ci-4",):
         taught = _rows(warehouse, key)[0]
         assert taught["topic_id"] == "testing", key

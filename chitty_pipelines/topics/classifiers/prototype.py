@@ -4,7 +4,8 @@ labels, four signals combined, and a calibrated "no clear topic". Offline, torch
 Signals, each z-scored across the topics of one text so that they add on one scale:
 
 1. ``embedding``: mean cosine of the text to its 3 nearest prototype examples of the topic, with
-   static WordLlama embeddings (static_embed.py); catches meaning without shared words.
+   all-MiniLM-L6-v2 sentence embeddings (sentence_embed.py; or static WordLlama embeddings,
+   static_embed.py, see embedding.py); catches meaning without shared words.
 2. ``words``: TF-IDF cosine (stemmed words and bigrams) to the topic's pooled prototypes.
 3. ``chars``: TF-IDF cosine of character 3-5-grams: survives typos, inflection and the German,
    French, Spanish and Portuguese sessions that share word stems with English.
@@ -52,6 +53,8 @@ import numpy as np
 from scipy.sparse import csr_matrix, hstack
 from threadpoolctl import threadpool_limits
 
+from chitty_pipelines.topics.classifiers import embedding as embeddings
+from chitty_pipelines.topics.classifiers import example_vectors
 from chitty_pipelines.topics.classifiers.base import (
     Limits,
     TopicScore,
@@ -62,7 +65,6 @@ from chitty_pipelines.topics.classifiers.base import (
 from chitty_pipelines.topics.classifiers.char_ngrams import CachedCharNgrams
 from chitty_pipelines.topics.classifiers.fit_cache import load_or_fit
 from chitty_pipelines.topics.classifiers.fitted import Softmax, WordTfidf
-from chitty_pipelines.topics.classifiers.static_embed import StaticEmbedder, wordllama_embedder
 from chitty_pipelines.topics.classifiers.text import KeywordMatcher, analyzer, stem, words
 from chitty_pipelines.topics.prototypes import Example, prototype_examples, prototypes_version
 from chitty_pipelines.topics.taxonomy import Taxonomy
@@ -97,6 +99,7 @@ def _all_foreign(token: str) -> bool:
 
 @dataclass(frozen=True)
 class PrototypeParams:
+    embedding: str = embeddings.DEFAULT  # CHITTY_TOPIC_EMBEDDING (embedding.py)
     neighbours: int = 3
     # Half meaning, half surface, plus the discriminative model: the best of six weightings
     # compared on the dev set (bench/README.md lists every setting that was compared there).
@@ -149,6 +152,9 @@ def prototype_label() -> str:
 
 class PrototypeClassifier:
     name = "prototype"
+    # Sessions per classify() call and per transaction of the topic step: the sentence encoder
+    # spreads each call over the cores (sentence_embed.py), and starting its workers costs ~1 s.
+    batch_size = 2000
 
     def __init__(
         self,
@@ -156,7 +162,7 @@ class PrototypeClassifier:
         limits: Limits | None = None,
         params: PrototypeParams | None = None,
         labels: Sequence[Example] = (),
-        embedder: StaticEmbedder | None = None,
+        embedder: embeddings.Embedder | None = None,
         cache_dir: Path | None = None,
     ):
         self.taxonomy = taxonomy
@@ -165,7 +171,14 @@ class PrototypeClassifier:
         self.categories = [t.id for t in taxonomy.categories]
         self._index = {c: j for j, c in enumerate(self.categories)}
         self.labels = [e for e in labels if e.topic_id in self._index and e.text.strip()]
-        self.embedder = embedder or wordllama_embedder()
+        # Loaded when first needed: a fit read from the disk cache only to name its label (a sync
+        # with nothing to classify) never reads the model's weights.
+        self._embedder = embedder
+        self.embedding = (
+            str(getattr(embedder, "name", "custom"))
+            if embedder is not None
+            else embeddings.resolve(self.params.embedding)
+        )
         # Where cached() keeps fits on disk; the fits this one asks for (the label-free base,
         # with_labels) go through it too.
         self.cache_dir = cache_dir
@@ -182,6 +195,8 @@ class PrototypeClassifier:
         labels change, so that every session is re-classified by the new version or by what the
         labels taught (as after a taxonomy change)."""
         base = prototype_label()
+        if self.embedding != "wordllama":  # WordLlama keeps the name its rows were stored under
+            base = f"{base}+{self.embedding}"
         if not self.labels:
             return base
         digest = hashlib.sha1(
@@ -195,15 +210,17 @@ class PrototypeClassifier:
     # -- pickling (fit_cache.py) ----------------------------------------------------------
 
     def __getstate__(self) -> dict:
-        # The embedder is the wheel's 34 MB matrix, loaded once per process anyway: not pickled.
+        # The embedder is the wheel's weights, loaded once per process anyway: not pickled.
         state = dict(vars(self))
-        state["embedder"] = None if state["embedder"] is wordllama_embedder() else state["embedder"]
+        if state["embedding"] in embeddings.EMBEDDINGS:
+            state["_embedder"] = None
         return state
 
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        if self.embedder is None:
-            self.embedder = wordllama_embedder()
+    @property
+    def embedder(self) -> embeddings.Embedder:
+        if self._embedder is None:
+            self._embedder = embeddings.load(self.embedding)
+        return self._embedder
 
     # -- fitting --------------------------------------------------------------------------
 
@@ -252,7 +269,17 @@ class PrototypeClassifier:
         texts = [e.text for e in base]
         y = np.array([self._index[e.topic_id] for e in base])
         self._example_y = y
-        self._example_vectors = self.embedder.encode(texts)
+        if self.labels:
+            # The examples' vectors are the label-free fit's (from the disk cache when kept there):
+            # encoding ~600 examples with MiniLM costs ~6 s of CPU, and labels change often.
+            self._example_vectors = cached(
+                self.taxonomy, self.limits, self.params, (), self.cache_dir
+            )._example_vectors
+        elif self.embedding == "minilm":
+            # The shipped vectors of the examples (example_vectors.py): only texts it lacks are encoded.
+            self._example_vectors = example_vectors.encode(texts, lambda: self.embedder)
+        else:
+            self._example_vectors = self.embedder.encode(texts)
         docs = [
             " . ".join(t for t, yy in zip(texts, y, strict=True) if yy == j)
             for j in range(len(self.categories))
@@ -267,12 +294,16 @@ class PrototypeClassifier:
         self._word_docs_dense = self._word_docs.toarray()
 
         train_x, train_y, weight = list(texts), list(y), [1.0] * len(texts)
+        train_vectors = self._example_vectors
         if self.labels:  # too few to calibrate on: the regression learns from them instead
             train_x += [e.text for e in self.labels]
             train_y += [self._index[e.topic_id] for e in self.labels]
             weight += [self.params.label_weight] * len(self.labels)
+            train_vectors = np.vstack([train_vectors, self.embedder.encode([e.text for e in self.labels])])
         self.linear = LogisticRegression(C=self.params.lr_c, max_iter=3000)
-        self.linear.fit(self._design(train_x), np.array(train_y), sample_weight=np.array(weight))
+        self.linear.fit(
+            self._design(train_x, train_vectors), np.array(train_y), sample_weight=np.array(weight)
+        )
         self._linear_cols = [
             list(self.linear.classes_).index(j) if j in self.linear.classes_ else None
             for j in range(len(self.categories))

