@@ -126,7 +126,9 @@ def topics_list(
     category: Annotated[
         str | None, typer.Argument(help="A category: its filed conversations. Omit for every category.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="The answer of GET /api/topic[/CATEGORY].")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The answer of GET /api/topic or /api/topic/CATEGORY.")
+    ] = False,
 ) -> None:
     """Topic categories (unified topics and the conversations filed with the sync API), or one
     category's conversations; with CHITTY_SYNC_URL set, the hub's. Same answers either way: the
