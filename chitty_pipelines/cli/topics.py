@@ -47,11 +47,14 @@ def topic_set(
     try:
         label = set_label(wh, taxonomy, session_key, topic)
     except LabelError as exc:
-        console.print(f"[bold red]error:[/bold red] {exc}")
+        console.print(f"[bold red]error:[/bold red] {escape_text(str(exc))}")
         raise typer.Exit(2) from None
+    category = taxonomy.category_of(label.topic_id)
+    shown = category if category == label.topic_id else f"{category}, subcategory {label.topic_id}"
     console.print(
-        f"{label.session_key}: topic {label.topic_id} (manual); "
-        "other sessions learn from it at the next topicsync"
+        f"{label.session_key}: topic {shown} (manual); other sessions learn from it at the next topicsync",
+        markup=False,
+        highlight=False,
     )
 
 

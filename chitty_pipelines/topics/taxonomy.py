@@ -65,6 +65,15 @@ class Taxonomy:
     def children(self, topic_id: str) -> list[Topic]:
         return [t for t in self.topics if t.parent == topic_id]
 
+    def suggest(self, given: str) -> str | None:
+        """The topic a user most likely meant by an unknown ``given``: an id or a name in other
+        case ('Testing', 'documentation' for docs), else None. Only a hint: ids stay exact."""
+        wanted = " ".join(given.split()).lower()
+        for t in self.topics:
+            if wanted in (t.id, t.name.lower()):
+                return t.id
+        return None
+
     def category_of(self, topic_id: str) -> str:
         """The top-level topic a topic belongs to (itself for a category)."""
         topic = self._by_id[topic_id]

@@ -56,11 +56,23 @@ def _session_text(wh: Warehouse, session_key: str) -> str | None:
     return None if row is None else session_text(row[0], row[1])
 
 
+def unknown_topic(taxonomy: Taxonomy, topic_id: str) -> str:
+    """What to say of a topic the taxonomy lacks: the id it probably meant, every id a label takes."""
+    hint = taxonomy.suggest(topic_id)
+    known = ", ".join(t.id for t in taxonomy.categories)
+    subs = ", ".join(f"{t.id} ({t.parent})" for t in taxonomy.topics if not t.is_category)
+    return (
+        f"unknown topic {topic_id!r}"
+        + (f": did you mean {hint!r}? (a label takes the topic's id)" if hint else "")
+        + f" (taxonomy {taxonomy.source}); topics: {known}"
+        + (f"; subcategories: {subs}" if subs else "")
+    )
+
+
 def set_label(wh: Warehouse, taxonomy: Taxonomy, session_key: str, topic_id: str) -> Label:
     """Validate, then record the label and make it the session's topic at once."""
     if topic_id not in taxonomy:
-        known = ", ".join(t.id for t in taxonomy.categories)
-        raise LabelError(f"unknown topic {topic_id!r} (taxonomy {taxonomy.source}); topics: {known}")
+        raise LabelError(unknown_topic(taxonomy, topic_id))
     if not wh.exists():
         # Asking DuckDB would create an empty warehouse file: nothing is written for a label
         # that cannot apply (and `sql` keeps saying "run syncall first").

@@ -185,3 +185,18 @@ def test_cli_topic_set_and_unset(warehouse, chitty_home):
     assert warehouse.row_count(LABELS) == 0
     again = cli("unset", "s-odd")
     assert again.returncode == 2 and "no manual topic label" in again.stderr
+    # A topic's name or another case was "unknown topic" with no hint, and the list of topics
+    # left out the subcategories a label takes; a subcategory's label said only "topic oauth".
+    named = cli("set", "s-auth", "Authentication")
+    assert named.returncode == 2 and "did you mean 'auth'?" in named.stderr, named.stderr
+    assert "subcategories: oauth (auth)" in " ".join(named.stderr.split())
+    assert cli("set", "s-auth", "TESTING").stderr.count("did you mean 'testing'?") == 1
+    assert not warehouse.table_exists(LABELS.schema, LABELS.name) or warehouse.row_count(LABELS) == 0
+    sub = cli("set", "s-auth", "oauth")
+    assert sub.returncode == 0 and "s-auth: topic auth, subcategory oauth (manual)" in sub.stderr, sub.stderr
+
+
+def test_unknown_topic_hint():
+    taxonomy = load_taxonomy()
+    assert taxonomy.suggest("Testing") == "testing" and taxonomy.suggest(" bug  FIX ") == "bugfix"
+    assert taxonomy.suggest("Documentation") == "docs" and taxonomy.suggest("astrology") is None

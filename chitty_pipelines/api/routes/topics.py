@@ -165,9 +165,11 @@ def _label(api: Any, key: str, body: m.TopicPutBody) -> m.TopicLabelReply:
         )
     taxonomy = _taxonomy()
     if body.category not in taxonomy:
+        hint = taxonomy.suggest(body.category)
         raise ApiError(
             400,
-            f"unknown topic {body.category!r}: not in the configured taxonomy (details.topics)",
+            f"unknown topic {body.category!r}: not in the configured taxonomy (details.topics)"
+            + (f"; did you mean {hint!r}?" if hint else ""),
             {"category": body.category, "topics": [t.id for t in taxonomy.categories]},
         )
 
