@@ -194,7 +194,17 @@ def topics_list(
     if body.get("conversations"):
         print_table(table)
     else:
-        out.print(f"no conversations filed under {category} (a unified topic: see `chitty-sync sql`)")
+        # The sessions a sync put in it are what `topic set` takes: name the query that lists them.
+        query = (
+            "SELECT session_key, confidence, rank, classifier FROM unified.session_topics "
+            f"WHERE topic_id = '{category}' ORDER BY rank, confidence DESC"
+        )
+        out.print(
+            f"no conversations filed under {category}; its sessions (keys for `chitty-sync topic set`): "
+            f'chitty-sync sql "{query}"',
+            markup=False,
+            highlight=False,
+        )
 
 
 def _local_topics(category: str | None) -> tuple[dict | None, str]:
