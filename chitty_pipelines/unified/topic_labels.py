@@ -32,7 +32,12 @@ LABELS = TableSpec(
 
 
 class LabelError(ValueError):
-    """An unknown topic or session: nothing was written."""
+    """An unknown topic or session: nothing was written. ``suggestion``: the session key a bare
+    id probably meant (``claude:<id>`` for ``<id>``), if any."""
+
+    def __init__(self, message: str, suggestion: str | None = None):
+        super().__init__(message)
+        self.suggestion = suggestion
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,22 @@ def unknown_topic(taxonomy: Taxonomy, topic_id: str) -> str:
     )
 
 
+def _session_like(wh: Warehouse, given: str) -> str | None:
+    """The one session key a bare id stands for: ``claude:<id>`` when ``<id>`` was given (the
+    transcript's file name is the id a user sees)."""
+    from chitty_pipelines.unified.topic_tables import SESSIONS_SCHEMA, SESSIONS_TABLE
+
+    if ":" in given or not wh.table_exists(SESSIONS_SCHEMA, SESSIONS_TABLE):
+        return None
+    with wh.connect() as con:
+        rows = con.execute(
+            f'SELECT session_key FROM "{SESSIONS_SCHEMA}"."{SESSIONS_TABLE}" '
+            f"WHERE right(session_key, {len(given) + 1}) = ? LIMIT 2",
+            [f":{given}"],
+        ).fetchall()
+    return rows[0][0] if len(rows) == 1 else None
+
+
 def set_label(wh: Warehouse, taxonomy: Taxonomy, session_key: str, topic_id: str) -> Label:
     """Validate, then record the label and make it the session's topic at once."""
     if topic_id not in taxonomy:
@@ -82,7 +103,9 @@ def set_label(wh: Warehouse, taxonomy: Taxonomy, session_key: str, topic_id: str
         )
     text = _session_text(wh, session_key)
     if text is None:
-        raise LabelError(f"unknown session {session_key!r}: not in unified.sessions (run a sync first?)")
+        like = _session_like(wh, session_key)
+        hint = f"; did you mean {like!r}?" if like else " (run a sync first?)"
+        raise LabelError(f"unknown session {session_key!r}: not in unified.sessions{hint}", like)
     label = Label(session_key, topic_id, text)
     now = datetime.now(UTC)
     with wh.transaction() as tx:

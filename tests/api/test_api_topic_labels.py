@@ -105,6 +105,7 @@ def test_put_records_a_label_that_wins_survives_and_teaches(
         (ODD, {"category": "gardening"}, 400, "unknown topic 'gardening'"),
         (ODD, {"category": "documentation"}, 400, "did you mean 'docs'?"),  # a topic's name
         ("claude_code:nope", {"category": "music"}, 404, "no hub conversation or unified session"),
+        ("s-odd", {"category": "music"}, 404, "did you mean 'claude_code:s-odd'?"),  # the bare id
         (ODD, {"category": "music", "confidence": 0.9}, 400, "takes only"),
         (ODD, {"content": "flowers"}, 400, "takes only"),
         (ODD, {"category": "Music!"}, 400, ""),  # the body's own validation

@@ -142,10 +142,20 @@ def test_labels_teach_the_other_sessions_on_the_next_materialization(warehouse, 
 
 @pytest.mark.parametrize(
     ("session_key", "topic", "message"),
-    [("s-auth", "astrology", "unknown topic 'astrology'"), ("s-nope", "auth", "unknown session 's-nope'")],
+    [
+        ("s-auth", "astrology", "unknown topic 'astrology'"),
+        ("s-nope", "auth", "unknown session 's-nope'"),
+        # the bare id a user sees in the transcript's name: the key it stands for is named
+        (
+            "abc-123",
+            "auth",
+            "unknown session 'abc-123': not in unified.sessions; did you mean 'claude:abc-123'",
+        ),
+        ("bc-123", "auth", r"unknown session 'bc-123': not in unified.sessions \(run a sync"),
+    ],
 )
 def test_unknown_topic_or_session_writes_nothing(warehouse, warehouse_resource, session_key, topic, message):
-    put_sessions(warehouse, SESSIONS)
+    put_sessions(warehouse, {**SESSIONS, "claude:abc-123": "Fix the flaky login test."})
     assert materialize(warehouse_resource).success
     before = _plain(_rows(warehouse))
     with pytest.raises(LabelError, match=message):

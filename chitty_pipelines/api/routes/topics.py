@@ -176,11 +176,12 @@ def _label(api: Any, key: str, body: m.TopicPutBody) -> m.TopicLabelReply:
     def write(wh: Any) -> Any:
         try:
             return set_label(wh, taxonomy, key, body.category)
-        except LabelError:  # the topic was checked: an unknown session, nothing written
+        except LabelError as exc:  # the topic was checked: an unknown session, nothing written
+            hint = f"did you mean {exc.suggestion!r}?" if exc.suggestion else "run a sync first?"
             raise ApiError(
                 404,
                 f"no hub conversation or unified session {key!r} (a label names a session key of "
-                "unified.sessions; run a sync first?)",
+                f"unified.sessions; {hint})",
                 {"sessionKey": key},
             ) from None
 
