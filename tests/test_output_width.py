@@ -116,3 +116,28 @@ def test_help_lists_each_command_summary_on_one_line_when_it_fits(tmp_path):
     assert run.returncode == 0, run.stderr
     status = next(ln for ln in run.stdout.splitlines() if ln.lstrip("│ ").startswith("status "))
     assert "core services, the latest run of each job" in status, run.stdout
+
+
+def test_every_command_help_renders():
+    """`chitty-sync topics --help` died with rich's MarkupError: its --json help said
+    ``GET /api/topic[/CATEGORY]``, which rich reads as a closing tag. Every command's and
+    subcommand's --help answers (in process: typer renders the help with rich either way)."""
+    import typer
+    from typer.testing import CliRunner
+
+    from chitty_pipelines.cli import app
+
+    def paths(command, prefix: tuple[str, ...]) -> list[tuple[str, ...]]:
+        found = [prefix]
+        if hasattr(command, "commands"):  # a group (typer vendors its own click)
+            for name, sub in command.commands.items():
+                found += paths(sub, (*prefix, name))
+        return found
+
+    every = paths(typer.main.get_command(app), ())
+    assert ("topics",) in every and ("topic", "set") in every
+    runner = CliRunner()
+    for path in every:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "120"})
+        assert result.exit_code == 0, (path, result.output, result.exception)
+        assert "Usage" in result.output, (path, result.output)

@@ -73,6 +73,19 @@ PathId = Annotated[
 ]
 
 
+# A unified session key may also hold '#': a Claude Code subagent's part is
+# ``claude:<session>#agent-<id>`` (sent as %23). Only the label routes take one.
+SESSION_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@#-]{0,127}$"
+SessionKeyPathId = Annotated[
+    str,
+    Path(
+        description="a conversation id, or a unified.sessions key: 1-128 of A-Z a-z 0-9 . _ : @ - # "
+        "(starting with a letter or digit; # as %23)",
+        pattern=SESSION_KEY_PATTERN,
+    ),
+]
+
+
 def _query_names(dependant: Any) -> set[str]:
     names = {p.alias for p in dependant.query_params}
     for sub in dependant.dependencies:

@@ -71,10 +71,10 @@ def publish(
     if show_diff:
         for c in plan.changed:
             out.print(c.diff, markup=False, highlight=False)
+    hint = f"chitty-sync publish --approve --expect-head {plan.head_sha} --expect-files {plan.digest}"
+    hint += f" --project {project}" if project else ""
     if not approve:
         if plan.changed:
-            hint = f"chitty-sync publish --approve --expect-head {plan.head_sha} --expect-files {plan.digest}"
-            hint += f" --project {project}" if project else ""
             # soft_wrap: the command stays on one line, so it can be copied.
             out.print(
                 f"dry run: nothing written. To commit exactly this diff: {hint}",
@@ -92,6 +92,7 @@ def publish(
             "approve again.[/red]",
             highlight=False,
         )
+        out.print(f"To commit exactly the diff above: {hint}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     if expect_files and expect_files != plan.digest:
         console.print(
@@ -99,6 +100,7 @@ def publish(
             f"now {plan.digest}); nothing was written. Review the diff above and approve again.[/red]",
             highlight=False,
         )
+        out.print(f"To commit exactly the diff above: {hint}", highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     _run_approved(expected, plan.digest, project)
 

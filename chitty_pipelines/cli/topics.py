@@ -47,11 +47,14 @@ def topic_set(
     try:
         label = set_label(wh, taxonomy, session_key, topic)
     except LabelError as exc:
-        console.print(f"[bold red]error:[/bold red] {exc}")
+        console.print(f"[bold red]error:[/bold red] {escape_text(str(exc))}")
         raise typer.Exit(2) from None
+    category = taxonomy.category_of(label.topic_id)
+    shown = category if category == label.topic_id else f"{category}, subcategory {label.topic_id}"
     console.print(
-        f"{label.session_key}: topic {label.topic_id} (manual); "
-        "other sessions learn from it at the next topicsync"
+        f"{label.session_key}: topic {shown} (manual); other sessions learn from it at the next topicsync",
+        markup=False,
+        highlight=False,
     )
 
 
@@ -126,7 +129,9 @@ def topics_list(
     category: Annotated[
         str | None, typer.Argument(help="A category: its filed conversations. Omit for every category.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="The answer of GET /api/topic[/CATEGORY].")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The answer of GET /api/topic or /api/topic/CATEGORY.")
+    ] = False,
 ) -> None:
     """Topic categories (unified topics and the conversations filed with the sync API), or one
     category's conversations; with CHITTY_SYNC_URL set, the hub's. Same answers either way: the
@@ -189,7 +194,17 @@ def topics_list(
     if body.get("conversations"):
         print_table(table)
     else:
-        out.print(f"no conversations filed under {category} (a unified topic: see `chitty-sync sql`)")
+        # The sessions a sync put in it are what `topic set` takes: name the query that lists them.
+        query = (
+            "SELECT session_key, confidence, rank, classifier FROM unified.session_topics "
+            f"WHERE topic_id = '{category}' ORDER BY rank, confidence DESC"
+        )
+        out.print(
+            f"no conversations filed under {category}; its sessions (keys for `chitty-sync topic set`): "
+            f'chitty-sync sql "{query}"',
+            markup=False,
+            highlight=False,
+        )
 
 
 def _local_topics(category: str | None) -> tuple[dict | None, str]:

@@ -63,6 +63,15 @@ class Taxonomy:
     def children(self, topic_id: str) -> list[Topic]:
         return [t for t in self.topics if t.parent == topic_id]
 
+    def suggest(self, given: str) -> str | None:
+        """The topic a user most likely meant by an unknown ``given``: an id or a name in other
+        case ('Testing', 'documentation' for docs), else None. Only a hint: ids stay exact."""
+        wanted = " ".join(given.split()).lower()
+        for t in self.topics:
+            if wanted in (t.id, t.name.lower()):
+                return t.id
+        return None
+
     def category_of(self, topic_id: str) -> str:
         """The top-level topic a topic belongs to (itself for a category)."""
         topic = self._by_id[topic_id]
@@ -86,7 +95,8 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     try:
         raw = chosen.read_bytes()
     except OSError as exc:
-        raise TaxonomyError(f"cannot read taxonomy {chosen} (CHITTY_TOPIC_TAXONOMY): {exc}") from exc
+        # from None: a run prints the innermost cause, which would drop the variable's name
+        raise TaxonomyError(f"cannot read taxonomy {chosen} (CHITTY_TOPIC_TAXONOMY): {exc}") from None
     return _parse_cached(raw, str(chosen))
 
 
@@ -98,7 +108,14 @@ def _parse_cached(raw: bytes, source: str) -> Taxonomy:
 
 def parse_taxonomy(raw: bytes | str, source: str = "<string>") -> Taxonomy:
     # libyaml's C loader when the wheel has it (it does on the usual platforms): ~10x faster.
-    data = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    try:
+        data = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError as exc:
+        # PyYAML names the input "<byte string>": say which file, and where in it.
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise TaxonomyError(f"{source}: not valid YAML{where}: {problem} (CHITTY_TOPIC_TAXONOMY)") from None
     items = data.get("topics") if isinstance(data, dict) else None
     if not isinstance(items, list) or not items:
         raise TaxonomyError(f"{source}: expected a mapping with a non-empty 'topics' list")

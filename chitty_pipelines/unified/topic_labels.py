@@ -32,7 +32,12 @@ LABELS = TableSpec(
 
 
 class LabelError(ValueError):
-    """An unknown topic or session: nothing was written."""
+    """An unknown topic or session: nothing was written. ``suggestion``: the session key a bare
+    id probably meant (``claude:<id>`` for ``<id>``), if any."""
+
+    def __init__(self, message: str, suggestion: str | None = None):
+        super().__init__(message)
+        self.suggestion = suggestion
 
 
 @dataclass(frozen=True)
@@ -56,11 +61,39 @@ def _session_text(wh: Warehouse, session_key: str) -> str | None:
     return None if row is None else session_text(row[0], row[1])
 
 
+def unknown_topic(taxonomy: Taxonomy, topic_id: str) -> str:
+    """What to say of a topic the taxonomy lacks: the id it probably meant, every id a label takes."""
+    hint = taxonomy.suggest(topic_id)
+    known = ", ".join(t.id for t in taxonomy.categories)
+    subs = ", ".join(f"{t.id} ({t.parent})" for t in taxonomy.topics if not t.is_category)
+    return (
+        f"unknown topic {topic_id!r}"
+        + (f": did you mean {hint!r}? (a label takes the topic's id)" if hint else "")
+        + f" (taxonomy {taxonomy.source}); topics: {known}"
+        + (f"; subcategories: {subs}" if subs else "")
+    )
+
+
+def _session_like(wh: Warehouse, given: str) -> str | None:
+    """The one session key a bare id stands for: ``claude:<id>`` when ``<id>`` was given (the
+    transcript's file name is the id a user sees)."""
+    from chitty_pipelines.unified.topic_tables import SESSIONS_SCHEMA, SESSIONS_TABLE
+
+    if ":" in given or not wh.table_exists(SESSIONS_SCHEMA, SESSIONS_TABLE):
+        return None
+    with wh.connect() as con:
+        rows = con.execute(
+            f'SELECT session_key FROM "{SESSIONS_SCHEMA}"."{SESSIONS_TABLE}" '
+            f"WHERE right(session_key, {len(given) + 1}) = ? LIMIT 2",
+            [f":{given}"],
+        ).fetchall()
+    return rows[0][0] if len(rows) == 1 else None
+
+
 def set_label(wh: Warehouse, taxonomy: Taxonomy, session_key: str, topic_id: str) -> Label:
     """Validate, then record the label and make it the session's topic at once."""
     if topic_id not in taxonomy:
-        known = ", ".join(t.id for t in taxonomy.categories)
-        raise LabelError(f"unknown topic {topic_id!r} (taxonomy {taxonomy.source}); topics: {known}")
+        raise LabelError(unknown_topic(taxonomy, topic_id))
     if not wh.exists():
         # Asking DuckDB would create an empty warehouse file: nothing is written for a label
         # that cannot apply (and `sql` keeps saying "run syncall first").
@@ -70,7 +103,9 @@ def set_label(wh: Warehouse, taxonomy: Taxonomy, session_key: str, topic_id: str
         )
     text = _session_text(wh, session_key)
     if text is None:
-        raise LabelError(f"unknown session {session_key!r}: not in unified.sessions (run a sync first?)")
+        like = _session_like(wh, session_key)
+        hint = f"; did you mean {like!r}?" if like else " (run a sync first?)"
+        raise LabelError(f"unknown session {session_key!r}: not in unified.sessions{hint}", like)
     label = Label(session_key, topic_id, text)
     now = datetime.now(UTC)
     with wh.transaction() as tx:

@@ -103,7 +103,9 @@ def test_put_records_a_label_that_wins_survives_and_teaches(
     ("key", "body", "status", "message"),
     [
         (ODD, {"category": "gardening"}, 400, "unknown topic 'gardening'"),
+        (ODD, {"category": "documentation"}, 400, "did you mean 'docs'?"),  # a topic's name
         ("claude_code:nope", {"category": "music"}, 404, "no hub conversation or unified session"),
+        ("s-odd", {"category": "music"}, 404, "did you mean 'claude_code:s-odd'?"),  # the bare id
         (ODD, {"category": "music", "confidence": 0.9}, 400, "takes only"),
         (ODD, {"content": "flowers"}, 400, "takes only"),
         (ODD, {"category": "Music!"}, 400, ""),  # the body's own validation
@@ -159,3 +161,24 @@ def test_a_hub_conversation_keeps_the_original_put(labelled: Labelled) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["conversation"]["category"] == "gardening"
     assert _state(resource) == before
+
+
+def test_a_subagent_session_key_with_a_hash_can_be_labelled(labelled: Labelled) -> None:
+    """A Claude Code subagent's part is its own session, ``claude:<session>#agent-<id>``:
+    ``chitty-sync topic set`` labelled it, but the API's path pattern refused the '#' (400
+    "String should match pattern"), so it could neither be labelled nor unset over HTTP."""
+    server, resource = labelled
+    part = "claude_code:s-auth#agent-a1b2c3"
+    put_sessions(resource.get(), {part: "Survey the web module and list its routes."})
+    with server.client("write") as c:
+        r = c.put("/api/topic/claude_code:s-auth%23agent-a1b2c3", json={"category": "routing"})
+        assert r.status_code == 200, r.text
+        assert r.json()["label"]["sessionKey"] == part
+        assert (part, "routing") in _state(resource)[0]
+        assert (part, "routing", 1, "manual") in _state(resource)[1]
+        unknown = c.put("/api/topic/claude_code:s-auth%23agent-nope", json={"category": "routing"})
+        assert unknown.status_code == 404, unknown.text
+        assert c.delete("/api/topic/claude_code:s-auth%23agent-a1b2c3/label").status_code == 200
+        assert part not in [k for k, _ in _state(resource)[0]]
+        # conversations keep the hub's id rule: a '#' is never one
+        assert c.put("/api/topic/a%23b", json={"category": "x", "confidence": 0.5}).status_code == 400

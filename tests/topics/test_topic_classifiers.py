@@ -134,3 +134,23 @@ def test_classifier_chosen_by_configuration(monkeypatch):
     monkeypatch.setenv("CHITTY_TOPIC_CLASSIFIER", "magic")
     with pytest.raises(ValueError, match="CHITTY_TOPIC_CLASSIFIER"):
         TopicClassifierResource.from_settings().build()
+
+
+def test_a_broken_or_missing_taxonomy_names_the_file_and_the_variable(tmp_path, monkeypatch):
+    """A YAML syntax error said only 'ParserError: while parsing a flow sequence in "<byte
+    string>"'; a missing file printed as the bare FileNotFoundError, because a run's output shows
+    the innermost cause of the step's error (cli/runner.py), which dropped the message naming
+    CHITTY_TOPIC_TAXONOMY."""
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("topics:\n  - id: db\n    name: [unclosed\n")
+    monkeypatch.setenv("CHITTY_TOPIC_TAXONOMY", str(broken))
+    with pytest.raises(TaxonomyError) as caught:
+        load_taxonomy()
+    message = str(caught.value)
+    assert str(broken) in message and "not valid YAML (line 4" in message, message
+    assert "CHITTY_TOPIC_TAXONOMY" in message and caught.value.__cause__ is None
+    monkeypatch.setenv("CHITTY_TOPIC_TAXONOMY", str(tmp_path / "missing.yaml"))
+    with pytest.raises(TaxonomyError) as caught:
+        load_taxonomy()
+    assert "missing.yaml (CHITTY_TOPIC_TAXONOMY)" in str(caught.value)
+    assert caught.value.__cause__ is None  # what a run prints is this message

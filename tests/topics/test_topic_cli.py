@@ -55,6 +55,13 @@ def test_topicsync_job_and_command(warehouse, chitty_home):
     tables = {t["table"]: t for t in unified_tables(warehouse)}
     for table in ("unified.session_topics", "unified.topics"):
         assert tables[table]["last_materialization"] and tables[table]["last_status"] == "success", tables
+    # A user looking for a session key to label: `topics docs` said only "see `chitty-sync sql`";
+    # it names the query, and that query lists the key.
+    shown = subprocess.run([*CLI, "topics", "docs"], env=env, capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0, shown.stderr
+    query = shown.stdout.split("chitty-sync sql ", 1)[1].strip().strip('"')
+    listed = subprocess.run([*CLI, "sql", query], env=env, capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0 and listed.stdout.splitlines()[1].split("\t")[0] == "b", listed
 
 
 @pytest.mark.duckdb_only("a PostgreSQL warehouse always exists; the file is DuckDB's")

@@ -142,10 +142,20 @@ def test_labels_teach_the_other_sessions_on_the_next_materialization(warehouse, 
 
 @pytest.mark.parametrize(
     ("session_key", "topic", "message"),
-    [("s-auth", "astrology", "unknown topic 'astrology'"), ("s-nope", "auth", "unknown session 's-nope'")],
+    [
+        ("s-auth", "astrology", "unknown topic 'astrology'"),
+        ("s-nope", "auth", "unknown session 's-nope'"),
+        # the bare id a user sees in the transcript's name: the key it stands for is named
+        (
+            "abc-123",
+            "auth",
+            "unknown session 'abc-123': not in unified.sessions; did you mean 'claude:abc-123'",
+        ),
+        ("bc-123", "auth", r"unknown session 'bc-123': not in unified.sessions \(run a sync"),
+    ],
 )
 def test_unknown_topic_or_session_writes_nothing(warehouse, warehouse_resource, session_key, topic, message):
-    put_sessions(warehouse, SESSIONS)
+    put_sessions(warehouse, {**SESSIONS, "claude:abc-123": "Fix the flaky login test."})
     assert materialize(warehouse_resource).success
     before = _plain(_rows(warehouse))
     with pytest.raises(LabelError, match=message):
@@ -185,3 +195,18 @@ def test_cli_topic_set_and_unset(warehouse, chitty_home):
     assert warehouse.row_count(LABELS) == 0
     again = cli("unset", "s-odd")
     assert again.returncode == 2 and "no manual topic label" in again.stderr
+    # A topic's name or another case was "unknown topic" with no hint, and the list of topics
+    # left out the subcategories a label takes; a subcategory's label said only "topic oauth".
+    named = cli("set", "s-auth", "Authentication")
+    assert named.returncode == 2 and "did you mean 'auth'?" in named.stderr, named.stderr
+    assert "subcategories: oauth (auth)" in " ".join(named.stderr.split())
+    assert cli("set", "s-auth", "TESTING").stderr.count("did you mean 'testing'?") == 1
+    assert not warehouse.table_exists(LABELS.schema, LABELS.name) or warehouse.row_count(LABELS) == 0
+    sub = cli("set", "s-auth", "oauth")
+    assert sub.returncode == 0 and "s-auth: topic auth, subcategory oauth (manual)" in sub.stderr, sub.stderr
+
+
+def test_unknown_topic_hint():
+    taxonomy = load_taxonomy()
+    assert taxonomy.suggest("Testing") == "testing" and taxonomy.suggest(" bug  FIX ") == "bugfix"
+    assert taxonomy.suggest("Documentation") == "docs" and taxonomy.suggest("astrology") is None

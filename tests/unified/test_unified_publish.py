@@ -128,6 +128,10 @@ def test_remote_moved_since_the_diff_stops(world, fake, chitty_home):
     cli = _cli(chitty_home, fake, "--approve", "--expect-head", reviewed)
     assert cli.returncode == 1 and "changed since the diff was computed" in cli.stderr
     assert fake.git.head(DATA) == moved and not fake.git.ref_updates and _writes(fake) == 0
+    # "Review the diff above and approve again" left the user to compose the command with the new
+    # head: it is printed, and approves exactly the diff shown on the moved head.
+    again = re.search(r"To commit exactly the diff above: (chitty-sync publish .*)", cli.stdout)
+    assert again and f"--expect-head {moved}" in again.group(1), cli.stdout
 
     # The head moves between the diff and the commit (same process): stop before writing.
     with GitHubClient(TOKEN, fake.api_url) as client:
@@ -136,6 +140,14 @@ def test_remote_moved_since_the_diff_stops(world, fake, chitty_home):
         with pytest.raises(RemoteMovedError, match="changed since the diff"):
             commit_publish(client, plan, "publish")
     assert not fake.git.ref_updates and _writes(fake) == 0
+    # the printed command, run on the head now: the diff it names is stale again, so it stops too
+    stale = _cli(chitty_home, fake, *again.group(1).split()[2:])
+    assert stale.returncode == 1 and "changed since the diff was computed" in stale.stderr
+    fresh = re.search(r"To commit exactly the diff above: (chitty-sync publish .*)", stale.stdout).group(1)
+    approved = _cli(chitty_home, fake, *fresh.split()[2:])
+    assert approved.returncode == 0, approved.stderr
+    head = fake.git.head(DATA)
+    assert len(fake.git.ref_updates) == 1 and fake.git.commits[head]["parents"] == [fresh.split()[4]]
 
 
 def test_files_changed_since_the_reviewed_diff_stops(world, fake, chitty_home):
@@ -148,6 +160,7 @@ def test_files_changed_since_the_reviewed_diff_stops(world, fake, chitty_home):
                "--expect-files", digest)  # fmt: skip
     assert cli.returncode == 1 and "changed since the diff was reviewed" in cli.stderr
     assert not fake.git.ref_updates and _writes(fake) == 0
+    assert f"--expect-head {head} --expect-files " in cli.stdout and "--project chittychat" in cli.stdout
 
 
 def test_a_push_racing_the_commit_is_not_overwritten(world, fake):

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from chitty_pipelines.api import models as m
 from chitty_pipelines.api import views
-from chitty_pipelines.api.deps import PathId, Read, State, Write, valid_id
+from chitty_pipelines.api.deps import PathId, Read, SessionKeyPathId, State, Write, valid_id
 from chitty_pipelines.api.errors import ApiError
 from chitty_pipelines.api.store import iso, utcnow
 from chitty_pipelines.warehouse.hubstore import PREVIEW_CHARS
@@ -131,12 +131,12 @@ def post_topic(api: State, _who: Write, body: m.TopicBody) -> JSONResponse:
     responses={400: {"model": m.ErrorReply}, 404: {"model": m.ErrorReply}, 503: {"model": m.ErrorReply}},
 )
 def put_topic(
-    api: State, _who: Write, topic_id: PathId, body: m.TopicPutBody
+    api: State, _who: Write, topic_id: SessionKeyPathId, body: m.TopicPutBody
 ) -> m.ConversationReply | m.TopicLabelReply:
     """A hub conversation's id: the original's partial update. Otherwise a session key of
     unified.sessions: a manual label, exactly ``chitty-sync topic set KEY CATEGORY``."""
-    key = valid_id(topic_id, "conversation id or session key")
-    old = api.hub.conversation(key)
+    key = topic_id  # the path pattern checked it; a key with '#' is never a conversation's id
+    old = None if "#" in key else api.hub.conversation(valid_id(key, "conversation id or session key"))
     if old is None:  # exact key (fix 4): no substring match, no upsert through PUT
         return _label(api, key, body)
     outcome = api.hub.upsert_conversation(_record(key, body, old))
@@ -165,20 +165,23 @@ def _label(api: Any, key: str, body: m.TopicPutBody) -> m.TopicLabelReply:
         )
     taxonomy = _taxonomy()
     if body.category not in taxonomy:
+        hint = taxonomy.suggest(body.category)
         raise ApiError(
             400,
-            f"unknown topic {body.category!r}: not in the configured taxonomy (details.topics)",
+            f"unknown topic {body.category!r}: not in the configured taxonomy (details.topics)"
+            + (f"; did you mean {hint!r}?" if hint else ""),
             {"category": body.category, "topics": [t.id for t in taxonomy.categories]},
         )
 
     def write(wh: Any) -> Any:
         try:
             return set_label(wh, taxonomy, key, body.category)
-        except LabelError:  # the topic was checked: an unknown session, nothing written
+        except LabelError as exc:  # the topic was checked: an unknown session, nothing written
+            hint = f"did you mean {exc.suggestion!r}?" if exc.suggestion else "run a sync first?"
             raise ApiError(
                 404,
                 f"no hub conversation or unified session {key!r} (a label names a session key of "
-                "unified.sessions; run a sync first?)",
+                f"unified.sessions; {hint})",
                 {"sessionKey": key},
             ) from None
 
@@ -196,11 +199,11 @@ def _label(api: Any, key: str, body: m.TopicPutBody) -> m.TopicLabelReply:
     response_model=m.TopicLabelDeletedReply,
     responses={404: {"model": m.ErrorReply}, 503: {"model": m.ErrorReply}},
 )
-def delete_label(api: State, _who: Write, topic_id: PathId) -> m.TopicLabelDeletedReply:
+def delete_label(api: State, _who: Write, topic_id: SessionKeyPathId) -> m.TopicLabelDeletedReply:
     """``chitty-sync topic unset KEY``: the session is classified again at the next topicsync."""
     from chitty_pipelines.unified.topic_labels import unset_label
 
-    key = valid_id(topic_id, "session key")
+    key = topic_id  # checked by the path pattern (a subagent's key holds '#')
     if not api.store.write_warehouse(lambda wh: unset_label(wh, key)):
         raise ApiError(404, f"session {key!r} has no manual topic label", {"sessionKey": key})
     return m.TopicLabelDeletedReply(
