@@ -108,3 +108,26 @@ def test_dg_cli_loads_the_project(chitty_home):
     assert listed.returncode == 0, listed.stderr
     assets = {a["asset_key"] for a in json.loads(listed.stdout)["assets"]}
     assert {"raw_local/claude_messages", "unified/projects", "raw_neon/event_store_by_day"} <= assets
+
+
+def test_an_invalid_syncall_cron_names_the_variable(chitty_home):
+    """Dagster's own error named only the schedule ("invalid cron schedule 'nope' for schedule
+    'syncall_schedule'"), never the variable that set it."""
+    script = (
+        "from chitty_pipelines.definitions import defs; "
+        "print(defs.resolve_schedule_def('syncall_schedule').cron_schedule)"
+    )
+    runs = {
+        cron: subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={**os.environ, "CHITTY_SYNCALL_CRON": cron},
+        )
+        for cron in ("*/15 * * * *", "nope")
+    }
+    good, bad = runs["*/15 * * * *"], runs["nope"]
+    assert good.returncode == 0 and good.stdout.strip() == "*/15 * * * *", good.stderr
+    assert bad.returncode != 0
+    assert "CHITTY_SYNCALL_CRON='nope' is not a cron schedule" in bad.stderr, bad.stderr[-2000:]

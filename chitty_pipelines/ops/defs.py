@@ -284,7 +284,7 @@ def run_failure_sensor(context: dg.RunFailureSensorContext, warehouse: Warehouse
 
 syncall_schedule = dg.ScheduleDefinition(
     name="syncall_schedule",
-    cron_schedule=config.env("CHITTY_SYNCALL_CRON") or "0 * * * *",
+    cron_schedule=config.syncall_cron(),
     job_name=SYNC_PLATFORMS,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Every configured platform on CHITTY_SYNCALL_CRON (hourly by default), then "
