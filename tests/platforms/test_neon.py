@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import dagster as dg
 import psycopg
 import pytest
 from neon_helpers import PASSWORD, materialize, metadata, neon_database, resource, sql
@@ -386,6 +387,9 @@ def test_health(neon_dsn, warehouse_resource):
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert evaluations["neon_health"].passed
     assert evaluations["neon_health"].metadata["host_kind"].value == "direct"
+    meta = evaluations["neon_health"].metadata  # numbers and booleans, not their str()
+    assert isinstance(meta["latency_ms"], dg.FloatMetadataValue) and meta["latency_ms"].value >= 0
+    assert meta["configured"] == dg.BoolMetadataValue(True)
     assert metadata(result, "event_store")["table_exists"] is False
 
 

@@ -307,7 +307,8 @@ def _neon_health(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=bool(health["ok"]) and not STREAMS_ERROR,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={k: str(v) for k, v in metadata.items()},
+        # typed values: latency_ms plots as a number in the UI, configured reads as a boolean
+        metadata={k: v for k, v in metadata.items() if v is not None},
     )
 
 
