@@ -111,6 +111,7 @@ def test_type_fidelity(neon_dsn, warehouse, warehouse_resource):
     md = metadata(result, "things")
     assert md["rows_written"] == 3 and md["rejects"] == 1 and md["dagster/row_count"] == 3
     assert md["skipped_columns"] == "bad name"
+    assert md["duration_s"] > 0  # seconds, as in every other platform's metadata
 
     if warehouse.kind == "postgres":  # the same columns in PostgreSQL's types (JSON is text there)
         with warehouse.connect() as con:
