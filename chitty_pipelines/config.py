@@ -901,6 +901,20 @@ def asset_owners() -> list[str]:
     return owners
 
 
+def syncall_cron() -> str:
+    """CHITTY_SYNCALL_CRON (default hourly); a cron Dagster would refuse raises ConfigError naming
+    the variable, not Dagster's "invalid cron schedule ... for schedule 'syncall_schedule'"."""
+    from dagster._utils.schedules import is_valid_cron_string  # the check ScheduleDefinition runs
+
+    raw = (env("CHITTY_SYNCALL_CRON") or "0 * * * *").strip()
+    if not is_valid_cron_string(raw):
+        raise ConfigError(
+            f"CHITTY_SYNCALL_CRON={raw!r} is not a cron schedule: set it to five fields, "
+            "e.g. '0 * * * *' (hourly, the default) or '*/15 * * * *'"
+        )
+    return raw
+
+
 if __name__ == "__main__":
     import sys
 

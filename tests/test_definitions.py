@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from chitty_pipelines.platforms.github.resource import DEFAULT_BASE_URL, GitHubResource
+
 
 def test_definitions_load_without_any_credentials(chitty_home):
     from chitty_pipelines.definitions import defs
@@ -108,3 +110,45 @@ def test_dg_cli_loads_the_project(chitty_home):
     assert listed.returncode == 0, listed.stderr
     assets = {a["asset_key"] for a in json.loads(listed.stdout)["assets"]}
     assert {"raw_local/claude_messages", "unified/projects", "raw_neon/event_store_by_day"} <= assets
+
+
+def test_an_invalid_syncall_cron_names_the_variable(chitty_home):
+    """Dagster's own error named only the schedule ("invalid cron schedule 'nope' for schedule
+    'syncall_schedule'"), never the variable that set it."""
+    script = (
+        "from chitty_pipelines.definitions import defs; "
+        "print(defs.resolve_schedule_def('syncall_schedule').cron_schedule)"
+    )
+    runs = {
+        cron: subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={**os.environ, "CHITTY_SYNCALL_CRON": cron},
+        )
+        for cron in ("*/15 * * * *", "nope")
+    }
+    good, bad = runs["*/15 * * * *"], runs["nope"]
+    assert good.returncode == 0 and good.stdout.strip() == "*/15 * * * *", good.stderr
+    assert bad.returncode != 0
+    assert "CHITTY_SYNCALL_CRON='nope' is not a cron schedule" in bad.stderr, bad.stderr[-2000:]
+
+
+def test_a_partial_resource_block_in_run_config_falls_back_to_built_in_defaults():
+    """What README's "Changing a resource for one run in the Launchpad" warns about, pinned so the
+    warning is dropped when Dagster merges a partial block with the configured values."""
+    seen: dict[str, object] = {}
+
+    @dg.asset
+    def probe(github: GitHubResource) -> None:
+        seen.update(base_url=github.base_url, owners=github.owners, token=github.token)
+
+    configured = GitHubResource(base_url="http://127.0.0.1:9/api/v3", owners=["acme"], token="t0")
+    result = dg.materialize(
+        [probe],
+        resources={"github": configured},
+        run_config={"resources": {"github": {"config": {"token": "t1"}}}},
+    )
+    assert result.success
+    assert seen == {"base_url": DEFAULT_BASE_URL, "owners": ["acme"], "token": "t1"}

@@ -98,6 +98,7 @@ def test_stopping_ui_stops_the_whole_dagster_group(chitty_home: Path, sig: signa
         out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, out
         assert out.strip().splitlines()[-1] == "Dagster UI stopped."
+        assert "superseded" not in out, out  # dagster dev's "use 'dg dev' instead" notice
         deadline = time.monotonic() + 10
         while _group_members(pgid) and time.monotonic() < deadline:
             time.sleep(0.5)

@@ -367,6 +367,17 @@ def test_a_wrong_url_fails_fast_naming_the_variable_never_the_password(postgres_
         assert "password authentication failed" in message
 
 
+@pytest.mark.parametrize("url", ["foo://x", "mysql://chitty:wrong-password-456@db.example.com/db"])
+def test_an_unparsable_url_names_the_variable_never_the_password(url):
+    # psycopg raises ProgrammingError (not OperationalError) for these: every step of a run
+    # launched from the UI crashed with its traceback, naming no variable.
+    with pytest.raises(WarehouseUnavailable) as info:
+        Warehouse("unused", url=url).scalar("SELECT 1")
+    message = str(info.value)
+    assert "CHITTY_WAREHOUSE_URL is not a PostgreSQL URL" in message, message
+    assert "wrong-password-456" not in message
+
+
 def test_the_cli_names_the_variable_and_hides_the_password(tmp_path):
     secret = "hunter2-pw-789"
     env = {

@@ -149,11 +149,12 @@ def _latest_runs() -> list[dict[str, str]]:
     import dagster as dg
 
     from chitty_pipelines.cli.runner import open_instance
+    from chitty_pipelines.ops.jobs import run_label
 
     with open_instance() as instance:
         latest: dict[str, dg.RunRecord] = {}
         for record in instance.get_run_records(limit=50):
-            latest.setdefault(record.dagster_run.job_name, record)
+            latest.setdefault(run_label(record.dagster_run), record)
     return [
         {
             "job": job,

@@ -41,10 +41,17 @@ def workspace_file(dagster_home: Path) -> Path:
     return path
 
 
+# dagster dev's own notice on every start ("SupersessionWarning: Function `dev_command` is
+# superseded ... Use 'dg dev' instead"): addressed to someone who typed `dagster dev`, it told
+# users of `chitty-sync ui` to switch to a command that names the code location differently.
+_DEV_NOTICE = "ignore:Function `dev_command` is superseded"
+
+
 def dev_command(dagster_home: Path, host: str, port: int) -> list[str]:
     """``dagster dev`` on this code location, with the project's location name."""
     ws = workspace_file(dagster_home)
-    return [sys.executable, "-m", "dagster", "dev", "-w", str(ws), "-h", host, "-p", str(port)]
+    python = [sys.executable, "-W", _DEV_NOTICE]
+    return [*python, "-m", "dagster", "dev", "-w", str(ws), "-h", host, "-p", str(port)]
 
 
 def _signal_group(pgid: int, sig: int) -> None:

@@ -160,9 +160,10 @@ def rejects_check_result(
     streams: Sequence[str],
     asset_key: dg.AssetKey | None = None,
 ) -> dg.AssetCheckResult:
-    """Warns (never fails) when a platform's streams have rejected records, and shows the reasons."""
+    """Warns (never fails) when a platform's streams have rejected records, and shows the reasons
+    with where they come from (the file, database or table to fix; each record is in ops.rejects)."""
     rows = warehouse.records(
-        "SELECT stream, reason, count(*) AS n FROM ops.rejects WHERE platform = ? AND stream IN "
+        "SELECT stream, source, reason, count(*) AS n FROM ops.rejects WHERE platform = ? AND stream IN "
         "(SELECT unnest(?)) GROUP BY ALL ORDER BY n DESC LIMIT 20",
         [platform, list(streams)],
     )

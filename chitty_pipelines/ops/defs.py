@@ -31,7 +31,7 @@ from chitty_pipelines.ops.health import (
     service_health,
     tick_summary,
 )
-from chitty_pipelines.ops.jobs import SYNC_PLATFORMS, sync_unified_job, unified_after_writes_job
+from chitty_pipelines.ops.jobs import SYNC_PLATFORMS, run_label, sync_unified_job, unified_after_writes_job
 from chitty_pipelines.ops.registration import latest_registrations, record, register_all
 from chitty_pipelines.ops.tables import SERVICE_HEALTH, SERVICE_REGISTRATIONS
 from chitty_pipelines.warehouse import Warehouse
@@ -264,7 +264,7 @@ def run_failure_sensor(context: dg.RunFailureSensorContext, warehouse: Warehouse
     row = {
         "checked_at": datetime.now(UTC),
         "kind": "run",
-        "name": run.job_name,
+        "name": run_label(run),
         "reachable": None,
         "healthy": False,
         "http_status": None,
@@ -277,14 +277,15 @@ def run_failure_sensor(context: dg.RunFailureSensorContext, warehouse: Warehouse
     record_health(warehouse.get(), [row], run.run_id)
     context.instance.report_runless_asset_event(
         dg.AssetMaterialization(
-            HEALTH_KEY, metadata={"failed_job": run.job_name, "failed_run_id": run.run_id, "reason": message}
+            HEALTH_KEY,
+            metadata={"failed_job": run_label(run), "failed_run_id": run.run_id, "reason": message},
         )
     )
 
 
 syncall_schedule = dg.ScheduleDefinition(
     name="syncall_schedule",
-    cron_schedule=config.env("CHITTY_SYNCALL_CRON") or "0 * * * *",
+    cron_schedule=config.syncall_cron(),
     job_name=SYNC_PLATFORMS,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Every configured platform on CHITTY_SYNCALL_CRON (hourly by default), then "

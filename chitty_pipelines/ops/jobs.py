@@ -22,6 +22,18 @@ sync_unified_job = dg.define_asset_job(
 )
 
 
+def run_label(run: dg.DagsterRun) -> str:
+    """The job's name, or for Dagster's own asset job (``__ASSET_JOB``: a materialization
+    launched from the UI or with ``dagster asset materialize``) the assets it was asked for, e.g.
+    ``assets raw_github/issues``: what a run is called in ``chitty-sync status`` and
+    ops.service_health."""
+    if not run.job_name.startswith("__") or not run.asset_selection:
+        return run.job_name
+    keys = sorted(key.to_user_string() for key in run.asset_selection)
+    more = f" and {len(keys) - 3} more" if len(keys) > 3 else ""
+    return f"assets {', '.join(keys[:3])}{more}"
+
+
 def configured_platforms_selection() -> dg.AssetSelection:
     """The assets of every configured platform (read from the environment when the definitions
     load): a platform the user never set up is not a step of any sync job. Daily-partitioned

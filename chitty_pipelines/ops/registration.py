@@ -39,7 +39,9 @@ def register_all(
             if outcomes and outcomes[-1].status == "unavailable":
                 # Register is down (after retries): the other services would each wait out the
                 # same retries and timeouts for the same answer.
-                down = outcomes[-1]
+                # The answer of the service that was tried, once (each skipped one used to
+                # prefix the one before it: "not attempted: not attempted: ... refused").
+                down = next(o for o in outcomes if o.status == "unavailable")
                 outcomes.append(
                     Outcome(service.name, "register", "unavailable", None, f"not attempted: {down.message}")
                 )

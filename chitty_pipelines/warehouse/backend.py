@@ -629,6 +629,13 @@ class PostgresBackend:
                 prepare_threshold=None,  # PgBouncer transaction mode: no prepared statements
                 application_name="chitty-pipelines",
             )
+        except psycopg.ProgrammingError:
+            # psycopg could not parse the URL (``foo://x``, ``mysql://...``); its message quotes
+            # the whole URL, password included, so it is not passed on.
+            raise WarehouseUnavailable(
+                f"{URL_ENV} is not a PostgreSQL URL: set it to postgresql://user:password@host/db "
+                "(or key=value form, e.g. host=... dbname=...), or unset it for DuckDB"
+            ) from None
         except psycopg.OperationalError as exc:
             raise WarehouseUnavailable(
                 scrub(

@@ -194,6 +194,35 @@ def test_run_failure_sensor_records_the_failed_run(warehouse_resource, warehouse
         assert meta["reason"].value == "boom: RuntimeError: upstream exploded"
 
 
+def test_a_failed_materialization_from_the_ui_is_named_by_its_assets(
+    warehouse_resource, warehouse: Warehouse
+):
+    """The UI's "Materialize" runs Dagster's own __ASSET_JOB: recorded under that name, every
+    failed asset run looked alike in ops.service_health and `chitty-sync status`."""
+
+    @dg.asset(name="boom", group_name="test")
+    def boom() -> None:
+        raise RuntimeError("upstream exploded")
+
+    @dg.asset(name="quiet", group_name="test")
+    def quiet() -> None:
+        return None
+
+    defs = dg.Definitions(assets=[boom, quiet])
+    with dg.instance_for_test() as instance:
+        job = defs.resolve_implicit_global_asset_job_def()
+        assert job.name == "__ASSET_JOB"
+        result = job.execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey("boom")], raise_on_error=False
+        )
+        assert not result.success
+        _record_failure(result, instance, warehouse_resource)
+        (name,) = warehouse.rows("SELECT name FROM ops.service_health WHERE kind = 'run'")[0]
+        assert name == "assets boom"
+        meta = instance.fetch_materializations(ops_defs.HEALTH_KEY, limit=1).records[0]
+        assert meta.asset_materialization.metadata["failed_job"].value == "assets boom"
+
+
 def test_run_failure_reason_names_the_error_and_masks_secrets(
     warehouse_resource, warehouse: Warehouse, monkeypatch
 ):

@@ -114,6 +114,8 @@ def test_wrong_tokens_and_outages_are_states_not_crashes(chitty_home, monkeypatc
         register = [o for o in outcomes if o.target == "register"]
         assert register[0].http_status == 503
         assert register[1].message.startswith("not attempted")
+        # every skipped service says it once, with the answer of the one that was tried
+        assert {o.message for o in register[1:]} == {f"not attempted: {register[0].message}"}
         assert fakes.register.requests["POST /api/v1/register"] == 8 + 3  # 8 refused, then 3 attempts
 
 

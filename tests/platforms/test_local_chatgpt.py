@@ -229,6 +229,10 @@ def test_sync_writes_tables_rejects_and_metadata(
         "chatgpt_rejects": False,  # warns: two rejects
         "chatgpt_messages_have_conversation": True,
     }
+    (rejects_check,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "chatgpt_rejects"]
+    reasons = rejects_check.metadata["top_reasons"].value  # what to fix, and in which file
+    assert "| stream | source | reason | n |" in reasons, reasons
+    assert f"| chatgpt | {export.resolve()} | conversation has no mapping (message tree) | 1 |" in reasons
     cursor = warehouse.cursors("chatgpt", "chatgpt")[str(export.resolve())]
     st = export.stat()
     assert (cursor["size"], cursor["mtime_ns"], cursor["inode"], cursor["offset"]) == (

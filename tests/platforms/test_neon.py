@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import dagster as dg
 import psycopg
 import pytest
 from neon_helpers import PASSWORD, materialize, metadata, neon_database, resource, sql
@@ -110,6 +111,7 @@ def test_type_fidelity(neon_dsn, warehouse, warehouse_resource):
     md = metadata(result, "things")
     assert md["rows_written"] == 3 and md["rejects"] == 1 and md["dagster/row_count"] == 3
     assert md["skipped_columns"] == "bad name"
+    assert md["duration_s"] > 0  # seconds, as in every other platform's metadata
 
     if warehouse.kind == "postgres":  # the same columns in PostgreSQL's types (JSON is text there)
         with warehouse.connect() as con:
@@ -386,6 +388,9 @@ def test_health(neon_dsn, warehouse_resource):
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert evaluations["neon_health"].passed
     assert evaluations["neon_health"].metadata["host_kind"].value == "direct"
+    meta = evaluations["neon_health"].metadata  # numbers and booleans, not their str()
+    assert isinstance(meta["latency_ms"], dg.FloatMetadataValue) and meta["latency_ms"].value >= 0
+    assert meta["configured"] == dg.BoolMetadataValue(True)
     assert metadata(result, "event_store")["table_exists"] is False
 
 

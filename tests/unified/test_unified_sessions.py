@@ -166,3 +166,16 @@ def test_a_session_of_slash_commands_is_summarised_by_its_first_texts(
     s = _sessions(warehouse).loc["claude:x"]
     assert s["summary_text"] == "init\nI will read the README first."
     assert (s["project_key"], s["project_rule"], s["status"]) == (None, "none", "active")
+
+
+def test_an_incremental_run_reports_the_whole_tables_counts(warehouse, warehouse_resource, world):
+    """by_status, by_platform and linked_to_project counted only the rows a run wrote: after a
+    quiet half hour the UI said 4 sessions (the ones the clock ended) of a table of 24."""
+    assert materialize(warehouse_resource, world[1], now=_at(10), ttl=TTL, checks=False).success
+    result = materialize(warehouse_resource, world[1], now=_at(31), ttl=TTL, checks=False)
+    meta = metadata(result, "unified/sessions")
+    assert meta["mode"] == "incremental"
+    counts = unified_counts(warehouse)
+    assert meta["by_status"] == {s: counts[s] for s in ("active", "ended", "stale")}
+    assert sum(meta["by_platform"].values()) == counts["sessions"] == 24
+    assert meta["linked_to_project"] == 14 + 1 + 2

@@ -13,6 +13,7 @@ which deletes and re-reads those days (upstream deletions and edits included).
 # No `from __future__ import annotations`: Dagster reads the factory-built asset's parameter
 # annotations (SyncConfig, resources) at decoration time.
 
+import time
 import warnings
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -114,6 +115,7 @@ def _sync(
 ) -> dg.MaterializeResult:
     warehouse = warehouse_resource.get()
     started = now()
+    t0 = time.monotonic()
     full = is_full_refresh(context, config_)
     if not neon.configured:
         _log(context, warehouse, spec, started, "not_configured")
@@ -145,6 +147,7 @@ def _sync(
             {"stream": spec.name, "source_table": spec.qualified},
         )
     out.stats.extra.update(_extra(r, neon, out.high_water, out.chunks, added, window))
+    out.stats.extra["duration_s"] = round(time.monotonic() - t0, 3)  # as every other platform's
     if window is not None:
         # A single-run range gives Dagster one result, which it copies onto every partition of
         # the range: say that the counts are the run's, over all of them, not this day's.
@@ -307,7 +310,8 @@ def _neon_health(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=bool(health["ok"]) and not STREAMS_ERROR,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={k: str(v) for k, v in metadata.items()},
+        # typed values: latency_ms plots as a number in the UI, configured reads as a boolean
+        metadata={k: v for k, v in metadata.items() if v is not None},
     )
 
 
