@@ -12,12 +12,14 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import psycopg
 import pytest
 from postgres_harness import fresh_database, with_database
+from psycopg.conninfo import conninfo_to_dict
 
 from chitty_pipelines.warehouse import Reject, TableSpec, Warehouse, cols
 from chitty_pipelines.warehouse.backend import WarehouseUnavailable, describe_url
@@ -154,6 +156,43 @@ def test_migrations_are_versioned_and_applied_once_by_concurrent_workers(pg_url)
 
         migrations.forget()
         assert migrate(con, wh.backend) == []  # idempotent: nothing left to apply
+
+
+def test_a_read_only_role_can_query_and_show_status(pg_url, tmp_path):
+    """An analyst's role with SELECT only (no CREATE on the database) opens a warehouse a writer
+    has set up: `sql` and `status` work. Before, every open ran `CREATE SCHEMA IF NOT EXISTS ops`
+    first and both failed with `permission denied for database`."""
+    wh = Warehouse("unused", url=pg_url)
+    with wh.transaction() as tx:
+        tx.ensure(T)
+        tx.upsert(T, [{"id": "a", "n": 1, "tags": ["x"]}])
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute(f"CREATE ROLE {role} LOGIN")
+        con.execute(f"GRANT USAGE ON SCHEMA ops, unified, raw_pgtest TO {role}")
+        con.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA ops, unified, raw_pgtest TO {role}")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "CHITTY_HOME": str(tmp_path / "home"),
+        "CHITTY_OFFLINE": "1",
+        "CHITTY_WAREHOUSE_URL": with_database(pg_url, conninfo_to_dict(pg_url)["dbname"], user=role),
+    }
+    try:
+        for args in (["sql", "SELECT n FROM raw_pgtest.items", "--csv"], ["status", "--no-health"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "chitty_pipelines.cli", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, (args, done.stdout[-1500:], done.stderr[-1500:])
+        assert done.stdout.startswith("**chitty-pipelines status (PostgreSQL"), done.stdout[:300]
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as con:
+            con.execute(f"DROP OWNED BY {role}")
+            con.execute(f"DROP ROLE {role}")
 
 
 # --- the op store and pacing in the ops schema ---------------------------------------------------
