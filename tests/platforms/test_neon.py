@@ -397,3 +397,12 @@ def test_health_names_a_neon_streams_table_that_does_not_exist(neon_dsn, monkeyp
     assert "public.not_there_yet does not exist" in health["reason"] and "NEON_STREAMS" in health["reason"]
     sql(neon_dsn, "CREATE TABLE public.not_there_yet (id int PRIMARY KEY)")
     assert probe(resource())["ok"] is True
+
+
+def test_health_names_a_neon_streams_that_is_refused(neon_dsn, monkeypatch):
+    """A NEON_STREAMS refused before SQL (an identifier with a quote) syncs the defaults only, and
+    status and check said "ok: connected" (only syncall's neon_health line turned red, no reason)."""
+    monkeypatch.setenv("NEON_STREAMS", '[{"table": "We ird-Schema.t\\"x"}]')
+    health = probe(resource())
+    assert health["ok"] is False, health
+    assert "NEON_STREAMS" in health["reason"] and "only the defaults sync" in health["reason"], health
