@@ -19,6 +19,9 @@ from celery_harness import (
     dagster_home_from_example,
     dagster_pg_env,
     free_port,
+    redis_server,
+    start_syncall,
+    workers,
 )
 from postgres_harness import fresh_database
 
@@ -284,3 +287,53 @@ def test_connection_lost_mid_transaction_names_the_warehouse(postgres_dsn):
         assert is_disconnect(caught.value)  # reads still retry it as a restart
         with psycopg.connect(dsn) as check:  # and nothing of the cut transaction is there
             assert check.execute("SELECT to_regclass('t')").fetchone()[0] is None
+
+
+def test_celery_without_a_worker_says_so_instead_of_a_silent_wait(postgres_dsn, tmp_path):
+    """CHITTY_EXECUTOR=celery with the broker up and no worker started: the run waits for one (as
+    documented), but syncall printed only `sync_platforms` and then nothing, for ever. It now says
+    within seconds that no worker answers and how to start one; with a worker up it says nothing."""
+    import os
+    import signal
+    import time
+
+    with (
+        redis_server() as broker,
+        fresh_database(postgres_dsn, prefix="wh") as warehouse,
+        fresh_database(postgres_dsn, prefix="dg") as dg,
+    ):
+        env = {
+            **base_env(),
+            **dagster_pg_env(dg),
+            "CHITTY_HOME": str(tmp_path / "home"),
+            "DAGSTER_HOME": str(dagster_home_from_example(tmp_path / "dagster")),
+            "CLAUDE_HOME": str(claude_home(tmp_path)),
+            "CHITTY_WAREHOUSE_URL": warehouse,
+            "CHITTY_EXECUTOR": "celery",
+            "CHITTY_CELERY_BROKER_URL": broker,
+        }
+        out = tmp_path / "syncall.out"
+        proc = start_syncall(env, tmp_path, out)
+        try:
+            deadline = time.monotonic() + 90
+            while "no Celery worker answers" not in out.read_text() and time.monotonic() < deadline:
+                assert proc.poll() is None, out.read_text()[-3000:]
+                time.sleep(0.5)
+            text = out.read_text()
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        assert "no Celery worker answers on the broker of CHITTY_CELERY_BROKER_URL" in text, text[-3000:]
+        assert "worker -Q dagster" in text, text[-3000:]
+
+        probe = "from chitty_pipelines.ops.distributed import workers_answering; print(workers_answering())"
+        with workers(1, env, tmp_path):
+            answered = subprocess.run(
+                [sys.executable, "-c", probe],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
+        assert answered.stdout.strip() == "True", answered.stderr[-3000:]

@@ -167,6 +167,24 @@ def _reach_broker() -> None:
         ) from None
     finally:
         client.close()
+    _warn_without_workers(where)
+
+
+def _warn_without_workers(where: str) -> None:
+    """No worker answers: the run's first step waits in the broker until one starts (as
+    documented), so say so now instead of a silent `sync_platforms` line that never moves."""
+    from chitty_pipelines.ops.distributed import BROKER_VAR, workers_answering
+
+    if workers_answering():
+        return
+    console.print(
+        f"! no Celery worker answers on the broker of {BROKER_VAR} ({where}): the run waits until "
+        "one starts (on a worker machine: .venv/bin/celery -A chitty_pipelines.ops.distributed "
+        "worker -Q dagster -c 1 --without-gossip)",
+        style="yellow",
+        markup=False,
+        highlight=False,
+    )
 
 
 def _print_first_steps(settings: config.Settings) -> None:

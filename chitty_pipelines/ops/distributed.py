@@ -100,6 +100,16 @@ def make_worker_app() -> Any:
     return celery_app
 
 
+def workers_answering(timeout: float = 2.0) -> bool:
+    """Whether any Celery worker on the broker answers a ping within ``timeout`` seconds
+    (returns at the first answer). A broker that fails the ping counts as answering: the run
+    then fails on it, naming it (runner)."""
+    try:
+        return bool(make_worker_app().control.ping(timeout=timeout, limit=1))
+    except Exception:
+        return True
+
+
 def __getattr__(name: str) -> Any:
     # ``celery -A chitty_pipelines.ops.distributed`` looks up ``app`` (then ``celery``); built on
     # first access so that importing this module (the definitions do) needs no broker.
