@@ -7,6 +7,7 @@ These run in the default (DuckDB) suite too: they start or reuse a PostgreSQL of
 from __future__ import annotations
 
 import itertools
+import json
 import multiprocessing
 import subprocess
 import sys
@@ -193,6 +194,38 @@ def test_a_read_only_role_can_query_and_show_status(pg_url, tmp_path):
         with psycopg.connect(pg_url, autocommit=True) as con:
             con.execute(f"DROP OWNED BY {role}")
             con.execute(f"DROP ROLE {role}")
+
+
+def test_status_warns_of_the_duckdb_warehouse_a_switch_left_behind(pg_url, tmp_path):
+    """A laptop that synced into DuckDB, then set CHITTY_WAREHOUSE_URL: status said `never` for
+    every platform and nothing about warehouse.duckdb, whose rows (transcripts Claude Code has
+    deleted since) PostgreSQL will never get. Now a warning names the file, as long as it exists."""
+    home = tmp_path / "home"
+    Warehouse(home / "warehouse.duckdb").scalar("SELECT 1")  # what the laptop's syncs left
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "CHITTY_HOME": str(home),
+        "CHITTY_OFFLINE": "1",
+        "CLAUDE_HOME": str(tmp_path),
+        "CHITTY_WAREHOUSE_URL": pg_url,
+    }
+
+    def warnings() -> list[dict]:
+        done = subprocess.run(
+            [sys.executable, "-m", "chitty_pipelines.cli", "status", "--no-health", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return [w for w in json.loads(done.stdout)["warnings"] if w["source"] == "warehouse"]
+
+    [warning] = warnings()
+    assert str(home / "warehouse.duckdb") in warning["message"] and "not copied" in warning["message"]
+    (home / "warehouse.duckdb").rename(tmp_path / "moved-away.duckdb")
+    assert warnings() == []
 
 
 # --- the op store and pacing in the ops schema ---------------------------------------------------
