@@ -439,6 +439,23 @@ def test_a_wrong_url_fails_fast_naming_the_variable_never_the_password(postgres_
         assert "password authentication failed" in message
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("not a url password=hunter2 pw-tail-789", "neither a postgresql:// URL nor key=value pairs"),
+        ("host=127.0.0.1 sslmod=require password=pw-tail-789", 'invalid connection option "sslmod"'),
+    ],
+)
+def test_a_string_that_is_no_connection_string_names_the_variable(url, shown):
+    """Was `✗ ProgrammingError: missing "=" after "pw-tail-789" in connection info string`: no
+    variable named, and the piece quoted may be part of the password."""
+    with pytest.raises(WarehouseUnavailable) as info:
+        Warehouse("unused", url=url).scalar("SELECT 1")
+    message = str(info.value)
+    assert message.startswith("CHITTY_WAREHOUSE_URL is not a PostgreSQL connection string"), message
+    assert shown in message and "pw-tail-789" not in message and "hunter2" not in message, message
+
+
 def test_the_cli_names_the_variable_and_hides_the_password(tmp_path):
     secret = "hunter2-pw-789"
     env = {

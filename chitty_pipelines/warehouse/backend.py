@@ -636,6 +636,15 @@ class PostgresBackend:
                     f"{_first_line(exc)}"
                 )
             ) from None
+        except psycopg.ProgrammingError as exc:  # not a connection string at all
+            reason = _first_line(exc)
+            if '"' in reason.split(" option ")[0].split(" parameter")[0]:
+                # e.g. `missing "=" after "<a piece of the string>"`: the piece may be a password's
+                reason = "neither a postgresql:// URL nor key=value pairs"
+            raise WarehouseUnavailable(
+                f"{URL_ENV} is not a PostgreSQL connection string ({scrub(reason)}): use "
+                "a postgresql://host:5432/dbname URL (user and password before the host) or key=value pairs"
+            ) from None
         _register_adapters(con)
         return con
 
