@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -15,7 +16,7 @@ from neon_helpers import PASSWORD, materialize, metadata, neon_database, resourc
 
 from chitty_pipelines.platforms.neon import streams as neon_sync
 from chitty_pipelines.platforms.neon.health import probe
-from chitty_pipelines.platforms.neon.resource import NeonResource
+from chitty_pipelines.platforms.neon.resource import NeonError, NeonResource
 from chitty_pipelines.platforms.neon.stream_config import (
     DEFAULT_STREAMS,
     StreamSpec,
@@ -406,3 +407,17 @@ def test_health_names_a_neon_streams_that_is_refused(neon_dsn, monkeypatch):
     health = probe(resource())
     assert health["ok"] is False, health
     assert "NEON_STREAMS" in health["reason"] and "only the defaults sync" in health["reason"], health
+
+
+def test_a_database_that_does_not_exist_is_named_at_once(neon_dsn):
+    """A wrong database name in NEON_DATABASE_URL was retried after a pause and then blamed
+    on the host: `(check the host and port of NEON_DATABASE_URL)`."""
+    from postgres_harness import with_database
+
+    started = time.monotonic()
+    wrong = NeonResource(database_url=with_database(neon_dsn, "no_such_db_4711"))
+    with pytest.raises(NeonError) as info, wrong.connect():
+        pass
+    message = str(info.value)
+    assert "fix the database name in NEON_DATABASE_URL" in message and "host and port" not in message, message
+    assert time.monotonic() - started < 1.0  # no retry pause
