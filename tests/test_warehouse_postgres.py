@@ -190,6 +190,18 @@ def test_a_read_only_role_can_query_and_show_status(pg_url, tmp_path):
             )
             assert done.returncode == 0, (args, done.stdout[-1500:], done.stderr[-1500:])
         assert done.stdout.startswith("**chitty-pipelines status (PostgreSQL"), done.stdout[:300]
+        # syncall needs a writer: said once, before any run (was each platform's own failure,
+        # `permission denied for table sync_log (configured by CLAUDE_HOME ...)`)
+        sync = subprocess.run(
+            [sys.executable, "-m", "chitty_pipelines.cli", "syncall"],
+            env={**env, "CLAUDE_HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        said = sync.stdout + sync.stderr
+        assert sync.returncode == 1 and "may not write the PostgreSQL warehouse" in said, said[-2000:]
+        assert "sync_platforms" not in said and "sync_unified" not in said, said[-2000:]
     finally:
         with psycopg.connect(pg_url, autocommit=True) as con:
             con.execute(f"DROP OWNED BY {role}")

@@ -131,10 +131,24 @@ def _reach_warehouse() -> None:
     variable and never the password. The embedded DuckDB file needs no such check."""
     if config.env("CHITTY_WAREHOUSE_URL") is None:
         return
+    import psycopg
+
     from chitty_pipelines.cli.app import warehouse
 
-    with warehouse().connect() as con:
-        con.execute("SELECT 1")
+    wh = warehouse()
+    try:
+        with wh.connect() as con:
+            may_write = con.execute("SELECT has_table_privilege('ops.sync_log', 'INSERT')").fetchone()[0]
+    except psycopg.errors.InsufficientPrivilege:  # cannot even set up the ops schema
+        may_write = False
+    if not may_write:
+        # Otherwise every platform failed on its own with `permission denied for table sync_log`,
+        # blamed on that platform's variables ("configured by CLAUDE_HOME").
+        raise config.ConfigError(
+            f"the role of CHITTY_WAREHOUSE_URL may not write the PostgreSQL warehouse {wh.location}: "
+            "syncall needs a role that may create and write its tables (a read-only role can run "
+            "sql and status)"
+        )
 
 
 def _reach_broker() -> None:
