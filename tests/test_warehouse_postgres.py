@@ -240,6 +240,99 @@ def test_status_warns_of_the_duckdb_warehouse_a_switch_left_behind(pg_url, tmp_p
     assert warnings() == []
 
 
+def _session_file(home, session: str) -> None:
+    from chitty_pipelines.platforms.claude_code import fake
+
+    lines = [
+        fake.user(f"{session}-u", None, session, 1, "hello"),
+        fake.assistant(
+            f"{session}-a",
+            f"{session}-u",
+            session,
+            2,
+            f"{session}-m",
+            None,
+            [fake.text("hi")],
+            fake.usage(10, 5),
+        ),
+    ]
+    fake.write_jsonl(home / "projects" / "-work-app" / f"{session}.jsonl", lines)
+
+
+def _waiting_on_a_lock(url: str, count: int) -> bool:
+    with psycopg.connect(url) as con:
+        waiting = con.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()[0]
+    return waiting >= count
+
+
+def test_two_machines_syncing_claude_code_at_once_lose_no_session(pg_url, tmp_path):
+    """Machine A derives claude_sessions while machine B commits a new transcript. A read the
+    sessions to recompute before its transaction and then cleared the flag, B's among them, so B's
+    own derive found nothing to do: B's session never reached raw_local.claude_sessions (the
+    default schedule starts every machine's syncall at the same minute). Interleaved here
+    exactly: a third connection holds claude_sessions so that A waits inside its derive."""
+    from chitty_pipelines.kernel.local_files import LocalSessionsResource
+    from chitty_pipelines.platforms.claude_code.streams import ClaudeSync
+
+    homes = {m: tmp_path / m for m in ("a", "b")}
+    wh = Warehouse("unused", url=pg_url)
+
+    def machine(name: str) -> ClaudeSync:
+        return ClaudeSync(wh, f"run-{name}", False, lambda _: None, workers=1)
+
+    def files(name: str) -> list:
+        return list(
+            LocalSessionsResource(
+                claude_homes=[str(homes[name])], exports_dir=str(tmp_path)
+            ).claude_transcripts()
+        )
+
+    _session_file(homes["a"], "first")
+    first = machine("a")
+    first.sync_transcripts(files("a"))
+    assert first.derive()
+    _session_file(homes["a"], "from-a")
+    _session_file(homes["b"], "from-b")
+    a, b = machine("a"), machine("b")
+    a.sync_transcripts(files("a"))  # flags from-a
+
+    holder = psycopg.connect(pg_url)
+    holder.execute("LOCK TABLE raw_local.claude_sessions IN ACCESS EXCLUSIVE MODE")
+    errors: list[BaseException] = []
+
+    def run(step) -> None:
+        try:
+            step()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    derive_a = threading.Thread(target=run, args=(a.derive,))
+    sync_b = threading.Thread(target=run, args=(lambda: b.sync_transcripts(files("b")),))
+    try:
+        derive_a.start()
+        deadline = time.monotonic() + 30
+        while not _waiting_on_a_lock(pg_url, 1):
+            assert time.monotonic() < deadline, "machine A's derive never reached claude_sessions"
+            time.sleep(0.05)
+        sync_b.start()  # B's batch commits, or queues behind A's derive
+        deadline = time.monotonic() + 30
+        while sync_b.is_alive() and not _waiting_on_a_lock(pg_url, 2):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        holder.rollback()
+        holder.close()
+        derive_a.join(60)
+        sync_b.join(60)
+    assert not errors, errors
+    b.derive()
+    got = wh.query("SELECT session_id FROM raw_local.claude_sessions ORDER BY 1")["session_id"].tolist()
+    assert got == ["first", "from-a", "from-b"]
+
+
 # --- the op store and pacing in the ops schema ---------------------------------------------------
 def _drive(store) -> list:
     t = [datetime(2026, 12, 1, 10, m, tzinfo=UTC) for m in range(6)]
