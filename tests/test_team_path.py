@@ -337,3 +337,22 @@ def test_celery_without_a_worker_says_so_instead_of_a_silent_wait(postgres_dsn, 
                 timeout=90,
             )
         assert answered.stdout.strip() == "True", answered.stderr[-3000:]
+
+
+@pytest.mark.parametrize("given", ["wrong-broker-pw-4711", None], ids=["wrong", "missing"])
+def test_celery_broker_password_refused_is_named_as_such(tmp_path, given):
+    """A broker that refuses the password (or wants one) was reported as `...invalid
+    username-password pair...; is the Redis broker up?`: the broker was up, the password wrong."""
+    with redis_server(password="right-broker-pw-4242") as right:
+        port = right.rsplit(":", 1)[1]
+        env = {
+            **base_env(),
+            "CHITTY_HOME": str(tmp_path / "home"),
+            "CLAUDE_HOME": str(claude_home(tmp_path)),
+            "CHITTY_EXECUTOR": "celery",
+            "CHITTY_CELERY_BROKER_URL": f"redis://{f':{given}@' if given else ''}127.0.0.1:{port}",
+        }
+        done = cli(["syncall"], env, tmp_path, timeout=120)
+    said = done.stdout + done.stderr
+    assert done.returncode == 1 and "check the password in CHITTY_CELERY_BROKER_URL" in said, said[-2000:]
+    assert "is the Redis broker up?" not in said and "wrong-broker-pw-4711" not in said, said[-2000:]

@@ -175,9 +175,11 @@ def _reach_broker() -> None:
         client.ping()
     except redis.RedisError as exc:
         reason = config.scrub(str(exc).split("\n")[0].strip().rstrip("."))
+        refused = isinstance(exc, redis.AuthenticationError) or "NOAUTH" in str(exc)
+        hint = f"check the password in {BROKER_VAR}" if refused else "is the Redis broker up?"
         raise config.ConfigError(
             f"cannot reach the Celery broker of {BROKER_VAR} ({where}): {reason}; "
-            "is the Redis broker up? (README: Distributed runs on Celery)"
+            f"{hint} (README: Distributed runs on Celery)"
         ) from None
     finally:
         client.close()
