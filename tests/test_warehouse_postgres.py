@@ -333,6 +333,35 @@ def test_two_machines_syncing_claude_code_at_once_lose_no_session(pg_url, tmp_pa
     assert got == ["first", "from-a", "from-b"]
 
 
+def test_sql_on_a_warehouse_never_synced_says_so(pg_url, tmp_path):
+    """The first `sql` after switching to PostgreSQL answered `relation "unified.sessions" does
+    not exist (fix the SQL; ...)`: the SQL was right, nothing had been synced there yet."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "CHITTY_HOME": str(tmp_path / "home"),
+        "CHITTY_WAREHOUSE_URL": pg_url,
+    }
+
+    def sql(query: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "chitty_pipelines.cli", "sql", query],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 1
+        return done.stdout + done.stderr
+
+    said = sql("SELECT * FROM unified.sessions")
+    assert "nothing is synced into the warehouse" in said and "chitty-sync syncall" in said, said
+    with Warehouse("unused", url=pg_url).transaction() as tx:
+        tx.ensure(T)
+    said = sql("SELECT * FROM unified.no_such_table")
+    assert "fix the SQL" in said and "nothing is synced" not in said, said
+
+
 # --- the op store and pacing in the ops schema ---------------------------------------------------
 def _drive(store) -> list:
     t = [datetime(2026, 12, 1, 10, m, tzinfo=UTC) for m in range(6)]
