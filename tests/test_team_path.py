@@ -356,3 +356,61 @@ def test_celery_broker_password_refused_is_named_as_such(tmp_path, given):
     said = done.stdout + done.stderr
     assert done.returncode == 1 and "check the password in CHITTY_CELERY_BROKER_URL" in said, said[-2000:]
     assert "is the Redis broker up?" not in said and "wrong-broker-pw-4711" not in said, said[-2000:]
+
+
+def test_a_step_left_in_the_broker_by_a_stopped_launcher_is_not_run_later(postgres_dsn, tmp_path):
+    """Ctrl-C on a celery syncall while no worker was up: the step stayed in Redis, the next
+    command marked the run failed, and the first worker to start ran the step anyway, recording a
+    success and its materializations in the failed run (before any live run's step)."""
+    import os
+    import signal
+    import time
+
+    with (
+        redis_server() as broker,
+        fresh_database(postgres_dsn, prefix="wh") as warehouse,
+        fresh_database(postgres_dsn, prefix="dg") as dg,
+    ):
+        env = {
+            **base_env(),
+            **dagster_pg_env(dg),
+            "CHITTY_HOME": str(tmp_path / "home"),
+            "DAGSTER_HOME": str(dagster_home_from_example(tmp_path / "dagster")),
+            "CLAUDE_HOME": str(claude_home(tmp_path)),
+            "CHITTY_WAREHOUSE_URL": warehouse,
+            "CHITTY_EXECUTOR": "celery",
+            "CHITTY_CELERY_BROKER_URL": broker,
+        }
+        import redis
+
+        queue = redis.Redis.from_url(broker)
+        proc = start_syncall(env, tmp_path, tmp_path / "syncall.out")
+        try:
+            deadline = time.monotonic() + 120
+            # the step is in the broker (kombu's queue key is "dagster" plus a priority suffix)
+            while not any(queue.llen(k) for k in queue.keys("dagster*") if queue.type(k) == b"list"):
+                assert proc.poll() is None and time.monotonic() < deadline, (
+                    tmp_path / "syncall.out"
+                ).read_text()
+                time.sleep(0.5)
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)  # the user's Ctrl-C
+            proc.wait(timeout=60)
+        cli(["status", "--no-health"], env, tmp_path, timeout=120)  # marks the stopped run failed
+        with psycopg.connect(dg) as con:
+            [(run_id, status)] = con.execute("SELECT run_id, status FROM runs").fetchall()
+        assert status == "FAILURE"
+
+        with workers(1, env, tmp_path) as [worker]:
+            deadline = time.monotonic() + 120
+            while "execute_plan" not in worker.text() or " succeeded in " not in worker.text():
+                assert time.monotonic() < deadline, worker.text()[-3000:]
+                time.sleep(0.5)
+        with psycopg.connect(dg) as con:
+            events = con.execute(
+                "SELECT dagster_event_type FROM event_logs WHERE run_id = %s AND dagster_event_type IN "
+                "('STEP_SUCCESS', 'ASSET_MATERIALIZATION')",
+                [run_id],
+            ).fetchall()
+        assert events == [], events
+        assert "the run ended (FAILURE) before a worker took it" in worker.text()
