@@ -67,16 +67,19 @@ def redis_server_binary() -> str:
 
 
 @contextlib.contextmanager
-def redis_server(timeout: float = 20.0) -> Iterator[str]:
-    """A private redis-server on a free port with no persistence; yields ``redis://...``."""
+def redis_server(timeout: float = 20.0, password: str | None = None) -> Iterator[str]:
+    """A private redis-server on a free port with no persistence (and ``password`` as its
+    requirepass); yields ``redis://...`` with that password."""
     binary = redis_server_binary()
     tmp = Path(tempfile.mkdtemp(prefix="chitty-redis-"))
     port = free_port()
     cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(tmp)]
     cmd += ["--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no"]
+    if password:
+        cmd += ["--requirepass", password]
     log = (tmp / "redis.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"redis://127.0.0.1:{port}/0"
+    url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{port}/0"
     try:
         import redis
 

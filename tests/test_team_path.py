@@ -19,6 +19,9 @@ from celery_harness import (
     dagster_home_from_example,
     dagster_pg_env,
     free_port,
+    redis_server,
+    start_syncall,
+    workers,
 )
 from postgres_harness import fresh_database
 
@@ -284,3 +287,130 @@ def test_connection_lost_mid_transaction_names_the_warehouse(postgres_dsn):
         assert is_disconnect(caught.value)  # reads still retry it as a restart
         with psycopg.connect(dsn) as check:  # and nothing of the cut transaction is there
             assert check.execute("SELECT to_regclass('t')").fetchone()[0] is None
+
+
+def test_celery_without_a_worker_says_so_instead_of_a_silent_wait(postgres_dsn, tmp_path):
+    """CHITTY_EXECUTOR=celery with the broker up and no worker started: the run waits for one (as
+    documented), but syncall printed only `sync_platforms` and then nothing, for ever. It now says
+    within seconds that no worker answers and how to start one; with a worker up it says nothing."""
+    import os
+    import signal
+    import time
+
+    with (
+        redis_server() as broker,
+        fresh_database(postgres_dsn, prefix="wh") as warehouse,
+        fresh_database(postgres_dsn, prefix="dg") as dg,
+    ):
+        env = {
+            **base_env(),
+            **dagster_pg_env(dg),
+            "CHITTY_HOME": str(tmp_path / "home"),
+            "DAGSTER_HOME": str(dagster_home_from_example(tmp_path / "dagster")),
+            "CLAUDE_HOME": str(claude_home(tmp_path)),
+            "CHITTY_WAREHOUSE_URL": warehouse,
+            "CHITTY_EXECUTOR": "celery",
+            "CHITTY_CELERY_BROKER_URL": broker,
+        }
+        out = tmp_path / "syncall.out"
+        proc = start_syncall(env, tmp_path, out)
+        try:
+            deadline = time.monotonic() + 90
+            while "no Celery worker answers" not in out.read_text() and time.monotonic() < deadline:
+                assert proc.poll() is None, out.read_text()[-3000:]
+                time.sleep(0.5)
+            text = out.read_text()
+        finally:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        assert "no Celery worker answers on the broker of CHITTY_CELERY_BROKER_URL" in text, text[-3000:]
+        assert "worker -Q dagster" in text, text[-3000:]
+
+        probe = "from chitty_pipelines.ops.distributed import workers_answering; print(workers_answering())"
+        with workers(1, env, tmp_path):
+            answered = subprocess.run(
+                [sys.executable, "-c", probe],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=90,
+            )
+        assert answered.stdout.strip() == "True", answered.stderr[-3000:]
+
+
+@pytest.mark.parametrize("given", ["wrong-broker-pw-4711", None], ids=["wrong", "missing"])
+def test_celery_broker_password_refused_is_named_as_such(tmp_path, given):
+    """A broker that refuses the password (or wants one) was reported as `...invalid
+    username-password pair...; is the Redis broker up?`: the broker was up, the password wrong."""
+    with redis_server(password="right-broker-pw-4242") as right:
+        port = right.rsplit(":", 1)[1]
+        env = {
+            **base_env(),
+            "CHITTY_HOME": str(tmp_path / "home"),
+            "CLAUDE_HOME": str(claude_home(tmp_path)),
+            "CHITTY_EXECUTOR": "celery",
+            "CHITTY_CELERY_BROKER_URL": f"redis://{f':{given}@' if given else ''}127.0.0.1:{port}",
+        }
+        done = cli(["syncall"], env, tmp_path, timeout=120)
+    said = done.stdout + done.stderr
+    assert done.returncode == 1 and "check the password in CHITTY_CELERY_BROKER_URL" in said, said[-2000:]
+    assert "is the Redis broker up?" not in said and "wrong-broker-pw-4711" not in said, said[-2000:]
+
+
+def test_a_step_left_in_the_broker_by_a_stopped_launcher_is_not_run_later(postgres_dsn, tmp_path):
+    """Ctrl-C on a celery syncall while no worker was up: the step stayed in Redis, the next
+    command marked the run failed, and the first worker to start ran the step anyway, recording a
+    success and its materializations in the failed run (before any live run's step)."""
+    import os
+    import signal
+    import time
+
+    with (
+        redis_server() as broker,
+        fresh_database(postgres_dsn, prefix="wh") as warehouse,
+        fresh_database(postgres_dsn, prefix="dg") as dg,
+    ):
+        env = {
+            **base_env(),
+            **dagster_pg_env(dg),
+            "CHITTY_HOME": str(tmp_path / "home"),
+            "DAGSTER_HOME": str(dagster_home_from_example(tmp_path / "dagster")),
+            "CLAUDE_HOME": str(claude_home(tmp_path)),
+            "CHITTY_WAREHOUSE_URL": warehouse,
+            "CHITTY_EXECUTOR": "celery",
+            "CHITTY_CELERY_BROKER_URL": broker,
+        }
+        import redis
+
+        queue = redis.Redis.from_url(broker)
+        proc = start_syncall(env, tmp_path, tmp_path / "syncall.out")
+        try:
+            deadline = time.monotonic() + 120
+            # the step is in the broker (kombu's queue key is "dagster" plus a priority suffix)
+            while not any(queue.llen(k) for k in queue.keys("dagster*") if queue.type(k) == b"list"):
+                assert proc.poll() is None and time.monotonic() < deadline, (
+                    tmp_path / "syncall.out"
+                ).read_text()
+                time.sleep(0.5)
+        finally:
+            os.killpg(proc.pid, signal.SIGINT)  # the user's Ctrl-C
+            proc.wait(timeout=60)
+        cli(["status", "--no-health"], env, tmp_path, timeout=120)  # marks the stopped run failed
+        with psycopg.connect(dg) as con:
+            [(run_id, status)] = con.execute("SELECT run_id, status FROM runs").fetchall()
+        assert status == "FAILURE"
+
+        with workers(1, env, tmp_path) as [worker]:
+            deadline = time.monotonic() + 120
+            while "execute_plan" not in worker.text() or " succeeded in " not in worker.text():
+                assert time.monotonic() < deadline, worker.text()[-3000:]
+                time.sleep(0.5)
+        with psycopg.connect(dg) as con:
+            events = con.execute(
+                "SELECT dagster_event_type FROM event_logs WHERE run_id = %s AND dagster_event_type IN "
+                "('STEP_SUCCESS', 'ASSET_MATERIALIZATION')",
+                [run_id],
+            ).fetchall()
+        assert events == [], events
+        assert "the run ended (FAILURE) before a worker took it" in worker.text()

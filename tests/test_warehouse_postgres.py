@@ -7,17 +7,20 @@ These run in the default (DuckDB) suite too: they start or reuse a PostgreSQL of
 from __future__ import annotations
 
 import itertools
+import json
 import multiprocessing
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import psycopg
 import pytest
 from postgres_harness import fresh_database, with_database
+from psycopg.conninfo import conninfo_to_dict
 
 from chitty_pipelines.warehouse import Reject, TableSpec, Warehouse, cols
 from chitty_pipelines.warehouse.backend import WarehouseUnavailable, describe_url
@@ -154,6 +157,209 @@ def test_migrations_are_versioned_and_applied_once_by_concurrent_workers(pg_url)
 
         migrations.forget()
         assert migrate(con, wh.backend) == []  # idempotent: nothing left to apply
+
+
+def test_a_read_only_role_can_query_and_show_status(pg_url, tmp_path):
+    """An analyst's role with SELECT only (no CREATE on the database) opens a warehouse a writer
+    has set up: `sql` and `status` work. Before, every open ran `CREATE SCHEMA IF NOT EXISTS ops`
+    first and both failed with `permission denied for database`."""
+    wh = Warehouse("unused", url=pg_url)
+    with wh.transaction() as tx:
+        tx.ensure(T)
+        tx.upsert(T, [{"id": "a", "n": 1, "tags": ["x"]}])
+    role = f"reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as con:
+        con.execute(f"CREATE ROLE {role} LOGIN")
+        con.execute(f"GRANT USAGE ON SCHEMA ops, unified, raw_pgtest TO {role}")
+        con.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA ops, unified, raw_pgtest TO {role}")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "CHITTY_HOME": str(tmp_path / "home"),
+        "CHITTY_OFFLINE": "1",
+        "CHITTY_WAREHOUSE_URL": with_database(pg_url, conninfo_to_dict(pg_url)["dbname"], user=role),
+    }
+    try:
+        for args in (["sql", "SELECT n FROM raw_pgtest.items", "--csv"], ["status", "--no-health"]):
+            done = subprocess.run(
+                [sys.executable, "-m", "chitty_pipelines.cli", *args],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, (args, done.stdout[-1500:], done.stderr[-1500:])
+        assert done.stdout.startswith("**chitty-pipelines status (PostgreSQL"), done.stdout[:300]
+        # syncall needs a writer: said once, before any run (was each platform's own failure,
+        # `permission denied for table sync_log (configured by CLAUDE_HOME ...)`)
+        sync = subprocess.run(
+            [sys.executable, "-m", "chitty_pipelines.cli", "syncall"],
+            env={**env, "CLAUDE_HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        said = sync.stdout + sync.stderr
+        assert sync.returncode == 1 and "may not write the PostgreSQL warehouse" in said, said[-2000:]
+        assert "sync_platforms" not in said and "sync_unified" not in said, said[-2000:]
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as con:
+            con.execute(f"DROP OWNED BY {role}")
+            con.execute(f"DROP ROLE {role}")
+
+
+def test_status_warns_of_the_duckdb_warehouse_a_switch_left_behind(pg_url, tmp_path):
+    """A laptop that synced into DuckDB, then set CHITTY_WAREHOUSE_URL: status said `never` for
+    every platform and nothing about warehouse.duckdb, whose rows (transcripts Claude Code has
+    deleted since) PostgreSQL will never get. Now a warning names the file, as long as it exists."""
+    home = tmp_path / "home"
+    Warehouse(home / "warehouse.duckdb").scalar("SELECT 1")  # what the laptop's syncs left
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "CHITTY_HOME": str(home),
+        "CHITTY_OFFLINE": "1",
+        "CLAUDE_HOME": str(tmp_path),
+        "CHITTY_WAREHOUSE_URL": pg_url,
+    }
+
+    def warnings() -> list[dict]:
+        done = subprocess.run(
+            [sys.executable, "-m", "chitty_pipelines.cli", "status", "--no-health", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        return [w for w in json.loads(done.stdout)["warnings"] if w["source"] == "warehouse"]
+
+    [warning] = warnings()
+    assert str(home / "warehouse.duckdb") in warning["message"] and "not copied" in warning["message"]
+    (home / "warehouse.duckdb").rename(tmp_path / "moved-away.duckdb")
+    assert warnings() == []
+
+
+def _session_file(home, session: str) -> None:
+    from chitty_pipelines.platforms.claude_code import fake
+
+    lines = [
+        fake.user(f"{session}-u", None, session, 1, "hello"),
+        fake.assistant(
+            f"{session}-a",
+            f"{session}-u",
+            session,
+            2,
+            f"{session}-m",
+            None,
+            [fake.text("hi")],
+            fake.usage(10, 5),
+        ),
+    ]
+    fake.write_jsonl(home / "projects" / "-work-app" / f"{session}.jsonl", lines)
+
+
+def _waiting_on_a_lock(url: str, count: int) -> bool:
+    with psycopg.connect(url) as con:
+        waiting = con.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()[0]
+    return waiting >= count
+
+
+def test_two_machines_syncing_claude_code_at_once_lose_no_session(pg_url, tmp_path):
+    """Machine A derives claude_sessions while machine B commits a new transcript. A read the
+    sessions to recompute before its transaction and then cleared the flag, B's among them, so B's
+    own derive found nothing to do: B's session never reached raw_local.claude_sessions (the
+    default schedule starts every machine's syncall at the same minute). Interleaved here
+    exactly: a third connection holds claude_sessions so that A waits inside its derive."""
+    from chitty_pipelines.kernel.local_files import LocalSessionsResource
+    from chitty_pipelines.platforms.claude_code.streams import ClaudeSync
+
+    homes = {m: tmp_path / m for m in ("a", "b")}
+    wh = Warehouse("unused", url=pg_url)
+
+    def machine(name: str) -> ClaudeSync:
+        return ClaudeSync(wh, f"run-{name}", False, lambda _: None, workers=1)
+
+    def files(name: str) -> list:
+        return list(
+            LocalSessionsResource(
+                claude_homes=[str(homes[name])], exports_dir=str(tmp_path)
+            ).claude_transcripts()
+        )
+
+    _session_file(homes["a"], "first")
+    first = machine("a")
+    first.sync_transcripts(files("a"))
+    assert first.derive()
+    _session_file(homes["a"], "from-a")
+    _session_file(homes["b"], "from-b")
+    a, b = machine("a"), machine("b")
+    a.sync_transcripts(files("a"))  # flags from-a
+
+    holder = psycopg.connect(pg_url)
+    holder.execute("LOCK TABLE raw_local.claude_sessions IN ACCESS EXCLUSIVE MODE")
+    errors: list[BaseException] = []
+
+    def run(step) -> None:
+        try:
+            step()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    derive_a = threading.Thread(target=run, args=(a.derive,))
+    sync_b = threading.Thread(target=run, args=(lambda: b.sync_transcripts(files("b")),))
+    try:
+        derive_a.start()
+        deadline = time.monotonic() + 30
+        while not _waiting_on_a_lock(pg_url, 1):
+            assert time.monotonic() < deadline, "machine A's derive never reached claude_sessions"
+            time.sleep(0.05)
+        sync_b.start()  # B's batch commits, or queues behind A's derive
+        deadline = time.monotonic() + 30
+        while sync_b.is_alive() and not _waiting_on_a_lock(pg_url, 2):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        holder.rollback()
+        holder.close()
+        derive_a.join(60)
+        sync_b.join(60)
+    assert not errors, errors
+    b.derive()
+    got = wh.query("SELECT session_id FROM raw_local.claude_sessions ORDER BY 1")["session_id"].tolist()
+    assert got == ["first", "from-a", "from-b"]
+
+
+def test_sql_on_a_warehouse_never_synced_says_so(pg_url, tmp_path):
+    """The first `sql` after switching to PostgreSQL answered `relation "unified.sessions" does
+    not exist (fix the SQL; ...)`: the SQL was right, nothing had been synced there yet."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "CHITTY_HOME": str(tmp_path / "home"),
+        "CHITTY_WAREHOUSE_URL": pg_url,
+    }
+
+    def sql(query: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "chitty_pipelines.cli", "sql", query],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 1
+        return done.stdout + done.stderr
+
+    said = sql("SELECT * FROM unified.sessions")
+    assert "nothing is synced into the warehouse" in said and "chitty-sync syncall" in said, said
+    with Warehouse("unused", url=pg_url).transaction() as tx:
+        tx.ensure(T)
+    said = sql("SELECT * FROM unified.no_such_table")
+    assert "fix the SQL" in said and "nothing is synced" not in said, said
 
 
 # --- the op store and pacing in the ops schema ---------------------------------------------------
@@ -374,8 +580,25 @@ def test_an_unparsable_url_names_the_variable_never_the_password(url):
     with pytest.raises(WarehouseUnavailable) as info:
         Warehouse("unused", url=url).scalar("SELECT 1")
     message = str(info.value)
-    assert "CHITTY_WAREHOUSE_URL is not a PostgreSQL URL" in message, message
-    assert "wrong-password-456" not in message
+    assert "CHITTY_WAREHOUSE_URL is not a PostgreSQL connection string" in message, message
+    assert "unset it for DuckDB" in message and "wrong-password-456" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("not a url password=hunter2 pw-tail-789", "neither a postgresql:// URL nor key=value pairs"),
+        ("host=127.0.0.1 sslmod=require password=pw-tail-789", 'invalid connection option "sslmod"'),
+    ],
+)
+def test_a_string_that_is_no_connection_string_names_the_variable(url, shown):
+    """Was `✗ ProgrammingError: missing "=" after "pw-tail-789" in connection info string`: no
+    variable named, and the piece quoted may be part of the password."""
+    with pytest.raises(WarehouseUnavailable) as info:
+        Warehouse("unused", url=url).scalar("SELECT 1")
+    message = str(info.value)
+    assert message.startswith("CHITTY_WAREHOUSE_URL is not a PostgreSQL connection string"), message
+    assert shown in message and "pw-tail-789" not in message and "hunter2" not in message, message
 
 
 def test_the_cli_names_the_variable_and_hides_the_password(tmp_path):

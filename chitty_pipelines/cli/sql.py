@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import decimal
@@ -121,11 +122,30 @@ def _postgres_rows(query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         console.print(f"✗ {exc}", markup=False)
         raise typer.Exit(1) from None
     except (psycopg.Error, sqlglot.errors.SqlglotError) as exc:
-        console.print(
-            f"✗ query failed: {str(exc).splitlines()[0]} (fix the SQL; the warehouse is read-only here)",
-            markup=False,
-        )
+        console.print(f"✗ query failed: {str(exc).splitlines()[0]} ({_postgres_hint(exc)})", markup=False)
         raise typer.Exit(1) from None
+
+
+def _postgres_hint(exc: Exception) -> str:
+    """What to do about a failed query: not always the SQL's fault on a shared warehouse."""
+    import psycopg
+
+    from chitty_pipelines.cli.app import warehouse
+
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return (
+            "the role of CHITTY_WAREHOUSE_URL may not read it: it needs USAGE on the schema and "
+            "SELECT on the table"
+        )
+    if isinstance(exc, psycopg.errors.UndefinedTable):
+        wh = warehouse()
+        with contextlib.suppress(psycopg.Error), wh.connect() as con:
+            synced = con.execute(
+                "SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'raw\\_%'"
+            ).fetchone()[0]
+            if not synced:
+                return f"nothing is synced into the warehouse {wh.location} yet: run `chitty-sync syncall`"
+    return "fix the SQL; the warehouse is read-only here"
 
 
 def _print(columns: list[str], rows: list[Any], as_json: bool, as_csv: bool) -> None:

@@ -131,10 +131,24 @@ def _reach_warehouse() -> None:
     variable and never the password. The embedded DuckDB file needs no such check."""
     if config.env("CHITTY_WAREHOUSE_URL") is None:
         return
+    import psycopg
+
     from chitty_pipelines.cli.app import warehouse
 
-    with warehouse().connect() as con:
-        con.execute("SELECT 1")
+    wh = warehouse()
+    try:
+        with wh.connect() as con:
+            may_write = con.execute("SELECT has_table_privilege('ops.sync_log', 'INSERT')").fetchone()[0]
+    except psycopg.errors.InsufficientPrivilege:  # cannot even set up the ops schema
+        may_write = False
+    if not may_write:
+        # Otherwise every platform failed on its own with `permission denied for table sync_log`,
+        # blamed on that platform's variables ("configured by CLAUDE_HOME").
+        raise config.ConfigError(
+            f"the role of CHITTY_WAREHOUSE_URL may not write the PostgreSQL warehouse {wh.location}: "
+            "syncall needs a role that may create and write its tables (a read-only role can run "
+            "sql and status)"
+        )
 
 
 def _reach_broker() -> None:
@@ -161,12 +175,32 @@ def _reach_broker() -> None:
         client.ping()
     except redis.RedisError as exc:
         reason = config.scrub(str(exc).split("\n")[0].strip().rstrip("."))
+        refused = isinstance(exc, redis.AuthenticationError) or "NOAUTH" in str(exc)
+        hint = f"check the password in {BROKER_VAR}" if refused else "is the Redis broker up?"
         raise config.ConfigError(
             f"cannot reach the Celery broker of {BROKER_VAR} ({where}): {reason}; "
-            "is the Redis broker up? (README: Distributed runs on Celery)"
+            f"{hint} (README: Distributed runs on Celery)"
         ) from None
     finally:
         client.close()
+    _warn_without_workers(where)
+
+
+def _warn_without_workers(where: str) -> None:
+    """No worker answers: the run's first step waits in the broker until one starts (as
+    documented), so say so now instead of a silent `sync_platforms` line that never moves."""
+    from chitty_pipelines.ops.distributed import BROKER_VAR, workers_answering
+
+    if workers_answering():
+        return
+    console.print(
+        f"! no Celery worker answers on the broker of {BROKER_VAR} ({where}): the run waits until "
+        "one starts (on a worker machine: .venv/bin/celery -A chitty_pipelines.ops.distributed "
+        "worker -Q dagster -c 1 --without-gossip)",
+        style="yellow",
+        markup=False,
+        highlight=False,
+    )
 
 
 def _print_first_steps(settings: config.Settings) -> None:

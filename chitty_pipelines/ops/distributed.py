@@ -16,6 +16,7 @@ in one transaction with its cursor, so that repeats nothing.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from typing import Any
 
@@ -96,8 +97,50 @@ def make_worker_app() -> Any:
             "config_source": dict_wrapper({**DEFAULT_CONFIG, **celery_settings()}),
         }
     )
-    create_task(celery_app)
+    create_task(celery_app, base=_step_of_a_live_run(celery_app))
     return celery_app
+
+
+def _step_of_a_live_run(celery_app: Any) -> type:
+    """The task class of ``execute_plan``: a step whose run has already ended is dropped.
+
+    A launcher stopped while its step waited in Redis (Ctrl-C with no worker up, a killed
+    ``syncall``) leaves the step there; its run is marked failed by the next command, and the
+    first worker to start ran the step anyway, recording a success and materializations in a
+    failed run before it got to any live one."""
+    from dagster import DagsterInstance
+    from dagster._grpc.types import ExecuteStepArgs
+    from dagster._serdes import unpack_value
+
+    class StepOfALiveRun(celery_app.Task):  # type: ignore[name-defined]
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            packed = kwargs.get("execute_step_args_packed")
+            if isinstance(packed, dict):
+                step = unpack_value(packed, as_type=ExecuteStepArgs)
+                with DagsterInstance.from_ref(step.instance_ref) as instance:  # type: ignore[arg-type]
+                    run = instance.get_run_by_id(step.run_id)
+                if run is not None and run.is_finished:
+                    keys = ", ".join(step.step_keys_to_execute or [])
+                    logging.getLogger(__name__).warning(
+                        "dropped step %s of run %s: the run ended (%s) before a worker took it",
+                        keys,
+                        step.run_id,
+                        run.status.value,
+                    )
+                    return []
+            return super().__call__(*args, **kwargs)
+
+    return StepOfALiveRun
+
+
+def workers_answering(timeout: float = 2.0) -> bool:
+    """Whether any Celery worker on the broker answers a ping within ``timeout`` seconds
+    (returns at the first answer). A broker that fails the ping counts as answering: the run
+    then fails on it, naming it (runner)."""
+    try:
+        return bool(make_worker_app().control.ping(timeout=timeout, limit=1))
+    except Exception:
+        return True
 
 
 def __getattr__(name: str) -> Any:

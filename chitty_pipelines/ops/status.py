@@ -116,6 +116,7 @@ def status_warnings(warehouse: Warehouse) -> list[dict[str, str]]:
         for source, which in (("claude_code", "claude"), ("chatgpt/gemini", "exports"))
         for message in local.missing_folders(which)
     ]
+    found += _duckdb_left_behind(warehouse)
     if warehouse.exists():
         with warehouse.connect() as con:
             rows = con.execute(
@@ -132,3 +133,19 @@ def status_warnings(warehouse: Warehouse) -> list[dict[str, str]]:
                 seen.add(text)
                 found.append({"source": f"{platform} ({asset})", "message": text})
     return found
+
+
+def _duckdb_left_behind(warehouse: Warehouse) -> list[dict[str, str]]:
+    """A laptop that switched to CHITTY_WAREHOUSE_URL keeps its DuckDB file, which nothing reads
+    any more: what only it holds (transcripts Claude Code has deleted since) is not in PostgreSQL."""
+    from chitty_pipelines import config
+
+    path = config.load_settings().warehouse_path
+    if warehouse.kind != "postgres" or not path.exists():
+        return []
+    message = (
+        f"CHITTY_WAREHOUSE_URL is set, so the DuckDB warehouse {path} is no longer read or written; "
+        "syncall fills PostgreSQL from the sources again, and what only the DuckDB file holds "
+        "(e.g. Claude Code transcripts deleted since) is not copied (README: Warehouse on PostgreSQL)"
+    )
+    return [{"source": "warehouse", "message": message}]

@@ -629,19 +629,22 @@ class PostgresBackend:
                 prepare_threshold=None,  # PgBouncer transaction mode: no prepared statements
                 application_name="chitty-pipelines",
             )
-        except psycopg.ProgrammingError:
-            # psycopg could not parse the URL (``foo://x``, ``mysql://...``); its message quotes
-            # the whole URL, password included, so it is not passed on.
-            raise WarehouseUnavailable(
-                f"{URL_ENV} is not a PostgreSQL URL: set it to postgresql://user:password@host/db "
-                "(or key=value form, e.g. host=... dbname=...), or unset it for DuckDB"
-            ) from None
         except psycopg.OperationalError as exc:
             raise WarehouseUnavailable(
                 scrub(
                     f"cannot connect to the PostgreSQL warehouse {self.location} ({URL_ENV}): "
                     f"{_first_line(exc)}"
                 )
+            ) from None
+        except psycopg.ProgrammingError as exc:  # not a connection string at all (foo://x, mysql://)
+            reason = _first_line(exc)
+            if '"' in reason.split(" option ")[0].split(" parameter")[0]:
+                # e.g. `missing "=" after "<a piece of the string>"`: the piece may be a password's
+                reason = "neither a postgresql:// URL nor key=value pairs"
+            raise WarehouseUnavailable(
+                f"{URL_ENV} is not a PostgreSQL connection string ({scrub(reason)}): use "
+                "a postgresql://host:5432/dbname URL (user and password before the host) or key=value "
+                "pairs, or unset it for DuckDB"
             ) from None
         _register_adapters(con)
         return con

@@ -146,6 +146,11 @@ def migrate(con: Any, backend: Any) -> list[int]:
         return []
     raw = con.raw
     raw.commit()  # the lock below must end with this migration's own transaction
+    if _up_to_date(raw):
+        # nothing to apply, so no DDL: a read-only role (an analyst's, for `chitty-sync sql`
+        # and `status`) may open a warehouse it cannot CREATE in
+        _done.add(backend.location)
+        return []
     raw.execute("SELECT pg_advisory_xact_lock(%s)", [_LOCK_KEY])
     raw.execute("CREATE SCHEMA IF NOT EXISTS ops")
     raw.execute(
@@ -165,6 +170,21 @@ def migrate(con: Any, backend: Any) -> list[int]:
     raw.commit()  # releases the advisory lock
     _done.add(backend.location)
     return applied
+
+
+def _up_to_date(raw: Any) -> bool:
+    """Every migration is recorded already (read without a lock: versions are only added)."""
+    try:
+        if raw.execute("SELECT to_regclass('ops.schema_migrations')").fetchone()[0] is None:
+            return False
+        have = {r[0] for r in raw.execute("SELECT version FROM ops.schema_migrations").fetchall()}
+    except Exception:  # e.g. no SELECT on it: the locked path below applies or fails as before
+        raw.rollback()
+        return False
+    finally:
+        if raw.info.transaction_status:  # end the read, so the lock below opens its own transaction
+            raw.commit()
+    return all(version in have for version, _, _ in MIGRATIONS)
 
 
 def forget() -> None:

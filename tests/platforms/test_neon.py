@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ from neon_helpers import PASSWORD, materialize, metadata, neon_database, resourc
 
 from chitty_pipelines.platforms.neon import streams as neon_sync
 from chitty_pipelines.platforms.neon.health import probe
-from chitty_pipelines.platforms.neon.resource import NeonResource
+from chitty_pipelines.platforms.neon.resource import NeonError, NeonResource
 from chitty_pipelines.platforms.neon.stream_config import (
     DEFAULT_STREAMS,
     StreamSpec,
@@ -402,3 +403,26 @@ def test_health_names_a_neon_streams_table_that_does_not_exist(neon_dsn, monkeyp
     assert "public.not_there_yet does not exist" in health["reason"] and "NEON_STREAMS" in health["reason"]
     sql(neon_dsn, "CREATE TABLE public.not_there_yet (id int PRIMARY KEY)")
     assert probe(resource())["ok"] is True
+
+
+def test_health_names_a_neon_streams_that_is_refused(neon_dsn, monkeypatch):
+    """A NEON_STREAMS refused before SQL (an identifier with a quote) syncs the defaults only, and
+    status and check said "ok: connected" (only syncall's neon_health line turned red, no reason)."""
+    monkeypatch.setenv("NEON_STREAMS", '[{"table": "We ird-Schema.t\\"x"}]')
+    health = probe(resource())
+    assert health["ok"] is False, health
+    assert "NEON_STREAMS" in health["reason"] and "only the defaults sync" in health["reason"], health
+
+
+def test_a_database_that_does_not_exist_is_named_at_once(neon_dsn):
+    """A wrong database name in NEON_DATABASE_URL was retried after a pause and then blamed
+    on the host: `(check the host and port of NEON_DATABASE_URL)`."""
+    from postgres_harness import with_database
+
+    started = time.monotonic()
+    wrong = NeonResource(database_url=with_database(neon_dsn, "no_such_db_4711"))
+    with pytest.raises(NeonError) as info, wrong.connect():
+        pass
+    message = str(info.value)
+    assert "fix the database name in NEON_DATABASE_URL" in message and "host and port" not in message, message
+    assert time.monotonic() - started < 1.0  # no retry pause

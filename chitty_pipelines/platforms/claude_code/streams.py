@@ -64,6 +64,7 @@ PLATFORM = "claude_code"
 STREAM = "claude_code"  # transcript files
 STATE_STREAM = "claude_state"  # todos/ and tasks/ files
 DERIVED_STREAM = "claude_derived"  # whether claude_sessions must be recomputed
+DERIVED_LOCK = "chitty:claude_code:derived"  # PostgreSQL advisory lock of that flag
 # Each commit's connection close checkpoints the DuckDB file, rewriting the tables' partly filled
 # row groups, so fewer, larger batches write the same rows for much less: 500 MB of transcripts
 # took 3.5 s of flushing in 15 batches of 32 MB, 1.6 s in 4 of 128 MB. The longest single flush
@@ -269,6 +270,7 @@ class ClaudeSync:
             names=["source_file", "from_line"],
         )
         with self.wh.transaction(self.run_id) as tx:
+            _lock_derived(tx)
             for spec in self._schemas.values():
                 tx.ensure(spec)
             # Lines are keyed by (file, line): deleting what this read replaces, then a plain
@@ -366,8 +368,11 @@ class ClaudeSync:
         exists = self.wh.table_exists(SESSIONS.schema, SESSIONS.name)
         if fresh and not self.full_refresh and exists:
             return False
-        changed = None if self.full_refresh or not exists or state is None else state.get("sessions")
         with self.wh.transaction(self.run_id) as tx:
+            _lock_derived(tx)
+            # read again under the lock: another machine's batch may have flagged sessions since
+            state = _derived_state(tx)
+            changed = None if self.full_refresh or not exists or state is None else state.get("sessions")
             for spec in TABLES:
                 tx.ensure(spec)
             if changed is None or len(changed) > SCOPED_DERIVE_MAX_SESSIONS:
@@ -387,15 +392,29 @@ class ClaudeSync:
         return True
 
 
-def _mark_dirty(tx: Transaction, sessions: set[str]) -> None:
-    """Flag claude_sessions for recompute and add ``sessions`` to those to recompute. A flag
-    without a list (written by an older version) keeps meaning "recompute all"."""
+def _lock_derived(tx: Transaction) -> None:
+    """PostgreSQL: several machines write one warehouse, so the flag's read-modify-write (a
+    batch adds its sessions, a derive takes them and clears it) is serialized by a transaction-
+    scoped advisory lock, taken first so that it never waits while holding others. Without it a
+    derive cleared sessions another machine had just flagged, and those never reached
+    claude_sessions. DuckDB has one writer at a time already."""
+    if tx.backend.name == "postgres":
+        tx.con.raw.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [DERIVED_LOCK])
+
+
+def _derived_state(tx: Transaction) -> dict[str, Any] | None:
     row = tx.con.execute(
         f"SELECT cursor_value FROM {SYNC_CURSORS.sql_name}"
         " WHERE platform = ? AND stream = ? AND cursor_key = ?",
         [PLATFORM, DERIVED_STREAM, "sessions"],
     ).fetchone()
-    state = json.loads(row[0]) if row else {}
+    return json.loads(row[0]) if row else None
+
+
+def _mark_dirty(tx: Transaction, sessions: set[str]) -> None:
+    """Flag claude_sessions for recompute and add ``sessions`` to those to recompute. A flag
+    without a list (written by an older version) keeps meaning "recompute all"."""
+    state = _derived_state(tx) or {}
     if state.get("dirty") and "sessions" not in state:
         return
     known = set(state.get("sessions") or []) if state.get("dirty") else set()

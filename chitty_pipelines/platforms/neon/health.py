@@ -18,7 +18,7 @@ def probe(resource: NeonResource) -> dict[str, Any]:
     started = time.monotonic()
     # The tables NEON_STREAMS names (not the defaults, which may be absent): a missing one fails
     # its sync, so status and check must not say "connected" alone.
-    streams, _error = load_streams()
+    streams, streams_error = load_streams()
     named = [s for s in streams if not s.optional]
     try:
         with resource.connect() as con:
@@ -27,6 +27,9 @@ def probe(resource: NeonResource) -> dict[str, Any]:
             con.rollback()
     except NeonError as exc:
         return {"ok": False, "configured": True, "reason": str(exc), "host_kind": resource.host_kind()}
+    if streams_error:  # the defaults still sync, the streams the user asked for do not
+        reason = f"connected, but NEON_STREAMS was refused ({streams_error}), so only the defaults sync"
+        return {"ok": False, "configured": True, "reason": reason, "host_kind": resource.host_kind()}
     if missing:
         tables = ", ".join(missing)
         reason = f"connected, but table {tables} does not exist in the Neon database (check NEON_STREAMS)"

@@ -13,6 +13,7 @@ the password and DSN scrubbed and without the original exception chained.
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -175,6 +176,8 @@ class NeonResource(dg.ConfigurableResource):
         # psycopg and the ADBC driver (libpq underneath both) word it the same way.
         if "authentication" in message.lower() and not isinstance(exc, psycopg.ProgrammingError):
             return NeonAuthError(f"{doing}: authentication failed; fix {DSN_VAR} ({message})")
+        if re.search(r'database ".*" does not exist', message):  # not retried either
+            return NeonAuthError(f"{doing}: no such database; fix the database name in {DSN_VAR} ({message})")
         return NeonError(f"{doing}: {type(exc).__name__}: {message}")
 
     def _unreachable(self, err: NeonError) -> NeonError:
