@@ -52,6 +52,24 @@ def held_slots(dagster_db: str) -> list[tuple]:
     return slots + pending
 
 
+def celery_team_env(
+    tmp_path: Path, warehouse: str, dagster_db: str, broker: str | None = None
+) -> dict[str, str]:
+    """A team machine's variables: warehouse and Dagster instance on PostgreSQL, steps on Celery."""
+    env = {
+        **base_env(),
+        **dagster_pg_env(dagster_db),
+        "CHITTY_HOME": str(tmp_path / "home"),
+        "DAGSTER_HOME": str(dagster_home_from_example(tmp_path / "dagster")),
+        "CLAUDE_HOME": str(claude_home(tmp_path)),
+        "CHITTY_WAREHOUSE_URL": warehouse,
+        "CHITTY_EXECUTOR": "celery",
+    }
+    if broker:
+        env["CHITTY_CELERY_BROKER_URL"] = broker
+    return env
+
+
 def test_broker_down_leaves_no_pool_slot_behind(postgres_dsn, tmp_path):
     """CHITTY_EXECUTOR=celery with the Redis broker lost once the run has begun: the run fails
     naming the broker, and the platform's pool slot it claimed before sending the step is freed.
@@ -61,15 +79,7 @@ def test_broker_down_leaves_no_pool_slot_behind(postgres_dsn, tmp_path):
         fresh_database(postgres_dsn, prefix="wh") as warehouse,
         fresh_database(postgres_dsn, prefix="dg") as dg,
     ):
-        env = {
-            **base_env(),
-            **dagster_pg_env(dg),
-            "CHITTY_HOME": str(tmp_path / "home"),
-            "DAGSTER_HOME": str(dagster_home_from_example(tmp_path / "dagster")),
-            "CLAUDE_HOME": str(claude_home(tmp_path)),
-            "CHITTY_WAREHOUSE_URL": warehouse,
-            "CHITTY_EXECUTOR": "celery",
-        }
+        env = celery_team_env(tmp_path, warehouse, dg)
         # Up for the CLI's pre-run ping, gone when the step is sent (a broker that is simply
         # down is named before any run starts: test_celery_executor).
         with broker_that_only_pongs() as broker:
@@ -302,16 +312,7 @@ def test_celery_without_a_worker_says_so_instead_of_a_silent_wait(postgres_dsn, 
         fresh_database(postgres_dsn, prefix="wh") as warehouse,
         fresh_database(postgres_dsn, prefix="dg") as dg,
     ):
-        env = {
-            **base_env(),
-            **dagster_pg_env(dg),
-            "CHITTY_HOME": str(tmp_path / "home"),
-            "DAGSTER_HOME": str(dagster_home_from_example(tmp_path / "dagster")),
-            "CLAUDE_HOME": str(claude_home(tmp_path)),
-            "CHITTY_WAREHOUSE_URL": warehouse,
-            "CHITTY_EXECUTOR": "celery",
-            "CHITTY_CELERY_BROKER_URL": broker,
-        }
+        env = celery_team_env(tmp_path, warehouse, dg, broker)
         out = tmp_path / "syncall.out"
         proc = start_syncall(env, tmp_path, out)
         try:
@@ -371,16 +372,7 @@ def test_a_step_left_in_the_broker_by_a_stopped_launcher_is_not_run_later(postgr
         fresh_database(postgres_dsn, prefix="wh") as warehouse,
         fresh_database(postgres_dsn, prefix="dg") as dg,
     ):
-        env = {
-            **base_env(),
-            **dagster_pg_env(dg),
-            "CHITTY_HOME": str(tmp_path / "home"),
-            "DAGSTER_HOME": str(dagster_home_from_example(tmp_path / "dagster")),
-            "CLAUDE_HOME": str(claude_home(tmp_path)),
-            "CHITTY_WAREHOUSE_URL": warehouse,
-            "CHITTY_EXECUTOR": "celery",
-            "CHITTY_CELERY_BROKER_URL": broker,
-        }
+        env = celery_team_env(tmp_path, warehouse, dg, broker)
         import redis
 
         queue = redis.Redis.from_url(broker)
