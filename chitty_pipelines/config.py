@@ -904,10 +904,13 @@ def asset_owners() -> list[str]:
 def syncall_cron() -> str:
     """CHITTY_SYNCALL_CRON (default hourly); a cron Dagster would refuse raises ConfigError naming
     the variable, not Dagster's "invalid cron schedule ... for schedule 'syncall_schedule'"."""
-    from dagster._utils.schedules import is_valid_cron_string  # the check ScheduleDefinition runs
-
     raw = (env("CHITTY_SYNCALL_CRON") or "0 * * * *").strip()
-    if not is_valid_cron_string(raw):
+    try:  # the check the real schedule runs, on a throwaway one
+        dg.ScheduleDefinition(name="cron_check", cron_schedule=raw, job_name="cron_check")
+        valid = True
+    except dg.DagsterInvalidDefinitionError:
+        valid = False
+    if not valid:
         raise ConfigError(
             f"CHITTY_SYNCALL_CRON={raw!r} is not a cron schedule: set it to five fields, "
             "e.g. '0 * * * *' (hourly, the default) or '*/15 * * * *'"

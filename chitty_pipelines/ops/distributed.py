@@ -16,6 +16,7 @@ in one transaction with its cursor, so that repeats nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import warnings
 from typing import Any
@@ -108,15 +109,13 @@ def _step_of_a_live_run(celery_app: Any) -> type:
     ``syncall``) leaves the step there; its run is marked failed by the next command, and the
     first worker to start ran the step anyway, recording a success and materializations in a
     failed run before it got to any live one."""
-    from dagster import DagsterInstance
-    from dagster._grpc.types import ExecuteStepArgs
-    from dagster._serdes import unpack_value
+    from dagster import DagsterInstance, deserialize_value
 
     class StepOfALiveRun(celery_app.Task):  # type: ignore[name-defined]
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             packed = kwargs.get("execute_step_args_packed")
             if isinstance(packed, dict):
-                step = unpack_value(packed, as_type=ExecuteStepArgs)
+                step = deserialize_value(json.dumps(packed))  # Dagster's ExecuteStepArgs
                 with DagsterInstance.from_ref(step.instance_ref) as instance:  # type: ignore[arg-type]
                     run = instance.get_run_by_id(step.run_id)
                 if run is not None and run.is_finished:
