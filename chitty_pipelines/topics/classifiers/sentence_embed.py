@@ -92,39 +92,45 @@ class SentenceEncoder:
     dim = DIM
 
     def __init__(self, folder: Path, max_tokens: int = MAX_TOKENS, batch_size: int = 16):
-        from safetensors.numpy import load_file
+        from safetensors import safe_open
         from tokenizers import Tokenizer
 
-        w = load_file(str(folder / WEIGHTS))
         self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER))
         self.tokenizer.no_padding()  # padded per batch below, to the batch's longest text
         self.tokenizer.enable_truncation(max_tokens)
         self.batch_size = batch_size
         self._memo: dict[str, np.ndarray] = {}
-        self.word = w["embeddings.word_embeddings.weight"]
-        self.position = w["embeddings.position_embeddings.weight"]
-        self.token_type = w["embeddings.token_type_embeddings.weight"][0]
-        self.embed_norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
-        self.layers = []
-        for i in range(LAYERS):
-            p = f"encoder.layer.{i}."
-            # Query, key and value in one product; weights transposed once (x @ W, not W x).
-            qkv = np.concatenate([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")])
-            qkv_b = np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")])
-            self.layers.append(
-                (
-                    np.ascontiguousarray(qkv.T),
-                    qkv_b,
-                    np.ascontiguousarray(w[p + "attention.output.dense.weight"].T),
-                    w[p + "attention.output.dense.bias"],
-                    (w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
-                    np.ascontiguousarray(w[p + "intermediate.dense.weight"].T),
-                    w[p + "intermediate.dense.bias"],
-                    np.ascontiguousarray(w[p + "output.dense.weight"].T),
-                    w[p + "output.dense.bias"],
-                    (w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
+        # One tensor at a time (safe_open), each copied once into the layout used: reading the
+        # whole file first held every weight twice (~220 MB a process, ~135 MB now).
+        with safe_open(str(folder / WEIGHTS), framework="numpy") as f:
+            w = f.get_tensor
+            self.word = w("embeddings.word_embeddings.weight")
+            self.position = w("embeddings.position_embeddings.weight")
+            self.token_type = w("embeddings.token_type_embeddings.weight")[0]
+            self.embed_norm = (w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias"))
+            self.layers = []
+            for i in range(LAYERS):
+                p = f"encoder.layer.{i}."
+                # Query, key and value in one product; weights transposed once (x @ W, not W x).
+                qkv = np.concatenate([w(p + f"attention.self.{n}.weight") for n in ("query", "key", "value")])
+                qkv_b = np.concatenate([w(p + f"attention.self.{n}.bias") for n in ("query", "key", "value")])
+                self.layers.append(
+                    (
+                        np.ascontiguousarray(qkv.T),
+                        qkv_b,
+                        np.ascontiguousarray(w(p + "attention.output.dense.weight").T),
+                        w(p + "attention.output.dense.bias"),
+                        (
+                            w(p + "attention.output.LayerNorm.weight"),
+                            w(p + "attention.output.LayerNorm.bias"),
+                        ),
+                        np.ascontiguousarray(w(p + "intermediate.dense.weight").T),
+                        w(p + "intermediate.dense.bias"),
+                        np.ascontiguousarray(w(p + "output.dense.weight").T),
+                        w(p + "output.dense.bias"),
+                        (w(p + "output.LayerNorm.weight"), w(p + "output.LayerNorm.bias")),
+                    )
                 )
-            )
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         new = [t for t in dict.fromkeys(texts) if t not in self._memo]
@@ -219,7 +225,8 @@ def minilm_encoder() -> SentenceEncoder:
         path = folder / name
         if not path.exists():
             raise SentenceModelUnavailable(f"{folder} lacks {name}: {INSTALL_HINT}")
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        with path.open("rb") as f:  # streamed: the whole file in memory is 90 MB more per process
+            digest = hashlib.file_digest(f, "sha256").hexdigest()
         if digest != want:
             raise SentenceModelUnavailable(
                 f"{path} has sha256 {digest}, not the pinned {want}: {INSTALL_HINT}"
