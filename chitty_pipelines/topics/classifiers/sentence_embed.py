@@ -43,7 +43,7 @@ SHA256 = {
 MAX_TOKENS = 64
 MEMO = 4096  # texts whose vectors are kept: a fit with labels encodes the prototype examples again
 # A first sync of a long history classifies thousands of sessions (~20 ms each on one core): from
-# this many texts on, they are encoded by worker processes, one per core (at most MAX_WORKERS).
+# this many texts on, they are shared among the cores (at most MAX_WORKERS processes).
 # Below it a worker's start (~0.5-1 s: numpy, the weights) costs more than it saves.
 PARALLEL_MIN = 256
 MAX_WORKERS = 8
@@ -152,16 +152,24 @@ class SentenceEncoder:
         return self._encode_here(texts)
 
     def _encode_in_workers(self, texts: list[str], workers: int) -> np.ndarray:
-        # Spawned, not forked: the caller is a Dagster run with threads (the CLI's progress
-        # poller) that a fork would copy mid-lock. Four chunks a worker even out their lengths.
-        size = -(-len(texts) // (workers * 4))
-        chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+        """One share of the texts per core: this process encodes the first while ``workers - 1``
+        spawned processes encode the others (a worker more would only leave this one waiting,
+        and each holds ~150-230 MB). Spawned, not forked: the caller is a Dagster run with
+        threads (the CLI's progress poller) that a fork would copy mid-lock."""
+        shares = [texts[k::workers] for k in range(workers)]  # interleaved: alike in length
         try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                return np.concatenate(list(pool.map(_encode_in_worker, chunks)))
+            with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                theirs = [pool.submit(_encode_in_worker, share) for share in shares[1:]]
+                done = [self._encode_here(shares[0])] + [f.result() for f in theirs]
         except (BrokenProcessPool, OSError) as exc:
-            log.warning("topics: encoding in %d worker processes failed (%s); encoding here", workers, exc)
+            log.warning(
+                "topics: encoding in %d worker processes failed (%s); encoding here", workers - 1, exc
+            )
             return self._encode_here(texts)
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        for k, vectors in enumerate(done):
+            out[k::workers] = vectors
+        return out
 
     def _encode_here(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), DIM), dtype=np.float32)
