@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from chitty_pipelines.kernel.cores import usable_cores
 from chitty_pipelines.kernel.file_cursor import FileCursor
 from chitty_pipelines.kernel.jsonl_files import iter_line_blocks
 from chitty_pipelines.platforms.claude_code.arrow_rows import RESULTS_SCHEMA, columns_to_arrow
@@ -125,10 +126,7 @@ def units(tasks: list[FileTask], unit_bytes: int = UNIT_BYTES) -> list[list[File
 
 def default_workers() -> int:
     """One worker per core this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 def parse_parallel(

