@@ -79,7 +79,7 @@ def forget_embeddings() -> None:
     from chitty_pipelines.topics.classifiers.sentence_embed import minilm_encoder
 
     if minilm_encoder.cache_info().currsize:
-        minilm_encoder()._memo.clear()
+        minilm_encoder().forget()
 
 
 class primary:  # lower case: used like a function

@@ -34,7 +34,7 @@ def test_batches_and_repeats_do_not_change_a_vector() -> None:
     encoder = se.minilm_encoder()
     texts = REFERENCE["texts"]
     together = encoder.encode(texts)
-    encoder._memo.clear()
+    encoder.forget()
     alone = np.stack([encoder.encode([t])[0] for t in texts])  # no padding at all
     assert np.abs(together - alone).max() < 1e-5
     again = encoder.encode([texts[1], texts[1], ""])  # from the memo, a duplicate, an empty text

@@ -145,6 +145,10 @@ class SentenceEncoder:
             self._memo.update(fresh)
         return out
 
+    def forget(self) -> None:
+        """Drop the kept vectors: the next ``encode`` reads every text as never seen."""
+        self._memo.clear()
+
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         workers = _workers()
         # A daemonic process (some executors' step processes) may not start children.
