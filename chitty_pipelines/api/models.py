@@ -320,6 +320,15 @@ class TodoIn(Body):
     # Accepted so a client may echo back what it read; the server keeps its own.
     id: Annotated[str, StringConstraints(max_length=128)] | None = None
 
+    @field_validator("content")
+    @classmethod
+    def _has_text(cls, value: str) -> str:
+        # The merge keys todos by their text and drops blank ones: a blank todo answered 200 and
+        # then vanished. Refused instead, so the client knows it was not shared.
+        if not value.strip():
+            raise ValueError("a todo's content must contain text, not only whitespace")
+        return value
+
 
 class TodoSyncBody(Body):
     sessionId: Id

@@ -475,7 +475,8 @@ def _todos(tool_input: Any, limit: int) -> tuple[list[dict[str, Any]], int]:
     items = tool_input.get("todos") if isinstance(tool_input, dict) else None
     out: list[dict[str, Any]] = []
     for t in items if isinstance(items, list) else []:
-        if isinstance(t, dict) and isinstance(t.get("content"), str) and t.get("content"):
+        # Blank items are left out here: the hub refuses a list holding one, whole.
+        if isinstance(t, dict) and isinstance(t.get("content"), str) and t["content"].strip():
             status = (
                 t.get("status") if t.get("status") in ("pending", "in_progress", "completed") else "pending"
             )

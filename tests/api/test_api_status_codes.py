@@ -134,6 +134,19 @@ def test_400_for_nul_characters_in_text(server: Server) -> None:
     assert _snapshot(server)[2:4] == before[2:4]  # no todo list, no conversation written
 
 
+@pytest.mark.parametrize("content", ["", "   ", "\t\n", "\u00a0\u2003"])
+def test_400_for_a_todo_without_text(server: Server, content: str) -> None:
+    """A todo whose content is empty or only whitespace was answered 200 and then dropped by the
+    merge: the client believed it was shared. It is refused, naming the field."""
+    before = _snapshot(server)
+    with server.client("write") as c:
+        todos = [{"content": "kept", "status": "pending"}, {"content": content, "status": "pending"}]
+        body = _error(c.put("/api/todos/p1/sync", json={"sessionId": "s", "todos": todos}), 400)
+        assert "content" in json.dumps(body), body
+        _error(c.post("/api/todos/p1", json={"todos": todos[1:]}), 400)
+    assert _snapshot(server)[2] == before[2]  # no todo list written
+
+
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_400_for_nan_or_infinity_in_metadata(server: Server, number: str) -> None:
     """Python's JSON parser takes NaN, Infinity and 1e999 (a float overflow); JSON has no such

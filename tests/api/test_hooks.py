@@ -326,8 +326,8 @@ def _todowrite(sid: str, cwd: Path, todos: list[dict]) -> dict:
 
 
 def test_odd_characters_and_long_lists_cost_no_todo(server: Server, tmp_path: Path) -> None:
-    """A lone surrogate (JSON.stringify writes one as \\udc80), a non-UTF-8 byte, 600 items: the
-    event is kept (the bad character becomes U+FFFD, the first 500 items are synced), never
+    """A lone surrogate (JSON.stringify writes one as \\udc80), a non-UTF-8 byte, a blank item, 600
+    items: the event is kept (the bad character becomes U+FFFD, the first 500 items are synced), never
     dropped whole or answered with a 500."""
     env = env_for(tmp_path, CHITTY_SYNC_URL=server.url, CHITTY_SYNC_TOKEN=server.tokens["write"])
     cwd = tmp_path / "odd-proj"
@@ -337,6 +337,7 @@ def test_odd_characters_and_long_lists_cost_no_todo(server: Server, tmp_path: Pa
         {"content": "lone SURROGATE here", "status": "pending", "activeForm": "x"},
         {"content": "emoji \U0001f680 fine", "status": "in_progress", "activeForm": "y"},
         {"content": "latin1 BYTE here", "status": "pending", "activeForm": "z"},
+        {"content": " \t ", "status": "pending", "activeForm": "blank"},  # the hub refuses blank: left out
     ]
     text = json.dumps(_todowrite(sid, cwd, todos)).replace("SURROGATE", "\\udc80")
     data = text.encode().replace(b"BYTE", b"caf\xe9")

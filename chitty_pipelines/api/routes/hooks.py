@@ -85,7 +85,7 @@ def claude_code_hook(api: State, who: Write, payload: Annotated[dict[str, Any], 
                 "active_form": str(t["activeForm"])[:2000] if t.get("activeForm") else None,
             }
             for t in items
-            if isinstance(t, dict) and isinstance(t.get("content"), str) and t["content"]
+            if isinstance(t, dict) and isinstance(t.get("content"), str) and t["content"].strip()
         ][: m.TODOS_MAX]  # as the command hook: the first TODOS_MAX items, never none of a long list
         _register(api, sid, project, meta, machine)
         api.hub.add_todo_list(project, sid, rows, PLATFORM, views.merged)
