@@ -225,3 +225,31 @@ def test_a_table_an_older_version_created_gains_the_new_columns(warehouse):
         tx.upsert(new, [{"key": "b", "name": "beta", "on_chatgpt": True, "gpt_count": 2}])
     rows = warehouse.rows("SELECT key, name, on_chatgpt, gpt_count FROM unified_drift.projects ORDER BY key")
     assert [tuple(r) for r in rows] == [("a", "alpha", None, None), ("b", "beta", True, 2)]
+
+
+def test_a_wait_for_the_duckdb_lock_is_said_once(tmp_path, caplog):
+    """Another process holding the DuckDB file made a command wait silently (`topic set` during a
+    sync waited up to CHITTY_LOCK_TIMEOUT, printing nothing). After ~2 s it says so, once."""
+    import logging
+    import subprocess
+    import sys
+    import time
+
+    from chitty_pipelines.warehouse.backend import DuckDBBackend
+
+    path = tmp_path / "held.duckdb"
+    hold = f"import duckdb, time; c = duckdb.connect({str(path)!r}); print(1, flush=True); time.sleep(4.5)"
+    holder = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline().strip() == b"1"
+        started = time.monotonic()
+        wh = DuckDBBackend(path, lock_timeout_s=60)
+        with caplog.at_level(logging.INFO, logger="chitty_pipelines.warehouse"), wh.connect() as con:
+            assert con.execute("SELECT 1").fetchone() == (1,)
+        assert time.monotonic() - started > 3
+    finally:
+        holder.kill()
+        holder.wait()
+    waiting = [r for r in caplog.records if "waiting for the warehouse lock" in r.getMessage()]
+    assert len(waiting) == 1 and waiting[0].levelno == logging.WARNING, caplog.text
+    assert str(path) in waiting[0].getMessage() and "CHITTY_LOCK_TIMEOUT" in waiting[0].getMessage()

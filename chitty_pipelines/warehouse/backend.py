@@ -28,7 +28,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_delay, wait_random_exponential
 
 from chitty_pipelines.config import scrub
 from chitty_pipelines.warehouse.tables import TableSpec, quote, validate_identifier
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 log = logging.getLogger(__name__)
+LOCK_NOTICE_S = 2.0  # a wait for another process's DuckDB lock is said once it lasts this long
 
 URL_ENV = "CHITTY_WAREHOUSE_URL"
 
@@ -102,10 +103,25 @@ class DuckDBBackend:
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
+        said = False
+
+        def say_waiting(_state: RetryCallState) -> None:
+            # A command waiting behind another (a sync, the UI's run) looked hung: said once.
+            nonlocal said
+            if not said and time.monotonic() - started >= LOCK_NOTICE_S:
+                said = True
+                log.warning(
+                    "waiting for the warehouse lock on %s: another process is writing to it "
+                    "(at most %.0fs, CHITTY_LOCK_TIMEOUT)",
+                    self.path,
+                    self.lock_timeout_s,
+                )
+
         for attempt in Retrying(
             retry=retry_if_exception(_is_lock_conflict),
             wait=wait_random_exponential(multiplier=0.05, max=2.0),
             stop=stop_after_delay(self.lock_timeout_s),
+            before_sleep=say_waiting,
             reraise=True,
         ):
             with attempt:
