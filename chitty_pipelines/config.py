@@ -66,7 +66,8 @@ ENV_VARS: tuple[EnvVarSpec, ...] = (
     EnvVarSpec(
         "DAGSTER_HOME",
         "Dagster instance folder where CLI runs are recorded (and `chitty-sync ui` shows them). A "
-        "folder the CLI creates gets a dagster.yaml with telemetry off.",
+        "folder the CLI creates gets a dagster.yaml with telemetry off and the project's loggers "
+        "stored in the run logs.",
         "$CHITTY_HOME/dagster",
     ),
     EnvVarSpec(

@@ -91,6 +91,37 @@ def test_a_failing_platform_fails_alone_and_is_named_last(env):
     # 2 Claude Code sessions, 1 ChatGPT conversation, 1 Gemini session (tests/local_fixtures).
     assert len(tables["raw_local.claude_sessions"]) == 2 and len(tables["unified.sessions"]) == 4
     assert "secret_not_a_real_token" not in run.stdout + run.stderr
+    # The retries before the failure are in the run's event log (the Dagster UI's run page), not
+    # only on the terminal, and printed once (from the stored event, not also by Python's logging).
+    with dg.DagsterInstance.from_config(str(Path(env["CHITTY_HOME"]) / "dagster")) as instance:
+        (record,) = instance.get_run_records(filters=dg.RunsFilter(job_name="sync_platforms"), limit=1)
+        retries = [
+            e for e in instance.all_logs(record.dagster_run.run_id)
+            if e.user_message and "notion databases.retrieve failed (ConnectError)" in e.user_message
+        ]  # fmt: skip
+    assert retries and all(e.step_key == "notion_sync" and e.level == 30 for e in retries), retries
+    assert "attempt 1/6; retrying" in retries[0].user_message
+    assert run.stderr.count("attempt 1/6; retrying") == 1, run.stderr[-3000:]
+
+
+def test_the_cli_instance_file_is_written_upgraded_or_left_alone(tmp_path: Path) -> None:
+    """A new home gets the CLI's dagster.yaml (managed loggers included); a home holding what an
+    earlier version wrote is brought up to it; a file the user wrote is never touched."""
+    from chitty_pipelines.cli.runner import ensure_instance_folder
+
+    new, earlier, mine = tmp_path / "new", tmp_path / "earlier", tmp_path / "mine"
+    ensure_instance_folder(new)
+    text = (new / "dagster.yaml").read_text()
+    assert "managed_python_loggers:\n    - chitty_pipelines" in text and "enabled: false" in text
+    earlier.mkdir()
+    before = "telemetry:\n  enabled: false\npython_logs:\n  python_log_level: INFO\n"
+    (earlier / "dagster.yaml").write_text(before)
+    ensure_instance_folder(earlier)
+    assert (earlier / "dagster.yaml").read_text() == text
+    mine.mkdir()
+    (mine / "dagster.yaml").write_text("telemetry:\n  enabled: true\n")
+    ensure_instance_folder(mine)
+    assert (mine / "dagster.yaml").read_text() == "telemetry:\n  enabled: true\n"
 
 
 def test_unconfigured_platforms_are_not_steps(env):

@@ -30,8 +30,16 @@ EventPrinter = Callable[[str, str], None]  # (kind, text)
 # Written into a Dagster home the CLI creates: no telemetry, and Dagster's own console lines
 # (e.g. the multiprocess executor's DEBUG "Executing step in subprocess") only from INFO up, since
 # the CLI prints progress from the stored events. Otherwise Dagster's default instance (SQLite
-# storage under the folder).
-_NEW_INSTANCE_YAML = "telemetry:\n  enabled: false\npython_logs:\n  python_log_level: INFO\n"
+# storage under the folder). The project's own Python loggers (retries and their waits, a wait
+# for the warehouse lock, a classifier falling back) are managed: a record logged during a step
+# is stored in the run's event log, so the Dagster UI shows it beside the step's other lines
+# (it used to reach only the terminal that ran the step).
+_NEW_INSTANCE_YAML = (
+    "telemetry:\n  enabled: false\npython_logs:\n  python_log_level: INFO\n"
+    "  managed_python_loggers:\n    - chitty_pipelines\n"
+)
+# What earlier versions wrote: a home holding exactly this is brought up to the text above.
+_EARLIER_INSTANCE_YAML = ("telemetry:\n  enabled: false\npython_logs:\n  python_log_level: INFO\n",)
 
 
 @contextlib.contextmanager
@@ -39,10 +47,7 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
     """The Dagster instance runs are recorded in: ``$DAGSTER_HOME``, by default
     ``$CHITTY_HOME/dagster``, so that ``chitty-sync ui`` shows every run the CLI made."""
     home = load_settings().dagster_home
-    created = not home.exists()
-    home.mkdir(parents=True, exist_ok=True)
-    if created or not any(home.iterdir()):
-        (home / "dagster.yaml").write_text(_NEW_INSTANCE_YAML)
+    ensure_instance_folder(home)
     # Two first runs at once on a new SQLite instance would both create its tables and one
     # would fail ("table secondary_indexes already exists"). Opening it once under an exclusive
     # lock creates the schema before anyone else looks; later opens find it ready.
@@ -69,6 +74,22 @@ def open_instance() -> Iterator[dg.DagsterInstance]:
             yield instance
         finally:
             instance_keepers.pop(id(instance), None)
+
+
+def ensure_instance_folder(home: Any) -> None:
+    """``home`` exists and, unless the user wrote their own, holds the CLI's dagster.yaml."""
+    created = not home.exists()
+    home.mkdir(parents=True, exist_ok=True)
+    config_file = home / "dagster.yaml"
+    if created or not any(home.iterdir()) or _read_or_none(config_file) in _EARLIER_INSTANCE_YAML:
+        config_file.write_text(_NEW_INSTANCE_YAML)
+
+
+def _read_or_none(path: Any) -> str | None:
+    try:
+        return path.read_text()
+    except OSError:
+        return None
 
 
 _PG_VARS = "DAGSTER_PG_HOST, DAGSTER_PG_PORT, DAGSTER_PG_DB, DAGSTER_PG_USER, DAGSTER_PG_PASSWORD"

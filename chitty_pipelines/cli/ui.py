@@ -106,7 +106,9 @@ def ui(
     (default $CHITTY_HOME/dagster). Ctrl-C or SIGTERM stops dagster dev and all its processes."""
     settings = config.load_settings()
     home = settings.dagster_home
-    home.mkdir(parents=True, exist_ok=True)
+    from chitty_pipelines.cli.runner import ensure_instance_folder
+
+    ensure_instance_folder(home)  # the same dagster.yaml as the runs the CLI records
     env = {**os.environ, "DAGSTER_HOME": str(home)}
     console.print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={home})")
     rc = run_in_own_group(dev_command(home, host, port), env)
