@@ -333,6 +333,58 @@ def test_two_machines_syncing_claude_code_at_once_lose_no_session(pg_url, tmp_pa
     assert got == ["first", "from-a", "from-b"]
 
 
+@pytest.mark.slow
+def test_two_machines_running_syncall_at_once_build_one_consistent_unified_layer(pg_url, tmp_path):
+    """Two machines, each with its own Claude Code sessions, run `chitty-sync syncall` at the same
+    moment against one PostgreSQL warehouse (the default schedule starts them at the same minute),
+    so their unified runs overlap. Every session of both reaches unified.sessions with a topic and
+    an id of its own, and a later syncall on one machine finds nothing left to write."""
+    import os
+
+    from tests.local_fixtures import write_local_corpus
+
+    def more_sessions(claude, n: int) -> None:
+        src = sorted(claude.glob("projects/*/*.jsonl"))[0]
+        for _ in range(n):
+            new = str(uuid.uuid4())
+            (src.parent / f"{new}.jsonl").write_text(src.read_text().replace(src.stem, new))
+
+    def one(sql: str) -> tuple:
+        with psycopg.connect(pg_url) as con:
+            return con.execute(sql).fetchone()
+
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CHITTY_", "CLAUDE_", "DAGSTER_"))}
+    envs = []
+    for name in ("a", "b"):
+        claude = write_local_corpus(tmp_path / name)["claude"]
+        if name == "b":  # the demo corpus's session ids, renamed: machine B's sessions are its own
+            for path in sorted(claude.glob("projects/*/*.jsonl")):
+                new = path.with_name(f"{uuid.uuid4()}.jsonl")
+                new.write_text(path.read_text().replace(path.stem, new.stem))
+                path.unlink()
+        env = {**base, "CHITTY_HOME": str(tmp_path / name / "home"), "CLAUDE_HOME": str(claude)}
+        env.update(CHITTY_WAREHOUSE_URL=pg_url, CHITTY_EXPORTS_DIR=str(tmp_path / name / "no-exports"))
+        envs.append((claude, env))
+    cli = [sys.executable, "-m", "chitty_pipelines.cli", "syncall"]
+    for n in (3, 4):
+        for claude, _env in envs:
+            more_sessions(claude, n)
+        procs = [
+            subprocess.Popen(cli, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            for _claude, env in envs
+        ]
+        outs = [p.communicate(timeout=300)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], "\n".join(o[-2000:] for o in outs)
+        (raw,) = one("SELECT count(*) FROM raw_local.claude_sessions")
+        unified = one("SELECT count(*), count(DISTINCT chitty_id) FROM unified.sessions")
+        (topics,) = one("SELECT count(DISTINCT session_key) FROM unified.session_topics")
+        assert raw == unified[0] == unified[1] == topics, (raw, unified, topics)
+    again = subprocess.run(cli, env=envs[0][1], capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-2000:]
+    written = [line for line in again.stderr.splitlines() if "unified/" in line and "written=" in line]
+    assert written and all(" written=0 " in line for line in written), written
+
+
 def test_sql_on_a_warehouse_never_synced_says_so(pg_url, tmp_path):
     """The first `sql` after switching to PostgreSQL answered `relation "unified.sessions" does
     not exist (fix the SQL; ...)`: the SQL was right, nothing had been synced there yet."""
