@@ -96,6 +96,7 @@ class SentenceEncoder:
         from safetensors import safe_open
         from tokenizers import Tokenizer
 
+        self.folder = folder
         self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER))
         self.tokenizer.no_padding()  # padded per batch below, to the batch's longest text
         self.tokenizer.enable_truncation(max_tokens)
@@ -164,7 +165,7 @@ class SentenceEncoder:
         shares = [texts[k::workers] for k in range(workers)]  # interleaved: alike in length
         try:
             with ProcessPoolExecutor(workers - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                theirs = [pool.submit(_encode_in_worker, share) for share in shares[1:]]
+                theirs = [pool.submit(_encode_in_worker, share, str(self.folder)) for share in shares[1:]]
                 done = [self._encode_here(shares[0])] + [f.result() for f in theirs]
         except (BrokenProcessPool, OSError) as exc:
             log.warning(
@@ -221,8 +222,15 @@ def _workers() -> int:
     return min(usable_cores(), MAX_WORKERS)
 
 
-def _encode_in_worker(texts: list[str]) -> np.ndarray:
-    return minilm_encoder()._encode_here(texts)
+def _encode_in_worker(texts: list[str], folder: str) -> np.ndarray:
+    return _worker_encoder(folder)._encode_here(texts)
+
+
+@lru_cache(maxsize=1)
+def _worker_encoder(folder: str) -> SentenceEncoder:
+    # The files the parent process checked against their pinned sha256 a moment ago: hashing the
+    # 90 MB of weights again cost each worker ~0.1 s.
+    return SentenceEncoder(Path(folder))
 
 
 @lru_cache(maxsize=1)
