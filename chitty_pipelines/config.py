@@ -14,12 +14,14 @@ import functools
 import json
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
-import dagster as dg
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 @dataclass(frozen=True)
@@ -590,6 +592,8 @@ def secret(name: str) -> dg.EnvVar | None:
     """
     if not _SPECS[name].secret:
         raise ValueError(f"{name} is not declared as a secret")
+    import dagster as dg
+
     return dg.EnvVar(name) if is_set(name) else None
 
 
@@ -600,7 +604,10 @@ def secret_value(value: Any) -> str | None:
     (``chitty-sync status`` probing health, a sensor, the CLI) the field still holds the
     ``EnvVar`` itself, so every resource resolves it here rather than with its own copy.
     """
-    if isinstance(value, dg.EnvVar):
+    # An EnvVar exists only once Dagster is imported; a command that never imports it (hooks,
+    # --help, sql) must not pay ~0.5-1 s for this check.
+    dagster = sys.modules.get("dagster")
+    if dagster is not None and isinstance(value, dagster.EnvVar):
         value = value.get_value()
     return value or None
 
@@ -906,6 +913,8 @@ def syncall_cron() -> str:
     """CHITTY_SYNCALL_CRON (default hourly); a cron Dagster would refuse raises ConfigError naming
     the variable, not Dagster's "invalid cron schedule ... for schedule 'syncall_schedule'"."""
     raw = (env("CHITTY_SYNCALL_CRON") or "0 * * * *").strip()
+    import dagster as dg
+
     try:  # the check the real schedule runs, on a throwaway one
         dg.ScheduleDefinition(name="cron_check", cron_schedule=raw, job_name="cron_check")
         valid = True

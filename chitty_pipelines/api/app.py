@@ -27,7 +27,7 @@ from chitty_pipelines.api import errors
 from chitty_pipelines.api.runs import Runs
 from chitty_pipelines.api.store import Store, session_ttl_s
 from chitty_pipelines.warehouse.hubstore import Hub, HubStore
-from chitty_pipelines.warehouse.opstore_resource import URL_VAR
+from chitty_pipelines.warehouse.opstore_location import URL_VAR
 
 access_log = logging.getLogger("chitty_pipelines.api.access")
 
@@ -57,7 +57,7 @@ class ApiSettings:
 
     @classmethod
     def from_env(cls, no_auth: bool = False) -> ApiSettings:
-        from chitty_pipelines.warehouse.opstore_resource import default_path
+        from chitty_pipelines.warehouse.opstore_location import default_path
 
         session_ttl_s()  # a SESSION_TTL that is not a number stops the start, named, not each read
         return cls(

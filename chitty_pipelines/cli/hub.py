@@ -42,7 +42,7 @@ class LocalHub:
     warehouse with CHITTY_WAREHOUSE_URL)."""
 
     def __init__(self) -> None:
-        from chitty_pipelines.warehouse.opstore_resource import default_store
+        from chitty_pipelines.warehouse.opstore_location import default_store
 
         self.store = default_store()
         self.where = f"local hub {self.store.path}"

@@ -9,24 +9,25 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from chitty_pipelines.chittyos.resource import ChittyServicesResource
 from chitty_pipelines.cli.app import console, out, print_table
-from chitty_pipelines.ops.check import FAIL, PASS, SKIP, WARN, run_check
-from chitty_pipelines.ops.health import service_health
-from chitty_pipelines.ops.registration import latest_registrations
-from chitty_pipelines.warehouse import Warehouse
-from chitty_pipelines.warehouse.resource import WarehouseResource
 
-_STYLE = {PASS: "green", WARN: "yellow", FAIL: "bold red", SKIP: "dim"}
+# The services' clients, the check and the warehouse are imported by the commands that use them:
+# at module level they made every command, `--help` and the hooks included, import Dagster.
+if TYPE_CHECKING:
+    from chitty_pipelines.warehouse import Warehouse
+
+_STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red", "SKIP": "dim"}  # ops/check.py verdicts
 
 
 def _warehouse() -> Warehouse:
+    from chitty_pipelines.warehouse.resource import WarehouseResource
+
     return WarehouseResource.from_settings().get()
 
 
@@ -38,6 +39,9 @@ def check(
 ) -> None:
     """ChittyCheck tests 11-14: platforms, core services, integration (mint, registry, sync
     status) and registration. Exit 1 below the threshold."""
+    from chitty_pipelines.chittyos.resource import ChittyServicesResource
+    from chitty_pipelines.ops.check import FAIL, PASS, SKIP, WARN, run_check
+
     report = run_check(ChittyServicesResource.from_settings(), _warehouse(), threshold=threshold)
     if as_json:
         out.print_json(json.dumps(report.to_json()))
@@ -133,6 +137,10 @@ def services(
 def services_status(warehouse: Warehouse, probe: bool = True) -> list[dict[str, Any]]:
     """Per core service: health (probed now, or the last observation) and the latest registration
     state with Register and Registry. What ``status`` shows below the platforms."""
+    from chitty_pipelines.chittyos.resource import ChittyServicesResource
+    from chitty_pipelines.ops.health import service_health
+    from chitty_pipelines.ops.registration import latest_registrations
+
     resource = ChittyServicesResource.from_settings()
     latest = latest_registrations(warehouse) if warehouse.exists() else {}
     health: dict[str, dict[str, Any]] = {}

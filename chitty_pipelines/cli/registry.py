@@ -22,21 +22,23 @@ from chitty_pipelines import config
 from chitty_pipelines.chittyos.sync_client import SyncClient, SyncServiceError, remote_url
 from chitty_pipelines.cli.app import console, out
 from chitty_pipelines.cli.hub import LocalHub, RemoteHub, SyncTarget, open_hub
-from chitty_pipelines.unified.project_sources import git_remote_of
 from chitty_pipelines.unified.resolution import normalize_path, slugify
 from chitty_pipelines.warehouse.opstore import OpStore
-from chitty_pipelines.warehouse.opstore_resource import default_store
 
 PROJECTSYNC_JOB = "projectsync"
 TODO_STATUSES = ("pending", "in_progress", "completed")
 
 
 def _store() -> OpStore:
+    from chitty_pipelines.warehouse.opstore_location import default_store
+
     return default_store()
 
 
 def git_remote(path: Path) -> str | None:
     """``origin`` of the working directory (the same reading the unified projects use)."""
+    from chitty_pipelines.unified.project_sources import git_remote_of  # loads the platforms: here only
+
     return git_remote_of(str(path))
 
 

@@ -24,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _hub():  # type: ignore[no-untyped-def]
-    from chitty_pipelines.warehouse.opstore_resource import default_store
+    from chitty_pipelines.warehouse.opstore_location import default_store
 
     return default_store()
 

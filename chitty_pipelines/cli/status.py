@@ -100,7 +100,7 @@ def _hub_line() -> str | None:
     from pathlib import Path
 
     from chitty_pipelines.api.store import iso, session_ttl_s, utcnow
-    from chitty_pipelines.warehouse.opstore_resource import URL_VAR, default_path, default_store
+    from chitty_pipelines.warehouse.opstore_location import URL_VAR, default_path, default_store
 
     if not config.env(URL_VAR) and not Path(default_path()).exists():
         return None

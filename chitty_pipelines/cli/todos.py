@@ -159,7 +159,7 @@ def _from_hub_store(project: str | None, show_all: bool, as_json: bool, wh: Any 
     but no rows in unified.todos; False when the hub store has nothing to add either."""
     from chitty_pipelines.api import views
     from chitty_pipelines.cli import remote
-    from chitty_pipelines.warehouse.opstore_resource import default_store
+    from chitty_pipelines.warehouse.opstore_location import default_store
 
     if wh is not None:
         listed = wh.query("SELECT count(*) AS n FROM unified.todos WHERE project_key = ?", [project])

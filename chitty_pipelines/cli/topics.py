@@ -12,7 +12,6 @@ from rich.table import Table
 
 from chitty_pipelines import config
 from chitty_pipelines.cli.app import console, out, print_table
-from chitty_pipelines.kernel.assets import FULL_REFRESH_TAG
 
 TOPICSYNC_JOB = "topicsync"
 
@@ -88,6 +87,7 @@ def topicsync(
     from chitty_pipelines.cli.app import print_event
     from chitty_pipelines.cli.runner import execute_with_progress, open_instance
     from chitty_pipelines.definitions import defs
+    from chitty_pipelines.kernel.assets import FULL_REFRESH_TAG
 
     tags = {FULL_REFRESH_TAG: "true"} if full_refresh else {}
     with open_instance() as instance:

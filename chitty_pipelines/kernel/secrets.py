@@ -20,10 +20,9 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import sys
 from collections.abc import Mapping
 from typing import Any
-
-import dagster as dg
 
 from chitty_pipelines.config import MASK, scrub, secret_values
 
@@ -110,8 +109,15 @@ def _chain(exc: BaseException) -> list[BaseException]:
     return out
 
 
+def _is_failure(exc: BaseException) -> bool:
+    # A Failure exists only once Dagster is imported: commands that never import it (hooks,
+    # --help, sql) do not pay ~0.5-1 s for this check.
+    dagster = sys.modules.get("dagster")
+    return dagster is not None and isinstance(exc, dagster.Failure)
+
+
 def _is_clean(exc: BaseException) -> bool:
-    if isinstance(exc, dg.Failure):
+    if _is_failure(exc):
         texts = [exc.description or "", *(str(v.value) for v in exc.metadata.values())]
         return all(scrub(t) == t for t in texts)
     text = str(exc)
@@ -119,7 +125,9 @@ def _is_clean(exc: BaseException) -> bool:
 
 
 def _copy(exc: BaseException) -> BaseException:
-    if isinstance(exc, dg.Failure):
+    if _is_failure(exc):
+        import dagster as dg
+
         # Dagster reads a Failure's fields (retries, metadata): keep it a Failure, masked.
         copy: BaseException = dg.Failure(
             description=scrub(exc.description or ""),

@@ -1,5 +1,5 @@
 """The operational store (registered projects and sessions, and the sync API's hub tables) as a
-Dagster resource, and the one place that picks its backend."""
+Dagster resource; where it lives is opstore_location.py's."""
 
 from __future__ import annotations
 
@@ -8,22 +8,7 @@ from pydantic import Field
 
 from chitty_pipelines import config
 from chitty_pipelines.warehouse.hubstore import HubStore
-
-URL_VAR = "CHITTY_WAREHOUSE_URL"
-
-
-def default_path() -> str:
-    home = config.load_settings().chitty_home
-    return str(config.env("CHITTY_OPSTORE_PATH") or home / "opstore.sqlite")
-
-
-def default_store(keep_open: bool = False) -> HubStore:
-    """The ``ops`` schema of the PostgreSQL warehouse when CHITTY_WAREHOUSE_URL is set (nothing
-    on local disk), else the SQLite file under $CHITTY_HOME. The CLI, ``chitty-sync serve`` and
-    the assets all open it here, so they always share one store. ``keep_open``: a long-running
-    server keeps one connection per thread."""
-    url = config.env(URL_VAR)
-    return HubStore(url=url, keep_open=keep_open) if url else HubStore(default_path(), keep_open=keep_open)
+from chitty_pipelines.warehouse.opstore_location import URL_VAR, default_path
 
 
 class OpStoreResource(dg.ConfigurableResource):

@@ -7,9 +7,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING
 
-import dagster as dg
-
 if TYPE_CHECKING:
+    import dagster as dg
     import pyarrow as pa
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -111,6 +110,8 @@ class TableSpec:
         return f"CREATE TABLE IF NOT EXISTS {self.sql_name} ({cols})"
 
     def dagster_schema(self) -> dg.TableSchema:
+        import dagster as dg  # here: the warehouse is used by commands that never load Dagster
+
         return dg.TableSchema(
             columns=[
                 dg.TableColumn(

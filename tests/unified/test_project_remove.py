@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from chitty_pipelines.cli import app
 from chitty_pipelines.warehouse.opstore import OpStore
-from chitty_pipelines.warehouse.opstore_resource import default_store
+from chitty_pipelines.warehouse.opstore_location import default_store
 from tests.unified.org_fixture import register_projects, seed_platforms
 from tests.unified.unified_helpers import check_results, materialize
 
