@@ -39,3 +39,11 @@ def test_a_hook_event_is_recorded_without_dagster(monkeypatch, tmp_path: Path) -
     # and it did its work: the session is in this machine's hub store
     log = (home / "hooks" / "hooks.log").read_text()
     assert "SessionStart: session s-startup registered" in log, log
+
+
+def test_reading_commands_open_the_warehouse_without_dagster(monkeypatch, tmp_path: Path) -> None:
+    """`todos` and `env` read the warehouse (DuckDB) and the settings: no Dagster run, no Dagster."""
+    monkeypatch.setenv("CHITTY_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CHITTY_WAREHOUSE_URL", raising=False)
+    for argv in (["todos"], ["env"]):
+        assert imported_by(_run_cli(argv), ("dagster", "sqlalchemy")) == [], argv

@@ -104,9 +104,9 @@ def print_event(kind: str, text: str) -> None:
 
 
 def warehouse():
-    from chitty_pipelines.warehouse.resource import WarehouseResource
+    from chitty_pipelines.warehouse.from_settings import warehouse_from_settings
 
-    return WarehouseResource.from_settings().get()
+    return warehouse_from_settings()
 
 
 def print_table(table: Table, console_out: Console | None = None) -> None:

@@ -26,9 +26,9 @@ _STYLE = {"PASS": "green", "WARN": "yellow", "FAIL": "bold red", "SKIP": "dim"} 
 
 
 def _warehouse() -> Warehouse:
-    from chitty_pipelines.warehouse.resource import WarehouseResource
+    from chitty_pipelines.warehouse.from_settings import warehouse_from_settings
 
-    return WarehouseResource.from_settings().get()
+    return warehouse_from_settings()
 
 
 def check(

@@ -41,12 +41,12 @@ def publish(
     from chitty_pipelines.platforms.github.publish_client import plan_publish
     from chitty_pipelines.platforms.github.resource import GitHubError, GitHubResource
     from chitty_pipelines.unified.publish_files import PublishInputError, consolidated_files
-    from chitty_pipelines.warehouse.resource import WarehouseResource
+    from chitty_pipelines.warehouse.from_settings import warehouse_from_settings
 
     # Resolve the EnvVar token the way a run would; outside a run it is still a reference.
     github = GitHubResource.from_settings().process_config_and_initialize()
     try:
-        files = consolidated_files(WarehouseResource.from_settings().get(), project)
+        files = consolidated_files(warehouse_from_settings(), project)
         repository = data_repository(github)
         with github.client() as client:
             plan = plan_publish(client, repository, files)

@@ -107,9 +107,9 @@ def projectsync(
     if not result.success:
         console.print(f"[bold red]projectsync failed[/bold red]: run {result.run_id}")
         raise typer.Exit(1)
-    from chitty_pipelines.warehouse.resource import WarehouseResource
+    from chitty_pipelines.warehouse.from_settings import warehouse_from_settings
 
-    wh = WarehouseResource.from_settings().get()
+    wh = warehouse_from_settings()
     row = wh.query(
         "SELECT project_key, chitty_id, id_source, alias_count, platforms FROM unified.projects "
         "WHERE project_key = ?",

@@ -67,9 +67,9 @@ def todos(
 
         remote.todos(project, show_all, as_json)
         return
-    from chitty_pipelines.warehouse.resource import WarehouseResource
+    from chitty_pipelines.warehouse.from_settings import warehouse_from_settings
 
-    wh = WarehouseResource.from_settings().get()
+    wh = warehouse_from_settings()
     if not (wh.exists() and wh.table_exists("unified", "todos")):
         if _from_hub_store(project, show_all, as_json):
             return

@@ -29,9 +29,9 @@ def register(app: typer.Typer) -> None:
 
 def _labels_context():
     from chitty_pipelines.unified.topic_classifier import TopicClassifierResource
-    from chitty_pipelines.warehouse.resource import WarehouseResource
+    from chitty_pipelines.warehouse.from_settings import warehouse_from_settings
 
-    return WarehouseResource.from_settings().get(), TopicClassifierResource.from_settings().taxonomy()
+    return warehouse_from_settings(), TopicClassifierResource.from_settings().taxonomy()
 
 
 def topic_set(
@@ -103,9 +103,9 @@ def topicsync(
 
 
 def _print_topics() -> None:
-    from chitty_pipelines.warehouse.resource import WarehouseResource
+    from chitty_pipelines.warehouse.from_settings import warehouse_from_settings
 
-    wh = WarehouseResource.from_settings().get()
+    wh = warehouse_from_settings()
     if not wh.table_exists("unified", "topics"):
         return
     df = wh.query(

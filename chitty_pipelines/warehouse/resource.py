@@ -6,28 +6,10 @@ import dagster as dg
 from pydantic import Field
 
 from chitty_pipelines import config
-from chitty_pipelines.config import env, load_settings
+from chitty_pipelines.config import load_settings
 from chitty_pipelines.warehouse import Warehouse
-
-URL_VAR = "CHITTY_WAREHOUSE_URL"
-
-
-def _memory_limit() -> str | None:
-    """CHITTY_DUCKDB_MEMORY_LIMIT, checked by DuckDB itself on an in-memory database: a value it
-    refuses is named now, not as a parser error of every platform's step."""
-    value = env("CHITTY_DUCKDB_MEMORY_LIMIT")
-    if value is None:
-        return None
-    import duckdb
-
-    try:
-        duckdb.connect(":memory:", config={"memory_limit": value}).close()
-    except duckdb.Error as exc:
-        raise config.ConfigError(
-            f"CHITTY_DUCKDB_MEMORY_LIMIT={value!r} is not a memory size DuckDB accepts "
-            f"({str(exc).splitlines()[0]}): set it like 512MB or 2GB, or unset it"
-        ) from None
-    return value
+from chitty_pipelines.warehouse.from_settings import URL_VAR
+from chitty_pipelines.warehouse.from_settings import memory_limit as duckdb_memory_limit
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -52,7 +34,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return cls(
             path=str(settings.warehouse_path),
             lock_timeout_s=settings.lock_timeout_s,
-            memory_limit=_memory_limit(),
+            memory_limit=duckdb_memory_limit(),
             url=config.secret(URL_VAR),  # type: ignore[arg-type]  # EnvVar resolves at run time
         )
 
