@@ -203,7 +203,8 @@ def test_a_killed_run_is_marked_failed_by_the_next_command(env, tmp_path):
 def test_a_small_syncall_imports_neither_pandas_nor_sklearn(env: dict[str, str]) -> None:
     """Importing pandas costs 0.15-0.4 s, a tenth of a syncall that finds nothing new; the local
     platforms, the unified steps and their checks read and write without it (issue 11). The
-    first syncall may import it (Arrow conversions of many rows)."""
+    first syncall may import it (Arrow conversions of many rows). A syncall that finds nothing
+    new imports neither pyarrow nor numpy."""
     first = subprocess.run([*CLI, "syncall"], env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
     again = subprocess.run(
@@ -218,6 +219,8 @@ def test_a_small_syncall_imports_neither_pandas_nor_sklearn(env: dict[str, str])
     }
     assert "chitty_pipelines.definitions" in imported  # the measurement works
     assert "pandas" not in imported
+    # Nothing to read, nothing to build in Arrow: pyarrow and numpy (~0.2 s) stay unloaded too.
+    assert "pyarrow" not in imported and "numpy" not in imported
     # The common sync: one transcript gained a line. Its rows reach Arrow without pandas too
     # (warehouse/arrow_columns.py), and the topic step's classifier loads from its disk cache.
     transcript = next(Path(env["CLAUDE_HOME"]).glob("projects/*/*.jsonl"))

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 
 from chitty_pipelines.kernel.jsonl_files import iter_line_blocks
+from chitty_pipelines.platforms.claude_code.arrow_rows import _timestamps
 from chitty_pipelines.platforms.claude_code.parser import parse_timestamp
-from chitty_pipelines.platforms.claude_code.streams import _timestamps
 from chitty_pipelines.warehouse import Warehouse
 from tests.platforms.claude_fixtures import (
     CLAUDE_ASSETS,

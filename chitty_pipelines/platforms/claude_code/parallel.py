@@ -24,17 +24,18 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
 
 from chitty_pipelines.kernel.cores import usable_cores
 from chitty_pipelines.kernel.file_cursor import FileCursor
 from chitty_pipelines.kernel.jsonl_files import iter_line_blocks
-from chitty_pipelines.platforms.claude_code.arrow_rows import RESULTS_SCHEMA, columns_to_arrow
 from chitty_pipelines.platforms.claude_code.parser import ParsedRows, TranscriptParser
 from chitty_pipelines.platforms.claude_code.rows import FileContext, subagent_row
+
+if TYPE_CHECKING:
+    import pyarrow as pa  # imported by parse_unit: the step's process loads it only to parse
 
 UNIT_BYTES = 8 << 20  # input per task: small enough to balance two workers, large enough to amortise
 IN_FLIGHT_PER_WORKER = 2  # bounded queue: parsed results never pile up in memory
@@ -92,6 +93,8 @@ def parse_unit(tasks: list[FileTask], schemas: dict[str, pa.Schema], block_bytes
             failed.append((t.key, exc.strerror or str(exc)))
             continue
         files += 1
+    from chitty_pipelines.platforms.claude_code.arrow_rows import RESULTS_SCHEMA, columns_to_arrow
+
     # pyarrow's own conversion: faster on a unit's thousands of rows (arrow_rows.columns_to_arrow)
     tables = {n: columns_to_arrow(schemas[n], getattr(rows, n), pandas_free=False) for n in schemas}
     tables["results"] = columns_to_arrow(RESULTS_SCHEMA, rows.tool_results, pandas_free=False)

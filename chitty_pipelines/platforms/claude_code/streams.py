@@ -12,18 +12,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from chitty_pipelines.kernel.file_cursor import FileCursor, decide
 from chitty_pipelines.kernel.jsonl_files import iter_line_blocks
 from chitty_pipelines.kernel.local_files import SessionFile, SkippedPath
-from chitty_pipelines.platforms.claude_code.arrow_rows import (  # noqa: F401 (_timestamps: tests)
-    RESULTS_SCHEMA,
-    _timestamps,
-    columns_to_arrow,
-)
 from chitty_pipelines.platforms.claude_code.parallel import (
     UNIT_BYTES,
     FileTask,
@@ -57,8 +50,10 @@ from chitty_pipelines.platforms.claude_code.tables import (
     TOOL_CALLS,
 )
 from chitty_pipelines.warehouse import Reject, TableSpec, Transaction, Warehouse
-from chitty_pipelines.warehouse.arrow_columns import column_to_arrow
 from chitty_pipelines.warehouse.ops_tables import SYNC_CURSORS
+
+if TYPE_CHECKING:
+    import pyarrow as pa  # imported where Arrow is built: a sync that reads nothing never loads it
 
 PLATFORM = "claude_code"
 STREAM = "claude_code"  # transcript files
@@ -80,6 +75,8 @@ PROGRESS_EVERY_S = 5.0
 
 def to_arrow(spec: TableSpec, rows: list[tuple]) -> pa.Table:
     """Row tuples (in the spec's column order, possibly short of trailing columns) -> Arrow."""
+    from chitty_pipelines.platforms.claude_code.arrow_rows import columns_to_arrow
+
     return columns_to_arrow(spec.arrow_schema(), rows)
 
 
@@ -240,6 +237,8 @@ class ClaudeSync:
                 self._batch.starts[key] = block.end_line_no
 
     def _serial_unit(self, batch: _Batch) -> ParsedUnit:
+        from chitty_pipelines.platforms.claude_code.arrow_rows import RESULTS_SCHEMA, columns_to_arrow
+
         rows = batch.rows
         tables = {name: to_arrow(spec, getattr(rows, name)) for name, spec in self._schemas.items()}
         tables["results"] = columns_to_arrow(RESULTS_SCHEMA, rows.tool_results)
@@ -249,6 +248,10 @@ class ClaudeSync:
         batch, self._batch = self._batch, _Batch()
         if not batch.cursors and not batch.rows.rejects and not any(u.rejects for u in batch.units):
             return
+        import pyarrow as pa
+
+        from chitty_pipelines.warehouse.arrow_columns import column_to_arrow
+
         # Build everything Arrow-side before taking the lock.
         rows = batch.rows
         serial_rows = rows.messages or rows.tool_calls or rows.tool_results or rows.todos or rows.subagents
