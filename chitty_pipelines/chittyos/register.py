@@ -91,11 +91,13 @@ class RegisterClient:
         token: str | None = None,
         timeout_s: float = 10,
         attempts: int = 3,
+        retry_timeouts: bool = True,
     ):
         if api not in ("v1", "legacy"):
             raise ValueError(f"CHITTY_REGISTER_API must be v1 or legacy, not {api!r}")
         self.base_url = base_url.rstrip("/")
         self.attempts = max(1, attempts)
+        self.retry_timeouts = retry_timeouts
         self.api = api
         headers = {"Accept": "application/json", "User-Agent": "chitty-pipelines"}
         if token:
@@ -106,7 +108,9 @@ class RegisterClient:
         self._client.close()
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return send(self._client, method, url, attempts=self.attempts, **kwargs)
+        return send(
+            self._client, method, url, attempts=self.attempts, retry_timeouts=self.retry_timeouts, **kwargs
+        )
 
     def __enter__(self) -> RegisterClient:
         return self

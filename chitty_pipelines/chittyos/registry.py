@@ -34,6 +34,7 @@ class RegistryClient:
         token: str | None = None,
         timeout_s: float = 10,
         attempts: int = 3,
+        retry_timeouts: bool = True,
     ):
         if routes not in ("stub", "v1"):
             raise ValueError(f"CHITTY_REGISTRY_ROUTES must be stub or v1, not {routes!r}")
@@ -41,6 +42,7 @@ class RegistryClient:
             raise ValueError(f"CHITTY_REGISTRY_AUTH must be none, bearer or chittyid-token, not {auth!r}")
         self.base_url = base_url.rstrip("/")
         self.attempts = max(1, attempts)
+        self.retry_timeouts = retry_timeouts
         self.routes = routes
         self.auth = auth
         self.has_token = bool(token)
@@ -55,7 +57,9 @@ class RegistryClient:
         self._client.close()
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return send(self._client, method, url, attempts=self.attempts, **kwargs)
+        return send(
+            self._client, method, url, attempts=self.attempts, retry_timeouts=self.retry_timeouts, **kwargs
+        )
 
     def __enter__(self) -> RegistryClient:
         return self

@@ -209,7 +209,7 @@ def health_sensor(
         context.log.info(f"registry {skipped.reason}; self-healing skipped")
     else:
         try:
-            with chittyos_services.registry_client() as registry:
+            with chittyos_services.registry_client(retry_timeouts=False) as registry:
                 listed = registry.names()
         except (httpx.HTTPError, RegistryContractError) as exc:
             context.log.warning(f"registry list failed ({type(exc).__name__}); self-healing skipped")
