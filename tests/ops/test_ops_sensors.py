@@ -272,3 +272,19 @@ def _record_failure(result: dg.ExecuteInProcessResult, instance, warehouse_resou
         resources={"warehouse": warehouse_resource},
     ).for_run_failure()
     ops_defs.run_failure_sensor(ctx)
+
+
+def test_health_tick_with_the_registry_down_does_not_claim_nothing_is_lost(
+    ops_definitions, ops_env: ChittyOSFakes, warehouse: Warehouse
+):
+    """With Registry answering 503 nothing can be said about lost services: the metadata and the
+    tick history say so (they read "lost_services: none", as if all were still listed)."""
+    with dg.instance_for_test() as instance:
+        job = ops_definitions.resolve_job_def("register_core_services")
+        assert job.execute_in_process(instance=instance).success
+        ops_env.fail("registry", 503)
+        tick = _tick(ops_defs.health_sensor, instance, ops_definitions, None)
+        assert tick.run_requests == []
+        lost = tick.asset_events[0].metadata["lost_services"].value
+        assert lost == "unknown: registry list failed (HTTP 503)"
+        assert tick.skip_message.endswith("; self-healing skipped: registry list failed (HTTP 503)")
