@@ -165,13 +165,21 @@ def services_status(warehouse: Warehouse, probe: bool = True) -> list[dict[str, 
                 "reachable": h.get("reachable"),
                 "latency_ms": h.get("latency_ms"),
                 "health_reason": h.get("reason"),
-                "checked_at": str(h["checked_at"]) if h.get("checked_at") is not None else None,
+                "checked_at": _iso(h.get("checked_at")),
                 "register": reg["status"] if reg else "never",
                 "registry": rgy["status"] if rgy else "never",
-                "registered_at": str(reg["attempted_at"]) if reg else None,
+                # the time of a registration: an attempt Register refused or never answered is none
+                "registered_at": _iso(reg["attempted_at"]) if reg and reg["ok"] else None,
             }
         )
     return rows
+
+
+def _iso(value: Any) -> str | None:
+    """A time as ISO 8601 to the second, whether probed now (text) or read back (a datetime)."""
+    if value is None:
+        return None
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
 
 
 def _print_services(rows: list[dict[str, Any]], console_out: Console | None = None) -> None:

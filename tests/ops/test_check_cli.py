@@ -245,3 +245,21 @@ def test_not_configured_reads_as_not_configured_in_aligned_columns(tmp_path) -> 
     # The reasons start in one column: after the longest name (13 characters) and one space.
     column = len("SKIP 11 platforms     ") + len("registry list") + 1
     assert all(line[column - 1] == " " and line[column] != " " for line in lines), lines
+
+
+def test_registered_at_is_only_the_time_of_a_registration(
+    ops_env: ChittyOSFakes, services_resource, warehouse: Warehouse
+):
+    """`registered_at` named the last attempt's time even when Register refused or was down, so
+    `status --json` showed a registration time for services never registered."""
+    ops_env.fail("register", 503)
+    record(warehouse, "down-run", register_all(services_resource))
+    rows = json.loads(runner.invoke(app, ["services", "--json", "--no-probe"]).stdout)
+    assert {(r["register"], r["registered_at"]) for r in rows} == {("unavailable", None)}
+    ops_env.register.faults.rate = 0.0
+    record(warehouse, "up-run", register_all(services_resource))
+    rows = json.loads(runner.invoke(app, ["services", "--json"]).stdout)
+    for r in rows:  # one ISO format for both times
+        assert r["register"] == "pending"
+        assert datetime.fromisoformat(r["registered_at"]).tzinfo is not None and "T" in r["registered_at"]
+        assert "T" in r["checked_at"]
