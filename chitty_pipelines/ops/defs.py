@@ -61,7 +61,8 @@ def service_registrations(
     record(wh, context.run.run_id, outcomes)
     for o in outcomes:
         log = context.log.info if o.ok else context.log.warning
-        log(f"{o.target} {o.service}: {o.status} ({o.http_status}) {o.message}")
+        code = f" ({o.http_status})" if o.http_status is not None else ","  # no answer: no code
+        log(f"{o.target} {o.service}: {o.status}{code} {o.message}")
     by_status: dict[str, int] = {}
     for o in outcomes:
         by_status[f"{o.target}_{o.status}"] = by_status.get(f"{o.target}_{o.status}", 0) + 1

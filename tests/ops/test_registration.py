@@ -201,3 +201,22 @@ def test_latest_registrations_are_plain_values(ops_env, services_resource, wareh
         assert type(reg["http_status"]) is int and 200 <= reg["http_status"] < 300
         assert reg["ok"] is True
         assert type(reg["attempted_at"]) is datetime and reg["attempted_at"] < rgy["attempted_at"]
+
+
+def test_the_run_log_of_an_unattempted_registration_names_no_none(
+    ops_definitions, ops_env: ChittyOSFakes, warehouse: Warehouse
+):
+    """With Register down the services after the first are not attempted: their log lines read
+    "register sync: unavailable (None) not attempted: ..." (a Python None where a code goes)."""
+    ops_env.down("register")
+    with dg.instance_for_test() as instance:
+        result = _run(ops_definitions, instance)
+        messages = [e.user_message for e in instance.all_logs(result.run_id)]
+        lines = [m for m in messages if "register sync:" in m]
+        assert lines == [
+            "register sync: unavailable, not attempted: connection refused or host unknown (ConnectError)"
+        ]
+        assert not [m for m in messages if "(None)" in m]
+        assert "register identity: unavailable, connection refused or host unknown (ConnectError)" in messages
+        checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        assert checks == {"registered_with_register": False, "discoverable_in_registry": True}
