@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
 
+from chitty_pipelines import config
 from chitty_pipelines.chittyos.fake import ChittyOSFakes
 from chitty_pipelines.cli import app
 from chitty_pipelines.ops.registration import record, register_all
@@ -263,3 +267,42 @@ def test_registered_at_is_only_the_time_of_a_registration(
         assert r["register"] == "pending"
         assert datetime.fromisoformat(r["registered_at"]).tzinfo is not None and "T" in r["registered_at"]
         assert "T" in r["checked_at"]
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "says"),
+    [
+        ("CHITTY_ID_URL", "ftp://id.example", "CHITTY_ID_URL='ftp://id.example' is not an http(s) URL"),
+        ("CHITTY_REGISTER_URL", "register.chitty.cc", "CHITTY_REGISTER_URL='register.chitty.cc' is not an"),
+        ("CHITTY_SERVICE_URLS", "canon", "CHITTY_SERVICE_URLS: 'canon' is not name=url"),
+        ("CHITTY_SERVICE_URLS", "cannon=https://c.example", "CHITTY_SERVICE_URLS: 'cannon' is not a core"),
+        ("CHITTY_SERVICE_URLS", "canon=c.example", "CHITTY_SERVICE_URLS: canon='c.example' is not an http"),
+    ],
+)
+def test_a_malformed_service_url_names_its_variable(tmp_path, var, value, says):
+    """A URL without http(s) crashed check (InvalidSchema: No connection adapters...), or became
+    a WARN "UnsupportedProtocol"; a CHITTY_SERVICE_URLS pair without '=' or naming no core
+    service was silently ignored (the service then read "not configured")."""
+    env = {k: v for k, v in os.environ.items() if not any(k == s.name for s in config.ENV_VARS)}
+    env.update(
+        HOME=str(tmp_path),
+        CHITTY_HOME=str(tmp_path / "home"),
+        DAGSTER_HOME=str(tmp_path / "dagster"),
+        CHITTY_ID_TOKEN="id-token",
+        CHITTY_ID_URL="http://127.0.0.1:9",
+        CHITTY_OPS_TIMEOUT="1",
+    )
+    env[var] = value
+    commands = (["check"], ["services"]) if var == "CHITTY_ID_URL" else (["check"],)
+    for command in commands:
+        run = subprocess.run(
+            [sys.executable, "-m", "chitty_pipelines.cli", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert says in run.stderr, run.stdout + run.stderr
+        assert "Traceback" not in run.stderr and "Error:" not in run.stderr
+        assert "id-token" not in run.stdout + run.stderr
