@@ -16,6 +16,7 @@ import httpx
 
 from chitty_pipelines.chittyos.catalogue import CoreService
 from chitty_pipelines.chittyos.health import client, parse_json, send, timeout, transport_reason
+from chitty_pipelines.config import ConfigError
 
 SUCCESS_STATES = frozenset({"registered", "pending", "already_registered", "discoverable"})
 TOKEN_VAR = "CHITTY_REGISTER_TOKEN"
@@ -94,7 +95,9 @@ class RegisterClient:
         retry_timeouts: bool = True,
     ):
         if api not in ("v1", "legacy"):
-            raise ValueError(f"CHITTY_REGISTER_API must be v1 or legacy, not {api!r}")
+            raise ConfigError(
+                f"CHITTY_REGISTER_API={api!r} is not known: set it to v1 or legacy (default v1)"
+            )
         self.base_url = base_url.rstrip("/")
         self.attempts = max(1, attempts)
         self.retry_timeouts = retry_timeouts

@@ -306,3 +306,37 @@ def test_a_malformed_service_url_names_its_variable(tmp_path, var, value, says):
         assert says in run.stderr, run.stdout + run.stderr
         assert "Traceback" not in run.stderr and "Error:" not in run.stderr
         assert "id-token" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "says"),
+    [
+        (
+            "CHITTY_REGISTRY_ROUTES",
+            "bogus",
+            "CHITTY_REGISTRY_ROUTES='bogus' is not known: set it to stub or v1",
+        ),
+        (
+            "CHITTY_REGISTRY_AUTH",
+            "basic",
+            "CHITTY_REGISTRY_AUTH='basic' is not known: set it to none, bearer",
+        ),
+        ("CHITTY_REGISTER_API", "v2", "CHITTY_REGISTER_API='v2' is not known: set it to v1 or legacy"),
+    ],
+)
+def test_an_unknown_registry_mode_is_a_configuration_error(tmp_path, var, value, says):
+    """These read "ValueError: CHITTY_REGISTRY_ROUTES must be stub or v1, not 'bogus'": an
+    exception's class name where every other configuration error says what to set."""
+    env = {k: v for k, v in os.environ.items() if not any(k == s.name for s in config.ENV_VARS)}
+    env.update(HOME=str(tmp_path), CHITTY_HOME=str(tmp_path / "home"), CHITTY_OPS_TIMEOUT="1")
+    env.update(CHITTY_REGISTER_URL="http://127.0.0.1:9", CHITTY_REGISTRY_URL="http://127.0.0.1:9")
+    env[var] = value
+    run = subprocess.run(
+        [sys.executable, "-m", "chitty_pipelines.cli", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert says in run.stderr and "ValueError" not in run.stderr, run.stderr
