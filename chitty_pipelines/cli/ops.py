@@ -1,7 +1,8 @@
 """``chitty-sync check``, ``register`` and ``services``: the core ChittyOS services from the
 command line, and the services section of ``status``.
 
-``check`` exits 1 when its score is below the threshold, so it can gate a deploy or a cron job;
+``check`` exits 1 when its score is below the threshold or anything configured FAILs, so it can
+gate a deploy or a cron job;
 ``--json`` prints one JSON document on stdout and nothing else there.
 """
 
@@ -37,7 +38,7 @@ def check(
     ] = 80,
 ) -> None:
     """ChittyCheck tests 11-14: platforms, core services, integration (mint, registry, sync
-    status) and registration. Exit 1 below the threshold."""
+    status) and registration. Exit 1 below the threshold or on any FAIL."""
     report = run_check(ChittyServicesResource.from_settings(), _warehouse(), threshold=threshold)
     if as_json:
         out.print_json(json.dumps(report.to_json()))

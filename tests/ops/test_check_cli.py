@@ -340,3 +340,9 @@ def test_an_unknown_registry_mode_is_a_configuration_error(tmp_path, var, value,
     )
     assert run.returncode == 1, run.stdout + run.stderr
     assert says in run.stderr and "ValueError" not in run.stderr, run.stderr
+
+
+def test_check_help_says_a_fail_exits_1() -> None:
+    """The help said "Exit 1 below the threshold" only, while any FAIL exits 1 at any score."""
+    result = runner.invoke(app, ["check", "--help"], env={"COLUMNS": "200"})
+    assert "Exit 1 below the threshold or on any FAIL." in result.output
