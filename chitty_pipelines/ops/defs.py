@@ -177,7 +177,8 @@ def _heal_request(context: dg.SensorEvaluationContext, lost: list[str]) -> tuple
     last = state.get("healed") or {}
     now = time.time()
     if not lost:
-        return [], {}
+        # Kept: a loss that comes back within the cool-down (a flapping Registry) is the same loss.
+        return [], last
     if sorted(lost) == last.get("names") and now - float(last.get("at", 0)) < HEAL_COOLDOWN_S:
         return [], last
     request = dg.RunRequest(
