@@ -88,11 +88,13 @@ def register() -> None:
 
 def run_registration(*, show_services: bool) -> None:
     """The register command; the demo leaves out the services table (its status prints one)."""
+    from chitty_pipelines.cli.app import print_event
     from chitty_pipelines.cli.runner import execute_with_progress, open_instance
     from chitty_pipelines.definitions import defs
 
     def show(kind: str, text: str) -> None:
-        console.print(f"{'✓' if kind == 'asset' else '·'} {text}", markup=False, highlight=False)
+        # Marks as syncall's: a failed asset check (!) must not read like a passed one (✓).
+        print_event("start" if kind == "log" else kind, text)
 
     with open_instance() as instance:
         outcome = execute_with_progress(

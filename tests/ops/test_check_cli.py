@@ -346,3 +346,22 @@ def test_check_help_says_a_fail_exits_1() -> None:
     """The help said "Exit 1 below the threshold" only, while any FAIL exits 1 at any score."""
     result = runner.invoke(app, ["check", "--help"], env={"COLUMNS": "200"})
     assert "Exit 1 below the threshold or on any FAIL." in result.output
+
+
+def test_register_marks_a_failed_check_apart_from_a_passed_one(ops_env: ChittyOSFakes, tmp_path):
+    """`register` printed every asset check as "· <check>", failed or passed alike: with Register
+    down, "· ops/service_registrations:registered_with_register" read like a step that ran."""
+    ops_env.fail("register", 503)
+    env = {k: v for k, v in os.environ.items() if not any(k == s.name for s in config.ENV_VARS)}
+    env.update(HOME=str(tmp_path), CHITTY_HOME=str(tmp_path / "home"), **ops_env.env())
+    run = subprocess.run(
+        [sys.executable, "-m", "chitty_pipelines.cli", "register"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    lines = (run.stdout + run.stderr).splitlines()
+    assert "! ops/service_registrations:registered_with_register" in lines, lines
+    assert "✓ ops/service_registrations:discoverable_in_registry" in lines, lines
