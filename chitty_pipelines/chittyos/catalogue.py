@@ -80,10 +80,23 @@ def url_overrides() -> dict[str, str]:
     CHITTY_REGISTER_URL and CHITTY_REGISTRY_URL (which win: the clients use them too), and the
     sync service's public URL (CHITTY_SYNC_PUBLIC_URL, else CHITTY_SYNC_URL)."""
     overrides: dict[str, str] = {}
+    known = [s.name for s in bundled_catalogue()]
     for pair in (config.env("CHITTY_SERVICE_URLS") or "").split(","):
-        name, sep, url = pair.strip().partition("=")
-        if sep and name.strip() and url.strip():
-            overrides[name.strip()] = url.strip().rstrip("/")
+        if not pair.strip():
+            continue
+        name, sep, url = (part.strip() for part in pair.partition("="))
+        if not (sep and name and url):
+            raise config.ConfigError(
+                f"CHITTY_SERVICE_URLS: {pair.strip()!r} is not name=url: set CHITTY_SERVICE_URLS to "
+                "name=url pairs separated by commas, e.g. canon=https://canon.chitty.cc"
+            )
+        if name not in known:
+            raise config.ConfigError(
+                f"CHITTY_SERVICE_URLS: {name!r} is not a core service: set CHITTY_SERVICE_URLS with "
+                f"names among {', '.join(known)}"
+            )
+        _check_http_url(f"CHITTY_SERVICE_URLS: {name}", url)
+        overrides[name] = url.rstrip("/")
     dedicated = (
         ("identity", "CHITTY_ID_URL"),
         ("register", "CHITTY_REGISTER_URL"),
@@ -93,8 +106,23 @@ def url_overrides() -> dict[str, str]:
     )
     for name, var in dedicated:
         if config.env(var):
+            if var in _URL_VARS:
+                _check_http_url(var, str(config.env(var)))
             overrides[name] = str(config.env(var)).rstrip("/")
     return overrides
+
+
+_URL_VARS = ("CHITTY_ID_URL", "CHITTY_REGISTER_URL", "CHITTY_REGISTRY_URL")
+
+
+def _check_http_url(where: str, url: str) -> None:
+    """A base URL the ChittyOS clients can call, else ConfigError naming the variable (a URL
+    without a scheme or with another one failed later as InvalidSchema / UnsupportedProtocol)."""
+    if not url.lower().startswith(("http://", "https://")):
+        var = where.split(":")[0]
+        raise config.ConfigError(
+            f"{where}={url!r} is not an http(s) URL: set {var} to a base URL such as https://host"
+        )
 
 
 _DEDICATED = {"identity": "CHITTY_ID", "register": "CHITTY_REGISTER", "registry": "CHITTY_REGISTRY"}

@@ -35,6 +35,10 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, (TransientHTTPError, httpx.TransportError))
 
 
+def _retryable_but_timeouts(exc: BaseException) -> bool:
+    return _retryable(exc) and not isinstance(exc, httpx.TimeoutException)
+
+
 def _retry_after(exc: BaseException) -> float | None:
     if isinstance(exc, TransientHTTPError):
         return parse_retry_after(exc.response.headers.get("retry-after"))
@@ -49,9 +53,12 @@ def send(
     attempts: int = 3,
     max_wait: float = 5.0,
     describe: str = "request",
+    retry_timeouts: bool = True,
     **kwargs: Any,
 ) -> httpx.Response:
     """One request with bounded retries on transport errors, 429 and 5xx (Retry-After honoured).
+    ``retry_timeouts=False`` (a probe: ``check``, the health sensor) sends a request that timed
+    out only once, so a silent service costs one timeout, not ``attempts`` of them.
 
     After the last attempt a 5xx reply is returned (the caller reports it); a transport error
     is raised.
@@ -66,7 +73,7 @@ def send(
     try:
         return call_with_retry(
             once,
-            retryable=_retryable,
+            retryable=_retryable if retry_timeouts else _retryable_but_timeouts,
             retry_after=_retry_after,
             attempts=attempts,
             max_wait=max_wait,

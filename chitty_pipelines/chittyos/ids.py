@@ -50,6 +50,18 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, _Transient | requests.ConnectionError | requests.Timeout)
 
 
+def _retryable_but_timeouts(exc: BaseException) -> bool:
+    return _retryable(exc) and not isinstance(exc, requests.Timeout)
+
+
+def _unavailable_reason(exc: BaseException) -> str:
+    if isinstance(exc, _Transient):
+        return f"HTTP {exc.status}"
+    if isinstance(exc, requests.Timeout):
+        return f"timed out ({type(exc).__name__})"
+    return f"connection refused or host unknown ({type(exc).__name__})"
+
+
 def extract_id(body: Any) -> str:
     """The minted id from a reply, whichever of the three field names it uses."""
     if isinstance(body, dict):
@@ -85,8 +97,10 @@ class ChittyIdClient:
         timeout_s: float = 10.0,
         attempts: int = 4,
         max_wait_s: float = 10.0,
+        retry_timeouts: bool = True,
     ):
         self.base_url = base_url.rstrip("/")
+        self.retry_timeouts = retry_timeouts
         self._token = token
         self.timeout_s = timeout_s
         self.attempts = attempts
@@ -132,16 +146,16 @@ class ChittyIdClient:
         try:
             return call_with_retry(
                 once,
-                retryable=_retryable,
+                retryable=_retryable if self.retry_timeouts else _retryable_but_timeouts,
                 retry_after=lambda e: getattr(e, "retry_after", None),
                 attempts=self.attempts,
                 max_wait=self.max_wait_s,
-                describe=f"id.chitty.cc {method} {path}",
+                describe=f"id service {method} {path}",
             )
         except (_Transient, requests.ConnectionError, requests.Timeout) as exc:
-            # The exception text of a ConnectionError carries the URL only, never headers.
+            # Never the exception's text: only the status or the kind of transport error.
             raise ChittyIdUnavailable(
-                f"id service unavailable at {self.base_url}: {type(exc).__name__}"
+                f"id service unavailable at {self.base_url}: {_unavailable_reason(exc)} (check CHITTY_ID_URL)"
             ) from None
 
     def _checked(self, chitty_id: str) -> str:

@@ -16,6 +16,7 @@ import httpx
 
 from chitty_pipelines.chittyos.catalogue import CoreService
 from chitty_pipelines.chittyos.health import client, parse_json, send, timeout, transport_reason
+from chitty_pipelines.config import ConfigError
 
 SUCCESS_STATES = frozenset({"registered", "pending", "already_registered", "discoverable"})
 TOKEN_VAR = "CHITTY_REGISTER_TOKEN"
@@ -91,11 +92,15 @@ class RegisterClient:
         token: str | None = None,
         timeout_s: float = 10,
         attempts: int = 3,
+        retry_timeouts: bool = True,
     ):
         if api not in ("v1", "legacy"):
-            raise ValueError(f"CHITTY_REGISTER_API must be v1 or legacy, not {api!r}")
+            raise ConfigError(
+                f"CHITTY_REGISTER_API={api!r} is not known: set it to v1 or legacy (default v1)"
+            )
         self.base_url = base_url.rstrip("/")
         self.attempts = max(1, attempts)
+        self.retry_timeouts = retry_timeouts
         self.api = api
         headers = {"Accept": "application/json", "User-Agent": "chitty-pipelines"}
         if token:
@@ -106,7 +111,9 @@ class RegisterClient:
         self._client.close()
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return send(self._client, method, url, attempts=self.attempts, **kwargs)
+        return send(
+            self._client, method, url, attempts=self.attempts, retry_timeouts=self.retry_timeouts, **kwargs
+        )
 
     def __enter__(self) -> RegisterClient:
         return self

@@ -16,6 +16,7 @@ import httpx
 from chitty_pipelines.chittyos.catalogue import CoreService
 from chitty_pipelines.chittyos.health import client, parse_json, send, timeout, transport_reason
 from chitty_pipelines.chittyos.register import Outcome, http_failure
+from chitty_pipelines.config import ConfigError
 
 TOKEN_VAR = "CHITTY_REGISTRY_TOKEN"
 
@@ -34,13 +35,20 @@ class RegistryClient:
         token: str | None = None,
         timeout_s: float = 10,
         attempts: int = 3,
+        retry_timeouts: bool = True,
     ):
         if routes not in ("stub", "v1"):
-            raise ValueError(f"CHITTY_REGISTRY_ROUTES must be stub or v1, not {routes!r}")
+            raise ConfigError(
+                f"CHITTY_REGISTRY_ROUTES={routes!r} is not known: set it to stub or v1 (default stub)"
+            )
         if auth not in ("none", "bearer", "chittyid-token"):
-            raise ValueError(f"CHITTY_REGISTRY_AUTH must be none, bearer or chittyid-token, not {auth!r}")
+            raise ConfigError(
+                f"CHITTY_REGISTRY_AUTH={auth!r} is not known: set it to none, bearer or chittyid-token "
+                "(default bearer)"
+            )
         self.base_url = base_url.rstrip("/")
         self.attempts = max(1, attempts)
+        self.retry_timeouts = retry_timeouts
         self.routes = routes
         self.auth = auth
         self.has_token = bool(token)
@@ -55,7 +63,9 @@ class RegistryClient:
         self._client.close()
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return send(self._client, method, url, attempts=self.attempts, **kwargs)
+        return send(
+            self._client, method, url, attempts=self.attempts, retry_timeouts=self.retry_timeouts, **kwargs
+        )
 
     def __enter__(self) -> RegistryClient:
         return self

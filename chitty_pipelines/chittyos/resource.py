@@ -63,16 +63,17 @@ class ChittyServicesResource(dg.ConfigurableResource):
         overrides = {**self.service_urls, "register": self.register_url, "registry": self.registry_url}
         return core_services({k: v.rstrip("/") for k, v in overrides.items()})
 
-    def register_client(self) -> RegisterClient:
+    def register_client(self, retry_timeouts: bool = True) -> RegisterClient:
         return RegisterClient(
             self.register_url,
             api=self.register_api,
             token=config.secret_value(self.register_token),
             timeout_s=self.timeout_s,
             attempts=self.attempts,
+            retry_timeouts=retry_timeouts,
         )
 
-    def registry_client(self) -> RegistryClient:
+    def registry_client(self, retry_timeouts: bool = True) -> RegistryClient:
         return RegistryClient(
             self.registry_url,
             routes=self.registry_routes,
@@ -80,6 +81,7 @@ class ChittyServicesResource(dg.ConfigurableResource):
             token=config.secret_value(self.registry_token),
             timeout_s=self.timeout_s,
             attempts=self.attempts,
+            retry_timeouts=retry_timeouts,
         )
 
     def configured(self, service: CoreService) -> bool:

@@ -1,7 +1,8 @@
 """``chitty-sync check``, ``register`` and ``services``: the core ChittyOS services from the
 command line, and the services section of ``status``.
 
-``check`` exits 1 when its score is below the threshold, so it can gate a deploy or a cron job;
+``check`` exits 1 when its score is below the threshold or anything configured FAILs, so it can
+gate a deploy or a cron job;
 ``--json`` prints one JSON document on stdout and nothing else there.
 """
 
@@ -38,7 +39,7 @@ def check(
     ] = 80,
 ) -> None:
     """ChittyCheck tests 11-14: platforms, core services, integration (mint, registry, sync
-    status) and registration. Exit 1 below the threshold."""
+    status) and registration. Exit 1 below the threshold or on any FAIL."""
     from chitty_pipelines.chittyos.resource import ChittyServicesResource
     from chitty_pipelines.ops.check import FAIL, PASS, SKIP, WARN, run_check
 
@@ -91,11 +92,13 @@ def register() -> None:
 
 def run_registration(*, show_services: bool) -> None:
     """The register command; the demo leaves out the services table (its status prints one)."""
+    from chitty_pipelines.cli.app import print_event
     from chitty_pipelines.cli.runner import execute_with_progress, open_instance
     from chitty_pipelines.definitions import defs
 
     def show(kind: str, text: str) -> None:
-        console.print(f"{'✓' if kind == 'asset' else '·'} {text}", markup=False, highlight=False)
+        # Marks as syncall's: a failed asset check (!) must not read like a passed one (✓).
+        print_event("start" if kind == "log" else kind, text)
 
     with open_instance() as instance:
         outcome = execute_with_progress(
@@ -173,13 +176,21 @@ def services_status(warehouse: Warehouse, probe: bool = True) -> list[dict[str, 
                 "reachable": h.get("reachable"),
                 "latency_ms": h.get("latency_ms"),
                 "health_reason": h.get("reason"),
-                "checked_at": str(h["checked_at"]) if h.get("checked_at") is not None else None,
+                "checked_at": _iso(h.get("checked_at")),
                 "register": reg["status"] if reg else "never",
                 "registry": rgy["status"] if rgy else "never",
-                "registered_at": str(reg["attempted_at"]) if reg else None,
+                # the time of a registration: an attempt Register refused or never answered is none
+                "registered_at": _iso(reg["attempted_at"]) if reg and reg["ok"] else None,
             }
         )
     return rows
+
+
+def _iso(value: Any) -> str | None:
+    """A time as ISO 8601 to the second, whether probed now (text) or read back (a datetime)."""
+    if value is None:
+        return None
+    return value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
 
 
 def _print_services(rows: list[dict[str, Any]], console_out: Console | None = None) -> None:

@@ -129,6 +129,7 @@ def _mint_line(resource: ChittyServicesResource) -> CheckLine:
         resource.timeout_s,
         attempts=2,
         max_wait_s=2,
+        retry_timeouts=False,  # a probe: one timeout, not one per attempt
     )
     entity = entity_codes()["session"]
     try:
@@ -150,7 +151,7 @@ def _registry_line(resource: ChittyServicesResource, report: CheckReport) -> set
         report.lines.append(CheckLine(13, "registry list", SKIP, skipped.reason))
         return None
     try:
-        with resource.registry_client() as registry:
+        with resource.registry_client(retry_timeouts=False) as registry:
             services, total = registry.list()
     except (httpx.HTTPError, RegistryContractError) as exc:
         report.lines.append(CheckLine(13, "registry list", WARN, _why(exc)))
@@ -235,7 +236,7 @@ def _registration_lines(
         why = "; ".join(f"{h.name} {h.reason}" for h in skipped)
         return [CheckLine(14, s.name, SKIP, why) for s in resource.services()]
     lines = []
-    with resource.register_client() as register:
+    with resource.register_client(retry_timeouts=False) as register:
         register_down: str | None = None
         for service in resource.services():
             name = service.name

@@ -32,7 +32,7 @@ from chitty_pipelines.ops.health import (
     tick_summary,
 )
 from chitty_pipelines.ops.jobs import SYNC_PLATFORMS, run_label, sync_unified_job, unified_after_writes_job
-from chitty_pipelines.ops.registration import latest_registrations, record, register_all
+from chitty_pipelines.ops.registration import latest_registrations, record, register_all, short_reason
 from chitty_pipelines.ops.tables import SERVICE_HEALTH, SERVICE_REGISTRATIONS
 from chitty_pipelines.warehouse import Warehouse
 from chitty_pipelines.warehouse.resource import WarehouseResource
@@ -61,7 +61,8 @@ def service_registrations(
     record(wh, context.run.run_id, outcomes)
     for o in outcomes:
         log = context.log.info if o.ok else context.log.warning
-        log(f"{o.target} {o.service}: {o.status} ({o.http_status}) {o.message}")
+        code = f" ({o.http_status})" if o.http_status is not None else ","  # no answer: no code
+        log(f"{o.target} {o.service}: {o.status}{code} {o.message}")
     by_status: dict[str, int] = {}
     for o in outcomes:
         by_status[f"{o.target}_{o.status}"] = by_status.get(f"{o.target}_{o.status}", 0) + 1
@@ -176,7 +177,8 @@ def _heal_request(context: dg.SensorEvaluationContext, lost: list[str]) -> tuple
     last = state.get("healed") or {}
     now = time.time()
     if not lost:
-        return [], {}
+        # Kept: a loss that comes back within the cool-down (a flapping Registry) is the same loss.
+        return [], last
     if sorted(lost) == last.get("names") and now - float(last.get("at", 0)) < HEAL_COOLDOWN_S:
         return [], last
     request = dg.RunRequest(
@@ -204,15 +206,17 @@ def health_sensor(
     platforms = platform_health()
     record_health(wh, health_rows(services, platforms, "health_sensor"))
     listed: set[str] | None = None
+    unknown: str | None = None  # why nothing can be said about lost services
     skipped = chittyos_services.usable("registry")
     if skipped is not None:  # not configured or CHITTY_OFFLINE=1: no request to the registry
         context.log.info(f"registry {skipped.reason}; self-healing skipped")
     else:
         try:
-            with chittyos_services.registry_client() as registry:
+            with chittyos_services.registry_client(retry_timeouts=False) as registry:
                 listed = registry.names()
         except (httpx.HTTPError, RegistryContractError) as exc:
-            context.log.warning(f"registry list failed ({type(exc).__name__}); self-healing skipped")
+            unknown = f"registry list failed ({short_reason(exc)})"
+            context.log.warning(f"{unknown}; self-healing skipped")
     lost = (
         lost_services(wh, listed, [s.name for s in chittyos_services.services()])
         if listed is not None
@@ -220,13 +224,17 @@ def health_sensor(
     )
     requests, healed = _heal_request(context, lost)
     meta = observation_metadata(services, platforms)
-    meta["lost_services"] = ", ".join(lost) or "none"
+    # "none" only when the Registry answered: unreachable, it may have lost them all.
+    meta["lost_services"] = f"unknown: {unknown}" if unknown else ", ".join(lost) or "none"
+    summary = tick_summary(services, platforms)
+    if unknown:
+        summary += f"; self-healing skipped: {unknown}"
     return dg.SensorResult(
         run_requests=requests,
         asset_events=[dg.AssetMaterialization(HEALTH_KEY, metadata=meta)],
         cursor=json.dumps({"healed": healed}),
         # Dagster allows a skip reason only without run requests: a re-registration is its own.
-        skip_reason=None if requests else tick_summary(services, platforms),
+        skip_reason=None if requests else summary,
     )
 
 

@@ -65,7 +65,7 @@ def confirm_in_registry(resource: ChittyServicesResource, services: Sequence[Cor
             try:
                 names = registry.names()
             except (httpx.HTTPError, RegistryContractError) as exc:
-                reason = f"registry list failed: {_short(exc)}"
+                reason = f"registry list failed: {short_reason(exc)}"
                 return [Outcome(s.name, "registry", "unavailable", _status_of(exc), reason) for s in services]
             missing = [s for s in services if s.name not in names]
             if missing and registry.can_write:
@@ -95,7 +95,7 @@ def _status_of(exc: BaseException) -> int | None:
     return exc.response.status_code if isinstance(exc, httpx.HTTPStatusError) else None
 
 
-def _short(exc: BaseException) -> str:
+def short_reason(exc: BaseException) -> str:
     if isinstance(exc, httpx.HTTPStatusError):
         return f"HTTP {exc.response.status_code}"
     if isinstance(exc, RegistryContractError):

@@ -15,7 +15,7 @@ SERVICE_REGISTRATIONS = TableSpec(
             "status",
             "VARCHAR",
             "registered, pending, already_registered, discoverable, missing, invalid, auth_failed, "
-            "read_only, contract_mismatch, unavailable, failed",
+            "read_only, contract_mismatch, unavailable, failed, not_configured, offline",
         ),
         ("ok", "BOOLEAN", "the status counts as success"),
         ("http_status", "INTEGER", "HTTP status of the deciding reply; null when none arrived"),

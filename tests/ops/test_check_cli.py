@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 import pytest
 from typer.testing import CliRunner
 
+from chitty_pipelines import config
 from chitty_pipelines.chittyos.fake import ChittyOSFakes
 from chitty_pipelines.cli import app
 from chitty_pipelines.ops.registration import record, register_all
@@ -245,3 +249,119 @@ def test_not_configured_reads_as_not_configured_in_aligned_columns(tmp_path) -> 
     # The reasons start in one column: after the longest name (13 characters) and one space.
     column = len("SKIP 11 platforms     ") + len("registry list") + 1
     assert all(line[column - 1] == " " and line[column] != " " for line in lines), lines
+
+
+def test_registered_at_is_only_the_time_of_a_registration(
+    ops_env: ChittyOSFakes, services_resource, warehouse: Warehouse
+):
+    """`registered_at` named the last attempt's time even when Register refused or was down, so
+    `status --json` showed a registration time for services never registered."""
+    ops_env.fail("register", 503)
+    record(warehouse, "down-run", register_all(services_resource))
+    rows = json.loads(runner.invoke(app, ["services", "--json", "--no-probe"]).stdout)
+    assert {(r["register"], r["registered_at"]) for r in rows} == {("unavailable", None)}
+    ops_env.register.faults.rate = 0.0
+    record(warehouse, "up-run", register_all(services_resource))
+    rows = json.loads(runner.invoke(app, ["services", "--json"]).stdout)
+    for r in rows:  # one ISO format for both times
+        assert r["register"] == "pending"
+        assert datetime.fromisoformat(r["registered_at"]).tzinfo is not None and "T" in r["registered_at"]
+        assert "T" in r["checked_at"]
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "says"),
+    [
+        ("CHITTY_ID_URL", "ftp://id.example", "CHITTY_ID_URL='ftp://id.example' is not an http(s) URL"),
+        ("CHITTY_REGISTER_URL", "register.chitty.cc", "CHITTY_REGISTER_URL='register.chitty.cc' is not an"),
+        ("CHITTY_SERVICE_URLS", "canon", "CHITTY_SERVICE_URLS: 'canon' is not name=url"),
+        ("CHITTY_SERVICE_URLS", "cannon=https://c.example", "CHITTY_SERVICE_URLS: 'cannon' is not a core"),
+        ("CHITTY_SERVICE_URLS", "canon=c.example", "CHITTY_SERVICE_URLS: canon='c.example' is not an http"),
+    ],
+)
+def test_a_malformed_service_url_names_its_variable(tmp_path, var, value, says):
+    """A URL without http(s) crashed check (InvalidSchema: No connection adapters...), or became
+    a WARN "UnsupportedProtocol"; a CHITTY_SERVICE_URLS pair without '=' or naming no core
+    service was silently ignored (the service then read "not configured")."""
+    env = {k: v for k, v in os.environ.items() if not any(k == s.name for s in config.ENV_VARS)}
+    env.update(
+        HOME=str(tmp_path),
+        CHITTY_HOME=str(tmp_path / "home"),
+        DAGSTER_HOME=str(tmp_path / "dagster"),
+        CHITTY_ID_TOKEN="id-token",
+        CHITTY_ID_URL="http://127.0.0.1:9",
+        CHITTY_OPS_TIMEOUT="1",
+    )
+    env[var] = value
+    commands = (["check"], ["services"]) if var == "CHITTY_ID_URL" else (["check"],)
+    for command in commands:
+        run = subprocess.run(
+            [sys.executable, "-m", "chitty_pipelines.cli", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 1, run.stdout + run.stderr
+        assert says in run.stderr, run.stdout + run.stderr
+        assert "Traceback" not in run.stderr and "Error:" not in run.stderr
+        assert "id-token" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    ("var", "value", "says"),
+    [
+        (
+            "CHITTY_REGISTRY_ROUTES",
+            "bogus",
+            "CHITTY_REGISTRY_ROUTES='bogus' is not known: set it to stub or v1",
+        ),
+        (
+            "CHITTY_REGISTRY_AUTH",
+            "basic",
+            "CHITTY_REGISTRY_AUTH='basic' is not known: set it to none, bearer",
+        ),
+        ("CHITTY_REGISTER_API", "v2", "CHITTY_REGISTER_API='v2' is not known: set it to v1 or legacy"),
+    ],
+)
+def test_an_unknown_registry_mode_is_a_configuration_error(tmp_path, var, value, says):
+    """These read "ValueError: CHITTY_REGISTRY_ROUTES must be stub or v1, not 'bogus'": an
+    exception's class name where every other configuration error says what to set."""
+    env = {k: v for k, v in os.environ.items() if not any(k == s.name for s in config.ENV_VARS)}
+    env.update(HOME=str(tmp_path), CHITTY_HOME=str(tmp_path / "home"), CHITTY_OPS_TIMEOUT="1")
+    env.update(CHITTY_REGISTER_URL="http://127.0.0.1:9", CHITTY_REGISTRY_URL="http://127.0.0.1:9")
+    env[var] = value
+    run = subprocess.run(
+        [sys.executable, "-m", "chitty_pipelines.cli", "check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert says in run.stderr and "ValueError" not in run.stderr, run.stderr
+
+
+def test_check_help_says_a_fail_exits_1() -> None:
+    """The help said "Exit 1 below the threshold" only, while any FAIL exits 1 at any score."""
+    result = runner.invoke(app, ["check", "--help"], env={"COLUMNS": "200"})
+    assert "Exit 1 below the threshold or on any FAIL." in result.output
+
+
+def test_register_marks_a_failed_check_apart_from_a_passed_one(ops_env: ChittyOSFakes, tmp_path):
+    """`register` printed every asset check as "· <check>", failed or passed alike: with Register
+    down, "· ops/service_registrations:registered_with_register" read like a step that ran."""
+    ops_env.fail("register", 503)
+    env = {k: v for k, v in os.environ.items() if not any(k == s.name for s in config.ENV_VARS)}
+    env.update(HOME=str(tmp_path), CHITTY_HOME=str(tmp_path / "home"), **ops_env.env())
+    run = subprocess.run(
+        [sys.executable, "-m", "chitty_pipelines.cli", "register"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 1, run.stdout + run.stderr
+    lines = (run.stdout + run.stderr).splitlines()
+    assert "! ops/service_registrations:registered_with_register" in lines, lines
+    assert "✓ ops/service_registrations:discoverable_in_registry" in lines, lines

@@ -272,3 +272,42 @@ def _record_failure(result: dg.ExecuteInProcessResult, instance, warehouse_resou
         resources={"warehouse": warehouse_resource},
     ).for_run_failure()
     ops_defs.run_failure_sensor(ctx)
+
+
+def test_health_tick_with_the_registry_down_does_not_claim_nothing_is_lost(
+    ops_definitions, ops_env: ChittyOSFakes, warehouse: Warehouse
+):
+    """With Registry answering 503 nothing can be said about lost services: the metadata and the
+    tick history say so (they read "lost_services: none", as if all were still listed)."""
+    with dg.instance_for_test() as instance:
+        job = ops_definitions.resolve_job_def("register_core_services")
+        assert job.execute_in_process(instance=instance).success
+        ops_env.fail("registry", 503)
+        tick = _tick(ops_defs.health_sensor, instance, ops_definitions, None)
+        assert tick.run_requests == []
+        lost = tick.asset_events[0].metadata["lost_services"].value
+        assert lost == "unknown: registry list failed (HTTP 503)"
+        assert tick.skip_message.endswith("; self-healing skipped: registry list failed (HTTP 503)")
+
+
+def test_a_flapping_loss_is_re_requested_at_most_once_per_cool_down(
+    ops_definitions, ops_env: ChittyOSFakes, warehouse: Warehouse
+):
+    """README: a re-registration at most once per 30 min for the same loss. A tick that found
+    nothing lost reset the cursor, so a Registry that drops the same service every other tick
+    got a run every other tick."""
+    sensor = ops_defs.health_sensor
+    with dg.instance_for_test() as instance:
+        job = ops_definitions.resolve_job_def("register_core_services")
+        assert job.execute_in_process(instance=instance).success
+        saved = ops_env.registry.services["gateway"]
+        ops_env.registry.forget("gateway")
+        lost = _tick(sensor, instance, ops_definitions, None)
+        assert len(lost.run_requests) == 1
+        ops_env.registry.services["gateway"] = saved  # listed again (another edge answered)
+        back = _tick(sensor, instance, ops_definitions, lost.cursor)
+        assert back.run_requests == []
+        ops_env.registry.forget("gateway")  # and lost again, minutes later
+        again = _tick(sensor, instance, ops_definitions, back.cursor)
+        assert again.run_requests == [], "the same loss within the cool-down"
+        assert again.asset_events[0].metadata["lost_services"].value == "gateway"

@@ -3,6 +3,8 @@ discoverable in Registry, idempotent on a second run, each failure reported as i
 
 from __future__ import annotations
 
+import re
+
 import dagster as dg
 
 from chitty_pipelines.chittyos.catalogue import bundled_catalogue
@@ -201,3 +203,55 @@ def test_latest_registrations_are_plain_values(ops_env, services_resource, wareh
         assert type(reg["http_status"]) is int and 200 <= reg["http_status"] < 300
         assert reg["ok"] is True
         assert type(reg["attempted_at"]) is datetime and reg["attempted_at"] < rgy["attempted_at"]
+
+
+def test_the_run_log_of_an_unattempted_registration_names_no_none(
+    ops_definitions, ops_env: ChittyOSFakes, warehouse: Warehouse
+):
+    """With Register down the services after the first are not attempted: their log lines read
+    "register sync: unavailable (None) not attempted: ..." (a Python None where a code goes)."""
+    ops_env.down("register")
+    with dg.instance_for_test() as instance:
+        result = _run(ops_definitions, instance)
+        messages = [e.user_message for e in instance.all_logs(result.run_id)]
+        lines = [m for m in messages if "register sync:" in m]
+        assert lines == [
+            "register sync: unavailable, not attempted: connection refused or host unknown (ConnectError)"
+        ]
+        assert not [m for m in messages if "(None)" in m]
+        assert "register identity: unavailable, connection refused or host unknown (ConnectError)" in messages
+        checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        assert checks == {"registered_with_register": False, "discoverable_in_registry": True}
+
+
+def _documented_states() -> tuple[set[str], set[str]]:
+    from pathlib import Path
+
+    from chitty_pipelines.ops.tables import SERVICE_REGISTRATIONS
+
+    column = next(c for c in SERVICE_REGISTRATIONS.columns if c.name == "status")
+    in_column = {s.strip() for s in column.description.split(",")}
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    sentence = readme[readme.index("Every attempt is a row of `ops.service_registrations`") :]
+    sentence = sentence[: sentence.index(" Checks `registered_with_register`")]
+    return in_column, set(re.findall(r"`([a-z_]+)`", sentence))
+
+
+def test_every_state_a_registration_records_is_documented(ops_env: ChittyOSFakes, monkeypatch):
+    """'failed' (a 4xx other than 400/401/403/404/405), 'not_configured' and 'offline' were
+    written to ops.service_registrations but named neither in the column's description (the
+    UI's column schema) nor in the README's list of states."""
+    seen = set()
+    ops_env.fail("register", 418)
+    seen |= {o.status for o in register_all(ChittyServicesResource.from_settings(confirm_s=0.3))}
+    monkeypatch.setenv("CHITTY_OFFLINE", "1")
+    monkeypatch.setenv("CHITTY_REGISTER_URL", "https://register.chitty.cc")
+    seen |= {o.status for o in register_all(ChittyServicesResource.from_settings(confirm_s=0.3))}
+    for name in ("CHITTY_REGISTER_URL", "CHITTY_REGISTER_TOKEN", "CHITTY_SERVICE_URLS"):
+        monkeypatch.delenv(name)
+    monkeypatch.delenv("CHITTY_OFFLINE")
+    seen |= {o.status for o in register_all(ChittyServicesResource.from_settings(confirm_s=0.3))}
+    assert {"failed", "offline", "not_configured"} <= seen
+    in_column, in_readme = _documented_states()
+    assert seen <= in_column, seen - in_column
+    assert seen <= in_readme, seen - in_readme
