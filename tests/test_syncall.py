@@ -329,3 +329,17 @@ def test_ctrl_c_says_the_run_was_interrupted_and_the_next_syncall_finishes(env, 
     again = subprocess.run([*CLI, "syncall"], env=only_notion, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr[-2000:]
     assert again.stderr.strip().splitlines()[-1].startswith("syncall succeeded"), again.stderr[-2000:]
+
+
+def test_a_warning_check_says_what_it_counted_and_where_to_look(env):
+    """A malformed transcript line showed only `! raw_local/claude_messages:claude_messages_rejects`:
+    neither how many records were rejected nor where they are."""
+    project = next(Path(env["CLAUDE_HOME"]).glob("projects/*/"))
+    (project / "broken.jsonl").write_text('{"type": "user", "message": \nthis is not json\n')
+    run = subprocess.run([*CLI, "syncall"], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    line = next(x for x in run.stderr.splitlines() if x.startswith("! ") and "claude_messages_rejects" in x)
+    assert line == (
+        "! raw_local/claude_messages:claude_messages_rejects  rejects=2 "
+        '(each in ops.rejects: chitty-sync sql "SELECT * FROM ops.rejects")'
+    ), line

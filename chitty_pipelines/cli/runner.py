@@ -586,7 +586,8 @@ def _report(entry: dg.EventLogEntry, outcome: RunOutcome, on_event: EventPrinter
         passed = getattr(data, "passed", None)
         name = getattr(data, "check_name", "check")
         key = getattr(getattr(data, "asset_key", None), "to_user_string", lambda: "")()
-        on_event("check" if passed else "check_failed", f"{key}:{name}")
+        detail = "" if passed else _check_detail(getattr(data, "metadata", None) or {})
+        on_event("check" if passed else "check_failed", f"{key}:{name}{detail}")
     elif kind == "PIPELINE_FAILURE" and not outcome.failed_steps:
         # The run failed outside any step (e.g. CHITTY_EXECUTOR=celery and the broker is down):
         # without this line the CLI would only say "failed".
@@ -635,6 +636,19 @@ def _summary(metadata: dict[str, Any]) -> str:
         if v is not None and not (key == "bytes_read" and v == 0):
             parts.append(f"{label}={v}")
     return " ".join(parts)
+
+
+def _check_detail(metadata: dict[str, Any]) -> str:
+    """What a failed check counted (``rejects=4``, ``duplicate_keys=2``), and where rejected
+    records are: the bare check name told a user neither."""
+    parts = []
+    for key, entry in metadata.items():
+        v = getattr(entry, "value", entry)
+        if isinstance(v, int | float | str) and not isinstance(v, bool) and "\n" not in str(v):
+            parts.append(f"{key}={v}")
+    if "rejects" in metadata:
+        parts.append('(each in ops.rejects: chitty-sync sql "SELECT * FROM ops.rejects")')
+    return ("  " + " ".join(parts)) if parts else ""
 
 
 def _without_module_path(message: str, cls_name: str | None) -> str:
