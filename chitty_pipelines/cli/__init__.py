@@ -10,7 +10,7 @@ import contextlib
 
 # Each module adds its commands to the one app when imported; the order is the --help order.
 from chitty_pipelines.cli import sql, status, sync, ui  # noqa: F401  (syncall, backfill, status, env, ui, sql)
-from chitty_pipelines.cli.app import app, one_line_summaries
+from chitty_pipelines.cli.app import app, one_line_summaries, quiet_connection_pool_errors
 from chitty_pipelines.cli.demo import register as _register_demo
 from chitty_pipelines.cli.hooks import register as _register_hooks
 from chitty_pipelines.cli.ops import register_commands as _register_ops
@@ -50,6 +50,7 @@ def main() -> None:
     gc.freeze()
     # Log lines of this process (SDKs included) are masked before any handler prints them.
     install_log_scrubbing()
+    quiet_connection_pool_errors()
     try:
         app()
     except SystemExit as exc:
