@@ -182,3 +182,37 @@ def test_sessionsync_todos_file_problems_are_told_apart(tmp_path):
         assert run.returncode == 2, run.stderr
         assert f"--todos {tmp_path / name}: {problem}" in " ".join(run.stderr.split()), run.stderr
         assert "Error" not in run.stderr  # no exception class names
+
+
+_POOL_SCRIPT = """
+import sys
+import sqlalchemy as sa
+from chitty_pipelines.cli import main
+
+sys.argv = ["chitty-sync", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+# As the Dagster instance's SQLite storage can at the end of a command (seen in `chitty-sync demo`):
+# a pooled connection whose database is already closed goes back to the pool, whose rollback fails.
+engine = sa.create_engine("sqlite://", poolclass=sa.pool.QueuePool)
+con = engine.connect()
+con.connection.dbapi_connection.close()
+con.close()
+"""
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_connection_pool_cleanup_errors_print_no_traceback(tmp_path: Path, debug: bool) -> None:
+    """`Exception during reset or similar` and a sqlite3 traceback appeared between the demo's
+    lines: SQLAlchemy's pool logged it, and Python's last-resort handler printed it."""
+    env = {k: v for k, v in os.environ.items() if not any(k == s.name for s in config.ENV_VARS)}
+    env.update(CHITTY_HOME=str(tmp_path / "home"), DAGSTER_HOME=str(tmp_path / "dagster"))
+    args = ["--debug", "env"] if debug else ["env"]
+    run = subprocess.run(
+        [sys.executable, "-c", _POOL_SCRIPT, *args], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert ("Exception during reset" in run.stderr) is debug, run.stderr  # --debug still shows it
+    assert ("Traceback" in run.stderr) is debug, run.stderr

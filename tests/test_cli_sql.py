@@ -114,3 +114,18 @@ def test_sql_row_count_comes_after_the_rows_in_one_stream(chitty_home: Path, war
         lines = proc.stdout.strip().splitlines()
         assert lines[-1] == "2 rows", (extra, lines)
         assert "2 rows" not in lines[:-1], (extra, lines)
+
+
+def test_piped_rows_stay_one_line_each(chitty_home: Path, warehouse: Warehouse) -> None:
+    """A tab or line break inside a value (a transcript message) split its row over several lines
+    or shifted its columns in the tab-separated output; backslashes (JSON) stay as they are."""
+    _seed(warehouse)
+    q = (
+        "SELECT 'line 1' || chr(10) || 'line 2' || chr(13) AS text, 'a' || chr(9) || 'b' AS tabbed, "
+        """'{"k": "x\\"y"}' AS js"""
+    )
+    proc = _run("sql", q)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines == ["text\ttabbed\tjs", 'line 1\\nline 2\\r\ta\\tb\t{"k": "x\\"y"}'], lines
+    assert json.loads(lines[1].split("\t")[2]) == {"k": 'x"y'}

@@ -62,6 +62,11 @@ def test_demo_runs_and_says_how_to_open_the_ui(demo):
     assert "FAIL" not in output
     # One table of the core services (the status's, with health), not a second one before it.
     assert output.count("core ChittyOS services") == 1, output
+    # Where the demo's Neon is, readable: its row showed `local socket:5432***` (the conninfo
+    # string read as a URL; the unparsed rest masked as the secret it contains).
+    if _postgres_expected():
+        neon = next(line for line in output.splitlines() if line.startswith("| neon | throwaway"))
+        assert "***" not in neon and "local socket" not in neon and "/neon_demo_" in neon, neon
 
 
 def test_printed_sql_command_works_as_printed(demo):

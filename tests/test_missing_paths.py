@@ -45,6 +45,9 @@ def test_syncall_and_status_warn_about_missing_folders(
     assert any(f"CLAUDE_HOME points to {tmp_path / 'typo-claude'}" in ln for ln in warned)
     assert any(f"CHITTY_EXPORTS_DIR points to {tmp_path / 'typo-exports'}" in ln for ln in warned)
     assert len(set(warned)) == 2  # one per cause, not one per table (shown in progress, then summed up)
+    # The step's log said it once per table too (five identical lines for Claude Code's tables).
+    logged = [ln for ln in lines if "CLAUDE_HOME points to" in ln and not ln.startswith("! warning: ")]
+    assert len(logged) == 1, "\n".join(logged)
 
     status = runner.invoke(app, ["status", "--no-health"])
     assert status.exit_code == 0, status.output

@@ -6,6 +6,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -284,3 +285,64 @@ def test_status_counts_topic_categories_as_the_api_does(env):
     )
     assert status.returncode == 0, status.stderr[-3000:]
     assert f"{categories} topic categories ({every} topics incl. subcategories)" in status.stdout
+
+
+def test_ctrl_c_says_the_run_was_interrupted_and_the_next_syncall_finishes(env, tmp_path):
+    """Ctrl-C mid-run ended with exit 130 and nothing of ours: an in-process step sends fds 1/2 to
+    its compute log files (the lines landed there), and when the run's thread was inside DuckDB
+    the interpreter's shutdown aborted the process (SIGABRT, core dump)."""
+    only_notion = {k: v for k, v in env.items() if k not in ("CLAUDE_HOME", "CHITTY_EXPORTS_DIR")}
+    only_notion.update(
+        HOME=str(tmp_path / "nohome"),
+        CHITTY_EXPORTS_DIR=str(tmp_path / "no-exports"),
+        NOTION_TOKEN="secret_x",
+        NOTION_BASE_URL=f"http://127.0.0.1:{_closed_port()}",  # retried with backoff: the run lasts
+        NOTION_DATABASES="0123456789abcdef0123456789abcdef",
+    )
+    log = tmp_path / "syncall.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [*CLI, "syncall"],
+            env=only_notion,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal's foreground job
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # even if we ignore it
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while "attempt 1/" not in log.read_text() and time.monotonic() < deadline:
+            assert proc.poll() is None, log.read_text()[-2000:]
+            time.sleep(0.2)
+        assert "attempt 1/" in log.read_text(), "the notion step never started"
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        assert proc.wait(timeout=60) == 130, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+    text = log.read_text()
+    ours = [line for line in text.splitlines() if "interrupted" in line]
+    assert ours[-1] == "chitty-sync syncall interrupted", text[-3000:]
+    assert any(line.startswith("✗ interrupted: run ") for line in ours), text[-3000:]
+    assert "FATAL" not in text and "terminate called" not in text
+
+    only_notion.pop("NOTION_TOKEN")
+    only_notion.pop("NOTION_DATABASES")
+    again = subprocess.run([*CLI, "syncall"], env=only_notion, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stderr.strip().splitlines()[-1].startswith("syncall succeeded"), again.stderr[-2000:]
+
+
+def test_a_warning_check_says_what_it_counted_and_where_to_look(env):
+    """A malformed transcript line showed only `! raw_local/claude_messages:claude_messages_rejects`:
+    neither how many records were rejected nor where they are."""
+    project = next(Path(env["CLAUDE_HOME"]).glob("projects/*/"))
+    (project / "broken.jsonl").write_text('{"type": "user", "message": \nthis is not json\n')
+    run = subprocess.run([*CLI, "syncall"], env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    line = next(x for x in run.stderr.splitlines() if x.startswith("! ") and "claude_messages_rejects" in x)
+    assert line == (
+        "! raw_local/claude_messages:claude_messages_rejects  rejects=2 "
+        '(each in ops.rejects: chitty-sync sql "SELECT * FROM ops.rejects")'
+    ), line

@@ -10,7 +10,7 @@ import contextlib
 
 # Each module adds its commands to the one app when imported; the order is the --help order.
 from chitty_pipelines.cli import sql, status, sync, ui  # noqa: F401  (syncall, backfill, status, env, ui, sql)
-from chitty_pipelines.cli.app import app, one_line_summaries
+from chitty_pipelines.cli.app import app, one_line_summaries, quiet_connection_pool_errors
 from chitty_pipelines.cli.demo import register as _register_demo
 from chitty_pipelines.cli.hooks import register as _register_hooks
 from chitty_pipelines.cli.ops import register_commands as _register_ops
@@ -50,14 +50,41 @@ def main() -> None:
     gc.freeze()
     # Log lines of this process (SDKs included) are masked before any handler prints them.
     install_log_scrubbing()
+    quiet_connection_pool_errors()
     try:
         app()
+    except SystemExit as exc:
+        if exc.code == 130:  # typer's exit for Ctrl-C (KeyboardInterrupt): said, not silent
+            _interrupted()
+        raise
     except Exception as exc:  # the one place an unexpected error reaches the user
         _report_error(exc)
         raise SystemExit(1) from None
     finally:
         _stop_children()
         _skip_final_collection()
+
+
+def _interrupted() -> None:
+    """Ctrl-C: say so as the last line, and end at once when a run is still executing.
+
+    The run's worker thread (a daemon, cli/runner.py) may be inside DuckDB's C++ code, e.g.
+    waiting for the warehouse lock; the interpreter's shutdown then unwinds it through a C++
+    catch-all and the process aborted (SIGABRT, a core dump, exit -6) before any of its output
+    was flushed. The run's processes are stopped first, as on every exit."""
+    import os
+    import sys
+
+    from chitty_pipelines.cli.app import console
+    from chitty_pipelines.cli.runner import runs_executing
+
+    console.print(f"{_command()} interrupted", style="bold red", markup=False, highlight=False)
+    if runs_executing():
+        _stop_children()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(130)
 
 
 def _skip_final_collection() -> None:

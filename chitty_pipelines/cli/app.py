@@ -55,6 +55,20 @@ def _global_options(
 
         # Through the environment, so the Dagster step processes and `dagster dev` see it too.
         os.environ["CHITTY_DEBUG"] = "1"
+        quiet_connection_pool_errors()
+
+
+def quiet_connection_pool_errors() -> None:
+    """SQLAlchemy's pool logs a failed rollback or close of a pooled connection with its
+    traceback ("Exception during reset or similar ... Cannot operate on a closed database": the
+    Dagster instance's SQLite storage at the end of a command, or a Ctrl-C landing in a close),
+    and with no handler of ours Python's last-resort handler printed it between a command's
+    lines. Nothing to act on: kept for --debug / CHITTY_DEBUG=1 only."""
+    import logging
+
+    from chitty_pipelines import config
+
+    logging.getLogger("sqlalchemy.pool").setLevel(logging.NOTSET if config.debug() else logging.CRITICAL)
 
 
 # Whole lines, never wrapped at the terminal's (or a pipe's 80-column) width: scripts grep them.

@@ -397,6 +397,7 @@ def execute_with_progress(
         instance_keepers[id(instance)](run_id)
 
     def target() -> None:
+        _executing.add(marker)
         try:
             if distributed:
                 # CHITTY_EXECUTOR=celery: the job's executor (definitions) sends each step to
@@ -445,10 +446,49 @@ def execute_with_progress(
                 )
         except BaseException as exc:  # surfaced below; the poller must still stop
             box["error"] = exc
+        finally:
+            _executing.discard(marker)
 
+    # An in-process step sends this process's stdout and stderr (fds 1 and 2) to its compute log
+    # files, mirrored back by `tail -F` processes; Ctrl-C stops those, so what is said about the
+    # interruption goes to the original streams.
+    terminal_fds = (os.dup(1), os.dup(2))
     worker = threading.Thread(target=target, name=f"run-{marker[:8]}", daemon=True)
     worker.start()
     outcome = RunOutcome(run_id="", success=False)
+    try:
+        _poll(worker, instance, marker, outcome, on_event, poll_s)
+    except KeyboardInterrupt:
+        for fd, saved in enumerate(terminal_fds, start=1):
+            os.dup2(saved, fd)
+        run = f"run {outcome.run_id}" if outcome.run_id else "the run"
+        on_event(
+            "failure",
+            f"interrupted: {run} stopped before it finished (the next command marks it failed); "
+            "what was committed stays, run the command again to finish",
+        )
+        raise
+    finally:
+        for saved in terminal_fds:
+            os.close(saved)
+    if outcome.run_id:
+        free_slots_of_finished_runs(instance, outcome.run_id)
+    if "error" in box:
+        raise box["error"]
+    outcome.run_id = outcome.run_id or box["result"].run_id
+    outcome.success = bool(box["result"].success)
+    return outcome
+
+
+def _poll(
+    worker: threading.Thread,
+    instance: dg.DagsterInstance,
+    marker: str,
+    outcome: RunOutcome,
+    on_event: EventPrinter,
+    poll_s: float,
+) -> None:
+    """Report the run's stored events until its worker thread ends."""
     cursor: str | None = None
     failures = 0
     while True:
@@ -472,18 +512,19 @@ def execute_with_progress(
             time.sleep(poll_s)
             continue
         if not alive:
-            break
+            return
         worker.join(poll_s)
-    if outcome.run_id:
-        free_slots_of_finished_runs(instance, outcome.run_id)
-    if "error" in box:
-        raise box["error"]
-    outcome.run_id = outcome.run_id or box["result"].run_id
-    outcome.success = bool(box["result"].success)
-    return outcome
 
 
 _MARKER_TAG = "chitty/cli_invocation"
+# Markers of the runs whose worker thread is executing. Not Thread.is_alive(): a Ctrl-C that
+# lands in Thread.join() leaves the thread reported as stopped while it still runs (Python 3.11).
+_executing: set[str] = set()
+
+
+def runs_executing() -> bool:
+    """A run's worker thread is still executing (cli._interrupted: Ctrl-C mid-run)."""
+    return bool(_executing)
 
 
 def _run_id_by_marker(instance: dg.DagsterInstance, marker: str) -> str:
@@ -545,7 +586,8 @@ def _report(entry: dg.EventLogEntry, outcome: RunOutcome, on_event: EventPrinter
         passed = getattr(data, "passed", None)
         name = getattr(data, "check_name", "check")
         key = getattr(getattr(data, "asset_key", None), "to_user_string", lambda: "")()
-        on_event("check" if passed else "check_failed", f"{key}:{name}")
+        detail = "" if passed else _check_detail(getattr(data, "metadata", None) or {})
+        on_event("check" if passed else "check_failed", f"{key}:{name}{detail}")
     elif kind == "PIPELINE_FAILURE" and not outcome.failed_steps:
         # The run failed outside any step (e.g. CHITTY_EXECUTOR=celery and the broker is down):
         # without this line the CLI would only say "failed".
@@ -594,6 +636,19 @@ def _summary(metadata: dict[str, Any]) -> str:
         if v is not None and not (key == "bytes_read" and v == 0):
             parts.append(f"{label}={v}")
     return " ".join(parts)
+
+
+def _check_detail(metadata: dict[str, Any]) -> str:
+    """What a failed check counted (``rejects=4``, ``duplicate_keys=2``), and where rejected
+    records are: the bare check name told a user neither."""
+    parts = []
+    for key, entry in metadata.items():
+        v = getattr(entry, "value", entry)
+        if isinstance(v, int | float | str) and not isinstance(v, bool) and "\n" not in str(v):
+            parts.append(f"{key}={v}")
+    if "rejects" in metadata:
+        parts.append('(each in ops.rejects: chitty-sync sql "SELECT * FROM ops.rejects")')
+    return ("  " + " ".join(parts)) if parts else ""
 
 
 def _without_module_path(message: str, cls_name: str | None) -> str:

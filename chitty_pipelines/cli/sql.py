@@ -148,6 +148,18 @@ def _postgres_hint(exc: Exception) -> str:
     return "fix the SQL; the warehouse is read-only here"
 
 
+_TSV_ESCAPES = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _tsv_cell(value: Any) -> str:
+    """A value of the tab-separated output on one line: a tab or line break inside a value (a
+    transcript message, a multi-line description) split its row into several lines or shifted its
+    columns for ``cut``, ``awk`` and ``wc -l``. They are written as ``\\t``, ``\\n``, ``\\r``;
+    backslashes stay as they are, so a JSON column still parses (``--csv`` and ``--json`` keep
+    every value exact)."""
+    return "" if value is None else str(value).translate(_TSV_ESCAPES)
+
+
 def _print(columns: list[str], rows: list[Any], as_json: bool, as_csv: bool) -> None:
     if as_json:
         out.print_json(json.dumps([dict(zip(columns, map(_jsonable, r), strict=True)) for r in rows]))
@@ -162,10 +174,10 @@ def _print(columns: list[str], rows: list[Any], as_json: bool, as_csv: bool) -> 
             table.add_row(*("" if v is None else str(v) for v in r))
         out.print(table)
     else:
-        # Piped: tab-separated, independent of any terminal width.
-        print("\t".join(columns))
+        # Piped: tab-separated, independent of any terminal width; one line per row.
+        print("\t".join(_tsv_cell(c) for c in columns))
         for r in rows:
-            print("\t".join("" if v is None else str(v) for v in r))
+            print("\t".join(_tsv_cell(v) for v in r))
     # The rows first: piped, stdout is block-buffered and the count (stderr) is not, so with
     # 2>&1 the count came out above the header.
     sys.stdout.flush()

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from chitty_pipelines import config
 from chitty_pipelines.demo import seed
@@ -179,11 +178,18 @@ def _start_neon(stack: contextlib.ExitStack, demo: DemoStack) -> None:
     dsn = stack.enter_context(fresh_database(server, "neon_demo"))
     seed.seed_neon(dsn, datetime.now(UTC))
     demo.env["NEON_DATABASE_URL"] = dsn
-    # Host, port and database only: the whole DSN is a secret's value (masked wherever printed).
-    parts = urlsplit(dsn)
-    demo.endpoints["neon"] = (
-        f"throwaway PostgreSQL {parts.hostname or 'local socket'}:{parts.port or 5432}{parts.path}"
-    )
+    demo.endpoints["neon"] = f"throwaway PostgreSQL {neon_endpoint(dsn)}"
+
+
+def neon_endpoint(dsn: str) -> str:
+    """Host, port and database only: the whole DSN is a secret's value (masked wherever printed).
+    ``fresh_database`` gives a key=value conninfo, which urlsplit read as one path: the demo's
+    table showed ``local socket:5432***``."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(dsn)
+    host = str(params.get("host") or "local socket")
+    return f"{host}:{params.get('port') or 5432}/{params.get('dbname') or ''}"
 
 
 def _start_chittyos(stack: contextlib.ExitStack, demo: DemoStack) -> None:

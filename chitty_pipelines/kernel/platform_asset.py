@@ -253,6 +253,7 @@ def platform_assets(
         outputs: list[Any] = []
         # The sync log and the tables' metadata: small queries on one connection, released
         # before anything goes back to Dagster.
+        logged_warnings: set[str] = set()
         with held_connections():
             for result in results:
                 if result.key not in run.selected:
@@ -272,7 +273,9 @@ def platform_assets(
                 if result.warning:
                     result.metadata["warning"] = result.warning
                     message = f"{WARNING_PREFIX}{result.warning}" + (f" ({message})" if message else "")
-                    context.log.warning(f"{result.key.to_user_string()}: {result.warning}")
+                    if result.warning not in logged_warnings:  # once per cause, not per table
+                        logged_warnings.add(result.warning)
+                        context.log.warning(f"{result.key.to_user_string()}: {result.warning}")
                 if run.settings_errors:  # status shows the step's outcome, with what to fix
                     message = "; ".join(run.settings_errors)
                 log_sync(
