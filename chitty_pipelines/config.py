@@ -604,12 +604,17 @@ def secret_value(value: Any) -> str | None:
     (``chitty-sync status`` probing health, a sensor, the CLI) the field still holds the
     ``EnvVar`` itself, so every resource resolves it here rather than with its own copy.
     """
-    # An EnvVar exists only once Dagster is imported; a command that never imports it (hooks,
-    # --help, sql) must not pay ~0.5-1 s for this check.
-    dagster = sys.modules.get("dagster")
+    dagster = dagster_if_imported()
     if dagster is not None and isinstance(value, dagster.EnvVar):
         value = value.get_value()
     return value or None
+
+
+def dagster_if_imported() -> Any:
+    """The dagster module when this process has imported it, else None. An ``EnvVar`` or a
+    ``Failure`` exists only once Dagster is imported, so a type check against one needs no import:
+    commands that never import Dagster (--help, the hooks, sql) do not pay ~0.5-1 s for it."""
+    return sys.modules.get("dagster")
 
 
 def _path(value: str) -> Path:

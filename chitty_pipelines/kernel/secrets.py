@@ -20,11 +20,10 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-import sys
 from collections.abc import Mapping
 from typing import Any
 
-from chitty_pipelines.config import MASK, scrub, secret_values
+from chitty_pipelines.config import MASK, dagster_if_imported, scrub, secret_values
 
 __all__ = [
     "MASK",
@@ -110,9 +109,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 
 
 def _is_failure(exc: BaseException) -> bool:
-    # A Failure exists only once Dagster is imported: commands that never import it (hooks,
-    # --help, sql) do not pay ~0.5-1 s for this check.
-    dagster = sys.modules.get("dagster")
+    dagster = dagster_if_imported()
     return dagster is not None and isinstance(exc, dagster.Failure)
 
 

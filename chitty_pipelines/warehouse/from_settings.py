@@ -5,9 +5,8 @@ which WarehouseResource (resource.py, the same settings) needs."""
 from __future__ import annotations
 
 from chitty_pipelines import config
+from chitty_pipelines.warehouse.backend import URL_ENV as URL_VAR
 from chitty_pipelines.warehouse.store import Warehouse
-
-URL_VAR = "CHITTY_WAREHOUSE_URL"
 
 
 def memory_limit() -> str | None:

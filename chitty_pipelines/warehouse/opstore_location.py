@@ -6,9 +6,8 @@ hooks first of all (they run on every prompt), never import Dagster."""
 from __future__ import annotations
 
 from chitty_pipelines import config
+from chitty_pipelines.warehouse.backend import URL_ENV as URL_VAR
 from chitty_pipelines.warehouse.hubstore import HubStore
-
-URL_VAR = "CHITTY_WAREHOUSE_URL"
 
 
 def default_path() -> str:
